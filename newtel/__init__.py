@@ -1,1 +1,69 @@
-# placeholder
+"""An async, signed client for the New-Tel (Нью-Тел) cloud telephony API."""
+
+from newtel._call import PasswordCall
+from newtel._client import DEFAULT_BASE_URL, NewtelClient
+from newtel._company import CompanyNumbers, CompanyProfile, CompanyState, Member
+from newtel._errors import (
+    AccountBlocked,
+    APIError,
+    AuthError,
+    CallerIdNotAllowed,
+    CallNotFound,
+    ConfigurationError,
+    InboundCallOnly,
+    InvalidParameters,
+    MemberNotFound,
+    MethodError,
+    MethodNotFound,
+    NetworkError,
+    NewtelError,
+    OutboundCallOnly,
+    PermissionDenied,
+    RateLimited,
+    RecordNotFound,
+    ResponseError,
+    SameSourceAndDestination,
+    ServerError,
+    SignatureMismatch,
+    Timeout,
+    TransportError,
+    ValidationError,
+)
+from newtel._user import UserProfile
+from newtel._vpbx import Call
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIError",
+    "AccountBlocked",
+    "AuthError",
+    "Call",
+    "CallNotFound",
+    "CallerIdNotAllowed",
+    "CompanyNumbers",
+    "CompanyProfile",
+    "CompanyState",
+    "ConfigurationError",
+    "InboundCallOnly",
+    "InvalidParameters",
+    "Member",
+    "MemberNotFound",
+    "MethodError",
+    "MethodNotFound",
+    "NetworkError",
+    "NewtelClient",
+    "NewtelError",
+    "OutboundCallOnly",
+    "PasswordCall",
+    "PermissionDenied",
+    "RateLimited",
+    "RecordNotFound",
+    "ResponseError",
+    "SameSourceAndDestination",
+    "ServerError",
+    "SignatureMismatch",
+    "Timeout",
+    "TransportError",
+    "UserProfile",
+    "ValidationError",
+]

@@ -1,0 +1,101 @@
+"""``company/*``: the subscriber company's state, profile, members and numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import AliasChoices, Field
+
+from newtel import _validation as check
+from newtel._models import TEXTS, NewtelModel, parse_field, parse_model
+from newtel._transport import Transport
+
+
+class CompanyState(NewtelModel):
+    balance: Decimal | None = None
+    credit: Decimal | None = None
+    currency: str
+    day_traffic_cost: Decimal | None = None
+    month_traffic_cost: Decimal | None = None
+    status: str  # "active", "blocked", "testing" or "suspended"
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status == "blocked"
+
+
+class CompanyProfile(NewtelModel):
+    id: int
+    company_name: str
+    registered_by: str | None = None
+    registered_on: datetime | None = None
+    agreement_number: str | None = None
+    agreement_date: str | None = None
+
+
+class Member(NewtelModel):
+    # The document's tables capitalize Id/Name/Email while its examples do not: accept both.
+    id: int = Field(validation_alias=AliasChoices("Id", "id"))
+    name: str = Field(validation_alias=AliasChoices("Name", "name"))
+    email: str | None = Field(default=None, validation_alias=AliasChoices("Email", "email"))
+    internal_number: str | None = None
+    personal_number: str | None = None
+    time_zone: str | None = None
+
+
+class CompanyNumbers(NewtelModel):
+    external: list[str] = []
+    internal: list[str] = []
+    virtual: list[str] = []
+
+
+class _State(NewtelModel):
+    state: CompanyState
+
+
+class _Profile(NewtelModel):
+    profile_details: CompanyProfile
+
+
+class _Members(NewtelModel):
+    members: list[Member]
+
+
+class _MemberDetails(NewtelModel):
+    member_details: Member
+
+
+class _Numbers(NewtelModel):
+    numbers: CompanyNumbers
+
+
+class CompanyMethods:
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def get_state(self) -> CompanyState:
+        """Balance, credit, spend and account status; the one method that answers while blocked."""
+        method = "company/get-state"
+        return parse_model(_State, await self._transport.request(method), method).state
+
+    async def get_profile_details(self) -> CompanyProfile:
+        method = "company/get-profile-details"
+        return parse_model(_Profile, await self._transport.request(method), method).profile_details
+
+    async def get_members(self) -> list[Member]:
+        method = "company/get-members"
+        return parse_model(_Members, await self._transport.request(method), method).members
+
+    async def get_members_list(self) -> list[str]:
+        method = "company/get-members-list"
+        return parse_field(TEXTS, await self._transport.request(method), "membersList", method)
+
+    async def get_member_details(self, name: str) -> Member:
+        method = "company/get-member-details"
+        data = await self._transport.request(method, {"name": check.member_name(name)})
+        return parse_model(_MemberDetails, data, method).member_details
+
+    async def get_numbers(self) -> CompanyNumbers:
+        method = "company/get-numbers"
+        return parse_model(_Numbers, await self._transport.request(method), method).numbers

@@ -1,0 +1,245 @@
+"""The one chokepoint for the wire: serialize once, sign, send, verify, decode, map errors, retry.
+
+Group modules call ``Transport.request`` and never see aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import aiohttp
+from pydantic import SecretStr
+
+from newtel import _signing
+from newtel._errors import (
+    NetworkError,
+    NewtelError,
+    RateLimited,
+    ResponseError,
+    ServerError,
+    SignatureMismatch,
+    Timeout,
+    TransportError,
+    api_error,
+    method_error,
+)
+
+logger = logging.getLogger("newtel")
+
+BodyFormat = Literal["json", "form"]
+_SKEW_TOLERANCE = 30.0  # seconds; the server's window is ±600 s, so a smaller gap is not why it refused
+_MAX_RETRY_WAIT = 60.0  # a Retry-After longer than this is handed to the caller instead of slept through
+
+
+def encode_body(params: Mapping[str, Any] | None, body_format: BodyFormat) -> tuple[bytes, str]:
+    """The exact bytes to sign and send, and their Content-Type."""
+    if body_format == "form":
+        return urlencode(dict(params or {})).encode(), "application/x-www-form-urlencoded"
+    text = json.dumps(dict(params or {}), ensure_ascii=False, separators=(",", ":"))
+    return text.encode(), "application/json"
+
+
+def parse_response(method: str, http_status: int, raw: bytes, retry_after: float | None = None) -> dict[str, Any]:
+    """The ``data`` object of a successful response; anything else raises a ``NewtelError``."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        if http_status >= 400:
+            raise api_error(method, http_status, None, retry_after)
+        raise ResponseError("The response is not a JSON object", method=method, http_status=http_status)
+    message = document.get("message")
+    message = message if isinstance(message, str) else None
+    if http_status >= 400 or http_status < 200:
+        raise api_error(method, http_status, message, retry_after)
+    if document.get("status") != "success":
+        raise api_error(method, 400 if http_status == 200 else http_status, message, retry_after)
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise ResponseError("The response has no data object", method=method, http_status=http_status)
+    result = data.get("result")
+    if result == "success":
+        return data
+    if result == "error":
+        detail = data.get("message")
+        raise method_error(method, detail if isinstance(detail, str) else None)
+    raise ResponseError("The response's data.result is missing", method=method, http_status=http_status)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class Transport:
+    def __init__(
+        self,
+        *,
+        access_key: SecretStr,
+        signing_key: SecretStr,
+        base_url: str,
+        timeout: float,
+        max_retries: int,
+        verify_signature: bool,
+        body_format: BodyFormat,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self._access_key = access_key
+        self._signing_key = signing_key
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._verify_signature = verify_signature
+        self._body_format: BodyFormat = body_format
+        self._session = session
+        self._owns_session = session is None
+        self._clock = clock
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # TLS verification stays on (aiohttp's default); keep-alive for the client's life.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300))
+            self._owns_session = True
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = True,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Call ``method``; retries only what is safe to repeat (``idempotent=False`` for starting calls)."""
+        body, content_type = encode_body(params, self._body_format)
+        url = f"{self.base_url}/{method}"
+        request_timeout = aiohttp.ClientTimeout(total=timeout or self._timeout)
+        attempt = 0
+        clock_corrected = False
+        while True:
+            timestamp = int(self._clock() + self.clock_offset)  # one timestamp per request, signed and sent
+            token = _signing.bearer_token(
+                method,
+                timestamp,
+                self._access_key.get_secret_value(),
+                body,
+                self._signing_key.get_secret_value(),
+            )
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": content_type,
+                "Accept": "application/json",
+            }
+            started = time.perf_counter()
+            try:
+                status, response_headers, raw = await self._send(url, body, headers, request_timeout, method)
+            except TransportError as error:
+                failure: NewtelError = error
+            else:
+                elapsed = (time.perf_counter() - started) * 1000
+                logger.debug("%s -> HTTP %d in %.1f ms (attempt %d)", method, status, elapsed, attempt + 1)
+                if status == 401 and not clock_corrected and self._correct_clock(response_headers):
+                    clock_corrected = True
+                    continue  # refused before it ran, so even a call start is safe to send again
+                self._check_signature(method, timestamp, response_headers, raw)
+                try:
+                    return parse_response(method, status, raw, _retry_after(response_headers))
+                except (RateLimited, ServerError) as error:
+                    failure = error
+            delay = self._retry_delay(failure, idempotent, attempt)
+            if delay is None:
+                raise failure
+            attempt += 1
+            logger.info("%s failed (%s); retry %d in %.2f s", method, type(failure).__name__, attempt, delay)
+            await asyncio.sleep(delay)
+
+    async def _send(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: aiohttp.ClientTimeout, method: str
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        session = self._get_session()
+        try:
+            async with session.post(url, data=body, headers=headers, timeout=timeout) as response:
+                return response.status, response.headers, await response.read()
+        except aiohttp.ClientConnectorCertificateError as error:
+            raise NetworkError(
+                f"TLS certificate verification failed for {error.host}", method=method, maybe_sent=False
+            ) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise Timeout("Timed out connecting to New-Tel", method=method, maybe_sent=False) from None
+        except aiohttp.ClientConnectorError as error:
+            raise NetworkError(
+                f"Cannot connect to New-Tel ({error.os_error})", method=method, maybe_sent=False
+            ) from None
+        except TimeoutError:
+            raise Timeout(f"No response from New-Tel within {timeout.total:g} s", method=method) from None
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"Connection to New-Tel failed: {type(error).__name__}", method=method) from None
+
+    def _check_signature(self, method: str, timestamp: int, headers: Mapping[str, str], raw: bytes) -> None:
+        received = headers.get("Signature")
+        if received is None or not self._verify_signature:
+            return
+        access_key = self._access_key.get_secret_value()
+        expected = _signing.signature(method, timestamp, access_key, raw, self._signing_key.get_secret_value())
+        # The document says "computed like the request's"; accept the bare digest or the whole token form.
+        if not (
+            _signing.signatures_match(expected, received)
+            or _signing.signatures_match(f"{access_key}{timestamp:010d}{expected}", received)
+        ):
+            raise SignatureMismatch("The response signature does not match its body", method=method)
+
+    def _correct_clock(self, headers: Mapping[str, str]) -> bool:
+        """After a 401: if the server's clock is far from ours, adopt its time. True when corrected."""
+        try:
+            server_now = parsedate_to_datetime(headers["Date"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return False
+        gap = server_now - (self._clock() + self.clock_offset)
+        if abs(gap) < _SKEW_TOLERANCE:
+            return False
+        self.clock_offset += gap
+        logger.warning("Local clock is %+.0f s off New-Tel's; correcting and retrying", -gap)
+        return True
+
+    def _retry_delay(self, failure: NewtelError, idempotent: bool, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when it must not be retried."""
+        if attempt >= self._max_retries:
+            return None
+        if isinstance(failure, TransportError):
+            safe = idempotent or not failure.maybe_sent
+        else:
+            safe = idempotent and isinstance(failure, RateLimited | ServerError)
+        if not safe:
+            return None
+        if isinstance(failure, RateLimited) and failure.retry_after is not None:
+            return failure.retry_after if failure.retry_after <= _MAX_RETRY_WAIT else None
+        ceiling = min(self._backoff_max, self._backoff_base * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # jitter keeps many clients from retrying in step

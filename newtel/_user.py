@@ -1,0 +1,27 @@
+"""``user/*``: the profile of the member the API keys belong to."""
+
+from __future__ import annotations
+
+from newtel._models import NewtelModel, parse_model
+from newtel._transport import Transport
+
+
+class UserProfile(NewtelModel):
+    name: str
+    email: str | None = None
+    internal_number: str | None = None
+    personal_number: str | None = None
+    time_zone: str | None = None
+
+
+class _Profile(NewtelModel):
+    profile_details: UserProfile
+
+
+class UserMethods:
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def get_profile_details(self) -> UserProfile:
+        method = "user/get-profile-details"
+        return parse_model(_Profile, await self._transport.request(method), method).profile_details

@@ -1,0 +1,141 @@
+"""``vpbx/*``: calls of the last 24 hours in the virtual PBX and the state of its internal numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import TypeAdapter
+
+from newtel import _validation as check
+from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
+from newtel._transport import Transport
+
+T = TypeVar("T")
+
+IN, OUT = "in", "out"
+ANSWERED, NO_ANSWER = "answered", "no answer"
+
+
+class Call(NewtelModel):
+    vpbx_id: str
+    active: bool
+    direction: str  # "in" or "out"; kept open so a new value does not break a whole poll
+    clid: str  # number A, the caller
+    dnid: str  # number B, the number dialled
+    status: str  # "answered" or "no answer"
+    start_time: datetime
+    answer_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @property
+    def is_missed(self) -> bool:
+        """An inbound call that has ended with nobody answering it."""
+        return self.direction == IN and not self.active and self.status == NO_ANSWER
+
+    @property
+    def talk_seconds(self) -> int | None:
+        if self.answer_time is None or self.end_time is None:
+            return None
+        return int((self.end_time - self.answer_time).total_seconds())
+
+    @property
+    def ring_seconds(self) -> int | None:
+        until = self.answer_time or self.end_time
+        return None if until is None else int((until - self.start_time).total_seconds())
+
+
+class _Calls(NewtelModel):
+    calls: list[Call]
+
+
+class _ActiveCalls(NewtelModel):
+    active_calls: list[Call]
+
+
+class _CallDetails(NewtelModel):
+    call_details: Call
+
+
+class VpbxMethods:
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def _field(self, method: str, key: str, adapter: TypeAdapter[T], vpbx_id: str | None = None) -> T:
+        params = None if vpbx_id is None else {"vpbxId": check.vpbx_id(vpbx_id)}
+        return parse_field(adapter, await self._transport.request(method, params), key, method)
+
+    async def get_calls(self) -> list[Call]:
+        """Every call of the last 24 hours."""
+        method = "vpbx/get-calls"
+        return parse_model(_Calls, await self._transport.request(method), method).calls
+
+    async def get_calls_list(self) -> list[str]:
+        return await self._field("vpbx/get-calls-list", "callsList", TEXTS)
+
+    async def get_active_calls(self) -> list[Call]:
+        method = "vpbx/get-active-calls"
+        return parse_model(_ActiveCalls, await self._transport.request(method), method).active_calls
+
+    async def get_active_calls_list(self) -> list[str]:
+        return await self._field("vpbx/get-active-calls-list", "activeCallsList", TEXTS)
+
+    async def get_call_details(self, vpbx_id: str) -> Call:
+        method = "vpbx/get-call-details"
+        data = await self._transport.request(method, {"vpbxId": check.vpbx_id(vpbx_id)})
+        return parse_model(_CallDetails, data, method).call_details
+
+    async def get_call_direction(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-call-direction", "callDirection", TEXT, vpbx_id)
+
+    async def get_call_status(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-call-status", "callStatus", TEXT, vpbx_id)
+
+    async def get_call_start_time(self, vpbx_id: str) -> datetime:
+        return await self._field("vpbx/get-call-start-time", "callStartTime", TIME, vpbx_id)
+
+    async def get_call_answer_time(self, vpbx_id: str) -> datetime | None:
+        """None when the call was not answered."""
+        return await self._field("vpbx/get-call-answer-time", "callAnswerTime", TIME_OR_NONE, vpbx_id)
+
+    async def get_call_end_time(self, vpbx_id: str) -> datetime | None:
+        """None while the call is active."""
+        return await self._field("vpbx/get-call-end-time", "callEndTime", TIME_OR_NONE, vpbx_id)
+
+    async def get_inbound_call_clid(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-inbound-call-clid", "callClid", TEXT, vpbx_id)
+
+    async def get_inbound_call_dnid(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-inbound-call-dnid", "callDnid", TEXT, vpbx_id)
+
+    async def get_inbound_call_answered_numbers(self, vpbx_id: str) -> list[str]:
+        """Internal numbers that answered, in the order they answered."""
+        method = "vpbx/get-inbound-call-answered-numbers"
+        return await self._field(method, "callAnsweredNumbers", TEXTS, vpbx_id)
+
+    async def get_inbound_call_first_answered_number(self, vpbx_id: str) -> str:
+        method = "vpbx/get-inbound-call-first-answered-number"
+        return await self._field(method, "callFirstAnsweredNumber", TEXT, vpbx_id)
+
+    async def get_outbound_call_internal_clid(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-outbound-call-internal-clid", "callInternalClid", TEXT, vpbx_id)
+
+    async def get_outbound_call_external_clid(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-outbound-call-external-clid", "callExternalClid", TEXT, vpbx_id)
+
+    async def get_outbound_call_dnid(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-outbound-call-dnid", "callDnid", TEXT, vpbx_id)
+
+    async def get_call_record_link(self, vpbx_id: str) -> str:
+        return await self._field("vpbx/get-call-record-link", "callRecordLink", TEXT, vpbx_id)
+
+    async def get_registered_numbers_list(self) -> list[str]:
+        """Internal numbers with a registered SIP account (online)."""
+        return await self._field("vpbx/get-registered-numbers-list", "registeredNumbersList", TEXTS)
+
+    async def get_ringing_numbers_list(self) -> list[str]:
+        return await self._field("vpbx/get-ringing-numbers-list", "ringingNumbersList", TEXTS)
+
+    async def get_active_numbers_list(self) -> list[str]:
+        """Internal numbers in a conversation right now."""
+        return await self._field("vpbx/get-active-numbers-list", "activeNumbersList", TEXTS)

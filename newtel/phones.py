@@ -1,0 +1,54 @@
+"""Phone numbers as people type them and as New-Tel wants them.
+
+New-Tel takes digits only, in international form without ``+`` (``79041112233``); people type
+``+7 (904) 111-22-33`` or ``8 904 111 22 33``. The ``phonenumbers`` library does the parsing and the
+formatting; the default region decides what a national form such as ``8 904 …`` means.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+DEFAULT_REGION = "RU"
+_SHORT_NUMBER = re.compile(r"^[1-9][0-9]{1,7}$")  # internal (extension) numbers: 2–8 digits
+_TYPED_CHARS = re.compile(r"^[0-9+()\-.\s]+$")
+
+
+def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = False) -> str | None:
+    """International digits (``79041112233``) for a typed number, or None when it cannot be a phone number.
+
+    With ``allow_short``, a plain internal number such as ``101`` is kept as it is.
+    """
+    text = value.strip()
+    if not text or not _TYPED_CHARS.match(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if allow_short and not text.startswith("+") and _SHORT_NUMBER.match(digits):
+        return digits
+    if not text.startswith("+") and len(digits) >= 11 and not digits.startswith("8"):
+        text = "+" + digits  # already international, e.g. "79041112233" or "49 30 1234567"
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def format_for_people(number: str | None, *, region: str = DEFAULT_REGION) -> str:
+    """``79041112233`` → ``+7 904 111-22-33``; internal and unparseable numbers are shown as they are."""
+    if not number:
+        return "—"
+    digits = number.lstrip("+")
+    if not digits.isdigit() or len(digits) < 9:
+        return number
+    try:
+        parsed = phonenumbers.parse("+" + digits, region)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
