@@ -1,0 +1,86 @@
+"""``python -m newtel.sandbox --port 8080``: a local New-Tel API for development and demos.
+
+Keys come from NEWTEL_ACCESS_KEY / NEWTEL_SIGNING_KEY when set; otherwise fresh ones are generated and
+printed, ready to paste into the bot's environment (it is a dev sandbox: printing them is the point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+from newtel._signing import KEY_PATTERN
+
+from ._sandbox import Sandbox, new_key
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m newtel.sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--seed", type=int, default=1, help="demo company seed (default 1)")
+    parser.add_argument("--history", type=int, default=60, help="calls in the 24-hour history (default 60)")
+    parser.add_argument(
+        "--activity",
+        type=float,
+        default=20.0,
+        help="mean seconds between random inbound calls; 0 turns them off (default 20)",
+    )
+    return parser.parse_args(argv)
+
+
+def keys_from_env() -> tuple[str, str, bool]:
+    """(access key, signing key, whether they were generated); exits 2 on a malformed key."""
+    generated = False
+    keys = []
+    for name in ("NEWTEL_ACCESS_KEY", "NEWTEL_SIGNING_KEY"):
+        value = os.environ.get(name, "").strip()
+        if not value:
+            value, generated = new_key(), True
+        elif not KEY_PATTERN.match(value):
+            print(f"{name} must be 48 lowercase hex digits (got {len(value)} characters)", file=sys.stderr)
+            raise SystemExit(2)
+        keys.append(value)
+    return keys[0], keys[1], generated
+
+
+async def serve(args: argparse.Namespace) -> None:
+    access_key, signing_key, generated = keys_from_env()
+    sandbox = Sandbox(
+        access_key,
+        signing_key,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        history_size=args.history,
+        activity=args.activity or None,
+    )
+    async with sandbox:
+        if generated:
+            print(f"NEWTEL_ACCESS_KEY={sandbox.access_key}")
+            print(f"NEWTEL_SIGNING_KEY={sandbox.signing_key}")
+        print(f"NEWTEL_API_URL={sandbox.url}", flush=True)
+        company = sandbox.company
+        logging.getLogger("newtel.sandbox").info(
+            "%s: %d members, numbers %s, %d calls in history",
+            company.profile.company_name,
+            len(company.members),
+            ", ".join(company.external_numbers),
+            len(company.calls),
+        )
+        await asyncio.Event().wait()  # until Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
