@@ -1,0 +1,35 @@
+"""SQLite storage for the bot (sqlite-utils): numbered migrations and one small repository per concern.
+
+storage = Storage.open("bot.db")
+storage.users.is_allowed(telegram_id)
+"""
+
+from storage.access_requests import AccessRequest, RequestStatus
+from storage.alerts import Alert, AlertState, CallbackOutcome, CloseReason, Digest, RecordOutcome, RecordResult
+from storage.audit import AuditEntry
+from storage.chats import Chat
+from storage.migrations import SchemaTooNew, latest_version, migrate
+from storage.storage import Storage
+from storage.users import Language, Role, User, UserStatus
+
+__all__ = [
+    "AccessRequest",
+    "Alert",
+    "AlertState",
+    "AuditEntry",
+    "CallbackOutcome",
+    "Chat",
+    "CloseReason",
+    "Digest",
+    "Language",
+    "RecordOutcome",
+    "RecordResult",
+    "RequestStatus",
+    "Role",
+    "SchemaTooNew",
+    "Storage",
+    "User",
+    "UserStatus",
+    "latest_version",
+    "migrate",
+]

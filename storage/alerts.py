@@ -1,0 +1,332 @@
+"""Missed-call alerts: one per customer per chat while live, each missed call counted exactly once.
+
+State machine: open -> calling (one manager claims the callback) -> open again (no answer / failed)
+or closed (answered: 'called_back'); open or calling -> closed by Done ('done') or when the customer's
+later call was answered ('answered_later'). Every change bumps ``version``; delivery records the version
+it rendered, so a change racing with a send leaves the alert pending for another edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from storage._db import dumps, now_or_clock, one, write
+
+AlertState = Literal["open", "calling", "closed"]
+CallbackOutcome = Literal["answered", "no answer", "failed"]
+CloseReason = Literal["done", "called_back", "answered_later"]
+RecordOutcome = Literal["new", "merged", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    chat_id: int
+    clid: str  # the customer's number
+    dnid: str | None  # the company number they dialled (of the first missed call)
+    state: AlertState
+    missed_count: int
+    first_at: int
+    last_at: int
+    ring_seconds: int | None  # of the last missed call
+    message_id: int | None  # None until delivered
+    version: int
+    delivered_version: int
+    dirty: bool  # needs a send (message_id None) or an edit (delivered_version < version)
+    callback_by: int | None
+    callback_name: str | None
+    callback_started_at: int | None
+    callback_call_id: str | None
+    callback_vpbx_id: str | None
+    callback_outcome: CallbackOutcome | None
+    talk_seconds: int | None
+    closed_by: int | None
+    closed_name: str | None
+    closed_at: int | None
+    close_reason: CloseReason | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    alert_id: int | None  # None: a duplicate of a call marked known at the baseline
+    outcome: RecordOutcome
+
+    @property
+    def is_new(self) -> bool:
+        return self.outcome == "new"
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.outcome == "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    missed_calls: int  # missed calls that started in the window
+    customers: int  # distinct numbers among them
+    called_back: int  # alerts closed in the window by an answered callback
+    answered_later: int  # ... because the customer's next call was answered
+    done: int  # ... by Done
+    unanswered: int  # alerts with a miss before the window's end, still not closed
+
+
+def _alert(row: dict[str, Any] | None) -> Alert | None:
+    if row is None:
+        return None
+    row["dirty"] = bool(row["dirty"])
+    return Alert(**row)
+
+
+def _alerts(rows: Iterable[dict[str, Any]]) -> list[Alert]:
+    return [Alert(**{**row, "dirty": bool(row["dirty"])}) for row in rows]
+
+
+class Alerts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- the poll: new missed calls ---
+
+    def record_missed(
+        self,
+        chat_id: int,
+        vpbx_id: str,
+        clid: str,
+        dnid: str | None,
+        started_at: int,
+        ended_at: int,
+        now: int,
+    ) -> RecordResult:
+        """Count missed call ``vpbx_id`` in ``chat_id`` once: merged into the customer's live alert or a new one."""
+        with write(self._db) as conn:
+            # DO NOTHING rather than OR IGNORE: only the (chat, call) key may be skipped, other violations raise.
+            cursor = conn.execute(
+                "INSERT INTO alert_calls (chat_id, vpbx_id, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (chat_id, str(vpbx_id), started_at),
+            )
+            if cursor.rowcount == 0:
+                (known_alert,) = conn.execute(
+                    "SELECT alert_id FROM alert_calls WHERE chat_id = ? AND vpbx_id = ?", (chat_id, str(vpbx_id))
+                ).fetchone()
+                return RecordResult(known_alert, "duplicate")
+            params = {
+                "chat_id": chat_id,
+                "clid": clid,
+                "dnid": dnid,
+                "started_at": started_at,
+                "ring": max(0, ended_at - started_at),
+                "now": now,
+            }
+            # Calls may be seen out of order: last_at/ring_seconds follow the latest call, first_at the earliest.
+            merged = conn.execute(
+                """
+                UPDATE alerts SET missed_count = missed_count + 1,
+                    ring_seconds = CASE WHEN :started_at >= last_at THEN :ring ELSE ring_seconds END,
+                    first_at = min(first_at, :started_at), last_at = max(last_at, :started_at),
+                    version = version + 1, updated_at = :now
+                WHERE chat_id = :chat_id AND clid = :clid AND state <> 'closed'
+                RETURNING id
+                """,
+                params,
+            ).fetchall()
+            outcome: RecordOutcome = "merged" if merged else "new"
+            if merged:
+                alert_id = merged[0][0]
+            else:
+                alert_id = conn.execute(
+                    """
+                    INSERT INTO alerts (chat_id, clid, dnid, first_at, last_at, ring_seconds, created_at, updated_at)
+                    VALUES (:chat_id, :clid, :dnid, :started_at, :started_at, :ring, :now, :now)
+                    """,
+                    params,
+                ).lastrowid
+            conn.execute(
+                "UPDATE alert_calls SET alert_id = ? WHERE chat_id = ? AND vpbx_id = ?",
+                (alert_id, chat_id, str(vpbx_id)),
+            )
+        return RecordResult(alert_id, outcome)
+
+    def mark_known(self, chat_id: int, vpbx_ids: Iterable[str]) -> int:
+        """Record calls as seen without alerting (the first-start baseline). Returns how many were new."""
+        with write(self._db) as conn:
+            cursor = conn.executemany(
+                "INSERT INTO alert_calls (chat_id, vpbx_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                ((chat_id, str(vpbx_id)) for vpbx_id in vpbx_ids),
+            )
+            return cursor.rowcount
+
+    def filter_new(self, chat_id: int, vpbx_ids: Iterable[str]) -> set[str]:
+        """The ids not yet seen in ``chat_id``: one query, the ids passed as one JSON array (no variable limit)."""
+        rows = self._db.execute(
+            """
+            SELECT value FROM json_each(?)
+            WHERE NOT EXISTS (SELECT 1 FROM alert_calls WHERE chat_id = ? AND vpbx_id = value)
+            """,
+            (dumps([str(vpbx_id) for vpbx_id in vpbx_ids]), chat_id),
+        )
+        return {value for (value,) in rows}
+
+    # --- delivery to the chat ---
+
+    def pending_delivery(self, limit: int = 50) -> list[Alert]:
+        """Alerts never sent or changed since their last send, oldest first."""
+        return _alerts(self._db.query("SELECT * FROM alerts WHERE dirty ORDER BY id LIMIT ?", (limit,)))
+
+    def mark_delivered(self, alert_id: int, message_id: int, version: int) -> bool:
+        """Record that ``version`` was rendered into ``message_id``.
+
+        If the alert changed meanwhile (``version`` is older than the current one) it stays pending, for another
+        edit. Returns False for an unknown alert or a version from the future.
+        """
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                """
+                UPDATE alerts SET message_id = :message_id, delivered_version = max(delivered_version, :version)
+                WHERE id = :id AND :version <= version
+                """,
+                {"id": alert_id, "message_id": message_id, "version": version},
+            )
+            return cursor.rowcount == 1
+
+    # --- the Call back button ---
+
+    def claim_callback(self, alert_id: int, user_id: int, name: str | None, now: int) -> Alert | None:
+        """open -> calling for ``user_id``; None if someone else claimed it first or it is closed."""
+        return self._change(
+            """
+            state = 'calling', callback_by = :user_id, callback_name = :name, callback_started_at = :now,
+            callback_call_id = NULL, callback_vpbx_id = NULL, callback_outcome = NULL, talk_seconds = NULL
+            """,
+            "state = 'open'",
+            {"id": alert_id, "user_id": user_id, "name": name, "now": now},
+        )
+
+    def set_callback_call(self, alert_id: int, call_id: str, now: int | None = None) -> Alert | None:
+        """The callback was started: remember the New-Tel call id to follow it."""
+        return self._change(
+            "callback_call_id = :call_id",
+            "state = 'calling'",
+            {"id": alert_id, "call_id": str(call_id), "now": now_or_clock(now)},
+        )
+
+    def callback_failed(self, alert_id: int, now: int) -> Alert | None:
+        """The callback could not be started: open again, the button is offered again."""
+        return self._change(
+            "state = 'open', callback_outcome = 'failed'", "state = 'calling'", {"id": alert_id, "now": now}
+        )
+
+    def callback_finished(
+        self, alert_id: int, answered: bool, talk_seconds: int | None, vpbx_id: str | None, now: int
+    ) -> Alert | None:
+        """The poll found how the callback ended: answered closes the alert, otherwise it is open again."""
+        params = {"id": alert_id, "talk": talk_seconds, "vpbx_id": vpbx_id, "now": now}
+        if answered:
+            return self._change(
+                """
+                state = 'closed', callback_outcome = 'answered', talk_seconds = :talk, callback_vpbx_id = :vpbx_id,
+                close_reason = 'called_back', closed_by = callback_by, closed_name = callback_name, closed_at = :now
+                """,
+                "state = 'calling'",
+                params,
+            )
+        return self._change(
+            "state = 'open', callback_outcome = 'no answer', talk_seconds = :talk, callback_vpbx_id = :vpbx_id",
+            "state = 'calling'",
+            params,
+        )
+
+    # --- closing ---
+
+    def close(self, alert_id: int, reason: CloseReason, by: int | None, name: str | None, now: int) -> bool:
+        """Close (Done pressed); False if already closed."""
+        changed = self._change(
+            "state = 'closed', close_reason = :reason, closed_by = :by, closed_name = :name, closed_at = :now",
+            "state <> 'closed'",
+            {"id": alert_id, "reason": reason, "by": by, "name": name, "now": now},
+        )
+        return changed is not None
+
+    def close_answered_later(self, chat_id: int | None, clid: str, answered_at: int, now: int) -> list[int]:
+        """The customer called again and was answered: close their open alerts missed before that call.
+
+        ``chat_id`` None: in every chat. 'calling' alerts are left for the poll to resolve. Returns the ids.
+        """
+        chat_filter = "" if chat_id is None else "AND chat_id = :chat_id"
+        with write(self._db) as conn:
+            rows = conn.execute(
+                f"""
+                UPDATE alerts SET state = 'closed', close_reason = 'answered_later', closed_at = :answered_at,
+                    version = version + 1, updated_at = :now
+                WHERE clid = :clid AND state <> 'closed' AND state = 'open' AND last_at < :answered_at {chat_filter}
+                RETURNING id
+                """,
+                {"clid": clid, "answered_at": answered_at, "now": now, "chat_id": chat_id},
+            ).fetchall()
+        return sorted(alert_id for (alert_id,) in rows)
+
+    # --- reads ---
+
+    def get(self, alert_id: int) -> Alert | None:
+        return _alert(next(self._db.query("SELECT * FROM alerts WHERE id = ?", (alert_id,)), None))
+
+    def calling(self) -> list[Alert]:
+        """Alerts whose callback is in progress: the poll resolves their outcome."""
+        return _alerts(self._db.query("SELECT * FROM alerts WHERE state = 'calling' ORDER BY id"))
+
+    def open_for(self, chat_id: int) -> list[Alert]:
+        """The chat's live alerts (open or calling), least recent miss first."""
+        return _alerts(
+            self._db.query(
+                "SELECT * FROM alerts WHERE chat_id = ? AND state <> 'closed' ORDER BY last_at, id", (chat_id,)
+            )
+        )
+
+    def digest(self, chat_id: int, start: int, end: int) -> Digest:
+        """Counts for the chat's digest over [start, end)."""
+        window = {"chat_id": chat_id, "start": start, "end": end}
+        missed, customers = self._db.execute(
+            """
+            SELECT count(*), count(DISTINCT a.clid) FROM alert_calls c JOIN alerts a ON a.id = c.alert_id
+            WHERE c.chat_id = :chat_id AND c.alert_id IS NOT NULL AND c.started_at >= :start AND c.started_at < :end
+            """,
+            window,
+        ).fetchone()
+        closed = dict(
+            self._db.execute(
+                """
+                SELECT close_reason, count(*) FROM alerts
+                WHERE chat_id = :chat_id AND closed_at IS NOT NULL AND closed_at >= :start AND closed_at < :end
+                GROUP BY close_reason
+                """,
+                window,
+            ).fetchall()
+        )
+        (unanswered,) = self._db.execute(
+            "SELECT count(*) FROM alerts WHERE chat_id = :chat_id AND state <> 'closed' AND first_at < :end", window
+        ).fetchone()
+        return Digest(
+            missed_calls=missed,
+            customers=customers,
+            called_back=closed.get("called_back", 0),
+            answered_later=closed.get("answered_later", 0),
+            done=closed.get("done", 0),
+            unanswered=unanswered,
+        )
+
+    def _change(self, assignments: str, guard: str, params: dict[str, Any]) -> Alert | None:
+        """One guarded state change: the WHERE clause decides races (two presses: one row updated)."""
+        with write(self._db) as conn:
+            row = one(
+                conn.execute(
+                    f"UPDATE alerts SET {assignments}, version = version + 1, updated_at = :now"
+                    f" WHERE id = :id AND {guard} RETURNING *",
+                    params,
+                )
+            )
+        return _alert(row)

@@ -1,0 +1,103 @@
+"""Team chats subscribed to missed-call alerts, balance alerts and the daily digest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage._db import dumps, loads, one, write
+from storage.users import Language
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    chat_id: int
+    title: str | None
+    subscribed: bool
+    numbers: tuple[str, ...]  # company numbers to alert on; empty = all
+    balance_alerts: bool
+    digest_time: str | None  # 'HH:MM'
+    language: Language | None
+    created_at: int
+    updated_at: int
+
+    def wants(self, dnid: str) -> bool:
+        return not self.numbers or dnid in self.numbers
+
+
+def _chat(row: dict[str, Any]) -> Chat:
+    row.update(
+        subscribed=bool(row["subscribed"]),
+        balance_alerts=bool(row["balance_alerts"]),
+        numbers=tuple(loads(row["numbers"])),
+    )
+    return Chat(**row)
+
+
+class Chats:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def subscribe(self, chat_id: int, title: str | None, numbers: Iterable[str], balance: bool, now: int) -> Chat:
+        """Subscribe (or re-subscribe with new filters); keeps the digest time and language."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO chats (chat_id, title, subscribed, numbers, balance_alerts, created_at, updated_at)
+                VALUES (?, ?, 1, ?, ?, ?, ?)
+                ON CONFLICT (chat_id) DO UPDATE SET title = coalesce(excluded.title, title), subscribed = 1,
+                    numbers = excluded.numbers, balance_alerts = excluded.balance_alerts,
+                    updated_at = excluded.updated_at
+                RETURNING *
+                """,
+                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), now, now),
+            )
+            row = one(cursor)
+        assert row is not None
+        return _chat(row)
+
+    def unsubscribe(self, chat_id: int, now: int) -> bool:
+        # The row stays: open alerts and their messages still refer to the chat.
+        return self._set(chat_id, "subscribed = 0", (), now)
+
+    def set_digest(self, chat_id: int, digest_time: str | None, now: int) -> bool:
+        return self._set(chat_id, "digest_time = ?", (digest_time,), now)
+
+    def set_language(self, chat_id: int, language: Language | None, now: int) -> bool:
+        return self._set(chat_id, "language = ?", (language,), now)
+
+    def move(self, old_chat_id: int, new_chat_id: int, now: int) -> bool:
+        """A group became a supergroup (new chat id): its settings and alerts follow (ON UPDATE CASCADE)."""
+        return self._set(old_chat_id, "chat_id = ?", (new_chat_id,), now)
+
+    def get(self, chat_id: int) -> Chat | None:
+        row = next(self._db.query("SELECT * FROM chats WHERE chat_id = ?", (chat_id,)), None)
+        return None if row is None else _chat(row)
+
+    def subscribed(self) -> list[Chat]:
+        return [_chat(row) for row in self._db.query("SELECT * FROM chats WHERE subscribed ORDER BY chat_id")]
+
+    def matching(self, dnid: str) -> list[Chat]:
+        """Subscribed chats that want alerts for calls to company number ``dnid``."""
+        return [
+            _chat(row)
+            for row in self._db.query(
+                """
+                SELECT * FROM chats WHERE subscribed AND (
+                    json_array_length(numbers) = 0
+                    OR EXISTS (SELECT 1 FROM json_each(chats.numbers) WHERE value = ?)
+                ) ORDER BY chat_id
+                """,
+                (str(dnid),),
+            )
+        ]
+
+    def _set(self, chat_id: int, assignment: str, params: tuple[Any, ...], now: int) -> bool:
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                f"UPDATE chats SET {assignment}, updated_at = ? WHERE chat_id = ?", (*params, now, chat_id)
+            )
+            return cursor.rowcount == 1

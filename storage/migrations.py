@@ -1,0 +1,217 @@
+"""Numbered schema migrations, applied in order at start-up and recorded in ``_migrations``.
+
+A migration is a small function of ``db``. Once released it is never edited: change the schema by
+appending ``m00N_...``. Each one runs in its own transaction together with its ``_migrations`` row,
+so a crash mid-way leaves the database at the previous version.
+
+The DDL is written out as SQL rather than through ``Table.create`` because the schema leans on what
+sqlite-utils does not express: CHECK constraints, partial unique indexes, generated columns and
+``ON UPDATE CASCADE``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from storage._db import write
+
+Migration = Callable[[Database], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer version of the bot than this one."""
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _number(fn: Migration) -> int:
+    # "m002_alerts" -> 2; the name is the single source of the order.
+    return int(fn.__name__[1:4])
+
+
+def schema_version(db: Database) -> int:
+    if not db["_migrations"].exists():
+        return 0
+    row = db.execute("SELECT max(number) FROM _migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def latest_version() -> int:
+    return _number(MIGRATIONS[-1])
+
+
+def migrate(db: Database, upto: int | None = None, now: int | None = None) -> int:
+    """Apply every migration not yet recorded, up to version ``upto`` (default: all). Returns the version.
+
+    Safe to run concurrently from two processes: each step re-checks the version under the write lock.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT"
+    )
+    target = latest_version() if upto is None else upto
+    if schema_version(db) > latest_version():
+        raise SchemaTooNew(f"database is at version {schema_version(db)}, this code knows {latest_version()}")
+    for fn in MIGRATIONS:
+        number = _number(fn)
+        if number > target:
+            break
+        with write(db) as conn:
+            if conn.execute("SELECT 1 FROM _migrations WHERE number = ?", (number,)).fetchone():
+                continue
+            fn(db)
+            conn.execute(
+                "INSERT INTO _migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                (number, fn.__name__, int(time.time()) if now is None else now),
+            )
+    return schema_version(db)
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE users (
+            telegram_id INTEGER PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'manager')),
+            status TEXT NOT NULL CHECK (status IN ('active', 'denied', 'revoked')),
+            display_name TEXT,
+            username TEXT,
+            -- The company member this user acts as: a snapshot taken when allowed.
+            member_id TEXT,
+            member_name TEXT,
+            member_email TEXT,
+            internal_number TEXT,
+            personal_number TEXT,
+            -- E.164 digits, no '+'.
+            callback_phone TEXT CHECK (
+                callback_phone IS NULL
+                OR (callback_phone GLOB '[1-9]*' AND callback_phone NOT GLOB '*[^0-9]*'
+                    AND length(callback_phone) <= 15)
+            ),
+            language TEXT CHECK (language IN ('ru', 'en')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            -- Only an admin may be active without a member to act as.
+            CHECK (role = 'admin' OR status <> 'active' OR member_id IS NOT NULL)
+        ) STRICT;
+
+        CREATE TABLE access_requests (
+            id INTEGER PRIMARY KEY,
+            telegram_id INTEGER NOT NULL,
+            first_name TEXT,
+            username TEXT,
+            phone TEXT,
+            matched_member_id TEXT,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied')),
+            -- [[chat_id, message_id], ...]: the admin messages to edit once decided.
+            admin_messages TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(admin_messages)),
+            created_at INTEGER NOT NULL,
+            decided_by INTEGER,
+            decided_at INTEGER,
+            CHECK ((status = 'pending') = (decided_at IS NULL))
+        ) STRICT;
+        CREATE UNIQUE INDEX access_requests_one_pending ON access_requests (telegram_id)
+            WHERE status = 'pending';
+
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            title TEXT,
+            subscribed INTEGER NOT NULL DEFAULT 0 CHECK (subscribed IN (0, 1)),
+            -- JSON list of company numbers to alert on; empty = all.
+            numbers TEXT NOT NULL DEFAULT '[]'
+                CHECK (json_valid(numbers) AND json_type(numbers) = 'array'),
+            balance_alerts INTEGER NOT NULL DEFAULT 0 CHECK (balance_alerts IN (0, 1)),
+            digest_time TEXT CHECK (
+                digest_time IS NULL OR (digest_time GLOB '[0-2][0-9]:[0-5][0-9]' AND digest_time < '24:00')
+            ),
+            language TEXT CHECK (language IN ('ru', 'en')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor_id INTEGER,  -- NULL: the bot itself (a job)
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))
+        ) STRICT;
+        CREATE INDEX audit_at ON audit (at);
+        CREATE INDEX audit_action_at ON audit (action, at);
+
+        CREATE TABLE kv (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL CHECK (json_valid(value)),
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        """
+    )
+
+
+@migration
+def m002_alerts(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            -- ON UPDATE CASCADE: a group upgraded to a supergroup changes its chat id.
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            clid TEXT NOT NULL,
+            dnid TEXT,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'calling', 'closed')),
+            missed_count INTEGER NOT NULL DEFAULT 1 CHECK (missed_count >= 1),
+            first_at INTEGER NOT NULL,
+            last_at INTEGER NOT NULL,
+            ring_seconds INTEGER,
+            message_id INTEGER,
+            -- Bumped on every change; delivery records the version it rendered.
+            version INTEGER NOT NULL DEFAULT 1,
+            delivered_version INTEGER NOT NULL DEFAULT 0,
+            dirty INTEGER GENERATED ALWAYS AS (message_id IS NULL OR delivered_version < version) VIRTUAL,
+            callback_by INTEGER,
+            callback_name TEXT,
+            callback_started_at INTEGER,
+            callback_call_id TEXT,
+            callback_vpbx_id TEXT,
+            callback_outcome TEXT CHECK (callback_outcome IN ('answered', 'no answer', 'failed')),
+            talk_seconds INTEGER,
+            closed_by INTEGER,
+            closed_name TEXT,
+            closed_at INTEGER,
+            close_reason TEXT CHECK (close_reason IN ('done', 'called_back', 'answered_later')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            CHECK ((state = 'closed') = (closed_at IS NOT NULL AND close_reason IS NOT NULL))
+        ) STRICT;
+        -- At most one live alert per customer per chat: new misses merge into it.
+        CREATE UNIQUE INDEX alerts_live_customer ON alerts (chat_id, clid) WHERE state <> 'closed';
+        CREATE INDEX alerts_live_clid ON alerts (clid) WHERE state <> 'closed';
+        CREATE INDEX alerts_dirty ON alerts (id) WHERE dirty;
+        CREATE INDEX alerts_calling ON alerts (id) WHERE state = 'calling';
+        CREATE INDEX alerts_chat_last ON alerts (chat_id, last_at);
+        CREATE INDEX alerts_chat_closed ON alerts (chat_id, closed_at) WHERE closed_at IS NOT NULL;
+
+        -- Which calls each chat has seen. The primary key is the exactly-once guarantee: a call
+        -- belongs to at most one alert per chat, across restarts. alert_id NULL = known, no alert
+        -- (the baseline taken on the very first start).
+        CREATE TABLE alert_calls (
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            vpbx_id TEXT NOT NULL,
+            alert_id INTEGER REFERENCES alerts (id) ON DELETE CASCADE,
+            started_at INTEGER,
+            PRIMARY KEY (chat_id, vpbx_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX alert_calls_alert ON alert_calls (alert_id) WHERE alert_id IS NOT NULL;
+        CREATE INDEX alert_calls_chat_started ON alert_calls (chat_id, started_at) WHERE alert_id IS NOT NULL;
+        """
+    )

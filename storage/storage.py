@@ -1,0 +1,63 @@
+"""The storage facade: one SQLite database, migrated at start-up, with a repository per concern."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from types import TracebackType
+
+from sqlite_utils import Database
+
+from storage.access_requests import AccessRequests
+from storage.alerts import Alerts
+from storage.audit import Audit
+from storage.chats import Chats
+from storage.kv import KV
+from storage.migrations import migrate, schema_version
+from storage.users import Users
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+class Storage:
+    """Create once at start-up and use from one thread (the bot's event loop).
+
+    Every call is a short local transaction. sqlite3's ``check_same_thread`` (on by default) turns use from
+    another thread into an error instead of a silent race.
+    """
+
+    def __init__(self, db: Database, *, upto: int | None = None) -> None:
+        self.db = db
+        # Per connection, and a no-op inside a transaction: set before anything else runs.
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        migrate(db, upto=upto)
+        self.users = Users(db)
+        self.access_requests = AccessRequests(db)
+        self.chats = Chats(db)
+        self.alerts = Alerts(db)
+        self.audit = Audit(db)
+        self.kv = KV(db)
+
+    @classmethod
+    def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:
+        """Open (creating if needed) the database file in WAL mode: the bot reads while the poll writes."""
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        db = Database(conn)
+        db.enable_wal()
+        return cls(db, upto=upto)
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,169 @@
+"""Who may use the bot, and as which company member."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from storage._db import one, write
+
+Role = Literal["admin", "manager"]
+UserStatus = Literal["active", "denied", "revoked"]
+Language = Literal["ru", "en"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    telegram_id: int
+    role: Role
+    status: UserStatus
+    display_name: str | None
+    username: str | None
+    member_id: str | None
+    member_name: str | None
+    member_email: str | None
+    internal_number: str | None
+    personal_number: str | None
+    callback_phone: str | None
+    language: Language | None
+    created_at: int
+    updated_at: int
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin" and self.status == "active"
+
+
+def _user(row: dict[str, Any] | None) -> User:
+    assert row is not None
+    return User(**row)
+
+
+class Users:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, telegram_id: int) -> User | None:
+        rows = self._db.query("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
+        row = next(rows, None)
+        return None if row is None else _user(row)
+
+    def allow(
+        self,
+        telegram_id: int,
+        role: Role,
+        *,
+        member_id: str | None = None,
+        member_name: str | None = None,
+        member_email: str | None = None,
+        internal_number: str | None = None,
+        personal_number: str | None = None,
+        display_name: str | None = None,
+        username: str | None = None,
+        now: int,
+    ) -> User:
+        """Make ``telegram_id`` an active ``role`` acting as the given member (snapshot replaced).
+
+        Keeps the user's own settings (callback phone, language); a ``None`` display name or username
+        keeps the known one.
+        """
+        if role == "manager" and member_id is None:
+            raise ValueError("a manager must act as a company member")
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO users (telegram_id, role, status, display_name, username, member_id, member_name,
+                    member_email, internal_number, personal_number, created_at, updated_at)
+                VALUES (:tid, :role, 'active', :display_name, :username, :member_id, :member_name,
+                    :member_email, :internal_number, :personal_number, :now, :now)
+                ON CONFLICT (telegram_id) DO UPDATE SET
+                    role = excluded.role, status = 'active',
+                    display_name = coalesce(excluded.display_name, display_name),
+                    username = coalesce(excluded.username, username),
+                    member_id = excluded.member_id, member_name = excluded.member_name,
+                    member_email = excluded.member_email, internal_number = excluded.internal_number,
+                    personal_number = excluded.personal_number, updated_at = excluded.updated_at
+                RETURNING *
+                """,
+                {
+                    "tid": telegram_id,
+                    "role": role,
+                    "display_name": display_name,
+                    "username": username,
+                    "member_id": member_id,
+                    "member_name": member_name,
+                    "member_email": member_email,
+                    "internal_number": internal_number,
+                    "personal_number": personal_number,
+                    "now": now,
+                },
+            )
+            return _user(one(cursor))
+
+    def deny(self, telegram_id: int, now: int) -> User:
+        """Refuse access: a stranger is recorded as denied, an existing user (even active) is revoked."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO users (telegram_id, role, status, created_at, updated_at)
+                VALUES (?, 'manager', 'denied', ?, ?)
+                ON CONFLICT (telegram_id) DO UPDATE SET
+                    status = CASE WHEN status = 'active' THEN 'revoked' ELSE status END,
+                    updated_at = excluded.updated_at
+                RETURNING *
+                """,
+                (telegram_id, now, now),
+            )
+            return _user(one(cursor))
+
+    def set_callback_phone(self, telegram_id: int, phone: str | None, now: int) -> bool:
+        return self._set(telegram_id, "callback_phone", phone, now)
+
+    def set_language(self, telegram_id: int, language: Language | None, now: int) -> bool:
+        return self._set(telegram_id, "language", language, now)
+
+    def is_allowed(self, telegram_id: int) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM users WHERE telegram_id = ? AND status = 'active'", (telegram_id,)
+        ).fetchone()
+        return row is not None
+
+    def ensure_admins(self, telegram_ids: Iterable[int], now: int) -> None:
+        """Bootstrap the admins named in the config: create or promote and re-activate, never demote."""
+        with write(self._db) as conn:
+            conn.executemany(
+                """
+                INSERT INTO users (telegram_id, role, status, created_at, updated_at)
+                VALUES (?, 'admin', 'active', ?, ?)
+                ON CONFLICT (telegram_id) DO UPDATE SET role = 'admin', status = 'active',
+                    updated_at = excluded.updated_at
+                WHERE role <> 'admin' OR status <> 'active'
+                """,
+                [(tid, now, now) for tid in telegram_ids],
+            )
+
+    def list(self, *, active_only: bool = False) -> builtins.list[User]:
+        """Admins first, then by name; for /users."""
+        where = "WHERE status = 'active'" if active_only else ""
+        return [
+            _user(row)
+            for row in self._db.query(
+                f"SELECT * FROM users {where} "
+                "ORDER BY role = 'manager', coalesce(display_name, member_name, ''), telegram_id"
+            )
+        ]
+
+    def _set(self, telegram_id: int, column: str, value: str | None, now: int) -> bool:
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                f"UPDATE users SET {column} = ?, updated_at = ? WHERE telegram_id = ?", (value, now, telegram_id)
+            )
+            return cursor.rowcount == 1
