@@ -1,0 +1,37 @@
+from storage import AuditEntry, Storage
+
+
+def test_audit_log_and_recent(storage: Storage) -> None:
+    storage.audit.log("user.allow", actor_id=1, target=2, details={"role": "manager"}, now=10)
+    storage.audit.log("call.start", actor_id=2, target="79990000001", now=11)
+    storage.audit.log("chat.subscribe", actor_id=None, now=11)
+    assert storage.audit.recent(2) == [
+        AuditEntry(id=3, at=11, actor_id=None, action="chat.subscribe", target=None, details={}),
+        AuditEntry(id=2, at=11, actor_id=2, action="call.start", target="79990000001", details={}),
+    ]
+    assert storage.audit.recent(action="user.allow") == [
+        AuditEntry(id=1, at=10, actor_id=1, action="user.allow", target="2", details={"role": "manager"})
+    ]
+    assert storage.db["audit"].get(1) == {
+        "id": 1,
+        "at": 10,
+        "actor_id": 1,
+        "action": "user.allow",
+        "target": "2",
+        "details": '{"role":"manager"}',
+    }
+
+
+def test_kv_round_trips_json(storage: Storage) -> None:
+    assert storage.kv.get("balance", "unknown") == "unknown"
+    storage.kv.set("balance", {"state": "low", "amount": 12.5}, now=1)
+    storage.kv.set("digest:-100", "2024-05-01", now=2)
+    assert storage.kv.get("balance") == {"state": "low", "amount": 12.5}
+    assert storage.kv.set_if_absent("baseline", True, now=3)
+    assert not storage.kv.set_if_absent("baseline", False, now=4)
+    assert list(storage.db["kv"].rows) == [
+        {"key": "balance", "value": '{"amount":12.5,"state":"low"}', "updated_at": 1},
+        {"key": "digest:-100", "value": '"2024-05-01"', "updated_at": 2},
+        {"key": "baseline", "value": "true", "updated_at": 3},
+    ]
+    assert storage.kv.delete("balance") and not storage.kv.delete("balance")

@@ -1,0 +1,195 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlite_utils import Database
+
+from storage import SchemaTooNew, Storage, latest_version, migrate
+from storage import migrations as migrations_module
+
+
+def schema(db: Database) -> list[tuple[str, str]]:
+    return db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name <> '_migrations' ORDER BY name"
+    ).fetchall()
+
+
+def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, generated columns included."""
+    return {
+        name: list(
+            db.query(
+                f"SELECT * FROM [{name}] ORDER BY rowid"
+                if name != "alert_calls"
+                else f"SELECT * FROM [{name}] ORDER BY chat_id, vpbx_id"
+            )
+        )
+        for name in db.table_names()
+        if name != "_migrations"
+    }
+
+
+def test_migrates_an_empty_database_and_records_each_step() -> None:
+    db = Database(memory=True)
+    assert migrate(db, now=1_000) == latest_version() == 2
+    assert list(db["_migrations"].rows) == [
+        {"number": 1, "name": "m001_initial", "applied_at": 1_000},
+        {"number": 2, "name": "m002_alerts", "applied_at": 1_000},
+    ]
+    assert set(db.table_names()) == {
+        "_migrations",
+        "users",
+        "access_requests",
+        "chats",
+        "audit",
+        "kv",
+        "alerts",
+        "alert_calls",
+    }
+
+
+def test_re_running_is_a_no_op() -> None:
+    db = Database(memory=True)
+    migrate(db, now=1_000)
+    before = (schema(db), list(db["_migrations"].rows))
+    assert migrate(db, now=2_000) == 2
+    assert Storage(db).schema_version == 2
+    assert (schema(db), list(db["_migrations"].rows)) == before
+
+
+def test_migrate_upto_stops_at_that_version() -> None:
+    db = Database(memory=True)
+    assert migrate(db, upto=1, now=1) == 1
+    assert "alerts" not in db.table_names()
+    assert [row["name"] for row in db["_migrations"].rows] == ["m001_initial"]
+
+
+def test_open_sets_wal_foreign_keys_and_busy_timeout(db_path: Path) -> None:
+    with Storage.open(db_path) as storage:
+        assert storage.db.journal_mode == "wal"
+        assert storage.db.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert storage.db.execute("PRAGMA busy_timeout").fetchone() == (5_000,)
+        assert storage.schema_version == latest_version()
+    with Storage.open(db_path) as again:  # reopening an up-to-date file changes nothing
+        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2]
+
+
+# Data as each version's schema would hold it, written with that version's SQL.
+V1_ROWS: dict[str, list[dict[str, Any]]] = {
+    "users": [
+        {
+            "telegram_id": 1,
+            "role": "admin",
+            "status": "active",
+            "display_name": "Boss",
+            "username": "boss",
+            "member_id": None,
+            "member_name": None,
+            "member_email": None,
+            "internal_number": None,
+            "personal_number": None,
+            "callback_phone": None,
+            "language": "en",
+            "created_at": 10,
+            "updated_at": 10,
+        },
+        {
+            "telegram_id": 2,
+            "role": "manager",
+            "status": "active",
+            "display_name": "Ann",
+            "username": None,
+            "member_id": "m-7",
+            "member_name": "Anna",
+            "member_email": "ann@example.com",
+            "internal_number": "101",
+            "personal_number": "79990000001",
+            "callback_phone": "79990000002",
+            "language": None,
+            "created_at": 11,
+            "updated_at": 12,
+        },
+    ],
+    "access_requests": [
+        {
+            "id": 1,
+            "telegram_id": 3,
+            "first_name": "Olga",
+            "username": None,
+            "phone": "79990000003",
+            "matched_member_id": None,
+            "status": "pending",
+            "admin_messages": "[[1,55]]",
+            "created_at": 20,
+            "decided_by": None,
+            "decided_at": None,
+        }
+    ],
+    "chats": [
+        {
+            "chat_id": -100,
+            "title": "Sales",
+            "subscribed": 1,
+            "numbers": '["74950000000"]',
+            "balance_alerts": 1,
+            "digest_time": "09:00",
+            "language": "ru",
+            "created_at": 30,
+            "updated_at": 30,
+        }
+    ],
+    "audit": [
+        {"id": 1, "at": 40, "actor_id": 1, "action": "user.allow", "target": "2", "details": '{"role":"manager"}'}
+    ],
+    "kv": [{"key": "baseline", "value": "true", "updated_at": 50}],
+}
+ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS}
+
+
+@pytest.mark.parametrize("start", range(latest_version()))
+def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_path: Path) -> None:
+    db = Database(db_path)
+    migrate(db, upto=start, now=1)
+    for table, rows in ROWS_BY_VERSION[start].items():
+        for row in rows:
+            columns = ", ".join(row)
+            db.execute(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+    migrate(db, now=2)
+
+    expected = {"alerts": [], "alert_calls": [], **{t: [] for t in V1_ROWS}, **ROWS_BY_VERSION[start]}
+    assert dump(db) == expected
+    assert list(db["_migrations"].rows) == [
+        {"number": n, "name": name, "applied_at": 1 if n <= start else 2}
+        for n, name in [(1, "m001_initial"), (2, "m002_alerts")]
+    ]
+    fresh = Database(memory=True)
+    migrate(fresh)
+    assert schema(db) == schema(fresh)
+    # And the upgraded data is usable through the API.
+    storage = Storage(db)
+    if start == 1:
+        assert storage.users.get(2).member_id == "m-7"  # type: ignore[union-attr]
+        assert storage.alerts.record_missed(-100, "c1", "7911", "74950000000", 100, 110, now=120).is_new
+
+
+def test_a_failing_migration_rolls_back_and_keeps_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    def m003_broken(db: Database) -> None:
+        db.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m003_broken])
+    db = Database(memory=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        migrate(db, now=1)
+    assert migrations_module.schema_version(db) == 2
+    assert "half_done" not in db.table_names()
+    assert not db.conn.in_transaction
+
+
+def test_refuses_a_database_from_a_newer_version() -> None:
+    db = Database(memory=True)
+    migrate(db, now=1)
+    db.execute("INSERT INTO _migrations VALUES (99, 'm099_future', 1)")
+    with pytest.raises(SchemaTooNew):
+        Storage(db)
