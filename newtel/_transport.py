@@ -62,7 +62,7 @@ def parse_response(method: str, http_status: int, raw: bytes, retry_after: float
     if http_status >= 400 or http_status < 200:
         raise api_error(method, http_status, message, retry_after)
     if document.get("status") != "success":
-        raise api_error(method, 400 if http_status == 200 else http_status, message, retry_after)
+        raise api_error(method, http_status, message, retry_after)
     data = document.get("data")
     if not isinstance(data, dict):
         raise ResponseError("The response has no data object", method=method, http_status=http_status)
