@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 
 from newtel._signing import KEY_PATTERN
@@ -72,7 +73,10 @@ async def serve(args: argparse.Namespace) -> None:
             ", ".join(company.external_numbers),
             len(company.calls),
         )
-        await asyncio.Event().wait()  # until Ctrl-C
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows: Ctrl-C still works
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
