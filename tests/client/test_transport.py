@@ -155,6 +155,11 @@ async def test_auth_failure_without_skew_is_not_retried(sandbox: Sandbox) -> Non
     assert attempts(sandbox, "company/get-state") == 1
 
 
+def simple_call(client: NewtelClient, **overrides: object):  # type: ignore[no-untyped-def]
+    arguments = {"src_number": "100", "dst_number": "79161234567", "caller_id": "74951234567", **overrides}
+    return client.call.start_simple_call(**arguments)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("call", "parameter"),
     [
@@ -224,14 +229,21 @@ async def test_no_key_in_logs_repr_or_errors(sandbox: Sandbox, caplog: pytest.Lo
             assert secret not in text
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
-async def test_tls_certificates_are_verified(tmp_path: Path, unused_tcp_port: int) -> None:
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_certificates_are_verified(self_signed: tuple[Path, Path], unused_tcp_port: int) -> None:
+    cert, key = self_signed
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
 
