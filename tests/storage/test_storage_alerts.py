@@ -1,0 +1,302 @@
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from storage import Alert, Digest, RecordResult, Storage
+
+CHAT = -100
+CUSTOMER = "79110000001"
+COMPANY = "74950000000"
+T = TypeVar("T")
+
+
+@pytest.fixture
+def s(storage: Storage) -> Storage:
+    storage.chats.subscribe(CHAT, "Sales", [], False, now=1)
+    return storage
+
+
+def fresh_alert(**fields: object) -> Alert:
+    base: dict[str, object] = {
+        "id": 1,
+        "chat_id": CHAT,
+        "clid": CUSTOMER,
+        "dnid": COMPANY,
+        "state": "open",
+        "missed_count": 1,
+        "first_at": 100,
+        "last_at": 100,
+        "ring_seconds": 20,
+        "message_id": None,
+        "version": 1,
+        "delivered_version": 0,
+        "dirty": True,
+        "callback_by": None,
+        "callback_name": None,
+        "callback_started_at": None,
+        "callback_call_id": None,
+        "callback_vpbx_id": None,
+        "callback_outcome": None,
+        "talk_seconds": None,
+        "closed_by": None,
+        "closed_name": None,
+        "closed_at": None,
+        "close_reason": None,
+        "created_at": 130,
+        "updated_at": 130,
+    }
+    return Alert(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def miss(s: Storage, vpbx_id: str, at: int, clid: str = CUSTOMER, ring: int = 20, chat: int = CHAT) -> RecordResult:
+    return s.alerts.record_missed(chat, vpbx_id, clid, COMPANY, at, at + ring, now=at + 30)
+
+
+def test_a_missed_call_creates_an_undelivered_alert(s: Storage) -> None:
+    assert miss(s, "c1", 100) == RecordResult(1, "new")
+    assert s.alerts.get(1) == fresh_alert()
+    assert s.alerts.pending_delivery() == [fresh_alert()]
+    assert s.db["alert_calls"].get((CHAT, "c1")) == {"chat_id": CHAT, "vpbx_id": "c1", "alert_id": 1, "started_at": 100}
+
+
+def test_misses_from_one_number_merge_and_each_call_counts_once(s: Storage) -> None:
+    miss(s, "c1", 100)
+    assert miss(s, "c2", 300, ring=5) == RecordResult(1, "merged")
+    assert miss(s, "c2", 300, ring=5) == RecordResult(1, "duplicate")
+    assert miss(s, "c0", 50, ring=9) == RecordResult(1, "merged")  # seen late: only widens first_at
+    assert s.alerts.get(1) == fresh_alert(
+        missed_count=3, first_at=50, last_at=300, ring_seconds=5, version=3, updated_at=80
+    )
+    assert miss(s, "c3", 400, clid="79110000002").is_new  # another customer: another alert
+    assert [a.clid for a in s.alerts.open_for(CHAT)] == [CUSTOMER, "79110000002"]
+
+
+def test_the_same_call_alerts_once_per_chat(s: Storage) -> None:
+    s.chats.subscribe(-200, "Support", [], False, now=1)
+    assert miss(s, "c1", 100).is_new
+    assert miss(s, "c1", 100, chat=-200).is_new
+    assert miss(s, "c1", 100).is_duplicate
+
+
+def test_exactly_once_across_reopening_the_file(db_path: Path) -> None:
+    with Storage.open(db_path) as first:
+        first.chats.subscribe(CHAT, "Sales", [], False, now=1)
+        miss(first, "c1", 100)
+    with Storage.open(db_path) as second:
+        assert miss(second, "c1", 100) == RecordResult(1, "duplicate")
+        assert second.alerts.filter_new(CHAT, ["c1", "c2"]) == {"c2"}
+        assert second.alerts.get(1).missed_count == 1  # type: ignore[union-attr]
+
+
+def test_a_failed_record_leaves_nothing_behind(s: Storage) -> None:
+    with pytest.raises(sqlite3.IntegrityError):  # unknown chat: foreign key
+        s.alerts.record_missed(-999, "c1", CUSTOMER, COMPANY, 100, 120, now=130)
+    assert s.alerts.filter_new(-999, ["c1"]) == {"c1"}
+    assert not s.db.conn.in_transaction
+
+
+def test_baseline_marks_calls_known_without_alerting(s: Storage) -> None:
+    assert s.alerts.mark_known(CHAT, [f"c{i}" for i in range(1000)]) == 1000
+    assert s.alerts.mark_known(CHAT, ["c1", "new"]) == 1
+    assert s.alerts.filter_new(CHAT, ["c1", "c999", "c1000", "new", "c1000"]) == {"c1000"}
+    assert miss(s, "c5", 100) == RecordResult(None, "duplicate")
+    assert s.alerts.pending_delivery() == []
+    assert s.db["alert_calls"].get((CHAT, "c5")) == {
+        "chat_id": CHAT,
+        "vpbx_id": "c5",
+        "alert_id": None,
+        "started_at": None,
+    }
+
+
+def test_delivery_with_a_stale_version_stays_pending(s: Storage) -> None:
+    miss(s, "c1", 100)
+    [pending] = s.alerts.pending_delivery()
+    miss(s, "c2", 200)  # changes while the send is in flight
+    assert s.alerts.mark_delivered(1, message_id=555, version=pending.version)
+    after = s.alerts.get(1)
+    assert after == fresh_alert(
+        missed_count=2, last_at=200, message_id=555, version=2, delivered_version=1, dirty=True, updated_at=230
+    )
+    assert s.alerts.pending_delivery() == [after]
+    assert s.alerts.mark_delivered(1, message_id=555, version=2)
+    assert s.alerts.pending_delivery() == []
+    assert not s.alerts.mark_delivered(1, 555, version=1) or s.alerts.get(1).delivered_version == 2  # type: ignore[union-attr]
+    assert not s.alerts.mark_delivered(1, 555, version=3)  # from the future: refused
+    assert not s.alerts.mark_delivered(42, 555, version=1)
+
+
+def test_callback_answered_closes_the_alert(s: Storage) -> None:
+    miss(s, "c1", 100)
+    s.alerts.mark_delivered(1, 555, 1)
+    claimed = s.alerts.claim_callback(1, user_id=7, name="Ann", now=200)
+    expected = fresh_alert(
+        state="calling",
+        message_id=555,
+        delivered_version=1,
+        version=2,
+        dirty=True,
+        callback_by=7,
+        callback_name="Ann",
+        callback_started_at=200,
+        updated_at=200,
+    )
+    assert claimed == expected
+    assert s.alerts.calling() == [expected]
+    assert s.alerts.claim_callback(1, user_id=8, name="Bob", now=201) is None
+    assert s.alerts.set_callback_call(1, "call-9", now=202) == replace(
+        expected, callback_call_id="call-9", version=3, updated_at=202
+    )
+    done = s.alerts.callback_finished(1, answered=True, talk_seconds=65, vpbx_id="v-9", now=300)
+    assert done == replace(
+        expected,
+        state="closed",
+        callback_call_id="call-9",
+        callback_vpbx_id="v-9",
+        callback_outcome="answered",
+        talk_seconds=65,
+        closed_by=7,
+        closed_name="Ann",
+        closed_at=300,
+        close_reason="called_back",
+        version=4,
+        updated_at=300,
+    )
+    assert s.alerts.calling() == []
+    assert s.alerts.open_for(CHAT) == []
+    assert not s.alerts.close(1, "done", by=8, name="Bob", now=301)
+    assert miss(s, "c2", 400) == RecordResult(2, "new")  # a closed alert is not reopened
+
+
+def test_callback_not_answered_or_failed_offers_the_button_again(s: Storage) -> None:
+    miss(s, "c1", 100)
+    s.alerts.claim_callback(1, 7, "Ann", now=200)
+    no_answer = s.alerts.callback_finished(1, answered=False, talk_seconds=None, vpbx_id="v-1", now=230)
+    assert no_answer is not None
+    assert (no_answer.state, no_answer.callback_outcome, no_answer.callback_vpbx_id) == ("open", "no answer", "v-1")
+    again = s.alerts.claim_callback(1, 8, "Bob", now=300)
+    assert again is not None
+    assert (again.callback_by, again.callback_outcome, again.callback_vpbx_id) == (8, None, None)
+    failed = s.alerts.callback_failed(1, now=301)
+    assert failed is not None and (failed.state, failed.callback_outcome, failed.version) == ("open", "failed", 5)
+    assert s.alerts.callback_failed(1, now=302) is None  # not calling any more
+    assert s.alerts.callback_finished(1, True, 10, None, now=303) is None
+
+
+def test_done_closes_once(s: Storage) -> None:
+    miss(s, "c1", 100)
+    assert s.alerts.close(1, "done", by=7, name="Ann", now=200)
+    assert not s.alerts.close(1, "done", by=8, name="Bob", now=201)
+    assert s.alerts.get(1) == fresh_alert(
+        state="closed", closed_by=7, closed_name="Ann", closed_at=200, close_reason="done", version=2, updated_at=200
+    )
+
+
+def test_answered_later_closes_open_alerts_missed_before_the_answer(s: Storage) -> None:
+    s.chats.subscribe(-200, "Support", [], False, now=1)
+    miss(s, "c1", 100)  # alert 1
+    miss(s, "c1", 100, chat=-200)  # alert 2
+    miss(s, "c2", 100, clid="79110000002")  # alert 3: someone else
+    assert s.alerts.close_answered_later(CHAT, CUSTOMER, answered_at=90, now=500) == []  # missed after it
+    assert s.alerts.close_answered_later(CHAT, CUSTOMER, answered_at=150, now=500) == [1]
+    assert s.alerts.get(1) == fresh_alert(
+        state="closed", closed_at=150, close_reason="answered_later", version=2, updated_at=500
+    )
+    s.alerts.claim_callback(2, 7, "Ann", now=160)
+    assert s.alerts.close_answered_later(None, CUSTOMER, answered_at=170, now=500) == []  # calling: the poll decides
+    assert [a.id for a in s.alerts.open_for(-200)] == [2]
+    assert s.alerts.get(3).state == "open"  # type: ignore[union-attr]
+
+
+def test_one_live_alert_per_customer_is_enforced_by_the_schema(s: Storage) -> None:
+    miss(s, "c1", 100)
+    insert = (
+        "INSERT INTO alerts (chat_id, clid, state, first_at, last_at, created_at, updated_at, closed_at, close_reason)"
+        " VALUES (?, ?, ?, 1, 1, 1, 1, ?, ?)"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        s.db.execute(insert, (CHAT, CUSTOMER, "calling", None, None))
+    s.db.execute(insert, (CHAT, CUSTOMER, "closed", 1, "done"))  # closed ones may pile up
+    s.db.execute(insert, (CHAT, CUSTOMER, "closed", 1, "done"))
+    s.alerts.close(1, "done", None, None, now=2)
+    s.db.execute(insert, (CHAT, CUSTOMER, "open", None, None))
+
+
+def race(db_path: Path, fns: list[Callable[[Storage], T]]) -> list[T]:
+    """Run each fn on its own connection in its own thread, all released at once; their results."""
+    barrier = threading.Barrier(len(fns))
+    results: list[T] = []
+
+    def run(fn: Callable[[Storage], T]) -> None:
+        with Storage.open(db_path) as mine:
+            barrier.wait()
+            results.append(fn(mine))
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == len(fns)
+    return results
+
+
+def test_two_people_pressing_call_back_at_once_one_wins(db_path: Path) -> None:
+    """Two bot processes (separate connections) racing on the same alert, many rounds."""
+    with Storage.open(db_path) as main:
+        main.chats.subscribe(CHAT, "Sales", [], False, now=1)
+        miss(main, "c1", 100)
+        for round_ in range(20):
+            claims = race(db_path, [lambda st, u=user: st.alerts.claim_callback(1, u, "x", now=200) for user in (7, 8)])
+            winners = [alert.callback_by for alert in claims if alert is not None]
+            assert len(winners) == 1, (round_, winners)
+            assert main.alerts.get(1).callback_by == winners[0]  # type: ignore[union-attr]
+            assert main.alerts.callback_failed(1, now=300) is not None  # offer the button again
+
+
+def test_two_pollers_recording_the_same_calls_count_each_once(db_path: Path) -> None:
+    with Storage.open(db_path) as main:
+        main.chats.subscribe(CHAT, "Sales", [], False, now=1)
+
+        def poll(st: Storage) -> list[RecordResult]:
+            return [miss(st, f"c{i}", 100 + i) for i in range(50)]
+
+        results = [r for batch in race(db_path, [poll, poll]) for r in batch]
+        assert [r.outcome for r in results].count("duplicate") == 50
+        [alert] = main.alerts.open_for(CHAT)
+        assert alert.missed_count == 50
+
+
+def test_storage_refuses_use_from_another_thread(s: Storage) -> None:
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            s.alerts.get(1)
+        except BaseException as e:
+            errors.append(e)
+
+    t = threading.Thread(target=use)
+    t.start()
+    t.join()
+    assert len(errors) == 1 and isinstance(errors[0], sqlite3.ProgrammingError)
+
+
+def test_digest_counts_a_window(s: Storage) -> None:
+    miss(s, "c1", 100)  # alert 1, before the window
+    miss(s, "c2", 1_000)  # merged into 1, in the window
+    miss(s, "c3", 1_100, clid="79110000002")  # alert 2
+    miss(s, "c4", 1_200, clid="79110000003")  # alert 3
+    miss(s, "c5", 2_000, clid="79110000004")  # alert 4, after the window
+    s.alerts.claim_callback(1, 7, "Ann", now=1_300)
+    s.alerts.callback_finished(1, True, 30, "v", now=1_400)
+    s.alerts.close(2, "done", 7, "Ann", now=1_500)
+    assert s.alerts.digest(CHAT, 1_000, 2_000) == Digest(
+        missed_calls=3, customers=3, called_back=1, answered_later=0, done=1, unanswered=1
+    )
+    assert s.alerts.digest(-999, 0, 10) == Digest(0, 0, 0, 0, 0, 0)
