@@ -1,0 +1,93 @@
+"""Injected failures: the fake answers the next matching requests with an error instead of handling them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+# Descriptions the real Bot API uses for these statuses, so the bot's error mapping sees the real shape.
+_DESCRIPTIONS = {
+    400: "Bad Request: injected fault",
+    401: "Unauthorized",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+    429: "Too Many Requests: retry after {retry_after}",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class FaultRule:
+    status: int
+    remaining: int
+    methods: frozenset[str] | None  # None: every method except getUpdates
+    retry_after: float
+    description: str
+
+    def matches(self, method: str) -> bool:
+        if self.remaining <= 0:
+            return False
+        if self.methods is None:
+            return method != "getUpdates"
+        return method in self.methods
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.status == 429:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+class Faults:
+    """``fail()`` queues rules; each matching request consumes one use of the oldest live rule.
+
+    ``methods=None`` means every method *except* ``getUpdates``: the bot's next long poll usually reaches
+    the server before its reply does, and would otherwise silently eat a fault meant for the reply.
+    Name ``"getUpdates"`` explicitly to break polling.
+    """
+
+    def __init__(self) -> None:
+        self.latency: float = 0.0  # seconds added before every request is handled
+        self._rules: list[FaultRule] = []
+
+    def fail(
+        self,
+        status: int = 500,
+        times: int = 1,
+        methods: Iterable[str] | str | None = None,
+        retry_after: float = 1,
+        description: str | None = None,
+    ) -> FaultRule:
+        if isinstance(methods, str):
+            methods = {methods}
+        text = description or _DESCRIPTIONS.get(status, f"Error {status}")
+        rule = FaultRule(
+            status=status,
+            remaining=times,
+            methods=frozenset(methods) if methods is not None else None,
+            retry_after=retry_after,
+            description=text.format(retry_after=retry_after),
+        )
+        self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        self._rules.clear()
+        self.latency = 0.0
+
+    @property
+    def pending(self) -> list[FaultRule]:
+        return [rule for rule in self._rules if rule.remaining > 0]
+
+    def take(self, method: str) -> FaultRule | None:
+        """Consume one use of the first rule matching ``method``; used by the server per request."""
+        for rule in self._rules:
+            if rule.matches(method):
+                rule.remaining -= 1
+                return rule
+        return None
