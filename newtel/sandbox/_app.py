@@ -59,9 +59,16 @@ class Answer:
 def make_app(sandbox: Sandbox) -> web.Application:
     app = web.Application()
     app[SANDBOX] = sandbox
+    app.on_response_prepare.append(_date_header)
     app.router.add_get("/records/{vpbx_id:[0-9a-f]{40}}.wav", _serve_recording)
     app.router.add_post("/{method:.+}", _serve_method)
     return app
+
+
+async def _date_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, aiohttp's own 404/405 included, is dated by the sandbox's (offsettable) clock:
+    clients read it to correct their clock skew."""
+    response.headers["Date"] = formatdate(request.app[SANDBOX].now(), usegmt=True)
 
 
 async def _serve_method(request: web.Request) -> web.StreamResponse:
@@ -163,7 +170,7 @@ def _render(request: web.Request, sandbox: Sandbox, method: str, answer: Answer)
     else:
         body = json.dumps(answer.envelope, ensure_ascii=False, separators=(",", ":")).encode()
         content_type = "application/json; charset=utf-8"
-    headers = {"Content-Type": content_type, "Date": formatdate(sandbox.now(), usegmt=True)}
+    headers = {"Content-Type": content_type}
     headers.update(answer.headers or {})
     if answer.signed_time is not None:
         digest = signature(method, answer.signed_time, sandbox.access_key, body, sandbox.signing_key)
@@ -208,7 +215,6 @@ async def _serve_recording(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX]
     now = sandbox.now()
     call = sandbox.company.find(request.match_info["vpbx_id"], now)
-    headers = {"Date": formatdate(now, usegmt=True)}
     if call is None or not call.answered(now):
-        return web.Response(status=404, text="Record not found", headers=headers)
-    return web.Response(body=recording(), content_type="audio/wav", headers=headers)
+        return web.Response(status=404, text="Record not found")
+    return web.Response(body=recording(), content_type="audio/wav")

@@ -112,6 +112,12 @@ class Company:
             self._by_call_id[call.call_id] = call
         return call
 
+    def clear_calls(self) -> None:
+        """Forget every call (e.g. for a test that wants only its own)."""
+        self.calls.clear()
+        self._by_vpbx_id.clear()
+        self._by_call_id.clear()
+
     def extend_sorted(self, calls: Iterable[Call]) -> None:
         """Bulk load calls already sorted by start and later than every stored call (fast path)."""
         for call in calls:

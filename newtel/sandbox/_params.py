@@ -39,7 +39,7 @@ def parse_body(body: bytes, content_type: str) -> Params:
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
         value = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
         raise InvalidBody("body is not valid JSON") from e
     if isinstance(value, dict):
         return value

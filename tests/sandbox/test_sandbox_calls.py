@@ -101,7 +101,7 @@ async def test_calls_leave_the_cache_after_24_hours(api, sandbox):
 
 
 async def test_active_numbers_follow_an_answered_inbound_call(api, sandbox):
-    sandbox.company.calls.clear()  # only this call
+    sandbox.company.clear_calls()  # only this call
     call = sandbox.add_call("in", status="answered", active=True, answered_numbers=("104",))
     assert (await api.ok("vpbx/get-active-numbers-list"))["activeNumbersList"] == ["104"]
     assert (await api.ok("vpbx/get-active-calls-list"))["activeCallsList"] == [call.vpbx_id]

@@ -108,8 +108,11 @@ async def test_unreadable_body_is_400(api):
 
 
 async def test_only_post(sandbox):
+    sandbox.clock_offset = -7200
     async with aiohttp.ClientSession() as session, session.get(f"{sandbox.url}/company/get-state") as response:
         assert response.status == 405
+        date = parsedate_to_datetime(response.headers["Date"]).timestamp()
+        assert abs(date - (time.time() - 7200)) < 5
 
 
 async def test_requests_are_recorded(api, sandbox):
