@@ -5,7 +5,16 @@ storage.users.is_allowed(telegram_id)
 """
 
 from storage.access_requests import AccessRequest, RequestStatus
-from storage.alerts import Alert, AlertState, CallbackOutcome, CloseReason, Digest, RecordOutcome, RecordResult
+from storage.alerts import (
+    Alert,
+    AlertState,
+    CallbackOutcome,
+    CloseReason,
+    Digest,
+    MissedCall,
+    RecordOutcome,
+    RecordResult,
+)
 from storage.audit import AuditEntry
 from storage.chats import Chat
 from storage.migrations import SchemaTooNew, latest_version, migrate
@@ -22,6 +31,7 @@ __all__ = [
     "CloseReason",
     "Digest",
     "Language",
+    "MissedCall",
     "RecordOutcome",
     "RecordResult",
     "RequestStatus",

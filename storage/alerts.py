@@ -8,6 +8,7 @@ it rendered, so a change racing with a send leaves the alert pending for another
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -67,6 +68,15 @@ class RecordResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MissedCall:
+    vpbx_id: str
+    clid: str
+    dnid: str | None
+    started_at: int
+    ended_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     missed_calls: int  # missed calls that started in the window
     customers: int  # distinct numbers among them
@@ -87,6 +97,54 @@ def _alerts(rows: Iterable[dict[str, Any]]) -> list[Alert]:
     return [Alert(**{**row, "dirty": bool(row["dirty"])}) for row in rows]
 
 
+def _record(conn: sqlite3.Connection, chat_id: int, call: MissedCall, now: int) -> RecordResult:
+    """The body of record_missed, inside the caller's transaction."""
+    key = (chat_id, str(call.vpbx_id))
+    # DO NOTHING rather than OR IGNORE: only the (chat, call) key may be skipped, other violations raise.
+    inserted = conn.execute(
+        "INSERT INTO alert_calls (chat_id, vpbx_id, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (*key, call.started_at),
+    ).rowcount
+    if not inserted:
+        (known_alert,) = conn.execute(
+            "SELECT alert_id FROM alert_calls WHERE chat_id = ? AND vpbx_id = ?", key
+        ).fetchone()
+        return RecordResult(known_alert, "duplicate")
+    params = {
+        "chat_id": chat_id,
+        "clid": call.clid,
+        "dnid": call.dnid,
+        "started_at": call.started_at,
+        "ring": max(0, call.ended_at - call.started_at),
+        "now": now,
+    }
+    # Calls may be seen out of order: last_at/ring_seconds follow the latest call, first_at the earliest.
+    merged = conn.execute(
+        """
+        UPDATE alerts SET missed_count = missed_count + 1,
+            ring_seconds = CASE WHEN :started_at >= last_at THEN :ring ELSE ring_seconds END,
+            first_at = min(first_at, :started_at), last_at = max(last_at, :started_at),
+            version = version + 1, updated_at = :now
+        WHERE chat_id = :chat_id AND clid = :clid AND state <> 'closed'
+        RETURNING id
+        """,
+        params,
+    ).fetchall()
+    outcome: RecordOutcome = "merged" if merged else "new"
+    if merged:
+        alert_id = merged[0][0]
+    else:
+        alert_id = conn.execute(
+            """
+            INSERT INTO alerts (chat_id, clid, dnid, first_at, last_at, ring_seconds, created_at, updated_at)
+            VALUES (:chat_id, :clid, :dnid, :started_at, :started_at, :ring, :now, :now)
+            """,
+            params,
+        ).lastrowid
+    conn.execute("UPDATE alert_calls SET alert_id = ? WHERE chat_id = ? AND vpbx_id = ?", (alert_id, *key))
+    return RecordResult(alert_id, outcome)
+
+
 class Alerts:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -105,52 +163,13 @@ class Alerts:
     ) -> RecordResult:
         """Count missed call ``vpbx_id`` in ``chat_id`` once: merged into the customer's live alert or a new one."""
         with write(self._db) as conn:
-            # DO NOTHING rather than OR IGNORE: only the (chat, call) key may be skipped, other violations raise.
-            cursor = conn.execute(
-                "INSERT INTO alert_calls (chat_id, vpbx_id, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (chat_id, str(vpbx_id), started_at),
-            )
-            if cursor.rowcount == 0:
-                (known_alert,) = conn.execute(
-                    "SELECT alert_id FROM alert_calls WHERE chat_id = ? AND vpbx_id = ?", (chat_id, str(vpbx_id))
-                ).fetchone()
-                return RecordResult(known_alert, "duplicate")
-            params = {
-                "chat_id": chat_id,
-                "clid": clid,
-                "dnid": dnid,
-                "started_at": started_at,
-                "ring": max(0, ended_at - started_at),
-                "now": now,
-            }
-            # Calls may be seen out of order: last_at/ring_seconds follow the latest call, first_at the earliest.
-            merged = conn.execute(
-                """
-                UPDATE alerts SET missed_count = missed_count + 1,
-                    ring_seconds = CASE WHEN :started_at >= last_at THEN :ring ELSE ring_seconds END,
-                    first_at = min(first_at, :started_at), last_at = max(last_at, :started_at),
-                    version = version + 1, updated_at = :now
-                WHERE chat_id = :chat_id AND clid = :clid AND state <> 'closed'
-                RETURNING id
-                """,
-                params,
-            ).fetchall()
-            outcome: RecordOutcome = "merged" if merged else "new"
-            if merged:
-                alert_id = merged[0][0]
-            else:
-                alert_id = conn.execute(
-                    """
-                    INSERT INTO alerts (chat_id, clid, dnid, first_at, last_at, ring_seconds, created_at, updated_at)
-                    VALUES (:chat_id, :clid, :dnid, :started_at, :started_at, :ring, :now, :now)
-                    """,
-                    params,
-                ).lastrowid
-            conn.execute(
-                "UPDATE alert_calls SET alert_id = ? WHERE chat_id = ? AND vpbx_id = ?",
-                (alert_id, chat_id, str(vpbx_id)),
-            )
-        return RecordResult(alert_id, outcome)
+            return _record(conn, chat_id, MissedCall(str(vpbx_id), clid, dnid, started_at, ended_at), now)
+
+    def record_missed_many(self, chat_id: int, calls: Iterable[MissedCall], now: int) -> list[RecordResult]:
+        """``record_missed`` for a batch in one transaction: one fsync instead of one per call (catching up
+        after downtime). Pass calls oldest first."""
+        with write(self._db) as conn:
+            return [_record(conn, chat_id, call, now) for call in calls]
 
     def mark_known(self, chat_id: int, vpbx_ids: Iterable[str]) -> int:
         """Record calls as seen without alerting (the first-start baseline). Returns how many were new."""

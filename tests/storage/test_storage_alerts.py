@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from storage import Alert, Digest, RecordResult, Storage
+from storage import Alert, Digest, MissedCall, RecordResult, Storage
 
 CHAT = -100
 CUSTOMER = "79110000001"
@@ -300,3 +300,25 @@ def test_digest_counts_a_window(s: Storage) -> None:
         missed_calls=3, customers=3, called_back=1, answered_later=0, done=1, unanswered=1
     )
     assert s.alerts.digest(-999, 0, 10) == Digest(0, 0, 0, 0, 0, 0)
+
+
+def test_record_missed_many_is_record_missed_in_one_transaction(s: Storage) -> None:
+    calls = [
+        MissedCall("c1", CUSTOMER, COMPANY, 100, 120),
+        MissedCall("c2", CUSTOMER, COMPANY, 200, 205),
+        MissedCall("c1", CUSTOMER, COMPANY, 100, 120),
+        MissedCall("c3", "79110000002", COMPANY, 300, 330),
+    ]
+    assert s.alerts.record_missed_many(CHAT, calls, now=400) == [
+        RecordResult(1, "new"),
+        RecordResult(1, "merged"),
+        RecordResult(1, "duplicate"),
+        RecordResult(2, "new"),
+    ]
+    assert s.alerts.get(1) == fresh_alert(
+        missed_count=2, last_at=200, ring_seconds=5, version=2, created_at=400, updated_at=400
+    )
+    bad = [MissedCall("c4", CUSTOMER, COMPANY, 500, 510), MissedCall("c5", None, COMPANY, 500, 510)]  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        s.alerts.record_missed_many(CHAT, bad, now=600)
+    assert s.alerts.filter_new(CHAT, ["c4", "c5"]) == {"c4", "c5"}  # all or nothing
