@@ -32,7 +32,9 @@ def sandbox_process(history: int = 60) -> Iterator[SandboxProcess]:
     keys = SandboxProcess(f"http://127.0.0.1:{port}", secrets.token_hex(24), secrets.token_hex(24))
     env = {**os.environ, "NEWTEL_ACCESS_KEY": keys.access_key, "NEWTEL_SIGNING_KEY": keys.signing_key}
     command = [sys.executable, "-m", "newtel.sandbox", "--port", str(port), "--history", str(history)]
-    process = subprocess.Popen([*command, "--activity", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*command, "--activity", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -19,10 +19,10 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sandbox_process import sandbox_process  # noqa: E402
+from _sandbox_process import sandbox_process
 
-from newtel import NewtelClient  # noqa: E402
-from newtel._signing import bearer_token  # noqa: E402
+from newtel import NewtelClient
+from newtel._signing import bearer_token
 
 
 async def overhead(n: int) -> None:
@@ -66,8 +66,9 @@ async def big_history(calls: int, rounds: int) -> None:
                 started = time.perf_counter()
                 history = await client.vpbx.get_calls()
                 timings.append(time.perf_counter() - started)
+    median = statistics.median(timings) * 1000
     print(
-        f"vpbx/get-calls with {len(history)} calls in the last 24 h: median round trip {statistics.median(timings) * 1000:.1f} ms"
+        f"vpbx/get-calls with {len(history)} calls in the last 24 h: median round trip {median:.1f} ms"
         f" (min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}; sandbox + client parse into models)"
     )
 

@@ -28,6 +28,13 @@ local commands:
 anything else is sent to the bot as your message."""
 
 _MEDIA = (("audio", "🎵"), ("voice", "🎤"), ("document", "📄"))
+_ACTIONS = {
+    "typing": "typing",
+    "upload_voice": "sending a voice message",
+    "record_voice": "recording a voice message",
+    "upload_document": "sending a file",
+    "upload_photo": "sending a photo",
+}
 _SENDS = frozenset({"sendMessage", "sendAudio", "sendDocument", "sendVoice"})
 _EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 
@@ -152,7 +159,8 @@ class _Terminal:
                 description = (call.response or {}).get("description", "")
                 self.print(f"(the bot's {call.method} failed: {call.status} {description})", faint=True)
         elif call.method == "sendChatAction":
-            self.print(f"… bot is {str(call.params.get('action', '')).replace('_', ' ')}", faint=True)
+            action = str(call.params.get("action", ""))
+            self.print(f"(bot is {_ACTIONS.get(action, action.replace('_', ' '))}…)", faint=True)
         elif call.method == "deleteMessage":
             message_id = int(call.params.get("message_id") or 0)
             self.buttons.get(chat_id, {}).pop(message_id, None)

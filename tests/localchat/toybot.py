@@ -51,6 +51,7 @@ async def too_long(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_message is not None
+    await update.effective_message.reply_chat_action("upload_voice")
     await update.effective_message.reply_audio(AUDIO, filename="call-17.mp3", caption="Recording of call 17")
 
 
