@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from telegram import Bot
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.request import HTTPXRequest
 
 from bot.localchat import FakeBotAPI
 from tests.localchat.toybot import AUDIO, GROUP, USER, ToyBot, build_toy_app, start_app, stop_app
@@ -119,9 +122,14 @@ async def test_blocked_user_is_forbidden(tg: FakeBotAPI, toy: ToyBot) -> None:
 
 
 async def test_wrong_token_fails_initialize(tg: FakeBotAPI) -> None:
-    bot = build_toy_app(tg, token="654321:WRONG")
-    with pytest.raises(InvalidToken):
-        await bot.app.initialize()
+    # Our own request objects: a failed initialize() leaves PTB's open, and the test must close them.
+    requests = HTTPXRequest(), HTTPXRequest()
+    bot = Bot("654321:WRONG", base_url=tg.url + "/bot", request=requests[0], get_updates_request=requests[1])
+    try:
+        with pytest.raises(InvalidToken):
+            await bot.initialize()
+    finally:
+        await asyncio.gather(*(r.shutdown() for r in requests))
 
 
 async def test_teardown_does_not_wait_out_the_long_poll(tg: FakeBotAPI) -> None:
