@@ -33,6 +33,8 @@ _ATTR_RE = re.compile(r"""([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]
 # Telegram supports exactly these named entities plus numeric ones; a lone "&" is taken literally.
 _CHAR_REF_RE = re.compile(r"&(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
 
+_Stack = list[tuple[str, int, dict[str, Any] | None]]  # open tag, start offset, its entity
+
 
 class EntityParseError(ValueError):
     """The text is not valid Telegram HTML; the message is the Bot API's description after the prefix."""
@@ -53,7 +55,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     """Return ``(plain_text, entities)`` for ``parse_mode="HTML"`` or raise :class:`EntityParseError`."""
     out: list[str] = []
     pos = 0  # UTF-16 offset of the plain text produced so far
-    stack: list[tuple[str, int, dict[str, Any] | None]] = []  # open tag, start offset, its entity
+    stack: _Stack = []
     entities: list[dict[str, Any]] = []
     i = 0
     while i < len(source):
@@ -93,7 +95,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     return "".join(out), entities
 
 
-def _entity(name: str, attrs: dict[str, str], stack: list[tuple[str, int, dict[str, Any] | None]]) -> dict | None:
+def _entity(name: str, attrs: dict[str, str], stack: _Stack) -> dict[str, Any] | None:
     if name == "code" and stack and stack[-1][0] == "pre":
         # <pre><code class="language-x"> is one pre entity with a language, not two entities.
         pre = stack[-1][2]

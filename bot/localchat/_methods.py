@@ -94,7 +94,7 @@ def dispatch(world: World, name: str, params: Params, files: Files) -> Any:
 
 
 def _chat_id(world: World, params: Params, *, sending: bool = True) -> int:
-    raw = params.get("chat_id")
+    raw: Any = params.get("chat_id")
     if raw in (None, ""):
         raise _bad("chat_id is empty")
     if isinstance(raw, str) and raw.startswith("@"):
@@ -467,7 +467,11 @@ def get_file(world: World, params: Params, files: Files) -> Any:
     stored = world.files.get(str(params.get("file_id")))
     if stored is None:
         raise _bad("invalid file_id")
-    obj = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_path": stored.file_path}
+    obj: dict[str, Any] = {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_path": stored.file_path,
+    }
     if stored.data is not None:
         obj["file_size"] = len(stored.data)
     return obj

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -278,7 +279,7 @@ class FakeBotAPI:
         known = self._world.queries.get(query)
         return dict(known.answer) if known is not None and known.answer is not None else None
 
-    def my_commands(self, *, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict]:
+    def my_commands(self, *, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]]:
         """The commands setMyCommands stored for exactly this scope and language (getMyCommands' view)."""
         return copy.deepcopy(self._world.commands.get(commands_key(scope, language_code), []))
 
@@ -327,14 +328,15 @@ class FakeBotAPI:
 
     async def follow(self, since: int = 0) -> AsyncIterator[ApiCall]:
         """Yield calls as they complete (in completion order, from the ``since``-th one) until close()."""
-        index = since
-        while True:
-            wanted = index + 1  # bound now, not when the lambda runs
-            await self._wait_until(lambda w=wanted: len(self._completed) >= w or self._closed, None)
+        for index in itertools.count(since):
+
+            def ready(wanted: int = index + 1) -> bool:  # bound now, not when called
+                return len(self._completed) >= wanted or self._closed
+
+            await self._wait_until(ready, None)
             if index >= len(self._completed):
                 return
             yield self._completed[index]
-            index += 1
 
     @property
     def completed_count(self) -> int:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from bot.localchat._html import with_links
 from bot.localchat.fake_api import ApiCall, FakeBotAPI
@@ -26,6 +26,15 @@ local commands:
   !help              this list
   !quit or Ctrl-D    leave
 anything else is sent to the bot as your message."""
+
+
+class TextSink(Protocol):
+    """What the chat prints to: sys.stdout, a StringIO, or a test's screen."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
+
 
 _MEDIA = (("audio", "🎵"), ("voice", "🎤"), ("document", "📄"))
 _ACTIONS = {
@@ -118,7 +127,7 @@ def inline_buttons(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 class _Terminal:
-    def __init__(self, tg: FakeBotAPI, user_id: int, group_chat_id: int | None, out: IO[str]) -> None:
+    def __init__(self, tg: FakeBotAPI, user_id: int, group_chat_id: int | None, out: TextSink) -> None:
         self.tg = tg
         self.user_id = user_id
         self.group_chat_id = group_chat_id
@@ -253,7 +262,7 @@ async def run_terminal_chat(
     user_id: int,
     group_chat_id: int | None = None,
     stdin: IO[str] | IO[bytes] | asyncio.StreamReader | None = None,
-    stdout: IO[str] | None = None,
+    stdout: TextSink | None = None,
 ) -> None:
     """Chat with the bot as ``user_id`` until ``!quit`` or end of input.
 
@@ -295,11 +304,11 @@ async def _lines(stream: IO[str] | IO[bytes] | asyncio.StreamReader) -> AsyncIte
 
     def pump() -> None:
         try:
-            while line := stream.readline():
-                post(line if isinstance(line, str) else line.decode())
+            while raw := stream.readline():
+                post(raw if isinstance(raw, str) else raw.decode())
         finally:
             post(None)
 
     threading.Thread(target=pump, name="localchat-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line
+    while (item := await queue.get()) is not None:
+        yield item
