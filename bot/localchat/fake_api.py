@@ -350,8 +350,8 @@ class FakeBotAPI:
         path = request.path
         if path.startswith("/file/bot"):
             return self._serve_file(path.removeprefix("/file/bot"))
-        token, _, name = path.removeprefix("/bot").partition("/") if path.startswith("/bot") else ("", "", "")
-        if not token or not name or "/" in name:
+        token, _, name = path.removeprefix("/bot").partition("/")
+        if not path.startswith("/bot") or not token or not name or "/" in name:
             return _json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         if token != self.token:
             return _json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
