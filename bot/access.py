@@ -1,0 +1,100 @@
+"""Who may do what. Every handler is wrapped here, so each command and each button press re-checks
+the sender against storage before anything reaches New-Tel."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.services import Services, services
+from bot.texts import Texts
+from storage import User
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+Level = Literal["manager", "admin"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The checked sender of an update and the language to answer them in."""
+
+    user: User
+    texts: Texts
+    services: Services
+
+
+Handler = Callable[[Update, Context, Caller], Awaitable[None]]
+
+
+def texts_for(update: Update, svc: Services, user: User | None = None) -> Texts:
+    """The sender's chosen language, else the group chat's, else the bot's default."""
+    if user is not None and user.language:
+        return Texts(user.language)
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        stored = svc.storage.chats.get(chat.id)
+        if stored is not None and stored.language:
+            return Texts(stored.language)
+    return Texts(svc.settings.bot_language)
+
+
+def allowed(user: User | None, level: Level) -> bool:
+    return user is not None and user.is_active and (level == "manager" or user.is_admin)
+
+
+def requires(level: Level) -> Callable[[Handler], Callable[[Update, Context], Awaitable[None]]]:
+    def decorate(handler: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+        @functools.wraps(handler)
+        async def checked(update: Update, context: Context) -> None:
+            svc = services(context)
+            sender = update.effective_user
+            user = svc.storage.users.get(sender.id) if sender is not None else None
+            texts = texts_for(update, svc, user)
+            if not allowed(user, level):
+                await refuse(update, texts, known=allowed(user, "manager"))
+                return
+            assert user is not None
+            await handler(update, context, Caller(user, texts, svc))
+
+        return checked
+
+    return decorate
+
+
+async def refuse(update: Update, texts: Texts, *, known: bool = False) -> None:
+    """A short polite refusal: in the button's answer, or in private chat; strangers in groups get nothing."""
+    key = "admins_only" if known else "refused"
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.plain(key + "_short"), show_alert=True)
+            return
+        message, chat = update.effective_message, update.effective_chat
+        # Strangers in groups get nothing; a known manager asking for an admin command is told why.
+        if message is not None and chat is not None and (known or chat.type == ChatType.PRIVATE):
+            await message.reply_text(texts(key))
+    except TelegramError as error:
+        log.warning("could not send a refusal: %s", error)
+
+
+async def show_typing(update: Update, context: Context) -> None:
+    """ "typing…" while New-Tel is asked; a failure here must not cost the answer."""
+    if update.effective_chat is None:
+        return
+    try:
+        await context.bot.send_chat_action(update.effective_chat.id, "typing")
+    except TelegramError as error:
+        log.debug("chat action failed: %s", error)
+
+
+def args_of(context: Context) -> list[str]:
+    return list(context.args or [])

@@ -1,0 +1,141 @@
+"""The composition root: builds the Application, registers every handler in one visible list, and
+creates the services in post_init."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import callback_data as cd
+from bot.config import Settings
+from bot.handlers import access_requests, admin, errors, manager
+from bot.services import Services, services
+from bot.texts import CATALOGS, Texts
+
+log = logging.getLogger(__name__)
+
+# (command, catalog key of its menu description); the menu shows what managers use, admins see more in /help.
+MENU = [
+    ("balance", "menu_balance"),
+    ("calls", "menu_calls"),
+    ("call", "menu_call"),
+    ("record", "menu_record"),
+    ("members", "menu_members"),
+    ("numbers", "menu_numbers"),
+    ("whoami", "menu_whoami"),
+    ("phone", "menu_phone"),
+    ("lang", "menu_lang"),
+    ("help", "menu_help"),
+]
+
+
+def handlers() -> list[Any]:
+    """Every handler, in the order PTB tries them (first match wins within a group)."""
+    return [
+        CommandHandler("start", access_requests.start),
+        MessageHandler(filters.CONTACT, access_requests.contact_shared),
+        # Managers.
+        CommandHandler("balance", manager.balance),
+        CommandHandler("calls", manager.calls),
+        CommandHandler("call", manager.call),
+        CommandHandler("record", manager.record),
+        CommandHandler("members", manager.members),
+        CommandHandler("numbers", manager.numbers),
+        CommandHandler("whoami", manager.whoami),
+        CommandHandler("phone", manager.phone),
+        CommandHandler(["lang", "language"], manager.language),
+        CommandHandler("help", manager.help_command),
+        # Admins.
+        CommandHandler("allow", admin.allow),
+        CommandHandler("deny", admin.deny),
+        CommandHandler("users", admin.users),
+        CommandHandler("subscribe", admin.subscribe),
+        CommandHandler("unsubscribe", admin.unsubscribe),
+        # Buttons: the payload type decides the handler.
+        CallbackQueryHandler(manager.calls_page, pattern=cd.matches(cd.CallsPage)),
+        CallbackQueryHandler(access_requests.request_access, pattern=cd.matches(cd.RequestAccess)),
+        CallbackQueryHandler(access_requests.decide, pattern=cd.matches(cd.Approve | cd.Reject)),
+    ]
+
+
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    settings: Settings = application.bot_data["settings"]
+    application.bot_data["services"] = await Services.create(settings)
+    await register_menu(application)
+
+
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    found = application.bot_data.pop("services", None)
+    if isinstance(found, Services):
+        await found.close()
+
+
+async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands in both languages (and the default for everyone else); a failure is not fatal."""
+    settings: Settings = application.bot_data["settings"]
+    for language in (None, *CATALOGS):
+        texts = Texts(language or settings.bot_language)
+        commands = [BotCommand(name, texts.plain(key)) for name, key in MENU]
+        try:
+            await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language)
+        except TelegramError as error:
+            log.warning("could not register the command menu (%s): %s", language or "default", error)
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    token = settings.telegram_bot_token.get_secret_value()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(64)  # one slow New-Tel answer must not hold up everyone else
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.add_handlers(handlers())
+    application.add_error_handler(errors.on_error)
+    return application
+
+
+@contextlib.asynccontextmanager
+async def running(application: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[Services]:
+    """Run in an already running event loop (tests, the demo, benchmarks): what run_polling does, by hand."""
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+        await application.start()
+        try:
+            yield services(application)
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
+    finally:
+        await application.shutdown()

@@ -1,0 +1,127 @@
+"""The /calls list: which calls, in what order, cut into pages that fit one Telegram message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callback_data as cd
+from bot.formatting import duration, format_for_people, moment
+from bot.texts import Html, Texts
+from newtel import Call
+
+KINDS = ("all", "missed", "in", "out", "active")
+KIND_WORDS = {
+    "missed": "missed", "пропущенные": "missed", "пропущенные звонки": "missed",
+    "in": "in", "входящие": "in", "incoming": "in",
+    "out": "out", "исходящие": "out", "outgoing": "out",
+    "active": "active", "активные": "active", "now": "active", "сейчас": "active",
+    "all": "all", "все": "all",
+}  # fmt: skip
+DEFAULT_LIMIT, MAX_LIMIT = 10, 100
+ROWS_PER_PAGE = 10
+MAX_TEXT = 3800  # Telegram allows 4096; the margin covers the header
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str = "all"
+    limit: int = DEFAULT_LIMIT
+
+
+def parse_query(args: Sequence[str]) -> Query | None:
+    """``[missed|in|out|active] [N]`` in any order; None when something else was given."""
+    kind, limit = "all", DEFAULT_LIMIT
+    for arg in args:
+        word = arg.lower()
+        if word.isdigit() and 1 <= int(word) <= MAX_LIMIT:
+            limit = int(word)
+        elif word in KIND_WORDS:
+            kind = KIND_WORDS[word]
+        else:
+            return None
+    return Query(kind, limit)
+
+
+def select(calls: Sequence[Call], query: Query) -> list[Call]:
+    """Newest first, filtered by kind, at most ``limit``."""
+    chosen = [
+        call
+        for call in calls
+        if query.kind == "all"
+        or (query.kind == "missed" and call.is_missed)
+        or (query.kind == "active" and call.active)
+        or call.direction == query.kind
+    ]
+    chosen.sort(key=lambda call: call.start_time, reverse=True)
+    return chosen[: query.limit]
+
+
+def row(index: int, call: Call, texts: Texts, zone: ZoneInfo, now: datetime) -> Html:
+    if call.active:
+        icon, state = "🔴", texts("call_active")
+    elif call.is_missed:
+        icon, state = "❌", texts("call_missed", ring=duration(call.ring_seconds))
+    elif call.status == "answered":
+        icon, state = ("⬅️" if call.direction == "in" else "➡️"), Html(duration(call.talk_seconds))
+    else:
+        icon, state = "➡️", texts("call_not_answered")
+    return texts(
+        "calls_row",
+        index=index,
+        when=moment(call.start_time, zone, texts.lang, now),
+        icon=icon,
+        caller=format_for_people(call.clid),
+        dialled=format_for_people(call.dnid),
+        state=state,
+    )
+
+
+def pages(rows: Sequence[Html]) -> list[list[int]]:
+    """Row indexes per page: at most ROWS_PER_PAGE rows and MAX_TEXT characters each."""
+    result: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for index, text in enumerate(rows):
+        if current and (len(current) >= ROWS_PER_PAGE or size + len(text) + 1 > MAX_TEXT):
+            result.append(current)
+            current, size = [], 0
+        current.append(index)
+        size += len(text) + 1
+    if current:
+        result.append(current)
+    return result
+
+
+def render(
+    calls: Sequence[Call], query: Query, page: int, texts: Texts, zone: ZoneInfo, now: datetime
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """The text of one page and its ‹ › buttons."""
+    if not calls:
+        return texts("calls_empty", kind=texts(f"kind_{query.kind}")), None
+    rows = [row(number, call, texts, zone, now) for number, call in enumerate(calls, start=1)]
+    layout = pages(rows)
+    page = min(max(page, 0), len(layout) - 1)
+    shown = layout[page]
+    header = texts(
+        "calls_header", kind=texts(f"kind_{query.kind}"), first=shown[0] + 1, last=shown[-1] + 1, total=len(calls)
+    )
+    text = Html(header + "\n" + "\n".join(rows[i] for i in shown) + "\n" + texts("calls_footer"))
+    buttons = []
+    if page > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                texts.plain("previous"), callback_data=cd.pack(cd.CallsPage(query.kind, query.limit, page - 1))
+            )
+        )
+    if page < len(layout) - 1:
+        buttons.append(
+            InlineKeyboardButton(
+                texts.plain("next"), callback_data=cd.pack(cd.CallsPage(query.kind, query.limit, page + 1))
+            )
+        )
+    return text, InlineKeyboardMarkup([buttons]) if buttons else None

@@ -1,0 +1,105 @@
+"""The bot's settings: read once at the entry point from the environment or ``.env``, nowhere else."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from newtel import phones
+from newtel._signing import KEY_PATTERN
+
+Language = Literal["ru", "en"]
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr
+    telegram_api_url: str = "https://api.telegram.org"
+    newtel_api_url: str = "https://api.new-tel.net"
+    newtel_access_key: SecretStr
+    newtel_signing_key: SecretStr
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    database_path: Path = Path("bot.db")
+    poll_interval: float = Field(default=15.0, ge=1, le=3600)
+    default_caller_id: str | None = None
+    timezone: str = "Europe/Moscow"
+    bot_language: Language = "ru"
+    low_balance_threshold: Decimal = Decimal("500")
+    alert_max_age: float = Field(default=24 * 3600, gt=0, description="seconds; older missed calls are not alerted")
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("must look like 123456789:AA… (the token BotFather gave)")
+        return value
+
+    @field_validator("newtel_access_key", "newtel_signing_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr) -> SecretStr:
+        if not KEY_PATTERN.match(value.get_secret_value()):
+            raise ValueError("must be 48 lowercase hexadecimal digits")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.lstrip("-").isdigit() for part in parts):
+                raise ValueError("must be Telegram user ids separated by commas, e.g. 12345,67890")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("default_caller_id")
+    @classmethod
+    def _caller_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        digits = phones.normalize(value, allow_short=True)
+        if digits is None or not 4 <= len(digits) <= 15:
+            raise ValueError("must be one of the company's phone numbers, e.g. +7 495 123-45-67")
+        return digits
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
+        return value
+
+    @field_validator("telegram_api_url", "newtel_api_url", "webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per bad setting, named as in the environment; never the value (it may be a secret)."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        reason = "is required" if problem["type"] == "missing" else problem["msg"].removeprefix("Value error, ")
+        lines.append(f"  {name} {reason}")
+    return "Invalid settings (environment or .env):\n" + "\n".join(lines)

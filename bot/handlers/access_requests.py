@@ -1,0 +1,245 @@
+"""/start for strangers: ask for access (optionally sharing one's phone), and the admins' approve/reject buttons."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot import callback_data as cd
+from bot.access import Caller, Context, allowed, requires, texts_for
+from bot.formatting import format_for_people
+from bot.services import Services, services
+from bot.texts import Html, Texts
+from newtel import Member, phones
+from storage import AccessRequest
+
+log = logging.getLogger(__name__)
+
+MAX_MEMBER_BUTTONS = 8  # keep the admin's message short; /allow covers the rest
+
+
+async def start(update: Update, context: Context) -> None:
+    svc = services(context)
+    sender, message, chat = update.effective_user, update.effective_message, update.effective_chat
+    if sender is None or message is None or chat is None:
+        return
+    user = svc.storage.users.get(sender.id)
+    texts = texts_for(update, svc, user)
+    if allowed(user, "manager"):
+        assert user is not None
+        await message.reply_text(texts("start_known", name=user.member_name or sender.first_name))
+        return
+    if chat.type != ChatType.PRIVATE:
+        return  # strangers get nothing in groups
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.plain("button_request_access"), callback_data=cd.pack(cd.RequestAccess()))]]
+    )
+    await message.reply_text(texts("start_stranger"), reply_markup=keyboard)
+    await message.reply_text(
+        texts("share_contact_hint"),
+        reply_markup=ReplyKeyboardMarkup(
+            [[KeyboardButton(texts.plain("button_share_contact"), request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        ),
+    )
+
+
+async def request_access(update: Update, context: Context) -> None:
+    """The stranger's "Request access" button."""
+    press, sender = update.callback_query, update.effective_user
+    if press is None or sender is None:
+        return
+    svc = services(context)
+    texts = texts_for(update, svc)
+    if allowed(svc.storage.users.get(sender.id), "manager"):
+        await press.answer(texts.plain("already_allowed"))
+        return
+    request, created = svc.storage.access_requests.create_or_get_pending(
+        sender.id, sender.first_name, sender.username, now=int(time.time())
+    )
+    await press.answer(texts.plain("request_sent_short" if created else "request_pending_short"))
+    if created:
+        await _tell_admins(context, svc, request)
+    if press.message is not None:
+        await context.bot.send_message(sender.id, texts("request_sent" if created else "request_pending"))
+
+
+async def contact_shared(update: Update, context: Context) -> None:
+    """A stranger shares their phone: matched against the members' personal numbers for the admins."""
+    message, sender = update.effective_message, update.effective_user
+    if message is None or sender is None or message.contact is None:
+        return
+    svc = services(context)
+    texts = texts_for(update, svc)
+    if allowed(svc.storage.users.get(sender.id), "manager"):
+        await message.reply_text(texts("already_allowed"), reply_markup=ReplyKeyboardRemove())
+        return
+    if message.contact.user_id != sender.id:
+        await message.reply_text(texts("contact_not_own"))
+        return
+    number = phones.normalize(message.contact.phone_number) or ""
+    members = await svc.directory.members()
+    match = next((m for m in members if m.personal_number and m.personal_number == number), None)
+    request, created = svc.storage.access_requests.create_or_get_pending(
+        sender.id, sender.first_name, sender.username, now=int(time.time())
+    )
+    updated = svc.storage.access_requests.attach_phone(request.id, number, str(match.id) if match else None)
+    await message.reply_text(texts("request_sent"), reply_markup=ReplyKeyboardRemove())
+    if updated is not None and created:
+        await _tell_admins(context, svc, updated, members)
+    elif updated is not None:
+        await _refresh_admin_messages(context, svc, updated, members)
+
+
+async def _tell_admins(
+    context: Context, svc: Services, request: AccessRequest, members: list[Member] | None = None
+) -> None:
+    members = members if members is not None else await svc.directory.members()
+    for admin in svc.storage.users.list(active_only=True):
+        if not admin.is_admin:
+            continue
+        texts = Texts(admin.language or svc.settings.bot_language)
+        text, keyboard = _request_view(texts, request, members)
+        try:
+            sent = await context.bot.send_message(admin.telegram_id, text, reply_markup=keyboard)
+        except TelegramError as error:
+            log.warning("could not tell admin %s about an access request: %s", admin.telegram_id, error)
+            continue
+        svc.storage.access_requests.add_admin_message(request.id, sent.chat_id, sent.message_id)
+
+
+async def _refresh_admin_messages(
+    context: Context, svc: Services, request: AccessRequest, members: list[Member]
+) -> None:
+    texts = Texts(svc.settings.bot_language)
+    text, keyboard = _request_view(texts, request, members)
+    for chat_id, message_id in request.admin_messages:
+        try:
+            await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
+        except TelegramError as error:
+            log.info("could not refresh an access request message: %s", error)
+
+
+def _request_view(texts: Texts, request: AccessRequest, members: list[Member]) -> tuple[Html, InlineKeyboardMarkup]:
+    matched = next((m for m in members if str(m.id) == request.matched_member_id), None)
+    lines = [
+        texts(
+            "admin_request",
+            name=request.first_name or "—",
+            username=f"@{request.username}" if request.username else "—",
+            telegram_id=request.telegram_id,
+        )
+    ]
+    if request.phone:
+        lines.append(texts("admin_request_phone", phone=format_for_people(request.phone)))
+    if matched is not None:
+        lines.append(texts("admin_request_match", member=matched.name))
+    candidates = [matched] if matched is not None else [m for m in members][:MAX_MEMBER_BUTTONS]
+    rows = [
+        [
+            InlineKeyboardButton(
+                texts.plain("approve_as").format(name=m.name, internal=m.internal_number or "—"),
+                callback_data=cd.pack(cd.Approve(request.id, str(m.id))),
+            )
+        ]
+        for m in candidates
+    ]
+    rows.append([InlineKeyboardButton(texts.plain("reject"), callback_data=cd.pack(cd.Reject(request.id)))])
+    return Html("\n".join(lines)), InlineKeyboardMarkup(rows)
+
+
+@requires("admin")
+async def decide(update: Update, context: Context, caller: Caller) -> None:
+    """An admin's Approve/Reject button; two admins pressing at once: the first decision wins."""
+    press = update.callback_query
+    payload = cd.parse(press.data) if press is not None else None
+    if press is None or not isinstance(payload, cd.Approve | cd.Reject):
+        return
+    svc, texts, now = caller.services, caller.texts, int(time.time())
+    request = svc.storage.access_requests.get(payload.request_id)
+    if request is None:
+        await press.answer(texts.plain("request_gone"), show_alert=True)
+        return
+    member = None
+    if isinstance(payload, cd.Approve):
+        member = next((m for m in await svc.directory.members() if str(m.id) == payload.member_id), None)
+        if member is None:
+            await press.answer(texts.plain("member_gone"), show_alert=True)
+            return
+    decision = "approved" if member is not None else "denied"
+    if not svc.storage.access_requests.decide(request.id, decision, by=caller.user.telegram_id, now=now):
+        await press.answer(texts.plain("request_decided_already"), show_alert=True)
+        return
+    if member is not None:
+        grant(svc, request.telegram_id, member, caller, display_name=request.first_name, username=request.username)
+        outcome = texts("request_approved", user=request.first_name or request.telegram_id, member=member.name)
+        notice = Texts(svc.settings.bot_language)("you_are_approved", member=member.name)
+    else:
+        svc.storage.users.deny(request.telegram_id, now=now)
+        svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(request.telegram_id), now=now)
+        outcome = texts("request_rejected", user=request.first_name or request.telegram_id)
+        notice = Texts(svc.settings.bot_language)("you_are_rejected")
+    await press.answer()
+    decided_by = texts(
+        "decided_by", admin=caller.user.member_name or caller.user.display_name or caller.user.telegram_id
+    )
+    shown_at = request.admin_messages
+    if not shown_at and press.message is not None:
+        shown_at = ((press.message.chat.id, press.message.message_id),)
+    for chat_id, message_id in shown_at:
+        try:
+            await context.bot.edit_message_text(
+                Html(outcome + "\n" + decided_by), chat_id=chat_id, message_id=message_id
+            )
+        except TelegramError as error:
+            log.info("could not update an access request message: %s", error)
+    try:
+        await context.bot.send_message(request.telegram_id, notice)
+    except TelegramError as error:
+        log.warning("could not tell user %s about the decision: %s", request.telegram_id, error)
+
+
+def grant(
+    svc: Services,
+    telegram_id: int,
+    member: Member,
+    by: Caller,
+    *,
+    display_name: str | None = None,
+    username: str | None = None,
+) -> None:
+    """Let ``telegram_id`` use the bot as ``member`` (an admin keeps their role) and audit it."""
+    now = int(time.time())
+    existing = svc.storage.users.get(telegram_id)
+    role = "admin" if existing is not None and existing.is_admin and existing.is_active else "manager"
+    svc.storage.users.allow(
+        telegram_id,
+        role,
+        member_id=str(member.id),
+        member_name=member.name,
+        member_email=member.email,
+        internal_number=member.internal_number,
+        personal_number=member.personal_number,
+        display_name=display_name,
+        username=username,
+        now=now,
+    )
+    svc.storage.audit.log(
+        "user.allow",
+        actor_id=by.user.telegram_id,
+        target=str(telegram_id),
+        details={"member": member.id, "role": role},
+        now=now,
+    )

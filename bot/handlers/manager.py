@@ -1,0 +1,313 @@
+"""The managers' commands: balance, calls, call, record, members, numbers, whoami, phone, lang, help."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+from telegram import InputFile, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+
+from bot import callback_data as cd
+from bot import calls_view
+from bot.access import Caller, Context, requires, show_typing
+from bot.formatting import format_for_people, moment, money
+from bot.texts import LANGUAGES, Html, Texts
+from newtel import phones
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
+_VPBX_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+def own_phone(caller: Caller) -> str | None:
+    """The phone New-Tel rings first for this user: their own callback phone, else the member's
+    personal number, else the internal number."""
+    user = caller.user
+    return user.callback_phone or user.personal_number or user.internal_number
+
+
+@requires("manager")
+async def balance(update: Update, context: Context, caller: Caller) -> None:
+    await show_typing(update, context)
+    state = await caller.services.newtel.company.get_state()
+    texts, lang = caller.texts, caller.texts.lang
+    status_key = f"status_{state.status}"
+    text = texts(
+        "balance",
+        balance=money(state.balance, state.currency, lang),
+        credit=money(state.credit, state.currency, lang),
+        day=money(state.day_traffic_cost, state.currency, lang),
+        month=money(state.month_traffic_cost, state.currency, lang),
+        status=texts(status_key) if texts.has(status_key) else state.status,
+    )
+    if state.is_blocked:
+        text = Html(text + "\n\n" + texts("account_blocked"))
+    await update.effective_message.reply_text(text)  # type: ignore[union-attr]
+
+
+@requires("manager")
+async def calls(update: Update, context: Context, caller: Caller) -> None:
+    query = calls_view.parse_query(context.args or [])
+    if query is None:
+        await update.effective_message.reply_text(caller.texts("calls_usage"))  # type: ignore[union-attr]
+        return
+    await show_typing(update, context)
+    text, keyboard = await _calls_page(caller, query, 0)
+    await update.effective_message.reply_text(text, reply_markup=keyboard)  # type: ignore[union-attr]
+
+
+@requires("manager")
+async def calls_page(update: Update, context: Context, caller: Caller) -> None:
+    press = update.callback_query
+    payload = cd.parse(press.data) if press else None
+    if press is None or not isinstance(payload, cd.CallsPage) or payload.kind not in calls_view.KINDS:
+        return
+    await press.answer()
+    text, keyboard = await _calls_page(caller, calls_view.Query(payload.kind, payload.limit), payload.page)
+    await press.edit_message_text(text, reply_markup=keyboard)
+
+
+async def _calls_page(caller: Caller, query: calls_view.Query, page: int) -> tuple[Html, object]:
+    vpbx = caller.services.newtel.vpbx
+    history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
+    chosen = calls_view.select(history, query)
+    # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
+    caller.services.storage.kv.set(_index_key(caller), [c.vpbx_id for c in chosen], now=int(time.time()))
+    return calls_view.render(chosen, query, page, caller.texts, caller.services.settings.zone, datetime.now(UTC))
+
+
+def _index_key(caller: Caller) -> str:
+    return f"calls_index:{caller.user.telegram_id}"
+
+
+@requires("manager")
+async def call(update: Update, context: Context, caller: Caller) -> None:
+    message, texts, svc = update.effective_message, caller.texts, caller.services
+    assert message is not None
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        await message.reply_text(texts("call_usage"))
+        return
+    destination = phones.normalize(typed)
+    if destination is None or not 9 <= len(destination) <= 15:
+        await message.reply_text(texts("bad_number", value=typed))
+        return
+    source = own_phone(caller)
+    if source is None:
+        await message.reply_text(texts("no_own_phone"))
+        return
+    if destination == source:
+        await message.reply_text(texts("call_yourself"))
+        return
+    await show_typing(update, context)
+    caller_id = await svc.caller_id()
+    if caller_id is None:
+        await message.reply_text(texts("no_caller_id"))
+        return
+    await place_call(caller, source=source, destination=destination, caller_id=caller_id, origin="command")
+    await message.reply_text(
+        texts(
+            "calling",
+            source=format_for_people(source),
+            destination=format_for_people(destination),
+            caller_id=format_for_people(caller_id),
+        )
+    )
+
+
+async def place_call(caller: Caller, *, source: str, destination: str, caller_id: str, origin: str) -> str:
+    """Start the call exactly once (the client never repeats it) and write it to the audit log."""
+    svc = caller.services
+    call_id = await svc.newtel.call.start_simple_call(src_number=source, dst_number=destination, caller_id=caller_id)
+    svc.storage.audit.log(
+        "call.start",
+        actor_id=caller.user.telegram_id,
+        target=destination,
+        details={"src": source, "caller_id": caller_id, "call_id": call_id, "origin": origin},
+        now=int(time.time()),
+    )
+    return call_id
+
+
+@requires("manager")
+async def record(update: Update, context: Context, caller: Caller) -> None:
+    message, texts, svc = update.effective_message, caller.texts, caller.services
+    assert message is not None
+    args = context.args or []
+    if len(args) != 1:
+        await message.reply_text(texts("record_usage"))
+        return
+    wanted = args[0].strip().lower()
+    if _VPBX_ID.match(wanted):
+        vpbx_id = wanted
+    elif wanted.isdigit():
+        index = svc.storage.kv.get(_index_key(caller)) or []
+        if not 1 <= int(wanted) <= len(index):
+            await message.reply_text(texts("record_no_index", index=wanted))
+            return
+        vpbx_id = index[int(wanted) - 1]
+    else:
+        await message.reply_text(texts("record_usage"))
+        return
+    await show_typing(update, context)
+    details, link = await asyncio.gather(
+        svc.newtel.vpbx.get_call_details(vpbx_id), svc.newtel.vpbx.get_call_record_link(vpbx_id)
+    )
+    caption = texts(
+        "record_caption",
+        when=moment(details.start_time, svc.settings.zone, texts.lang, datetime.now(UTC)),
+        caller=format_for_people(details.clid),
+        dialled=format_for_people(details.dnid),
+    )
+    svc.storage.audit.log(
+        "record.fetch", actor_id=caller.user.telegram_id, target=vpbx_id, details=None, now=int(time.time())
+    )
+    await send_recording(caller, message, link, caption, vpbx_id)
+
+
+async def send_recording(caller: Caller, message, link: str, caption: Html, vpbx_id: str) -> None:  # type: ignore[no-untyped-def]
+    """By URL (Telegram fetches it), else downloaded and uploaded when under 50 MB, else as a link."""
+    try:
+        await message.reply_audio(audio=link, caption=caption, do_quote=True)
+        return
+    except BadRequest as error:
+        log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
+    data = await _download(caller.services.http, link)
+    if data is None:
+        await message.reply_text(caller.texts("record_link", caption=caption, url=link), do_quote=True)
+        return
+    await message.reply_audio(audio=InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, do_quote=True)
+
+
+async def _download(http: aiohttp.ClientSession, link: str) -> bytes | None:
+    """The recording's bytes, or None when it is over Telegram's upload limit."""
+    async with http.get(link, timeout=aiohttp.ClientTimeout(total=120)) as response:
+        response.raise_for_status()
+        if (response.content_length or 0) > MAX_UPLOAD:
+            return None
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            data += chunk
+            if len(data) > MAX_UPLOAD:
+                return None
+        return bytes(data)
+
+
+@requires("manager")
+async def members(update: Update, context: Context, caller: Caller) -> None:
+    await show_typing(update, context)
+    svc, texts = caller.services, caller.texts
+    vpbx = svc.newtel.vpbx
+    people, online, ringing, talking = await asyncio.gather(
+        svc.directory.members(),
+        vpbx.get_registered_numbers_list(),
+        vpbx.get_ringing_numbers_list(),
+        vpbx.get_active_numbers_list(),
+    )
+    rows = []
+    for person in people:
+        number = person.internal_number
+        if number in talking:
+            icon, state = "📞", texts("member_talking")
+        elif number in ringing:
+            icon, state = "🔔", texts("member_ringing")
+        elif number in online:
+            icon, state = "🟢", texts("member_online")
+        else:
+            icon, state = "⚪️", texts("member_offline")
+        rows.append(
+            texts(
+                "member_row",
+                icon=icon,
+                name=person.name,
+                internal=number or "—",
+                personal=format_for_people(person.personal_number),
+                state=state,
+            )
+        )
+    await update.effective_message.reply_text(Html(texts("members_header") + "\n" + "\n".join(rows)))  # type: ignore[union-attr]
+
+
+@requires("manager")
+async def numbers(update: Update, context: Context, caller: Caller) -> None:
+    await show_typing(update, context)
+    found, texts = await caller.services.directory.numbers(), caller.texts
+
+    def listed(items: list[str]) -> str:
+        return ", ".join(format_for_people(n) for n in items) if items else "—"
+
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
+        texts(
+            "numbers", external=listed(found.external), internal=listed(found.internal), virtual=listed(found.virtual)
+        )
+    )
+
+
+@requires("manager")
+async def whoami(update: Update, context: Context, caller: Caller) -> None:
+    user, texts = caller.user, caller.texts
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
+        texts(
+            "whoami",
+            telegram_id=user.telegram_id,
+            role=texts(f"role_{user.role}"),
+            member=user.member_name or "—",
+            internal=user.internal_number or "—",
+            personal=format_for_people(user.personal_number),
+            callback=format_for_people(user.callback_phone),
+            rings=format_for_people(own_phone(caller)),
+        )
+    )
+
+
+@requires("manager")
+async def phone(update: Update, context: Context, caller: Caller) -> None:
+    message, texts, svc = update.effective_message, caller.texts, caller.services
+    assert message is not None
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        await message.reply_text(texts("phone_usage", current=format_for_people(caller.user.callback_phone)))
+        return
+    now = int(time.time())
+    if typed.lower() in ("off", "-", "нет", "сброс", "reset"):
+        svc.storage.users.set_callback_phone(caller.user.telegram_id, None, now=now)
+        await message.reply_text(texts("phone_cleared"))
+        return
+    number = phones.normalize(typed, allow_short=True)
+    if number is None or not 2 <= len(number) <= 15:
+        await message.reply_text(texts("bad_number", value=typed))
+        return
+    svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)
+    await message.reply_text(texts("phone_set", phone=format_for_people(number)))
+
+
+@requires("manager")
+async def language(update: Update, context: Context, caller: Caller) -> None:
+    message, svc = update.effective_message, caller.services
+    assert message is not None and update.effective_chat is not None
+    wanted = (context.args or [""])[0].lower()
+    if wanted not in LANGUAGES:
+        await message.reply_text(caller.texts("lang_usage"))
+        return
+    now = int(time.time())
+    if update.effective_chat.type == ChatType.PRIVATE:
+        svc.storage.users.set_language(caller.user.telegram_id, wanted, now=now)
+    elif caller.user.is_admin:  # in a group, an admin sets the language of the group's alerts
+        svc.storage.chats.set_language(update.effective_chat.id, wanted, now=now)
+    await message.reply_text(Texts(wanted)("lang_set"))
+
+
+@requires("manager")
+async def help_command(update: Update, context: Context, caller: Caller) -> None:
+    texts = caller.texts
+    text = texts("help_manager")
+    if caller.user.is_admin:
+        text = Html(text + "\n\n" + texts("help_admin"))
+    await update.effective_message.reply_text(text)  # type: ignore[union-attr]

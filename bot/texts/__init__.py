@@ -1,0 +1,44 @@
+"""Every text the bot sends, one catalog per language (``ru.py``, ``en.py``).
+
+Templates are HTML (the bot sends with ``parse_mode=HTML``); values are escaped here, in one place,
+unless they are ``Html`` that the caller already built from escaped parts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.texts import en, ru
+
+CATALOGS: dict[str, dict[str, str]] = {"ru": ru.TEXTS, "en": en.TEXTS}
+LANGUAGES = tuple(CATALOGS)
+
+
+class Html(str):
+    """Text that is already safe HTML (built from escaped parts): inserted as is."""
+
+
+class Texts:
+    """The catalog of one language: ``_ = Texts("ru"); _("balance", amount=...)``."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in CATALOGS else "ru"
+        self._catalog = CATALOGS[self.lang]
+
+    def __call__(self, key: str, **values: object) -> Html:
+        safe = {name: value if isinstance(value, Html) else html.escape(str(value)) for name, value in values.items()}
+        return Html(self._catalog[key].format(**safe))
+
+    def has(self, key: str) -> bool:
+        return key in self._catalog
+
+    @staticmethod
+    def strip(text: str) -> str:
+        """Plain text of an HTML message (for popups, which take no markup), cut to Telegram's 200."""
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+        return plain if len(plain) <= 200 else plain[:199] + "…"
+
+    def plain(self, key: str) -> str:
+        """A template with no placeholders, for places that take plain text (button labels, popups)."""
+        return html.unescape(self._catalog[key])
