@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot import callback_data as cd
+from bot.alerts import buttons, digest, poller
 from bot.config import Settings
 from bot.handlers import access_requests, admin, errors, manager
 from bot.services import Services, services
@@ -67,10 +68,13 @@ def handlers() -> list[Any]:
         CommandHandler("users", admin.users),
         CommandHandler("subscribe", admin.subscribe),
         CommandHandler("unsubscribe", admin.unsubscribe),
+        CommandHandler("digest", digest.digest_command),
         # Buttons: the payload type decides the handler.
         CallbackQueryHandler(manager.calls_page, pattern=cd.matches(cd.CallsPage)),
         CallbackQueryHandler(access_requests.request_access, pattern=cd.matches(cd.RequestAccess)),
         CallbackQueryHandler(access_requests.decide, pattern=cd.matches(cd.Approve | cd.Reject)),
+        CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
+        CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
     ]
 
 
@@ -78,6 +82,8 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     settings: Settings = application.bot_data["settings"]
     application.bot_data["services"] = await Services.create(settings)
     await register_menu(application)
+    poller.start(application)
+    digest.schedule_all(application)
 
 
 async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

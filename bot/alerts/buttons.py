@@ -1,0 +1,92 @@
+"""The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
+storage, so a second press by anyone places nothing). "Done": closes the alert by hand."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import Update
+
+import newtel
+from bot import callback_data as cd
+from bot.access import Caller, Context, requires
+from bot.alerts.poller import poller
+from bot.handlers.errors import describe
+from bot.handlers.manager import own_phone, place_call
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+
+def _name(caller: Caller) -> str:
+    user = caller.user
+    return user.member_name or user.display_name or str(user.telegram_id)
+
+
+@requires("manager")
+async def call_back(update: Update, context: Context, caller: Caller) -> None:
+    press = update.callback_query
+    payload = cd.parse(press.data) if press is not None else None
+    if press is None or not isinstance(payload, cd.CallBack):
+        return
+    svc, texts, now = caller.services, caller.texts, int(time.time())
+    alerts = svc.storage.alerts
+    alert = alerts.get(payload.alert_id)
+    if alert is None:
+        await press.answer(texts.plain("alert_gone"), show_alert=True)
+        return
+    source = own_phone(caller)
+    if source is None:
+        await press.answer(texts.plain("callback_no_phone"), show_alert=True)
+        return
+    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now)
+    if claimed is None:
+        current = alerts.get(alert.id)
+        if current is not None and current.state == "calling":
+            await press.answer(Texts.strip(texts("callback_taken", name=current.callback_name or "—")), show_alert=True)
+        else:
+            await press.answer(texts.plain("callback_closed"), show_alert=True)
+        return
+    delivery = poller(context).delivery
+    await delivery.deliver(context.bot, alert.id)  # "Ivan is calling back…" before the phone even rings
+    caller_id = await svc.caller_id(alert.dnid)
+    try:
+        if caller_id is None:
+            raise newtel.ValidationError("callerId", "the company has no external number to show")
+        call_id = await place_call(
+            caller, source=source, destination=alert.clid, caller_id=caller_id, origin=f"alert:{alert.id}"
+        )
+    except newtel.NewtelError as error:
+        if _may_have_started(error):
+            # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
+            log.warning("Callback for alert %s unconfirmed: %s", alert.id, error)
+            await press.answer(texts.plain("callback_uncertain"), show_alert=True)
+            return
+        alerts.callback_failed(alert.id, int(time.time()))
+        await delivery.deliver(context.bot, alert.id)
+        await press.answer(Texts.strip(describe(error, texts)), show_alert=True)
+        return
+    alerts.set_callback_call(alert.id, call_id)
+    await press.answer(texts.plain("callback_started"))
+
+
+def _may_have_started(error: newtel.NewtelError) -> bool:
+    """Whether New-Tel may have placed the call despite the error (so the button must not come back yet)."""
+    if isinstance(error, newtel.TransportError):
+        return error.maybe_sent
+    return isinstance(error, newtel.ServerError)
+
+
+@requires("manager")
+async def done(update: Update, context: Context, caller: Caller) -> None:
+    press = update.callback_query
+    payload = cd.parse(press.data) if press is not None else None
+    if press is None or not isinstance(payload, cd.Done):
+        return
+    svc, texts = caller.services, caller.texts
+    if not svc.storage.alerts.close(payload.alert_id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
+        await press.answer(texts.plain("callback_closed"))
+        return
+    await poller(context).delivery.deliver(context.bot, payload.alert_id)
+    await press.answer(texts.plain("done_ok"))

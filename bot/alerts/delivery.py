@@ -1,0 +1,81 @@
+"""Sending and editing alert messages. An alert stays pending until Telegram has the version that is
+current, so a failure of Telegram loses nothing and a burst of changes becomes one edit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.alerts.render import render_alert
+from bot.services import Services
+from bot.texts import Texts
+from storage import Alert
+
+log = logging.getLogger(__name__)
+
+PER_CHAT_PER_ROUND = 5  # Telegram allows ~20 messages a minute in a group; the rest waits for the next poll
+
+
+class Delivery:
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one send/edit per alert at a time
+
+    async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
+        """One round over everything pending; chats in parallel, each chat in order. Returns how many landed."""
+        by_chat: defaultdict[int, list[Alert]] = defaultdict(list)
+        for alert in self._svc.storage.alerts.pending_delivery(limit):
+            by_chat[alert.chat_id].append(alert)
+        results = await asyncio.gather(*(self._deliver_chat(bot, alerts) for alerts in by_chat.values()))
+        return sum(results)
+
+    async def _deliver_chat(self, bot: Bot, alerts: list[Alert]) -> int:
+        delivered = 0
+        for alert in alerts[:PER_CHAT_PER_ROUND]:
+            if not await self.deliver(bot, alert.id):
+                break  # Telegram is failing for this chat: keep the order, try again next round
+            delivered += 1
+        return delivered
+
+    async def deliver(self, bot: Bot, alert_id: int) -> bool:
+        """Bring the alert's message up to date; False when Telegram failed and it stays pending."""
+        async with self._locks[alert_id]:
+            alert = self._svc.storage.alerts.get(alert_id)  # re-read under the lock: the latest version
+            if alert is None or not alert.dirty:
+                return True
+            chat = self._svc.storage.chats.get(alert.chat_id)
+            texts = Texts((chat.language if chat else None) or self._svc.settings.bot_language)
+            text, keyboard = render_alert(alert, texts, self._svc.settings.zone, datetime.now(UTC))
+            try:
+                if alert.message_id is None:
+                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                    message_id = sent.message_id
+                else:
+                    message_id = alert.message_id
+                    await bot.edit_message_text(
+                        text, chat_id=alert.chat_id, message_id=message_id, reply_markup=keyboard
+                    )
+            except BadRequest as error:
+                if "not modified" in error.message.lower():
+                    message_id = alert.message_id or 0
+                elif alert.message_id is not None and "not found" in error.message.lower():
+                    # Someone deleted the alert: post it again rather than lose it.
+                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                    message_id = sent.message_id
+                else:
+                    log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
+                    message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
+            except Forbidden as error:
+                log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", alert.chat_id, error)
+                self._svc.storage.chats.unsubscribe(alert.chat_id, now=int(datetime.now(UTC).timestamp()))
+                message_id = alert.message_id or 0
+            except TelegramError as error:
+                log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
+                return False
+            self._svc.storage.alerts.mark_delivered(alert.id, message_id, alert.version)
+            return True

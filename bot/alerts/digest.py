@@ -1,0 +1,118 @@
+"""The optional daily digest per chat (``/digest HH:MM``): yesterday's calls answered, missed, called
+back and still unanswered, in one message."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.access import Caller, Context, requires
+from bot.services import Services, services
+from bot.texts import Html, Texts
+
+log = logging.getLogger(__name__)
+
+_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def job_name(chat_id: int) -> str:
+    return f"digest:{chat_id}"
+
+
+def schedule(application: Any, chat_id: int, at: str | None) -> None:
+    """(Re)schedule one chat's digest; ``at`` None removes it."""
+    queue = application.job_queue
+    for job in queue.get_jobs_by_name(job_name(chat_id)):
+        job.schedule_removal()
+    if at is None:
+        return
+    hours, minutes = (int(part) for part in at.split(":"))
+    zone = services(application).settings.zone
+    queue.run_daily(send, time=clock(hours, minutes, tzinfo=zone), chat_id=chat_id, name=job_name(chat_id))
+
+
+def schedule_all(application: Any) -> None:
+    for chat in services(application).storage.chats.subscribed():
+        if chat.digest_time:
+            schedule(application, chat.chat_id, chat.digest_time)
+
+
+@requires("admin")
+async def digest_command(update: Update, context: Context, caller: Caller) -> None:
+    message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
+    assert message is not None and chat is not None
+    if chat.type == ChatType.PRIVATE:
+        await message.reply_text(texts("group_only"))
+        return
+    wanted = (context.args or [""])[0].strip().lower()
+    stored = svc.storage.chats.get(chat.id)
+    if stored is None or not stored.subscribed:
+        await message.reply_text(texts("not_subscribed"))
+        return
+    now = int(time.time())
+    if wanted in ("off", "выкл", "нет"):
+        svc.storage.chats.set_digest(chat.id, None, now=now)
+        schedule(context.application, chat.id, None)
+        await message.reply_text(texts("digest_off"))
+        return
+    match = _HH_MM.match(wanted)
+    if match is None:
+        await message.reply_text(texts("digest_usage"))
+        return
+    at = f"{int(match[1]):02d}:{match[2]}"
+    svc.storage.chats.set_digest(chat.id, at, now=now)
+    schedule(context.application, chat.id, at)
+    await message.reply_text(texts("digest_set", time=at, zone=svc.settings.timezone))
+
+
+async def send(context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert context.job is not None and context.job.chat_id is not None
+    chat_id = context.job.chat_id
+    svc = services(context)
+    chat = svc.storage.chats.get(chat_id)
+    if chat is None or not chat.subscribed:
+        return
+    texts = Texts(chat.language or svc.settings.bot_language)
+    try:
+        text = await render(svc, chat_id, chat.numbers, texts, datetime.now(svc.settings.zone))
+        await context.bot.send_message(chat_id, text)
+    except TelegramError as error:
+        log.warning("Digest for chat %s not delivered: %s", chat_id, error)
+
+
+async def render(svc: Services, chat_id: int, numbers: tuple[str, ...], texts: Texts, now: datetime) -> Html:
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=1), today
+    calls = await svc.newtel.vpbx.get_calls()
+    answered = sum(
+        1
+        for call in calls
+        if call.direction == "in"
+        and call.status == "answered"
+        and start <= call.start_time < end
+        and (not numbers or call.dnid in numbers)
+    )
+    counts = svc.storage.alerts.digest(chat_id, int(start.timestamp()), int(end.timestamp()))
+    text = texts(
+        "digest",
+        day=start.strftime("%d.%m.%Y"),
+        answered=answered,
+        missed=counts.missed_calls,
+        customers=counts.customers,
+        called_back=counts.called_back,
+        answered_later=counts.answered_later,
+        done=counts.done,
+        unanswered=counts.unanswered,
+    )
+    if start < now - timedelta(hours=24):
+        text = Html(text + "\n" + texts("digest_partial"))
+    return text

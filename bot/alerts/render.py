@@ -1,0 +1,74 @@
+"""An alert message as the chat sees it: pure, so every state can be checked without Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callback_data as cd
+from bot.formatting import duration, format_for_people, moment
+from bot.texts import Html, Texts
+from storage import Alert
+
+
+def _at(seconds: int | None, zone: ZoneInfo, texts: Texts, now: datetime) -> str:
+    if seconds is None:
+        return "—"
+    return moment(datetime.fromtimestamp(seconds, UTC), zone, texts.lang, now)
+
+
+def render_alert(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> tuple[Html, InlineKeyboardMarkup | None]:
+    customer = format_for_people(alert.clid)
+    lines = [
+        texts("alert_title") if alert.missed_count == 1 else texts("alert_title_many", count=alert.missed_count),
+        texts("alert_from", customer=customer),
+        texts("alert_dialled", number=format_for_people(alert.dnid)),
+    ]
+    if alert.missed_count == 1:
+        lines.append(texts("alert_when", when=_at(alert.last_at, zone, texts, now), ring=duration(alert.ring_seconds)))
+    else:
+        lines.append(
+            texts(
+                "alert_when_many",
+                first=_at(alert.first_at, zone, texts, now),
+                last=_at(alert.last_at, zone, texts, now),
+                ring=duration(alert.ring_seconds),
+            )
+        )
+    status = _status(alert, texts, zone, now)
+    if status:
+        lines.append("")
+        lines.append(status)
+    return Html("\n".join(lines)), _buttons(alert, texts)
+
+
+def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
+    name = alert.callback_name or "—"
+    if alert.state == "calling":
+        return texts("alert_calling", name=name)
+    if alert.state == "closed":
+        if alert.close_reason == "called_back":
+            return texts("alert_called_back", name=name, talk=duration(alert.talk_seconds))
+        if alert.close_reason == "answered_later":
+            return texts("alert_answered_later", when=_at(alert.closed_at, zone, texts, now))
+        return texts("alert_done", name=alert.closed_name or "—", when=_at(alert.closed_at, zone, texts, now))
+    if alert.callback_outcome == "no answer":
+        return texts("alert_no_answer", name=name)
+    if alert.callback_outcome == "failed":
+        return texts("alert_failed", name=name)
+    return None
+
+
+def _buttons(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
+    if alert.state != "open":
+        return None  # while someone is calling back, nobody else is offered the button
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.plain("button_call_back"), callback_data=cd.pack(cd.CallBack(alert.id))),
+                InlineKeyboardButton(texts.plain("button_done"), callback_data=cd.pack(cd.Done(alert.id))),
+            ]
+        ]
+    )
