@@ -1,0 +1,98 @@
+"""``python -m bot.demo`` end to end: a subprocess with no token, no keys and no .env, driven through a pipe."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0  # per expected line; start-up imports PTB, pydantic and aiohttp
+
+
+class Demo:
+    """The demo process: write lines to it, wait (bounded) for lines in its output."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, pattern: str, timeout: float = TIMEOUT) -> str:
+        """The next output line matching the regex ``pattern``; fails with the output so far."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                pytest.fail(f"the demo exited before printing {pattern!r}:\n" + "\n".join(self.seen))
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+        pytest.fail(f"no {pattern!r} within {timeout} s:\n" + "\n".join(self.seen))
+
+    def rest(self, timeout: float = TIMEOUT) -> list[str]:
+        """What the process prints until it closes its output."""
+        lines = []
+        while (line := self._lines.get(timeout=timeout)) is not None:
+            lines.append(line)
+        return lines
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    # A clean environment and an empty working directory: no TELEGRAM_*/NEWTEL_* variables, no .env.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.demo", "--no-activity", "--seed", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # a traceback would show up among the lines the test reads
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        yield Demo(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_demo_answers_balance_and_calls_then_quits(demo: Demo) -> None:
+    demo.expect(r"Chatting with the bot")
+    demo.send("/balance")
+    demo.expect(r"^── bot → you")
+    demo.expect(r"Баланс:\s*12\s345,67\s₽")  # the seed-1 company's balance; money has non-breaking spaces
+    demo.send("/calls")
+    demo.expect(r"Звонки")
+    demo.expect(r"^\s*1 \d{1,2}:\d{2} .*→")  # the first row of the list
+    demo.send("!quit")
+    demo.expect(r"\(bye\)")
+    assert demo.process.wait(timeout=TIMEOUT) == 0
+    rest = demo.rest()
+    assert "Traceback" not in "\n".join(demo.seen + rest), rest
