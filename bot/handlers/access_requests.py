@@ -110,8 +110,7 @@ async def _tell_admins(
     for admin in svc.storage.users.list(active_only=True):
         if not admin.is_admin:
             continue
-        texts = Texts(admin.language or svc.settings.bot_language)
-        text, keyboard = _request_view(texts, request, members)
+        text, keyboard = _request_view(_texts_of(svc, admin.telegram_id), request, members)
         try:
             sent = await context.bot.send_message(admin.telegram_id, text, reply_markup=keyboard)
         except TelegramError as error:
@@ -123,13 +122,18 @@ async def _tell_admins(
 async def _refresh_admin_messages(
     context: Context, svc: Services, request: AccessRequest, members: list[Member]
 ) -> None:
-    texts = Texts(svc.settings.bot_language)
-    text, keyboard = _request_view(texts, request, members)
     for chat_id, message_id in request.admin_messages:
+        text, keyboard = _request_view(_texts_of(svc, chat_id), request, members)
         try:
             await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
         except TelegramError as error:
             log.info("could not refresh an access request message: %s", error)
+
+
+def _texts_of(svc: Services, telegram_id: int) -> Texts:
+    """The language a known user (an admin's private chat) chose, else the bot's."""
+    user = svc.storage.users.get(telegram_id)
+    return Texts(user.language if user is not None and user.language else svc.settings.bot_language)
 
 
 def _request_view(texts: Texts, request: AccessRequest, members: list[Member]) -> tuple[Html, InlineKeyboardMarkup]:
@@ -184,24 +188,27 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
         return
     if member is not None:
         grant(svc, request.telegram_id, member, caller, display_name=request.first_name, username=request.username)
-        outcome = texts("request_approved", user=request.first_name or request.telegram_id, member=member.name)
         notice = Texts(svc.settings.bot_language)("you_are_approved", member=member.name)
     else:
         svc.storage.users.deny(request.telegram_id, now=now)
         svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(request.telegram_id), now=now)
-        outcome = texts("request_rejected", user=request.first_name or request.telegram_id)
         notice = Texts(svc.settings.bot_language)("you_are_rejected")
     await press.answer()
-    decided_by = texts(
-        "decided_by", admin=caller.user.member_name or caller.user.display_name or caller.user.telegram_id
-    )
+    who = request.first_name or request.telegram_id
+    admin_name = caller.user.member_name or caller.user.display_name or press.from_user.full_name
     shown_at = request.admin_messages
     if not shown_at and press.message is not None:
         shown_at = ((press.message.chat.id, press.message.message_id),)
     for chat_id, message_id in shown_at:
+        # Each admin reads the outcome in their own language; the buttons go, so nobody decides twice.
+        their = _texts_of(svc, chat_id)
+        if member is not None:
+            outcome = their("request_approved", user=who, member=member.name)
+        else:
+            outcome = their("request_rejected", user=who)
         try:
             await context.bot.edit_message_text(
-                Html(outcome + "\n" + decided_by), chat_id=chat_id, message_id=message_id
+                Html(outcome + "\n" + their("decided_by", admin=admin_name)), chat_id=chat_id, message_id=message_id
             )
         except TelegramError as error:
             log.info("could not update an access request message: %s", error)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,19 @@ import pytest
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.localchat import FakeBotAPI
-from bot.services import Services
+from bot.localchat.fake_api import ApiCall
+from bot.services import Directory, Services
+from newtel import NewtelClient
 from newtel.sandbox import Sandbox
+from storage import User
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
-ADMIN, MANAGER, STRANGER = 1001, 2002, 3003
+ADMIN, ADMIN2, MANAGER, MANAGER2, STRANGER = 1001, 1002, 2002, 2003, 3003
 GROUP = -100500
+SENDS = ("sendMessage", "sendAudio")  # what counts as the bot "replying"
+
+# The demo company of Sandbox(seed=1): the member the manager acts as.
+MEMBER_NAME, MEMBER_INTERNAL, MEMBER_PERSONAL = "Васильева Татьяна", "101", "79747144854"
 
 
 @dataclass
@@ -28,18 +37,100 @@ class World:
     services: Services
     settings: Settings
 
+    # --- acting as users ---------------------------------------------------------------------------------
     async def say(self, user_id: int, text: str, *, chat_id: int | None = None, timeout: float = 5.0) -> dict[str, Any]:
         """The user sends ``text``; returns the bot's reply message (the first message it sends back)."""
+        return (await self.say_all(user_id, text, chat_id=chat_id, count=1, timeout=timeout))[0]
+
+    async def say_all(
+        self, user_id: int, text: str, *, count: int, chat_id: int | None = None, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The user sends ``text``; returns the first ``count`` messages the bot sends back to that chat."""
         chat = user_id if chat_id is None else chat_id
         self.tg.send_text(user_id, text, chat_id=chat_id)
-        call = await self.tg.wait_for(
-            predicate=lambda c: c.method in ("sendMessage", "sendAudio") and c.chat_id == chat, timeout=timeout
-        )
-        assert call.ok, call.describe()
-        return call.result  # type: ignore[no-any-return]
+        return await self.replies(chat, count=count, timeout=timeout)
 
+    async def ask(self, user_id: int, text: str, *, chat_id: int | None = None) -> str:
+        """The text of the bot's reply, as the user sees it."""
+        return str((await self.say(user_id, text, chat_id=chat_id))["text"])
+
+    async def replies(self, chat_id: int, *, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The next ``count`` messages the bot sends to ``chat_id`` after the cursor (the last user action)."""
+        calls = await self.tg.wait_for(
+            predicate=lambda c: c.method in SENDS and c.chat_id == chat_id, count=count, timeout=timeout
+        )
+        calls = calls if isinstance(calls, list) else [calls]
+        for call in calls:
+            assert call.ok, call.describe()
+        return [self.tg.message(chat_id, c.result["message_id"]) or c.result for c in calls]
+
+    async def press(
+        self, user_id: int, message: dict[str, Any], button: str | int | None = None, *, data: str | None = None
+    ) -> dict[str, Any]:
+        """The user presses an inline button; returns the callback query's answer once the bot gave it."""
+        update = self.tg.press(user_id, message, data, button=button)
+        query_id = update["callback_query"]["id"]
+        await self.tg.wait_for("answerCallbackQuery", predicate=lambda c: c.params.get("callback_query_id") == query_id)
+        answer = self.tg.callback_answer(update)
+        assert answer is not None
+        return answer
+
+    async def edited(self, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]:
+        """The message after the bot's next edit of it (since the cursor)."""
+        chat_id, message_id = message["chat"]["id"], message["message_id"]
+        await self.tg.wait_for(
+            "editMessageText",
+            predicate=lambda c: int(c.params.get("message_id", 0)) == message_id and c.chat_id == chat_id,
+            ok=True,
+            timeout=timeout,
+        )
+        found = self.tg.message(chat_id, message_id)
+        assert found is not None
+        return found
+
+    # --- the bot's side ----------------------------------------------------------------------------------
     def newtel_requests(self, method: str | None = None) -> list[Any]:
         return [r for r in self.sandbox.requests if method is None or r.method == method]
+
+    def sent(self, method: str | None = None, chat_id: int | None = None) -> list[ApiCall]:
+        """Every Bot API call the bot made so far (optionally one method, one chat)."""
+        return [
+            c
+            for c in self.tg.calls
+            if (method is None or c.method == method) and (chat_id is None or c.chat_id == chat_id)
+        ]
+
+    def user(self, telegram_id: int) -> User | None:
+        return self.services.storage.users.get(telegram_id)
+
+    def make_manager(self, telegram_id: int = MANAGER, internal: str = MEMBER_INTERNAL, role: str = "manager") -> User:
+        """Let ``telegram_id`` act as the sandbox member with this internal number (as /allow would)."""
+        member = next(m for m in self.sandbox.company.members if m.internal_number == internal)
+        return self.services.storage.users.allow(
+            telegram_id,
+            role,  # type: ignore[arg-type]
+            member_id=str(member.id),
+            member_name=member.name,
+            member_email=member.email,
+            internal_number=member.internal_number,
+            personal_number=member.personal_number,
+            now=int(time.time()),
+        )
+
+    def use_newtel(self, *, timeout: float = 5.0, max_retries: int = 3) -> None:
+        """Swap in a New-Tel client with short timings (same keys, URL and session), so retries and
+        timeouts take milliseconds; the bot's own client waits 10 s and backs off from 0.5 s."""
+        s = self.settings
+        client = NewtelClient(
+            s.newtel_access_key,
+            s.newtel_signing_key,
+            s.newtel_api_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_backoff=0.01,
+            session=self.services.http,
+        )
+        self.services.newtel, self.services.directory = client, Directory(client)
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
@@ -67,15 +158,40 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 async def tg() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI(TOKEN) as server:
         server.user(ADMIN, first_name="Anna", username="anna_admin")
+        server.user(ADMIN2, first_name="Boris", username="boris_admin")
         server.user(MANAGER, first_name="Ivan", username="ivan")
+        server.user(MANAGER2, first_name="Olga", username="olga")
         server.user(STRANGER, first_name="Eve", username="eve")
         server.group(GROUP, title="Sales")
         yield server
 
 
+WorldFactory = Callable[..., contextlib.AbstractAsyncContextManager[World]]
+
+
 @pytest.fixture
-async def world(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> AsyncIterator[World]:
-    settings = make_settings(sandbox, tg, tmp_path)
-    app = build_application(settings)
-    async with running(app) as services:
-        yield World(sandbox, tg, app, services, settings)
+def make_world(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> WorldFactory:
+    """``async with make_world(default_caller_id=...) as world``: the bot with other settings."""
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[World]:
+        settings = make_settings(sandbox, tg, tmp_path, **overrides)
+        app = build_application(settings)
+        async with running(app) as services:
+            world = World(sandbox, tg, app, services, settings)
+            world.use_newtel()
+            yield world
+
+    return start
+
+
+@pytest.fixture
+async def world(make_world: WorldFactory) -> AsyncIterator[World]:
+    async with make_world() as started:
+        yield started
+
+
+@pytest.fixture
+def manager(world: World) -> User:
+    """MANAGER acts as Васильева Татьяна (101, personal 79747144854)."""
+    return world.make_manager()
