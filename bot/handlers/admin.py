@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 from telegram import Update
@@ -12,19 +13,23 @@ from bot.formatting import format_for_people
 from bot.handlers.access_requests import grant
 from bot.texts import Html
 from newtel import Member, phones
+from storage import User
 
 
 def find_members(members: list[Member], query: str) -> list[Member]:
-    """Members matching an internal number, an email or a name (exact first, then a unique prefix)."""
-    wanted = query.strip().casefold()
+    """Members matching an internal number, an email or a name: exactly, else by a whole word of the name
+    ("Попов" is Попов Сергей even when there is a Попова), else by the start of one."""
+    wanted = " ".join(query.split()).casefold()
+    if not wanted:
+        return []
     exact = [
         m
         for m in members
         if wanted in {(m.internal_number or "").casefold(), (m.email or "").casefold(), m.name.casefold()}
     ]
-    if exact:
-        return exact
-    return [m for m in members if m.name.casefold().startswith(wanted) or wanted in m.name.casefold().split()]
+    words = [m for m in members if wanted in m.name.casefold().split()]
+    starts = [m for m in members if any(word.startswith(wanted) for word in m.name.casefold().split())]
+    return exact or words or starts
 
 
 @requires("admin")
@@ -70,6 +75,12 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_text(texts("deny_done" if existed else "deny_unknown", telegram_id=telegram_id))
 
 
+def _who(user: User) -> Html:
+    """ " Eve @eve": what Telegram told us of the user, each part escaped, each after a space."""
+    parts = (user.display_name, f"@{user.username}" if user.username else None)
+    return Html("".join(" " + html.escape(part) for part in parts if part))
+
+
 @requires("admin")
 async def users(update: Update, context: Context, caller: Caller) -> None:
     texts, svc = caller.texts, caller.services
@@ -77,11 +88,12 @@ async def users(update: Update, context: Context, caller: Caller) -> None:
         texts(
             "user_row",
             telegram_id=user.telegram_id,
-            name=user.display_name or (f"@{user.username}" if user.username else "—"),
+            name=_who(user),
             role=texts(f"role_{user.role}"),
             status=texts(f"user_{user.status}"),
-            member=user.member_name or "—",
-            internal=user.internal_number or "—",
+            member=texts("user_member", member=user.member_name, internal=user.internal_number or "—")
+            if user.member_name
+            else Html(""),
         )
         for user in svc.storage.users.list()
     ]
@@ -92,6 +104,28 @@ async def users(update: Update, context: Context, caller: Caller) -> None:
     await update.effective_message.reply_text(text)  # type: ignore[union-attr]
 
 
+_BALANCE_WORDS = ("balance", "баланс")
+
+
+def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], str | None]:
+    """The company numbers typed as people write them, spaces and all ("+7 495 532-55-85 8 800 051 32 14"):
+    the longest run of words that is one of ``company`` at a time. Returns (numbers, the first words that
+    are not a company number, or None)."""
+    chosen: list[str] = []
+    start = 0
+    while start < len(words):
+        for end in range(len(words), start, -1):
+            number = phones.normalize(" ".join(words[start:end]))
+            if number is not None and number in company:
+                if number not in chosen:
+                    chosen.append(number)
+                start = end
+                break
+        else:
+            return chosen, " ".join(words[start:])
+    return chosen, None
+
+
 @requires("admin")
 async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
@@ -99,18 +133,14 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     if chat.type == ChatType.PRIVATE:
         await message.reply_text(texts("group_only"))
         return
-    args = [a for a in (context.args or []) if a.strip()]
-    balance = any(a.lower() in ("balance", "баланс") for a in args)
-    typed_numbers = [a for a in args if a.lower() not in ("balance", "баланс")]
+    words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
+    balance = any(a.lower() in _BALANCE_WORDS for a in words)
     company = (await svc.directory.numbers()).external
-    chosen: list[str] = []
-    for typed in typed_numbers:
-        number = phones.normalize(typed)
-        if number is None or number not in company:
-            listed = ", ".join(format_for_people(n) for n in company)
-            await message.reply_text(texts("subscribe_unknown_number", number=typed, numbers=listed))
-            return
-        chosen.append(number)
+    chosen, unknown = company_numbers([a for a in words if a.lower() not in _BALANCE_WORDS], company)
+    if unknown is not None:
+        listed = ", ".join(format_for_people(n) for n in company)
+        await message.reply_text(texts("subscribe_unknown_number", number=unknown, numbers=listed))
+        return
     now = int(time.time())
     svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now)
     svc.storage.audit.log(
@@ -131,7 +161,11 @@ async def unsubscribe(update: Update, context: Context, caller: Caller) -> None:
     if chat.type == ChatType.PRIVATE:
         await message.reply_text(texts("group_only"))
         return
+    stored = svc.storage.chats.get(chat.id)
+    if stored is None or not stored.subscribed:
+        await message.reply_text(texts("not_subscribed"))
+        return
     now = int(time.time())
-    changed = svc.storage.chats.unsubscribe(chat.id, now=now)
+    svc.storage.chats.unsubscribe(chat.id, now=now)
     svc.storage.audit.log("chat.unsubscribe", actor_id=caller.user.telegram_id, target=str(chat.id), now=now)
-    await message.reply_text(texts("unsubscribed" if changed else "not_subscribed"))
+    await message.reply_text(texts("unsubscribed"))

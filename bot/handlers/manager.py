@@ -297,10 +297,12 @@ async def language(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(caller.texts("lang_usage"))
         return
     now = int(time.time())
-    if update.effective_chat.type == ChatType.PRIVATE:
-        svc.storage.users.set_language(caller.user.telegram_id, wanted, now=now)
-    elif caller.user.is_admin:  # in a group, an admin sets the language of the group's alerts
-        svc.storage.chats.set_language(update.effective_chat.id, wanted, now=now)
+    if update.effective_chat.type != ChatType.PRIVATE and caller.user.is_admin:
+        # In a group, an admin sets the language of the group's alerts (their own replies keep theirs).
+        changed = svc.storage.chats.set_language(update.effective_chat.id, wanted, now=now)
+        await message.reply_text(Texts(wanted)("lang_set_chat") if changed else caller.texts("lang_chat_unknown"))
+        return
+    svc.storage.users.set_language(caller.user.telegram_id, wanted, now=now)
     await message.reply_text(Texts(wanted)("lang_set"))
 
 

@@ -42,7 +42,8 @@ TEXTS: dict[str, str] = {
     "deny_done": "⛔ Access of user <code>{telegram_id}</code> revoked.",
     "deny_unknown": "⛔ User <code>{telegram_id}</code> will not be able to use the bot.",
     "users_header": "<b>Bot users</b>",
-    "user_row": "• <code>{telegram_id}</code> {name} — {role}, {status}; {member} (ext. {internal})",
+    "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
+    "user_member": "; {member} (ext. {internal})",
     "users_pending": "Waiting for a decision: {count}.",
     "role_admin": "admin",
     "role_manager": "manager",
@@ -108,6 +109,8 @@ TEXTS: dict[str, str] = {
     "phone_cleared": "✅ Reset: I ring your member's personal or internal number.",
     "lang_usage": "Usage: /lang ru or /lang en",
     "lang_set": "Language: English.",
+    "lang_set_chat": "This chat's alerts are in English now.",
+    "lang_chat_unknown": "The language is that of the chat's alerts: subscribe the chat first with /subscribe",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n/calls [missed|in|out|active] [N] — recent calls\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
     "/members — members and who is online\n/numbers — company numbers\n/whoami — who you are to the bot\n"

@@ -42,7 +42,8 @@ TEXTS: dict[str, str] = {
     "deny_done": "⛔ Доступ пользователя <code>{telegram_id}</code> отозван.",
     "deny_unknown": "⛔ Пользователь <code>{telegram_id}</code> не сможет пользоваться ботом.",
     "users_header": "<b>Пользователи бота</b>",
-    "user_row": "• <code>{telegram_id}</code> {name} — {role}, {status}; {member} (вн. {internal})",
+    "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
+    "user_member": "; {member} (вн. {internal})",
     "users_pending": "Ожидают решения: {count}.",
     "role_admin": "администратор",
     "role_manager": "менеджер",
@@ -109,6 +110,8 @@ TEXTS: dict[str, str] = {
     "phone_cleared": "✅ Свой номер сброшен: звоню на личный или внутренний номер сотрудника.",
     "lang_usage": "Использование: /lang ru или /lang en",
     "lang_set": "Язык: русский.",
+    "lang_set_chat": "Язык уведомлений этого чата: русский.",
+    "lang_chat_unknown": "Язык задаётся для уведомлений чата — сначала подпишите его: /subscribe",
     "help_manager": "<b>Что я умею</b>\n/balance — баланс и расходы\n/calls [missed|in|out|active] [N] — последние звонки\n"
     "/call &lt;номер&gt; — позвонить клиенту через ваш телефон\n/record &lt;N&gt; — запись разговора\n"
     "/members — сотрудники и кто на связи\n/numbers — номера компании\n/whoami — кто вы для бота\n"

@@ -88,6 +88,16 @@ class World:
         assert found is not None
         return found
 
+    async def request_access(self, user_id: int, admin_id: int = ADMIN) -> dict[str, Any]:
+        """The stranger's /start and "Request access"; returns the admin's message about the request."""
+        offer, _ = await self.say_all(user_id, "/start", count=2)
+        answer = await self.press(user_id, offer, "Запросить доступ")
+        assert answer["text"] == "Запрос отправлен"
+        (told,) = await self.replies(admin_id)
+        (sent,) = await self.replies(user_id)
+        assert sent["text"] == "Запрос отправлен администратору. Я напишу, когда он решит."
+        return told
+
     # --- the bot's side ----------------------------------------------------------------------------------
     def newtel_requests(self, method: str | None = None) -> list[Any]:
         return [r for r in self.sandbox.requests if method is None or r.method == method]
@@ -171,18 +181,34 @@ WorldFactory = Callable[..., contextlib.AbstractAsyncContextManager[World]]
 
 @pytest.fixture
 def make_world(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> WorldFactory:
-    """``async with make_world(default_caller_id=...) as world``: the bot with other settings."""
+    """``async with make_world(default_caller_id=...) as world``: the bot with other settings (``jobs=True``
+    keeps the background jobs)."""
 
     @contextlib.asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[World]:
+    async def start(*, jobs: bool = False, **overrides: Any) -> AsyncIterator[World]:
         settings = make_settings(sandbox, tg, tmp_path, **overrides)
         app = build_application(settings)
+        if not jobs:
+            without_jobs(app)
         async with running(app) as services:
             world = World(sandbox, tg, app, services, settings)
             world.use_newtel()
             yield world
 
     return start
+
+
+def without_jobs(app: Any) -> None:
+    """Unschedule the background jobs (the missed-call poller, digests) before the job queue starts, so every
+    New-Tel request and every message in a test comes from the updates it sends."""
+    original = app.post_init
+
+    async def post_init(application: Any) -> None:
+        await original(application)
+        for job in application.job_queue.jobs():
+            job.schedule_removal()
+
+    app.post_init = post_init
 
 
 @pytest.fixture

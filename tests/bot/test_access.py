@@ -76,19 +76,8 @@ async def test_start_greets_a_known_manager_by_the_member_name(world: World, man
     )
 
 
-async def request_access(world: World, user_id: int = STRANGER) -> dict[str, object]:
-    """The stranger's /start and "Request access"; returns the admin's message about it."""
-    offer, _ = await world.say_all(user_id, "/start", count=2)
-    answer = await world.press(user_id, offer, "Запросить доступ")
-    assert answer["text"] == "Запрос отправлен"
-    (told,) = await world.replies(ADMIN)
-    (sent,) = await world.replies(user_id)
-    assert sent["text"] == "Запрос отправлен администратору. Я напишу, когда он решит."
-    return told
-
-
 async def test_requesting_access_notifies_the_admin_with_a_button_per_member_and_reject(world: World) -> None:
-    told = await request_access(world)
+    told = await world.request_access(STRANGER)
     assert told["text"] == "🔑 Запрос доступа\nEve (@eve, id 3003)"
     buttons = [b["text"] for row in told["reply_markup"]["inline_keyboard"] for b in row]
     assert buttons[0] == "✅ Как Попов Сергей (100)"
@@ -115,7 +104,7 @@ async def test_a_shared_contact_matching_a_members_personal_number_is_shown_to_t
 
 
 async def test_sharing_the_contact_after_requesting_updates_the_admins_message(world: World) -> None:
-    told = await request_access(world)
+    told = await world.request_access(STRANGER)
     world.tg.share_contact(STRANGER, "8 974 714 48 54")
     updated = await world.edited(told)
     assert "Совпадает с сотрудником: Васильева Татьяна" in updated["text"]
@@ -129,7 +118,7 @@ async def test_someone_elses_contact_is_not_taken(world: World) -> None:
 
 
 async def test_approving_makes_the_stranger_a_manager_acting_as_that_member(world: World) -> None:
-    told = await request_access(world)
+    told = await world.request_access(STRANGER)
     await world.press(ADMIN, told, f"✅ Как {MEMBER_NAME} (101)")
     (notice,) = await world.replies(STRANGER)
     assert notice["text"] == f"✅ Доступ открыт: вы работаете как {MEMBER_NAME}. /help — что я умею."
@@ -145,7 +134,7 @@ async def test_approving_makes_the_stranger_a_manager_acting_as_that_member(worl
 
 
 async def test_rejecting_tells_the_stranger_and_keeps_them_out(world: World) -> None:
-    told = await request_access(world)
+    told = await world.request_access(STRANGER)
     await world.press(ADMIN, told, "⛔ Отклонить")
     (notice,) = await world.replies(STRANGER)
     assert notice["text"] == "К сожалению, администратор отклонил запрос доступа."
@@ -157,7 +146,7 @@ async def test_rejecting_tells_the_stranger_and_keeps_them_out(world: World) -> 
 
 async def test_two_admins_deciding_at_once_make_one_decision(make_world: WorldFactory) -> None:
     async with make_world(admin_ids=f"{ADMIN},{ADMIN2}") as world:
-        told = await request_access(world)
+        told = await world.request_access(STRANGER)
         (told2,) = await world.replies(ADMIN2)
         approve = world.tg.press(ADMIN, told, button=f"✅ Как {MEMBER_NAME} (101)")
         reject = world.tg.press(ADMIN2, told2, button="⛔ Отклонить")
@@ -194,7 +183,7 @@ async def test_a_manager_revoked_after_opening_calls_cannot_use_the_old_buttons(
 
 @pytest.mark.parametrize("pressed", ["approve", "reject"])
 async def test_a_manager_cannot_press_the_admins_buttons(world: World, manager: object, pressed: str) -> None:
-    told = await request_access(world)
+    told = await world.request_access(STRANGER)
     button = f"✅ Как {MEMBER_NAME} (101)" if pressed == "approve" else "⛔ Отклонить"
     data = next(
         b["callback_data"] for row in told["reply_markup"]["inline_keyboard"] for b in row if b["text"] == button
@@ -210,7 +199,7 @@ async def test_a_manager_cannot_press_the_admins_buttons(world: World, manager: 
 async def test_each_admin_reads_the_request_and_the_decision_in_their_own_language(make_world: WorldFactory) -> None:
     async with make_world(admin_ids=f"{ADMIN},{ADMIN2}") as world:
         assert await world.ask(ADMIN2, "/lang en") == "Language: English."
-        told = await request_access(world)
+        told = await world.request_access(STRANGER)
         (told2,) = await world.replies(ADMIN2)
         assert told2["text"] == "🔑 Access request\nEve (@eve, id 3003)"
         await world.press(ADMIN, told, "⛔ Отклонить")
