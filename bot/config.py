@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     newtel_signing_key: SecretStr
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_path: Path = Path("bot.db")
-    poll_interval: float = Field(default=15.0, ge=1, le=3600)
+    poll_interval: float = Field(default=15.0, ge=0.2, le=3600)
     default_caller_id: str | None = None
     timezone: str = "Europe/Moscow"
     bot_language: Language = "ru"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from newtel import Call
@@ -18,8 +18,9 @@ class Answered:
     answered_at: int
 
 
-def missed_calls(calls: Iterable[Call], since: int) -> list[MissedCall]:
-    """Inbound calls that ended unanswered after ``since`` (Unix seconds), oldest first."""
+def missed_calls(calls: Iterable[Call], since: int, known: Collection[str] = ()) -> list[MissedCall]:
+    """Inbound calls that ended unanswered at or after ``since`` (Unix seconds), oldest first, except the
+    ``known`` ones (those of the first start's history that ended in that very second)."""
     found = [
         MissedCall(
             vpbx_id=call.vpbx_id,
@@ -29,7 +30,10 @@ def missed_calls(calls: Iterable[Call], since: int) -> list[MissedCall]:
             ended_at=int(call.end_time.timestamp()),
         )
         for call in calls
-        if call.is_missed and call.end_time is not None and call.end_time.timestamp() > since
+        if call.is_missed
+        and call.end_time is not None
+        and call.end_time.timestamp() >= since
+        and call.vpbx_id not in known
     ]
     found.sort(key=lambda missed: (missed.started_at, missed.vpbx_id))
     return found
@@ -49,11 +53,15 @@ def per_chat(missed: Sequence[MissedCall], chats: Iterable[Chat], since: dict[in
     result: dict[int, list[MissedCall]] = defaultdict(list)
     for chat in chats:
         start = since.get(chat.chat_id, 0)
-        result[chat.chat_id] = [m for m in missed if m.ended_at > start and chat.wants(m.dnid or "")]
+        result[chat.chat_id] = [m for m in missed if m.ended_at >= start and chat.wants(m.dnid or "")]
     return dict(result)
 
 
-def newest_end(calls: Iterable[Call]) -> int | None:
-    """The latest end time in the history: the first start's baseline, in New-Tel's own clock."""
-    ends = [int(call.end_time.timestamp()) for call in calls if call.end_time is not None]
-    return max(ends) if ends else None
+def baseline(calls: Iterable[Call], now: int) -> tuple[int, list[str]]:
+    """The first start's baseline: the latest end time in the history (New-Tel's own clock) and the calls
+    that ended in that second, which are history too."""
+    ended = [(int(call.end_time.timestamp()), call.vpbx_id) for call in calls if call.end_time is not None]
+    if not ended:
+        return now, []
+    newest = max(end for end, _ in ended)
+    return newest, [vpbx_id for end, vpbx_id in ended if end == newest]

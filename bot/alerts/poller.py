@@ -4,6 +4,7 @@ and delivers whatever changed. It never dies: a failure is logged, backed off an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -34,43 +35,59 @@ class Poller:
         self.balance = BalanceWatch(svc)
         self._failures = 0
         self._skip = 0
+        self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
+        self._cycle_done = asyncio.Condition()
 
     async def job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The JobQueue callback: one poll, with back-off after New-Tel failures."""
-        if self._skip > 0:
-            self._skip -= 1
-            return
         try:
-            await self.poll_once(context.bot)
+            if self._skip > 0:
+                self._skip -= 1
+                return
+            await self._poll_with_backoff(context.bot)
+        finally:
+            async with self._cycle_done:
+                self.cycles += 1
+                self._cycle_done.notify_all()
+
+    async def wait_cycles(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``count`` more polls have completed."""
+        async with self._cycle_done:
+            target = self.cycles + count
+            await asyncio.wait_for(self._cycle_done.wait_for(lambda: self.cycles >= target), timeout)
+
+    async def _poll_with_backoff(self, bot: Bot) -> None:
+        try:
+            await self.poll_once(bot)
         except newtel.NewtelError as error:
             self._failures += 1
             self._skip = min(2 ** (self._failures - 1) - 1, _MAX_SKIPS)
             log.warning(
                 "Poll failed (%s: %s); next attempt in %d interval(s)", type(error).__name__, error, self._skip + 1
             )
-            await self.delivery.deliver_pending(context.bot)  # Telegram may still take what is pending
+            await self.delivery.deliver_pending(bot)  # Telegram may still take what is pending
         else:
             self._failures = 0
 
     async def poll_once(self, bot: Bot) -> None:
+        # The balance first: company/get-state is the one method that still answers when the account is blocked.
+        await self.balance.check(bot)
         calls = await self._svc.newtel.vpbx.get_calls()
         now = int(time.time())
         self.record(calls, now)
         await self.resolve_callbacks(calls, now)
         await self.delivery.deliver_pending(bot)
-        await self.balance.check(bot)
 
     def record(self, calls: Sequence[Call], now: int) -> int:
         """Record new missed calls and answered-later closures; returns how many alerts changed."""
         storage, settings = self._svc.storage, self._svc.settings
-        baseline = storage.kv.get(BASELINE_KEY)
-        if baseline is None:
+        if storage.kv.get(BASELINE_KEY) is None:
             # The very first start: what is already in the history is known, not news.
-            baseline = detect.newest_end(calls) or now
-            storage.kv.set_if_absent(BASELINE_KEY, baseline, now=now)
-            baseline = storage.kv.get(BASELINE_KEY)
-        since = max(int(baseline), now - int(settings.alert_max_age))
-        missed = detect.missed_calls(calls, since)
+            at, known = detect.baseline(calls, now)
+            storage.kv.set_if_absent(BASELINE_KEY, {"at": at, "known": known}, now=now)
+        baseline = storage.kv.get(BASELINE_KEY)
+        since = max(int(baseline["at"]), now - int(settings.alert_max_age))
+        missed = detect.missed_calls(calls, since, baseline["known"])
         chats = storage.chats.subscribed()
         changed = 0
         if missed and chats:

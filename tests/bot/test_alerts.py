@@ -1,0 +1,253 @@
+"""Missed-call alerts end to end: the sandbox's calls, the real Application and its poll job, the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.alerts.poller import Poller, poller
+from bot.app import build_application, running
+from bot.localchat import FakeBotAPI
+from bot.services import Services
+from newtel.sandbox import Sandbox
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, make_settings
+
+CUSTOMER = "79035551122"
+MANAGER_MOBILE = "79167770011"
+
+
+class Team:
+    """A running bot with a subscribed group, an admin and a manager bound to company members."""
+
+    def __init__(self, sandbox: Sandbox, tg: FakeBotAPI, app: Any, svc: Services) -> None:
+        self.sandbox, self.tg, self.app, self.svc = sandbox, tg, app, svc
+
+    @property
+    def poller(self) -> Poller:
+        return poller(self.app)
+
+    def miss(self, clid: str = CUSTOMER, dnid: str | None = None, ring: float = 25) -> Any:
+        now = self.sandbox.now()
+        return self.sandbox.add_call(
+            direction="in", clid=clid, dnid=dnid, status="no answer", start=now - ring, end=now
+        )
+
+    async def alert_for(self, clid: str = CUSTOMER, chat_id: int = GROUP, timeout: float = 5.0) -> dict[str, Any]:
+        """The alert message about ``clid`` in the chat, once it arrives (with edits applied)."""
+        shown = phone_as_shown(clid)
+        call = await self.tg.wait_for(
+            "sendMessage", chat_id=chat_id, predicate=lambda c: shown in c.params.get("text", ""), timeout=timeout,
+            ok=True, since=0,
+        )  # fmt: skip
+        message = self.tg.message(chat_id, call.result["message_id"])
+        assert message is not None
+        return message
+
+    def alerts_sent(self, clid: str = CUSTOMER, chat_id: int = GROUP) -> list[Any]:
+        shown = phone_as_shown(clid)
+        return [
+            c for c in self.tg.calls
+            if c.method == "sendMessage" and c.ok and c.chat_id == chat_id and shown in c.params.get("text", "")
+        ]  # fmt: skip
+
+    async def edited(self, message: dict[str, Any], contains: str, timeout: float = 5.0) -> dict[str, Any]:
+        await self.tg.wait_for(
+            "editMessageText", chat_id=message["chat_id"], timeout=timeout, since=0,
+            predicate=lambda c: c.params.get("message_id") == message["message_id"] and contains in c.params["text"],
+        )  # fmt: skip
+        current = self.tg.message(message["chat_id"], message["message_id"])
+        assert current is not None
+        return current
+
+
+def phone_as_shown(number: str) -> str:
+    return f"+7 {number[1:4]} {number[4:7]}-{number[7:9]}-{number[9:11]}"
+
+
+def bind_people(svc: Services, sandbox: Sandbox) -> None:
+    first, second = sandbox.company.members[0], sandbox.company.members[1]
+    users = svc.storage.users
+    users.allow(ADMIN, "admin", member_id=str(first.id), member_name=first.name,
+                internal_number=first.internal_number, personal_number=first.personal_number, now=1)  # fmt: skip
+    users.allow(MANAGER, "manager", member_id=str(second.id), member_name="Иван",
+                internal_number=second.internal_number, personal_number=MANAGER_MOBILE, now=1)  # fmt: skip
+
+
+@pytest.fixture
+async def team(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Team]:
+    app = build_application(make_settings(sandbox, tg, tmp_path, poll_interval=0.5))
+    async with running(app) as svc:
+        bind_people(svc, sandbox)
+        svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
+        await poller(app).wait_cycles(1)  # the first poll sets the baseline: the history is not news
+        yield Team(sandbox, tg, app, svc)
+
+
+async def test_existing_history_is_not_alerted_on_first_start(team: Team) -> None:
+    await team.poller.wait_cycles(2)
+    assert [c for c in team.tg.calls if c.method == "sendMessage" and c.chat_id == GROUP] == []
+
+
+async def test_a_missed_call_is_alerted_within_one_poll(team: Team) -> None:
+    call = team.miss(dnid=team.sandbox.company.external_numbers[1], ring=25)
+    started = asyncio.get_running_loop().time()
+    message = await team.alert_for()
+    assert asyncio.get_running_loop().time() - started <= 0.5 + 0.5
+    dialled = phone_as_shown(team.sandbox.company.external_numbers[1])
+    assert message["text"].splitlines()[:3] == [
+        "📵 Пропущенный звонок",
+        f"От: {phone_as_shown(CUSTOMER)}",
+        f"На номер: {dialled}",
+    ]
+    assert "звонил 0:25" in message["text"]
+    buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["📞 Перезвонить", "✅ Готово"]
+    await team.poller.wait_cycles(3)
+    assert len(team.alerts_sent()) == 1  # later polls see the same call: still one alert
+    assert call.vpbx_id  # the sandbox's call, alerted once
+
+
+async def test_answered_and_outbound_calls_are_not_alerted(team: Team) -> None:
+    team.sandbox.add_call(direction="in", clid="79160000001", status="answered")
+    team.sandbox.add_call(direction="out", dnid="79160000002", status="no answer")
+    team.miss(clid="79160000003")
+    await team.alert_for("79160000003")
+    assert team.alerts_sent("79160000001") == [] and team.alerts_sent("79160000002") == []
+
+
+async def test_misses_from_one_number_are_gathered(team: Team) -> None:
+    team.miss(ring=10)
+    message = await team.alert_for()
+    team.miss(ring=5)
+    team.miss(ring=3)  # started last: its ring time is the one shown
+    edited = await team.edited(message, "Пропущенные звонки: 3")
+    assert edited["text"].startswith("📵 Пропущенные звонки: 3\nОт: +7 903 555-11-22\n")
+    assert "(звонил 0:03)" in edited["text"]
+    assert len(team.alerts_sent()) == 1
+
+
+async def test_number_filters(team: Team) -> None:
+    moscow, spb = team.sandbox.company.external_numbers[0], team.sandbox.company.external_numbers[2]
+    team.tg.group(-200, "Moscow desk")
+    team.svc.storage.chats.subscribe(-200, "Moscow desk", [moscow], False, now=1)
+    team.miss(clid="79160000011", dnid=moscow)
+    team.miss(clid="79160000022", dnid=spb)
+    await team.alert_for("79160000011", chat_id=-200)
+    await team.alert_for("79160000022", chat_id=GROUP)  # the unfiltered chat hears of both
+    await team.alert_for("79160000011", chat_id=GROUP)
+    await team.poller.wait_cycles(2)
+    assert team.alerts_sent("79160000022", chat_id=-200) == []
+
+
+async def test_call_back_places_one_call_and_reports_the_outcome(team: Team) -> None:
+    dialled = team.sandbox.company.external_numbers[1]
+    team.miss(dnid=dialled)
+    message = await team.alert_for()
+    press = team.tg.press(MANAGER, message, button=0)
+    calling = await team.edited(message, "Иван перезванивает")
+    assert calling.get("reply_markup") is None  # nobody else is offered the button meanwhile
+    await team.tg.wait_for("answerCallbackQuery", since=0, predicate=lambda c: "Звоню" in c.params.get("text", ""))
+    assert team.tg.callback_answer(press) is not None
+    starts = [r for r in team.sandbox.requests if r.method == "call/start-simple-call"]
+    assert [r.params for r in starts] == [{"callerId": dialled, "dstNumber": CUSTOMER, "srcNumber": MANAGER_MOBILE}]
+    done = await team.edited(message, "разговор", timeout=10)
+    assert "✅ Перезвонил(а) Иван, разговор 0:00." in done["text"]
+    assert done.get("reply_markup") is None
+    entry = team.svc.storage.audit.recent(action="call.start")[0]
+    assert (entry.actor_id, entry.target) == (MANAGER, CUSTOMER)
+
+
+async def test_call_back_not_answered_offers_the_button_again(team: Team) -> None:
+    team.sandbox.outcomes[CUSTOMER] = "no answer"
+    team.miss()
+    message = await team.alert_for()
+    team.tg.press(MANAGER, message, button=0)
+    reopened = await team.edited(message, "клиент не ответил", timeout=10)
+    assert [b["text"] for b in reopened["reply_markup"]["inline_keyboard"][0]] == ["📞 Перезвонить", "✅ Готово"]
+
+
+async def test_a_stranger_cannot_call_back(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    press = team.tg.press(STRANGER, message, button=0)
+    await team.tg.wait_for("answerCallbackQuery")
+    assert team.tg.callback_answer(press)["show_alert"] is True
+    assert [r for r in team.sandbox.requests if r.method == "call/start-simple-call"] == []
+    assert team.svc.storage.alerts.open_for(GROUP)[0].state == "open"
+
+
+async def test_two_presses_at_once_place_one_call(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    first = team.tg.press(MANAGER, message, button=0)
+    second = team.tg.press(ADMIN, message, button=0)
+    await team.tg.wait_for("answerCallbackQuery", count=2, since=0)
+    assert len([r for r in team.sandbox.requests if r.method == "call/start-simple-call"]) == 1
+    answers = sorted(str(team.tg.callback_answer(q)["text"]) for q in (first, second))
+    assert any("уже перезванивает" in text for text in answers)
+
+
+async def test_done_closes_the_alert(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    team.tg.press(ADMIN, message, button=1)
+    closed = await team.edited(message, "Закрыто")
+    assert f"✅ Закрыто: {team.sandbox.company.members[0].name}, " in closed["text"]
+    assert closed.get("reply_markup") is None
+
+
+async def test_a_later_answered_call_closes_the_alert(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    now = team.sandbox.now()
+    team.sandbox.add_call(direction="in", clid=CUSTOMER, status="answered", start=now - 5, answer=now - 2, end=now)
+    await team.edited(message, "Клиент дозвонился позже")
+
+
+async def test_low_balance_is_alerted_once_per_change(team: Team) -> None:
+    team.sandbox.set_state(balance=120.0)
+    alert = await team.tg.wait_for(
+        "sendMessage", chat_id=ADMIN, since=0, predicate=lambda c: "ниже порога" in c.params["text"]
+    )
+    await team.poller.wait_cycles(3)
+    low = [
+        c
+        for c in team.tg.calls
+        if c.method == "sendMessage" and c.chat_id == ADMIN and "ниже порога" in c.params["text"]
+    ]
+    assert low == [alert]
+    team.sandbox.set_state(balance=5000.0)
+    await team.tg.wait_for("sendMessage", chat_id=ADMIN, since=0, predicate=lambda c: "снова выше" in c.params["text"])
+    team.sandbox.set_state(status="blocked")
+    await team.tg.wait_for(
+        "sendMessage", chat_id=ADMIN, since=0, predicate=lambda c: "заблокирован" in c.params["text"]
+    )
+
+
+async def test_newtel_down_for_several_polls_loses_nothing(team: Team) -> None:
+    team.sandbox.faults.fail(status=503, times=40, methods={"vpbx/get-calls"})
+    team.miss(clid="79160000031")
+    team.miss(clid="79160000032")
+    await team.poller.wait_cycles(3)
+    assert team.alerts_sent("79160000031") == []
+    team.sandbox.faults.clear()
+    await team.alert_for("79160000031", timeout=10)
+    await team.alert_for("79160000032", timeout=10)
+    await team.poller.wait_cycles(2)
+    assert len(team.alerts_sent("79160000031")) == len(team.alerts_sent("79160000032")) == 1
+
+
+@pytest.mark.parametrize("status", [429, 500])
+async def test_telegram_failing_for_a_while_delivers_every_alert_once(team: Team, status: int) -> None:
+    team.tg.faults.fail(status=status, times=6, methods={"sendMessage"}, retry_after=1)
+    numbers = ["79160000041", "79160000042", "79160000043"]
+    for number in numbers:
+        team.miss(clid=number)
+    for number in numbers:
+        await team.alert_for(number, timeout=15)
+    await team.poller.wait_cycles(2)
+    assert [len(team.alerts_sent(n)) for n in numbers] == [1, 1, 1]
