@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.alerts import digest
 from bot.alerts.poller import Poller, poller
 from bot.app import build_application, running
 from bot.localchat import FakeBotAPI
 from bot.services import Services
+from bot.texts import Texts
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, make_settings
 
@@ -251,3 +254,38 @@ async def test_telegram_failing_for_a_while_delivers_every_alert_once(team: Team
         await team.alert_for(number, timeout=15)
     await team.poller.wait_cycles(2)
     assert [len(team.alerts_sent(n)) for n in numbers] == [1, 1, 1]
+
+
+async def test_daily_digest(team: Team) -> None:
+    team.tg.send_text(ADMIN, "/digest 25:00", chat_id=GROUP)
+    usage = await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    assert usage.params["text"].startswith("Использование: /digest")
+    team.tg.send_text(ADMIN, "/digest 9:30", chat_id=GROUP)
+    reply = await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    assert reply.params["text"] == "🗓 Сводка будет приходить каждый день в 09:30 (Europe/Moscow)."
+    (job,) = team.app.job_queue.get_jobs_by_name(f"digest:{GROUP}")
+    assert team.svc.storage.chats.get(GROUP).digest_time == "09:30"
+
+    team.miss(clid="79160000051")
+    team.miss(clid="79160000052")
+    first = await team.alert_for("79160000051")
+    await team.alert_for("79160000052")
+    team.tg.press(ADMIN, first, button=1)
+    await team.edited(first, "Закрыто")
+    # Pretend it is tomorrow: "yesterday" is today.
+    tomorrow = datetime.now(team.svc.settings.zone) + timedelta(days=1)
+    text = await digest.render(team.svc, GROUP, (), Texts("ru"), tomorrow)
+    answered = sum(
+        1 for c in await team.svc.newtel.vpbx.get_calls()
+        if c.direction == "in" and c.status == "answered" and c.start_time.astimezone(team.svc.settings.zone).date() == datetime.now(team.svc.settings.zone).date()
+    )  # fmt: skip
+    assert f"Принято входящих: {answered}\nПропущено: 2 (клиентов: 2)\n" in text
+    assert "Закрыто вручную: 1\nЖдут ответа: 1" in text
+
+    team.tg.mark()
+    await job.run(team.app)
+    sent = await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    assert sent.params["text"].startswith("🗓 <b>Сводка за")
+    team.tg.send_text(ADMIN, "/digest off", chat_id=GROUP)
+    await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    assert team.app.job_queue.get_jobs_by_name(f"digest:{GROUP}") == ()
