@@ -13,6 +13,7 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
+import newtel
 from bot import callback_data as cd
 from bot import calls_view
 from bot.access import Caller, Context, requires, show_typing
@@ -69,8 +70,9 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
     payload = cd.parse(press.data) if press else None
     if press is None or not isinstance(payload, cd.CallsPage) or payload.kind not in calls_view.KINDS:
         return
-    await press.answer()
+    # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
     text, keyboard = await _calls_page(caller, calls_view.Query(payload.kind, payload.limit), payload.page)
+    await press.answer()
     await press.edit_message_text(text, reply_markup=keyboard)
 
 
@@ -111,7 +113,15 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     if caller_id is None:
         await message.reply_text(texts("no_caller_id"))
         return
-    await place_call(caller, source=source, destination=destination, caller_id=caller_id, origin="command")
+    try:
+        await place_call(caller, source=source, destination=destination, caller_id=caller_id, origin="command")
+    except (newtel.TransportError, newtel.ServerError, newtel.ResponseError) as error:
+        if isinstance(error, newtel.TransportError) and not error.maybe_sent:
+            raise  # it never reached New-Tel: the usual "not answering, try again"
+        # New-Tel may have started it: saying "try again" could ring the customer twice.
+        log.warning("call start uncertain: %s: %s", type(error).__name__, error)
+        await message.reply_text(texts("call_uncertain", source=format_for_people(source)))
+        return
     await message.reply_text(
         texts(
             "calling",

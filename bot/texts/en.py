@@ -87,6 +87,7 @@ TEXTS: dict[str, str] = {
     "no_own_phone": "I don't know which phone to ring for you. Set it: /phone +7 916 123-45-67",
     "call_yourself": "That is your own phone: you cannot call yourself.",
     "no_caller_id": "The company has no external number to show the customer. Set DEFAULT_CALLER_ID.",
+    "call_uncertain": "⚠️ New-Tel did not confirm the call. It may have started anyway: wait a minute to see whether your phone {source} rings before you try again.",
     "calling": "📞 Calling: your phone {source} rings first, then I connect {destination}.\n"
     "The customer sees {caller_id}.",
     "record_usage": "Usage: /record &lt;row number from /calls or vpbxId&gt;",

@@ -15,7 +15,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.localchat import FakeBotAPI
 from bot.localchat.fake_api import ApiCall
-from bot.services import Directory, Services
+from bot.services import Services
 from newtel import NewtelClient
 from newtel.sandbox import Sandbox
 from storage import User
@@ -139,7 +139,7 @@ class World:
             retry_backoff=0.01,
             session=self.services.http,
         )
-        self.services.newtel, self.services.directory = client, Directory(client)
+        self.services.newtel = self.services.directory.client = client  # the directory keeps what it cached
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
