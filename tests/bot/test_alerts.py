@@ -275,10 +275,12 @@ async def test_daily_digest(team: Team) -> None:
     # Pretend it is tomorrow: "yesterday" is today.
     tomorrow = datetime.now(team.svc.settings.zone) + timedelta(days=1)
     text = await digest.render(team.svc, GROUP, (), Texts("ru"), tomorrow)
+    zone = team.svc.settings.zone
+    today = datetime.now(zone).date()
+    calls = await team.svc.newtel.vpbx.get_calls()
     answered = sum(
-        1 for c in await team.svc.newtel.vpbx.get_calls()
-        if c.direction == "in" and c.status == "answered" and c.start_time.astimezone(team.svc.settings.zone).date() == datetime.now(team.svc.settings.zone).date()
-    )  # fmt: skip
+        c.direction == "in" and c.status == "answered" and c.start_time.astimezone(zone).date() == today for c in calls
+    )
     assert f"Принято входящих: {answered}\nПропущено: 2 (клиентов: 2)\n" in text
     assert "Закрыто вручную: 1\nЖдут ответа: 1" in text
 
