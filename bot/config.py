@@ -19,7 +19,7 @@ _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     telegram_bot_token: SecretStr
     telegram_api_url: str = "https://api.telegram.org"
