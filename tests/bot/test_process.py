@@ -1,0 +1,135 @@
+"""``python -m bot`` as a real process: bad settings stop it with one clear message, a good start serves
+users, a signal stops it cleanly, and no secret ever reaches its output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.localchat import FakeBotAPI
+from newtel.sandbox import Sandbox
+from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+
+
+def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env)."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **settings}
+
+
+def run_bot(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env=clean_env(tmp_path, **settings),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_settings_stop_the_bot_with_one_clear_message(tmp_path: Path) -> None:
+    done = run_bot(tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "Invalid settings (environment or .env):\n"
+        "  TELEGRAM_BOT_TOKEN is required\n"
+        "  NEWTEL_ACCESS_KEY is required\n"
+        "  NEWTEL_SIGNING_KEY is required\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no database, nothing else
+
+
+def test_invalid_settings_are_each_named_without_their_values(tmp_path: Path) -> None:
+    secret_looking = "a" * 47 + "Z"
+    done = run_bot(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN="not-a-token",
+        NEWTEL_ACCESS_KEY=secret_looking,
+        NEWTEL_SIGNING_KEY="0" * 48,
+        NEWTEL_API_URL="ftp://api.new-tel.net",
+        ADMIN_IDS="12345,anna",
+        POLL_INTERVAL="0",
+        TIMEZONE="Mars/Olympus",
+        DEFAULT_CALLER_ID="call me",
+        BOT_LANGUAGE="de",
+        DATABASE_PATH=str(tmp_path / "bot.db"),
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "Invalid settings (environment or .env):"
+    named = sorted(line.split()[0] for line in lines[1:])
+    assert named == sorted(
+        [
+            "TELEGRAM_BOT_TOKEN",
+            "NEWTEL_ACCESS_KEY",
+            "NEWTEL_API_URL",
+            "ADMIN_IDS",
+            "POLL_INTERVAL",
+            "TIMEZONE",
+            "DEFAULT_CALLER_ID",
+            "BOT_LANGUAGE",
+        ]
+    )
+    assert "  NEWTEL_ACCESS_KEY must be 48 lowercase hexadecimal digits" in lines
+    assert "  TIMEZONE must be an IANA time zone such as Europe/Moscow" in lines
+    assert secret_looking not in done.stderr and "not-a-token" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_the_bot_process_serves_users_and_stops_cleanly_on_a_signal(
+    sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, sig: signal.Signals
+) -> None:
+    secrets = [TOKEN, sandbox.access_key, sandbox.signing_key]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=clean_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=tg.url,
+            NEWTEL_API_URL=sandbox.url,
+            NEWTEL_ACCESS_KEY=sandbox.access_key,
+            NEWTEL_SIGNING_KEY=sandbox.signing_key,
+            ADMIN_IDS=str(ADMIN),
+            DATABASE_PATH=str(tmp_path / "bot.db"),
+            LOG_LEVEL="INFO",
+        ),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await tg.wait_for("getUpdates", timeout=30)  # started and polling
+        tg.send_text(ADMIN, "/balance")
+        reply = await tg.wait_for(predicate=lambda c: c.method in SENDS and c.chat_id == ADMIN, ok=True, timeout=15)
+        assert reply.params["text"].startswith("💰 <b>Баланс:</b> 12\u202f345,67\u00a0₽")
+        tg.send_text(STRANGER, "/start")
+        offer, hint = await tg.wait_for("sendMessage", chat_id=STRANGER, ok=True, count=2, timeout=15)
+        assert "Запросить доступ" in str(offer.params["reply_markup"])
+        assert "request_contact" in str(hint.params["reply_markup"])
+        process.send_signal(sig)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode in (0, -sig, 128 + sig)
+    output = (stdout + stderr).decode()
+    assert "Traceback" not in output
+    assert "Application started" in output  # it does log, at INFO
+    for secret in secrets:
+        assert secret not in output
+    assert (tmp_path / "bot.db").exists()
