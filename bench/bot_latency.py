@@ -161,7 +161,7 @@ async def run(n: int, profile: cProfile.Profile | None) -> None:
             for command in ("/balance", "/calls"):
                 report_single(command, await single(tg, command, n))
             print("  note: AIORateLimiter allows the whole bot 30 requests/s that carry a chat_id; a command makes two")
-            print("  (typing, reply), so back to back it waits for the limiter: ~67 ms a command, ~6.7 s for 100 users.")
+            print("  (typing, reply), back to back it waits for the limiter: ~67 ms a command, ~6.7 s for 100 users.")
             print(f"{CROWD} managers send /balance at once:")
             await crowd(tg, CROWD_IDS)  # warm-up: every user's first message
             report_crowd(await crowd(tg, CROWD_IDS))
