@@ -48,7 +48,7 @@ CROWD_TARGET_S = 2.0
 
 
 def settings_for(sandbox: SandboxProcess, tg: FakeBotAPI, database: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         telegram_bot_token=TOKEN,
         telegram_api_url=tg.url,
@@ -104,13 +104,13 @@ async def single(tg: FakeBotAPI, text: str, n: int, pace: float = 0.0) -> list[S
 
 async def crowd(tg: FakeBotAPI, user_ids: Sequence[int]) -> list[float]:
     """Each user's latency when all of them send /balance at once; the largest is the wall time."""
-    wanted = set(user_ids)
+    wanted = {str(user_id) for user_id in user_ids}  # chat_id arrives form-encoded
     since = tg.mark()
     started = time.monotonic()
     for user_id in user_ids:
         tg.send_text(user_id, "/balance")
     replies = await tg.wait_for(
-        "sendMessage", ok=True, since=since, count=len(wanted), predicate=lambda c: int(c.chat_id) in wanted, timeout=60
+        "sendMessage", ok=True, since=since, count=len(wanted), predicate=lambda c: str(c.chat_id) in wanted, timeout=60
     )
     return [r.time - started for r in replies]
 
