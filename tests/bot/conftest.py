@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx._transports.default as httpx_transport
 import pytest
 
 from bot.app import build_application, running
@@ -155,6 +157,16 @@ def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context() -> Iterator[None]:
+    """Every Application builds two httpx clients, and each loads the CA bundle into a new TLS context
+    (~40 ms, most of a test's set-up); these bots speak plain HTTP over loopback, so they share them."""
+    cached = functools.lru_cache(maxsize=None)(httpx_transport.create_ssl_context)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx_transport, "create_ssl_context", cached)
+        yield
 
 
 @pytest.fixture
