@@ -36,6 +36,9 @@ class Poller:
         self._failures = 0
         self._skip = 0
         self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
+        # Per chat, the missed calls of the last poll known to be recorded in storage (which stays the source of
+        # truth: rows are never removed), so a poll asks SQLite only about calls it has not seen recorded yet.
+        self._recorded: dict[int, set[str]] = {}
         self._cycle_done = asyncio.Condition()
 
     async def job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -90,15 +93,22 @@ class Poller:
         missed = detect.missed_calls(calls, since, baseline["known"])
         chats = storage.chats.subscribed()
         changed = 0
+        recorded, self._recorded = self._recorded, {}
         if missed and chats:
             subscribed_at = {chat.chat_id: chat.created_at for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
-                new_ids = storage.alerts.filter_new(chat_id, (m.vpbx_id for m in wanted)) if wanted else set()
+                seen = recorded.get(chat_id, set())
+                unseen = [m.vpbx_id for m in wanted if m.vpbx_id not in seen]
+                new_ids = storage.alerts.filter_new(chat_id, unseen) if unseen else set()
                 if new_ids:
                     fresh = [m for m in wanted if m.vpbx_id in new_ids]
                     changed += sum(not r.is_duplicate for r in storage.alerts.record_missed_many(chat_id, fresh, now))
+                self._recorded[chat_id] = {m.vpbx_id for m in wanted}  # all of them are in storage now
+        # Most answered calls cannot close anything (no live alert missed before them): no write transaction for those.
+        live = storage.alerts.live_customers()
         for answered in detect.answered_inbound(calls, since):
-            changed += len(storage.alerts.close_answered_later(None, answered.clid, answered.answered_at, now))
+            if answered.answered_at > live.get(answered.clid, answered.answered_at):
+                changed += len(storage.alerts.close_answered_later(None, answered.clid, answered.answered_at, now))
         return changed
 
     async def resolve_callbacks(self, calls: Sequence[Call], now: int) -> None:

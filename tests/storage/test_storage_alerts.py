@@ -323,3 +323,15 @@ def test_record_missed_many_is_record_missed_in_one_transaction(s: Storage) -> N
     with pytest.raises(sqlite3.IntegrityError):
         s.alerts.record_missed_many(CHAT, bad, now=600)
     assert s.alerts.filter_new(CHAT, ["c4", "c5"]) == {"c4", "c5"}  # all or nothing
+
+
+def test_live_customers_and_their_earliest_live_miss(s: Storage) -> None:
+    s.chats.subscribe(-200, "Support", [], False, now=1)
+    assert s.alerts.live_customers() == {}
+    miss(s, "c1", 100)  # alert 1: open
+    miss(s, "c1", 90, chat=-200)  # alert 2: the same customer in another chat
+    miss(s, "c2", 100, clid="79110000002")  # alert 3: calling
+    miss(s, "c3", 100, clid="79110000003")  # alert 4: closed
+    s.alerts.claim_callback(3, 7, "Ann", now=160)
+    s.alerts.close(4, "done", by=7, name="Ann", now=170)
+    assert s.alerts.live_customers() == {CUSTOMER: 90, "79110000002": 100}
