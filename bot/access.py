@@ -87,14 +87,13 @@ async def refuse(update: Update, texts: Texts, *, known: bool = False) -> None:
 
 
 async def show_typing(update: Update, context: Context) -> None:
-    """ "typing…" while New-Tel is asked; a failure here must not cost the answer."""
-    if update.effective_chat is None:
-        return
+    """Shows "typing…" while New-Tel is asked. Sent in the background: the answer never waits for it."""
+    if update.effective_chat is not None:
+        context.application.create_task(_typing(context, update.effective_chat.id))
+
+
+async def _typing(context: Context, chat_id: int) -> None:
     try:
-        await context.bot.send_chat_action(update.effective_chat.id, "typing")
-    except TelegramError as error:
+        await context.bot.send_chat_action(chat_id, "typing")
+    except TelegramError as error:  # a failure here must not cost the answer
         log.debug("chat action failed: %s", error)
-
-
-def args_of(context: Context) -> list[str]:
-    return list(context.args or [])

@@ -112,7 +112,10 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Groups are held to Telegram's ~20 messages a minute and every 429 is waited out (retry_after).
+        # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
+        # asking at once must not queue behind it; Telegram's 429 is the real limit and it is honoured.
+        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
         .concurrent_updates(64)  # one slow New-Tel answer must not hold up everyone else
         .post_init(post_init)
         .post_shutdown(post_shutdown)
