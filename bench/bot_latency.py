@@ -4,14 +4,13 @@
    back to back. Latency runs from just before the fake API enqueues the update (``send_text``) to the moment the
    bot's ``sendMessage`` reaches the fake API (``ApiCall.time``), split at its "typing…". Target: median ≤ 50 ms.
 2. 100 different allowed managers send ``/balance`` at once: the time until the last reply arrives. Target ≤ 2 s.
-3. Diagnosis: (2) again with the bot's AIORateLimiter removed, to show what the limiter costs.
 
 The sandbox runs as a subprocess (``_sandbox_process``): in production New-Tel is another machine, so its work must
 not share the bot's event loop. The fake Bot API does share the bot's loop (users act through it synchronously),
 so its small cost (long-poll answers, sendMessage handling) is inside the figures, as Telegram's would be. Alert
 polls are pushed out (POLL_INTERVAL 3600 s) so only the commands are measured.
 
-Usage: python bench/bot_latency.py [N] [--profile]   (--profile: cProfile of the crowd in 3, by own time)
+Usage: python bench/bot_latency.py [N] [--profile]   (--profile: cProfile of the crowd in 2, by own time)
 """
 
 from __future__ import annotations
@@ -116,13 +115,11 @@ async def crowd(tg: FakeBotAPI, user_ids: Sequence[int]) -> list[float]:
 
 
 @contextlib.asynccontextmanager
-async def bot(sandbox: SandboxProcess, *, rate_limiter: bool = True) -> AsyncIterator[FakeBotAPI]:
+async def bot(sandbox: SandboxProcess) -> AsyncIterator[FakeBotAPI]:
     """The real Application on a fresh database and fake Bot API, with the benchmark's managers allowed."""
     with tempfile.TemporaryDirectory(prefix="bot-latency-") as tmp:
         async with FakeBotAPI(TOKEN) as tg:
             app = build_application(settings_for(sandbox, tg, Path(tmp) / "bench.db"))
-            if not rate_limiter:
-                app.bot._rate_limiter = None  # diagnosis only: no public way to drop it from a built bot
             async with running(app) as services:
                 await allow_managers(services, [MANAGER, *CROWD_IDS])
                 yield tg
@@ -160,14 +157,8 @@ async def run(n: int, profile: cProfile.Profile | None) -> None:
             print("One manager, back to back (the next command as soon as the reply arrives):")
             for command in ("/balance", "/calls"):
                 report_single(command, await single(tg, command, n))
-            print("  note: AIORateLimiter allows the whole bot 30 requests/s that carry a chat_id; a command makes two")
-            print("  (typing, reply), back to back it waits for the limiter: ~67 ms a command, ~6.7 s for 100 users.")
             print(f"{CROWD} managers send /balance at once:")
             await crowd(tg, CROWD_IDS)  # warm-up: every user's first message
-            report_crowd(await crowd(tg, CROWD_IDS))
-        async with bot(sandbox, rate_limiter=False) as tg:
-            print(f"Diagnosis, the same bot without its AIORateLimiter (not how it runs), {CROWD} managers at once:")
-            await crowd(tg, CROWD_IDS)
             if profile is not None:
                 profile.enable()
             report_crowd(await crowd(tg, CROWD_IDS))
@@ -178,7 +169,7 @@ async def run(n: int, profile: cProfile.Profile | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=200, help="sequential commands of each kind (default 200)")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the crowd without the limiter")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the crowd")
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     asyncio.run(run(args.n, profile))
