@@ -78,9 +78,11 @@ async def request_access(update: Update, context: Context) -> None:
 
 async def contact_shared(update: Update, context: Context) -> None:
     """A stranger shares their phone: matched against the members' personal numbers for the admins."""
-    message, sender = update.effective_message, update.effective_user
-    if message is None or sender is None or message.contact is None:
+    message, sender, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or sender is None or message.contact is None or chat is None:
         return
+    if chat.type != ChatType.PRIVATE:
+        return  # a contact shared in a group is the group's business, not an access request
     svc = services(context)
     texts = texts_for(update, svc)
     if allowed(svc.storage.users.get(sender.id), "manager"):

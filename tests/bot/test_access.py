@@ -110,6 +110,15 @@ async def test_sharing_the_contact_after_requesting_updates_the_admins_message(w
     assert "Совпадает с сотрудником: Васильева Татьяна" in updated["text"]
 
 
+async def test_a_contact_shared_in_a_group_is_not_an_access_request(world: World, manager: object) -> None:
+    world.tg.share_contact(STRANGER, "+7 974 714-48-54", chat_id=GROUP)
+    world.tg.share_contact(MANAGER, "+7 974 714-48-54", chat_id=GROUP)
+    await world.say(STRANGER, "/start")  # handled after both contacts
+    assert world.sent(chat_id=GROUP) == []
+    assert world.services.storage.access_requests.pending() == []
+    assert world.sent(chat_id=ADMIN) == []
+
+
 async def test_someone_elses_contact_is_not_taken(world: World) -> None:
     world.tg.share_contact(STRANGER, "+7 974 714-48-54", own=False)
     (reply,) = await world.replies(STRANGER)
