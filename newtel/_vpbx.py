@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 
 from newtel import _validation as check
 from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
-from newtel._transport import Transport
+from newtel._transport import Transport, model_decoder
 
 T = TypeVar("T")
 
@@ -49,6 +49,9 @@ class _Calls(NewtelModel):
     calls: list[Call]
 
 
+_CALLS = model_decoder("vpbx/get-calls", _Calls)  # the poll's big answer: parsed straight from the bytes
+
+
 class _ActiveCalls(NewtelModel):
     active_calls: list[Call]
 
@@ -67,8 +70,7 @@ class VpbxMethods:
 
     async def get_calls(self) -> list[Call]:
         """Every call of the last 24 hours."""
-        method = "vpbx/get-calls"
-        return parse_model(_Calls, await self._transport.request(method), method).calls
+        return (await self._transport.request_with("vpbx/get-calls", _CALLS)).calls
 
     async def get_calls_list(self) -> list[str]:
         return await self._field("vpbx/get-calls-list", "callsList", TEXTS)
