@@ -116,7 +116,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
         # asking at once must not queue behind it; Telegram's 429 is the real limit and it is honoured.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
-        .concurrent_updates(64)  # one slow New-Tel answer must not hold up everyone else
+        .concurrent_updates(32)  # one slow New-Tel answer must not hold up everyone else
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
