@@ -136,6 +136,7 @@ class _Terminal:
         self.dim = bool(getattr(out, "isatty", lambda: False)())
         # chat -> message_id -> its inline buttons; the latest message with buttons is the highest id
         self.buttons: dict[int, dict[int, list[dict[str, Any]]]] = {}
+        self.latest: tuple[int, int] | None = None  # (chat id, message id) of the latest message with buttons
         self.my_queries: set[str] = set()
 
     def print(self, text: str, *, faint: bool = False) -> None:
@@ -190,8 +191,17 @@ class _Terminal:
         in_chat = self.buttons.setdefault(chat_id, {})
         if buttons := inline_buttons(msg):
             in_chat[int(msg["message_id"])] = buttons
+            self.latest = (chat_id, int(msg["message_id"]))
         else:
             in_chat.pop(int(msg["message_id"]), None)
+
+    def pressable(self) -> tuple[int, int] | None:
+        """The message whose buttons a typed number presses: the latest shown with buttons, in either chat
+        (an alert in the team group can be answered without switching to it first)."""
+        if self.latest is not None and self.latest[1] in self.buttons.get(self.latest[0], {}):
+            return self.latest
+        candidates = [(chat_id, message_id) for chat_id, ids in self.buttons.items() for message_id in ids]
+        return max(candidates, key=lambda ref: ref[1], default=None)
 
     # terminal -> bot
 
@@ -223,7 +233,7 @@ class _Terminal:
             self.send(rest)
         elif command.startswith("!"):
             self.print(f"(unknown command {command}; !help lists them)")
-        elif line.isdigit() and self.buttons.get(self.chat_id):
+        elif line.isdigit() and self.pressable() is not None:
             self.press(int(line))
         else:
             self.send(line)
@@ -234,9 +244,10 @@ class _Terminal:
             self.tg.send_text(self.user_id, text, chat_id=self._chat_arg())
 
     def press(self, number: int) -> None:
-        in_chat = self.buttons[self.chat_id]
-        message_id = max(in_chat)
-        buttons = in_chat[message_id]
+        target = self.pressable()
+        assert target is not None
+        chat_id, message_id = target
+        buttons = self.buttons[chat_id][message_id]
         if not 1 <= number <= len(buttons):
             self.print(f"(message #{message_id} has buttons 1–{len(buttons)})")
             return
@@ -244,9 +255,10 @@ class _Terminal:
         if "callback_data" not in button:
             self.print(f"(button [{number}] {button['text']} opens {button.get('url', 'something else')})")
             return
-        update = self.tg.press(self.user_id, (self.chat_id, message_id), button["callback_data"])
+        update = self.tg.press(self.user_id, (chat_id, message_id), button["callback_data"])
         self.my_queries.add(update["callback_query"]["id"])
-        self.print(f"(pressed [{number}] {button['text']} on message #{message_id})")
+        where = "" if chat_id == self.user_id else f" in {self._chat_title(chat_id)}"
+        self.print(f"(pressed [{number}] {button['text']} on message #{message_id}{where})")
 
     def _chat_arg(self) -> int | None:
         return None if self.chat_id == self.user_id else self.chat_id

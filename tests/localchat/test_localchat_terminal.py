@@ -93,7 +93,7 @@ async def test_group_contact_audio_and_help(tg: FakeBotAPI, chat: tuple[Screen, 
     await screen.expect("── bot → Sales group (")
     await screen.expect("Echo: team")
     keyboard.write("1\n")
-    await screen.expect("(pressed [1] Call back on message #2)")
+    await screen.expect("(pressed [1] Call back on message #2 in Sales group)")
     await screen.expect("── bot edited #2 in Sales group")
 
     keyboard.write("!private\n!contact +7 916 111-22-33\n")
@@ -108,6 +108,18 @@ async def test_group_contact_audio_and_help(tg: FakeBotAPI, chat: tuple[Screen, 
     keyboard.write("!help\n!dance\n")
     await screen.expect("!contact <phone>")
     await screen.expect("(unknown command !dance; !help lists them)")
+
+
+async def test_a_number_presses_the_latest_buttons_in_either_chat(tg: FakeBotAPI, chat: tuple[Screen, IO[str]]) -> None:
+    screen, keyboard = chat
+    keyboard.write("!group\n/echo alert\n")
+    await screen.expect("Echo: alert")
+    keyboard.write("!private\n")
+    await screen.expect("(now writing in your private chat with the bot)")
+    keyboard.write("1\n")  # still in the private chat: the group's buttons are the latest shown
+    await screen.expect("(pressed [1] Call back on message #2 in Sales group)")
+    await screen.expect("── bot edited #2 in Sales group")
+    assert [m["text"] for m in tg.chat(USER, include_user=True)] == []  # nothing was sent as text
 
 
 async def test_failed_bot_calls_are_shown(tg: FakeBotAPI, chat: tuple[Screen, IO[str]]) -> None:
