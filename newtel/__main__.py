@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
+from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newtel._client import DEFAULT_BASE_URL, NewtelClient
@@ -62,11 +63,7 @@ async def _call(client: NewtelClient, method: str, params: dict[str, Any]) -> An
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    return to_jsonable_python(value, by_alias=True)
 
 
 async def _run(method: str, params: dict[str, Any]) -> int:

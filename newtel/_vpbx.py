@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
+from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
 
 from newtel import _validation as check
 from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
@@ -17,7 +19,11 @@ IN, OUT = "in", "out"
 ANSWERED, NO_ANSWER = "answered", "no answer"
 
 
-class Call(NewtelModel):
+@dataclass(frozen=True, slots=True, config=ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="ignore"))
+class Call:
+    """One call of the virtual PBX. A slotted dataclass rather than a model: the poll holds a whole 24-hour
+    history, and at 50,000 calls this is ~360 bytes a call instead of ~1,400 (unknown fields are ignored)."""
+
     vpbx_id: str
     active: bool
     direction: str  # "in" or "out"; kept open so a new value does not break a whole poll
