@@ -8,8 +8,8 @@ from decimal import Decimal
 from pydantic import AliasChoices, Field
 
 from newtel import _validation as check
-from newtel._models import TEXTS, NewtelModel, parse_field, parse_model
-from newtel._transport import Transport
+from newtel._models import TEXTS, NewtelModel, parse_field
+from newtel._transport import Transport, model_decoder
 
 
 class CompanyState(NewtelModel):
@@ -70,32 +70,37 @@ class _Numbers(NewtelModel):
     numbers: CompanyNumbers
 
 
+# The answers parsed straight from the bytes (see ``model_decoder``), one decoder per method.
+_STATE = model_decoder("company/get-state", _State)
+_PROFILE = model_decoder("company/get-profile-details", _Profile)
+_MEMBERS = model_decoder("company/get-members", _Members)
+_MEMBER_DETAILS = model_decoder("company/get-member-details", _MemberDetails)
+_NUMBERS = model_decoder("company/get-numbers", _Numbers)
+
+
 class CompanyMethods:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
     async def get_state(self) -> CompanyState:
         """Balance, credit, spend and account status; the one method that answers while blocked."""
-        method = "company/get-state"
-        return parse_model(_State, await self._transport.request(method), method).state
+        return (await self._transport.request_with("company/get-state", _STATE)).state
 
     async def get_profile_details(self) -> CompanyProfile:
-        method = "company/get-profile-details"
-        return parse_model(_Profile, await self._transport.request(method), method).profile_details
+        return (await self._transport.request_with("company/get-profile-details", _PROFILE)).profile_details
 
     async def get_members(self) -> list[Member]:
-        method = "company/get-members"
-        return parse_model(_Members, await self._transport.request(method), method).members
+        return (await self._transport.request_with("company/get-members", _MEMBERS)).members
 
     async def get_members_list(self) -> list[str]:
         method = "company/get-members-list"
         return parse_field(TEXTS, await self._transport.request(method), "membersList", method)
 
     async def get_member_details(self, name: str) -> Member:
-        method = "company/get-member-details"
-        data = await self._transport.request(method, {"name": check.member_name(name)})
-        return parse_model(_MemberDetails, data, method).member_details
+        params = {"name": check.member_name(name)}
+        return (
+            await self._transport.request_with("company/get-member-details", _MEMBER_DETAILS, params)
+        ).member_details
 
     async def get_numbers(self) -> CompanyNumbers:
-        method = "company/get-numbers"
-        return parse_model(_Numbers, await self._transport.request(method), method).numbers
+        return (await self._transport.request_with("company/get-numbers", _NUMBERS)).numbers

@@ -18,11 +18,8 @@ TOKEN_LENGTH = 48 + 10 + 64  # the document says 112; the formula gives 122
 
 def signature(method: str, timestamp: int, access_key: str, body: bytes, signing_key: str) -> str:
     """The SHA-256 hex digest over method, time, access key, body and signing key."""
-    digest = hashlib.sha256()
-    digest.update(f"{method}\n{timestamp:010d}\n{access_key}\n".encode())
-    digest.update(body)
-    digest.update(f"\n{signing_key}".encode())
-    return digest.hexdigest()
+    head = f"{method}\n{timestamp:010d}\n{access_key}\n".encode()
+    return hashlib.sha256(b"".join((head, body, b"\n", signing_key.encode()))).hexdigest()
 
 
 def bearer_token(method: str, timestamp: int, access_key: str, body: bytes, signing_key: str) -> str:

@@ -49,7 +49,9 @@ def encode_body(params: Mapping[str, Any] | None, body_format: BodyFormat) -> tu
     """The exact bytes to sign and send, and their Content-Type."""
     if body_format == "form":
         return urlencode(dict(params or {})).encode(), "application/x-www-form-urlencoded"
-    text = json.dumps(dict(params or {}), ensure_ascii=False, separators=(",", ":"))
+    if not params:
+        return b"{}", "application/json"  # most methods take no parameters
+    text = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
     return text.encode(), "application/json"
 
 
@@ -152,6 +154,7 @@ class Transport:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
+        self._default_timeout = aiohttp.ClientTimeout(total=timeout)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -188,7 +191,7 @@ class Transport:
         """``request`` with the body decoded by ``decode`` (e.g. a ``model_decoder``) instead of ``parse_response``."""
         body, content_type = encode_body(params, self._body_format)
         url = f"{self.base_url}/{method}"
-        request_timeout = aiohttp.ClientTimeout(total=timeout or self._timeout)
+        request_timeout = self._default_timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         attempt = 0
         clock_corrected = False
         while True:
@@ -200,25 +203,24 @@ class Transport:
                 body,
                 self._signing_key.get_secret_value(),
             )
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": content_type,
-                "Accept": "application/json",
-            }
+            # No Accept header: the document makes JSON the default, and every header costs both ends.
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
             started = time.perf_counter()
             try:
                 status, response_headers, raw = await self._send(url, body, headers, request_timeout, method)
             except TransportError as error:
                 failure: NewtelError = error
             else:
-                elapsed = (time.perf_counter() - started) * 1000
-                logger.debug("%s -> HTTP %d in %.1f ms (attempt %d)", method, status, elapsed, attempt + 1)
+                if logger.isEnabledFor(logging.DEBUG):
+                    elapsed = (time.perf_counter() - started) * 1000
+                    logger.debug("%s -> HTTP %d in %.1f ms (attempt %d)", method, status, elapsed, attempt + 1)
                 if status == 401 and not clock_corrected and self._correct_clock(response_headers):
                     clock_corrected = True
                     continue  # refused before it ran, so even a call start is safe to send again
                 self._check_signature(method, timestamp, response_headers, raw)
+                retry_after = _retry_after(response_headers) if status in (429, 503) else None
                 try:
-                    return decode(status, raw, _retry_after(response_headers))
+                    return decode(status, raw, retry_after)
                 except (RateLimited, ServerError) as error:
                     failure = error
             delay = self._retry_delay(failure, idempotent, attempt)

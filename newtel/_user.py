@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from newtel._models import NewtelModel, parse_model
-from newtel._transport import Transport
+from newtel._models import NewtelModel
+from newtel._transport import Transport, model_decoder
 
 
 class UserProfile(NewtelModel):
@@ -18,10 +18,12 @@ class _Profile(NewtelModel):
     profile_details: UserProfile
 
 
+_PROFILE = model_decoder("user/get-profile-details", _Profile)
+
+
 class UserMethods:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
     async def get_profile_details(self) -> UserProfile:
-        method = "user/get-profile-details"
-        return parse_model(_Profile, await self._transport.request(method), method).profile_details
+        return (await self._transport.request_with("user/get-profile-details", _PROFILE)).profile_details

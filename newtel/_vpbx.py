@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from newtel import _validation as check
-from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
+from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field
 from newtel._transport import Transport, model_decoder
 
 T = TypeVar("T")
@@ -66,6 +66,10 @@ class _CallDetails(NewtelModel):
     call_details: Call
 
 
+_ACTIVE_CALLS = model_decoder("vpbx/get-active-calls", _ActiveCalls)
+_CALL_DETAILS = model_decoder("vpbx/get-call-details", _CallDetails)
+
+
 class VpbxMethods:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
@@ -82,16 +86,14 @@ class VpbxMethods:
         return await self._field("vpbx/get-calls-list", "callsList", TEXTS)
 
     async def get_active_calls(self) -> list[Call]:
-        method = "vpbx/get-active-calls"
-        return parse_model(_ActiveCalls, await self._transport.request(method), method).active_calls
+        return (await self._transport.request_with("vpbx/get-active-calls", _ACTIVE_CALLS)).active_calls
 
     async def get_active_calls_list(self) -> list[str]:
         return await self._field("vpbx/get-active-calls-list", "activeCallsList", TEXTS)
 
     async def get_call_details(self, vpbx_id: str) -> Call:
-        method = "vpbx/get-call-details"
-        data = await self._transport.request(method, {"vpbxId": check.vpbx_id(vpbx_id)})
-        return parse_model(_CallDetails, data, method).call_details
+        params = {"vpbxId": check.vpbx_id(vpbx_id)}
+        return (await self._transport.request_with("vpbx/get-call-details", _CALL_DETAILS, params)).call_details
 
     async def get_call_direction(self, vpbx_id: str) -> str:
         return await self._field("vpbx/get-call-direction", "callDirection", TEXT, vpbx_id)
