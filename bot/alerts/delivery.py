@@ -25,6 +25,7 @@ class Delivery:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one send/edit per alert at a time
+        self._shown: dict[int, tuple[str, str | None]] = {}  # what Telegram shows of each live alert
 
     async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
         """One round over everything pending; chats in parallel, each chat in order. Returns how many landed."""
@@ -45,37 +46,48 @@ class Delivery:
     async def deliver(self, bot: Bot, alert_id: int) -> bool:
         """Bring the alert's message up to date; False when Telegram failed and it stays pending."""
         async with self._locks[alert_id]:
-            alert = self._svc.storage.alerts.get(alert_id)  # re-read under the lock: the latest version
-            if alert is None or not alert.dirty:
-                return True
-            chat = self._svc.storage.chats.get(alert.chat_id)
-            texts = Texts((chat.language if chat else None) or self._svc.settings.bot_language)
-            text, keyboard = render_alert(alert, texts, self._svc.settings.zone, datetime.now(UTC))
-            try:
-                if alert.message_id is None:
-                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
-                    message_id = sent.message_id
-                else:
-                    message_id = alert.message_id
-                    await bot.edit_message_text(
-                        text, chat_id=alert.chat_id, message_id=message_id, reply_markup=keyboard
-                    )
-            except BadRequest as error:
-                if "not modified" in error.message.lower():
-                    message_id = alert.message_id or 0
-                elif alert.message_id is not None and "not found" in error.message.lower():
-                    # Someone deleted the alert: post it again rather than lose it.
-                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
-                    message_id = sent.message_id
-                else:
-                    log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
-                    message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
-            except Forbidden as error:
-                log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", alert.chat_id, error)
-                self._svc.storage.chats.unsubscribe(alert.chat_id, now=int(datetime.now(UTC).timestamp()))
+            delivered, closed = await self._deliver(bot, alert_id)
+        if closed:  # a closed alert never changes again: forget it
+            self._locks.pop(alert_id, None)
+            self._shown.pop(alert_id, None)
+        return delivered
+
+    async def _deliver(self, bot: Bot, alert_id: int) -> tuple[bool, bool]:
+        alert = self._svc.storage.alerts.get(alert_id)  # re-read under the lock: the latest version
+        if alert is None or not alert.dirty:
+            return True, alert is None or alert.state == "closed"
+        chat = self._svc.storage.chats.get(alert.chat_id)
+        texts = Texts((chat.language if chat else None) or self._svc.settings.bot_language)
+        text, keyboard = render_alert(alert, texts, self._svc.settings.zone, datetime.now(UTC))
+        shown = (text, keyboard.to_json() if keyboard else None)
+        if alert.message_id is not None and self._shown.get(alert.id) == shown:
+            # A change nobody can see (e.g. the callback's call id): no edit Telegram would refuse anyway.
+            self._svc.storage.alerts.mark_delivered(alert.id, alert.message_id, alert.version)
+            return True, alert.state == "closed"
+        try:
+            if alert.message_id is None:
+                sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                message_id = sent.message_id
+            else:
+                message_id = alert.message_id
+                await bot.edit_message_text(text, chat_id=alert.chat_id, message_id=message_id, reply_markup=keyboard)
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
                 message_id = alert.message_id or 0
-            except TelegramError as error:
-                log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
-                return False
-            self._svc.storage.alerts.mark_delivered(alert.id, message_id, alert.version)
-            return True
+            elif alert.message_id is not None and "not found" in error.message.lower():
+                # Someone deleted the alert: post it again rather than lose it.
+                sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                message_id = sent.message_id
+            else:
+                log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
+                message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
+        except Forbidden as error:
+            log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", alert.chat_id, error)
+            self._svc.storage.chats.unsubscribe(alert.chat_id, now=int(datetime.now(UTC).timestamp()))
+            message_id = alert.message_id or 0
+        except TelegramError as error:
+            log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
+            return False, False
+        self._svc.storage.alerts.mark_delivered(alert.id, message_id, alert.version)
+        self._shown[alert.id] = shown
+        return True, alert.state == "closed"

@@ -160,6 +160,7 @@ async def test_call_back_places_one_call_and_reports_the_outcome(team: Team) -> 
     done = await team.edited(message, "разговор", timeout=10)
     assert "✅ Перезвонил(а) Иван, разговор 0:00." in done["text"]
     assert done.get("reply_markup") is None
+    assert [c.describe() for c in team.tg.calls if c.method == "editMessageText" and not c.ok] == []  # no idle edits
     entry = team.svc.storage.audit.recent(action="call.start")[0]
     assert (entry.actor_id, entry.target) == (MANAGER, CUSTOMER)
 
