@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     newtel_api_url: str = "https://api.new-tel.net"
     newtel_access_key: SecretStr
     newtel_signing_key: SecretStr
+    newtel_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to wait for one New-Tel answer")
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_path: Path = Path("bot.db")
     poll_interval: float = Field(default=15.0, ge=0.2, le=3600)

@@ -52,7 +52,11 @@ class Services:
         storage.users.ensure_admins(settings.admin_ids, now=int(time.time()))
         http = aiohttp.ClientSession()
         client = NewtelClient(
-            settings.newtel_access_key, settings.newtel_signing_key, settings.newtel_api_url, session=http
+            settings.newtel_access_key,
+            settings.newtel_signing_key,
+            settings.newtel_api_url,
+            session=http,
+            timeout=settings.newtel_timeout,
         )
         return cls(settings, storage, client, http, Directory(client))
 

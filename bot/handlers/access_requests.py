@@ -26,6 +26,7 @@ from storage import AccessRequest
 
 log = logging.getLogger(__name__)
 
+REQUEST_COOLDOWN = 24 * 3600  # seconds a rejected or revoked user waits before asking the admins again
 MAX_MEMBER_BUTTONS = 8  # keep the admin's message short; /allow covers the rest
 
 
@@ -66,6 +67,9 @@ async def request_access(update: Update, context: Context) -> None:
     if allowed(svc.storage.users.get(sender.id), "manager"):
         await press.answer(texts.plain("already_allowed"))
         return
+    if recently_refused(svc, sender.id):
+        await press.answer(texts.plain("request_cooldown"), show_alert=True)
+        return
     request, created = svc.storage.access_requests.create_or_get_pending(
         sender.id, sender.first_name, sender.username, now=int(time.time())
     )
@@ -91,6 +95,9 @@ async def contact_shared(update: Update, context: Context) -> None:
     if message.contact.user_id != sender.id:
         await message.reply_text(texts("contact_not_own"))
         return
+    if recently_refused(svc, sender.id):
+        await message.reply_text(texts("request_cooldown"), reply_markup=ReplyKeyboardRemove())
+        return
     number = phones.normalize(message.contact.phone_number) or ""
     members = await svc.directory.members()
     match = next((m for m in members if m.personal_number and m.personal_number == number), None)
@@ -103,6 +110,14 @@ async def contact_shared(update: Update, context: Context) -> None:
         await _tell_admins(context, svc, updated, members)
     elif updated is not None:
         await _refresh_admin_messages(context, svc, updated, members)
+
+
+def recently_refused(svc: Services, telegram_id: int) -> bool:
+    """A user the admins turned down (or revoked) within the cooldown: asking again would only pester them."""
+    user = svc.storage.users.get(telegram_id)
+    return (
+        user is not None and user.status in ("denied", "revoked") and time.time() - user.updated_at < REQUEST_COOLDOWN
+    )
 
 
 async def _tell_admins(

@@ -17,6 +17,7 @@ TEXTS: dict[str, str] = {
     "request_sent_short": "Request sent",
     "request_pending": "Your request is already with the admin; I'll write when they decide.",
     "request_pending_short": "Request already sent",
+    "request_cooldown": "The admin has already turned your request down. You can ask again in a day.",
     "contact_not_own": "Please share your own number with the “Share my number” button, not someone else's contact.",
     "admin_request": "🔑 <b>Access request</b>\n{name} ({username}, id <code>{telegram_id}</code>)",
     "admin_request_phone": "Phone: {phone}",

@@ -17,6 +17,7 @@ TEXTS: dict[str, str] = {
     "request_sent_short": "Запрос отправлен",
     "request_pending": "Запрос уже у администратора — я напишу, когда он решит.",
     "request_pending_short": "Запрос уже отправлен",
+    "request_cooldown": "Администратор уже отклонил ваш запрос. Повторный запрос можно отправить через сутки.",
     "contact_not_own": "Пожалуйста, поделитесь своим номером кнопкой «Поделиться номером», а не чужим контактом.",
     "admin_request": "🔑 <b>Запрос доступа</b>\n{name} ({username}, id <code>{telegram_id}</code>)",
     "admin_request_phone": "Телефон: {phone}",

@@ -152,6 +152,20 @@ async def test_rejecting_tells_the_stranger_and_keeps_them_out(world: World) -> 
     assert await world.ask(STRANGER, "/balance") == REFUSED
     assert world.newtel_requests("company/get-state") == []
 
+    # Asking again at once does not pester the admins: the stranger is told to wait a day.
+    offer, _ = await world.say_all(STRANGER, "/start", count=2)
+    answer = await world.press(STRANGER, offer, "Запросить доступ")
+    assert answer == {
+        **answer,
+        "text": "Администратор уже отклонил ваш запрос. Повторный запрос можно отправить через сутки.",
+        "show_alert": True,
+    }
+    world.tg.share_contact(STRANGER, "+7 999 000-11-22")
+    (cooldown,) = await world.replies(STRANGER)
+    assert cooldown["text"].startswith("Администратор уже отклонил ваш запрос")
+    await world.say(ADMIN, "/help")  # everything before it has been handled
+    assert len(world.sent("sendMessage", chat_id=ADMIN)) == 2  # the one request, and the reply to /help
+
 
 async def test_two_admins_deciding_at_once_make_one_decision(make_world: WorldFactory) -> None:
     async with make_world(admin_ids=f"{ADMIN},{ADMIN2}") as world:
