@@ -52,7 +52,11 @@ def allowed(user: User | None, level: Level) -> bool:
     return user is not None and user.is_active and (level == "manager" or user.is_admin)
 
 
-def requires(level: Level) -> Callable[[Handler], Callable[[Update, Context], Awaitable[None]]]:
+def requires(
+    level: Level, *, group_only: bool = False
+) -> Callable[[Handler], Callable[[Update, Context], Awaitable[None]]]:
+    """Run the handler only for an allowed sender (and, with ``group_only``, only in a group chat)."""
+
     def decorate(handler: Handler) -> Callable[[Update, Context], Awaitable[None]]:
         @functools.wraps(handler)
         async def checked(update: Update, context: Context) -> None:
@@ -64,6 +68,11 @@ def requires(level: Level) -> Callable[[Handler], Callable[[Update, Context], Aw
                 await refuse(update, texts, known=allowed(user, "manager"))
                 return
             assert user is not None
+            chat, message = update.effective_chat, update.effective_message
+            if group_only and chat is not None and chat.type == ChatType.PRIVATE:
+                if message is not None:
+                    await message.reply_text(texts("group_only"))
+                return
             await handler(update, context, Caller(user, texts, svc))
 
         return checked

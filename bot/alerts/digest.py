@@ -11,7 +11,6 @@ from datetime import time as clock
 from typing import Any
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -46,13 +45,10 @@ def schedule_all(application: Any) -> None:
             schedule(application, chat.chat_id, chat.digest_time)
 
 
-@requires("admin")
+@requires("admin", group_only=True)
 async def digest_command(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
     assert message is not None and chat is not None
-    if chat.type == ChatType.PRIVATE:
-        await message.reply_text(texts("group_only"))
-        return
     wanted = (context.args or [""])[0].strip().lower()
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:

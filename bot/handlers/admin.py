@@ -6,7 +6,6 @@ import html
 import time
 
 from telegram import Update
-from telegram.constants import ChatType
 
 from bot.access import Caller, Context, requires
 from bot.formatting import format_for_people
@@ -126,13 +125,10 @@ def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], st
     return chosen, None
 
 
-@requires("admin")
+@requires("admin", group_only=True)
 async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
     assert message is not None and chat is not None
-    if chat.type == ChatType.PRIVATE:
-        await message.reply_text(texts("group_only"))
-        return
     words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
     balance = any(a.lower() in _BALANCE_WORDS for a in words)
     company = (await svc.directory.numbers()).external
@@ -154,13 +150,10 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_text(text)
 
 
-@requires("admin")
+@requires("admin", group_only=True)
 async def unsubscribe(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
     assert message is not None and chat is not None
-    if chat.type == ChatType.PRIVATE:
-        await message.reply_text(texts("group_only"))
-        return
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:
         await message.reply_text(texts("not_subscribed"))
