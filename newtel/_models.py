@@ -27,7 +27,7 @@ class NewtelModel(BaseModel):
 TEXT: TypeAdapter[str] = TypeAdapter(str)
 TEXTS: TypeAdapter[list[str]] = TypeAdapter(list[str])
 TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
-TIME_OR_NONE: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)  # type: ignore[arg-type]
+TIME_OR_NONE: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
 
 
 def parse_model(model: type[M], data: dict[str, Any], method: str) -> M:
