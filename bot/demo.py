@@ -39,6 +39,7 @@ No Telegram account, no real calls, no money. Customers of the sandbox call in n
 
 Try:  /balance   /calls   /calls missed   /call +7 916 123-45-67   /record 1
       /members   /lang en   !group (write in the team group)   !help   !quit
+Buttons show as [1] [2]…: type the number to press one (an alert's "Call back" too).
 Against real Telegram: python -m bot with TELEGRAM_BOT_TOKEN and New-Tel keys set (see README).
 """
 
