@@ -14,16 +14,33 @@ import newtel
 from newtel import NewtelClient
 from newtel.sandbox import Sandbox
 
-DOCUMENT = Path(__file__).parents[3] / "shared" / "newtel-api" / "api-reference-ru.md"
+# The 31 method names of the provider's document (``../shared/newtel-api/api-reference-ru.md``).
+DOCUMENTED = {
+    "company/get-state", "company/get-profile-details", "company/get-members", "company/get-members-list",
+    "company/get-member-details", "company/get-numbers", "user/get-profile-details", "call/start-simple-call",
+    "call/start-password-call", "call/get-vpbx-id", "vpbx/get-calls", "vpbx/get-calls-list",
+    "vpbx/get-active-calls", "vpbx/get-active-calls-list", "vpbx/get-call-details", "vpbx/get-call-direction",
+    "vpbx/get-call-status", "vpbx/get-call-start-time", "vpbx/get-call-answer-time", "vpbx/get-call-end-time",
+    "vpbx/get-inbound-call-clid", "vpbx/get-inbound-call-dnid", "vpbx/get-inbound-call-answered-numbers",
+    "vpbx/get-inbound-call-first-answered-number", "vpbx/get-outbound-call-internal-clid",
+    "vpbx/get-outbound-call-external-clid", "vpbx/get-outbound-call-dnid", "vpbx/get-call-record-link",
+    "vpbx/get-registered-numbers-list", "vpbx/get-ringing-numbers-list", "vpbx/get-active-numbers-list",
+}  # fmt: skip
+DOCUMENT = Path(__file__).resolve().parents[3] / "shared" / "newtel-api" / "api-reference-ru.md"
 
 
-def test_client_covers_every_method_named_in_the_document() -> None:
-    named = set(re.findall(r"^((?:company|user|call|vpbx)/[a-z-]+)$", DOCUMENT.read_text(), re.MULTILINE))
-    assert len(named) == 31
+def test_client_covers_every_documented_method() -> None:
+    assert len(DOCUMENTED) == 31
     client = NewtelClient("a" * 48, "b" * 48)
-    for method in named:
+    for method in DOCUMENTED:
         group, action = method.split("/")
         assert callable(getattr(getattr(client, group), action.replace("-", "_"))), method
+
+
+@pytest.mark.skipif(not DOCUMENT.exists(), reason="the provider's document is not beside this checkout")
+def test_the_list_matches_the_document() -> None:
+    named = set(re.findall(r"^((?:company|user|call|vpbx)/[a-z-]+)$", DOCUMENT.read_text(), re.MULTILINE))
+    assert named == DOCUMENTED
 
 
 async def test_company_methods(client: NewtelClient, sandbox: Sandbox) -> None:
