@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.localchat import FakeBotAPI
@@ -133,3 +134,51 @@ async def test_the_bot_process_serves_users_and_stops_cleanly_on_a_signal(
     for secret in secrets:
         assert secret not in output
     assert (tmp_path / "bot.db").exists()
+
+
+async def test_the_bot_runs_on_a_webhook(
+    sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram-hook"
+    secret = "webhook-secret-123"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env=clean_env(
+            tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=tg.url, NEWTEL_API_URL=sandbox.url,
+            NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key, ADMIN_IDS=str(ADMIN),
+            DATABASE_PATH=str(tmp_path / "bot.db"), WEBHOOK_URL=url, WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(unused_tcp_port), WEBHOOK_SECRET=secret,
+        ),
+    )  # fmt: skip
+    try:
+        registered = await tg.wait_for("setWebhook", timeout=30)
+        assert (registered.params["url"], registered.params["secret_token"]) == (url, secret)
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1, "date": 1_700_000_000, "text": "/balance",
+                "chat": {"id": ADMIN, "type": "private"}, "from": {"id": ADMIN, "is_bot": False, "first_name": "Anna"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 8}],
+            },
+        }  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # the webhook server starts listening just after setWebhook
+                try:
+                    async with http.post(url, json=update) as refused:
+                        assert refused.status == 403  # without Telegram's secret header
+                        break
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.1)
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            async with http.post(url, json=update, headers=headers) as accepted:
+                assert accepted.status == 200
+        reply = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15)
+        assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert "Traceback" not in output.decode()
+    assert secret not in output.decode() and TOKEN not in output.decode()
