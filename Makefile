@@ -17,7 +17,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy newtel
+	$(BIN)/mypy newtel storage bot
 
 test: lint
 	$(BIN)/pytest -q

@@ -15,7 +15,7 @@ from bot.config import Settings, describe_errors
 
 def main() -> int:
     try:
-        settings = Settings()  # type: ignore[call-arg]  # filled from the environment and .env
+        settings = Settings()  # filled from the environment and .env
     except ValidationError as error:
         print(describe_errors(error), file=sys.stderr)
         return 2

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -31,6 +31,14 @@ class Caller:
     user: User
     texts: Texts
     services: Services
+    update: Update
+
+    async def reply(self, text: str, **options: Any) -> Message:
+        """Answer in the chat the update came from."""
+        message = self.update.effective_message
+        if message is None:
+            raise RuntimeError("this update has no message to answer")
+        return await message.reply_text(text, **options)
 
 
 Handler = Callable[[Update, Context, Caller], Awaitable[None]]
@@ -54,10 +62,10 @@ def allowed(user: User | None, level: Level) -> bool:
 
 def requires(
     level: Level, *, group_only: bool = False
-) -> Callable[[Handler], Callable[[Update, Context], Awaitable[None]]]:
+) -> Callable[[Handler], Callable[[Update, Context], Coroutine[Any, Any, None]]]:
     """Run the handler only for an allowed sender (and, with ``group_only``, only in a group chat)."""
 
-    def decorate(handler: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+    def decorate(handler: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         @functools.wraps(handler)
         async def checked(update: Update, context: Context) -> None:
             svc = services(context)
@@ -73,7 +81,7 @@ def requires(
                 if message is not None:
                     await message.reply_text(texts("group_only"))
                 return
-            await handler(update, context, Caller(user, texts, svc))
+            await handler(update, context, Caller(user, texts, svc, update))
 
         return checked
 

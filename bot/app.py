@@ -72,7 +72,7 @@ def handlers() -> list[Any]:
         # Buttons: the payload type decides the handler.
         CallbackQueryHandler(manager.calls_page, pattern=cd.matches(cd.CallsPage)),
         CallbackQueryHandler(access_requests.request_access, pattern=cd.matches(cd.RequestAccess)),
-        CallbackQueryHandler(access_requests.decide, pattern=cd.matches(cd.Approve | cd.Reject)),
+        CallbackQueryHandler(access_requests.decide, pattern=cd.matches(cd.Approve, cd.Reject)),
         CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
         CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
     ]

@@ -79,6 +79,6 @@ def parse(data: object) -> Payload | None:
     return payload
 
 
-def matches(cls: type[Any]) -> Callable[[object], bool]:
-    """A ``CallbackQueryHandler`` pattern accepting the payloads of one type."""
-    return lambda data: isinstance(parse(data), cls)
+def matches(*kinds: type[Any]) -> Callable[[object], bool]:
+    """A ``CallbackQueryHandler`` pattern accepting the payloads of these types."""
+    return lambda data: isinstance(parse(data), kinds)

@@ -41,7 +41,9 @@ class BalanceWatch:
     def recipients(self) -> list[tuple[int, str | None]]:
         """(chat id, language) of every admin and every chat that asked for balance alerts."""
         storage = self._svc.storage
-        people = [(u.telegram_id, u.language) for u in storage.users.list(active_only=True) if u.is_admin]
+        people: list[tuple[int, str | None]] = [
+            (u.telegram_id, u.language) for u in storage.users.list(active_only=True) if u.is_admin
+        ]
         chats = [(c.chat_id, c.language) for c in storage.chats.subscribed() if c.balance_alerts]
         return people + chats
 

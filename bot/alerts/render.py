@@ -21,7 +21,7 @@ def _at(seconds: int | None, zone: ZoneInfo, texts: Texts, now: datetime) -> str
 
 def render_alert(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> tuple[Html, InlineKeyboardMarkup | None]:
     customer = format_for_people(alert.clid)
-    lines = [
+    lines: list[str] = [
         texts("alert_title") if alert.missed_count == 1 else texts("alert_title_many", count=alert.missed_count),
         texts("alert_from", customer=customer),
         texts("alert_dialled", number=format_for_people(alert.dnid)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal
 
 from telegram import (
     InlineKeyboardButton,
@@ -22,7 +23,7 @@ from bot.formatting import format_for_people
 from bot.services import Services, services
 from bot.texts import Html, Texts
 from newtel import Member, phones
-from storage import AccessRequest
+from storage import AccessRequest, Role
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
         if member is None:
             await press.answer(texts.plain("member_gone"), show_alert=True)
             return
-    decision = "approved" if member is not None else "denied"
+    decision: Literal["approved", "denied"] = "approved" if member is not None else "denied"
     if not svc.storage.access_requests.decide(request.id, decision, by=caller.user.telegram_id, now=now):
         await press.answer(texts.plain("request_decided_already"), show_alert=True)
         return
@@ -247,7 +248,7 @@ def grant(
     """Let ``telegram_id`` use the bot as ``member`` (an admin keeps their role) and audit it."""
     now = int(time.time())
     existing = svc.storage.users.get(telegram_id)
-    role = "admin" if existing is not None and existing.is_admin and existing.is_active else "manager"
+    role: Role = "admin" if existing is not None and existing.is_admin and existing.is_active else "manager"
     svc.storage.users.allow(
         telegram_id,
         role,

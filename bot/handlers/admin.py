@@ -100,7 +100,7 @@ async def users(update: Update, context: Context, caller: Caller) -> None:
     text = Html(texts("users_header") + "\n" + "\n".join(rows))
     if pending:
         text = Html(text + "\n\n" + texts("users_pending", count=len(pending)))
-    await update.effective_message.reply_text(text)  # type: ignore[union-attr]
+    await caller.reply(text)
 
 
 _BALANCE_WORDS = ("balance", "баланс")

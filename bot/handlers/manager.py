@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import aiohttp
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -18,7 +18,7 @@ from bot import callback_data as cd
 from bot import calls_view
 from bot.access import Caller, Context, requires, show_typing
 from bot.formatting import format_for_people, moment, money
-from bot.texts import LANGUAGES, Html, Texts
+from bot.texts import Html, Texts, language_named
 from newtel import phones
 
 log = logging.getLogger(__name__)
@@ -50,18 +50,18 @@ async def balance(update: Update, context: Context, caller: Caller) -> None:
     )
     if state.is_blocked:
         text = Html(text + "\n\n" + texts("account_blocked"))
-    await update.effective_message.reply_text(text)  # type: ignore[union-attr]
+    await caller.reply(text)
 
 
 @requires("manager")
 async def calls(update: Update, context: Context, caller: Caller) -> None:
     query = calls_view.parse_query(context.args or [])
     if query is None:
-        await update.effective_message.reply_text(caller.texts("calls_usage"))  # type: ignore[union-attr]
+        await caller.reply(caller.texts("calls_usage"))
         return
     await show_typing(update, context)
     text, keyboard = await _calls_page(caller, query, 0)
-    await update.effective_message.reply_text(text, reply_markup=keyboard)  # type: ignore[union-attr]
+    await caller.reply(text, reply_markup=keyboard)
 
 
 @requires("manager")
@@ -76,7 +76,7 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
     await press.edit_message_text(text, reply_markup=keyboard)
 
 
-async def _calls_page(caller: Caller, query: calls_view.Query, page: int) -> tuple[Html, object]:
+async def _calls_page(caller: Caller, query: calls_view.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     vpbx = caller.services.newtel.vpbx
     history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
     chosen = calls_view.select(history, query)
@@ -182,7 +182,7 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     await send_recording(caller, message, link, caption, vpbx_id)
 
 
-async def send_recording(caller: Caller, message, link: str, caption: Html, vpbx_id: str) -> None:  # type: ignore[no-untyped-def]
+async def send_recording(caller: Caller, message: Message, link: str, caption: Html, vpbx_id: str) -> None:
     """By URL (Telegram fetches it), else downloaded and uploaded when under 50 MB, else as a link."""
     try:
         await message.reply_audio(audio=link, caption=caption, do_quote=True)
@@ -242,7 +242,7 @@ async def members(update: Update, context: Context, caller: Caller) -> None:
                 state=state,
             )
         )
-    await update.effective_message.reply_text(Html(texts("members_header") + "\n" + "\n".join(rows)))  # type: ignore[union-attr]
+    await caller.reply(Html(texts("members_header") + "\n" + "\n".join(rows)))
 
 
 @requires("manager")
@@ -253,7 +253,7 @@ async def numbers(update: Update, context: Context, caller: Caller) -> None:
     def listed(items: list[str]) -> str:
         return ", ".join(format_for_people(n) for n in items) if items else "—"
 
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
+    await caller.reply(
         texts(
             "numbers", external=listed(found.external), internal=listed(found.internal), virtual=listed(found.virtual)
         )
@@ -263,7 +263,7 @@ async def numbers(update: Update, context: Context, caller: Caller) -> None:
 @requires("manager")
 async def whoami(update: Update, context: Context, caller: Caller) -> None:
     user, texts = caller.user, caller.texts
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
+    await caller.reply(
         texts(
             "whoami",
             telegram_id=user.telegram_id,
@@ -302,8 +302,8 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
 async def language(update: Update, context: Context, caller: Caller) -> None:
     message, svc = update.effective_message, caller.services
     assert message is not None and update.effective_chat is not None
-    wanted = (context.args or [""])[0].lower()
-    if wanted not in LANGUAGES:
+    wanted = language_named((context.args or [""])[0])
+    if wanted is None:
         await message.reply_text(caller.texts("lang_usage"))
         return
     now = int(time.time())
@@ -322,4 +322,4 @@ async def help_command(update: Update, context: Context, caller: Caller) -> None
     text = texts("help_manager")
     if caller.user.is_admin:
         text = Html(text + "\n\n" + texts("help_admin"))
-    await update.effective_message.reply_text(text)  # type: ignore[union-attr]
+    await caller.reply(text)

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Literal
 
 from bot.texts import en, ru
 
+Language = Literal["ru", "en"]
 CATALOGS: dict[str, dict[str, str]] = {"ru": ru.TEXTS, "en": en.TEXTS}
-LANGUAGES = tuple(CATALOGS)
+LANGUAGES: tuple[Language, ...] = ("ru", "en")
+
+
+def language_named(value: str) -> Language | None:
+    """``ru`` or ``en`` as typed (any case), else None."""
+    wanted = value.strip().lower()
+    return next((language for language in LANGUAGES if language == wanted), None)
 
 
 class Html(str):
