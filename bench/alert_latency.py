@@ -21,29 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from _local import TOKEN, local_settings
+
 from bot.alerts.poller import poller
 from bot.app import build_application, running
-from bot.config import Settings
 from bot.localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 
-TOKEN = "123456:BENCH-token-for-the-local-fake-api"
 GROUP = -100_500
 SLACK = 0.3  # seconds on top of the poll interval
-
-
-def settings_for(sandbox: Sandbox, tg: FakeBotAPI, database: Path, interval: float) -> Settings:
-    return Settings(
-        _env_file=None,
-        telegram_bot_token=TOKEN,
-        telegram_api_url=tg.url,
-        newtel_api_url=sandbox.url,
-        newtel_access_key=sandbox.access_key,
-        newtel_signing_key=sandbox.signing_key,
-        database_path=database,
-        poll_interval=interval,
-        log_level="WARNING",
-    )
 
 
 async def one_alert(sandbox: Sandbox, tg: FakeBotAPI, customer: str, timeout: float) -> float:
@@ -61,7 +47,7 @@ async def run(n: int, interval: float, seed: int) -> list[float]:
     async with Sandbox() as sandbox, FakeBotAPI(TOKEN) as tg:
         tg.group(GROUP, title="Sales")
         with tempfile.TemporaryDirectory(prefix="alert-latency-") as tmp:
-            app = build_application(settings_for(sandbox, tg, Path(tmp) / "bench.db", interval))
+            app = build_application(local_settings(sandbox, tg, Path(tmp) / "bench.db", interval))
             async with running(app) as svc:
                 svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
                 await poller(app).wait_cycles(1, timeout=30)  # the first poll sets the baseline

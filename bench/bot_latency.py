@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _local import TOKEN, local_settings
 from _sandbox_process import SandboxProcess, sandbox_process
 
 from bot.app import build_application, running
-from bot.config import Settings
 from bot.localchat import FakeBotAPI
 from bot.services import Services
 
-TOKEN = "123456:BENCH-token-for-the-local-fake-api"
 MANAGER = 5_000
 CROWD = 100
 CROWD_IDS = [MANAGER + 1 + i for i in range(CROWD)]
@@ -44,20 +43,6 @@ WARMUP = 20
 PACE = 0.1  # 2 limited requests (typing, reply) per 100 ms stays under the limiter's 30/s: its bucket stays empty
 SINGLE_TARGET_MS = 50.0
 CROWD_TARGET_S = 2.0
-
-
-def settings_for(sandbox: SandboxProcess, tg: FakeBotAPI, database: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        telegram_bot_token=TOKEN,
-        telegram_api_url=tg.url,
-        newtel_api_url=sandbox.url,
-        newtel_access_key=sandbox.access_key,
-        newtel_signing_key=sandbox.signing_key,
-        database_path=database,
-        poll_interval=3600,
-        log_level="WARNING",
-    )
 
 
 async def allow_managers(services: Services, user_ids: Sequence[int]) -> None:
@@ -119,7 +104,8 @@ async def bot(sandbox: SandboxProcess) -> AsyncIterator[FakeBotAPI]:
     """The real Application on a fresh database and fake Bot API, with the benchmark's managers allowed."""
     with tempfile.TemporaryDirectory(prefix="bot-latency-") as tmp:
         async with FakeBotAPI(TOKEN) as tg:
-            app = build_application(settings_for(sandbox, tg, Path(tmp) / "bench.db"))
+            settings = local_settings(sandbox, tg, Path(tmp) / "bench.db", poll_interval=3600)  # commands only
+            app = build_application(settings)
             async with running(app) as services:
                 await allow_managers(services, [MANAGER, *CROWD_IDS])
                 yield tg
