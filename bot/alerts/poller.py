@@ -74,7 +74,11 @@ class Poller:
 
     async def poll_once(self, bot: Bot) -> None:
         # The balance first: company/get-state is the one method that still answers when the account is blocked.
-        await self.balance.check(bot)
+        # Its failure must not cost the missed calls, so it is only logged.
+        try:
+            await self.balance.check(bot)
+        except newtel.NewtelError as error:
+            log.warning("Balance check failed (%s: %s)", type(error).__name__, error)
         calls = await self._svc.newtel.vpbx.get_calls()
         now = int(time.time())
         self.record(calls, now)
@@ -134,7 +138,8 @@ class Poller:
         if alert.callback_call_id:
             try:
                 vpbx_id = await self._svc.newtel.call.get_vpbx_id(alert.callback_call_id)
-            except newtel.CallNotFound:
+            except newtel.NewtelError as error:  # not mapped yet, or New-Tel hiccuped: match by number instead
+                log.debug("call/get-vpbx-id for alert %s: %s", alert.id, error)
                 vpbx_id = None
             if vpbx_id is not None and vpbx_id in by_id:
                 return by_id[vpbx_id]

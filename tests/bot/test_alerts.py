@@ -294,3 +294,9 @@ async def test_daily_digest(team: Team) -> None:
     team.tg.send_text(ADMIN, "/digest off", chat_id=GROUP)
     await team.tg.wait_for("sendMessage", chat_id=GROUP)
     assert team.app.job_queue.get_jobs_by_name(f"digest:{GROUP}") == ()
+
+
+async def test_a_failing_balance_check_does_not_hold_up_missed_calls(team: Team) -> None:
+    team.sandbox.faults.fail(status=500, times=1000, methods={"company/get-state"})
+    team.miss(clid="79160000061")
+    await team.alert_for("79160000061", timeout=15)
