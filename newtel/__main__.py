@@ -55,7 +55,8 @@ async def _call(client: NewtelClient, method: str, params: dict[str, Any]) -> An
         return await client.request(method, params)
     kwargs = {_python_name(key): value for key, value in params.items()}
     if method == "call/start-password-call" and "asynchronous" in kwargs:
-        kwargs["asynchronous"] = str(kwargs["asynchronous"]) == "1"
+        flag = str(kwargs["asynchronous"])  # the documented 0 or 1; anything else is refused below
+        kwargs["asynchronous"] = {"0": False, "1": True}.get(flag, flag)
     try:
         return await function(**kwargs)
     except TypeError as error:  # a parameter the method does not take, or one missing

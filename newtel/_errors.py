@@ -76,7 +76,22 @@ class SignatureMismatch(ResponseError):
 
 
 class APIError(NewtelError):
-    """The server refused the request as a whole (``status: "error"``)."""
+    """The server refused the request as a whole (``status: "error"``).
+
+    ``retry_after``: the server's ``Retry-After`` hint in seconds (with 429 and 503), when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        http_status: int | None = None,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, method=method, http_status=http_status, server_message=server_message)
+        self.retry_after = retry_after
 
 
 class AuthError(APIError):
@@ -100,19 +115,7 @@ class InvalidParameters(APIError):
 
 
 class RateLimited(APIError):
-    """Too many requests; ``retry_after`` is the server's hint in seconds, when it gave one."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        method: str | None = None,
-        http_status: int | None = 429,
-        server_message: str | None = None,
-    ) -> None:
-        super().__init__(message, method=method, http_status=http_status, server_message=server_message)
-        self.retry_after = retry_after
+    """Too many requests (HTTP 429); ``retry_after`` says for how long, when the server said."""
 
 
 class ServerError(APIError):
@@ -186,12 +189,10 @@ def method_error(method: str, message: str | None) -> MethodError:
 def api_error(method: str, http_status: int, message: str | None, retry_after: float | None = None) -> APIError:
     """The error for a refused request, chosen by HTTP status (and the message where the status is shared)."""
     text = message or f"HTTP {http_status}"
-    if http_status == 429:
-        return RateLimited(text, retry_after=retry_after, method=method, server_message=message)
     cls = _HTTP_ERRORS.get(http_status, ServerError if http_status >= 500 else APIError)
     if http_status == 403:
         if text.strip().rstrip(".").lower() == _ACCOUNT_BLOCKED:
             cls = AccountBlocked
         else:
             text = f"{text}: these API keys may not be allowed to use {method}"
-    return cls(text, method=method, http_status=http_status, server_message=message)
+    return cls(text, method=method, http_status=http_status, server_message=message, retry_after=retry_after)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -27,7 +27,8 @@ class NewtelModel(BaseModel):
 TEXT: TypeAdapter[str] = TypeAdapter(str)
 TEXTS: TypeAdapter[list[str]] = TypeAdapter(list[str])
 TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
-TIME_OR_NONE: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
+# (mypy reads ``datetime | None`` as a value here, so the argument is passed as Any and the result typed.)
+TIME_OR_NONE: TypeAdapter[datetime | None] = TypeAdapter(cast(Any, datetime | None))
 
 
 def parse_model(model: type[M], data: dict[str, Any], method: str) -> M:

@@ -39,4 +39,5 @@ def parse_token(token: str) -> tuple[str, int, str] | None:
 
 def signatures_match(expected: str, received: str) -> bool:
     """Constant-time comparison, so a forged signature cannot be found byte by byte."""
-    return hmac.compare_digest(expected.encode(), received.strip().lower().encode())
+    # Header values arrive decoded with surrogateescape: undecodable bytes must compare unequal, not raise.
+    return hmac.compare_digest(expected.encode(), received.strip().lower().encode("utf-8", "surrogateescape"))

@@ -41,7 +41,9 @@ BodyFormat = Literal["json", "form"]
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Decoder = Callable[[int, bytes, float | None], T]  # (HTTP status, body, Retry-After) -> value, or a NewtelError
-_SKEW_TOLERANCE = 30.0  # seconds; the server's window is ±600 s, so a smaller gap is not why it refused
+# The server's window is ±600 s: a smaller gap is not why it refused (Date has 1 s resolution, and the
+# answer takes a moment), and a gap over a day is more likely a broken Date than a broken clock.
+_SKEW_MIN, _SKEW_MAX = 540.0, 86_400.0
 _MAX_RETRY_WAIT = 60.0  # a Retry-After longer than this is handed to the caller instead of slept through
 
 
@@ -235,7 +237,10 @@ class Transport:
     ) -> tuple[int, Mapping[str, str], bytes]:
         session = self._get_session()
         try:
-            async with session.post(url, data=body, headers=headers, timeout=timeout) as response:
+            # No redirects: a redirected POST would carry the token elsewhere (or turn into a GET).
+            async with session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
                 return response.status, response.headers, await response.read()
         except aiohttp.ClientConnectorCertificateError as error:
             raise NetworkError(
@@ -272,7 +277,7 @@ class Transport:
         except (KeyError, TypeError, ValueError):
             return False
         gap = server_now - (self._clock() + self.clock_offset)
-        if abs(gap) < _SKEW_TOLERANCE:
+        if not _SKEW_MIN <= abs(gap) <= _SKEW_MAX:
             return False
         self.clock_offset += gap
         logger.warning("Local clock is %+.0f s off New-Tel's; correcting and retrying", -gap)
@@ -288,7 +293,8 @@ class Transport:
             safe = idempotent and isinstance(failure, RateLimited | ServerError)
         if not safe:
             return None
-        if isinstance(failure, RateLimited) and failure.retry_after is not None:
-            return failure.retry_after if failure.retry_after <= _MAX_RETRY_WAIT else None
+        retry_after = getattr(failure, "retry_after", None)  # 429, and 503 when the server says when
+        if retry_after is not None:
+            return float(retry_after) if retry_after <= _MAX_RETRY_WAIT else None
         ceiling = min(self._backoff_max, self._backoff_base * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)  # jitter keeps many clients from retrying in step

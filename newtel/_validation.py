@@ -54,7 +54,7 @@ def timeout(value: int | None) -> int | None:
 def pin(value: str | None) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _PIN.match(value):
+    if not isinstance(value, str) or not _PIN.fullmatch(value):
         raise ValidationError("pin", f"must be exactly 5 digits (got {value!r})")
     return value
 
@@ -66,13 +66,13 @@ def async_flag(value: bool | int) -> int:
 
 
 def call_id(value: str) -> str:
-    if not isinstance(value, str) or not _CALL_ID.match(value):
+    if not isinstance(value, str) or not _CALL_ID.fullmatch(value):
         raise ValidationError("callId", f"must be 16 digits (got {value!r})")
     return value
 
 
 def vpbx_id(value: str) -> str:
-    if not isinstance(value, str) or not _VPBX_ID.match(value):
+    if not isinstance(value, str) or not _VPBX_ID.fullmatch(value):
         raise ValidationError("vpbxId", f"must be 40 lowercase hexadecimal digits (got {value!r})")
     return value
 

@@ -27,15 +27,27 @@ def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = F
     digits = re.sub(r"\D", "", text)
     if allow_short and not text.startswith("+") and _SHORT_NUMBER.match(digits):
         return digits
-    if not text.startswith("+") and len(digits) >= 11 and not digits.startswith("8"):
-        text = "+" + digits  # already international, e.g. "79041112233" or "49 30 1234567"
+    if text.startswith("+"):
+        readings = [text]
+    elif len(digits) >= 11 and not digits.startswith("8"):
+        readings = ["+" + digits]  # already international, e.g. "79041112233" or "49 30 1234567"
+    else:
+        # National first (people type "8 916 …" or "916 …"), then the digits as an international number
+        # ("861012345678"), for those that are not valid in the home region.
+        readings = [text, "+" + digits]
+    parsed = [number for number in (_parse(r, region) for r in readings) if number is not None]
+    chosen = next((n for n in parsed if phonenumbers.is_valid_number(n)), None)
+    chosen = chosen or next((n for n in parsed if phonenumbers.is_possible_number(n)), None)
+    if chosen is None:
+        return None
+    return phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     try:
-        parsed = phonenumbers.parse(text, region)
+        return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
 def format_for_people(number: str | None, *, region: str = DEFAULT_REGION) -> str:

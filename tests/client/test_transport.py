@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import ssl
@@ -180,6 +181,8 @@ def simple_call(client: NewtelClient, **overrides: object):  # type: ignore[no-u
         (lambda c: c.call.start_password_call(dst_number="79161234567", pin="1234"), "pin"),
         (lambda c: c.call.start_password_call(dst_number="79161234567", asynchronous=2), "async"),
         (lambda c: c.call.get_vpbx_id("123"), "callId"),
+        (lambda c: c.call.get_vpbx_id("1234567890123456\n"), "callId"),
+        (lambda c: c.call.start_password_call(dst_number="79161234567", pin="12345\n"), "pin"),
         (lambda c: c.vpbx.get_call_details("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"), "vpbxId"),
         (lambda c: c.company.get_member_details(""), "name"),
     ],
@@ -261,3 +264,79 @@ async def test_tls_certificates_are_verified(self_signed: tuple[Path, Path], unu
                 await client.company.get_state()
     finally:
         await runner.cleanup()
+
+
+async def serve(handler, port: int) -> web.AppRunner:  # type: ignore[no-untyped-def]
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def test_a_503_with_retry_after_is_waited_out(unused_tcp_port: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    answers = [web.json_response({"status": "error"}, status=503, headers={"Retry-After": "3"})]
+    state = {"status": "success", "data": {"result": "success", "state": {"currency": "RUB", "status": "active"}}}
+
+    async def handler(request: web.Request) -> web.Response:
+        return answers.pop() if answers else web.json_response(state)
+
+    slept: list[float] = []
+
+    async def record_sleep(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(newtel._transport.asyncio, "sleep", record_sleep)
+    runner = await serve(handler, unused_tcp_port)
+    try:
+        async with NewtelClient("a" * 48, "b" * 48, f"http://127.0.0.1:{unused_tcp_port}") as client:
+            assert (await client.company.get_state()).currency == "RUB"
+    finally:
+        await runner.cleanup()
+    assert [delay for delay in slept if delay] == [3.0]  # (aiohttp itself yields with sleep(0))
+
+
+async def test_redirects_are_not_followed(unused_tcp_port: int) -> None:
+    hits: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=307, headers={"Location": "/elsewhere"})
+
+    runner = await serve(handler, unused_tcp_port)
+    try:
+        async with NewtelClient("a" * 48, "b" * 48, f"http://127.0.0.1:{unused_tcp_port}") as client:
+            with pytest.raises(newtel.NewtelError):
+                await client.call.start_simple_call(src_number="100", dst_number="79161234567", caller_id="74951234567")
+    finally:
+        await runner.cleanup()
+    assert hits == ["/call/start-simple-call"]
+
+
+async def test_an_undecodable_signature_header_is_a_mismatch(unused_tcp_port: int) -> None:
+    body = b'{"status":"success","data":{"result":"success","state":{"currency":"RUB","status":"active"}}}'
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSignature: \xff\xfe\r\n"
+        writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", unused_tcp_port)
+    try:
+        async with NewtelClient("a" * 48, "b" * 48, f"http://127.0.0.1:{unused_tcp_port}") as client:
+            with pytest.raises(newtel.SignatureMismatch):
+                await client.company.get_state()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_date_days_away_is_not_taken_for_the_time(client: NewtelClient, sandbox: Sandbox) -> None:
+    sandbox.clock_offset = 3 * 86_400  # more likely a broken Date header than a clock three days off
+    with pytest.raises(newtel.AuthError):
+        await client.company.get_state()
+    assert attempts(sandbox, "company/get-state") == 1
+    assert client._transport.clock_offset == 0

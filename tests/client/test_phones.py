@@ -1,0 +1,40 @@
+"""Phone numbers as people type them, normalized for New-Tel and formatted for people."""
+
+import pytest
+
+from newtel.phones import format_for_people, normalize
+
+
+@pytest.mark.parametrize(
+    ("typed", "digits"),
+    [
+        ("+7 (904) 111-22-33", "79041112233"),
+        ("8 904 111 22 33", "79041112233"),
+        ("89041112233", "79041112233"),
+        ("9041112233", "79041112233"),
+        ("79041112233", "79041112233"),
+        ("8 (495) 123-45-67", "74951234567"),
+        ("8 800 777-61-17", "78007776117"),
+        ("+49 30 12345678", "493012345678"),
+        ("861012345678", "861012345678"),  # not a Russian number: read as international (China)
+        ("375291234567", "375291234567"),  # Belarus
+        ("abc", None),
+        ("+7 916 123-45-67 ext 5", None),
+        ("0123", None),
+        ("", None),
+    ],
+)
+def test_normalize(typed: str, digits: str | None) -> None:
+    assert normalize(typed) == digits
+
+
+def test_internal_numbers_only_when_allowed() -> None:
+    assert normalize("101", allow_short=True) == "101"
+    assert normalize("101") is None
+
+
+def test_format_for_people() -> None:
+    assert format_for_people("79041112233") == "+7 904 111-22-33"
+    assert format_for_people("78007776117") == "+7 800 777-61-17"
+    assert format_for_people("101") == "101"
+    assert format_for_people(None) == "—"
