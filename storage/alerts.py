@@ -145,6 +145,14 @@ def _record(conn: sqlite3.Connection, chat_id: int, call: MissedCall, now: int) 
     return RecordResult(alert_id, outcome)
 
 
+def _same_claim(claim: Alert | None) -> str:
+    return "" if claim is None else " AND callback_by = :claimed_by AND callback_started_at = :claimed_at"
+
+
+def _claim_params(claim: Alert | None) -> dict[str, Any]:
+    return {} if claim is None else {"claimed_by": claim.callback_by, "claimed_at": claim.callback_started_at}
+
+
 class Alerts:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -226,25 +234,39 @@ class Alerts:
             {"id": alert_id, "user_id": user_id, "name": name, "now": now},
         )
 
-    def set_callback_call(self, alert_id: int, call_id: str, now: int | None = None) -> Alert | None:
+    # The callback's later steps name the claim they belong to (``claim``: the claimed alert), so a late
+    # step of an earlier claim cannot change a newer one.
+
+    def set_callback_call(
+        self, alert_id: int, call_id: str, now: int | None = None, *, claim: Alert | None = None
+    ) -> Alert | None:
         """The callback was started: remember the New-Tel call id to follow it."""
         return self._change(
             "callback_call_id = :call_id",
-            "state = 'calling'",
-            {"id": alert_id, "call_id": str(call_id), "now": now_or_clock(now)},
+            "state = 'calling'" + _same_claim(claim),
+            {"id": alert_id, "call_id": str(call_id), "now": now_or_clock(now), **_claim_params(claim)},
         )
 
-    def callback_failed(self, alert_id: int, now: int) -> Alert | None:
+    def callback_failed(self, alert_id: int, now: int, *, claim: Alert | None = None) -> Alert | None:
         """The callback could not be started: open again, the button is offered again."""
         return self._change(
-            "state = 'open', callback_outcome = 'failed'", "state = 'calling'", {"id": alert_id, "now": now}
+            "state = 'open', callback_outcome = 'failed'",
+            "state = 'calling'" + _same_claim(claim),
+            {"id": alert_id, "now": now, **_claim_params(claim)},
         )
 
     def callback_finished(
-        self, alert_id: int, answered: bool, talk_seconds: int | None, vpbx_id: str | None, now: int
+        self,
+        alert_id: int,
+        answered: bool,
+        talk_seconds: int | None,
+        vpbx_id: str | None,
+        now: int,
+        *,
+        claim: Alert | None = None,
     ) -> Alert | None:
         """The poll found how the callback ended: answered closes the alert, otherwise it is open again."""
-        params = {"id": alert_id, "talk": talk_seconds, "vpbx_id": vpbx_id, "now": now}
+        params = {"id": alert_id, "talk": talk_seconds, "vpbx_id": vpbx_id, "now": now, **_claim_params(claim)}
         if answered:
             return self._change(
                 """
@@ -256,7 +278,7 @@ class Alerts:
             )
         return self._change(
             "state = 'open', callback_outcome = 'no answer', talk_seconds = :talk, callback_vpbx_id = :vpbx_id",
-            "state = 'calling'",
+            "state = 'calling'" + _same_claim(claim),
             params,
         )
 

@@ -13,7 +13,7 @@ from bot import callback_data as cd
 from bot.access import Caller, Context, requires
 from bot.alerts.poller import poller
 from bot.handlers.errors import describe
-from bot.handlers.manager import own_phone, place_call
+from bot.handlers.manager import call_may_have_started, own_phone, place_call
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -58,24 +58,17 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
             caller, source=source, destination=alert.clid, caller_id=caller_id, origin=f"alert:{alert.id}"
         )
     except newtel.NewtelError as error:
-        if _may_have_started(error):
+        if call_may_have_started(error):
             # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
             log.warning("Callback for alert %s unconfirmed: %s", alert.id, error)
             await press.answer(texts.plain("callback_uncertain"), show_alert=True)
             return
-        alerts.callback_failed(alert.id, int(time.time()))
+        alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
         await delivery.deliver(context.bot, alert.id)
         await press.answer(Texts.strip(describe(error, texts)), show_alert=True)
         return
-    alerts.set_callback_call(alert.id, call_id)
+    alerts.set_callback_call(alert.id, call_id, claim=claimed)
     await press.answer(texts.plain("callback_started"))
-
-
-def _may_have_started(error: newtel.NewtelError) -> bool:
-    """Whether New-Tel may have placed the call despite the error (so the button must not come back yet)."""
-    if isinstance(error, newtel.TransportError):
-        return error.maybe_sent
-    return isinstance(error, newtel.ServerError)
 
 
 @requires("manager")

@@ -125,12 +125,12 @@ class Poller:
                 started = alert.callback_started_at or now
                 if now - started > CALLBACK_GIVE_UP:
                     log.warning("Callback of alert %s never appeared in the call history; reopening", alert.id)
-                    alerts.callback_failed(alert.id, now)
+                    alerts.callback_failed(alert.id, now, claim=alert)
                 continue
             if call.active:
                 continue  # still ringing or talking: the outcome comes on a later poll
             answered = call.status == "answered"
-            alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now)
+            alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
     async def _find_callback(self, alert: Any, calls: Sequence[Call], by_id: dict[str, Call]) -> Call | None:
         """The outbound call a callback became: by its call id when New-Tel maps it, else the first

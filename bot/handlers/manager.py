@@ -115,9 +115,9 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         return
     try:
         await place_call(caller, source=source, destination=destination, caller_id=caller_id, origin="command")
-    except (newtel.TransportError, newtel.ServerError, newtel.ResponseError) as error:
-        if isinstance(error, newtel.TransportError) and not error.maybe_sent:
-            raise  # it never reached New-Tel: the usual "not answering, try again"
+    except newtel.NewtelError as error:
+        if not call_may_have_started(error):
+            raise  # refused or never sent: the error handler says why
         # New-Tel may have started it: saying "try again" could ring the customer twice.
         log.warning("call start uncertain: %s: %s", type(error).__name__, error)
         await message.reply_text(texts("call_uncertain", source=format_for_people(source)))
@@ -130,6 +130,14 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
             caller_id=format_for_people(caller_id),
         )
     )
+
+
+def call_may_have_started(error: newtel.NewtelError) -> bool:
+    """Whether New-Tel may have placed a call although starting it failed: the request may have reached
+    it (a broken connection, a timeout, a 5xx) or it answered 200 with something unreadable."""
+    if isinstance(error, newtel.TransportError):
+        return error.maybe_sent
+    return isinstance(error, newtel.ServerError | newtel.ResponseError)
 
 
 async def place_call(caller: Caller, *, source: str, destination: str, caller_id: str, origin: str) -> str:
