@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from telegram import Update
+from telegram.error import InvalidToken
 
 from bot import logs
 from bot.app import build_application
@@ -28,6 +30,15 @@ def main() -> int:
         secrets.append(settings.webhook_secret.get_secret_value())
     logs.configure(settings.log_level, secrets)
     application = build_application(settings)
+    try:
+        run(application, settings)
+    except InvalidToken:
+        print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(application: Any, settings: Settings) -> None:
     if settings.webhook_url:
         application.run_webhook(
             listen=settings.webhook_listen,
@@ -39,7 +50,6 @@ def main() -> int:
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
 
 
 if __name__ == "__main__":

@@ -46,29 +46,34 @@ MENU = [
 ]
 
 
+def command(names: str | list[str], callback: Any) -> CommandHandler[Any, Any]:
+    """A command from a new message only: editing an old "/call …" must not place the call again."""
+    return CommandHandler(names, callback, filters=filters.UpdateType.MESSAGE)
+
+
 def handlers() -> list[Any]:
     """Every handler, in the order PTB tries them (first match wins within a group)."""
     return [
-        CommandHandler("start", access_requests.start),
+        command("start", access_requests.start),
         MessageHandler(filters.CONTACT, access_requests.contact_shared),
         # Managers.
-        CommandHandler("balance", manager.balance),
-        CommandHandler("calls", manager.calls),
-        CommandHandler("call", manager.call),
-        CommandHandler("record", manager.record),
-        CommandHandler("members", manager.members),
-        CommandHandler("numbers", manager.numbers),
-        CommandHandler("whoami", manager.whoami),
-        CommandHandler("phone", manager.phone),
-        CommandHandler(["lang", "language"], manager.language),
-        CommandHandler("help", manager.help_command),
+        command("balance", manager.balance),
+        command("calls", manager.calls),
+        command("call", manager.call),
+        command("record", manager.record),
+        command("members", manager.members),
+        command("numbers", manager.numbers),
+        command("whoami", manager.whoami),
+        command("phone", manager.phone),
+        command(["lang", "language"], manager.language),
+        command("help", manager.help_command),
         # Admins.
-        CommandHandler("allow", admin.allow),
-        CommandHandler("deny", admin.deny),
-        CommandHandler("users", admin.users),
-        CommandHandler("subscribe", admin.subscribe),
-        CommandHandler("unsubscribe", admin.unsubscribe),
-        CommandHandler("digest", digest.digest_command),
+        command("allow", admin.allow),
+        command("deny", admin.deny),
+        command("users", admin.users),
+        command("subscribe", admin.subscribe),
+        command("unsubscribe", admin.unsubscribe),
+        command("digest", digest.digest_command),
         # Buttons: the payload type decides the handler.
         CallbackQueryHandler(manager.calls_page, pattern=cd.matches(cd.CallsPage)),
         CallbackQueryHandler(access_requests.request_access, pattern=cd.matches(cd.RequestAccess)),

@@ -86,7 +86,9 @@ async def _calls_page(caller: Caller, query: calls_view.Query, page: int) -> tup
 
 
 def _index_key(caller: Caller) -> str:
-    return f"calls_index:{caller.user.telegram_id}"
+    """Per chat and user: "/record 3" means row 3 of the list this user saw in this chat."""
+    chat = caller.update.effective_chat
+    return f"calls_index:{chat.id if chat else 0}:{caller.user.telegram_id}"
 
 
 @requires("manager")

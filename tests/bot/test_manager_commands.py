@@ -169,6 +169,15 @@ async def test_call_rings_the_managers_phone_then_the_number_typed_in_any_form(
     assert (placed.direction, placed.clid, placed.dnid) == ("out", EXTERNAL, "79165554433")
 
 
+async def test_editing_an_old_call_command_places_no_second_call(world: World, manager: object) -> None:
+    update = world.tg.send_text(MANAGER, "/call +7 916 555-44-33")
+    await world.replies(MANAGER)
+    edited = {**update["message"], "edit_date": update["message"]["date"] + 60}
+    world.tg.enqueue({"edited_message": edited})
+    await world.ask(MANAGER, "/whoami")  # everything before it has been handled
+    assert len(world.newtel_requests(START_CALL)) == 1
+
+
 async def test_call_rings_the_callback_phone_else_the_personal_else_the_internal_number(world: World) -> None:
     world.make_manager(MANAGER)  # 101, personal 79747144854
     world.make_manager(MANAGER2, internal="105")  # Иванов Иван has no personal number

@@ -182,3 +182,22 @@ async def test_the_bot_runs_on_a_webhook(
             await process.wait()
     assert "Traceback" not in output.decode()
     assert secret not in output.decode() and TOKEN not in output.decode()
+
+
+async def test_a_refused_token_is_said_plainly_and_never_printed(
+    sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path
+) -> None:
+    wrong = "999999:WRONG-token-that-telegram-refuses-xyz"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env=clean_env(
+            tmp_path, TELEGRAM_BOT_TOKEN=wrong, TELEGRAM_API_URL=tg.url, NEWTEL_API_URL=sandbox.url,
+            NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key,
+            DATABASE_PATH=str(tmp_path / "bot.db"),
+        ),
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = output.decode()
+    assert process.returncode == 2, text
+    assert "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather." in text
+    assert wrong not in text and "WRONG-token" not in text
