@@ -224,13 +224,15 @@ class Alerts:
     # --- the Call back button ---
 
     def claim_callback(self, alert_id: int, user_id: int, name: str | None, now: int) -> Alert | None:
-        """open -> calling for ``user_id``; None if someone else claimed it first or it is closed."""
+        """open -> calling for ``user_id``; None if someone else claimed it first, it is closed, or the same
+        customer is already being called back from another chat's alert (one call per customer at a time)."""
         return self._change(
             """
             state = 'calling', callback_by = :user_id, callback_name = :name, callback_started_at = :now,
             callback_call_id = NULL, callback_vpbx_id = NULL, callback_outcome = NULL, talk_seconds = NULL
             """,
-            "state = 'open'",
+            "state = 'open' AND NOT EXISTS (SELECT 1 FROM alerts other WHERE other.clid = alerts.clid"
+            " AND other.state = 'calling')",
             {"id": alert_id, "user_id": user_id, "name": name, "now": now},
         )
 

@@ -7,6 +7,7 @@ import logging
 import time
 
 from telegram import Update
+from telegram.error import BadRequest, TelegramError
 
 import newtel
 from bot import callback_data as cd
@@ -14,7 +15,8 @@ from bot.access import Caller, Context, requires
 from bot.alerts.poller import poller
 from bot.handlers.errors import describe
 from bot.handlers.manager import call_may_have_started, own_phone, place_call
-from bot.texts import Texts
+from bot.texts import Html, Texts
+from storage import Alert
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,20 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         return
     claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now)
     if claimed is None:
-        current = alerts.get(alert.id)
-        if current is not None and current.state == "calling":
-            await press.answer(Texts.strip(texts("callback_taken", name=current.callback_name or "—")), show_alert=True)
-        else:
-            await press.answer(texts.plain("callback_closed"), show_alert=True)
+        await press.answer(Texts.strip(_why_not(alerts.get(alert.id), texts)), show_alert=True)
+        return
+    try:
+        # Answered before anything rings: a press queued while the bot was down has expired by now, and
+        # Telegram refuses its answer; nobody is waiting for that call any more.
+        await press.answer(texts.plain("callback_started"))
+    except BadRequest as error:
+        log.info("Stale Call back press on alert %s (%s): no call placed", alert.id, error.message)
+        alerts.callback_failed(alert.id, now, claim=claimed)
         return
     delivery = poller(context).delivery
     await delivery.deliver(context.bot, alert.id)  # "Ivan is calling back…" before the phone even rings
-    caller_id = await svc.caller_id(alert.dnid)
     try:
+        caller_id = await svc.caller_id(alert.dnid)
         if caller_id is None:
             raise newtel.ValidationError("callerId", "the company has no external number to show")
         call_id = await place_call(
@@ -61,14 +67,29 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         if call_may_have_started(error):
             # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
             log.warning("Callback for alert %s unconfirmed: %s", alert.id, error)
-            await press.answer(texts.plain("callback_uncertain"), show_alert=True)
+            await _tell(context, alert, texts("callback_uncertain"))
             return
         alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
         await delivery.deliver(context.bot, alert.id)
-        await press.answer(Texts.strip(describe(error, texts)), show_alert=True)
+        await _tell(context, alert, describe(error, texts))
         return
     alerts.set_callback_call(alert.id, call_id, claim=claimed)
-    await press.answer(texts.plain("callback_started"))
+
+
+def _why_not(current: Alert | None, texts: Texts) -> Html:
+    if current is not None and current.state == "calling":
+        return texts("callback_taken", name=current.callback_name or "—")
+    if current is not None and current.state == "open":
+        return texts("callback_busy")  # the customer is being called back from another chat's alert
+    return texts("callback_closed")
+
+
+async def _tell(context: Context, alert: Alert, text: str) -> None:
+    """A callback's trouble, said in the alert's chat (the button's popup has been answered already)."""
+    try:
+        await context.bot.send_message(alert.chat_id, text, reply_to_message_id=alert.message_id)
+    except TelegramError as error:
+        log.warning("Could not report a callback problem in chat %s: %s", alert.chat_id, error)
 
 
 @requires("manager")

@@ -160,6 +160,7 @@ TEXTS: dict[str, str] = {
     "button_done": "✅ Done",
     "callback_started": "Calling: your phone rings first, then I connect the customer.",
     "callback_taken": "{name} is already calling back.",
+    "callback_busy": "This customer is already being called back from another chat.",
     "callback_closed": "This alert is already closed.",
     "callback_no_phone": "I don't know which phone to ring for you. Tell me in a private chat: /phone +7 …",
     "callback_uncertain": "New-Tel did not confirm the call. Watch your phone: if it does not ring, the button comes back.",

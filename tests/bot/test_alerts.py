@@ -156,9 +156,9 @@ async def test_call_back_places_one_call_and_reports_the_outcome(team: Team) -> 
     assert calling.get("reply_markup") is None  # nobody else is offered the button meanwhile
     await team.tg.wait_for("answerCallbackQuery", since=0, predicate=lambda c: "Звоню" in c.params.get("text", ""))
     assert team.tg.callback_answer(press) is not None
+    done = await team.edited(message, "разговор", timeout=10)
     starts = [r for r in team.sandbox.requests if r.method == "call/start-simple-call"]
     assert [r.params for r in starts] == [{"callerId": dialled, "dstNumber": CUSTOMER, "srcNumber": MANAGER_MOBILE}]
-    done = await team.edited(message, "разговор", timeout=10)
     # The sandbox's talk lasts 0.1 s; New-Tel's whole-second times make that 0 or 1 s.
     assert re.search(r"\n✅ Перезвонил\(а\) Иван, разговор 0:0[01]\.$", done["text"]), done["text"]
     assert done.get("reply_markup") is None
@@ -192,9 +192,54 @@ async def test_two_presses_at_once_place_one_call(team: Team) -> None:
     first = team.tg.press(MANAGER, message, button=0)
     second = team.tg.press(ADMIN, message, button=0)
     await team.tg.wait_for("answerCallbackQuery", count=2, since=0)
+    await team.edited(message, "разговор", timeout=10)  # the one call has run its course
     assert len([r for r in team.sandbox.requests if r.method == "call/start-simple-call"]) == 1
     answers = sorted(str(team.tg.callback_answer(q)["text"]) for q in (first, second))
     assert any("уже перезванивает" in text for text in answers)
+
+
+async def test_one_customer_in_two_chats_is_called_back_once(team: Team) -> None:
+    team.tg.group(-200, "Moscow desk")
+    team.svc.storage.chats.subscribe(-200, "Moscow desk", [], False, now=1)
+    team.miss()
+    in_sales = await team.alert_for(chat_id=GROUP)
+    in_moscow = await team.alert_for(chat_id=-200)
+    first = team.tg.press(MANAGER, in_sales, button=0)
+    await team.tg.wait_for("answerCallbackQuery", since=0)
+    second = team.tg.press(ADMIN, in_moscow, button=0)
+    await team.tg.wait_for("answerCallbackQuery", since=0, count=2)
+    assert team.tg.callback_answer(second)["text"] == "Этому клиенту уже перезванивают из другого чата."
+    await team.edited(in_sales, "разговор", timeout=10)
+    assert len([r for r in team.sandbox.requests if r.method == "call/start-simple-call"]) == 1
+    assert team.tg.callback_answer(first)["text"].startswith("Звоню")
+
+
+async def test_a_press_telegram_no_longer_takes_places_no_call(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    # A press queued while the bot was down: Telegram refuses to answer a query that old.
+    too_old = "Bad Request: query is too old and response timeout expired or query id is invalid"
+    team.tg.faults.fail(status=400, times=1, methods={"answerCallbackQuery"}, description=too_old)
+    team.tg.press(MANAGER, message, button=0)
+    await team.tg.wait_for("answerCallbackQuery", since=0)
+    await team.poller.wait_cycles(2)
+    assert [r for r in team.sandbox.requests if r.method == "call/start-simple-call"] == []
+    assert team.svc.storage.alerts.open_for(GROUP)[0].state == "open"
+
+
+async def test_a_refused_callback_is_explained_in_the_chat(team: Team) -> None:
+    team.miss()
+    message = await team.alert_for()
+    team.sandbox.faults.fail(
+        status=400, times=1, methods={"call/start-simple-call"}, message="Invalid parameter: dstNumber"
+    )
+    team.tg.press(MANAGER, message, button=0)
+    said = await team.tg.wait_for(
+        "sendMessage", chat_id=GROUP, since=0, predicate=lambda c: "Нью-Тел" in c.params["text"]
+    )
+    assert said.params["reply_parameters"]["message_id"] == message["message_id"]
+    reopened = await team.edited(message, "не удалось начать")
+    assert [b["text"] for b in reopened["reply_markup"]["inline_keyboard"][0]] == ["📞 Перезвонить", "✅ Готово"]
 
 
 async def test_done_closes_the_alert(team: Team) -> None:
