@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from telegram import InlineKeyboardMarkup, InputFile, Message, Update
@@ -23,6 +23,7 @@ from newtel import phones
 
 log = logging.getLogger(__name__)
 
+STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
 _VPBX_ID = re.compile(r"^[0-9a-f]{40}$")
 
@@ -98,6 +99,10 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     typed = " ".join(context.args or []).strip()
     if not typed:
         await message.reply_text(texts("call_usage"))
+        return
+    if datetime.now(UTC) - message.date > STALE_CALL:
+        # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
+        await message.reply_text(texts("call_stale", command=message.text or "/call"))
         return
     destination = phones.normalize(typed)
     if destination is None or not 9 <= len(destination) <= 15:

@@ -83,6 +83,7 @@ TEXTS: dict[str, str] = {
     "call_not_answered": "not answered",
     "previous": "‹ Back",
     "next": "Next ›",
+    "call_stale": "This command arrived while I was unavailable, so I did not place the call. If you still need it, send it again: {command}",
     "call_usage": "Usage: /call &lt;number&gt;\nFor example: /call +7 916 123-45-67",
     "bad_number": "“{value}” does not look like a phone number. For example: +7 916 123-45-67 or 8 916 123 45 67.",
     "no_own_phone": "I don't know which phone to ring for you. Set it: /phone +7 916 123-45-67",

@@ -178,6 +178,18 @@ async def test_editing_an_old_call_command_places_no_second_call(world: World, m
     assert len(world.newtel_requests(START_CALL)) == 1
 
 
+async def test_a_call_command_queued_while_the_bot_was_down_is_not_placed(world: World, manager: object) -> None:
+    update = world.tg.send_text(MANAGER, "/balance")  # a real message, then the same one as if two hours old
+    await world.replies(MANAGER)
+    old = {**update["message"], "message_id": 9999, "text": "/call +7 916 555-44-33"}
+    old["date"] -= 2 * 3600
+    old["entities"] = [{"type": "bot_command", "offset": 0, "length": 5}]
+    world.tg.enqueue({"message": old})
+    (reply,) = await world.replies(MANAGER)
+    assert reply["text"].startswith("Эта команда пришла, пока я был недоступен")
+    assert world.newtel_requests(START_CALL) == []
+
+
 async def test_call_rings_the_callback_phone_else_the_personal_else_the_internal_number(world: World) -> None:
     world.make_manager(MANAGER)  # 101, personal 79747144854
     world.make_manager(MANAGER2, internal="105")  # Иванов Иван has no personal number
