@@ -56,6 +56,7 @@ def handlers() -> list[Any]:
     return [
         command("start", access_requests.start),
         MessageHandler(filters.CONTACT, access_requests.contact_shared),
+        MessageHandler(filters.StatusUpdate.MIGRATE, admin.chat_migrated),
         # Managers.
         command("balance", manager.balance),
         command("calls", manager.calls),

@@ -201,9 +201,22 @@ class Alerts:
 
     # --- delivery to the chat ---
 
-    def pending_delivery(self, limit: int = 50) -> list[Alert]:
-        """Alerts never sent or changed since their last send, oldest first."""
-        return _alerts(self._db.query("SELECT * FROM alerts WHERE dirty ORDER BY id LIMIT ?", (limit,)))
+    def pending_delivery(self, limit: int = 50, per_chat: int | None = None) -> list[Alert]:
+        """Alerts never sent or changed since their last send, oldest first; at most ``per_chat`` of each
+        chat, so one chat Telegram will not take cannot crowd out the others."""
+        if per_chat is None:
+            return _alerts(self._db.query("SELECT * FROM alerts WHERE dirty ORDER BY id LIMIT ?", (limit,)))
+        return _alerts(
+            self._db.query(
+                """
+                SELECT alerts.* FROM alerts JOIN (
+                    SELECT id, row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place FROM alerts WHERE dirty
+                ) AS ranked ON ranked.id = alerts.id
+                WHERE ranked.place <= ? ORDER BY alerts.id LIMIT ?
+                """,
+                (per_chat, limit),
+            )
+        )
 
     def mark_delivered(self, alert_id: int, message_id: int, version: int) -> bool:
         """Record that ``version`` was rendered into ``message_id``.
@@ -275,7 +288,7 @@ class Alerts:
                 state = 'closed', callback_outcome = 'answered', talk_seconds = :talk, callback_vpbx_id = :vpbx_id,
                 close_reason = 'called_back', closed_by = callback_by, closed_name = callback_name, closed_at = :now
                 """,
-                "state = 'calling'",
+                "state = 'calling'" + _same_claim(claim),
                 params,
             )
         return self._change(

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.alerts.render import render_alert
 from bot.services import Services
@@ -30,14 +30,14 @@ class Delivery:
     async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
         """One round over everything pending; chats in parallel, each chat in order. Returns how many landed."""
         by_chat: defaultdict[int, list[Alert]] = defaultdict(list)
-        for alert in self._svc.storage.alerts.pending_delivery(limit):
+        for alert in self._svc.storage.alerts.pending_delivery(limit, per_chat=PER_CHAT_PER_ROUND):
             by_chat[alert.chat_id].append(alert)
         results = await asyncio.gather(*(self._deliver_chat(bot, alerts) for alerts in by_chat.values()))
         return sum(results)
 
     async def _deliver_chat(self, bot: Bot, alerts: list[Alert]) -> int:
         delivered = 0
-        for alert in alerts[:PER_CHAT_PER_ROUND]:
+        for alert in alerts:
             if not await self.deliver(bot, alert.id):
                 break  # Telegram is failing for this chat: keep the order, try again next round
             delivered += 1
@@ -76,11 +76,20 @@ class Delivery:
                 message_id = alert.message_id or 0
             elif alert.message_id is not None and "not found" in error.message.lower():
                 # Someone deleted the alert: post it again rather than lose it.
-                sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                try:
+                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
+                except TelegramError as again:
+                    log.warning("Alert %s not re-posted yet (%s); will retry", alert.id, again)
+                    return False, False
                 message_id = sent.message_id
             else:
                 log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
                 message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
+        except ChatMigrated as error:
+            # The group became a supergroup: its alerts (and settings) follow it, and go out next round.
+            log.info("Chat %s moved to %s", alert.chat_id, error.new_chat_id)
+            self._svc.storage.chats.move(alert.chat_id, error.new_chat_id, now=int(datetime.now(UTC).timestamp()))
+            return False, False
         except Forbidden as error:
             log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", alert.chat_id, error)
             self._svc.storage.chats.unsubscribe(alert.chat_id, now=int(datetime.now(UTC).timestamp()))

@@ -10,6 +10,7 @@ from telegram import Update
 from bot.access import Caller, Context, requires
 from bot.formatting import format_for_people
 from bot.handlers.access_requests import grant
+from bot.services import services
 from bot.texts import Html
 from newtel import Member, phones
 from storage import User
@@ -53,6 +54,14 @@ async def allow(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_text(
         texts("allow_done", telegram_id=telegram_id, member=member.name, internal=member.internal_number or "—")
     )
+
+
+async def chat_migrated(update: Update, context: Context) -> None:
+    """Telegram's notice that a group became a supergroup (a new chat id): its subscription follows."""
+    message = update.effective_message
+    if message is None or message.migrate_to_chat_id is None:
+        return
+    services(context).storage.chats.move(message.chat.id, message.migrate_to_chat_id, now=int(time.time()))
 
 
 @requires("admin")

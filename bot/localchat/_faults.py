@@ -28,6 +28,7 @@ class FaultRule:
     methods: frozenset[str] | None  # None: every method except getUpdates
     retry_after: float
     description: str
+    migrate_to_chat_id: int | None = None  # the answer for a group that became a supergroup
 
     def matches(self, method: str) -> bool:
         if self.remaining <= 0:
@@ -40,6 +41,8 @@ class FaultRule:
         body: dict[str, Any] = {"ok": False, "error_code": self.status, "description": self.description}
         if self.status == 429:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 
@@ -62,6 +65,7 @@ class Faults:
         methods: Iterable[str] | str | None = None,
         retry_after: float = 1,
         description: str | None = None,
+        migrate_to_chat_id: int | None = None,
     ) -> FaultRule:
         if isinstance(methods, str):
             methods = {methods}
@@ -72,6 +76,7 @@ class Faults:
             methods=frozenset(methods) if methods is not None else None,
             retry_after=retry_after,
             description=text.format(retry_after=retry_after),
+            migrate_to_chat_id=migrate_to_chat_id,
         )
         self._rules.append(rule)
         return rule

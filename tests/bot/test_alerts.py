@@ -345,3 +345,12 @@ async def test_a_failing_balance_check_does_not_hold_up_missed_calls(team: Team)
     team.sandbox.faults.fail(status=500, times=1000, methods={"company/get-state"})
     team.miss(clid="79160000061")
     await team.alert_for("79160000061", timeout=15)
+
+
+async def test_a_group_that_became_a_supergroup_gets_its_alerts_there(team: Team) -> None:
+    team.tg.group(-100_999, "Sales")
+    upgraded = "Bad Request: group chat was upgraded to a supergroup chat"
+    team.tg.faults.fail(status=400, methods={"sendMessage"}, description=upgraded, migrate_to_chat_id=-100_999)
+    team.miss()
+    await team.alert_for(chat_id=-100_999, timeout=10)
+    assert team.svc.storage.chats.get(-100_999).subscribed and team.svc.storage.chats.get(GROUP) is None

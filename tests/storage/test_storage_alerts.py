@@ -335,3 +335,39 @@ def test_live_customers_and_their_earliest_live_miss(s: Storage) -> None:
     s.alerts.claim_callback(3, 7, "Ann", now=160)
     s.alerts.close(4, "done", by=7, name="Ann", now=170)
     assert s.alerts.live_customers() == {CUSTOMER: 90, "79110000002": 100}
+
+
+def test_pending_delivery_takes_a_few_of_each_chat_so_none_crowds_out_the_others(s: Storage) -> None:
+    other = CHAT - 1
+    s.chats.subscribe(other, "Moscow desk", [], False, now=1)
+    for n in range(6):
+        miss(s, f"busy{n}", 100 + n, clid=f"7916000000{n}")
+    miss(s, "quiet", 200, chat=other)
+    picked = [(a.chat_id, a.clid) for a in s.alerts.pending_delivery(limit=50, per_chat=2)]
+    assert picked == [(CHAT, "79160000000"), (CHAT, "79160000001"), (other, CUSTOMER)]
+    assert len(s.alerts.pending_delivery(limit=50)) == 7
+
+
+def test_one_customer_is_called_back_from_one_chat_at_a_time(s: Storage) -> None:
+    other = CHAT - 1
+    s.chats.subscribe(other, "Moscow desk", [], False, now=1)
+    first, second = miss(s, "v1", 100), miss(s, "v1", 100, chat=other)
+    assert first.alert_id is not None and second.alert_id is not None
+    assert s.alerts.claim_callback(first.alert_id, 7, "Ivan", now=200) is not None
+    assert s.alerts.claim_callback(second.alert_id, 8, "Anna", now=201) is None
+    s.alerts.callback_failed(first.alert_id, now=202)
+    assert s.alerts.claim_callback(second.alert_id, 8, "Anna", now=203) is not None
+
+
+def test_a_late_step_of_an_earlier_claim_changes_nothing(s: Storage) -> None:
+    alert_id = miss(s, "v1", 100).alert_id
+    assert alert_id is not None
+    earlier = s.alerts.claim_callback(alert_id, 7, "Ivan", now=200)
+    assert earlier is not None and s.alerts.callback_failed(alert_id, now=210, claim=earlier) is not None
+    newer = s.alerts.claim_callback(alert_id, 8, "Anna", now=220)
+    assert newer is not None
+    assert s.alerts.callback_failed(alert_id, now=230, claim=earlier) is None  # Ivan's is long over
+    assert s.alerts.set_callback_call(alert_id, "1" * 16, claim=earlier) is None
+    assert s.alerts.callback_finished(alert_id, True, 60, "a" * 40, now=240, claim=earlier) is None
+    current = s.alerts.get(alert_id)
+    assert current is not None and (current.state, current.callback_by) == ("calling", 8)
