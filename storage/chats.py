@@ -23,6 +23,7 @@ class Chat:
     language: Language | None
     created_at: int
     updated_at: int
+    subscribed_at: int | None  # when it last began to get these alerts (re-subscribing or new numbers reset it)
 
     def wants(self, dnid: str) -> bool:
         return not self.numbers or dnid in self.numbers
@@ -46,14 +47,17 @@ class Chats:
         with write(self._db) as conn:
             cursor = conn.execute(
                 """
-                INSERT INTO chats (chat_id, title, subscribed, numbers, balance_alerts, created_at, updated_at)
-                VALUES (?, ?, 1, ?, ?, ?, ?)
+                INSERT INTO chats
+                    (chat_id, title, subscribed, numbers, balance_alerts, created_at, updated_at, subscribed_at)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?)
                 ON CONFLICT (chat_id) DO UPDATE SET title = coalesce(excluded.title, title), subscribed = 1,
+                    subscribed_at = CASE WHEN subscribed AND numbers = excluded.numbers
+                        THEN subscribed_at ELSE excluded.subscribed_at END,
                     numbers = excluded.numbers, balance_alerts = excluded.balance_alerts,
                     updated_at = excluded.updated_at
                 RETURNING *
                 """,
-                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), now, now),
+                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), now, now, now),
             )
             row = one(cursor)
         assert row is not None

@@ -215,3 +215,11 @@ def m002_alerts(db: Database) -> None:
         CREATE INDEX alert_calls_chat_started ON alert_calls (chat_id, started_at) WHERE alert_id IS NOT NULL;
         """
     )
+
+
+@migration
+def m003_subscribed_at(db: Database) -> None:
+    """When the chat last began to get these alerts: calls missed before that are not its news, so a chat
+    that subscribes again (or widens its filter) is not flooded with what it missed meanwhile."""
+    db.execute("ALTER TABLE chats ADD COLUMN subscribed_at INTEGER")
+    db.execute("UPDATE chats SET subscribed_at = created_at WHERE subscribed")

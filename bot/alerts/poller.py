@@ -99,7 +99,7 @@ class Poller:
         changed = 0
         recorded, self._recorded = self._recorded, {}
         if missed and chats:
-            subscribed_at = {chat.chat_id: chat.created_at for chat in chats}
+            subscribed_at = {chat.chat_id: chat.subscribed_at or chat.created_at for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
                 seen = recorded.get(chat_id, set())
                 unseen = [m.vpbx_id for m in wanted if m.vpbx_id not in seen]

@@ -36,7 +36,7 @@ def call(
 
 
 def chat(chat_id: int, numbers: tuple[str, ...] = (), created_at: int = 0) -> Chat:
-    return Chat(chat_id, "t", True, numbers, False, None, None, created_at, created_at)
+    return Chat(chat_id, "t", True, numbers, False, None, None, created_at, created_at, created_at)
 
 
 def test_only_ended_inbound_unanswered_calls_are_missed() -> None:

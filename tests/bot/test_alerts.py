@@ -354,3 +354,16 @@ async def test_a_group_that_became_a_supergroup_gets_its_alerts_there(team: Team
     team.miss()
     await team.alert_for(chat_id=-100_999, timeout=10)
     assert team.svc.storage.chats.get(-100_999).subscribed and team.svc.storage.chats.get(GROUP) is None
+
+
+async def test_subscribing_again_does_not_bring_what_was_missed_meanwhile(team: Team) -> None:
+    team.tg.send_text(ADMIN, "/unsubscribe", chat_id=GROUP)
+    await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    now = team.sandbox.now()
+    team.sandbox.add_call(direction="in", clid="79160000071", status="no answer", start=now - 30, end=now - 5)
+    await team.poller.wait_cycles(2)
+    team.tg.send_text(ADMIN, "/subscribe", chat_id=GROUP)
+    await team.tg.wait_for("sendMessage", chat_id=GROUP)
+    team.miss(clid="79160000072")
+    await team.alert_for("79160000072")  # news after subscribing arrives ...
+    assert team.alerts_sent("79160000071") == []  # ... what was missed while unsubscribed does not

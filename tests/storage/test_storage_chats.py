@@ -15,6 +15,7 @@ def test_subscribe_and_resubscribe_keep_digest_and_language(storage: Storage) ->
         language=None,
         created_at=10,
         updated_at=10,
+        subscribed_at=10,
     )
     assert storage.db["chats"].get(-100)["numbers"] == '["74950000000","74950000001"]'
     assert storage.chats.set_digest(-100, "09:30", now=11)
@@ -32,10 +33,17 @@ def test_subscribe_and_resubscribe_keep_digest_and_language(storage: Storage) ->
         language="en",
         created_at=10,
         updated_at=20,
+        subscribed_at=20,  # subscribed again: what it missed meanwhile is not its news
     )
     assert storage.chats.get(-100) == again
     assert storage.chats.get(-1) is None
     assert not storage.chats.unsubscribe(-1, now=1)
+
+
+def test_subscribed_at_moves_only_when_the_subscription_widens(storage: Storage) -> None:
+    storage.chats.subscribe(-100, "Sales", ["74950000000"], False, now=10)
+    assert storage.chats.subscribe(-100, "Sales", ["74950000000"], True, now=20).subscribed_at == 10
+    assert storage.chats.subscribe(-100, "Sales", [], True, now=30).subscribed_at == 30
 
 
 def test_matching_uses_the_number_filter_and_skips_unsubscribed(storage: Storage) -> None:

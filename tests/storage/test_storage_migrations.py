@@ -31,10 +31,11 @@ def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 def test_migrates_an_empty_database_and_records_each_step() -> None:
     db = Database(memory=True)
-    assert migrate(db, now=1_000) == latest_version() == 2
+    assert migrate(db, now=1_000) == latest_version() == 3
     assert list(db["_migrations"].rows) == [
         {"number": 1, "name": "m001_initial", "applied_at": 1_000},
         {"number": 2, "name": "m002_alerts", "applied_at": 1_000},
+        {"number": 3, "name": "m003_subscribed_at", "applied_at": 1_000},
     ]
     assert set(db.table_names()) == {
         "_migrations",
@@ -52,8 +53,8 @@ def test_re_running_is_a_no_op() -> None:
     db = Database(memory=True)
     migrate(db, now=1_000)
     before = (schema(db), list(db["_migrations"].rows))
-    assert migrate(db, now=2_000) == 2
-    assert Storage(db).schema_version == 2
+    assert migrate(db, now=2_000) == 3
+    assert Storage(db).schema_version == 3
     assert (schema(db), list(db["_migrations"].rows)) == before
 
 
@@ -71,7 +72,7 @@ def test_open_sets_wal_foreign_keys_and_busy_timeout(db_path: Path) -> None:
         assert storage.db.execute("PRAGMA busy_timeout").fetchone() == (5_000,)
         assert storage.schema_version == latest_version()
     with Storage.open(db_path) as again:  # reopening an up-to-date file changes nothing
-        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2]
+        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3]
 
 
 # Data as each version's schema would hold it, written with that version's SQL.
@@ -143,7 +144,19 @@ V1_ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "kv": [{"key": "baseline", "value": "true", "updated_at": 50}],
 }
-ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS}
+V2_ROWS: dict[str, list[dict[str, Any]]] = {
+    **V1_ROWS,
+    "chats": [{**V1_ROWS["chats"][0], "chat_id": -200, "subscribed": 0}, *V1_ROWS["chats"]],
+}
+ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS}
+
+
+def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows as the latest schema holds them: m003 dates a subscribed chat's subscription from its creation."""
+    chats = [
+        {**chat, "subscribed_at": chat["created_at"] if chat["subscribed"] else None} for chat in rows.get("chats", [])
+    ]
+    return {**rows, "chats": chats} if "chats" in rows else rows
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -157,32 +170,32 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
 
     migrate(db, now=2)
 
-    expected = {"alerts": [], "alert_calls": [], **{t: [] for t in V1_ROWS}, **ROWS_BY_VERSION[start]}
+    expected = {"alerts": [], "alert_calls": [], **{t: [] for t in V1_ROWS}, **upgraded(ROWS_BY_VERSION[start])}
     assert dump(db) == expected
     assert list(db["_migrations"].rows) == [
         {"number": n, "name": name, "applied_at": 1 if n <= start else 2}
-        for n, name in [(1, "m001_initial"), (2, "m002_alerts")]
+        for n, name in [(1, "m001_initial"), (2, "m002_alerts"), (3, "m003_subscribed_at")]
     ]
     fresh = Database(memory=True)
     migrate(fresh)
     assert schema(db) == schema(fresh)
     # And the upgraded data is usable through the API.
     storage = Storage(db)
-    if start == 1:
+    if start >= 1:
         assert storage.users.get(2).member_id == "m-7"  # type: ignore[union-attr]
         assert storage.alerts.record_missed(-100, "c1", "7911", "74950000000", 100, 110, now=120).is_new
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    def m003_broken(db: Database) -> None:
+    def m004_broken(db: Database) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m003_broken])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m004_broken])
     db = Database(memory=True)
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, now=1)
-    assert migrations_module.schema_version(db) == 2
+    assert migrations_module.schema_version(db) == 3
     assert "half_done" not in db.table_names()
     assert not db.conn.in_transaction
 
