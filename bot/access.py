@@ -21,6 +21,7 @@ from storage import User
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters of text; HTML tags do not count, the margin covers them
 Level = Literal["manager", "admin"]
 
 
@@ -39,6 +40,17 @@ class Caller:
         if message is None:
             raise RuntimeError("this update has no message to answer")
         return await message.reply_text(text, **options)
+
+    async def reply_lines(self, lines: list[str]) -> None:
+        """A long list in as many messages as it takes, each under Telegram's 4096 characters."""
+        chunk: list[str] = []
+        for line in lines:
+            if chunk and sum(len(part) + 1 for part in chunk) + len(line) > MESSAGE_LIMIT:
+                await self.reply("\n".join(chunk))
+                chunk = []
+            chunk.append(line)
+        if chunk:
+            await self.reply("\n".join(chunk))
 
 
 Handler = Callable[[Update, Context, Caller], Awaitable[None]]

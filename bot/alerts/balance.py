@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.formatting import money
 from bot.services import Services
@@ -60,6 +60,8 @@ class BalanceWatch:
             texts = Texts(language or self._svc.settings.bot_language)
             try:
                 await bot.send_message(chat_id, self.describe(last, now_condition, state, texts))
+            except Forbidden as error:  # blocked the bot or removed it: asking every poll would not help
+                log.info("Balance alert to %s refused for good (%s)", chat_id, error)
             except TelegramError as error:
                 log.warning("Balance alert to %s not delivered yet (%s); will retry", chat_id, error)
                 continue  # the stored condition is unchanged, so the next poll tries again

@@ -106,10 +106,8 @@ async def users(update: Update, context: Context, caller: Caller) -> None:
         for user in svc.storage.users.list()
     ]
     pending = svc.storage.access_requests.pending()
-    text = Html(texts("users_header") + "\n" + "\n".join(rows))
-    if pending:
-        text = Html(text + "\n\n" + texts("users_pending", count=len(pending)))
-    await caller.reply(text)
+    footer = ["", texts("users_pending", count=len(pending))] if pending else []
+    await caller.reply_lines([texts("users_header"), *rows, *footer])
 
 
 _BALANCE_WORDS = ("balance", "баланс")

@@ -257,7 +257,7 @@ async def members(update: Update, context: Context, caller: Caller) -> None:
                 state=state,
             )
         )
-    await caller.reply(Html(texts("members_header") + "\n" + "\n".join(rows)))
+    await caller.reply_lines([texts("members_header"), *rows])
 
 
 @requires("manager")

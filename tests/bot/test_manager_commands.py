@@ -321,6 +321,24 @@ async def test_members_shows_who_is_online_ringing_and_talking(world: World, man
     )
 
 
+async def test_a_big_company_gets_its_members_in_several_messages(world: World, manager: object) -> None:
+    from newtel.sandbox import Member
+
+    company = world.sandbox.company
+    for n in range(150):
+        number = str(200 + n)
+        name = f"Сотрудник-с-очень-длинным-именем Номер {n}"
+        company.members.append(Member(9000 + n, name, f"m{n}@example.com", number, f"7916{n:07d}", "Europe/Moscow"))
+    world.tg.send_text(MANAGER, "/members")
+    await world.tg.wait_for(
+        "sendMessage", chat_id=MANAGER, ok=True, predicate=lambda c: "Номер 149" in c.params["text"]
+    )
+    texts = [c.params["text"] for c in world.sent("sendMessage", chat_id=MANAGER)]
+    assert len(texts) >= 3 and all(len(text) <= 4096 for text in texts)
+    rows = [line for text in texts for line in text.splitlines()]
+    assert len(rows) == 1 + len(company.members)  # the header and every member, none lost
+
+
 async def test_numbers_lists_the_company_numbers_as_people_write_them(world: World, manager: object) -> None:
     assert await world.ask(MANAGER, "/numbers") == (
         "Номера компании\nВнешние: +7 495 532-55-85, +7 800 051-32-14, +7 812 037-45-02\n"
