@@ -367,3 +367,13 @@ async def test_subscribing_again_does_not_bring_what_was_missed_meanwhile(team: 
     team.miss(clid="79160000072")
     await team.alert_for("79160000072")  # news after subscribing arrives ...
     assert team.alerts_sent("79160000071") == []  # ... what was missed while unsubscribed does not
+
+
+async def test_telegrams_upgrade_notice_moves_the_subscription(team: Team) -> None:
+    team.tg.group(-100_777, "Sales")
+    notice = {"message_id": 5, "date": 1_800_000_000, "chat": {"id": GROUP, "type": "group", "title": "Sales"},
+              "from": {"id": ADMIN, "is_bot": False, "first_name": "Anna"}, "migrate_to_chat_id": -100_777}  # fmt: skip
+    team.tg.enqueue({"message": notice})
+    team.miss()
+    await team.alert_for(chat_id=-100_777, timeout=10)
+    assert team.svc.storage.chats.get(GROUP) is None
