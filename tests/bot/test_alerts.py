@@ -304,6 +304,11 @@ async def test_telegram_failing_for_a_while_delivers_every_alert_once(team: Team
     assert [len(team.alerts_sent(n)) for n in numbers] == [1, 1, 1]
 
 
+def first_alert_id(team: Team, clid: str) -> int:
+    row = team.svc.storage.db.execute("SELECT id FROM alerts WHERE chat_id = ? AND clid = ?", (GROUP, clid)).fetchone()
+    return int(row[0])
+
+
 async def test_daily_digest(team: Team) -> None:
     team.tg.send_text(ADMIN, "/digest 25:00", chat_id=GROUP)
     usage = await team.tg.wait_for("sendMessage", chat_id=GROUP)
@@ -320,17 +325,20 @@ async def test_daily_digest(team: Team) -> None:
     await team.alert_for("79160000052")
     team.tg.press(ADMIN, first, button=1)
     await team.edited(first, "Закрыто")
-    # Pretend it is tomorrow: "yesterday" is today.
-    tomorrow = datetime.now(team.svc.settings.zone) + timedelta(days=1)
-    text = await digest.render(team.svc, GROUP, (), Texts("ru"), tomorrow)
+    # Pretend it is the next day: "yesterday" is the day the calls were missed (midnight may have passed).
     zone = team.svc.settings.zone
-    today = datetime.now(zone).date()
+    closed = team.svc.storage.alerts.get(first_alert_id(team, "79160000051"))
+    assert closed is not None and closed.closed_at is not None
+    day = datetime.fromtimestamp(closed.first_at, zone)
+    text = await digest.render(team.svc, GROUP, (), Texts("ru"), day + timedelta(days=1))
     calls = await team.svc.newtel.vpbx.get_calls()
     answered = sum(
-        c.direction == "in" and c.status == "answered" and c.start_time.astimezone(zone).date() == today for c in calls
+        c.direction == "in" and c.status == "answered" and c.start_time.astimezone(zone).date() == day.date()
+        for c in calls
     )
+    closed_that_day = int(datetime.fromtimestamp(closed.closed_at, zone).date() == day.date())
     assert f"Принято входящих: {answered}\nПропущено: 2 (клиентов: 2)\n" in text
-    assert "Закрыто вручную: 1\nЖдут ответа: 1" in text
+    assert f"Закрыто вручную: {closed_that_day}\nЖдут ответа: 1" in text
 
     team.tg.mark()
     await job.run(team.app)
