@@ -7,7 +7,7 @@ import logging
 import time
 
 from telegram import Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 
 import newtel
 from bot import callback_data as cd
@@ -48,10 +48,10 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         return
     try:
         # Answered before anything rings: a press queued while the bot was down has expired by now, and
-        # Telegram refuses its answer; nobody is waiting for that call any more.
+        # Telegram refuses its answer; nobody is waiting for that call any more. When in doubt, no call.
         await press.answer(texts.plain("callback_started"))
-    except BadRequest as error:
-        log.info("Stale Call back press on alert %s (%s): no call placed", alert.id, error.message)
+    except TelegramError as error:
+        log.info("Call back press on alert %s not confirmed to its presser (%s): no call placed", alert.id, error)
         alerts.callback_failed(alert.id, now, claim=claimed)
         return
     delivery = poller(context).delivery
