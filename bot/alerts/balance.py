@@ -74,8 +74,7 @@ class BalanceWatch:
             if now.status == "active":
                 lines.append(texts("balance_status_ok", balance=balance))
             else:
-                label = texts(f"status_{now.status}") if texts.has(f"status_{now.status}") else now.status
-                lines.append(texts("balance_status", status=label, balance=balance))
+                lines.append(texts("balance_status", status=texts.account_status(now.status), balance=balance))
         if now.low != last.low:
             threshold = money(self._svc.settings.low_balance_threshold, state.currency, texts.lang)
             lines.append(

@@ -40,14 +40,13 @@ async def balance(update: Update, context: Context, caller: Caller) -> None:
     await show_typing(update, context)
     state = await caller.services.newtel.company.get_state()
     texts, lang = caller.texts, caller.texts.lang
-    status_key = f"status_{state.status}"
     text = texts(
         "balance",
         balance=money(state.balance, state.currency, lang),
         credit=money(state.credit, state.currency, lang),
         day=money(state.day_traffic_cost, state.currency, lang),
         month=money(state.month_traffic_cost, state.currency, lang),
-        status=texts(status_key) if texts.has(status_key) else state.status,
+        status=texts.account_status(state.status),
     )
     if state.is_blocked:
         text = Html(text + "\n\n" + texts("account_blocked"))

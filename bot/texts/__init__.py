@@ -38,8 +38,10 @@ class Texts:
         safe = {name: value if isinstance(value, Html) else html.escape(str(value)) for name, value in values.items()}
         return Html(self._catalog[key].format(**safe))
 
-    def has(self, key: str) -> bool:
-        return key in self._catalog
+    def account_status(self, status: str) -> Html:
+        """New-Tel's account status in words; one the document does not list is shown as it came."""
+        key = f"status_{status}"
+        return Html(self._catalog[key]) if key in self._catalog else Html(html.escape(status))
 
     @staticmethod
     def strip(text: str) -> str:
