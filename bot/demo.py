@@ -75,18 +75,7 @@ def prepare(database: Path, sandbox: Sandbox) -> str:
     member = sandbox.company.members[0]
     now = int(time.time())
     with Storage.open(database) as storage:
-        storage.users.allow(
-            DEMO_USER,
-            "admin",
-            member_id=str(member.id),
-            member_name=member.name,
-            member_email=member.email,
-            internal_number=member.internal_number,
-            personal_number=member.personal_number,
-            display_name="Анна",
-            username="anna_demo",
-            now=now,
-        )
+        storage.users.allow_member(DEMO_USER, "admin", member, display_name="Анна", username="anna_demo", now=now)
         storage.chats.subscribe(DEMO_GROUP, GROUP_TITLE, numbers=(), balance=True, now=now)
     return f"{member.name} (ext. {member.internal_number})"
 

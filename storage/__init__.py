@@ -19,7 +19,7 @@ from storage.audit import AuditEntry
 from storage.chats import Chat
 from storage.migrations import SchemaTooNew, latest_version, migrate
 from storage.storage import Storage
-from storage.users import Language, Role, User, UserStatus
+from storage.users import CompanyMember, Language, Role, User, UserStatus
 
 __all__ = [
     "AccessRequest",
@@ -29,6 +29,7 @@ __all__ = [
     "CallbackOutcome",
     "Chat",
     "CloseReason",
+    "CompanyMember",
     "Digest",
     "Language",
     "MissedCall",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlite_utils import Database
 
@@ -14,6 +14,21 @@ from storage._db import one, write
 Role = Literal["admin", "manager"]
 UserStatus = Literal["active", "denied", "revoked"]
 Language = Literal["ru", "en"]
+
+
+class CompanyMember(Protocol):
+    """A member as New-Tel describes it (``company/get-members``): what a user's snapshot is taken from."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def internal_number(self) -> str | None: ...
+    @property
+    def personal_number(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,30 @@ class Users:
         rows = self._db.query("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
         row = next(rows, None)
         return None if row is None else _user(row)
+
+    def allow_member(
+        self,
+        telegram_id: int,
+        role: Role,
+        member: CompanyMember,
+        *,
+        display_name: str | None = None,
+        username: str | None = None,
+        now: int,
+    ) -> User:
+        """``allow`` with the snapshot taken from ``member``."""
+        return self.allow(
+            telegram_id,
+            role,
+            member_id=str(member.id),
+            member_name=member.name,
+            member_email=member.email,
+            internal_number=member.internal_number,
+            personal_number=member.personal_number,
+            display_name=display_name,
+            username=username,
+            now=now,
+        )
 
     def allow(
         self,

@@ -249,18 +249,7 @@ def grant(
     now = int(time.time())
     existing = svc.storage.users.get(telegram_id)
     role: Role = "admin" if existing is not None and existing.is_admin and existing.is_active else "manager"
-    svc.storage.users.allow(
-        telegram_id,
-        role,
-        member_id=str(member.id),
-        member_name=member.name,
-        member_email=member.email,
-        internal_number=member.internal_number,
-        personal_number=member.personal_number,
-        display_name=display_name,
-        username=username,
-        now=now,
-    )
+    svc.storage.users.allow_member(telegram_id, role, member, display_name=display_name, username=username, now=now)
     svc.storage.audit.log(
         "user.allow",
         actor_id=by.user.telegram_id,

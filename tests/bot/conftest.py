@@ -117,16 +117,7 @@ class World:
     def make_manager(self, telegram_id: int = MANAGER, internal: str = MEMBER_INTERNAL, role: str = "manager") -> User:
         """Let ``telegram_id`` act as the sandbox member with this internal number (as /allow would)."""
         member = next(m for m in self.sandbox.company.members if m.internal_number == internal)
-        return self.services.storage.users.allow(
-            telegram_id,
-            role,  # type: ignore[arg-type]
-            member_id=str(member.id),
-            member_name=member.name,
-            member_email=member.email,
-            internal_number=member.internal_number,
-            personal_number=member.personal_number,
-            now=int(time.time()),
-        )
+        return self.services.storage.users.allow_member(telegram_id, role, member, now=int(time.time()))  # type: ignore[arg-type]
 
     def use_newtel(self, *, timeout: float = 5.0, max_retries: int = 3) -> None:
         """Swap in a New-Tel client with short timings (same keys, URL and session), so retries and

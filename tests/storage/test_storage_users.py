@@ -134,3 +134,21 @@ def test_setters_report_unknown_users_and_reject_bad_values(storage: Storage) ->
     with pytest.raises(Exception, match="CHECK"):
         storage.users.set_language(2, "de", now=3)  # type: ignore[arg-type]
     assert storage.users.get(2) == user(display_name=None, username=None, created_at=1, updated_at=2)
+
+
+def test_allow_member_takes_the_snapshot_from_the_member(storage: Storage) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Member:
+        id: int = 9423
+        name: str = "Сергей"
+        email: str | None = "s@example.com"
+        internal_number: str | None = "900"
+        personal_number: str | None = "79311110714"
+
+    user = storage.users.allow_member(5, "manager", Member(), username="serg", now=7)
+    assert user == storage.users.allow(
+        5, "manager", member_id="9423", member_name="Сергей", member_email="s@example.com",
+        internal_number="900", personal_number="79311110714", username="serg", now=7,
+    )  # fmt: skip
