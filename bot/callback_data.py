@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from telegram import CallbackQuery, Update
 
 VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
@@ -77,6 +79,16 @@ def parse(data: object) -> Payload | None:
     except ValueError:
         return None
     return payload
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def pressed(update: Update, kind: type[P]) -> tuple[CallbackQuery, P] | None:
+    """The button press of this update and its payload, when it is one of ``kind``."""
+    press = update.callback_query
+    payload = parse(press.data) if press is not None else None
+    return (press, payload) if press is not None and isinstance(payload, kind) else None
 
 
 def matches(*kinds: type[Any]) -> Callable[[object], bool]:

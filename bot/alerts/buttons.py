@@ -28,10 +28,9 @@ def _name(caller: Caller) -> str:
 
 @requires("manager")
 async def call_back(update: Update, context: Context, caller: Caller) -> None:
-    press = update.callback_query
-    payload = cd.parse(press.data) if press is not None else None
-    if press is None or not isinstance(payload, cd.CallBack):
+    if (found := cd.pressed(update, cd.CallBack)) is None:
         return
+    press, payload = found
     svc, texts, now = caller.services, caller.texts, int(time.time())
     alerts = svc.storage.alerts
     alert = alerts.get(payload.alert_id)
@@ -94,10 +93,9 @@ async def _tell(context: Context, alert: Alert, text: str) -> None:
 
 @requires("manager")
 async def done(update: Update, context: Context, caller: Caller) -> None:
-    press = update.callback_query
-    payload = cd.parse(press.data) if press is not None else None
-    if press is None or not isinstance(payload, cd.Done):
+    if (found := cd.pressed(update, cd.Done)) is None:
         return
+    press, payload = found
     svc, texts = caller.services, caller.texts
     if not svc.storage.alerts.close(payload.alert_id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
         await press.answer(texts.plain("callback_closed"))

@@ -185,10 +185,11 @@ def _request_view(texts: Texts, request: AccessRequest, members: list[Member]) -
 @requires("admin")
 async def decide(update: Update, context: Context, caller: Caller) -> None:
     """An admin's Approve/Reject button; two admins pressing at once: the first decision wins."""
-    press = update.callback_query
-    payload = cd.parse(press.data) if press is not None else None
-    if press is None or not isinstance(payload, cd.Approve | cd.Reject):
+    approve, reject = cd.pressed(update, cd.Approve), cd.pressed(update, cd.Reject)
+    found = approve or reject
+    if found is None:
         return
+    press, payload = found
     svc, texts, now = caller.services, caller.texts, int(time.time())
     request = svc.storage.access_requests.get(payload.request_id)
     if request is None:

@@ -66,10 +66,10 @@ async def calls(update: Update, context: Context, caller: Caller) -> None:
 
 @requires("manager")
 async def calls_page(update: Update, context: Context, caller: Caller) -> None:
-    press = update.callback_query
-    payload = cd.parse(press.data) if press else None
-    if press is None or not isinstance(payload, cd.CallsPage) or payload.kind not in calls_view.KINDS:
+    found = cd.pressed(update, cd.CallsPage)
+    if found is None or found[1].kind not in calls_view.KINDS:
         return
+    press, payload = found
     # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
     text, keyboard = await _calls_page(caller, calls_view.Query(payload.kind, payload.limit), payload.page)
     await press.answer()
