@@ -12,8 +12,9 @@ from typing import Any, Literal
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot import callback_data as cd
 from bot.services import Services, services
 from bot.texts import Texts
 from storage import User
@@ -98,6 +99,21 @@ def requires(
         return checked
 
     return decorate
+
+
+async def refuse_foreign_press(update: Update, context: Context) -> None:
+    """Runs before every button handler: a press whose data its message never offered stops here."""
+    press = update.callback_query
+    if press is None or cd.on_its_message(press):
+        return
+    svc = services(context)
+    user = svc.storage.users.get(press.from_user.id)
+    log.warning("Refused a press by %s: its data is not a button of that message", press.from_user.id)
+    try:
+        await press.answer(texts_for(update, svc, user).plain("button_foreign"), show_alert=True)
+    except TelegramError as error:
+        log.info("could not answer a refused press: %s", error)
+    raise ApplicationHandlerStop
 
 
 async def refuse(update: Update, texts: Texts, *, known: bool = False) -> None:

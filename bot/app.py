@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import access
 from bot import callback_data as cd
 from bot.alerts import buttons, digest, poller
 from bot.config import Settings
@@ -51,9 +52,13 @@ def command(names: str | list[str], callback: Any) -> CommandHandler[Any, Any]:
     return CommandHandler(names, callback, filters=filters.UpdateType.MESSAGE)
 
 
-def handlers() -> list[Any]:
-    """Every handler, in the order PTB tries them (first match wins within a group)."""
-    return [
+def handlers() -> dict[int, Sequence[Any]]:
+    """Every handler, in the order PTB tries them (first match wins within a group; lower groups run first)."""
+    guards = [
+        # A button press counts only for the message that carries that button (forged payloads stop here).
+        CallbackQueryHandler(access.refuse_foreign_press),
+    ]
+    features = [
         command("start", access_requests.start),
         MessageHandler(filters.CONTACT, access_requests.contact_shared),
         MessageHandler(filters.StatusUpdate.MIGRATE, admin.chat_migrated),
@@ -82,6 +87,7 @@ def handlers() -> list[Any]:
         CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
         CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
     ]
+    return {-1: guards, 0: features}
 
 
 async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

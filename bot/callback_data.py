@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 
 VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
@@ -89,6 +89,17 @@ def pressed(update: Update, kind: type[P]) -> tuple[CallbackQuery, P] | None:
     press = update.callback_query
     payload = parse(press.data) if press is not None else None
     return (press, payload) if press is not None and isinstance(payload, kind) else None
+
+
+def on_its_message(press: CallbackQuery) -> bool:
+    """Whether the press carries one of the buttons of the message it came from. Telegram clients can send any
+    data for any message; a payload that message never offered (another chat's alert, a page of a list onto an
+    alert) is forged or stale, and counts for nothing."""
+    message = press.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return False
+    return any(button.callback_data == press.data for row in markup.inline_keyboard for button in row)
 
 
 def matches(*kinds: type[Any]) -> Callable[[object], bool]:

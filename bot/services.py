@@ -65,16 +65,6 @@ class Services:
         await self.http.close()
         self.storage.close()
 
-    async def caller_id(self, dialled: str | None = None) -> str | None:
-        """The number a callback shows: the one the customer dialled when the company owns it, else
-        DEFAULT_CALLER_ID, else the company's first external number."""
-        numbers = await self.directory.numbers()
-        if dialled and dialled in numbers.external:
-            return dialled
-        if self.settings.default_caller_id:
-            return self.settings.default_caller_id
-        return numbers.external[0] if numbers.external else None
-
 
 def services(context: CallbackContext[Any, Any, Any, Any] | Application[Any, Any, Any, Any, Any, Any]) -> Services:
     data = context.bot_data

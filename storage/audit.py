@@ -43,6 +43,14 @@ class Audit:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
+    def amend(self, entry_id: int, details: Mapping[str, Any]) -> bool:
+        """Merge ``details`` into an entry's (what became of a call that was logged before it started)."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "UPDATE audit SET details = json_patch(details, ?) WHERE id = ?", (dumps(dict(details)), entry_id)
+            )
+            return cursor.rowcount == 1
+
     def recent(self, limit: int = 50, action: str | None = None) -> list[AuditEntry]:
         """Newest first."""
         where, params = ("WHERE action = ?", [action]) if action else ("", [])

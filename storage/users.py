@@ -147,6 +147,27 @@ class Users:
             )
             return _user(one(cursor))
 
+    def refresh_member(self, telegram_id: int, member: CompanyMember, now: int) -> bool:
+        """Take a new snapshot of the member the user already acts as (New-Tel's data changed)."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                """
+                UPDATE users SET member_name = :name, member_email = :email, internal_number = :internal,
+                    personal_number = :personal, updated_at = :now
+                WHERE telegram_id = :tid AND member_id = :member_id
+                """,
+                {
+                    "tid": telegram_id,
+                    "member_id": str(member.id),
+                    "name": member.name,
+                    "email": member.email,
+                    "internal": member.internal_number,
+                    "personal": member.personal_number,
+                    "now": now,
+                },
+            )
+            return cursor.rowcount == 1
+
     def deny(self, telegram_id: int, now: int) -> User:
         """Refuse access: a stranger is recorded as denied, an existing user (even active) is revoked."""
         with write(self._db) as conn:

@@ -9,12 +9,10 @@ import time
 from telegram import Update
 from telegram.error import TelegramError
 
-import newtel
 from bot import callback_data as cd
+from bot import calling
 from bot.access import Caller, Context, requires
 from bot.alerts.poller import poller
-from bot.handlers.errors import describe
-from bot.handlers.manager import call_may_have_started, own_phone, place_call
 from bot.texts import Html, Texts
 from storage import Alert
 
@@ -37,9 +35,11 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
     if alert is None:
         await press.answer(texts.plain("alert_gone"), show_alert=True)
         return
-    source = own_phone(caller)
-    if source is None:
-        await press.answer(texts.plain("callback_no_phone"), show_alert=True)
+    plan = await calling.prepare(svc, caller.user, alert.clid, dialled=alert.dnid)
+    if isinstance(plan, calling.CannotCall):
+        # In the group's popup, the phone is to be set in the private chat.
+        why = texts("callback_no_phone") if plan.key == "no_own_phone" else calling.why_not(plan, texts)
+        await press.answer(Texts.strip(why), show_alert=True)
         return
     claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now)
     if claimed is None:
@@ -55,24 +55,17 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         return
     delivery = poller(context).delivery
     await delivery.deliver(context.bot, alert.id)  # "Ivan is calling back…" before the phone even rings
-    try:
-        caller_id = await svc.caller_id(alert.dnid)
-        if caller_id is None:
-            raise newtel.ValidationError("callerId", "the company has no external number to show")
-        call_id = await place_call(
-            caller, source=source, destination=alert.clid, caller_id=caller_id, origin=f"alert:{alert.id}"
-        )
-    except newtel.NewtelError as error:
-        if call_may_have_started(error):
-            # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
-            log.warning("Callback for alert %s unconfirmed: %s", alert.id, error)
-            await _tell(context, alert, texts("callback_uncertain"))
-            return
+    outcome = await calling.place(svc, caller.user, plan, origin=f"alert:{alert.id}")
+    if isinstance(outcome, calling.Started):
+        alerts.set_callback_call(alert.id, outcome.call_id, claim=claimed)
+    elif isinstance(outcome, calling.MayHaveStarted):
+        # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
+        log.warning("Callback for alert %s unconfirmed", alert.id)
+        await _tell(context, alert, texts("callback_uncertain"))
+    else:
         alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
         await delivery.deliver(context.bot, alert.id)
-        await _tell(context, alert, describe(error, texts))
-        return
-    alerts.set_callback_call(alert.id, call_id, claim=claimed)
+        await _tell(context, alert, calling.why_not(outcome, texts))
 
 
 def _why_not(current: Alert | None, texts: Texts) -> Html:

@@ -13,9 +13,8 @@ from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-import newtel
 from bot import callback_data as cd
-from bot import calls_view
+from bot import calling, calls_view
 from bot.access import Caller, Context, requires, show_typing
 from bot.formatting import format_for_people, moment, money
 from bot.texts import Html, Texts, language_named
@@ -26,13 +25,6 @@ log = logging.getLogger(__name__)
 STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
 _VPBX_ID = re.compile(r"^[0-9a-f]{40}$")
-
-
-def own_phone(caller: Caller) -> str | None:
-    """The phone New-Tel rings first for this user: their own callback phone, else the member's
-    personal number, else the internal number."""
-    user = caller.user
-    return user.callback_phone or user.personal_number or user.internal_number
 
 
 @requires("manager")
@@ -103,61 +95,24 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
         await message.reply_text(texts("call_stale", command=message.text or "/call"))
         return
-    destination = phones.normalize(typed)
-    if destination is None or not 9 <= len(destination) <= 15:
-        await message.reply_text(texts("bad_number", value=typed))
-        return
-    source = own_phone(caller)
-    if source is None:
-        await message.reply_text(texts("no_own_phone"))
-        return
-    if destination == source:
-        await message.reply_text(texts("call_yourself"))
-        return
     await show_typing(update, context)
-    caller_id = await svc.caller_id()
-    if caller_id is None:
-        await message.reply_text(texts("no_caller_id"))
-        return
-    try:
-        await place_call(caller, source=source, destination=destination, caller_id=caller_id, origin="command")
-    except newtel.NewtelError as error:
-        if not call_may_have_started(error):
-            raise  # refused or never sent: the error handler says why
-        # New-Tel may have started it: saying "try again" could ring the customer twice.
-        log.warning("call start uncertain: %s: %s", type(error).__name__, error)
-        await message.reply_text(texts("call_uncertain", source=format_for_people(source)))
-        return
-    await message.reply_text(
-        texts(
-            "calling",
-            source=format_for_people(source),
-            destination=format_for_people(destination),
-            caller_id=format_for_people(caller_id),
+    plan = await calling.prepare(svc, caller.user, typed)
+    outcome = (
+        plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
+    )
+    if isinstance(outcome, calling.CannotCall):
+        await message.reply_text(calling.why_not(outcome, texts))
+    elif isinstance(outcome, calling.MayHaveStarted):
+        await message.reply_text(texts("call_uncertain", source=format_for_people(outcome.plan.source)))
+    else:
+        await message.reply_text(
+            texts(
+                "calling",
+                source=format_for_people(outcome.plan.source),
+                destination=format_for_people(outcome.plan.destination),
+                caller_id=format_for_people(outcome.plan.caller_id),
+            )
         )
-    )
-
-
-def call_may_have_started(error: newtel.NewtelError) -> bool:
-    """Whether New-Tel may have placed a call although starting it failed: the request may have reached
-    it (a broken connection, a timeout, a 5xx) or it answered 200 with something unreadable."""
-    if isinstance(error, newtel.TransportError):
-        return error.maybe_sent
-    return isinstance(error, newtel.ServerError | newtel.ResponseError)
-
-
-async def place_call(caller: Caller, *, source: str, destination: str, caller_id: str, origin: str) -> str:
-    """Start the call exactly once (the client never repeats it) and write it to the audit log."""
-    svc = caller.services
-    call_id = await svc.newtel.call.start_simple_call(src_number=source, dst_number=destination, caller_id=caller_id)
-    svc.storage.audit.log(
-        "call.start",
-        actor_id=caller.user.telegram_id,
-        target=destination,
-        details={"src": source, "caller_id": caller_id, "call_id": call_id, "origin": origin},
-        now=int(time.time()),
-    )
-    return call_id
 
 
 @requires("manager")
@@ -286,7 +241,7 @@ async def whoami(update: Update, context: Context, caller: Caller) -> None:
             internal=user.internal_number or "—",
             personal=format_for_people(user.personal_number),
             callback=format_for_people(user.callback_phone),
-            rings=format_for_people(own_phone(caller)),
+            rings=format_for_people(calling.first_phone(user, None)),
         )
     )
 

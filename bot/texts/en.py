@@ -89,6 +89,13 @@ TEXTS: dict[str, str] = {
     "no_own_phone": "I don't know which phone to ring for you. Set it: /phone +7 916 123-45-67",
     "call_yourself": "That is your own phone: you cannot call yourself.",
     "no_caller_id": "The company has no external number to show the customer. Set DEFAULT_CALLER_ID.",
+    "member_gone_call": "The member «{member}» you act as no longer exists at New-Tel, so you cannot call as them. Please ask an admin.",
+    "call_not_recorded": "Call not started: the bot cannot write it to its log. Please try again in a minute.",
+    "button_foreign": "This button does not belong to this message.",
+    "group_not_enabled": "The bot is not enabled in this group: write to me in a private chat. An admin enables the bot in a group with /subscribe.",
+    "bad_user_id": "«{value}» is not a Telegram user id: that is a positive whole number such as 123456789 (@userinfobot shows it).",
+    "request_not_delivered": "Your request could not be passed to the admins. Please try again in a few minutes.",
+    "admin_request_no_members": "<i>New-Tel's member list is unavailable right now: grant access with</i> /allow {telegram_id} &lt;member&gt;",
     "call_uncertain": "⚠️ New-Tel did not confirm the call. It may have started anyway: wait a minute to see whether your phone {source} rings before you try again.",
     "calling": "📞 Calling: your phone {source} rings first, then I connect {destination}.\n"
     "The customer sees {caller_id}.",

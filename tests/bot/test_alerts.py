@@ -74,6 +74,7 @@ def phone_as_shown(number: str) -> str:
 
 def bind_people(svc: Services, sandbox: Sandbox) -> None:
     first, second = sandbox.company.members[0], sandbox.company.members[1]
+    second.personal_number = MANAGER_MOBILE  # New-Tel's own data: the phone a callback rings first
     users = svc.storage.users
     users.allow(ADMIN, "admin", member_id=str(first.id), member_name=first.name,
                 internal_number=first.internal_number, personal_number=first.personal_number, now=1)  # fmt: skip

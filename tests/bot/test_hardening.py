@@ -1,0 +1,152 @@
+"""What an attack-and-fault run found in access, commands and calls (issue 7), each reproduced end to end:
+the real Application between the New-Tel sandbox and the fake Bot API."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bot.alerts.poller import poller
+from tests.bot.conftest import GROUP, MANAGER, MEMBER_PERSONAL, World
+
+START_CALL = "call/start-simple-call"
+CUSTOMER = "79035551122"
+
+
+async def post_alert(world: World, chat_id: int = GROUP, clid: str = CUSTOMER) -> dict[str, Any]:
+    """A missed call's alert in the subscribed chat, delivered by the bot's own delivery; returns the message."""
+    svc, now = world.services, int(time.time())
+    if (chat := svc.storage.chats.get(chat_id)) is None or not chat.subscribed:
+        svc.storage.chats.subscribe(chat_id, "Sales", [], False, now=now - 60)
+    dialled = world.sandbox.company.external_numbers[0]
+    vpbx_id = f"{abs(chat_id):x}{clid}".ljust(40, "0")[:40]
+    result = svc.storage.alerts.record_missed(chat_id, vpbx_id, clid, dialled, now - 20, now - 5, now)
+    assert result.alert_id is not None
+    await poller(world.app).delivery.deliver(world.app.bot, result.alert_id)
+    alert = svc.storage.alerts.get(result.alert_id)
+    assert alert is not None and alert.message_id is not None
+    message = world.tg.message(chat_id, alert.message_id)
+    assert message is not None
+    return message
+
+
+@contextmanager
+def database_locked(world: World) -> Iterator[None]:
+    """Another process holds SQLite's write lock (reads still work, as under WAL)."""
+    other = sqlite3.connect(world.settings.database_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+# --- 2: a press counts only for the message that carries its button ------------------------------------------
+
+
+async def test_a_forged_alert_payload_on_a_private_message_changes_nothing(world: World, manager: object) -> None:
+    alert_message = await post_alert(world)
+    private = await world.say(MANAGER, "/help")
+    for data in ("v1:done:1", "v1:cb:1"):
+        answer = await world.press(MANAGER, private, data=data)
+        assert answer == {"text": "Эта кнопка не относится к этому сообщению.", "show_alert": True}
+    (alert,) = world.services.storage.alerts.open_for(GROUP)
+    assert alert.state == "open"
+    assert world.newtel_requests(START_CALL) == []
+    assert world.tg.message(GROUP, alert_message["message_id"]) == alert_message
+
+
+async def test_a_paging_payload_forced_onto_an_alert_does_not_replace_it(world: World, manager: object) -> None:
+    alert_message = await post_alert(world)
+    answer = await world.press(MANAGER, alert_message, data="v1:calls:all:10:1")
+    assert answer["text"] == "Эта кнопка не относится к этому сообщению."
+    assert world.tg.message(GROUP, alert_message["message_id"]) == alert_message  # text and buttons kept
+    assert world.sent("editMessageText") == []
+    assert world.newtel_requests() == []
+
+
+# --- 3: the phone to ring comes from New-Tel's current member data -------------------------------------------
+
+
+async def test_a_user_whose_member_was_deleted_cannot_call(world: World, manager: object) -> None:
+    company = world.sandbox.company
+    company.members[:] = [m for m in company.members if m.personal_number != MEMBER_PERSONAL]
+    reply = await world.ask(MANAGER, "/call +7 916 555-44-33")
+    assert reply == (
+        "Сотрудника «Васильева Татьяна», от имени которого вы работаете, больше нет в «Нью-Тел», и звонить от его "
+        "имени нельзя. Обратитесь к администратору."
+    )
+    alert_message = await post_alert(world)
+    answer = await world.press(MANAGER, alert_message, "📞 Перезвонить")
+    assert answer["show_alert"] and answer["text"].startswith("Сотрудника «Васильева Татьяна»")
+    assert world.newtel_requests(START_CALL) == []
+    (alert,) = world.services.storage.alerts.open_for(GROUP)
+    assert alert.state == "open"  # not claimed: nobody is shown as calling back
+
+
+async def test_a_member_whose_number_changed_gets_the_new_one_rung(world: World, manager: object) -> None:
+    member = next(m for m in world.sandbox.company.members if m.personal_number == MEMBER_PERSONAL)
+    member.personal_number = "79160001122"
+    reply = await world.ask(MANAGER, "/call +7 916 555-44-33")
+    assert reply.startswith("📞 Звоню: сначала зазвонит ваш телефон +7 916 000-11-22,")
+    (start,) = world.newtel_requests(START_CALL)
+    assert start.params["srcNumber"] == "79160001122"
+    assert world.user(MANAGER).personal_number == "79160001122"  # type: ignore[union-attr]  # the snapshot follows
+
+
+# --- 8: nothing after the call request turns its reply into "try again" --------------------------------------
+
+
+async def test_call_refuses_before_calling_when_it_cannot_be_recorded(world: World, manager: object) -> None:
+    await world.ask(MANAGER, "/numbers")  # company numbers cached: the command needs no write to get there
+    with database_locked(world):
+        (message,) = await world.say_all(MANAGER, "/call +7 916 555-44-33", count=1, timeout=15)
+    assert message["text"] == "Звонок не начат: бот не может записать его в журнал. Попробуйте через минуту."
+    assert world.newtel_requests(START_CALL) == []
+
+
+async def test_a_placed_call_is_reported_as_placed_even_if_its_id_cannot_be_recorded(
+    world: World, manager: object
+) -> None:
+    # The database locks up while New-Tel starts the call: the entry written before it stays "requested".
+    held: list[sqlite3.Connection] = []
+    original = world.services.newtel.call.start_simple_call
+
+    async def start_and_lock(**params: Any) -> str:
+        call_id = await original(**params)
+        other = sqlite3.connect(world.settings.database_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        held.append(other)
+        return call_id
+
+    world.services.newtel.call.start_simple_call = start_and_lock  # type: ignore[method-assign]
+    world.tg.send_text(MANAGER, "/call +7 916 555-44-33")
+    (message,) = await world.replies(MANAGER, timeout=15)
+    held[0].execute("ROLLBACK")
+    assert message["text"].startswith("📞 Звоню: сначала зазвонит ваш телефон +7 974 714-48-54")
+    assert len(world.newtel_requests(START_CALL)) == 1
+    (entry,) = world.services.storage.audit.recent(action="call.start")
+    assert entry.details["outcome"] == "requested"
+
+
+# --- the same words from /call and Call back ---------------------------------------------------------------
+
+
+async def test_no_caller_id_is_said_the_same_by_call_and_call_back(world: World, manager: object) -> None:
+    company = world.sandbox.company
+    alert_message = await post_alert(world)
+    company.external_numbers.clear()
+    for lang, expected in (
+        ("ru", "У компании нет внешнего номера, который можно показать клиенту. Задайте DEFAULT_CALLER_ID."),
+        ("en", "The company has no external number to show the customer. Set DEFAULT_CALLER_ID."),
+    ):
+        world.services.storage.users.set_language(MANAGER, lang, now=int(time.time()))
+        world.services.directory._numbers = None  # what New-Tel says now
+        assert await world.ask(MANAGER, "/call +7 916 555-44-33") == expected
+        answer = await world.press(MANAGER, alert_message, 0)
+        assert answer == {"text": expected, "show_alert": True}
+    assert world.newtel_requests(START_CALL) == []
