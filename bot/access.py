@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telegram import Message, Update
+from telegram import Chat, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -73,10 +73,19 @@ def allowed(user: User | None, level: Level) -> bool:
     return user is not None and user.is_active and (level == "manager" or user.is_admin)
 
 
+def enabled_in(chat: Chat | None, svc: Services) -> bool:
+    """Commands are answered in private chats and in groups an admin enabled (subscribed) only."""
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    stored = svc.storage.chats.get(chat.id)
+    return stored is not None and stored.subscribed
+
+
 def requires(
-    level: Level, *, group_only: bool = False
+    level: Level, *, group_only: bool = False, any_chat: bool = False
 ) -> Callable[[Handler], Callable[[Update, Context], Coroutine[Any, Any, None]]]:
-    """Run the handler only for an allowed sender (and, with ``group_only``, only in a group chat)."""
+    """Run the handler only for an allowed sender; with ``group_only`` only in a group chat, with ``any_chat``
+    (commands that show no company data) anywhere, else only where ``enabled_in``."""
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         @functools.wraps(handler)
@@ -93,6 +102,11 @@ def requires(
             if group_only and chat is not None and chat.type == ChatType.PRIVATE:
                 if message is not None:
                     await message.reply_text(texts("group_only"))
+                return
+            if not (group_only or any_chat) and update.callback_query is None and not enabled_in(chat, svc):
+                # Others in the group may be nobody the admins allowed: company data stays out of it.
+                if message is not None:
+                    await message.reply_text(texts("group_not_enabled"))
                 return
             await handler(update, context, Caller(user, texts, svc, update))
 

@@ -12,7 +12,6 @@ from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -27,6 +26,7 @@ from bot import callback_data as cd
 from bot.alerts import buttons, digest, poller
 from bot.config import Settings
 from bot.handlers import access_requests, admin, errors, manager
+from bot.ratelimit import PatientRateLimiter
 from bot.services import Services, services
 from bot.texts import CATALOGS, Texts
 
@@ -127,7 +127,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         # Groups are held to Telegram's ~20 messages a minute and every 429 is waited out (retry_after).
         # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
         # asking at once must not queue behind it; Telegram's 429 is the real limit and it is honoured.
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=3))
+        .rate_limiter(PatientRateLimiter(overall_max_rate=0, max_retries=3))
         .concurrent_updates(32)  # one slow New-Tel answer must not hold up everyone else
         .post_init(post_init)
         .post_shutdown(post_shutdown)

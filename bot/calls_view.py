@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import arguments
 from bot import callback_data as cd
 from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
@@ -38,8 +39,8 @@ def parse_query(args: Sequence[str]) -> Query | None:
     kind, limit = "all", DEFAULT_LIMIT
     for arg in args:
         word = arg.lower()
-        if word.isdigit() and 1 <= int(word) <= MAX_LIMIT:
-            limit = int(word)
+        if (count := arguments.whole_number(word, 1, MAX_LIMIT)) is not None:
+            limit = count
         elif word in KIND_WORDS:
             kind = KIND_WORDS[word]
         else:

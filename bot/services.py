@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -10,13 +12,18 @@ import aiohttp
 from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
-from newtel import CompanyNumbers, Member, NewtelClient
+from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import Storage
 
 if TYPE_CHECKING:
     from typing import Any
 
+log = logging.getLogger(__name__)
+
 _DIRECTORY_TTL = 60.0  # seconds; members and numbers change rarely, commands ask often
+# Strangers' access requests read the member list (to match a shared phone): a list up to this old will do, and
+# a cold one is fetched for them at most once per this many seconds overall, however many strangers ask.
+STRANGERS_MEMBERS_AGE = 600.0
 
 
 @dataclass
@@ -26,16 +33,38 @@ class Directory:
     client: NewtelClient
     _members: tuple[float, list[Member]] | None = field(default=None, repr=False)
     _numbers: tuple[float, CompanyNumbers] | None = field(default=None, repr=False)
+    _strangers_fetch: float = field(default=-STRANGERS_MEMBERS_AGE, repr=False)
+    # One fetch of each at a time: users asking at once after the cache expired share one New-Tel request.
+    _members_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _numbers_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def members(self) -> list[Member]:
-        if self._members is None or time.monotonic() - self._members[0] > _DIRECTORY_TTL:
-            self._members = (time.monotonic(), await self.client.company.get_members())
-        return self._members[1]
+        async with self._members_lock:
+            if self._members is None or time.monotonic() - self._members[0] > _DIRECTORY_TTL:
+                self._members = (time.monotonic(), await self.client.company.get_members())
+            return self._members[1]
+
+    async def members_for_strangers(self) -> list[Member] | None:
+        """The members for a stranger's access request, within its budget (``STRANGERS_MEMBERS_AGE``); None when
+        there is no list to be had (over budget with a cold cache, or New-Tel failing): the request goes on
+        without a member match."""
+        now = time.monotonic()
+        if self._members is not None and now - self._members[0] <= STRANGERS_MEMBERS_AGE:
+            return self._members[1]
+        if now - self._strangers_fetch < STRANGERS_MEMBERS_AGE:
+            return None
+        self._strangers_fetch = now
+        try:
+            return await self.members()
+        except NewtelError as error:
+            log.warning("Members unavailable for an access request (%s: %s)", type(error).__name__, error)
+            return None
 
     async def numbers(self) -> CompanyNumbers:
-        if self._numbers is None or time.monotonic() - self._numbers[0] > _DIRECTORY_TTL:
-            self._numbers = (time.monotonic(), await self.client.company.get_numbers())
-        return self._numbers[1]
+        async with self._numbers_lock:
+            if self._numbers is None or time.monotonic() - self._numbers[0] > _DIRECTORY_TTL:
+                self._numbers = (time.monotonic(), await self.client.company.get_numbers())
+            return self._numbers[1]
 
 
 @dataclass
@@ -49,7 +78,10 @@ class Services:
     @classmethod
     async def create(cls, settings: Settings) -> Services:
         storage = Storage.open(settings.database_path)
-        storage.users.ensure_admins(settings.admin_ids, now=int(time.time()))
+        now = int(time.time())
+        for demoted in storage.users.sync_admins(settings.admin_ids, now=now):
+            log.warning("User %s is no longer in ADMIN_IDS: admin rights removed", demoted)
+            storage.audit.log("user.demote", actor_id=None, target=demoted, now=now)
         http = aiohttp.ClientSession()
         client = NewtelClient(
             settings.newtel_access_key,

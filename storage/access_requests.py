@@ -87,6 +87,15 @@ class AccessRequests:
             )
             return cursor.rowcount == 1
 
+    def withdraw(self, request_id: int) -> bool:
+        """Drop a pending request no admin was shown (the user is told to ask again); False if it was shown."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "DELETE FROM access_requests WHERE id = ? AND status = 'pending' AND admin_messages = '[]'",
+                (request_id,),
+            )
+            return cursor.rowcount == 1
+
     def get(self, request_id: int) -> AccessRequest | None:
         row = next(self._db.query("SELECT * FROM access_requests WHERE id = ?", (request_id,)), None)
         return None if row is None else _request(row)

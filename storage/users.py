@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from sqlite_utils import Database
 
-from storage._db import one, write
+from storage._db import dumps, one, write
 
 Role = Literal["admin", "manager"]
 UserStatus = Literal["active", "denied", "revoked"]
@@ -196,8 +196,13 @@ class Users:
         ).fetchone()
         return row is not None
 
-    def ensure_admins(self, telegram_ids: Iterable[int], now: int) -> None:
-        """Bootstrap the admins named in the config: create or promote and re-activate, never demote."""
+    def sync_admins(self, telegram_ids: Iterable[int], now: int) -> builtins.list[int]:
+        """Make the admins exactly those named in the config (ADMIN_IDS is the one source of admin rights).
+
+        The named are created or promoted and re-activated. An admin no longer named is demoted: to a manager
+        when they act as a company member, else revoked (a manager must act as one). Returns the demoted ids.
+        """
+        wanted = sorted(set(telegram_ids))
         with write(self._db) as conn:
             conn.executemany(
                 """
@@ -207,8 +212,18 @@ class Users:
                     updated_at = excluded.updated_at
                 WHERE role <> 'admin' OR status <> 'active'
                 """,
-                [(tid, now, now) for tid in telegram_ids],
+                [(tid, now, now) for tid in wanted],
             )
+            rows = conn.execute(
+                """
+                UPDATE users SET role = 'manager', updated_at = :now,
+                    status = CASE WHEN member_id IS NULL AND status = 'active' THEN 'revoked' ELSE status END
+                WHERE role = 'admin' AND telegram_id NOT IN (SELECT value FROM json_each(:wanted))
+                RETURNING telegram_id
+                """,
+                {"now": now, "wanted": dumps(wanted)},
+            ).fetchall()
+        return sorted(tid for (tid,) in rows)
 
     def list(self, *, active_only: bool = False) -> builtins.list[User]:
         """Admins first, then by name; for /users."""

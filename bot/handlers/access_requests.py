@@ -74,9 +74,12 @@ async def request_access(update: Update, context: Context) -> None:
     request, created = svc.storage.access_requests.create_or_get_pending(
         sender.id, sender.first_name, sender.username, now=int(time.time())
     )
+    if created and not await _tell_admins(context, svc, request, await svc.directory.members_for_strangers()):
+        # Nobody could be told: say so rather than "sent", and let them ask again later.
+        svc.storage.access_requests.withdraw(request.id)
+        await press.answer(texts.plain("request_not_delivered"), show_alert=True)
+        return
     await press.answer(texts.plain("request_sent_short" if created else "request_pending_short"))
-    if created:
-        await _tell_admins(context, svc, request)
     if press.message is not None:
         await context.bot.send_message(sender.id, texts("request_sent" if created else "request_pending"))
 
@@ -100,16 +103,18 @@ async def contact_shared(update: Update, context: Context) -> None:
         await message.reply_text(texts("request_cooldown"), reply_markup=ReplyKeyboardRemove())
         return
     number = phones.normalize(message.contact.phone_number) or ""
-    members = await svc.directory.members()
-    match = next((m for m in members if m.personal_number and m.personal_number == number), None)
+    members = await svc.directory.members_for_strangers()
+    match = next((m for m in members or () if m.personal_number and m.personal_number == number), None)
     request, created = svc.storage.access_requests.create_or_get_pending(
         sender.id, sender.first_name, sender.username, now=int(time.time())
     )
     updated = svc.storage.access_requests.attach_phone(request.id, number, str(match.id) if match else None)
+    if updated is not None and created and not await _tell_admins(context, svc, updated, members):
+        svc.storage.access_requests.withdraw(updated.id)
+        await message.reply_text(texts("request_not_delivered"), reply_markup=ReplyKeyboardRemove())
+        return
     await message.reply_text(texts("request_sent"), reply_markup=ReplyKeyboardRemove())
-    if updated is not None and created:
-        await _tell_admins(context, svc, updated, members)
-    elif updated is not None:
+    if updated is not None and not created:
         await _refresh_admin_messages(context, svc, updated, members)
 
 
@@ -121,10 +126,10 @@ def recently_refused(svc: Services, telegram_id: int) -> bool:
     )
 
 
-async def _tell_admins(
-    context: Context, svc: Services, request: AccessRequest, members: list[Member] | None = None
-) -> None:
-    members = members if members is not None else await svc.directory.members()
+async def _tell_admins(context: Context, svc: Services, request: AccessRequest, members: list[Member] | None) -> int:
+    """Show the request to every admin (``members`` None: New-Tel's list is unavailable, they get it without the
+    member buttons). Returns how many admins Telegram reached."""
+    told = 0
     for admin in svc.storage.users.list(active_only=True):
         if not admin.is_admin:
             continue
@@ -134,11 +139,13 @@ async def _tell_admins(
         except TelegramError as error:
             log.warning("could not tell admin %s about an access request: %s", admin.telegram_id, error)
             continue
+        told += 1
         svc.storage.access_requests.add_admin_message(request.id, sent.chat_id, sent.message_id)
+    return told
 
 
 async def _refresh_admin_messages(
-    context: Context, svc: Services, request: AccessRequest, members: list[Member]
+    context: Context, svc: Services, request: AccessRequest, members: list[Member] | None
 ) -> None:
     for chat_id, message_id in request.admin_messages:
         text, keyboard = _request_view(_texts_of(svc, chat_id), request, members)
@@ -154,8 +161,10 @@ def _texts_of(svc: Services, telegram_id: int) -> Texts:
     return Texts(user.language if user is not None and user.language else svc.settings.bot_language)
 
 
-def _request_view(texts: Texts, request: AccessRequest, members: list[Member]) -> tuple[Html, InlineKeyboardMarkup]:
-    matched = next((m for m in members if str(m.id) == request.matched_member_id), None)
+def _request_view(
+    texts: Texts, request: AccessRequest, members: list[Member] | None
+) -> tuple[Html, InlineKeyboardMarkup]:
+    matched = next((m for m in members or () if str(m.id) == request.matched_member_id), None)
     lines = [
         texts(
             "admin_request",
@@ -168,7 +177,9 @@ def _request_view(texts: Texts, request: AccessRequest, members: list[Member]) -
         lines.append(texts("admin_request_phone", phone=format_for_people(request.phone)))
     if matched is not None:
         lines.append(texts("admin_request_match", member=matched.name))
-    candidates = [matched] if matched is not None else [m for m in members][:MAX_MEMBER_BUTTONS]
+    if members is None:
+        lines.append(texts("admin_request_no_members", telegram_id=request.telegram_id))
+    candidates = [matched] if matched is not None else (members or [])[:MAX_MEMBER_BUTTONS]
     rows = [
         [
             InlineKeyboardButton(
@@ -213,14 +224,43 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
         svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(request.telegram_id), now=now)
         notice = Texts(svc.settings.bot_language)("you_are_rejected")
     await press.answer()
-    who = request.first_name or request.telegram_id
-    admin_name = caller.user.member_name or caller.user.display_name or press.from_user.full_name
     shown_at = request.admin_messages
     if not shown_at and press.message is not None:
         shown_at = ((press.message.chat.id, press.message.message_id),)
+    await _announce(context, svc, request, shown_at, member, caller, press.from_user.full_name)
+    try:
+        await context.bot.send_message(request.telegram_id, notice)
+    except TelegramError as error:
+        log.warning("could not tell user %s about the decision: %s", request.telegram_id, error)
+
+
+async def settle_pending(context: Context, svc: Services, telegram_id: int, member: Member | None, by: Caller) -> None:
+    """/allow or /deny decided what a pending request asked: it is settled, and its buttons go."""
+    request = next((r for r in svc.storage.access_requests.pending() if r.telegram_id == telegram_id), None)
+    decision: Literal["approved", "denied"] = "approved" if member is not None else "denied"
+    if request is None or not svc.storage.access_requests.decide(
+        request.id, decision, by=by.user.telegram_id, now=int(time.time())
+    ):
+        return
+    sender = by.update.effective_user
+    name = sender.full_name if sender is not None else str(by.user.telegram_id)
+    await _announce(context, svc, request, request.admin_messages, member, by, name)
+
+
+async def _announce(
+    context: Context,
+    svc: Services,
+    request: AccessRequest,
+    shown_at: tuple[tuple[int, int], ...],
+    member: Member | None,
+    by: Caller,
+    fallback_name: str,
+) -> None:
+    """The decision replaces the request in every admin's message; the buttons go, so nobody decides twice."""
+    who = request.first_name or request.telegram_id
+    admin_name = by.user.member_name or by.user.display_name or fallback_name
     for chat_id, message_id in shown_at:
-        # Each admin reads the outcome in their own language; the buttons go, so nobody decides twice.
-        their = _texts_of(svc, chat_id)
+        their = _texts_of(svc, chat_id)  # each admin reads it in their own language
         if member is not None:
             outcome = their("request_approved", user=who, member=member.name)
         else:
@@ -231,10 +271,6 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
             )
         except TelegramError as error:
             log.info("could not update an access request message: %s", error)
-    try:
-        await context.bot.send_message(request.telegram_id, notice)
-    except TelegramError as error:
-        log.warning("could not tell user %s about the decision: %s", request.telegram_id, error)
 
 
 def grant(

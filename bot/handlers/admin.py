@@ -7,9 +7,10 @@ import time
 
 from telegram import Update
 
+from bot import arguments
 from bot.access import Caller, Context, requires
 from bot.formatting import format_for_people
-from bot.handlers.access_requests import grant
+from bot.handlers.access_requests import grant, settle_pending
 from bot.services import services
 from bot.texts import Html
 from newtel import Member, phones
@@ -37,10 +38,12 @@ async def allow(update: Update, context: Context, caller: Caller) -> None:
     message, texts, svc = update.effective_message, caller.texts, caller.services
     assert message is not None
     args = context.args or []
-    if len(args) < 2 or not args[0].lstrip("-").isdigit():
-        await message.reply_text(texts("allow_usage"))
+    telegram_id = arguments.user_id(args[0]) if len(args) >= 2 else None
+    if telegram_id is None:
+        bad = len(args) >= 2 and arguments.looks_like_a_number(args[0])
+        await message.reply_text(texts("bad_user_id", value=args[0]) if bad else texts("allow_usage"))
         return
-    telegram_id, query = int(args[0]), " ".join(args[1:])
+    query = " ".join(args[1:])
     found = find_members(await svc.directory.members(), query)
     if not found:
         await message.reply_text(texts("member_not_found", query=query))
@@ -51,6 +54,7 @@ async def allow(update: Update, context: Context, caller: Caller) -> None:
         return
     member = found[0]
     grant(svc, telegram_id, member, caller)
+    await settle_pending(context, svc, telegram_id, member, caller)
     await message.reply_text(
         texts("allow_done", telegram_id=telegram_id, member=member.name, internal=member.internal_number or "—")
     )
@@ -69,10 +73,11 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     message, texts, svc = update.effective_message, caller.texts, caller.services
     assert message is not None
     args = context.args or []
-    if len(args) != 1 or not args[0].lstrip("-").isdigit():
-        await message.reply_text(texts("deny_usage"))
+    telegram_id = arguments.user_id(args[0]) if len(args) == 1 else None
+    if telegram_id is None:
+        bad = len(args) == 1 and arguments.looks_like_a_number(args[0])
+        await message.reply_text(texts("bad_user_id", value=args[0]) if bad else texts("deny_usage"))
         return
-    telegram_id = int(args[0])
     if telegram_id in svc.settings.admin_ids:
         await message.reply_text(texts("deny_configured_admin"))
         return
@@ -80,6 +85,7 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     existed = svc.storage.users.get(telegram_id) is not None
     svc.storage.users.deny(telegram_id, now=now)
     svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(telegram_id), now=now)
+    await settle_pending(context, svc, telegram_id, None, caller)
     await message.reply_text(texts("deny_done" if existed else "deny_unknown", telegram_id=telegram_id))
 
 

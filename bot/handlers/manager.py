@@ -13,8 +13,8 @@ from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
+from bot import arguments, calling, calls_view
 from bot import callback_data as cd
-from bot import calling, calls_view
 from bot.access import Caller, Context, requires, show_typing
 from bot.formatting import format_for_people, moment, money
 from bot.texts import Html, Texts, language_named
@@ -126,12 +126,12 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     wanted = args[0].strip().lower()
     if _VPBX_ID.match(wanted):
         vpbx_id = wanted
-    elif wanted.isdigit():
+    elif (row := arguments.whole_number(wanted, 0, 10**9)) is not None:
         index = svc.storage.kv.get(_index_key(caller)) or []
-        if not 1 <= int(wanted) <= len(index):
-            await message.reply_text(texts("record_no_index", index=wanted))
+        if not 1 <= row <= len(index):
+            await message.reply_text(texts("record_no_index", index=row))
             return
-        vpbx_id = index[int(wanted) - 1]
+        vpbx_id = index[row - 1]
     else:
         await message.reply_text(texts("record_usage"))
         return
@@ -267,7 +267,7 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_text(texts("phone_set", phone=format_for_people(number)))
 
 
-@requires("manager")
+@requires("manager", any_chat=True)
 async def language(update: Update, context: Context, caller: Caller) -> None:
     message, svc = update.effective_message, caller.services
     assert message is not None and update.effective_chat is not None
@@ -285,7 +285,7 @@ async def language(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_text(Texts(wanted)("lang_set"))
 
 
-@requires("manager")
+@requires("manager", any_chat=True)
 async def help_command(update: Update, context: Context, caller: Caller) -> None:
     texts = caller.texts
     text = texts("help_manager")

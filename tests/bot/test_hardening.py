@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from bot.alerts.poller import poller
-from tests.bot.conftest import GROUP, MANAGER, MEMBER_PERSONAL, World
+from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, MEMBER_PERSONAL, STRANGER, World, WorldFactory
 
 START_CALL = "call/start-simple-call"
 CUSTOMER = "79035551122"
@@ -150,3 +152,123 @@ async def test_no_caller_id_is_said_the_same_by_call_and_call_back(world: World,
         answer = await world.press(MANAGER, alert_message, 0)
         assert answer == {"text": expected, "show_alert": True}
     assert world.newtel_requests(START_CALL) == []
+
+
+# --- 4: admin rights follow ADMIN_IDS ----------------------------------------------------------------------
+
+
+async def test_an_admin_removed_from_admin_ids_is_demoted_at_the_next_start(make_world: WorldFactory) -> None:
+    async with make_world(admin_ids=f"{ADMIN},{ADMIN2}") as world:
+        assert (await world.ask(ADMIN2, "/allow 1002 101")).startswith("✅")  # acts as a member, stays an admin
+        assert (await world.ask(ADMIN2, "/users")).startswith("Пользователи бота")
+    async with make_world(admin_ids=str(ADMIN)) as world:
+        assert await world.ask(ADMIN2, "/users") == "Эта команда доступна только администраторам."
+        assert (await world.ask(ADMIN2, "/whoami")).startswith("Кто вы")  # still a manager as the member
+        (entry,) = world.services.storage.audit.recent(action="user.demote")
+        assert entry.target == str(ADMIN2)
+
+
+# --- 9: /allow settles the pending request -------------------------------------------------------------------
+
+
+async def test_allow_settles_a_pending_request_so_an_old_reject_button_changes_nothing(world: World) -> None:
+    told = await world.request_access(STRANGER)
+    reject = next(
+        b["callback_data"] for row in told["reply_markup"]["inline_keyboard"] for b in row if "⛔" in b["text"]
+    )
+    assert (await world.ask(ADMIN, f"/allow {STRANGER} 101")).startswith("✅")
+    settled = world.tg.message(ADMIN, told["message_id"])
+    assert settled is not None and settled.get("reply_markup") is None
+    assert settled["text"] == "✅ Доступ выдан: Eve работает как Васильева Татьяна.\nРешение: Anna"
+    answer = await world.press(ADMIN, told, data=reject)
+    assert answer["show_alert"]
+    assert world.user(STRANGER).is_active  # type: ignore[union-attr]
+    assert world.services.storage.access_requests.pending() == []
+
+
+# --- 10: an access request is never silently lost --------------------------------------------------------------
+
+
+async def test_an_access_request_reaches_the_admins_while_new_tel_is_down(world: World) -> None:
+    world.sandbox.faults.fail(status=503, times=50, methods=["company/get-members"])
+    told = await world.request_access(STRANGER)
+    assert "/allow 3003" in told["text"]  # how to let them in without the member buttons
+    assert [[b["text"] for b in row] for row in told["reply_markup"]["inline_keyboard"]] == [["⛔ Отклонить"]]
+
+
+async def test_a_stranger_is_told_when_no_admin_could_be_reached(world: World) -> None:
+    offer, _ = await world.say_all(STRANGER, "/start", count=2)
+    world.tg.faults.fail(status=403, times=1, methods={"sendMessage"})
+    answer = await world.press(STRANGER, offer, "Запросить доступ")
+    assert answer == {
+        "text": "Не удалось передать запрос администратору. Попробуйте ещё раз через несколько минут.",
+        "show_alert": True,
+    }
+    assert world.services.storage.access_requests.pending() == []  # asking again works
+    assert (await world.press(STRANGER, offer, "Запросить доступ"))["text"] == "Запрос отправлен"
+
+
+# --- 11, 12: every argument read strictly; echoes never push a reply past Telegram's limit -----------------
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("/calls ²", "Использование: /calls [missed|in|out|active] [N]\nНапример: /calls missed 20"),
+        ("/record ²", "Использование: /record <номер строки из /calls или vpbxId>"),
+        ("/allow ² 801", "«²» — не Telegram id пользователя"),
+        (f"/deny {'9' * 30}", f"«{'9' * 30}» — не Telegram id пользователя"),
+        ("/allow -100500 801", "«-100500» — не Telegram id пользователя"),
+    ],
+)
+async def test_odd_digits_and_huge_ids_get_a_clear_message(
+    world: World, manager: object, command: str, reply: str
+) -> None:
+    assert (await world.ask(ADMIN, command)).startswith(reply)
+    assert world.user(-100500) is None and world.newtel_requests() == []
+
+
+async def test_a_long_echo_still_gets_a_reply_under_telegrams_limit(world: World) -> None:
+    text = await world.ask(ADMIN, "/subscribe " + "x" * 4000, chat_id=GROUP)
+    assert text.startswith("Номер «xxx") and len(text) < 1000
+
+
+# --- 18: strangers cost New-Tel little --------------------------------------------------------------------
+
+
+async def test_strangers_requests_fetch_the_member_list_at_most_once_in_ten_minutes(world: World) -> None:
+    await world.request_access(STRANGER)
+    offer, _ = await world.say_all(STRANGER, "/start", count=2)
+    for _ in range(3):  # the same stranger again: the pending request, no new traffic
+        assert (await world.press(STRANGER, offer, "Запросить доступ"))["text"] == "Запрос уже отправлен"
+    world.services.directory._members = None  # the cache went cold
+    other = 3004
+    offer, _ = await world.say_all(other, "/start", count=2)
+    assert (await world.press(other, offer, "Запросить доступ"))["text"] == "Запрос отправлен"
+    assert len(world.newtel_requests("company/get-members")) == 1
+    (told,) = await world.replies(ADMIN)
+    assert "/allow 3004" in told["text"]  # told without the member buttons rather than costing a request
+
+
+# --- 19: company data only where an admin enabled the bot ---------------------------------------------------
+
+
+async def test_manager_commands_in_a_group_nobody_enabled_point_to_a_private_chat(
+    world: World, manager: object
+) -> None:
+    for command in ("/members", "/balance", "/calls", "/whoami", "/numbers"):
+        assert (await world.ask(MANAGER, command, chat_id=GROUP)).startswith("В этой группе бот не включён"), command
+    assert world.newtel_requests() == []
+    assert (await world.ask(ADMIN, "/subscribe", chat_id=GROUP)).startswith("🔔 Чат подписан")
+    assert (await world.ask(MANAGER, "/members", chat_id=GROUP)).startswith("Сотрудники")
+
+
+# --- 20: a command's reply survives Telegram's 5xx storms -----------------------------------------------------
+
+
+async def test_a_reply_is_retried_through_telegrams_5xx(world: World, manager: object) -> None:
+    world.tg.faults.fail(status=502, times=2, methods={"sendMessage"})
+    world.tg.faults.fail(status=500, times=1, methods={"sendMessage"})
+    (reply,) = await world.say_all(MANAGER, "/whoami", count=1, timeout=10)
+    assert reply["text"].startswith("Кто вы")
+    assert [c.ok for c in world.sent("sendMessage", MANAGER)] == [False, False, False, True]

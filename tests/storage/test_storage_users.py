@@ -97,21 +97,23 @@ def test_deny_records_a_stranger_and_revokes_an_active_user(storage: Storage) ->
     assert storage.users.allow(2, "manager", **ANN, now=13).status == "active"
 
 
-def test_ensure_admins_bootstraps_promotes_and_reactivates_but_never_demotes(storage: Storage) -> None:
+def test_sync_admins_bootstraps_promotes_reactivates_and_demotes_who_is_no_longer_named(storage: Storage) -> None:
     storage.users.allow(2, "manager", **ANN, now=1)
-    storage.users.allow(3, "admin", now=1)
+    storage.users.allow(3, "admin", now=1)  # an admin acting as no member
+    storage.users.allow(5, "admin", **ANN, now=1)  # an admin acting as a member
     storage.users.allow(4, "admin", now=1)
     storage.users.deny(4, now=2)
-    storage.users.ensure_admins([1, 2, 4], now=5)
+    assert storage.users.sync_admins([1, 2, 4], now=5) == [3, 5]
     got = {u.telegram_id: (u.role, u.status, u.updated_at) for u in storage.users.list()}
     assert got == {
         1: ("admin", "active", 5),
         2: ("admin", "active", 5),
-        3: ("admin", "active", 1),  # not in the config any more: left alone
+        3: ("manager", "revoked", 5),  # not in the config any more, and no member to act as
         4: ("admin", "active", 5),
+        5: ("manager", "active", 5),  # not in the config any more: stays a manager as the member
     }
     assert storage.users.get(2).member_id == "m-7"  # type: ignore[union-attr]
-    storage.users.ensure_admins([1], now=9)
+    assert storage.users.sync_admins([1, 2, 4], now=9) == []
     assert storage.users.get(1).updated_at == 5  # type: ignore[union-attr]  # already fine: untouched
 
 
