@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dtm
+import logging
+import random
+import secrets
+import signal
 import sys
+import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from telegram import Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from bot import logs
 from bot.app import build_application
 from bot.config import Settings, describe_errors
+from bot.ratelimit import transient
+
+log = logging.getLogger("bot.main")
+
+# Start-up calls that fail transiently are retried after 1 s, then 2, 4… up to 60 s (each with jitter), forever.
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+Step = tuple[str, Callable[[], Awaitable[Any]]]  # a start-up call: the Bot API method it makes, and how
 
 
 def main() -> int:
@@ -21,35 +39,133 @@ def main() -> int:
     except ValidationError as error:
         print(describe_errors(error), file=sys.stderr)
         return 2
-    secrets = [
+    hidden = [
         settings.telegram_bot_token.get_secret_value(),
         settings.newtel_access_key.get_secret_value(),
         settings.newtel_signing_key.get_secret_value(),
     ]
-    if settings.webhook_secret is not None:
-        secrets.append(settings.webhook_secret.get_secret_value())
-    logs.configure(settings.log_level, secrets)
+    webhook_secret = None
+    if settings.webhook_url:
+        # Never a webhook without authentication: whoever reaches the port could post updates "from" an admin.
+        if settings.webhook_secret is not None:
+            webhook_secret = settings.webhook_secret.get_secret_value()
+        else:
+            webhook_secret = secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram allows
+        hidden.append(webhook_secret)
+    logs.configure(settings.log_level, hidden)
+    if settings.webhook_url and settings.webhook_secret is None:
+        log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
     application = build_application(settings)
     try:
-        run(application, settings)
+        run(application, settings, webhook_secret)
     except InvalidToken:
         print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
         return 2
     return 0
 
 
-def run(application: Any, settings: Settings) -> None:
+def run(application: Any, settings: Settings, webhook_secret: str | None) -> None:
+    """Start up (getMe, then deleteWebhook or setWebhook) retrying while Telegram is unavailable, then hand
+    over to PTB's run_polling/run_webhook, which go on in the same event loop (asyncio.get_event_loop())
+    and skip the initialize() already done."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    steps: list[Step] = [("getMe", application.initialize)]
+    if settings.webhook_url:
+        url = settings.webhook_url
+
+        async def set_webhook() -> None:
+            await application.bot.set_webhook(url, allowed_updates=Update.ALL_TYPES, secret_token=webhook_secret)
+
+        steps.append(("setWebhook", set_webhook))
+    else:
+        steps.append(("deleteWebhook", application.bot.delete_webhook))
+    if not started(loop, application, steps):
+        return
+    # PTB repeats the (idempotent) bootstrap call; should Telegram fail just then, it retries (-1: forever).
     if settings.webhook_url:
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,
             url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
             webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            secret_token=webhook_secret,
             allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=-1,
         )
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+
+
+def started(loop: asyncio.AbstractEventLoop, application: Any, steps: list[Step]) -> bool:
+    """True once started up; False when SIGINT or SIGTERM came first (everything is then closed)."""
+    task = loop.create_task(start_up(steps))
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        task.cancel()
+
+    for sig in STOP_SIGNALS:  # PTB's run_* replace these with their own
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    except BaseException:  # InvalidToken, or a failure that is not transient
+        close(loop, application)
+        raise
+    if stopped:
+        log.info("Stopped during start-up")
+        close(loop, application)
+        return False
+    return True
+
+
+def close(loop: asyncio.AbstractEventLoop, application: Any) -> None:
+    try:
+        loop.run_until_complete(application.shutdown())  # nothing to do unless initialize() succeeded
+        loop.run_until_complete(application.bot.shutdown())  # the HTTP clients opened before getMe
+    finally:
+        loop.close()
+
+
+async def start_up(steps: list[Step]) -> None:
+    """Each step in turn (initialize() is getMe); transient failures are retried with capped exponential
+    back-off and jitter, one log line each, forever; anything else (InvalidToken first) is raised."""
+    backoff, attempt = RETRY_FIRST, 0
+    for name, step in steps:
+        while True:
+            try:
+                await step()
+                break
+            except TelegramError as error:
+                if not transient(error):
+                    raise
+                attempt += 1
+                delay = retry_after(error) or backoff * random.uniform(0.5, 1.0)
+                log.warning(
+                    "Telegram is unavailable at start-up (%s: %s: %s); retrying in %.1f s (start-up attempt %d)",
+                    name,
+                    type(error).__name__,
+                    error,
+                    delay,
+                    attempt,
+                )
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, RETRY_MAX)
+
+
+def retry_after(error: TelegramError) -> float | None:
+    """The wait Telegram asked for (429), plus up to a second so that restarted instances spread out."""
+    if not isinstance(error, RetryAfter):
+        return None
+    with warnings.catch_warnings():  # PTB 22 deprecates reading it as an int
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    seconds = value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+    return seconds + random.uniform(0, 1)
 
 
 if __name__ == "__main__":

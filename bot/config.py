@@ -16,6 +16,8 @@ from newtel import phones
 from newtel._signing import KEY_PATTERN
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# Telegram allows 1-256 of these characters; fewer than 16 could be guessed by anyone who can reach the port.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     newtel_access_key: SecretStr
     newtel_signing_key: SecretStr
     newtel_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to wait for one New-Tel answer")
+    newtel_command_deadline: float = Field(
+        default=12.0, gt=0, le=120, description="seconds a person's command waits for New-Tel in all, retries included"
+    )
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_path: Path = Path("bot.db")
     poll_interval: float = Field(default=15.0, ge=0.2, le=3600)
@@ -46,6 +51,15 @@ class Settings(BaseSettings):
     def _token_shape(cls, value: SecretStr) -> SecretStr:
         if not _TOKEN.match(value.get_secret_value()):
             raise ValueError("must look like 123456789:AA… (the token BotFather gave)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "must be 16 to 256 characters, each A-Z, a-z, 0-9, _ or - (or leave it empty for a random one)"
+            )
         return value
 
     @field_validator("newtel_access_key", "newtel_signing_key")

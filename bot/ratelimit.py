@@ -8,13 +8,19 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 
 RETRY_BUDGET = 8.0  # seconds one request may spend retrying; with New-Tel's bound a reply comes within ~20 s
 _FIRST_DELAY, _MAX_DELAY = 0.25, 4.0
+
+
+def transient(error: TelegramError) -> bool:
+    """A failure worth retrying: 5xx answers, network errors and timeouts (``NetworkError``, less the 400s PTB
+    files under it), and 429."""
+    return isinstance(error, RetryAfter) or (isinstance(error, NetworkError) and not isinstance(error, BadRequest))
 
 
 class PatientRateLimiter(AIORateLimiter):
@@ -36,9 +42,9 @@ class PatientRateLimiter(AIORateLimiter):
         while True:
             try:
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-            except BadRequest:
-                raise
-            except NetworkError as error:
+            except NetworkError as error:  # a 429 got here only once AIORateLimiter gave up on it
+                if not transient(error):
+                    raise
                 wait = random.uniform(delay / 2, delay)  # jitter: many replies must not retry in step
                 if loop.time() + wait > give_up:
                     raise
