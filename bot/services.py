@@ -71,7 +71,8 @@ class Directory:
 class Services:
     settings: Settings
     storage: Storage
-    newtel: NewtelClient
+    newtel: NewtelClient  # for a person waiting: all retries within NEWTEL_COMMAND_DEADLINE
+    background: NewtelClient  # for the jobs: the same session and clock, more patience
     http: aiohttp.ClientSession  # one session: New-Tel requests and recording downloads
     directory: Directory
 
@@ -83,17 +84,18 @@ class Services:
             log.warning("User %s is no longer in ADMIN_IDS: admin rights removed", demoted)
             storage.audit.log("user.demote", actor_id=None, target=demoted, now=now)
         http = aiohttp.ClientSession()
-        client = NewtelClient(
+        background = NewtelClient(
             settings.newtel_access_key,
             settings.newtel_signing_key,
             settings.newtel_api_url,
             session=http,
             timeout=settings.newtel_timeout,
         )
-        return cls(settings, storage, client, http, Directory(client))
+        people = background.with_options(deadline=settings.newtel_command_deadline)
+        return cls(settings, storage, people, background, http, Directory(people))
 
     async def close(self) -> None:
-        await self.newtel.close()
+        await self.background.close()
         await self.http.close()
         self.storage.close()
 

@@ -27,6 +27,11 @@ def _key(name: str, value: str | SecretStr) -> SecretStr:
     return secret
 
 
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and not deadline > 0:
+        raise ConfigurationError("deadline must be a positive number of seconds (or None)")
+
+
 class NewtelClient:
     """An async, signed client for the New-Tel API.
 
@@ -42,27 +47,50 @@ class NewtelClient:
         timeout: float = 10.0,
         max_retries: int = 3,
         retry_backoff: float = 0.5,
+        deadline: float | None = None,
         verify_signature: bool = True,
+        require_signature: bool = True,
         body_format: BodyFormat = "json",
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
+        ``require_signature=False`` accepts a success without a ``Signature`` header (a present one is still
+        checked); ``verify_signature=False`` checks none."""
         if body_format not in ("json", "form"):
             raise ConfigurationError("body_format must be 'json' or 'form'")
-        self._transport = Transport(
-            access_key=_key("access_key", access_key),
-            signing_key=_key("signing_key", signing_key),
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=retry_backoff,
-            verify_signature=verify_signature,
-            body_format=body_format,
-            session=session,
+        _check_deadline(deadline)
+        self._bind(
+            Transport(
+                access_key=_key("access_key", access_key),
+                signing_key=_key("signing_key", signing_key),
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                deadline=deadline,
+                backoff_base=retry_backoff,
+                verify_signature=verify_signature,
+                require_signature=require_signature,
+                body_format=body_format,
+                session=session,
+            )
         )
-        self.company = CompanyMethods(self._transport)
-        self.user = UserMethods(self._transport)
-        self.call = CallMethods(self._transport)
-        self.vpbx = VpbxMethods(self._transport)
+
+    def _bind(self, transport: Transport) -> None:
+        self._transport = transport
+        self.company = CompanyMethods(transport)
+        self.user = UserMethods(transport)
+        self.call = CallMethods(transport)
+        self.vpbx = VpbxMethods(transport)
+
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None, deadline: float | None = None
+    ) -> NewtelClient:
+        """This client with other timings (None keeps this client's), e.g. a short ``deadline`` for a person
+        waiting. It shares the HTTP session and the learned clock offset; closing it leaves the session open."""
+        _check_deadline(deadline)
+        view = object.__new__(NewtelClient)
+        view._bind(self._transport.with_options(timeout=timeout, max_retries=max_retries, deadline=deadline))
+        return view
 
     @property
     def base_url(self) -> str:
@@ -88,4 +116,8 @@ class NewtelClient:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"NewtelClient(base_url={self.base_url!r})"
+        transport = self._transport
+        timings = f"timeout={transport.timeout:g}, max_retries={transport.max_retries}"
+        if transport.deadline is not None:
+            timings += f", deadline={transport.deadline:g}"
+        return f"NewtelClient(base_url={self.base_url!r}, {timings})"

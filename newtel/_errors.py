@@ -72,6 +72,11 @@ class SignatureMismatch(ResponseError):
     """The response's ``Signature`` header does not match its body: it may have been tampered with."""
 
 
+class SignatureMissing(SignatureMismatch):
+    """A successful response has no ``Signature`` header, though the server signs every answer to a signed
+    request: it may not come from New-Tel."""
+
+
 # --- HTTP-level refusals (status error) ------------------------------------------------------------------
 
 

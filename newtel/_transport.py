@@ -6,6 +6,7 @@ Group modules call ``Transport.request`` and never see aiohttp.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import logging
@@ -28,6 +29,7 @@ from newtel._errors import (
     ResponseError,
     ServerError,
     SignatureMismatch,
+    SignatureMissing,
     Timeout,
     TransportError,
     api_error,
@@ -92,12 +94,14 @@ class _Success(BaseModel, Generic[M]):
     data: M
 
 
-def model_decoder(method: str, model: type[M]) -> Decoder[M]:
+def model_decoder(method: str, model: type[M], fallback: Callable[[dict[str, Any]], M] | None = None) -> Decoder[M]:
     """A decoder of the ``data`` object as ``model`` straight from the bytes: one pass of pydantic's JSON parser and
     no intermediate dicts (for a 10,000-call history about half the CPU time and memory of ``json.loads`` followed
     by ``model_validate``). Whatever that fast path does not accept goes the usual way, ``parse_response`` then
-    ``parse_model``, so every error is the same as theirs. Build it once per method (at import), not per call."""
+    ``fallback`` (default ``parse_model``), so every error is the same as theirs. Build it once per method (at
+    import), not per call."""
     envelope = _Success[model]  # type: ignore[valid-type]
+    build = fallback or functools.partial(parse_model, model, method=method)
 
     def decode(http_status: int, raw: bytes, retry_after: float | None) -> M:
         if 200 <= http_status < 400:
@@ -108,7 +112,7 @@ def model_decoder(method: str, model: type[M]) -> Decoder[M]:
             else:
                 if getattr(data, "result", None) == "success":
                     return data
-        return parse_model(model, parse_response(method, http_status, raw, retry_after), method)
+        return build(parse_response(method, http_status, raw, retry_after))
 
     return decode
 
@@ -127,6 +131,15 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+class _Shared:
+    """What a transport and its ``with_options`` views have in common: one session and one clock offset."""
+
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
+
+
 class Transport:
     def __init__(
         self,
@@ -138,6 +151,8 @@ class Transport:
         max_retries: int,
         verify_signature: bool,
         body_format: BodyFormat,
+        require_signature: bool = True,
+        deadline: float | None = None,
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.time,
         backoff_base: float = 0.5,
@@ -146,28 +161,52 @@ class Transport:
         self._access_key = access_key
         self._signing_key = signing_key
         self.base_url = base_url.rstrip("/")
-        self._timeout = timeout
-        self._max_retries = max_retries
         self._verify_signature = verify_signature
+        self._require_signature = require_signature
         self._body_format: BodyFormat = body_format
-        self._session = session
-        self._owns_session = session is None
+        self._shared = _Shared(session)
+        self._is_view = False
         self._clock = clock
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
-        self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
+        self._set_timings(timeout, max_retries, deadline)
+
+    def _set_timings(self, timeout: float, max_retries: int, deadline: float | None) -> None:
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.deadline = deadline  # seconds for one request, all its attempts and waits included; None: unbounded
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
 
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None, deadline: float | None = None
+    ) -> Transport:
+        """A view with other timings (None keeps this one's) over the same session and clock offset."""
+        view = copy.copy(self)
+        view._is_view = True
+        view._set_timings(
+            self.timeout if timeout is None else timeout,
+            self.max_retries if max_retries is None else max_retries,
+            self.deadline if deadline is None else deadline,
+        )
+        return view
+
+    @property
+    def clock_offset(self) -> float:
+        return self._shared.clock_offset
+
     def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        shared = self._shared
+        if shared.session is None or shared.session.closed:
             # TLS verification stays on (aiohttp's default); keep-alive for the client's life.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300))
-            self._owns_session = True
-        return self._session
+            shared.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300))
+            shared.owns_session = True
+        return shared.session
 
     async def close(self) -> None:
-        if self._session is not None and self._owns_session and not self._session.closed:
-            await self._session.close()
+        """Closes the session this transport opened; a view leaves it to the transport it came from."""
+        session = self._shared.session
+        if not self._is_view and session is not None and self._shared.owns_session and not session.closed:
+            await session.close()
 
     async def request(
         self,
@@ -193,11 +232,17 @@ class Transport:
         """``request`` with the body decoded by ``decode`` (e.g. a ``model_decoder``) instead of ``parse_response``."""
         body, content_type = encode_body(params, self._body_format)
         url = f"{self.base_url}/{method}"
+        per_attempt = self.timeout if timeout is None else timeout
         request_timeout = self._default_timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        give_up = None if self.deadline is None else time.monotonic() + self.deadline
         attempt = 0
         clock_corrected = False
         while True:
-            timestamp = int(self._clock() + self.clock_offset)  # one timestamp per request, signed and sent
+            attempt_timeout = request_timeout
+            if give_up is not None and (left := give_up - time.monotonic()) < per_attempt:
+                # Never 0: aiohttp reads a zero timeout as none at all.
+                attempt_timeout = aiohttp.ClientTimeout(total=max(left, 0.001))
+            timestamp = int(self._clock() + self._shared.clock_offset)  # one timestamp per request
             token = _signing.bearer_token(
                 method,
                 timestamp,
@@ -209,7 +254,7 @@ class Transport:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
             started = time.perf_counter()
             try:
-                status, response_headers, raw = await self._send(url, body, headers, request_timeout, method)
+                status, response_headers, raw = await self._send(url, body, headers, attempt_timeout, method)
             except TransportError as error:
                 failure: NewtelError = error
             else:
@@ -218,15 +263,16 @@ class Transport:
                     logger.debug("%s -> HTTP %d in %.1f ms (attempt %d)", method, status, elapsed, attempt + 1)
                 if status == 401 and not clock_corrected and self._correct_clock(response_headers):
                     clock_corrected = True
-                    continue  # refused before it ran, so even a call start is safe to send again
-                self._check_signature(method, timestamp, response_headers, raw)
+                    if give_up is None or time.monotonic() < give_up:
+                        continue  # refused before it ran, so even a call start is safe to send again
+                self._check_signature(method, status, timestamp, response_headers, raw)
                 retry_after = _retry_after(response_headers) if status in (429, 503) else None
                 try:
                     return decode(status, raw, retry_after)
                 except (RateLimited, ServerError) as error:
                     failure = error
             delay = self._retry_delay(failure, idempotent, attempt)
-            if delay is None:
+            if delay is None or (give_up is not None and time.monotonic() + delay >= give_up):
                 raise failure
             attempt += 1
             logger.info("%s failed (%s); retry %d in %.2f s", method, type(failure).__name__, attempt, delay)
@@ -253,13 +299,20 @@ class Transport:
                 f"Cannot connect to New-Tel ({error.os_error})", method=method, maybe_sent=False
             ) from None
         except TimeoutError:
-            raise Timeout(f"No response from New-Tel within {timeout.total:g} s", method=method) from None
+            raise Timeout(f"No response from New-Tel within {timeout.total:.3g} s", method=method) from None
         except aiohttp.ClientError as error:
             raise NetworkError(f"Connection to New-Tel failed: {type(error).__name__}", method=method) from None
 
-    def _check_signature(self, method: str, timestamp: int, headers: Mapping[str, str], raw: bytes) -> None:
+    def _check_signature(
+        self, method: str, http_status: int, timestamp: int, headers: Mapping[str, str], raw: bytes
+    ) -> None:
         received = headers.get("Signature")
-        if received is None or not self._verify_signature:
+        if not self._verify_signature:
+            return
+        if received is None:
+            # Only successes must be signed: a 401 never is, and a proxy's 429 or 502 need not be.
+            if self._require_signature and 200 <= http_status < 300:
+                raise SignatureMissing("The response is not signed", method=method, http_status=http_status)
             return
         access_key = self._access_key.get_secret_value()
         expected = _signing.signature(method, timestamp, access_key, raw, self._signing_key.get_secret_value())
@@ -276,16 +329,16 @@ class Transport:
             server_now = parsedate_to_datetime(headers["Date"]).timestamp()
         except (KeyError, TypeError, ValueError):
             return False
-        gap = server_now - (self._clock() + self.clock_offset)
+        gap = server_now - (self._clock() + self._shared.clock_offset)
         if not _SKEW_MIN <= abs(gap) <= _SKEW_MAX:
             return False
-        self.clock_offset += gap
+        self._shared.clock_offset += gap
         logger.warning("Local clock is %+.0f s off New-Tel's; correcting and retrying", -gap)
         return True
 
     def _retry_delay(self, failure: NewtelError, idempotent: bool, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when it must not be retried."""
-        if attempt >= self._max_retries:
+        if attempt >= self.max_retries:
             return None
         if isinstance(failure, TransportError):
             safe = idempotent or not failure.maybe_sent

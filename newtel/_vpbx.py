@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pydantic
 from pydantic import ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from newtel import _validation as check
-from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field
+from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
 from newtel._transport import Transport, model_decoder
 
 T = TypeVar("T")
+M = TypeVar("M", bound=NewtelModel)
+logger = logging.getLogger("newtel")
 
 IN, OUT = "in", "out"
 ANSWERED, NO_ANSWER = "answered", "no answer"
@@ -51,11 +57,88 @@ class Call:
         return None if until is None else int((until - self.start_time).total_seconds())
 
 
+_CALL: TypeAdapter[Call] = TypeAdapter(Call)
+_NUMBERS = ("clid", "dnid")
+_REMEMBERED = 10_000  # malformed rows whose report is remembered; beyond that the oldest may be reported again
+_EXAMPLES = 3  # malformed rows described in one log line
+
+
+def _call(row: object) -> Call:
+    """One call on its own, when the fast parse of a whole answer refused it."""
+    try:
+        return _CALL.validate_python(row)
+    except pydantic.ValidationError:
+        if not isinstance(row, dict):
+            raise
+        # The document says clid and dnid are strings. An integer such as 79161234567 can only mean those
+        # digits, so it is taken as them rather than losing the call; a float or a bool is still refused.
+        numbers = {k: str(v) for k in _NUMBERS if type(v := row.get(k)) is int}
+        if not numbers:
+            raise
+    return _CALL.validate_python({**row, **numbers})
+
+
+def _vpbx_id(row: object) -> str | None:
+    vpbx_id = row.get("vpbxId") if isinstance(row, dict) else None
+    return vpbx_id if isinstance(vpbx_id, str) and vpbx_id else None
+
+
+def _row_key(row: object) -> int:
+    """What remembers that ``row`` was reported: its vpbxId, or else its content."""
+    vpbx_id = _vpbx_id(row)
+    return hash(vpbx_id if vpbx_id is not None else json.dumps(row, sort_keys=True))
+
+
+def _problem(row: object, error: pydantic.ValidationError) -> str:
+    """What is wrong with ``row``, without its values (they are people's phone numbers)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the row"
+    return f"{(_vpbx_id(row) or 'a call without a vpbxId')[:40]} ({where}: {first['msg']})"
+
+
+def _skipping(method: str, model: type[M], key: str) -> Callable[[dict[str, Any]], M]:
+    """A fallback for ``model_decoder`` that drops malformed calls from the list ``key`` instead of failing the
+    whole answer (one bad row would otherwise stop every poll until it leaves the 24-hour history). Each bad row
+    is logged once, not at every poll."""
+    reported: dict[int, None] = {}  # an insertion-ordered set, oldest first
+
+    def build(data: dict[str, Any]) -> M:
+        rows = data.get(key)
+        if not isinstance(rows, list):
+            return parse_model(model, data, method)  # the answer itself is off: the usual ResponseError
+        calls, news = [], []
+        for row in rows:
+            try:
+                calls.append(_call(row))
+            except pydantic.ValidationError as error:
+                if (row_key := _row_key(row)) not in reported:
+                    reported[row_key] = None
+                    news.append(_problem(row, error))
+        if news:
+            while len(reported) > _REMEMBERED:
+                del reported[next(iter(reported))]
+            more = f"; and {len(news) - _EXAMPLES} more" if len(news) > _EXAMPLES else ""
+            logger.warning("%s: skipped malformed calls: %s%s", method, "; ".join(news[:_EXAMPLES]), more)
+        return model.model_validate({**data, key: calls})
+
+    return build
+
+
+def _single(method: str, model: type[M], key: str) -> Callable[[dict[str, Any]], M]:
+    """A fallback for ``model_decoder`` of one call: numbers coerced like a list's, anything else an error."""
+
+    def build(data: dict[str, Any]) -> M:
+        try:
+            call = _call(data.get(key))
+        except pydantic.ValidationError:
+            return parse_model(model, data, method)  # raises the usual ResponseError
+        return model.model_validate({**data, key: call})
+
+    return build
+
+
 class _Calls(NewtelModel):
     calls: list[Call]
-
-
-_CALLS = model_decoder("vpbx/get-calls", _Calls)  # the poll's big answer: parsed straight from the bytes
 
 
 class _ActiveCalls(NewtelModel):
@@ -66,8 +149,14 @@ class _CallDetails(NewtelModel):
     call_details: Call
 
 
-_ACTIVE_CALLS = model_decoder("vpbx/get-active-calls", _ActiveCalls)
-_CALL_DETAILS = model_decoder("vpbx/get-call-details", _CallDetails)
+# The poll's big answer is parsed straight from the bytes; only an answer that refuses goes row by row.
+_CALLS = model_decoder("vpbx/get-calls", _Calls, _skipping("vpbx/get-calls", _Calls, "calls"))
+_ACTIVE_CALLS = model_decoder(
+    "vpbx/get-active-calls", _ActiveCalls, _skipping("vpbx/get-active-calls", _ActiveCalls, "activeCalls")
+)
+_CALL_DETAILS = model_decoder(
+    "vpbx/get-call-details", _CallDetails, _single("vpbx/get-call-details", _CallDetails, "callDetails")
+)
 
 
 class VpbxMethods:

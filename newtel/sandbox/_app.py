@@ -172,7 +172,7 @@ def _render(request: web.Request, sandbox: Sandbox, method: str, answer: Answer)
         content_type = "application/json; charset=utf-8"
     headers = {"Content-Type": content_type}
     headers.update(answer.headers or {})
-    if answer.signed_time is not None:
+    if answer.signed_time is not None and not sandbox.faults.drop_signature:
         digest = signature(method, answer.signed_time, sandbox.access_key, body, sandbox.signing_key)
         if sandbox.faults.tamper_signature:
             digest = f"{(int(digest[0], 16) + 1) % 16:x}{digest[1:]}"  # off by one nibble

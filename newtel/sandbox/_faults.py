@@ -1,10 +1,11 @@
-"""Faults a test can inject: latency, error statuses, rate limiting, dropped connections, bad signatures."""
+"""Faults a test can inject: latency, error statuses, rate limiting, dropped connections, bad or missing
+signatures, malformed call rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 FaultKind = Literal["fail", "rate_limit", "disconnect"]
 
@@ -28,6 +29,8 @@ class Faults:
     def __init__(self) -> None:
         self.latency = 0.0  # seconds of extra delay before every answer
         self.tamper_signature = False  # when True, signed answers carry a wrong Signature
+        self.drop_signature = False  # when True, no answer carries a Signature
+        self.malformed: dict[str, dict[str, Any]] = {}  # vpbxId -> wire fields served instead of the call's own
         self.pending: list[Fault] = []
 
     def fail(
@@ -45,9 +48,15 @@ class Faults:
     def disconnect(self, times: int = 1, methods: Iterable[str] | None = None) -> None:
         self._arm(Fault("disconnect", times, _methods(methods)))
 
+    def malform(self, vpbx_id: str, **fields: Any) -> None:
+        """Serve that call's row with these wire fields replaced, e.g. ``malform(call.vpbx_id, clid=None)``."""
+        self.malformed.setdefault(vpbx_id, {}).update(fields)
+
     def clear(self) -> None:
         self.latency = 0.0
         self.tamper_signature = False
+        self.drop_signature = False
+        self.malformed.clear()
         self.pending.clear()
 
     def take(self, method: str) -> Fault | None:

@@ -221,10 +221,17 @@ async def get_vpbx_id(ctx: Context, params: Params) -> Payload:
     return {"vpbxId": call.vpbx_id}
 
 
+def _row(ctx: Context, call: Call) -> Payload:
+    """The call as the document's table shows it, with any fields a test has malformed."""
+    row = call.to_json(ctx.now)
+    malformed = ctx.sandbox.faults.malformed.get(call.vpbx_id)
+    return {**row, **malformed} if malformed else row
+
+
 # --- vpbx/*: lists ----------------------------------------------------------------------------------------
 @method("vpbx/get-calls")
 async def get_calls(ctx: Context, params: Params) -> Payload:
-    return {"calls": [c.to_json(ctx.now) for c in ctx.company.calls_within_day(ctx.now)]}
+    return {"calls": [_row(ctx, c) for c in ctx.company.calls_within_day(ctx.now)]}
 
 
 @method("vpbx/get-calls-list")
@@ -234,7 +241,7 @@ async def get_calls_list(ctx: Context, params: Params) -> Payload:
 
 @method("vpbx/get-active-calls")
 async def get_active_calls(ctx: Context, params: Params) -> Payload:
-    return {"activeCalls": [c.to_json(ctx.now) for c in ctx.company.active_calls(ctx.now)]}
+    return {"activeCalls": [_row(ctx, c) for c in ctx.company.active_calls(ctx.now)]}
 
 
 @method("vpbx/get-active-calls-list")
@@ -283,7 +290,7 @@ def call_method(name: str, key: str, direction: str | None = None) -> Callable[[
 
 @call_method("vpbx/get-call-details", "callDetails")
 def _details(ctx: Context, call: Call) -> Any:
-    return call.to_json(ctx.now)
+    return _row(ctx, call)
 
 
 @call_method("vpbx/get-call-direction", "callDirection")

@@ -132,7 +132,8 @@ class World:
             retry_backoff=0.01,
             session=self.services.http,
         )
-        self.services.newtel = self.services.directory.client = client  # the directory keeps what it cached
+        svc = self.services
+        svc.newtel = svc.background = svc.directory.client = client  # the directory keeps what it cached
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
@@ -184,17 +185,18 @@ WorldFactory = Callable[..., contextlib.AbstractAsyncContextManager[World]]
 @pytest.fixture
 def make_world(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> WorldFactory:
     """``async with make_world(default_caller_id=...) as world``: the bot with other settings (``jobs=True``
-    keeps the background jobs)."""
+    keeps the background jobs, ``own_clients=True`` the New-Tel clients the bot built from them)."""
 
     @contextlib.asynccontextmanager
-    async def start(*, jobs: bool = False, **overrides: Any) -> AsyncIterator[World]:
+    async def start(*, jobs: bool = False, own_clients: bool = False, **overrides: Any) -> AsyncIterator[World]:
         settings = make_settings(sandbox, tg, tmp_path, **overrides)
         app = build_application(settings)
         if not jobs:
             without_jobs(app)
         async with running(app) as services:
             world = World(sandbox, tg, app, services, settings)
-            world.use_newtel()
+            if not own_clients:  # the New-Tel clients the bot built from its settings
+                world.use_newtel()
             yield world
 
     return start

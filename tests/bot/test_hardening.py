@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.alerts.poller import poller
+from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, MEMBER_PERSONAL, STRANGER, World, WorldFactory
 
 START_CALL = "call/start-simple-call"
@@ -272,3 +273,20 @@ async def test_a_reply_is_retried_through_telegrams_5xx(world: World, manager: o
     (reply,) = await world.say_all(MANAGER, "/whoami", count=1, timeout=10)
     assert reply["text"].startswith("Кто вы")
     assert [c.ok for c in world.sent("sendMessage", MANAGER)] == [False, False, False, True]
+
+
+# --- 14: a person waiting gets an answer within a stated bound -----------------------------------------------
+
+
+async def test_a_command_is_answered_within_the_deadline_while_new_tel_hangs(
+    make_world: WorldFactory, sandbox: Sandbox
+) -> None:
+    async with make_world(own_clients=True, newtel_timeout=0.5, newtel_command_deadline=1.5) as world:
+        world.make_manager()
+        sandbox.faults.latency = 3  # longer than the deadline; the hung request ends before teardown
+        started = time.monotonic()
+        reply = await world.ask(MANAGER, "/balance")
+        elapsed = time.monotonic() - started
+        sandbox.faults.latency = 0
+    assert reply == "⚠️ «Нью-Тел» сейчас не отвечает. Попробуйте через минуту."
+    assert elapsed < 1.5 + 0.5, elapsed  # 4 attempts of 0.5 s and back-off between them would take 3.75 s or more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import ssl
@@ -54,6 +55,58 @@ async def test_signature_check_can_be_switched_off(sandbox: Sandbox) -> None:
     sandbox.faults.tamper_signature = True
     async with NewtelClient(sandbox.access_key, sandbox.signing_key, sandbox.url, verify_signature=False) as client:
         assert (await client.company.get_state()).currency == "RUB"
+
+
+async def test_an_unsigned_success_is_rejected(client: NewtelClient, sandbox: Sandbox) -> None:
+    sandbox.faults.drop_signature = True
+    with pytest.raises(newtel.SignatureMissing) as caught:
+        await client.company.get_state()
+    assert isinstance(caught.value, newtel.SignatureMismatch)  # either way the answer cannot be trusted
+    assert caught.value.method == "company/get-state"
+    assert attempts(sandbox, "company/get-state") == 1
+
+
+async def test_an_unsigned_call_start_may_have_started_a_call(client: NewtelClient, sandbox: Sandbox) -> None:
+    sandbox.faults.drop_signature = True
+    calls_before = len(sandbox.company.calls)
+    with pytest.raises(newtel.ResponseError):  # not a refusal: the caller must assume the call may be ringing
+        await start_call(client, sandbox)
+    assert attempts(sandbox, SIMPLE_CALL) == 1
+    assert len(sandbox.company.calls) == calls_before + 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (lambda sb: sb.faults.fail(status=403, times=1), newtel.PermissionDenied),
+        (lambda sb: sb.faults.fail(status=404, times=1), newtel.MethodNotFound),
+        (lambda sb: sb.faults.rate_limit(times=1, retry_after=120), newtel.RateLimited),
+        (lambda sb: sb.faults.fail(status=502, times=10), newtel.ServerError),
+    ],
+    ids=["403", "404", "429", "502"],
+)
+async def test_unsigned_refusals_keep_their_meaning(client: NewtelClient, sandbox: Sandbox, fault, error) -> None:  # type: ignore[no-untyped-def]
+    # A proxy's 502 or a gateway's 429 is not signed; only a success must be.
+    sandbox.faults.drop_signature = True
+    fault(sandbox)
+    with pytest.raises(error):
+        await client.company.get_state()
+
+
+async def test_unsigned_auth_failure_is_an_auth_error(sandbox: Sandbox) -> None:
+    async with NewtelClient(sandbox.access_key, "c" * 48, sandbox.url) as client:
+        with pytest.raises(newtel.AuthError):
+            await client.company.get_state()  # the sandbox, like the document, does not sign a 401
+
+
+async def test_unsigned_answers_can_be_allowed(sandbox: Sandbox) -> None:
+    async with NewtelClient(sandbox.access_key, sandbox.signing_key, sandbox.url, require_signature=False) as client:
+        sandbox.faults.drop_signature = True
+        assert (await client.company.get_state()).currency == "RUB"
+        sandbox.faults.drop_signature = False
+        sandbox.faults.tamper_signature = True
+        with pytest.raises(newtel.SignatureMismatch):  # a signature that is there is still checked
+            await client.company.get_state()
 
 
 async def test_wrong_keys_are_an_auth_error(sandbox: Sandbox) -> None:
@@ -275,12 +328,22 @@ async def serve(handler, port: int) -> web.AppRunner:  # type: ignore[no-untyped
     return runner
 
 
+def signed(request: web.Request, document: object, access_key: str, signing_key: str) -> web.Response:
+    """A success signed as New-Tel signs it: over the body, with the request's own time."""
+    parsed = newtel._signing.parse_token(request.headers["Authorization"].removeprefix("Bearer "))
+    assert parsed is not None
+    body = json.dumps(document).encode()
+    method = request.path.lstrip("/")
+    digest = newtel._signing.signature(method, parsed[1], access_key, body, signing_key)
+    return web.Response(body=body, content_type="application/json", headers={"Signature": digest})
+
+
 async def test_a_503_with_retry_after_is_waited_out(unused_tcp_port: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     answers = [web.json_response({"status": "error"}, status=503, headers={"Retry-After": "3"})]
     state = {"status": "success", "data": {"result": "success", "state": {"currency": "RUB", "status": "active"}}}
 
     async def handler(request: web.Request) -> web.Response:
-        return answers.pop() if answers else web.json_response(state)
+        return answers.pop() if answers else signed(request, state, "a" * 48, "b" * 48)
 
     slept: list[float] = []
 

@@ -55,6 +55,27 @@ async def test_tampered_signature(api, sandbox):
     assert api.signature_ok("company/get-state", reply, timestamp)
 
 
+async def test_dropped_signature(api, sandbox):
+    sandbox.faults.drop_signature = True
+    sandbox.faults.rate_limit(times=1)
+    reply = await api("company/get-state")
+    assert reply.status == 429 and "Signature" not in reply.headers
+    reply = await api("company/get-state")
+    assert reply.status == 200 and "Signature" not in reply.headers
+
+
+async def test_malformed_call_rows(api, sandbox):
+    call, other = sandbox.add_call(active=True), sandbox.add_call(active=True)
+    sandbox.faults.malform(call.vpbx_id, clid=None, endTime="soon")
+    for method, key in (("vpbx/get-calls", "calls"), ("vpbx/get-active-calls", "activeCalls")):
+        rows = {row["vpbxId"]: row for row in (await api.ok(method))[key]}
+        assert (rows[call.vpbx_id]["clid"], rows[call.vpbx_id]["endTime"]) == (None, "soon")
+        assert rows[call.vpbx_id]["dnid"] == call.dnid  # only the named fields change
+        assert rows[other.vpbx_id]["clid"] == other.clid
+    details = (await api.ok("vpbx/get-call-details", {"vpbxId": call.vpbx_id}))["callDetails"]
+    assert details["clid"] is None
+
+
 async def test_disconnect_closes_without_an_answer(api, sandbox):
     sandbox.faults.disconnect(times=1, methods="call/start-simple-call")
     params = {
@@ -75,8 +96,13 @@ async def test_clear_disarms_everything(api, sandbox):
     sandbox.faults.fail(times=3)
     sandbox.faults.rate_limit(times=3)
     sandbox.faults.disconnect(times=3)
+    sandbox.faults.drop_signature = True
+    call = sandbox.add_call()
+    sandbox.faults.malform(call.vpbx_id, clid=None)
     sandbox.faults.clear()
-    assert (await api("company/get-state")).status == 200
+    reply = await api("company/get-state")
+    assert reply.status == 200 and "Signature" in reply.headers
+    assert next(row for row in (await api.ok("vpbx/get-calls"))["calls"] if row["vpbxId"] == call.vpbx_id)["clid"]
 
 
 async def test_bad_auth_wins_over_faults(api, sandbox):
