@@ -290,3 +290,24 @@ async def test_a_command_is_answered_within_the_deadline_while_new_tel_hangs(
         sandbox.faults.latency = 0
     assert reply == "⚠️ «Нью-Тел» сейчас не отвечает. Попробуйте через минуту."
     assert elapsed < 1.5 + 0.5, elapsed  # 4 attempts of 0.5 s and back-off between them would take 3.75 s or more
+
+
+# --- 5: one malformed call does not stop every alert -----------------------------------------------------
+
+
+async def test_a_malformed_call_in_the_history_does_not_stop_the_other_alerts(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc, sandbox = world.services, world.sandbox
+    svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
+    watch = poller(world.app)
+    await watch.poll_once(world.app.bot)  # the first poll: the history so far is known, not news
+    now = sandbox.now()
+    bad = sandbox.add_call(direction="in", clid="79031112233", status="no answer", start=now - 30, end=now - 2)
+    sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 20, end=now - 1)
+    sandbox.faults.malform(bad.vpbx_id, clid=None)
+    for _ in range(3):
+        await watch.poll_once(world.app.bot)
+    (alert,) = [c for c in world.sent("sendMessage", GROUP) if c.ok]
+    assert "+7 903 555-11-22" in alert.params["text"]
+    assert len([r for r in caplog.records if bad.vpbx_id in r.getMessage()]) == 1  # logged once, not every poll
