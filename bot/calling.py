@@ -73,8 +73,8 @@ def first_phone(user: User, member: Member | None) -> str | None:
 async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None = None) -> Plan | CannotCall:
     """Everything checked before anyone rings. ``dialled``: the company number the customer called, shown
     back to them when the company owns it."""
-    destination = phones.normalize(typed)
-    if destination is None or not 9 <= len(destination) <= 15:
+    destination = phones.destination(typed)
+    if destination is None:
         return CannotCall("bad_number", {"value": typed})
     member = None
     if user.member_id is not None:
@@ -110,7 +110,7 @@ async def place(svc: Services, user: User, plan: Plan, *, origin: str) -> Outcom
             src_number=plan.source, dst_number=plan.destination, caller_id=plan.caller_id
         )
     except newtel.NewtelError as error:
-        if not may_have_started(error):
+        if not error.may_have_run:
             outcome, note = CannotCall("newtel", error=error), {"outcome": "refused", "error": type(error).__name__}
         else:
             log.warning("Call start uncertain (audit %s): %s: %s", entry, type(error).__name__, error)
@@ -122,14 +122,6 @@ async def place(svc: Services, user: User, plan: Plan, *, origin: str) -> Outcom
     except sqlite3.Error as error:  # the request went out: its reply must not turn into "try again"
         log.error("Call audit %s could not record %s: %s", entry, note, error)
     return outcome
-
-
-def may_have_started(error: newtel.NewtelError) -> bool:
-    """Whether New-Tel may have placed a call although starting it failed: the request may have reached
-    it (a broken connection, a timeout, a 5xx) or it answered 200 with something unreadable."""
-    if isinstance(error, newtel.TransportError):
-        return error.maybe_sent
-    return isinstance(error, newtel.ServerError | newtel.ResponseError)
 
 
 def why_not(outcome: CannotCall, texts: Texts) -> Html:

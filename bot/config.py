@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.texts import Language
+import newtel
 from newtel import phones
-from newtel._signing import KEY_PATTERN
+from storage import Language
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # Telegram allows 1-256 of these characters; fewer than 16 could be guessed by anyone who can reach the port.
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     @field_validator("newtel_access_key", "newtel_signing_key")
     @classmethod
     def _key_shape(cls, value: SecretStr) -> SecretStr:
-        if not KEY_PATTERN.match(value.get_secret_value()):
+        if not newtel.is_key(value.get_secret_value()):
             raise ValueError("must be 48 lowercase hexadecimal digits")
         return value
 
@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     def _caller_id(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        digits = phones.normalize(value, allow_short=True)
-        if digits is None or not 4 <= len(digits) <= 15:
+        digits = phones.caller_id(value)
+        if digits is None:
             raise ValueError("must be one of the company's phone numbers, e.g. +7 495 123-45-67")
         return digits
 

@@ -30,7 +30,9 @@ from newtel._errors import (
     TransportError,
     ValidationError,
 )
+from newtel._signing import is_key
 from newtel._user import UserProfile
+from newtel._validation import is_vpbx_id
 from newtel._vpbx import Call
 
 __all__ = [
@@ -68,4 +70,6 @@ __all__ = [
     "TransportError",
     "UserProfile",
     "ValidationError",
+    "is_key",
+    "is_vpbx_id",
 ]

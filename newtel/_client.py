@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from newtel._call import CallMethods
 from newtel._company import CompanyMethods
 from newtel._errors import ConfigurationError
-from newtel._signing import KEY_PATTERN
+from newtel._signing import is_key
 from newtel._transport import BodyFormat, Transport
 from newtel._user import UserMethods
 from newtel._vpbx import VpbxMethods
@@ -21,7 +21,7 @@ DEFAULT_BASE_URL = "https://api.new-tel.net"
 
 def _key(name: str, value: str | SecretStr) -> SecretStr:
     secret = value if isinstance(value, SecretStr) else SecretStr(value)
-    if not isinstance(secret.get_secret_value(), str) or not KEY_PATTERN.match(secret.get_secret_value()):
+    if not is_key(secret.get_secret_value()):
         # The value itself is never echoed: a half-pasted key is still a secret.
         raise ConfigurationError(f"{name} must be 48 lowercase hexadecimal digits")
     return secret

@@ -28,6 +28,13 @@ class NewtelError(Exception):
         context = [part for part in (self.method, self.http_status and f"HTTP {self.http_status}") if part]
         return f"{self.message} ({', '.join(map(str, context))})" if context else self.message
 
+    @property
+    def may_have_run(self) -> bool:
+        """Whether the server may have carried the request out although it failed: for a call start, whether
+        the phone may ring anyway, so that "try again" could ring twice. A refusal or an error found before
+        sending says no."""
+        return False
+
 
 class ConfigurationError(NewtelError, ValueError):
     """The client was constructed with unusable settings (e.g. a key of the wrong shape)."""
@@ -52,6 +59,10 @@ class TransportError(NewtelError):
         super().__init__(message, method=method)
         self.maybe_sent = maybe_sent
 
+    @property
+    def may_have_run(self) -> bool:
+        return self.maybe_sent
+
 
 class NetworkError(TransportError):
     """The connection failed or broke."""
@@ -66,6 +77,10 @@ class Timeout(TransportError):
 
 class ResponseError(NewtelError):
     """The server answered with something that is not a well-formed New-Tel response."""
+
+    @property
+    def may_have_run(self) -> bool:
+        return True  # an answer that cannot be read or trusted may well be a success
 
 
 class SignatureMismatch(ResponseError):
@@ -125,6 +140,10 @@ class RateLimited(APIError):
 
 class ServerError(APIError):
     """The server failed (HTTP 5xx)."""
+
+    @property
+    def may_have_run(self) -> bool:
+        return True  # it may have failed after doing the work
 
 
 # --- method-level errors (HTTP 200, data.result == "error") ---------------------------------------------

@@ -12,8 +12,13 @@ import hashlib
 import hmac
 import re
 
-KEY_PATTERN = re.compile(r"^[0-9a-f]{48}$")
+_KEY = re.compile(r"[0-9a-f]{48}")
 TOKEN_LENGTH = 48 + 10 + 64  # the document says 112; the formula gives 122
+
+
+def is_key(value: object) -> bool:
+    """The shape of both New-Tel keys: 48 lowercase hexadecimal digits (and nothing else, not even a newline)."""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
 
 
 def signature(method: str, timestamp: int, access_key: str, body: bytes, signing_key: str) -> str:
@@ -32,7 +37,7 @@ def parse_token(token: str) -> tuple[str, int, str] | None:
     if len(token) != TOKEN_LENGTH:
         return None
     access_key, time_digits, digest = token[:48], token[48:58], token[58:]
-    if not (KEY_PATTERN.match(access_key) and time_digits.isdigit() and re.fullmatch(r"[0-9a-f]{64}", digest)):
+    if not (is_key(access_key) and time_digits.isdigit() and re.fullmatch(r"[0-9a-f]{64}", digest)):
         return None
     return access_key, int(time_digits), digest
 

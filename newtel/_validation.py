@@ -7,7 +7,7 @@ parameter and the rule. Phone numbers are accepted as people type them and norma
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from newtel import phones
 from newtel._errors import ValidationError
@@ -17,22 +17,22 @@ _CALL_ID = re.compile(r"^[0-9]{16}$")
 _PIN = re.compile(r"^[0-9]{5}$")
 
 
-def _number(parameter: str, value: str, low: int, high: int, *, allow_short: bool) -> str:
-    rule = f"must be a phone number of {low}–{high} digits, not starting with 0"
+def _number(parameter: str, value: str, rule: Callable[[str], str | None], low: int, high: int) -> str:
+    text = f"must be a phone number of {low}–{high} digits, not starting with 0"
     if not isinstance(value, str):
-        raise ValidationError(parameter, rule)
-    digits = phones.normalize(value, allow_short=allow_short)
-    if digits is None or not (low <= len(digits) <= high) or digits.startswith("0"):
-        raise ValidationError(parameter, f"{rule} (got {value!r})")
+        raise ValidationError(parameter, text)
+    digits = rule(value)
+    if digits is None:
+        raise ValidationError(parameter, f"{text} (got {value!r})")
     return digits
 
 
 def caller_id(value: str) -> str:
-    return _number("callerId", value, 4, 15, allow_short=True)
+    return _number("callerId", value, phones.caller_id, 4, 15)
 
 
 def dst_number(value: str) -> str:
-    return _number("dstNumber", value, 9, 15, allow_short=False)
+    return _number("dstNumber", value, phones.destination, 9, 15)
 
 
 def src_numbers(value: str | Iterable[str]) -> str:
@@ -40,7 +40,7 @@ def src_numbers(value: str | Iterable[str]) -> str:
     items = value.split(",") if isinstance(value, str) else list(value)
     if not items or any(not isinstance(item, str) or not item.strip() for item in items):
         raise ValidationError("srcNumber", "must name at least one phone number")
-    return ",".join(_number("srcNumber", item, 2, 15, allow_short=True) for item in items)
+    return ",".join(_number("srcNumber", item, phones.source, 2, 15) for item in items)
 
 
 def timeout(value: int | None) -> int | None:
@@ -71,8 +71,13 @@ def call_id(value: str) -> str:
     return value
 
 
+def is_vpbx_id(value: object) -> bool:
+    """A call's id in the virtual PBX: 40 lowercase hexadecimal digits."""
+    return isinstance(value, str) and _VPBX_ID.fullmatch(value) is not None
+
+
 def vpbx_id(value: str) -> str:
-    if not isinstance(value, str) or not _VPBX_ID.fullmatch(value):
+    if not is_vpbx_id(value):
         raise ValidationError("vpbxId", f"must be 40 lowercase hexadecimal digits (got {value!r})")
     return value
 

@@ -43,6 +43,30 @@ def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = F
     return phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
+def within(value: str, low: int, high: int, *, allow_short: bool = False) -> str | None:
+    """``normalize``d, and only when it has ``low`` to ``high`` digits and does not start with 0."""
+    digits = normalize(value, allow_short=allow_short)
+    if digits is None or not low <= len(digits) <= high or digits.startswith("0"):
+        return None
+    return digits
+
+
+# The document's rules for the numbers of a call, one place each (``_validation`` and the bot both use them).
+def destination(value: str) -> str | None:
+    """A number to call (``dstNumber``): 9–15 digits, international."""
+    return within(value, 9, 15)
+
+
+def source(value: str) -> str | None:
+    """A phone that rings first (``srcNumber``): 2–15 digits, internal numbers such as ``101`` included."""
+    return within(value, 2, 15, allow_short=True)
+
+
+def caller_id(value: str) -> str | None:
+    """A number the called party sees (``callerId``): 4–15 digits."""
+    return within(value, 4, 15, allow_short=True)
+
+
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(text, region)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
+import newtel
 from bot import arguments, calling, calls_view
 from bot import callback_data as cd
 from bot.access import Caller, Context, requires, show_typing
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
-_VPBX_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
 @requires("manager")
@@ -124,7 +123,7 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(texts("record_usage"))
         return
     wanted = args[0].strip().lower()
-    if _VPBX_ID.match(wanted):
+    if newtel.is_vpbx_id(wanted):
         vpbx_id = wanted
     elif (row := arguments.whole_number(wanted, 0, 10**9)) is not None:
         index = svc.storage.kv.get(_index_key(caller)) or []
@@ -259,8 +258,8 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
         svc.storage.users.set_callback_phone(caller.user.telegram_id, None, now=now)
         await message.reply_text(texts("phone_cleared"))
         return
-    number = phones.normalize(typed, allow_short=True)
-    if number is None or not 2 <= len(number) <= 15:
+    number = phones.source(typed)
+    if number is None:
         await message.reply_text(texts("bad_number", value=typed))
         return
     svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Literal
+from typing import get_args
 
 from bot.texts import en, ru
+from storage import Language
 
-Language = Literal["ru", "en"]
 CATALOGS: dict[str, dict[str, str]] = {"ru": ru.TEXTS, "en": en.TEXTS}
-LANGUAGES: tuple[Language, ...] = ("ru", "en")
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 
 def language_named(value: str) -> Language | None:

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from newtel._signing import KEY_PATTERN
+from newtel._signing import is_key
 
 from ._sandbox import Sandbox, new_key
 
@@ -42,7 +42,7 @@ def keys_from_env() -> tuple[str, str, bool]:
         value = os.environ.get(name, "").strip()
         if not value:
             value, generated = new_key(), True
-        elif not KEY_PATTERN.match(value):
+        elif not is_key(value):
             print(f"{name} must be 48 lowercase hex digits (got {len(value)} characters)", file=sys.stderr)
             raise SystemExit(2)
         keys.append(value)

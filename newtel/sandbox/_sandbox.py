@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from newtel._signing import KEY_PATTERN
+from newtel._signing import is_key
 
 from ._app import RecordedRequest, make_app
 from ._calls import Call, Direction
@@ -47,7 +47,7 @@ class Sandbox:
         activity: float | None = None,
     ) -> None:
         for name, key in (("access_key", access_key), ("signing_key", signing_key)):
-            if key is not None and not KEY_PATTERN.match(key):
+            if key is not None and not is_key(key):
                 raise ValueError(f"{name} must be 48 lowercase hex digits")
         self.access_key = access_key or new_key()
         self.signing_key = signing_key or new_key()

@@ -76,3 +76,24 @@ def test_every_error_is_a_newtel_error() -> None:
     classes = [getattr(newtel, name) for name in newtel.__all__ if name.endswith(("Error", "Found", "Only"))]
     classes += [newtel.RateLimited, newtel.Timeout, newtel.SignatureMismatch, newtel.AccountBlocked]
     assert all(issubclass(cls, newtel.NewtelError) for cls in classes)
+
+
+@pytest.mark.parametrize(
+    ("error", "may_have_run"),
+    [
+        (newtel.Timeout("no answer", method="call/start-simple-call"), True),
+        (newtel.NetworkError("broken mid-way", method="call/start-simple-call"), True),
+        (newtel.NetworkError("refused", method="call/start-simple-call", maybe_sent=False), False),
+        (newtel.ServerError("HTTP 502", http_status=502), True),
+        (newtel.ResponseError("not JSON"), True),
+        (newtel.SignatureMissing("unsigned"), True),
+        (newtel.RateLimited("HTTP 429", http_status=429), False),
+        (newtel.AuthError("HTTP 401", http_status=401), False),
+        (newtel.CallerIdNotAllowed("Specified caller id not allowed"), False),
+        (newtel.ValidationError("dstNumber", "must be a phone number"), False),
+    ],
+)
+def test_whether_a_failed_request_may_have_run_is_decided_by_the_error(
+    error: newtel.NewtelError, may_have_run: bool
+) -> None:
+    assert error.may_have_run is may_have_run

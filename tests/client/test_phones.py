@@ -1,7 +1,11 @@
 """Phone numbers as people type them, normalized for New-Tel and formatted for people."""
 
+from typing import Any
+
 import pytest
 
+import newtel
+from newtel import phones
 from newtel.phones import format_for_people, normalize
 
 
@@ -38,3 +42,25 @@ def test_format_for_people() -> None:
     assert format_for_people("78007776117") == "+7 800 777-61-17"
     assert format_for_people("101") == "101"
     assert format_for_people(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("rule", "typed", "expected"),
+    [
+        (phones.destination, "8 (916) 123-45-67", "79161234567"),
+        (phones.destination, "101", None),  # internal numbers cannot be dialled as a destination
+        (phones.destination, "+7 916 12", None),
+        (phones.source, "101", "101"),
+        (phones.source, "+7 916 123-45-67", "79161234567"),
+        (phones.source, "0123", None),
+        (phones.caller_id, "101", None),  # under 4 digits
+        (phones.caller_id, "8 800 777-61-17", "78007776117"),
+    ],
+)
+def test_each_call_number_rule_is_one_public_function(rule: Any, typed: str, expected: str | None) -> None:
+    assert rule(typed) == expected
+
+
+def test_ids_and_keys_are_checked_whole() -> None:
+    assert newtel.is_vpbx_id("a" * 40) and not newtel.is_vpbx_id("a" * 40 + "\n") and not newtel.is_vpbx_id("A" * 40)
+    assert newtel.is_key("0" * 48) and not newtel.is_key("0" * 48 + "\n") and not newtel.is_key(None)
