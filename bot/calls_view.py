@@ -56,7 +56,8 @@ def select(calls: Sequence[Call], query: Query) -> list[Call]:
         if query.kind == "all"
         or (query.kind == "missed" and call.is_missed)
         or (query.kind == "active" and call.active)
-        or call.direction == query.kind
+        or (query.kind == "in" and call.is_inbound)
+        or (query.kind == "out" and call.is_outbound)
     ]
     chosen.sort(key=lambda call: call.start_time, reverse=True)
     return chosen[: query.limit]
@@ -67,8 +68,8 @@ def row(index: int, call: Call, texts: Texts, zone: ZoneInfo, now: datetime) -> 
         icon, state = "🔴", texts("call_active")
     elif call.is_missed:
         icon, state = "❌", texts("call_missed", ring=duration(call.ring_seconds))
-    elif call.status == "answered":
-        icon, state = ("⬅️" if call.direction == "in" else "➡️"), Html(duration(call.talk_seconds))
+    elif call.is_answered:
+        icon, state = ("⬅️" if call.is_inbound else "➡️"), Html(duration(call.talk_seconds))
     else:
         icon, state = "➡️", texts("call_not_answered")
     return texts(

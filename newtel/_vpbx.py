@@ -40,6 +40,20 @@ class Call:
     answer_time: datetime | None = None
     end_time: datetime | None = None
 
+    # What a call is, said once: the bot asks these, never the raw strings.
+    @property
+    def is_inbound(self) -> bool:
+        return self.direction == IN
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == OUT
+
+    @property
+    def is_answered(self) -> bool:
+        """Somebody answered it (New-Tel's status; the call may still be going on)."""
+        return self.status == ANSWERED
+
     @property
     def is_missed(self) -> bool:
         """An inbound call that has ended with nobody answering it."""

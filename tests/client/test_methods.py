@@ -200,3 +200,13 @@ async def test_blocked_account_answers_only_get_state(client: NewtelClient, sand
     assert state.is_blocked and state.balance == Decimal("-120.5")
     with pytest.raises(newtel.AccountBlocked):
         await client.vpbx.get_calls()
+
+
+async def test_a_call_says_what_it_is(client: NewtelClient, sandbox: Sandbox) -> None:
+    sandbox.company.clear_calls()
+    now = sandbox.now()
+    sandbox.add_call(direction="in", status="no answer", start=now - 30, end=now - 10)
+    sandbox.add_call(direction="in", status="answered", start=now - 30, answer=now - 25, end=now - 5)
+    sandbox.add_call(direction="out", status="answered", start=now - 20, answer=now - 15)  # still talking
+    kinds = [(c.is_inbound, c.is_outbound, c.is_answered, c.is_missed) for c in await client.vpbx.get_calls()]
+    assert sorted(kinds) == [(False, True, True, False), (True, False, False, True), (True, False, True, False)]
