@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from newtel import _validation as check
-from newtel._models import TEXT, NewtelModel, parse_field, parse_model
-from newtel._transport import Transport
+from newtel._models import TEXT, NewtelModel
+from newtel._transport import Answer, Transport
 
 _SYNC_MARGIN = 15.0  # seconds beyond the ring timeout a synchronous password call may take to answer
 
@@ -23,6 +23,11 @@ class _PasswordCall(NewtelModel):
     call_details: PasswordCall
 
 
+_SIMPLE_CALL = Answer.field("call/start-simple-call", "callId", TEXT)
+_PASSWORD_CALL = Answer.model("call/start-password-call", _PasswordCall)
+_VPBX_ID = Answer.field("call/get-vpbx-id", "vpbxId", TEXT)
+
+
 class CallMethods:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
@@ -31,7 +36,6 @@ class CallMethods:
         self, *, src_number: str | Iterable[str], dst_number: str, caller_id: str, timeout: int | None = None
     ) -> str:
         """Ring ``src_number`` first, then connect ``dst_number``, showing ``caller_id``; returns the callId."""
-        method = "call/start-simple-call"
         params: dict[str, Any] = {
             "callerId": check.caller_id(caller_id),
             "dstNumber": check.dst_number(dst_number),
@@ -39,8 +43,7 @@ class CallMethods:
         }
         if (seconds := check.timeout(timeout)) is not None:
             params["timeout"] = seconds
-        data = await self._transport.request(method, params, idempotent=False)
-        return parse_field(TEXT, data, "callId", method)
+        return await self._transport.request(_SIMPLE_CALL, params, idempotent=False)
 
     async def start_password_call(
         self,
@@ -51,7 +54,6 @@ class CallMethods:
         timeout: int | None = None,
     ) -> PasswordCall:
         """A CallPassword call whose caller number ends in ``pin``; synchronous calls wait for the outcome."""
-        method = "call/start-password-call"
         params: dict[str, Any] = {
             "async": check.async_flag(asynchronous),
             "dstNumber": check.dst_number(dst_number),
@@ -61,11 +63,8 @@ class CallMethods:
         if (seconds := check.timeout(timeout)) is not None:
             params["timeout"] = seconds
         wait = None if asynchronous else (seconds or 20) + _SYNC_MARGIN
-        data = await self._transport.request(method, params, idempotent=False, timeout=wait)
-        return parse_model(_PasswordCall, data, method).call_details
+        return (await self._transport.request(_PASSWORD_CALL, params, idempotent=False, timeout=wait)).call_details
 
     async def get_vpbx_id(self, call_id: str) -> str:
         """The virtual PBX id of a call started through the API."""
-        method = "call/get-vpbx-id"
-        data = await self._transport.request(method, {"callId": check.call_id(call_id)})
-        return parse_field(TEXT, data, "vpbxId", method)
+        return await self._transport.request(_VPBX_ID, {"callId": check.call_id(call_id)})

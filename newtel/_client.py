@@ -12,7 +12,7 @@ from newtel._call import CallMethods
 from newtel._company import CompanyMethods
 from newtel._errors import ConfigurationError
 from newtel._signing import is_key
-from newtel._transport import BodyFormat, Transport
+from newtel._transport import Answer, BodyFormat, Transport
 from newtel._user import UserMethods
 from newtel._vpbx import VpbxMethods
 
@@ -102,7 +102,7 @@ class NewtelClient:
         Returns the response's ``data``; parameters are sent as given, so nothing here is retried
         unless the request never left this machine.
         """
-        return await self._transport.request(method.strip("/"), params, idempotent=False)
+        return await self._transport.request(Answer.raw(method.strip("/")), params, idempotent=False)
 
     async def close(self) -> None:
         await self._transport.close()

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pydantic import AliasChoices, Field
 
 from newtel import _validation as check
-from newtel._models import TEXTS, NewtelModel, parse_field
-from newtel._transport import Transport, model_decoder
+from newtel._models import TEXTS, NewtelModel
+from newtel._transport import Answer, Transport
 
 
 class CompanyState(NewtelModel):
@@ -70,12 +70,13 @@ class _Numbers(NewtelModel):
     numbers: CompanyNumbers
 
 
-# The answers parsed straight from the bytes (see ``model_decoder``), one decoder per method.
-_STATE = model_decoder("company/get-state", _State)
-_PROFILE = model_decoder("company/get-profile-details", _Profile)
-_MEMBERS = model_decoder("company/get-members", _Members)
-_MEMBER_DETAILS = model_decoder("company/get-member-details", _MemberDetails)
-_NUMBERS = model_decoder("company/get-numbers", _Numbers)
+# Each method's answer, parsed straight from the bytes where it is a model.
+_STATE = Answer.model("company/get-state", _State)
+_PROFILE = Answer.model("company/get-profile-details", _Profile)
+_MEMBERS = Answer.model("company/get-members", _Members)
+_MEMBERS_LIST = Answer.field("company/get-members-list", "membersList", TEXTS)
+_MEMBER_DETAILS = Answer.model("company/get-member-details", _MemberDetails)
+_NUMBERS = Answer.model("company/get-numbers", _Numbers)
 
 
 class CompanyMethods:
@@ -84,23 +85,20 @@ class CompanyMethods:
 
     async def get_state(self) -> CompanyState:
         """Balance, credit, spend and account status; the one method that answers while blocked."""
-        return (await self._transport.request_with("company/get-state", _STATE)).state
+        return (await self._transport.request(_STATE)).state
 
     async def get_profile_details(self) -> CompanyProfile:
-        return (await self._transport.request_with("company/get-profile-details", _PROFILE)).profile_details
+        return (await self._transport.request(_PROFILE)).profile_details
 
     async def get_members(self) -> list[Member]:
-        return (await self._transport.request_with("company/get-members", _MEMBERS)).members
+        return (await self._transport.request(_MEMBERS)).members
 
     async def get_members_list(self) -> list[str]:
-        method = "company/get-members-list"
-        return parse_field(TEXTS, await self._transport.request(method), "membersList", method)
+        return await self._transport.request(_MEMBERS_LIST)
 
     async def get_member_details(self, name: str) -> Member:
         params = {"name": check.member_name(name)}
-        return (
-            await self._transport.request_with("company/get-member-details", _MEMBER_DETAILS, params)
-        ).member_details
+        return (await self._transport.request(_MEMBER_DETAILS, params)).member_details
 
     async def get_numbers(self) -> CompanyNumbers:
-        return (await self._transport.request_with("company/get-numbers", _NUMBERS)).numbers
+        return (await self._transport.request(_NUMBERS)).numbers

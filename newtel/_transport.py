@@ -13,13 +13,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
 import pydantic
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, TypeAdapter
 
 from newtel import _signing
 from newtel._errors import (
@@ -35,7 +36,7 @@ from newtel._errors import (
     api_error,
     method_error,
 )
-from newtel._models import parse_model
+from newtel._models import parse_field, parse_model
 
 logger = logging.getLogger("newtel")
 
@@ -115,6 +116,34 @@ def model_decoder(method: str, model: type[M], fallback: Callable[[dict[str, Any
         return build(parse_response(method, http_status, raw, retry_after))
 
     return decode
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[T]):
+    """A method and how its answer becomes a typed value: what every group method hands to ``Transport.request``
+    (like anthropic's ``cast_to=``). Built once per method, at import."""
+
+    method: str
+    decode: Decoder[T]
+
+    @classmethod
+    def model(cls, method: str, model: type[M], fallback: Callable[[dict[str, Any]], M] | None = None) -> Answer[M]:
+        """The ``data`` object as ``model``, straight from the bytes (``model_decoder``)."""
+        return Answer(method, model_decoder(method, model, fallback))
+
+    @classmethod
+    def field(cls, method: str, key: str, adapter: TypeAdapter[T]) -> Answer[T]:
+        """One documented property of the ``data`` object (``callId``, ``callDirection`` …)."""
+
+        def decode(http_status: int, raw: bytes, retry_after: float | None) -> T:
+            return parse_field(adapter, parse_response(method, http_status, raw, retry_after), key, method)
+
+        return Answer(method, decode)
+
+    @classmethod
+    def raw(cls, method: str) -> Answer[dict[str, Any]]:
+        """The ``data`` object as it came (for methods the document lists without a model)."""
+        return Answer(method, functools.partial(parse_response, method))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -210,26 +239,15 @@ class Transport:
 
     async def request(
         self,
-        method: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        idempotent: bool = True,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Call ``method``; retries only what is safe to repeat (``idempotent=False`` for starting calls)."""
-        decode = functools.partial(parse_response, method)
-        return await self.request_with(method, decode, params, idempotent=idempotent, timeout=timeout)
-
-    async def request_with(
-        self,
-        method: str,
-        decode: Decoder[T],
+        answer: Answer[T],
         params: Mapping[str, Any] | None = None,
         *,
         idempotent: bool = True,
         timeout: float | None = None,
     ) -> T:
-        """``request`` with the body decoded by ``decode`` (e.g. a ``model_decoder``) instead of ``parse_response``."""
+        """Call ``answer.method`` and decode its answer; retries only what is safe to repeat (``idempotent=False``
+        for starting calls)."""
+        method, decode = answer.method, answer.decode
         body, content_type = encode_body(params, self._body_format)
         url = f"{self.base_url}/{method}"
         per_attempt = self.timeout if timeout is None else timeout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from newtel._models import NewtelModel
-from newtel._transport import Transport, model_decoder
+from newtel._transport import Answer, Transport
 
 
 class UserProfile(NewtelModel):
@@ -18,7 +18,7 @@ class _Profile(NewtelModel):
     profile_details: UserProfile
 
 
-_PROFILE = model_decoder("user/get-profile-details", _Profile)
+_PROFILE = Answer.model("user/get-profile-details", _Profile)
 
 
 class UserMethods:
@@ -26,4 +26,4 @@ class UserMethods:
         self._transport = transport
 
     async def get_profile_details(self) -> UserProfile:
-        return (await self._transport.request_with("user/get-profile-details", _PROFILE)).profile_details
+        return (await self._transport.request(_PROFILE)).profile_details

@@ -14,8 +14,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
 from newtel import _validation as check
-from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_field, parse_model
-from newtel._transport import Transport, model_decoder
+from newtel._models import TEXT, TEXTS, TIME, TIME_OR_NONE, NewtelModel, parse_model
+from newtel._transport import Answer, Transport
 
 T = TypeVar("T")
 M = TypeVar("M", bound=NewtelModel)
@@ -164,91 +164,108 @@ class _CallDetails(NewtelModel):
 
 
 # The poll's big answer is parsed straight from the bytes; only an answer that refuses goes row by row.
-_CALLS = model_decoder("vpbx/get-calls", _Calls, _skipping("vpbx/get-calls", _Calls, "calls"))
-_ACTIVE_CALLS = model_decoder(
+_CALLS = Answer.model("vpbx/get-calls", _Calls, _skipping("vpbx/get-calls", _Calls, "calls"))
+_ACTIVE_CALLS = Answer.model(
     "vpbx/get-active-calls", _ActiveCalls, _skipping("vpbx/get-active-calls", _ActiveCalls, "activeCalls")
 )
-_CALL_DETAILS = model_decoder(
+_CALL_DETAILS = Answer.model(
     "vpbx/get-call-details", _CallDetails, _single("vpbx/get-call-details", _CallDetails, "callDetails")
 )
+# The single-property answers.
+_CALLS_LIST = Answer.field("vpbx/get-calls-list", "callsList", TEXTS)
+_ACTIVE_CALLS_LIST = Answer.field("vpbx/get-active-calls-list", "activeCallsList", TEXTS)
+_CALL_DIRECTION = Answer.field("vpbx/get-call-direction", "callDirection", TEXT)
+_CALL_STATUS = Answer.field("vpbx/get-call-status", "callStatus", TEXT)
+_CALL_START_TIME = Answer.field("vpbx/get-call-start-time", "callStartTime", TIME)
+_CALL_ANSWER_TIME = Answer.field("vpbx/get-call-answer-time", "callAnswerTime", TIME_OR_NONE)
+_CALL_END_TIME = Answer.field("vpbx/get-call-end-time", "callEndTime", TIME_OR_NONE)
+_INBOUND_CALL_CLID = Answer.field("vpbx/get-inbound-call-clid", "callClid", TEXT)
+_INBOUND_CALL_DNID = Answer.field("vpbx/get-inbound-call-dnid", "callDnid", TEXT)
+_ANSWERED_NUMBERS = Answer.field("vpbx/get-inbound-call-answered-numbers", "callAnsweredNumbers", TEXTS)
+_FIRST_ANSWERED_NUMBER = Answer.field("vpbx/get-inbound-call-first-answered-number", "callFirstAnsweredNumber", TEXT)
+_OUTBOUND_CALL_INTERNAL_CLID = Answer.field("vpbx/get-outbound-call-internal-clid", "callInternalClid", TEXT)
+_OUTBOUND_CALL_EXTERNAL_CLID = Answer.field("vpbx/get-outbound-call-external-clid", "callExternalClid", TEXT)
+_OUTBOUND_CALL_DNID = Answer.field("vpbx/get-outbound-call-dnid", "callDnid", TEXT)
+_CALL_RECORD_LINK = Answer.field("vpbx/get-call-record-link", "callRecordLink", TEXT)
+_REGISTERED_NUMBERS_LIST = Answer.field("vpbx/get-registered-numbers-list", "registeredNumbersList", TEXTS)
+_RINGING_NUMBERS_LIST = Answer.field("vpbx/get-ringing-numbers-list", "ringingNumbersList", TEXTS)
+_ACTIVE_NUMBERS_LIST = Answer.field("vpbx/get-active-numbers-list", "activeNumbersList", TEXTS)
 
 
 class VpbxMethods:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    async def _field(self, method: str, key: str, adapter: TypeAdapter[T], vpbx_id: str | None = None) -> T:
+    async def _ask(self, answer: Answer[T], vpbx_id: str | None = None) -> T:
         params = None if vpbx_id is None else {"vpbxId": check.vpbx_id(vpbx_id)}
-        return parse_field(adapter, await self._transport.request(method, params), key, method)
+        return await self._transport.request(answer, params)
 
     async def get_calls(self) -> list[Call]:
         """Every call of the last 24 hours."""
-        return (await self._transport.request_with("vpbx/get-calls", _CALLS)).calls
+        return (await self._transport.request(_CALLS)).calls
 
     async def get_calls_list(self) -> list[str]:
-        return await self._field("vpbx/get-calls-list", "callsList", TEXTS)
+        return await self._ask(_CALLS_LIST)
 
     async def get_active_calls(self) -> list[Call]:
-        return (await self._transport.request_with("vpbx/get-active-calls", _ACTIVE_CALLS)).active_calls
+        return (await self._transport.request(_ACTIVE_CALLS)).active_calls
 
     async def get_active_calls_list(self) -> list[str]:
-        return await self._field("vpbx/get-active-calls-list", "activeCallsList", TEXTS)
+        return await self._ask(_ACTIVE_CALLS_LIST)
 
     async def get_call_details(self, vpbx_id: str) -> Call:
         params = {"vpbxId": check.vpbx_id(vpbx_id)}
-        return (await self._transport.request_with("vpbx/get-call-details", _CALL_DETAILS, params)).call_details
+        return (await self._transport.request(_CALL_DETAILS, params)).call_details
 
     async def get_call_direction(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-call-direction", "callDirection", TEXT, vpbx_id)
+        return await self._ask(_CALL_DIRECTION, vpbx_id)
 
     async def get_call_status(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-call-status", "callStatus", TEXT, vpbx_id)
+        return await self._ask(_CALL_STATUS, vpbx_id)
 
     async def get_call_start_time(self, vpbx_id: str) -> datetime:
-        return await self._field("vpbx/get-call-start-time", "callStartTime", TIME, vpbx_id)
+        return await self._ask(_CALL_START_TIME, vpbx_id)
 
     async def get_call_answer_time(self, vpbx_id: str) -> datetime | None:
         """None when the call was not answered."""
-        return await self._field("vpbx/get-call-answer-time", "callAnswerTime", TIME_OR_NONE, vpbx_id)
+        return await self._ask(_CALL_ANSWER_TIME, vpbx_id)
 
     async def get_call_end_time(self, vpbx_id: str) -> datetime | None:
         """None while the call is active."""
-        return await self._field("vpbx/get-call-end-time", "callEndTime", TIME_OR_NONE, vpbx_id)
+        return await self._ask(_CALL_END_TIME, vpbx_id)
 
     async def get_inbound_call_clid(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-inbound-call-clid", "callClid", TEXT, vpbx_id)
+        return await self._ask(_INBOUND_CALL_CLID, vpbx_id)
 
     async def get_inbound_call_dnid(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-inbound-call-dnid", "callDnid", TEXT, vpbx_id)
+        return await self._ask(_INBOUND_CALL_DNID, vpbx_id)
 
     async def get_inbound_call_answered_numbers(self, vpbx_id: str) -> list[str]:
         """Internal numbers that answered, in the order they answered."""
-        method = "vpbx/get-inbound-call-answered-numbers"
-        return await self._field(method, "callAnsweredNumbers", TEXTS, vpbx_id)
+        return await self._ask(_ANSWERED_NUMBERS, vpbx_id)
 
     async def get_inbound_call_first_answered_number(self, vpbx_id: str) -> str:
-        method = "vpbx/get-inbound-call-first-answered-number"
-        return await self._field(method, "callFirstAnsweredNumber", TEXT, vpbx_id)
+        return await self._ask(_FIRST_ANSWERED_NUMBER, vpbx_id)
 
     async def get_outbound_call_internal_clid(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-outbound-call-internal-clid", "callInternalClid", TEXT, vpbx_id)
+        return await self._ask(_OUTBOUND_CALL_INTERNAL_CLID, vpbx_id)
 
     async def get_outbound_call_external_clid(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-outbound-call-external-clid", "callExternalClid", TEXT, vpbx_id)
+        return await self._ask(_OUTBOUND_CALL_EXTERNAL_CLID, vpbx_id)
 
     async def get_outbound_call_dnid(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-outbound-call-dnid", "callDnid", TEXT, vpbx_id)
+        return await self._ask(_OUTBOUND_CALL_DNID, vpbx_id)
 
     async def get_call_record_link(self, vpbx_id: str) -> str:
-        return await self._field("vpbx/get-call-record-link", "callRecordLink", TEXT, vpbx_id)
+        return await self._ask(_CALL_RECORD_LINK, vpbx_id)
 
     async def get_registered_numbers_list(self) -> list[str]:
         """Internal numbers with a registered SIP account (online)."""
-        return await self._field("vpbx/get-registered-numbers-list", "registeredNumbersList", TEXTS)
+        return await self._ask(_REGISTERED_NUMBERS_LIST)
 
     async def get_ringing_numbers_list(self) -> list[str]:
-        return await self._field("vpbx/get-ringing-numbers-list", "ringingNumbersList", TEXTS)
+        return await self._ask(_RINGING_NUMBERS_LIST)
 
     async def get_active_numbers_list(self) -> list[str]:
         """Internal numbers in a conversation right now."""
-        return await self._field("vpbx/get-active-numbers-list", "activeNumbersList", TEXTS)
+        return await self._ask(_ACTIVE_NUMBERS_LIST)
