@@ -14,10 +14,11 @@ _CURRENCY_SIGNS = {"RUB": "₽", "USD": "$", "EUR": "€"}
 
 
 def money(amount: Decimal | None, currency: str, lang: str) -> str:
-    if amount is None:
+    if amount is None or not amount.is_finite():
         return "—"
-    value = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = f"{value:,.2f}"
+    # No account holds 10^18: such a figure is nonsense from the API, shown in scientific notation (quantizing
+    # it would overflow Decimal's precision, and printing all its digits could exceed a message).
+    text = f"{amount:.3e}" if amount.adjusted() >= 18 else f"{amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
     if lang == "ru":  # 12 345,67 ₽ — a narrow no-break space groups thousands
         text = text.replace(",", "\u202f").replace(".", ",")
         return f"{text}\u00a0{_CURRENCY_SIGNS.get(currency, currency)}"

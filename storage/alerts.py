@@ -9,7 +9,8 @@ it rendered, so a change racing with a send leaves the alert pending for another
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,24 @@ AlertState = Literal["open", "calling", "closed"]
 CallbackOutcome = Literal["answered", "no answer", "failed"]
 CloseReason = Literal["done", "called_back", "answered_later"]
 RecordOutcome = Literal["new", "merged", "duplicate"]
+
+BRIEF_WAIT_MS = 200
+
+
+@contextmanager
+def brief_lock_wait(db: Database, ms: int = BRIEF_WAIT_MS) -> Iterator[None]:
+    """Writes inside wait at most ``ms`` for another process's write lock, instead of the connection's 5 s.
+
+    For writes a later poll simply retries: sqlite3 runs on the event loop, so every second spent waiting
+    for a lock is a second the whole bot answers nobody. Use around synchronous code only (no await inside:
+    the setting is the connection's, shared with every handler).
+    """
+    (previous,) = db.execute("PRAGMA busy_timeout").fetchone()
+    db.execute(f"PRAGMA busy_timeout = {int(ms)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +349,11 @@ class Alerts:
 
     def get(self, alert_id: int) -> Alert | None:
         return _alert(next(self._db.query("SELECT * FROM alerts WHERE id = ?", (alert_id,)), None))
+
+    def by_message(self, chat_id: int, message_id: int) -> Alert | None:
+        """The alert shown in this message, if any."""
+        rows = self._db.query("SELECT * FROM alerts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
+        return _alert(next(rows, None))
 
     def calling(self) -> list[Alert]:
         """Alerts whose callback is in progress: the poll resolves their outcome."""

@@ -15,8 +15,15 @@ from bot.formatting import money
 from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import CompanyState
+from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
+
+# Hysteresis: once low, the balance counts as recovered only above threshold × 1.1. Spending moves it down
+# in small steps and a top-up moves it up in a big one, so a real recovery clears the margin at once, while a
+# balance wobbling around the threshold (499, 501, 499…) stays one "low" alert instead of one per wobble.
+# Relative rather than a fixed sum, so it suits any threshold and currency.
+RECOVERY_MARGIN = Decimal("1.1")
 
 
 @dataclass(frozen=True)
@@ -29,14 +36,19 @@ class Condition:
         return self.status == "active" and not self.low
 
 
-def condition(state: CompanyState, threshold: Decimal) -> Condition:
-    low = state.balance is not None and state.balance < threshold
+def condition(state: CompanyState, threshold: Decimal, last: Condition) -> Condition:
+    """The account's condition now, given the one last announced (for the recovery margin)."""
+    limit = threshold * RECOVERY_MARGIN if last.low else threshold
+    low = state.balance is not None and state.balance < limit
     return Condition(state.status, low)
 
 
 class BalanceWatch:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
+        # Per recipient, the condition last announced: storage's copy may lag when the database cannot be
+        # written, and this keeps it from being announced again every poll meanwhile.
+        self._announced: dict[int, Condition] = {}
 
     def recipients(self) -> list[tuple[int, str | None]]:
         """(chat id, language) of every admin and every chat that asked for balance alerts."""
@@ -49,23 +61,25 @@ class BalanceWatch:
 
     async def check(self, bot: Bot) -> None:
         state = await self._svc.newtel.company.get_state()
-        now_condition = condition(state, self._svc.settings.low_balance_threshold)
         kv = self._svc.storage.kv
         for chat_id, language in self.recipients():
             key = f"balance.notified:{chat_id}"
-            stored = kv.get(key)
-            last = Condition(**stored) if stored else Condition("active", False)
-            if last == now_condition:
-                continue
-            texts = Texts(language or self._svc.settings.bot_language)
-            try:
-                await bot.send_message(chat_id, self.describe(last, now_condition, state, texts))
-            except Forbidden as error:  # blocked the bot or removed it: asking every poll would not help
-                log.info("Balance alert to %s refused for good (%s)", chat_id, error)
-            except TelegramError as error:
-                log.warning("Balance alert to %s not delivered yet (%s); will retry", chat_id, error)
-                continue  # the stored condition is unchanged, so the next poll tries again
-            kv.set(key, asdict(now_condition), now=int(time.time()))
+            stored = Condition(**kv.get(key, {"status": "active", "low": False}))
+            last = self._announced.get(chat_id, stored)
+            now_condition = condition(state, self._svc.settings.low_balance_threshold, last)
+            if now_condition != last:
+                texts = Texts(language or self._svc.settings.bot_language)
+                try:
+                    await bot.send_message(chat_id, self.describe(last, now_condition, state, texts))
+                except Forbidden as error:  # blocked the bot or removed it: asking every poll would not help
+                    log.info("Balance alert to %s refused for good (%s)", chat_id, error)
+                except TelegramError as error:
+                    log.warning("Balance alert to %s not delivered yet (%s); will retry", chat_id, error)
+                    continue  # the announced condition is unchanged, so the next poll tries again
+                self._announced[chat_id] = last = now_condition
+            if last != stored:
+                with brief_lock_wait(self._svc.storage.db):
+                    kv.set(key, asdict(last), now=int(time.time()))
 
     def describe(self, last: Condition, now: Condition, state: CompanyState, texts: Texts) -> Html:
         balance = money(state.balance, state.currency, texts.lang)

@@ -1,12 +1,13 @@
 """The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
-storage, so a second press by anyone places nothing). "Done": closes the alert by hand."""
+storage, so a second press by anyone places nothing). "Done": closes the alert by hand. A press counts only
+on the alert's own message: not forced onto another message, nor on a stale copy of the alert."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
@@ -34,6 +35,8 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
     alert = alerts.get(payload.alert_id)
     if alert is None:
         await press.answer(texts.plain("alert_gone"), show_alert=True)
+        return
+    if not await _on_the_alert(press, alert, context, caller):
         return
     plan = await calling.prepare(svc, caller.user, alert.clid, dialled=alert.dnid)
     if isinstance(plan, calling.CannotCall):
@@ -68,6 +71,30 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         await _tell(context, alert, calling.why_not(outcome, texts))
 
 
+async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:
+    """Whether the press came from the message that shows ``alert``; otherwise it is answered here."""
+    texts = caller.texts
+    message = press.message
+    chat_id, message_id = (message.chat.id, message.message_id) if message is not None else (None, None)
+    if chat_id == alert.chat_id and message_id == poller(context).delivery.message_id(alert):
+        return True
+    if chat_id != alert.chat_id or message_id is None or caller.services.storage.alerts.by_message(chat_id, message_id):
+        # Another chat's alert, or this alert's payload on another alert's message: forged.
+        log.warning("Refused a press by %s on alert %s from another message", caller.user.telegram_id, alert.id)
+        await press.answer(texts.plain("button_foreign"), show_alert=True)
+        return False
+    # A copy of the alert the bot does not know: posted again after a crash between Telegram's answer and the
+    # database's commit. Its buttons go, so it says where the alert is instead of acting on it.
+    await press.answer(texts.plain("alert_outdated"), show_alert=True)
+    chat = caller.services.storage.chats.get(chat_id)
+    in_chat = Texts((chat.language if chat else None) or caller.services.settings.bot_language)
+    try:
+        await context.bot.edit_message_text(in_chat("alert_outdated"), chat_id=chat_id, message_id=message_id)
+    except TelegramError as error:
+        log.info("Could not retire an outdated copy of alert %s: %s", alert.id, error)
+    return False
+
+
 def _why_not(current: Alert | None, texts: Texts) -> Html:
     if current is not None and current.state == "calling":
         return texts("callback_taken", name=current.callback_name or "—")
@@ -90,7 +117,13 @@ async def done(update: Update, context: Context, caller: Caller) -> None:
         return
     press, payload = found
     svc, texts = caller.services, caller.texts
-    if not svc.storage.alerts.close(payload.alert_id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
+    alert = svc.storage.alerts.get(payload.alert_id)
+    if alert is None:
+        await press.answer(texts.plain("alert_gone"), show_alert=True)
+        return
+    if not await _on_the_alert(press, alert, context, caller):
+        return
+    if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
         await press.answer(texts.plain("callback_closed"))
         return
     await poller(context).delivery.deliver(context.bot, payload.alert_id)

@@ -1,10 +1,13 @@
 """Sending and editing alert messages. An alert stays pending until Telegram has the version that is
-current, so a failure of Telegram loses nothing and a burst of changes becomes one edit."""
+current, so a failure of Telegram loses nothing and a burst of changes becomes one edit. What Telegram
+took but the database could not record is kept in memory and never sent again, so a database that cannot
+be written (locked, disk full) delays alerts but never repeats one."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -15,6 +18,7 @@ from bot.alerts.render import render_alert
 from bot.services import Services
 from bot.texts import Texts
 from storage import Alert
+from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +30,36 @@ class Delivery:
         self._svc = svc
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one send/edit per alert at a time
         self._shown: dict[int, tuple[str, str | None]] = {}  # what Telegram shows of each live alert
+        # Sent or edited in Telegram, not yet recorded in storage: alert id -> (message id, version).
+        self.unrecorded: dict[int, tuple[int, int]] = {}
+
+    def message_id(self, alert: Alert) -> int | None:
+        """The message that shows ``alert``: the recorded one, or one Telegram took that is not recorded yet."""
+        unrecorded = self.unrecorded.get(alert.id)
+        return unrecorded[0] if unrecorded else alert.message_id
+
+    def record_unrecorded(self) -> bool:
+        """Record what Telegram has and storage does not; False while storage cannot (nothing is sent then)."""
+        if not self.unrecorded:
+            return True
+        try:
+            with brief_lock_wait(self._svc.storage.db):
+                for alert_id, (message_id, version) in list(self.unrecorded.items()):
+                    self._svc.storage.alerts.mark_delivered(alert_id, message_id, version)
+                    del self.unrecorded[alert_id]
+        except sqlite3.OperationalError as error:
+            log.warning(
+                "The database cannot record %d alert(s) Telegram has (%s); sending nothing until it can",
+                len(self.unrecorded),
+                error,
+            )
+            return False
+        return True
 
     async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
         """One round over everything pending; chats in parallel, each chat in order. Returns how many landed."""
+        if not self.record_unrecorded():
+            return 0
         by_chat: defaultdict[int, list[Alert]] = defaultdict(list)
         for alert in self._svc.storage.alerts.pending_delivery(limit, per_chat=PER_CHAT_PER_ROUND):
             by_chat[alert.chat_id].append(alert)
@@ -53,6 +84,8 @@ class Delivery:
         return delivered
 
     async def _deliver(self, bot: Bot, alert_id: int) -> tuple[bool, bool]:
+        if not self.record_unrecorded():
+            return False, False  # a message Telegram has and storage does not know: never sent twice
         alert = self._svc.storage.alerts.get(alert_id)  # re-read under the lock: the latest version
         if alert is None or not alert.dirty:
             return True, alert is None or alert.state == "closed"
@@ -62,8 +95,7 @@ class Delivery:
         shown = (text, keyboard.to_json() if keyboard else None)
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
             # A change nobody can see (e.g. the callback's call id): no edit Telegram would refuse anyway.
-            self._svc.storage.alerts.mark_delivered(alert.id, alert.message_id, alert.version)
-            return True, alert.state == "closed"
+            return self._landed(alert, alert.message_id), alert.state == "closed"
         try:
             if alert.message_id is None:
                 sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
@@ -97,6 +129,11 @@ class Delivery:
         except TelegramError as error:
             log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
             return False, False
-        self._svc.storage.alerts.mark_delivered(alert.id, message_id, alert.version)
         self._shown[alert.id] = shown
-        return True, alert.state == "closed"
+        return self._landed(alert, message_id), alert.state == "closed"
+
+    def _landed(self, alert: Alert, message_id: int) -> bool:
+        """Telegram shows ``alert``'s version in ``message_id``: record it, first thing after Telegram's answer
+        (the only window in which a crash posts an alert twice). False while storage cannot take it."""
+        self.unrecorded[alert.id] = (message_id, alert.version)
+        return self.record_unrecorded()

@@ -1,13 +1,16 @@
 """The job that polls ``vpbx/get-calls``: records missed calls as alerts (exactly once per call and
 chat, in SQLite), follows callbacks to their outcome, closes alerts answered later, watches the balance
-and delivers whatever changed. It never dies: a failure is logged, backed off and retried next time."""
+and delivers whatever changed. It never dies: each step's failure is logged and costs no other step;
+when New-Tel's history or the database fails, the poll backs off and a later one retries."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Bot
@@ -19,13 +22,15 @@ from bot.alerts.balance import BalanceWatch
 from bot.alerts.delivery import Delivery
 from bot.services import Services, services
 from newtel import Call
+from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "poll-calls"
 BASELINE_KEY = "alerts.baseline"
 CALLBACK_GIVE_UP = 300  # seconds after which a callback that never showed up in the history counts as failed
-_MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel keeps failing
+_MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel or the database keeps failing
+_FAILED = object()  # what a failed step returns
 
 
 class Poller:
@@ -35,6 +40,7 @@ class Poller:
         self.balance = BalanceWatch(svc)
         self._failures = 0
         self._skip = 0
+        self._storage_failed = False  # set by a step the database failed, in the current poll
         self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
         # Per chat, the missed calls of the last poll known to be recorded in storage (which stays the source of
         # truth: rows are never removed), so a poll asks SQLite only about calls it has not seen recorded yet.
@@ -42,7 +48,7 @@ class Poller:
         self._cycle_done = asyncio.Condition()
 
     async def job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The JobQueue callback: one poll, with back-off after New-Tel failures."""
+        """The JobQueue callback: one poll, with back-off after New-Tel or database failures."""
         try:
             if self._skip > 0:
                 self._skip -= 1
@@ -60,33 +66,47 @@ class Poller:
             await asyncio.wait_for(self._cycle_done.wait_for(lambda: self.cycles >= target), timeout)
 
     async def _poll_with_backoff(self, bot: Bot) -> None:
-        try:
-            await self.poll_once(bot)
-        except newtel.NewtelError as error:
-            self._failures += 1
-            self._skip = min(2 ** (self._failures - 1) - 1, _MAX_SKIPS)
-            log.warning(
-                "Poll failed (%s: %s); next attempt in %d interval(s)", type(error).__name__, error, self._skip + 1
-            )
-            await self.delivery.deliver_pending(bot)  # Telegram may still take what is pending
-        else:
+        if await self.poll_once(bot):
             self._failures = 0
+            return
+        self._failures += 1
+        self._skip = min(2 ** (self._failures - 1) - 1, _MAX_SKIPS)
+        log.warning("Next poll in %d interval(s)", self._skip + 1)
 
-    async def poll_once(self, bot: Bot) -> None:
+    async def poll_once(self, bot: Bot) -> bool:
+        """One poll, each step on its own: a step's failure is logged and the others still run (the missed calls
+        need the history, nothing else needs anything). False when the history or the database failed."""
+        self._storage_failed = False
         # The balance first: company/get-state is the one method that still answers when the account is blocked.
-        # Its failure must not cost the missed calls, so it is only logged.
+        await self._step("Balance check", lambda: self.balance.check(bot))
+        calls = await self._step("Fetching the call history", self._svc.newtel.vpbx.get_calls)
+        if calls is not _FAILED:
+            now = int(time.time())
+            await self._step("Recording missed calls", lambda: self.record(calls, now))
+            await self._step("Resolving callbacks", lambda: self.resolve_callbacks(calls, now))
+        await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending
+        return calls is not _FAILED and not self._storage_failed
+
+    async def _step(self, name: str, run: Callable[[], Any]) -> Any:
+        """``run()`` (awaited if need be), or _FAILED after logging why."""
         try:
-            await self.balance.check(bot)
+            result = run()
+            return await result if inspect.isawaitable(result) else result
         except newtel.NewtelError as error:
-            log.warning("Balance check failed (%s: %s)", type(error).__name__, error)
-        calls = await self._svc.newtel.vpbx.get_calls()
-        now = int(time.time())
-        self.record(calls, now)
-        await self.resolve_callbacks(calls, now)
-        await self.delivery.deliver_pending(bot)
+            log.warning("%s failed (%s: %s)", name, type(error).__name__, error)
+        except sqlite3.OperationalError as error:  # locked by another process, disk full: nothing was written
+            self._storage_failed = True
+            log.warning("%s failed: the database cannot be written (%s)", name, error)
+        except Exception:
+            log.exception("%s failed", name)
+        return _FAILED
 
     def record(self, calls: Sequence[Call], now: int) -> int:
         """Record new missed calls and answered-later closures; returns how many alerts changed."""
+        with brief_lock_wait(self._svc.storage.db):
+            return self._record(calls, now)
+
+    def _record(self, calls: Sequence[Call], now: int) -> int:
         storage, settings = self._svc.storage, self._svc.settings
         if storage.kv.get(BASELINE_KEY) is None:
             # The very first start: what is already in the history is known, not news.
@@ -125,12 +145,14 @@ class Poller:
                 started = alert.callback_started_at or now
                 if now - started > CALLBACK_GIVE_UP:
                     log.warning("Callback of alert %s never appeared in the call history; reopening", alert.id)
-                    alerts.callback_failed(alert.id, now, claim=alert)
+                    with brief_lock_wait(self._svc.storage.db):
+                        alerts.callback_failed(alert.id, now, claim=alert)
                 continue
             if call.active:
                 continue  # still ringing or talking: the outcome comes on a later poll
             answered = call.status == "answered"
-            alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
+            with brief_lock_wait(self._svc.storage.db):
+                alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
     async def _find_callback(self, alert: Any, calls: Sequence[Call], by_id: dict[str, Call]) -> Call | None:
         """The outbound call a callback became: by its call id when New-Tel maps it, else the first

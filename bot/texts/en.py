@@ -183,4 +183,6 @@ TEXTS: dict[str, str] = {
     "digest_off": "🗓 Daily summary turned off.",
     "digest": "🗓 <b>Summary for {day}</b>\nInbound answered: {answered}\nMissed: {missed} (customers: {customers})\nCalled back: {called_back}\nCustomer got through later: {answered_later}\nClosed by hand: {done}\nStill unanswered: {unanswered}",
     "digest_partial": "<i>New-Tel keeps 24 hours of calls, so the answered count may not cover the whole day.</i>",
+    # alerts hardening
+    "alert_outdated": "This copy of the alert is outdated: see the newer message below.",
 }

@@ -184,4 +184,6 @@ TEXTS: dict[str, str] = {
     "digest_off": "🗓 Ежедневная сводка отключена.",
     "digest": "🗓 <b>Сводка за {day}</b>\nПринято входящих: {answered}\nПропущено: {missed} (клиентов: {customers})\nПерезвонили: {called_back}\nКлиент дозвонился сам: {answered_later}\nЗакрыто вручную: {done}\nЖдут ответа: {unanswered}",
     "digest_partial": "<i>«Нью-Тел» хранит звонки за 24 часа, поэтому принятые посчитаны не за весь день.</i>",
+    # alerts hardening
+    "alert_outdated": "Это уведомление устарело: актуальное — ниже в чате.",
 }
