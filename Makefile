@@ -17,19 +17,22 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy newtel storage bot
+	$(BIN)/mypy newtel storage bot localchat
 
 test: lint
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m bot.demo
+	$(BIN)/python -m localchat.demo
 
+# The benchmarks run from the checkout: the local fakes (localchat/) are not installed with the product.
+bench: export PYTHONPATH := $(CURDIR)
 bench: $(STAMP)
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/bot_latency.py
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/alert_window.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

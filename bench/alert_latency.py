@@ -21,11 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _local import TOKEN, local_settings
-
 from bot.alerts.poller import poller
 from bot.app import build_application, running
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
+from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox
 
 GROUP = -100_500
@@ -47,7 +46,9 @@ async def run(n: int, interval: float, seed: int) -> list[float]:
     async with Sandbox() as sandbox, FakeBotAPI(TOKEN) as tg:
         tg.group(GROUP, title="Sales")
         with tempfile.TemporaryDirectory(prefix="alert-latency-") as tmp:
-            app = build_application(local_settings(sandbox, tg, Path(tmp) / "bench.db", interval))
+            app = build_application(
+                local_settings(sandbox, tg, Path(tmp) / "bench.db", poll_interval=interval, log_level="WARNING")
+            )
             async with running(app) as svc:
                 svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
                 await poller(app).wait_cycles(1, timeout=30)  # the first poll sets the baseline

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _local import TOKEN, local_settings
 from _sandbox_process import SandboxProcess, sandbox_process
 
 from bot.app import build_application, running
-from bot.localchat import FakeBotAPI
 from bot.services import Services
+from localchat import FakeBotAPI
+from localchat.settings import TOKEN, local_settings
 
 MANAGER = 5_000
 CROWD = 100
@@ -95,7 +95,9 @@ async def bot(sandbox: SandboxProcess) -> AsyncIterator[FakeBotAPI]:
     """The real Application on a fresh database and fake Bot API, with the benchmark's managers allowed."""
     with tempfile.TemporaryDirectory(prefix="bot-latency-") as tmp:
         async with FakeBotAPI(TOKEN) as tg:
-            settings = local_settings(sandbox, tg, Path(tmp) / "bench.db", poll_interval=3600)  # commands only
+            settings = local_settings(
+                sandbox, tg, Path(tmp) / "bench.db", poll_interval=3600, log_level="WARNING"
+            )  # commands only
             app = build_application(settings)
             async with running(app) as services:
                 await allow_managers(services, [MANAGER, *CROWD_IDS])

@@ -46,6 +46,7 @@ import bot.app  # noqa: F401  (the whole bot's modules, as in the bot process: p
 from bot.alerts.poller import BASELINE_KEY, Poller
 from bot.config import Settings
 from bot.services import Services
+from localchat.settings import local_settings
 
 SIZES = (1_000, 10_000, 50_000)
 DOWNTIME = 2 * 3600  # seconds the bot was down before the catching-up cycle
@@ -57,6 +58,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
+class _Unreachable:
+    url = "http://127.0.0.1:9"  # the poll cycle is timed without Telegram
+
+
+_NO_TELEGRAM = _Unreachable()
+
+
 class Cycle:
     """CPU milliseconds of one cycle by phase, its wall time, and what it found."""
 
@@ -73,16 +81,7 @@ class Cycle:
 
 
 def settings_for(sandbox: SandboxProcess, database: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        telegram_bot_token="123456:BENCH-token-never-used",
-        telegram_api_url="http://127.0.0.1:9",
-        newtel_api_url=sandbox.url,
-        newtel_access_key=sandbox.access_key,
-        newtel_signing_key=sandbox.signing_key,
-        database_path=database,
-        log_level="WARNING",
-    )
+    return local_settings(sandbox, _NO_TELEGRAM, database, log_level="WARNING")
 
 
 def timed_writes(svc: Services, spent: list[float]) -> None:

@@ -15,14 +15,14 @@ import pytest
 
 from bot.app import build_application, running
 from bot.config import Settings
-from bot.localchat import FakeBotAPI
-from bot.localchat.fake_api import ApiCall
 from bot.services import Services
+from localchat import FakeBotAPI
+from localchat.fake_api import ApiCall
+from localchat.settings import TOKEN, local_settings
 from newtel import NewtelClient
 from newtel.sandbox import Sandbox
 from storage import User
 
-TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 ADMIN, ADMIN2, MANAGER, MANAGER2, STRANGER = 1001, 1002, 2002, 2003, 3003
 GROUP = -100500
 SENDS = ("sendMessage", "sendAudio")  # what counts as the bot "replying"
@@ -137,18 +137,9 @@ class World:
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "telegram_bot_token": TOKEN,
-        "telegram_api_url": tg.url,
-        "newtel_api_url": sandbox.url,
-        "newtel_access_key": sandbox.access_key,
-        "newtel_signing_key": sandbox.signing_key,
-        "admin_ids": str(ADMIN),
-        "database_path": tmp_path / "bot.db",
-        "poll_interval": 3600,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The one local builder, with the tests' admin and a poll that waits for the tests to run it."""
+    values: dict[str, Any] = {"admin_ids": str(ADMIN), "poll_interval": 3600, **overrides}
+    return local_settings(sandbox, tg, tmp_path / "bot.db", **values)
 
 
 @pytest.fixture(scope="session", autouse=True)

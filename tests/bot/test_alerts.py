@@ -14,9 +14,9 @@ import pytest
 from bot.alerts import digest
 from bot.alerts.poller import Poller, poller
 from bot.app import build_application, running
-from bot.localchat import FakeBotAPI
 from bot.services import Services
 from bot.texts import Texts
+from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, make_settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from storage import Storage
 from tests.bot.conftest import ADMIN, GROUP, TOKEN

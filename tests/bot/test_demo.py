@@ -1,4 +1,4 @@
-"""``python -m bot.demo`` end to end: a subprocess with no token, no keys and no .env, driven through a pipe."""
+"""``python -m localchat.demo`` end to end: a subprocess with no token, no keys and no .env, driven through a pipe."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     # A clean environment and an empty working directory: no TELEGRAM_*/NEWTEL_* variables, no .env.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.demo", "--no-activity", "--seed", "1"],
+        [sys.executable, "-m", "localchat.demo", "--no-activity", "--seed", "1"],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.PIPE,

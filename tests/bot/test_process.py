@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
 from tests.bot.test_process import clean_env, run_bot

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from telegram.ext import AIORateLimiter
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from tests.localchat.toybot import GROUP, USER, ToyBot, build_toy_app, start_app, stop_app
 
 

@@ -10,7 +10,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from tests.localchat.toybot import AUDIO, GROUP, USER, ToyBot, build_toy_app, start_app, stop_app
 
 # RetryAfter's own constructor reads its deprecated int-valued property; nothing the fake can change.

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot.localchat import render_message
-from bot.localchat._html import EntityParseError, parse_html, with_links
-from bot.localchat.terminal import render_header
+from localchat import render_message
+from localchat._html import EntityParseError, parse_html, with_links
+from localchat.terminal import render_header
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 from tests.localchat.toybot import GROUP, USER
 
 Api = Callable[..., Any]

@@ -9,7 +9,7 @@ from typing import IO
 
 import pytest
 
-from bot.localchat import FakeBotAPI, run_terminal_chat
+from localchat import FakeBotAPI, run_terminal_chat
 from tests.localchat.toybot import GROUP, USER, ToyBot
 
 

@@ -16,7 +16,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.localchat import FakeBotAPI
+from localchat import FakeBotAPI
 
 USER = 42
 GROUP = -1001

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.localchat._html import EntityParseError, parse_html
-from bot.localchat._wire import UploadedFile
-from bot.localchat._world import DEFAULT_UPDATE_TYPES, StoredFile, StoredMessage, World
+from localchat._html import EntityParseError, parse_html
+from localchat._wire import UploadedFile
+from localchat._world import DEFAULT_UPDATE_TYPES, StoredFile, StoredMessage, World
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

@@ -1,4 +1,4 @@
-"""``python -m bot.demo`` (``make demo``): the real bot on this machine, chatted with from the terminal.
+"""``python -m localchat.demo`` (``make demo``): the real bot on this machine, chatted with from the terminal.
 
 One process, one event loop: the New-Tel sandbox (a made-up company with a call history and, unless
 ``--no-activity``, customers calling in now and then), a fake Telegram Bot API, the real ``Application`` and
@@ -14,18 +14,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot import logs
 from bot.app import build_application, running
 from bot.config import Settings
-from bot.localchat import FakeBotAPI, run_terminal_chat
+from localchat import FakeBotAPI, run_terminal_chat
+from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox
 from storage import Storage
 
-TOKEN = "123456:DEMO-token-for-the-local-fake-api"  # the shape BotFather gives; only the fake API sees it
 DEMO_USER = 700_001
 DEMO_GROUP = -100_700_001
 GROUP_TITLE = "Отдел продаж"
@@ -44,25 +41,12 @@ Against real Telegram: python -m bot with TELEGRAM_BOT_TOKEN and New-Tel keys se
 """
 
 
-class DemoSettings(Settings):
-    """Settings from the code only: a developer's environment or ``.env`` must not leak into the demo."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, *_: Any, **__: Any
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
 def demo_settings(sandbox: Sandbox, tg: FakeBotAPI, database: Path) -> Settings:
-    return DemoSettings(
-        telegram_bot_token=TOKEN,
-        telegram_api_url=tg.url,
-        newtel_api_url=sandbox.url,
-        newtel_access_key=sandbox.access_key,
-        newtel_signing_key=sandbox.signing_key,
+    return local_settings(
+        sandbox,
+        tg,
+        database,
         admin_ids=(DEMO_USER,),
-        database_path=database,
         poll_interval=POLL_INTERVAL,
         bot_language="ru",
         log_level="WARNING",
@@ -100,7 +84,7 @@ async def demo(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m localchat.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--no-activity", action="store_true", help="no random inbound calls")
     parser.add_argument("--seed", type=int, default=1, help="the sandbox company's seed (default 1)")
     return parser.parse_args(argv)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.localchat._html import utf16_len
+from localchat._html import utf16_len
 
 # Update types getUpdates delivers when allowed_updates is empty or was never set.
 DEFAULT_UPDATE_TYPES = frozenset(

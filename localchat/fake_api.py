@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.localchat._faults import Faults
-from bot.localchat._methods import (
+from localchat._faults import Faults
+from localchat._methods import (
     MAX_UPLOAD,
     BotApiError,
     canonical_name,
@@ -27,8 +27,8 @@ from bot.localchat._methods import (
     dispatch,
     update_request,
 )
-from bot.localchat._wire import UploadedFile, read_request
-from bot.localchat._world import CallbackQuery, StoredMessage, World, command_entities
+from localchat._wire import UploadedFile, read_request
+from localchat._world import CallbackQuery, StoredMessage, World, command_entities
 
 __all__ = ["ApiCall", "FakeBotAPI", "UploadedFile"]
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import IO, Any, Protocol
 
-from bot.localchat._html import with_links
-from bot.localchat.fake_api import ApiCall, FakeBotAPI
+from localchat._html import with_links
+from localchat.fake_api import ApiCall, FakeBotAPI
 
 HELP = """\
 local commands:
