@@ -60,7 +60,7 @@ class BalanceWatch:
         return people + chats
 
     async def check(self, bot: Bot) -> None:
-        state = await self._svc.newtel.company.get_state()
+        state = await self._svc.background.company.get_state()
         kv = self._svc.storage.kv
         for chat_id, language in self.recipients():
             key = f"balance.notified:{chat_id}"

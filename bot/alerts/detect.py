@@ -37,7 +37,7 @@ def missed_calls(calls: Iterable[Call], since: int, known: Collection[str] = ())
 def answered_inbound(calls: Iterable[Call], since: int) -> list[Answered]:
     found: list[Answered] = []
     for call in calls:
-        if call.direction == "in" and call.answer_time is not None:
+        if call.is_inbound and call.is_answered and call.answer_time is not None:
             answered = call.answer_time.timestamp()
             if answered > since:
                 found.append(Answered(call.clid, int(answered)))

@@ -90,7 +90,7 @@ async def render(svc: Services, chat_id: int, numbers: tuple[str, ...], texts: T
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today - timedelta(days=1), today
     try:
-        calls = await svc.newtel.vpbx.get_calls()
+        calls = await svc.background.vpbx.get_calls()
     except NewtelError as error:  # the day's other figures are the bot's own: send them anyway
         log.warning("Digest for chat %s without New-Tel's answered count: %s", chat_id, error)
         calls = None
@@ -100,8 +100,8 @@ async def render(svc: Services, chat_id: int, numbers: tuple[str, ...], texts: T
         else sum(
             1
             for call in calls
-            if call.direction == "in"
-            and call.status == "answered"
+            if call.is_inbound
+            and call.is_answered
             and start <= call.start_time < end
             and (not numbers or call.dnid in numbers)
         )

@@ -79,7 +79,7 @@ class Poller:
         self._storage_failed = False
         # The balance first: company/get-state is the one method that still answers when the account is blocked.
         await self._step("Balance check", lambda: self.balance.check(bot))
-        calls = await self._step("Fetching the call history", self._svc.newtel.vpbx.get_calls)
+        calls = await self._step("Fetching the call history", self._svc.background.vpbx.get_calls)
         if calls is not _FAILED:
             now = int(time.time())
             await self._step("Recording missed calls", lambda: self.record(calls, now))
@@ -150,7 +150,7 @@ class Poller:
                 continue
             if call.active:
                 continue  # still ringing or talking: the outcome comes on a later poll
-            answered = call.status == "answered"
+            answered = call.is_answered
             with brief_lock_wait(self._svc.storage.db):
                 alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
@@ -159,7 +159,7 @@ class Poller:
         outbound call to the customer after the button was pressed."""
         if alert.callback_call_id:
             try:
-                vpbx_id = await self._svc.newtel.call.get_vpbx_id(alert.callback_call_id)
+                vpbx_id = await self._svc.background.call.get_vpbx_id(alert.callback_call_id)
             except newtel.NewtelError as error:  # not mapped yet, or New-Tel hiccuped: match by number instead
                 log.debug("call/get-vpbx-id for alert %s: %s", alert.id, error)
                 vpbx_id = None
@@ -169,7 +169,7 @@ class Poller:
         candidates = [
             call
             for call in calls
-            if call.direction == "out" and call.dnid == alert.clid and call.start_time.timestamp() >= started
+            if call.is_outbound and call.dnid == alert.clid and call.start_time.timestamp() >= started
         ]
         return min(candidates, key=lambda call: call.start_time) if candidates else None
 
