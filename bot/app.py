@@ -21,11 +21,14 @@ from telegram.ext import (
     filters,
 )
 
-from bot import access
 from bot import callback_data as cd
-from bot.alerts import buttons, digest, poller
+from bot import errors
+from bot.access import admin, checks, requests
+from bot.alerts import buttons, digest, poller, subscriptions
+from bot.calls import commands as calls
+from bot.company import commands as company
 from bot.config import Settings
-from bot.handlers import access_requests, admin, errors, manager
+from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
 from bot.services import Services, services
 from bot.texts import CATALOGS, Texts
@@ -56,34 +59,36 @@ def handlers() -> dict[int, Sequence[Any]]:
     """Every handler, in the order PTB tries them (first match wins within a group; lower groups run first)."""
     guards = [
         # A button press counts only for the message that carries that button (forged payloads stop here).
-        CallbackQueryHandler(access.refuse_foreign_press),
+        CallbackQueryHandler(checks.refuse_foreign_press),
     ]
     features = [
-        command("start", access_requests.start),
-        MessageHandler(filters.CONTACT, access_requests.contact_shared),
-        MessageHandler(filters.StatusUpdate.MIGRATE, admin.chat_migrated),
-        # Managers.
-        command("balance", manager.balance),
-        command("calls", manager.calls),
-        command("call", manager.call),
-        command("record", manager.record),
-        command("members", manager.members),
-        command("numbers", manager.numbers),
-        command("whoami", manager.whoami),
-        command("phone", manager.phone),
-        command(["lang", "language"], manager.language),
-        command("help", manager.help_command),
-        # Admins.
+        # Access: strangers ask, admins decide.
+        command("start", requests.start),
+        MessageHandler(filters.CONTACT, requests.contact_shared),
+        CallbackQueryHandler(requests.request_access, pattern=cd.matches(cd.RequestAccess)),
+        CallbackQueryHandler(requests.decide, pattern=cd.matches(cd.Approve, cd.Reject)),
         command("allow", admin.allow),
         command("deny", admin.deny),
         command("users", admin.users),
-        command("subscribe", admin.subscribe),
-        command("unsubscribe", admin.unsubscribe),
+        # The company.
+        command("balance", company.balance),
+        command("members", company.members),
+        command("numbers", company.numbers),
+        # Calls.
+        command("calls", calls.calls),
+        CallbackQueryHandler(calls.calls_page, pattern=cd.matches(cd.CallsPage)),
+        command("call", calls.call),
+        command("record", calls.record),
+        # The user's own.
+        command("whoami", profile.whoami),
+        command("phone", profile.phone),
+        command(["lang", "language"], profile.language),
+        command("help", profile.help_command),
+        # Alerts in the team groups.
+        command("subscribe", subscriptions.subscribe),
+        command("unsubscribe", subscriptions.unsubscribe),
+        MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.chat_migrated),
         command("digest", digest.digest_command),
-        # Buttons: the payload type decides the handler.
-        CallbackQueryHandler(manager.calls_page, pattern=cd.matches(cd.CallsPage)),
-        CallbackQueryHandler(access_requests.request_access, pattern=cd.matches(cd.RequestAccess)),
-        CallbackQueryHandler(access_requests.decide, pattern=cd.matches(cd.Approve, cd.Reject)),
         CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
         CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
     ]

@@ -11,9 +11,9 @@ from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
-from bot import calling
-from bot.access import Caller, Context, requires
+from bot.access.checks import Caller, Context, requires
 from bot.alerts.poller import poller
+from bot.calls import calling
 from bot.texts import Html, Texts
 from storage import Alert
 

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.access import Caller, Context, requires
+from bot.access.checks import Caller, Context, requires
 from bot.services import Services, services
 from bot.texts import Html, Texts
 from newtel import NewtelError

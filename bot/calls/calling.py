@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import newtel
-from bot.handlers.errors import describe
+from bot.errors import describe
 from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import Member, phones

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 import newtel
-from bot.access import Context, texts_for
+from bot.access.checks import Context, texts_for
 from bot.services import services
 from bot.texts import Html, Texts
 

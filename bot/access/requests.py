@@ -18,7 +18,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
-from bot.access import Caller, Context, allowed, requires, texts_for
+from bot.access.checks import Caller, Context, allowed, requires, texts_for
 from bot.formatting import format_for_people
 from bot.services import Services, services
 from bot.texts import Html, Texts

@@ -1,0 +1,81 @@
+"""Which group chats get the alerts: /subscribe and /unsubscribe (admins, in the group), and a move to a supergroup."""
+
+from __future__ import annotations
+
+import time
+
+from telegram import Update
+
+from bot.access.checks import Caller, Context, requires
+from bot.formatting import format_for_people
+from bot.services import services
+from bot.texts import Html
+from newtel import phones
+
+_BALANCE_WORDS = ("balance", "баланс")
+
+
+def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], str | None]:
+    """The company numbers typed as people write them, spaces and all ("+7 495 532-55-85 8 800 051 32 14"):
+    the longest run of words that is one of ``company`` at a time. Returns (numbers, the first words that
+    are not a company number, or None)."""
+    chosen: list[str] = []
+    start = 0
+    while start < len(words):
+        for end in range(len(words), start, -1):
+            number = phones.normalize(" ".join(words[start:end]))
+            if number is not None and number in company:
+                if number not in chosen:
+                    chosen.append(number)
+                start = end
+                break
+        else:
+            return chosen, " ".join(words[start:])
+    return chosen, None
+
+
+@requires("admin", group_only=True)
+async def subscribe(update: Update, context: Context, caller: Caller) -> None:
+    message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
+    assert message is not None and chat is not None
+    words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
+    balance = any(a.lower() in _BALANCE_WORDS for a in words)
+    company = (await svc.directory.numbers()).external
+    chosen, unknown = company_numbers([a for a in words if a.lower() not in _BALANCE_WORDS], company)
+    if unknown is not None:
+        listed = ", ".join(format_for_people(n) for n in company)
+        await message.reply_text(texts("subscribe_unknown_number", number=unknown, numbers=listed))
+        return
+    now = int(time.time())
+    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now)
+    svc.storage.audit.log(
+        "chat.subscribe", actor_id=caller.user.telegram_id, target=str(chat.id),
+        details={"numbers": chosen, "balance": balance}, now=now,
+    )  # fmt: skip
+    scope = ", ".join(format_for_people(n) for n in chosen) if chosen else texts("all_numbers")
+    text = texts("subscribed", numbers=scope)
+    if balance:
+        text = Html(text + "\n" + texts("subscribed_balance"))
+    await message.reply_text(text)
+
+
+@requires("admin", group_only=True)
+async def unsubscribe(update: Update, context: Context, caller: Caller) -> None:
+    message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
+    assert message is not None and chat is not None
+    stored = svc.storage.chats.get(chat.id)
+    if stored is None or not stored.subscribed:
+        await message.reply_text(texts("not_subscribed"))
+        return
+    now = int(time.time())
+    svc.storage.chats.unsubscribe(chat.id, now=now)
+    svc.storage.audit.log("chat.unsubscribe", actor_id=caller.user.telegram_id, target=str(chat.id), now=now)
+    await message.reply_text(texts("unsubscribed"))
+
+
+async def chat_migrated(update: Update, context: Context) -> None:
+    """Telegram's notice that a group became a supergroup (a new chat id): its subscription follows."""
+    message = update.effective_message
+    if message is None or message.migrate_to_chat_id is None:
+        return
+    services(context).storage.chats.move(message.chat.id, message.migrate_to_chat_id, now=int(time.time()))

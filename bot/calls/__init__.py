@@ -1,0 +1,1 @@
+"""/calls, /call, /record, and the one place that places a call."""

@@ -1,0 +1,161 @@
+"""/calls, /call and /record: the company's recent calls, placing one, and its recording."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from telegram import InlineKeyboardMarkup, InputFile, Message, Update
+from telegram.error import BadRequest
+
+import newtel
+from bot import arguments
+from bot import callback_data as cd
+from bot.access.checks import Caller, Context, requires, show_typing
+from bot.calls import calling, listing
+from bot.formatting import format_for_people, moment
+from bot.texts import Html
+
+log = logging.getLogger(__name__)
+
+STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
+
+
+MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
+
+
+@requires("manager")
+async def calls(update: Update, context: Context, caller: Caller) -> None:
+    query = listing.parse_query(context.args or [])
+    if query is None:
+        await caller.reply(caller.texts("calls_usage"))
+        return
+    await show_typing(update, context)
+    text, keyboard = await _calls_page(caller, query, 0)
+    await caller.reply(text, reply_markup=keyboard)
+
+
+@requires("manager")
+async def calls_page(update: Update, context: Context, caller: Caller) -> None:
+    found = cd.pressed(update, cd.CallsPage)
+    if found is None or found[1].kind not in listing.KINDS:
+        return
+    press, payload = found
+    # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
+    text, keyboard = await _calls_page(caller, listing.Query(payload.kind, payload.limit), payload.page)
+    await press.answer()
+    await press.edit_message_text(text, reply_markup=keyboard)
+
+
+async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
+    vpbx = caller.services.newtel.vpbx
+    history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
+    chosen = listing.select(history, query)
+    # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
+    caller.services.storage.kv.set(_index_key(caller), [c.vpbx_id for c in chosen], now=int(time.time()))
+    return listing.render(chosen, query, page, caller.texts, caller.services.settings.zone, datetime.now(UTC))
+
+
+def _index_key(caller: Caller) -> str:
+    """Per chat and user: "/record 3" means row 3 of the list this user saw in this chat."""
+    chat = caller.update.effective_chat
+    return f"calls_index:{chat.id if chat else 0}:{caller.user.telegram_id}"
+
+
+@requires("manager")
+async def call(update: Update, context: Context, caller: Caller) -> None:
+    message, texts, svc = update.effective_message, caller.texts, caller.services
+    assert message is not None
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        await message.reply_text(texts("call_usage"))
+        return
+    if datetime.now(UTC) - message.date > STALE_CALL:
+        # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
+        await message.reply_text(texts("call_stale", command=message.text or "/call"))
+        return
+    await show_typing(update, context)
+    plan = await calling.prepare(svc, caller.user, typed)
+    outcome = (
+        plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
+    )
+    if isinstance(outcome, calling.CannotCall):
+        await message.reply_text(calling.why_not(outcome, texts))
+    elif isinstance(outcome, calling.MayHaveStarted):
+        await message.reply_text(texts("call_uncertain", source=format_for_people(outcome.plan.source)))
+    else:
+        await message.reply_text(
+            texts(
+                "calling",
+                source=format_for_people(outcome.plan.source),
+                destination=format_for_people(outcome.plan.destination),
+                caller_id=format_for_people(outcome.plan.caller_id),
+            )
+        )
+
+
+@requires("manager")
+async def record(update: Update, context: Context, caller: Caller) -> None:
+    message, texts, svc = update.effective_message, caller.texts, caller.services
+    assert message is not None
+    args = context.args or []
+    if len(args) != 1:
+        await message.reply_text(texts("record_usage"))
+        return
+    wanted = args[0].strip().lower()
+    if newtel.is_vpbx_id(wanted):
+        vpbx_id = wanted
+    elif (row := arguments.whole_number(wanted, 0, 10**9)) is not None:
+        index = svc.storage.kv.get(_index_key(caller)) or []
+        if not 1 <= row <= len(index):
+            await message.reply_text(texts("record_no_index", index=row))
+            return
+        vpbx_id = index[row - 1]
+    else:
+        await message.reply_text(texts("record_usage"))
+        return
+    await show_typing(update, context)
+    details, link = await asyncio.gather(
+        svc.newtel.vpbx.get_call_details(vpbx_id), svc.newtel.vpbx.get_call_record_link(vpbx_id)
+    )
+    caption = texts(
+        "record_caption",
+        when=moment(details.start_time, svc.settings.zone, texts.lang, datetime.now(UTC)),
+        caller=format_for_people(details.clid),
+        dialled=format_for_people(details.dnid),
+    )
+    svc.storage.audit.log(
+        "record.fetch", actor_id=caller.user.telegram_id, target=vpbx_id, details=None, now=int(time.time())
+    )
+    await send_recording(caller, message, link, caption, vpbx_id)
+
+
+async def send_recording(caller: Caller, message: Message, link: str, caption: Html, vpbx_id: str) -> None:
+    """By URL (Telegram fetches it), else downloaded and uploaded when under 50 MB, else as a link."""
+    try:
+        await message.reply_audio(audio=link, caption=caption, do_quote=True)
+        return
+    except BadRequest as error:
+        log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
+    data = await _download(caller.services.http, link)
+    if data is None:
+        await message.reply_text(caller.texts("record_link", caption=caption, url=link), do_quote=True)
+        return
+    await message.reply_audio(audio=InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, do_quote=True)
+
+
+async def _download(http: aiohttp.ClientSession, link: str) -> bytes | None:
+    """The recording's bytes, or None when it is over Telegram's upload limit."""
+    async with http.get(link, timeout=aiohttp.ClientTimeout(total=120)) as response:
+        response.raise_for_status()
+        if (response.content_length or 0) > MAX_UPLOAD:
+            return None
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            data += chunk
+            if len(data) > MAX_UPLOAD:
+                return None
+        return bytes(data)

@@ -1,0 +1,1 @@
+"""/balance, /members, /numbers: the company as New-Tel describes it."""

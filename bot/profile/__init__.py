@@ -1,0 +1,1 @@
+"""/whoami, /phone, /lang, /help: the user and their own settings."""
