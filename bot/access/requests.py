@@ -7,10 +7,7 @@ import time
 from typing import Literal
 
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
@@ -18,6 +15,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
+from bot import keyboards
 from bot.access.checks import Caller, Context, allowed, requires, texts_for
 from bot.formatting import format_for_people
 from bot.services import Services, services
@@ -44,18 +42,8 @@ async def start(update: Update, context: Context) -> None:
         return
     if chat.type != ChatType.PRIVATE:
         return  # strangers get nothing in groups
-    keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.plain("button_request_access"), callback_data=cd.pack(cd.RequestAccess()))]]
-    )
-    await message.reply_text(texts("start_stranger"), reply_markup=keyboard)
-    await message.reply_text(
-        texts("share_contact_hint"),
-        reply_markup=ReplyKeyboardMarkup(
-            [[KeyboardButton(texts.plain("button_share_contact"), request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        ),
-    )
+    await message.reply_text(texts("start_stranger"), reply_markup=keyboards.request_access(texts))
+    await message.reply_text(texts("share_contact_hint"), reply_markup=keyboards.share_contact(texts))
 
 
 async def request_access(update: Update, context: Context) -> None:
@@ -180,17 +168,7 @@ def _request_view(
     if members is None:
         lines.append(texts("admin_request_no_members", telegram_id=request.telegram_id))
     candidates = [matched] if matched is not None else (members or [])[:MAX_MEMBER_BUTTONS]
-    rows = [
-        [
-            InlineKeyboardButton(
-                texts.plain("approve_as").format(name=m.name, internal=m.internal_number or "—"),
-                callback_data=cd.pack(cd.Approve(request.id, str(m.id))),
-            )
-        ]
-        for m in candidates
-    ]
-    rows.append([InlineKeyboardButton(texts.plain("reject"), callback_data=cd.pack(cd.Reject(request.id)))])
-    return Html("\n".join(lines)), InlineKeyboardMarkup(rows)
+    return Html("\n".join(lines)), keyboards.access_decision(texts, request.id, candidates)
 
 
 @requires("admin")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
-from bot import callback_data as cd
+from bot import keyboards
 from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
 from storage import Alert
@@ -41,7 +41,7 @@ def render_alert(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> t
     if status:
         lines.append("")
         lines.append(status)
-    return Html("\n".join(lines)), _buttons(alert, texts)
+    return Html("\n".join(lines)), keyboards.alert(alert, texts)
 
 
 def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
@@ -59,16 +59,3 @@ def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html |
     if alert.callback_outcome == "failed":
         return texts("alert_failed", name=name)
     return None
-
-
-def _buttons(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
-    if alert.state != "open":
-        return None  # while someone is calling back, nobody else is offered the button
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(texts.plain("button_call_back"), callback_data=cd.pack(cd.CallBack(alert.id))),
-                InlineKeyboardButton(texts.plain("button_done"), callback_data=cd.pack(cd.Done(alert.id))),
-            ]
-        ]
-    )

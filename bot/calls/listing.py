@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
-from bot import arguments
-from bot import callback_data as cd
+from bot import arguments, keyboards
 from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
 from newtel import Call
@@ -113,17 +112,4 @@ def render(
         "calls_header", kind=texts(f"kind_{query.kind}"), first=shown[0] + 1, last=shown[-1] + 1, total=len(calls)
     )
     text = Html(header + "\n" + "\n".join(rows[i] for i in shown) + "\n" + texts("calls_footer"))
-    buttons = []
-    if page > 0:
-        buttons.append(
-            InlineKeyboardButton(
-                texts.plain("previous"), callback_data=cd.pack(cd.CallsPage(query.kind, query.limit, page - 1))
-            )
-        )
-    if page < len(layout) - 1:
-        buttons.append(
-            InlineKeyboardButton(
-                texts.plain("next"), callback_data=cd.pack(cd.CallsPage(query.kind, query.limit, page + 1))
-            )
-        )
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+    return text, keyboards.calls_pages(texts, query.kind, query.limit, page, len(layout))

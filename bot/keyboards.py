@@ -1,0 +1,69 @@
+"""Every keyboard the bot shows, as pure functions of what it shows (the payloads are packed in ``callback_data``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot import callback_data as cd
+from bot.texts import Texts
+from newtel import Member
+from storage import Alert
+
+
+def _button(label: str, payload: cd.Payload) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=cd.pack(payload))
+
+
+def request_access(texts: Texts) -> InlineKeyboardMarkup:
+    """A stranger's /start: ask the admins."""
+    return InlineKeyboardMarkup([[_button(texts.plain("button_request_access"), cd.RequestAccess())]])
+
+
+def share_contact(texts: Texts) -> ReplyKeyboardMarkup:
+    """A stranger's /start: share one's own phone, so the admins can tell who it is."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(texts.plain("button_share_contact"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def access_decision(texts: Texts, request_id: int, candidates: Iterable[Member]) -> InlineKeyboardMarkup:
+    """An admin's view of a request: approve as one of the candidates, or reject."""
+    rows = [
+        [
+            _button(
+                texts.plain("approve_as").format(name=m.name, internal=m.internal_number or "—"),
+                cd.Approve(request_id, str(m.id)),
+            )
+        ]
+        for m in candidates
+    ]
+    rows.append([_button(texts.plain("reject"), cd.Reject(request_id))])
+    return InlineKeyboardMarkup(rows)
+
+
+def calls_pages(texts: Texts, kind: str, limit: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """‹ › between the pages of a /calls list; None for a single page."""
+    buttons = []
+    if page > 0:
+        buttons.append(_button(texts.plain("previous"), cd.CallsPage(kind, limit, page - 1)))
+    if page < pages - 1:
+        buttons.append(_button(texts.plain("next"), cd.CallsPage(kind, limit, page + 1)))
+    return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
+    """Call back and Done, while the alert is open (while someone is calling back, nobody else is offered them)."""
+    if alert.state != "open":
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.plain("button_call_back"), cd.CallBack(alert.id)),
+                _button(texts.plain("button_done"), cd.Done(alert.id)),
+            ]
+        ]
+    )
