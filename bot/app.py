@@ -12,7 +12,6 @@ from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -28,9 +27,10 @@ from bot.alerts import buttons, digest, poller, subscriptions
 from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
+from bot.context import CONTEXT_TYPES, App
 from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
-from bot.services import Services, services
+from bot.services import Services
 from bot.texts import CATALOGS, Texts
 
 log = logging.getLogger(__name__)
@@ -95,23 +95,24 @@ def handlers() -> dict[int, Sequence[Any]]:
     return {-1: guards, 0: features}
 
 
-async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    settings: Settings = application.bot_data["settings"]
-    application.bot_data["services"] = await Services.create(settings)
+async def post_init(application: App) -> None:
+    data = application.bot_data
+    assert data.settings is not None
+    data.services = await Services.create(data.settings)
     await register_menu(application)
     poller.start(application)
     digest.schedule_all(application)
 
 
-async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    found = application.bot_data.pop("services", None)
-    if isinstance(found, Services):
+async def post_shutdown(application: App) -> None:
+    found, application.bot_data.services = application.bot_data.services, None
+    if found is not None:
         await found.close()
 
 
-async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def register_menu(application: App) -> None:
     """setMyCommands in both languages (and the default for everyone else); a failure is not fatal."""
-    settings: Settings = application.bot_data["settings"]
+    settings = application.bot_data.need_services().settings
     for language in (None, *CATALOGS):
         texts = Texts(language or settings.bot_language)
         commands = [BotCommand(name, texts.plain(key)) for name, key in MENU]
@@ -121,13 +122,14 @@ async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) 
             log.warning("could not register the command menu (%s): %s", language or "default", error)
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(settings: Settings) -> App:
     token = settings.telegram_bot_token.get_secret_value()
     application = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .context_types(CONTEXT_TYPES)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
         # Groups are held to Telegram's ~20 messages a minute and every 429 is waited out (retry_after).
         # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
@@ -138,14 +140,14 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data["settings"] = settings
+    application.bot_data.settings = settings
     application.add_handlers(handlers())
     application.add_error_handler(errors.on_error)
     return application
 
 
 @contextlib.asynccontextmanager
-async def running(application: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[Services]:
+async def running(application: App) -> AsyncIterator[Services]:
     """Run in an already running event loop (tests, the demo, benchmarks): what run_polling does, by hand."""
     await application.initialize()
     try:
@@ -155,7 +157,7 @@ async def running(application: Application[Any, Any, Any, Any, Any, Any]) -> Asy
         await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
         await application.start()
         try:
-            yield services(application)
+            yield application.bot_data.need_services()
         finally:
             if application.updater.running:
                 await application.updater.stop()

@@ -8,8 +8,8 @@ from telegram import Update
 from telegram.error import TelegramError
 
 import newtel
-from bot.access.checks import Context, texts_for
-from bot.services import services
+from bot.access.checks import texts_for
+from bot.context import Context
 from bot.texts import Html, Texts
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ async def on_error(update: object, context: Context) -> None:
         log.error("Unexpected error while handling an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    svc = services(context)
+    svc = context.services
     user = svc.storage.users.get(update.effective_user.id) if update.effective_user else None
     texts = texts_for(update, svc, user)
     text = describe(error, texts) if isinstance(error, newtel.NewtelError) else texts("internal_error")

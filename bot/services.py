@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
-from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import Storage
 
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +97,3 @@ class Services:
         await self.background.close()
         await self.http.close()
         self.storage.close()
-
-
-def services(context: CallbackContext[Any, Any, Any, Any] | Application[Any, Any, Any, Any, Any, Any]) -> Services:
-    data = context.bot_data
-    found = data.get("services")
-    if not isinstance(found, Services):
-        raise RuntimeError("services are created in post_init")
-    return found

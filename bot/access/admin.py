@@ -8,8 +8,9 @@ import time
 from telegram import Update
 
 from bot import arguments
-from bot.access.checks import Caller, Context, requires
+from bot.access.checks import Caller, requires
 from bot.access.requests import grant, settle_pending
+from bot.context import Context
 from bot.texts import Html
 from newtel import Member
 from storage import User

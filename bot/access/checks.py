@@ -12,16 +12,16 @@ from typing import Any, Literal
 from telegram import Chat, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from bot import callback_data as cd
-from bot.services import Services, services
+from bot.context import Context
+from bot.services import Services
 from bot.texts import Texts
 from storage import User
 
 log = logging.getLogger(__name__)
 
-Context = ContextTypes.DEFAULT_TYPE
 MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters of text; HTML tags do not count, the margin covers them
 Level = Literal["manager", "admin"]
 
@@ -90,7 +90,7 @@ def requires(
     def decorate(handler: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         @functools.wraps(handler)
         async def checked(update: Update, context: Context) -> None:
-            svc = services(context)
+            svc = context.services
             sender = update.effective_user
             user = svc.storage.users.get(sender.id) if sender is not None else None
             texts = texts_for(update, svc, user)
@@ -120,7 +120,7 @@ async def refuse_foreign_press(update: Update, context: Context) -> None:
     press = update.callback_query
     if press is None or cd.on_its_message(press):
         return
-    svc = services(context)
+    svc = context.services
     user = svc.storage.users.get(press.from_user.id)
     log.warning("Refused a press by %s: its data is not a button of that message", press.from_user.id)
     try:

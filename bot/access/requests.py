@@ -16,9 +16,10 @@ from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot import keyboards
-from bot.access.checks import Caller, Context, allowed, requires, texts_for
+from bot.access.checks import Caller, allowed, requires, texts_for
+from bot.context import Context
 from bot.formatting import format_for_people
-from bot.services import Services, services
+from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import Member, phones
 from storage import AccessRequest, Role
@@ -30,7 +31,7 @@ MAX_MEMBER_BUTTONS = 8  # keep the admin's message short; /allow covers the rest
 
 
 async def start(update: Update, context: Context) -> None:
-    svc = services(context)
+    svc = context.services
     sender, message, chat = update.effective_user, update.effective_message, update.effective_chat
     if sender is None or message is None or chat is None:
         return
@@ -51,7 +52,7 @@ async def request_access(update: Update, context: Context) -> None:
     press, sender = update.callback_query, update.effective_user
     if press is None or sender is None:
         return
-    svc = services(context)
+    svc = context.services
     texts = texts_for(update, svc)
     if allowed(svc.storage.users.get(sender.id), "manager"):
         await press.answer(texts.plain("already_allowed"))
@@ -79,7 +80,7 @@ async def contact_shared(update: Update, context: Context) -> None:
         return
     if chat.type != ChatType.PRIVATE:
         return  # a contact shared in a group is the group's business, not an access request
-    svc = services(context)
+    svc = context.services
     texts = texts_for(update, svc)
     if allowed(svc.storage.users.get(sender.id), "manager"):
         await message.reply_text(texts("already_allowed"), reply_markup=ReplyKeyboardRemove())

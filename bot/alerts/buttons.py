@@ -11,9 +11,9 @@ from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
-from bot.access.checks import Caller, Context, requires
-from bot.alerts.poller import poller
+from bot.access.checks import Caller, requires
 from bot.calls import calling
+from bot.context import Context
 from bot.texts import Html, Texts
 from storage import Alert
 
@@ -56,7 +56,7 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         log.info("Call back press on alert %s not confirmed to its presser (%s): no call placed", alert.id, error)
         alerts.callback_failed(alert.id, now, claim=claimed)
         return
-    delivery = poller(context).delivery
+    delivery = context.delivery
     await delivery.deliver(context.bot, alert.id)  # "Ivan is calling back…" before the phone even rings
     outcome = await calling.place(svc, caller.user, plan, origin=f"alert:{alert.id}")
     if isinstance(outcome, calling.Started):
@@ -76,7 +76,7 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     texts = caller.texts
     message = press.message
     chat_id, message_id = (message.chat.id, message.message_id) if message is not None else (None, None)
-    if chat_id == alert.chat_id and message_id == poller(context).delivery.message_id(alert):
+    if chat_id == alert.chat_id and message_id == context.delivery.message_id(alert):
         return True
     if chat_id != alert.chat_id or message_id is None or caller.services.storage.alerts.by_message(chat_id, message_id):
         # Another chat's alert, or this alert's payload on another alert's message: forged.
@@ -126,5 +126,5 @@ async def done(update: Update, context: Context, caller: Caller) -> None:
     if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
         await press.answer(texts.plain("callback_closed"))
         return
-    await poller(context).delivery.deliver(context.bot, payload.alert_id)
+    await context.delivery.deliver(context.bot, payload.alert_id)
     await press.answer(texts.plain("done_ok"))

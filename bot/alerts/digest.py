@@ -8,16 +8,19 @@ import re
 import time
 from datetime import datetime, timedelta
 from datetime import time as clock
-from typing import Any
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
-from bot.access.checks import Caller, Context, requires
-from bot.services import Services, services
+from bot.access.checks import Caller, requires
+from bot.context import Context
+from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import NewtelError
+
+if TYPE_CHECKING:
+    from bot.context import App
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +31,21 @@ def job_name(chat_id: int) -> str:
     return f"digest:{chat_id}"
 
 
-def schedule(application: Any, chat_id: int, at: str | None) -> None:
+def schedule(application: App, chat_id: int, at: str | None) -> None:
     """(Re)schedule one chat's digest; ``at`` None removes it."""
     queue = application.job_queue
+    assert queue is not None  # the job-queue extra is a dependency
     for job in queue.get_jobs_by_name(job_name(chat_id)):
         job.schedule_removal()
     if at is None:
         return
     hours, minutes = (int(part) for part in at.split(":"))
-    zone = services(application).settings.zone
+    zone = application.bot_data.need_services().settings.zone
     queue.run_daily(send, time=clock(hours, minutes, tzinfo=zone), chat_id=chat_id, name=job_name(chat_id))
 
 
-def schedule_all(application: Any) -> None:
-    for chat in services(application).storage.chats.subscribed():
+def schedule_all(application: App) -> None:
+    for chat in application.bot_data.need_services().storage.chats.subscribed():
         if chat.digest_time:
             schedule(application, chat.chat_id, chat.digest_time)
 
@@ -71,10 +75,10 @@ async def digest_command(update: Update, context: Context, caller: Caller) -> No
     await message.reply_text(texts("digest_set", time=at, zone=svc.settings.timezone))
 
 
-async def send(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def send(context: Context) -> None:
     assert context.job is not None and context.job.chat_id is not None
     chat_id = context.job.chat_id
-    svc = services(context)
+    svc = context.services
     chat = svc.storage.chats.get(chat_id)
     if chat is None or not chat.subscribed:
         return

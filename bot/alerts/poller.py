@@ -11,18 +11,20 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot
-from telegram.ext import ContextTypes
 
 import newtel
 from bot.alerts import detect
 from bot.alerts.balance import BalanceWatch
 from bot.alerts.delivery import Delivery
-from bot.services import Services, services
+from bot.services import Services
 from newtel import Call
 from storage.alerts import brief_lock_wait
+
+if TYPE_CHECKING:
+    from bot.context import App, Context
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class Poller:
         self._recorded: dict[int, set[str]] = {}
         self._cycle_done = asyncio.Condition()
 
-    async def job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def job(self, context: Context) -> None:
         """The JobQueue callback: one poll, with back-off after New-Tel or database failures."""
         try:
             if self._skip > 0:
@@ -174,18 +176,16 @@ class Poller:
         return min(candidates, key=lambda call: call.start_time) if candidates else None
 
 
-def poller(context: ContextTypes.DEFAULT_TYPE | Any) -> Poller:
-    found = context.bot_data.get("poller")
-    if not isinstance(found, Poller):
-        raise RuntimeError("the poller is created in post_init")
-    return found
+def poller(application: App) -> Poller:
+    return application.bot_data.need_poller()
 
 
-def start(application: Any) -> Poller:
+def start(application: App) -> Poller:
     """Create the poller and schedule it (first run right away)."""
-    svc = services(application)
+    svc = application.bot_data.need_services()
     instance = Poller(svc)
-    application.bot_data["poller"] = instance
+    application.bot_data.poller = instance
+    assert application.job_queue is not None
     application.job_queue.run_repeating(
         instance.job,
         interval=svc.settings.poll_interval,

@@ -6,9 +6,9 @@ import time
 
 from telegram import Update
 
-from bot.access.checks import Caller, Context, requires
+from bot.access.checks import Caller, requires
+from bot.context import Context
 from bot.formatting import format_for_people
-from bot.services import services
 from bot.texts import Html
 from newtel import phones
 
@@ -78,4 +78,4 @@ async def chat_migrated(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    services(context).storage.chats.move(message.chat.id, message.migrate_to_chat_id, now=int(time.time()))
+    context.services.storage.chats.move(message.chat.id, message.migrate_to_chat_id, now=int(time.time()))

@@ -14,8 +14,9 @@ from telegram.error import BadRequest
 import newtel
 from bot import arguments
 from bot import callback_data as cd
-from bot.access.checks import Caller, Context, requires, show_typing
+from bot.access.checks import Caller, requires, show_typing
 from bot.calls import calling, listing
+from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html
 

@@ -6,7 +6,8 @@ import asyncio
 
 from telegram import Update
 
-from bot.access.checks import Caller, Context, requires, show_typing
+from bot.access.checks import Caller, requires, show_typing
+from bot.context import Context
 from bot.formatting import format_for_people, money
 from bot.texts import Html
 

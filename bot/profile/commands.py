@@ -7,8 +7,9 @@ import time
 from telegram import Update
 from telegram.constants import ChatType
 
-from bot.access.checks import Caller, Context, requires
+from bot.access.checks import Caller, requires
 from bot.calls import calling
+from bot.context import Context
 from bot.formatting import format_for_people
 from bot.texts import Html, Texts, language_named
 from newtel import phones
