@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sandbox_process import SandboxProcess, sandbox_process
 
 import bot.app  # noqa: F401  (the whole bot's modules, as in the bot process: part of its memory)
-from bot.alerts.poller import BASELINE_KEY, Poller
+from bot.alerts.poller import Baseline, Poller
 from bot.config import Settings
 from bot.services import Services
 from localchat.settings import local_settings
@@ -129,7 +129,7 @@ async def prepared(sandbox: SandboxProcess, database: Path, down_for: int) -> tu
     main_number = (await svc.newtel.company.get_numbers()).external[0]  # also opens the kept-alive connection
     svc.storage.chats.subscribe(CHATS[0], "Sales", [], False, now=now - 3 * DAY)
     svc.storage.chats.subscribe(CHATS[1], "Main line", [main_number], False, now=now - 3 * DAY)
-    svc.storage.kv.set(BASELINE_KEY, {"at": now - down_for, "known": []}, now=now - down_for)
+    Baseline(svc.storage.kv).set(now - down_for, [], now=now - down_for)
     spent = [0.0]
     timed_writes(svc, spent)
     return svc, Poller(svc), spent

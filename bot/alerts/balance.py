@@ -4,6 +4,7 @@ one per poll, to the admins and to chats subscribed with ``/subscribe balance``.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -15,6 +16,7 @@ from bot.formatting import money
 from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import CompanyState
+from storage import Storage
 from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,42 @@ def condition(state: CompanyState, threshold: Decimal, last: Condition) -> Condi
     return Condition(state.status, low)
 
 
+class Announced:
+    """The condition last announced to each recipient, kept in storage across restarts. Memory holds it too, for
+    when storage cannot be written: otherwise the same change would be announced again every poll meanwhile."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._kv, self._db = storage.kv, storage.db
+        self._unrecorded: dict[int, Condition] = {}  # announced, not yet in storage
+
+    def get(self, chat_id: int) -> Condition:
+        if chat_id in self._unrecorded:
+            return self._unrecorded[chat_id]
+        return Condition(**self._kv.get(self._key(chat_id), {"status": "active", "low": False}))
+
+    def set(self, chat_id: int, announced: Condition) -> None:
+        self._unrecorded[chat_id] = announced
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what memory holds; while storage cannot take it, it stays in memory for a later poll."""
+        try:
+            with brief_lock_wait(self._db):
+                for chat_id, announced in list(self._unrecorded.items()):
+                    self._kv.set(self._key(chat_id), asdict(announced), now=int(time.time()))
+                    del self._unrecorded[chat_id]
+        except sqlite3.OperationalError as error:
+            log.warning("Balance alerts announced but not recorded yet (%s); kept in memory", error)
+
+    @staticmethod
+    def _key(chat_id: int) -> str:
+        return f"balance.notified:{chat_id}"
+
+
 class BalanceWatch:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
-        # Per recipient, the condition last announced: storage's copy may lag when the database cannot be
-        # written, and this keeps it from being announced again every poll meanwhile.
-        self._announced: dict[int, Condition] = {}
+        self._announced = Announced(svc.storage)
 
     def recipients(self) -> list[tuple[int, str | None]]:
         """(chat id, language) of every admin and every chat that asked for balance alerts."""
@@ -61,25 +93,21 @@ class BalanceWatch:
 
     async def check(self, bot: Bot) -> None:
         state = await self._svc.background.company.get_state()
-        kv = self._svc.storage.kv
+        self._announced.flush()
         for chat_id, language in self.recipients():
-            key = f"balance.notified:{chat_id}"
-            stored = Condition(**kv.get(key, {"status": "active", "low": False}))
-            last = self._announced.get(chat_id, stored)
+            last = self._announced.get(chat_id)
             now_condition = condition(state, self._svc.settings.low_balance_threshold, last)
-            if now_condition != last:
-                texts = Texts(language or self._svc.settings.bot_language)
-                try:
-                    await bot.send_message(chat_id, self.describe(last, now_condition, state, texts))
-                except Forbidden as error:  # blocked the bot or removed it: asking every poll would not help
-                    log.info("Balance alert to %s refused for good (%s)", chat_id, error)
-                except TelegramError as error:
-                    log.warning("Balance alert to %s not delivered yet (%s); will retry", chat_id, error)
-                    continue  # the announced condition is unchanged, so the next poll tries again
-                self._announced[chat_id] = last = now_condition
-            if last != stored:
-                with brief_lock_wait(self._svc.storage.db):
-                    kv.set(key, asdict(last), now=int(time.time()))
+            if now_condition == last:
+                continue
+            texts = Texts(language or self._svc.settings.bot_language)
+            try:
+                await bot.send_message(chat_id, self.describe(last, now_condition, state, texts))
+            except Forbidden as error:  # blocked the bot or removed it: asking every poll would not help
+                log.info("Balance alert to %s refused for good (%s)", chat_id, error)
+            except TelegramError as error:
+                log.warning("Balance alert to %s not delivered yet (%s); will retry", chat_id, error)
+                continue  # the announced condition is unchanged, so the next poll tries again
+            self._announced.set(chat_id, now_condition)
 
     def describe(self, last: Condition, now: Condition, state: CompanyState, texts: Texts) -> Html:
         balance = money(state.balance, state.currency, texts.lang)

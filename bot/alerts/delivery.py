@@ -29,7 +29,9 @@ class Delivery:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one send/edit per alert at a time
-        self._shown: dict[int, tuple[str, str | None]] = {}  # what Telegram shows of each live alert
+        # The one cache of what Telegram shows of each live alert (storage decides what to deliver): an edit
+        # that would change nothing visible (say, the callback's call id) is skipped.
+        self._shown: dict[int, tuple[str, str | None]] = {}
         # Sent or edited in Telegram, not yet recorded in storage: alert id -> (message id, version).
         self.unrecorded: dict[int, tuple[int, int]] = {}
 

@@ -10,7 +10,7 @@ import inspect
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot
@@ -22,6 +22,7 @@ from bot.alerts.delivery import Delivery
 from bot.services import Services
 from newtel import Call
 from storage.alerts import brief_lock_wait
+from storage.kv import KV
 
 if TYPE_CHECKING:
     from bot.context import App, Context
@@ -29,10 +30,46 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "poll-calls"
-BASELINE_KEY = "alerts.baseline"
 CALLBACK_GIVE_UP = 300  # seconds after which a callback that never showed up in the history counts as failed
 _MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel or the database keeps failing
 _FAILED = object()  # what a failed step returns
+
+
+class Baseline:
+    """Where the news begins, taken once at the very first start and kept in storage: what the history held
+    then is known, not news (the latest end time on New-Tel's clock, and the calls that ended in that second)."""
+
+    KEY = "alerts.baseline"
+
+    def __init__(self, kv: KV) -> None:
+        self._kv = kv
+
+    def take(self, calls: Sequence[Call], now: int) -> tuple[int, list[str]]:
+        """The baseline, taken from ``calls`` when there is none yet."""
+        if self._kv.get(self.KEY) is None:
+            at, known = detect.baseline(calls, now)
+            self._kv.set_if_absent(self.KEY, {"at": at, "known": known}, now=now)
+        stored = self._kv.get(self.KEY)
+        return int(stored["at"]), list(stored["known"])
+
+    def set(self, at: int, known: list[str], now: int) -> None:
+        self._kv.set(self.KEY, {"at": at, "known": known}, now=now)
+
+
+class RecordedCalls:
+    """The one cache of what storage already holds (storage stays the truth: its rows are never removed): per
+    chat, the missed calls of the last poll known to be recorded, so a poll asks SQLite only about the others."""
+
+    def __init__(self) -> None:
+        self._by_chat: dict[int, set[str]] = {}
+
+    def unseen(self, chat_id: int, vpbx_ids: Iterable[str]) -> list[str]:
+        seen = self._by_chat.get(chat_id, set())
+        return [vpbx_id for vpbx_id in vpbx_ids if vpbx_id not in seen]
+
+    def replace(self, recorded: dict[int, set[str]]) -> None:
+        """This poll's recorded calls; a chat with none this poll is forgotten."""
+        self._by_chat = recorded
 
 
 class Poller:
@@ -44,9 +81,7 @@ class Poller:
         self._skip = 0
         self._storage_failed = False  # set by a step the database failed, in the current poll
         self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
-        # Per chat, the missed calls of the last poll known to be recorded in storage (which stays the source of
-        # truth: rows are never removed), so a poll asks SQLite only about calls it has not seen recorded yet.
-        self._recorded: dict[int, set[str]] = {}
+        self._recorded = RecordedCalls()
         self._cycle_done = asyncio.Condition()
 
     async def job(self, context: Context) -> None:
@@ -110,26 +145,22 @@ class Poller:
 
     def _record(self, calls: Sequence[Call], now: int) -> int:
         storage, settings = self._svc.storage, self._svc.settings
-        if storage.kv.get(BASELINE_KEY) is None:
-            # The very first start: what is already in the history is known, not news.
-            at, known = detect.baseline(calls, now)
-            storage.kv.set_if_absent(BASELINE_KEY, {"at": at, "known": known}, now=now)
-        baseline = storage.kv.get(BASELINE_KEY)
-        since = max(int(baseline["at"]), now - int(settings.alert_max_age))
-        missed = detect.missed_calls(calls, since, baseline["known"])
+        at, known = Baseline(storage.kv).take(calls, now)
+        since = max(at, now - int(settings.alert_max_age))
+        missed = detect.missed_calls(calls, since, known)
         chats = storage.chats.subscribed()
         changed = 0
-        recorded, self._recorded = self._recorded, {}
+        recorded: dict[int, set[str]] = {}
         if missed and chats:
             subscribed_at = {chat.chat_id: chat.subscribed_at or chat.created_at for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
-                seen = recorded.get(chat_id, set())
-                unseen = [m.vpbx_id for m in wanted if m.vpbx_id not in seen]
+                unseen = self._recorded.unseen(chat_id, (m.vpbx_id for m in wanted))
                 new_ids = storage.alerts.filter_new(chat_id, unseen) if unseen else set()
                 if new_ids:
                     fresh = [m for m in wanted if m.vpbx_id in new_ids]
                     changed += sum(not r.is_duplicate for r in storage.alerts.record_missed_many(chat_id, fresh, now))
-                self._recorded[chat_id] = {m.vpbx_id for m in wanted}  # all of them are in storage now
+                recorded[chat_id] = {m.vpbx_id for m in wanted}  # all of them are in storage now
+        self._recorded.replace(recorded)
         # Most answered calls cannot close anything (no live alert missed before them): no write transaction for those.
         live = storage.alerts.live_customers()
         for answered in detect.answered_inbound(calls, since):

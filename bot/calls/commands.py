@@ -56,14 +56,24 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
     history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
     chosen = listing.select(history, query)
     # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
-    caller.services.storage.kv.set(_index_key(caller), [c.vpbx_id for c in chosen], now=int(time.time()))
+    CallsIndex(caller).remember([c.vpbx_id for c in chosen])
     return listing.render(chosen, query, page, caller.texts, caller.services.settings.zone, datetime.now(UTC))
 
 
-def _index_key(caller: Caller) -> str:
-    """Per chat and user: "/record 3" means row 3 of the list this user saw in this chat."""
-    chat = caller.update.effective_chat
-    return f"calls_index:{chat.id if chat else 0}:{caller.user.telegram_id}"
+class CallsIndex:
+    """Which call each row of the list a user last saw in a chat meant, kept in storage so that "/record 3" finds
+    row 3 of that list later (and after a restart)."""
+
+    def __init__(self, caller: Caller) -> None:
+        chat = caller.update.effective_chat
+        self._kv = caller.services.storage.kv
+        self._key = f"calls_index:{chat.id if chat else 0}:{caller.user.telegram_id}"
+
+    def remember(self, vpbx_ids: list[str]) -> None:
+        self._kv.set(self._key, vpbx_ids, now=int(time.time()))
+
+    def rows(self) -> list[str]:
+        return list(self._kv.get(self._key) or [])
 
 
 @requires("manager")
@@ -110,7 +120,7 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     if newtel.is_vpbx_id(wanted):
         vpbx_id = wanted
     elif (row := arguments.whole_number(wanted, 0, 10**9)) is not None:
-        index = svc.storage.kv.get(_index_key(caller)) or []
+        index = CallsIndex(caller).rows()
         if not 1 <= row <= len(index):
             await message.reply_text(texts("record_no_index", index=row))
             return
