@@ -57,7 +57,6 @@ TARGET_MS, TARGET_SIZE, TARGET_RSS_MB = 150.0, 10_000, 150.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
 class _Unreachable:
     url = "http://127.0.0.1:9"  # the poll cycle is timed without Telegram
 
@@ -65,6 +64,7 @@ class _Unreachable:
 _NO_TELEGRAM = _Unreachable()
 
 
+@dataclass
 class Cycle:
     """CPU milliseconds of one cycle by phase, its wall time, and what it found."""
 
