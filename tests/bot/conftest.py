@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -134,6 +136,18 @@ class World:
         )
         svc = self.services
         svc.newtel = svc.background = svc.directory.client = client  # the directory keeps what it cached
+
+
+@contextlib.contextmanager
+def database_locked(path: os.PathLike[str] | str) -> Iterator[None]:
+    """Another process's connection holds SQLite's write lock on ``path`` (reads still work, as under WAL)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from bot import callback_data as cd
 from bot.alerts.poller import Poller, poller
 from bot.formatting import money
 from storage import Alert
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory, database_locked
 
 CUSTOMER, OTHER = "79035551122", "79035553344"
 POLL = 0.2
@@ -143,18 +142,6 @@ async def test_a_press_on_an_orphan_copy_is_turned_away_and_the_copy_retired(tea
 
 
 @contextmanager
-def locked(path: os.PathLike[str] | str) -> Iterator[None]:
-    """Another process's connection holding the write lock."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-
-
-@contextmanager
 def disk_full(path: os.PathLike[str] | str) -> Iterator[None]:
     """The disk refuses to grow the database's files, as a full disk does: this process may not write past
     the write-ahead log's current end (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails instead)."""
@@ -169,7 +156,7 @@ def disk_full(path: os.PathLike[str] | str) -> Iterator[None]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
-@pytest.mark.parametrize("fault", [locked, disk_full])
+@pytest.mark.parametrize("fault", [database_locked, disk_full], ids=["locked", "disk_full"])
 async def test_a_send_the_database_cannot_record_is_made_once(
     team: World, fault: Callable[[Any], Any], caplog: pytest.LogCaptureFixture
 ) -> None:

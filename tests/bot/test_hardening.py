@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from bot.alerts.poller import poller
 from newtel.sandbox import Sandbox
-from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, MEMBER_PERSONAL, STRANGER, World, WorldFactory
+from tests.bot.conftest import (
+    ADMIN,
+    ADMIN2,
+    GROUP,
+    MANAGER,
+    MEMBER_PERSONAL,
+    STRANGER,
+    World,
+    WorldFactory,
+    database_locked,
+)
 
 START_CALL = "call/start-simple-call"
 CUSTOMER = "79035551122"
@@ -34,18 +42,6 @@ async def post_alert(world: World, chat_id: int = GROUP, clid: str = CUSTOMER) -
     message = world.tg.message(chat_id, alert.message_id)
     assert message is not None
     return message
-
-
-@contextmanager
-def database_locked(world: World) -> Iterator[None]:
-    """Another process holds SQLite's write lock (reads still work, as under WAL)."""
-    other = sqlite3.connect(world.settings.database_path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 # --- 2: a press counts only for the message that carries its button ------------------------------------------
@@ -106,7 +102,7 @@ async def test_a_member_whose_number_changed_gets_the_new_one_rung(world: World,
 
 async def test_call_refuses_before_calling_when_it_cannot_be_recorded(world: World, manager: object) -> None:
     await world.ask(MANAGER, "/numbers")  # company numbers cached: the command needs no write to get there
-    with database_locked(world):
+    with database_locked(world.settings.database_path):
         (message,) = await world.say_all(MANAGER, "/call +7 916 555-44-33", count=1, timeout=15)
     assert message["text"] == "Звонок не начат: бот не может записать его в журнал. Попробуйте через минуту."
     assert world.newtel_requests(START_CALL) == []
