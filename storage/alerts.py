@@ -9,8 +9,7 @@ it rendered, so a change racing with a send leaves the alert pending for another
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,24 +21,6 @@ AlertState = Literal["open", "calling", "closed"]
 CallbackOutcome = Literal["answered", "no answer", "failed"]
 CloseReason = Literal["done", "called_back", "answered_later"]
 RecordOutcome = Literal["new", "merged", "duplicate"]
-
-BRIEF_WAIT_MS = 200
-
-
-@contextmanager
-def brief_lock_wait(db: Database, ms: int = BRIEF_WAIT_MS) -> Iterator[None]:
-    """Writes inside wait at most ``ms`` for another process's write lock, instead of the connection's 5 s.
-
-    For writes a later poll simply retries: sqlite3 runs on the event loop, so every second spent waiting
-    for a lock is a second the whole bot answers nobody. Use around synchronous code only (no await inside:
-    the setting is the connection's, shared with every handler).
-    """
-    (previous,) = db.execute("PRAGMA busy_timeout").fetchone()
-    db.execute(f"PRAGMA busy_timeout = {int(ms)}")
-    try:
-        yield
-    finally:
-        db.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,11 @@ from storage.kv import KV
 from storage.migrations import migrate, schema_version
 from storage.users import Users
 
-BUSY_TIMEOUT_MS = 5_000
+# sqlite3 runs on the bot's event loop: while a write waits for another process's lock, nobody is answered. So
+# a write waits 200 ms, then fails (the poll retries, a command says so); only migrations, before the bot
+# serves anyone, wait longer for another instance's.
+BUSY_TIMEOUT_MS = 200
+MIGRATION_BUSY_TIMEOUT_MS = 5_000
 
 
 class Storage:
@@ -30,8 +34,9 @@ class Storage:
         self.db = db
         # Per connection, and a no-op inside a transaction: set before anything else runs.
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA busy_timeout = {MIGRATION_BUSY_TIMEOUT_MS}")
         migrate(db, upto=upto)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.users = Users(db)
         self.access_requests = AccessRequests(db)
         self.chats = Chats(db)
@@ -42,7 +47,7 @@ class Storage:
     @classmethod
     def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:
         """Open (creating if needed) the database file in WAL mode: the bot reads while the poll writes."""
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(str(path), timeout=MIGRATION_BUSY_TIMEOUT_MS / 1000)
         db = Database(conn)
         db.enable_wal()
         return cls(db, upto=upto)

@@ -17,7 +17,6 @@ from bot.services import Services
 from bot.texts import Html, Texts
 from newtel import CompanyState
 from storage import Storage
-from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,9 @@ class Announced:
     def flush(self) -> None:
         """Write what memory holds; while storage cannot take it, it stays in memory for a later poll."""
         try:
-            with brief_lock_wait(self._db):
-                for chat_id, announced in list(self._unrecorded.items()):
-                    self._kv.set(self._key(chat_id), asdict(announced), now=int(time.time()))
-                    del self._unrecorded[chat_id]
+            for chat_id, announced in list(self._unrecorded.items()):
+                self._kv.set(self._key(chat_id), asdict(announced), now=int(time.time()))
+                del self._unrecorded[chat_id]
         except sqlite3.OperationalError as error:
             log.warning("Balance alerts announced but not recorded yet (%s); kept in memory", error)
 

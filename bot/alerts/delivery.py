@@ -18,7 +18,6 @@ from bot.alerts.render import render_alert
 from bot.services import Services
 from bot.texts import Texts
 from storage import Alert
-from storage.alerts import brief_lock_wait
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +44,9 @@ class Delivery:
         if not self.unrecorded:
             return True
         try:
-            with brief_lock_wait(self._svc.storage.db):
-                for alert_id, (message_id, version) in list(self.unrecorded.items()):
-                    self._svc.storage.alerts.mark_delivered(alert_id, message_id, version)
-                    del self.unrecorded[alert_id]
+            for alert_id, (message_id, version) in list(self.unrecorded.items()):
+                self._svc.storage.alerts.mark_delivered(alert_id, message_id, version)
+                del self.unrecorded[alert_id]
         except sqlite3.OperationalError as error:
             log.warning(
                 "The database cannot record %d alert(s) Telegram has (%s); sending nothing until it can",

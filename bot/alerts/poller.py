@@ -21,7 +21,6 @@ from bot.alerts.balance import BalanceWatch
 from bot.alerts.delivery import Delivery
 from bot.services import Services
 from newtel import Call
-from storage.alerts import brief_lock_wait
 from storage.kv import KV
 
 if TYPE_CHECKING:
@@ -140,10 +139,6 @@ class Poller:
 
     def record(self, calls: Sequence[Call], now: int) -> int:
         """Record new missed calls and answered-later closures; returns how many alerts changed."""
-        with brief_lock_wait(self._svc.storage.db):
-            return self._record(calls, now)
-
-    def _record(self, calls: Sequence[Call], now: int) -> int:
         storage, settings = self._svc.storage, self._svc.settings
         at, known = Baseline(storage.kv).take(calls, now)
         since = max(at, now - int(settings.alert_max_age))
@@ -178,14 +173,12 @@ class Poller:
                 started = alert.callback_started_at or now
                 if now - started > CALLBACK_GIVE_UP:
                     log.warning("Callback of alert %s never appeared in the call history; reopening", alert.id)
-                    with brief_lock_wait(self._svc.storage.db):
-                        alerts.callback_failed(alert.id, now, claim=alert)
+                    alerts.callback_failed(alert.id, now, claim=alert)
                 continue
             if call.active:
                 continue  # still ringing or talking: the outcome comes on a later poll
             answered = call.is_answered
-            with brief_lock_wait(self._svc.storage.db):
-                alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
+            alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
     async def _find_callback(self, alert: Any, calls: Sequence[Call], by_id: dict[str, Call]) -> Call | None:
         """The outbound call a callback became: by its call id when New-Tel maps it, else the first
