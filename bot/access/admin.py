@@ -11,7 +11,7 @@ from bot import arguments
 from bot.access.checks import Caller, requires
 from bot.access.requests import grant, settle_pending
 from bot.context import Context
-from bot.texts import Html
+from bot.texts import Html, echo
 from newtel import Member
 from storage import User
 
@@ -40,16 +40,16 @@ async def allow(update: Update, context: Context, caller: Caller) -> None:
     telegram_id = arguments.user_id(args[0]) if len(args) >= 2 else None
     if telegram_id is None:
         bad = len(args) >= 2 and arguments.looks_like_a_number(args[0])
-        await message.reply_text(texts("bad_user_id", value=args[0]) if bad else texts("allow_usage"))
+        await message.reply_text(texts("bad_user_id", value=echo(args[0])) if bad else texts("allow_usage"))
         return
     query = " ".join(args[1:])
     found = find_members(await svc.directory.members(), query)
     if not found:
-        await message.reply_text(texts("member_not_found", query=query))
+        await message.reply_text(texts("member_not_found", query=echo(query)))
         return
     if len(found) > 1:
         names = ", ".join(f"{m.name} ({m.internal_number or '—'})" for m in found)
-        await message.reply_text(texts("member_ambiguous", query=query, names=names))
+        await message.reply_text(texts("member_ambiguous", query=echo(query), names=names))
         return
     member = found[0]
     grant(svc, telegram_id, member, caller)
@@ -67,7 +67,7 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     telegram_id = arguments.user_id(args[0]) if len(args) == 1 else None
     if telegram_id is None:
         bad = len(args) == 1 and arguments.looks_like_a_number(args[0])
-        await message.reply_text(texts("bad_user_id", value=args[0]) if bad else texts("deny_usage"))
+        await message.reply_text(texts("bad_user_id", value=echo(args[0])) if bad else texts("deny_usage"))
         return
     if telegram_id in svc.settings.admin_ids:
         await message.reply_text(texts("deny_configured_admin"))

@@ -9,7 +9,7 @@ from telegram import Update
 from bot.access.checks import Caller, requires
 from bot.context import Context
 from bot.formatting import format_for_people
-from bot.texts import Html
+from bot.texts import Html, echo
 from newtel import phones
 
 _BALANCE_WORDS = ("balance", "баланс")
@@ -44,7 +44,7 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     chosen, unknown = company_numbers([a for a in words if a.lower() not in _BALANCE_WORDS], company)
     if unknown is not None:
         listed = ", ".join(format_for_people(n) for n in company)
-        await message.reply_text(texts("subscribe_unknown_number", number=unknown, numbers=listed))
+        await message.reply_text(texts("subscribe_unknown_number", number=echo(unknown), numbers=listed))
         return
     now = int(time.time())
     svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now)

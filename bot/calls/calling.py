@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import newtel
 from bot.errors import describe
 from bot.services import Services
-from bot.texts import Html, Texts
+from bot.texts import Html, Texts, echo
 from newtel import Member, phones
 from storage import User
 
@@ -75,7 +75,7 @@ async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None 
     back to them when the company owns it."""
     destination = phones.destination(typed)
     if destination is None:
-        return CannotCall("bad_number", {"value": typed})
+        return CannotCall("bad_number", {"value": echo(typed)})
     member = None
     if user.member_id is not None:
         member = current_member(user, await svc.directory.members())

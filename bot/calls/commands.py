@@ -18,7 +18,7 @@ from bot.access.checks import Caller, requires, show_typing
 from bot.calls import calling, listing
 from bot.context import Context
 from bot.formatting import format_for_people, moment
-from bot.texts import Html
+from bot.texts import Html, echo
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         return
     if datetime.now(UTC) - message.date > STALE_CALL:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
-        await message.reply_text(texts("call_stale", command=message.text or "/call"))
+        await message.reply_text(texts("call_stale", command=echo(message.text or "/call")))
         return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)

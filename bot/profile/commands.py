@@ -11,7 +11,7 @@ from bot.access.checks import Caller, requires
 from bot.calls import calling
 from bot.context import Context
 from bot.formatting import format_for_people
-from bot.texts import Html, Texts, language_named
+from bot.texts import Html, Texts, echo, language_named
 from newtel import phones
 
 
@@ -47,7 +47,7 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
         return
     number = phones.source(typed)
     if number is None:
-        await message.reply_text(texts("bad_number", value=typed))
+        await message.reply_text(texts("bad_number", value=echo(typed)))
         return
     svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)
     await message.reply_text(texts("phone_set", phone=format_for_people(number)))

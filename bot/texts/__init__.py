@@ -27,11 +27,12 @@ class Html(str):
     """Text that is already safe HTML (built from escaped parts): inserted as is."""
 
 
-ECHO_LIMIT = 200  # characters of a plain value (often what the user typed) shown back: replies stay under 4096
+ECHO_LIMIT = 200  # characters of what the user typed that a reply shows back: replies stay under 4096
 
 
-def _echo(value: str) -> str:
-    return value if len(value) <= ECHO_LIMIT else value[: ECHO_LIMIT - 1] + "…"
+def echo(typed: str) -> str:
+    """What the user typed, as a reply quotes it: at most ECHO_LIMIT characters."""
+    return typed if len(typed) <= ECHO_LIMIT else typed[: ECHO_LIMIT - 1] + "…"
 
 
 class Texts:
@@ -42,9 +43,7 @@ class Texts:
         self._catalog = CATALOGS[self.lang]
 
     def __call__(self, key: str, **values: object) -> Html:
-        safe = {
-            name: value if isinstance(value, Html) else html.escape(_echo(str(value))) for name, value in values.items()
-        }
+        safe = {name: value if isinstance(value, Html) else html.escape(str(value)) for name, value in values.items()}
         return Html(self._catalog[key].format(**safe))
 
     def account_status(self, status: str) -> Html:

@@ -9,7 +9,7 @@ import string
 import pytest
 
 from bot.app import MENU
-from bot.texts import CATALOGS, Texts
+from bot.texts import CATALOGS, Html, Texts, echo
 
 ALLOWED_TAGS = {"b", "i", "code", "u", "s", "a", "pre", "blockquote"}
 
@@ -46,3 +46,9 @@ def test_button_labels_and_menu_descriptions_are_short(lang: str) -> None:
         assert 0 < len(texts.plain(key)) <= 40, key
     for _, key in MENU:
         assert 3 <= len(texts.plain(key)) <= 256, key
+
+
+def test_only_what_the_user_typed_is_shortened_when_echoed() -> None:
+    url = "https://records.example/" + "a" * 300  # a signed link is long, and must stay whole
+    assert url in Texts("ru")("record_link", caption=Html(""), url=url)
+    assert echo("x" * 4000) == "x" * 199 + "…" and echo("+7 916") == "+7 916"
