@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
@@ -82,6 +82,7 @@ def parse(data: object) -> Payload | None:
 
 
 P = TypeVar("P", bound=Payload)
+_NO_MARKUP = InlineKeyboardMarkup([])
 
 
 def pressed(update: Update, kind: type[P]) -> tuple[CallbackQuery, P] | None:
@@ -92,14 +93,20 @@ def pressed(update: Update, kind: type[P]) -> tuple[CallbackQuery, P] | None:
 
 
 def on_its_message(press: CallbackQuery) -> bool:
-    """Whether the press carries one of the buttons of the message it came from. Telegram clients can send any
-    data for any message; a payload that message never offered (another chat's alert, a page of a list onto an
-    alert) is forged or stale, and counts for nothing."""
+    """Whether the press may have come from a button of its message. Telegram clients can send any data for any
+    message, so a payload that message never offered (another chat's alert, a page of a list onto an alert) is
+    forged and counts for nothing. A button the bot has since taken away (an alert someone claimed, a decided
+    request) is only stale: those payloads name what they act on, and their handlers check it is what this
+    message shows, so the presser hears the real reason ("already closed")."""
     message = press.message
-    markup = message.reply_markup if isinstance(message, Message) else None
-    if markup is None:
+    if not isinstance(message, Message):
         return False
-    return any(button.callback_data == press.data for row in markup.inline_keyboard for button in row)
+    offered = [button.callback_data for row in (message.reply_markup or _NO_MARKUP).inline_keyboard for button in row]
+    payload = parse(press.data)
+    if press.data in offered or isinstance(payload, RequestAccess | CallBack | Done | Approve | Reject):
+        return True
+    # Another page of a list: the message must be a list with pages (a double tap on › lands here).
+    return isinstance(payload, CallsPage) and any(isinstance(parse(data), CallsPage) for data in offered)
 
 
 def matches(*kinds: type[Any]) -> Callable[[object], bool]:

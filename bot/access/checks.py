@@ -122,7 +122,7 @@ async def refuse_foreign_press(update: Update, context: Context) -> None:
         return
     svc = context.services
     user = svc.storage.users.get(press.from_user.id)
-    log.warning("Refused a press by %s: its data is not a button of that message", press.from_user.id)
+    log.info("Refused a press by %s: its data is not a button of that message", press.from_user.id)
     try:
         await press.answer(texts_for(update, svc, user).plain("button_foreign"), show_alert=True)
     except TelegramError as error:

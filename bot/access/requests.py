@@ -185,6 +185,10 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
     if request is None:
         await press.answer(texts.plain("request_gone"), show_alert=True)
         return
+    shown = press.message
+    if shown is not None and request.admin_messages and (shown.chat.id, shown.message_id) not in request.admin_messages:
+        await press.answer(texts.plain("button_foreign"), show_alert=True)  # another request's message
+        return
     member = None
     if isinstance(payload, cd.Approve):
         member = next((m for m in await svc.directory.members() if str(m.id) == payload.member_id), None)

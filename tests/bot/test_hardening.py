@@ -307,3 +307,13 @@ async def test_a_malformed_call_in_the_history_does_not_stop_the_other_alerts(
     (alert,) = [c for c in world.sent("sendMessage", GROUP) if c.ok]
     assert "+7 903 555-11-22" in alert.params["text"]
     assert len([r for r in caplog.records if bad.vpbx_id in r.getMessage()]) == 1  # logged once, not every poll
+
+
+async def test_a_stale_press_hears_the_real_reason_not_a_forgery(world: World, manager: object) -> None:
+    alert_message = await post_alert(world)
+    done = next(
+        b["callback_data"] for row in alert_message["reply_markup"]["inline_keyboard"] for b in row if "✅" in b["text"]
+    )
+    assert (await world.press(MANAGER, alert_message, data=done))["text"] == "Закрыто."
+    # Someone else's app still shows the old buttons: the alert is closed, and that is what they are told.
+    assert (await world.press(ADMIN, alert_message, data=done))["text"] == "Это уведомление уже закрыто."
