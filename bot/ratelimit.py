@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,9 @@ class PatientRateLimiter(AIORateLimiter):
         while True:
             try:
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-            except NetworkError as error:  # a 429 got here only once AIORateLimiter gave up on it
-                if not transient(error):
+            except NetworkError as error:
+                # A send that timed out may have been posted all the same: better no reply twice than a retry.
+                if not transient(error) or (isinstance(error, TimedOut) and endpoint.startswith("send")):
                     raise
                 wait = random.uniform(delay / 2, delay)  # jitter: many replies must not retry in step
                 if loop.time() + wait > give_up:

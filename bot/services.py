@@ -6,16 +6,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import aiohttp
 
 from bot.config import Settings
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import Storage
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

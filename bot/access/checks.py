@@ -103,9 +103,11 @@ def requires(
                 if message is not None:
                     await message.reply_text(texts("group_only"))
                 return
-            if not (group_only or any_chat) and update.callback_query is None and not enabled_in(chat, svc):
+            if not (group_only or any_chat) and not enabled_in(chat, svc):
                 # Others in the group may be nobody the admins allowed: company data stays out of it.
-                if message is not None:
+                if update.callback_query is not None:
+                    await update.callback_query.answer(texts.plain("group_not_enabled"), show_alert=True)
+                elif message is not None:
                     await message.reply_text(texts("group_not_enabled"))
                 return
             await handler(update, context, Caller(user, texts, svc, update))

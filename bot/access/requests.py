@@ -103,7 +103,7 @@ async def contact_shared(update: Update, context: Context) -> None:
         await message.reply_text(texts("request_not_delivered"), reply_markup=ReplyKeyboardRemove())
         return
     await message.reply_text(texts("request_sent"), reply_markup=ReplyKeyboardRemove())
-    if updated is not None and not created:
+    if updated is not None and not created and members is not None:  # without the list, the buttons would go
         await _refresh_admin_messages(context, svc, updated, members)
 
 

@@ -5,6 +5,7 @@ on the alert's own message: not forced onto another message, nor on a stale copy
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from telegram import CallbackQuery, Update
@@ -66,9 +67,13 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
         log.warning("Callback for alert %s unconfirmed", alert.id)
         await _tell(context, alert, texts("callback_uncertain"))
     else:
-        alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
-        await delivery.deliver(context.bot, alert.id)
         await _tell(context, alert, calling.why_not(outcome, texts))
+        try:
+            alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
+        except sqlite3.Error as error:  # e.g. the database that refused the audit: the poll reopens it later
+            log.warning("Alert %s stays claimed until the poll gives up on it: %s", alert.id, error)
+            return
+        await delivery.deliver(context.bot, alert.id)
 
 
 async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:

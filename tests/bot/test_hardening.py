@@ -198,7 +198,7 @@ async def test_a_stranger_is_told_when_no_admin_could_be_reached(world: World) -
     world.tg.faults.fail(status=403, times=1, methods={"sendMessage"})
     answer = await world.press(STRANGER, offer, "Запросить доступ")
     assert answer == {
-        "text": "Не удалось передать запрос администратору. Попробуйте ещё раз через несколько минут.",
+        "text": "Не удалось передать запрос администраторам. Попробуйте ещё раз через несколько минут.",
         "show_alert": True,
     }
     assert world.services.storage.access_requests.pending() == []  # asking again works
