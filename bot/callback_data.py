@@ -18,6 +18,7 @@ class CallsPage:
     kind: str  # all | missed | in | out | active
     limit: int
     page: int
+    number: str = ""  # a customer's history from the archive; "" for New-Tel's last 24 hours
 
 
 @dataclass(frozen=True)

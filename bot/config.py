@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     bot_language: Language = "ru"
     low_balance_threshold: Decimal = Decimal("500")
+    call_retention_days: int = Field(default=365, ge=1, le=3650, description="days the call archive keeps a call")
     alert_max_age: float = Field(default=24 * 3600, gt=0, description="seconds; older missed calls are not alerted")
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"

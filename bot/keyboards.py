@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
@@ -10,6 +11,9 @@ from bot import callback_data as cd
 from bot.texts import Texts
 from newtel import Member
 from storage import Alert
+
+if TYPE_CHECKING:
+    from bot.calls.listing import Query
 
 
 def _button(label: str, payload: cd.Payload) -> InlineKeyboardButton:
@@ -45,13 +49,13 @@ def access_decision(texts: Texts, request_id: int, candidates: Iterable[Member])
     return InlineKeyboardMarkup(rows)
 
 
-def calls_pages(texts: Texts, kind: str, limit: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyboardMarkup | None:
     """‹ › between the pages of a /calls list; None for a single page."""
     buttons = []
     if page > 0:
-        buttons.append(_button(texts.plain("previous"), cd.CallsPage(kind, limit, page - 1)))
+        buttons.append(_button(texts.plain("previous"), cd.CallsPage(query.kind, query.limit, page - 1, query.number)))
     if page < pages - 1:
-        buttons.append(_button(texts.plain("next"), cd.CallsPage(kind, limit, page + 1)))
+        buttons.append(_button(texts.plain("next"), cd.CallsPage(query.kind, query.limit, page + 1, query.number)))
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot.calllog.ingest import Ingest
 from bot.config import Settings
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import Storage
@@ -70,6 +71,7 @@ class Services:
     background: NewtelClient  # for the jobs: the same session and clock, more patience
     http: aiohttp.ClientSession  # one session: New-Tel requests and recording downloads
     directory: Directory
+    ingest: Ingest  # every call observed, by the poll or a command, enters the archive here
 
     @classmethod
     async def create(cls, settings: Settings) -> Services:
@@ -87,7 +89,8 @@ class Services:
             timeout=settings.newtel_timeout,
         )
         people = background.with_options(deadline=settings.newtel_command_deadline)
-        return cls(settings, storage, people, background, http, Directory(people))
+        ingest = Ingest(storage, settings.call_retention_days)
+        return cls(settings, storage, people, background, http, Directory(people), ingest)
 
     async def close(self) -> None:
         await self.background.close()

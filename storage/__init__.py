@@ -16,6 +16,7 @@ from storage.alerts import (
     RecordResult,
 )
 from storage.audit import AuditEntry
+from storage.calls import CallChange, CallRecord
 from storage.chats import Chat
 from storage.migrations import SchemaTooNew, latest_version, migrate
 from storage.storage import Storage
@@ -26,6 +27,8 @@ __all__ = [
     "Alert",
     "AlertState",
     "AuditEntry",
+    "CallChange",
+    "CallRecord",
     "CallbackOutcome",
     "Chat",
     "CloseReason",

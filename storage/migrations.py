@@ -223,3 +223,28 @@ def m003_subscribed_at(db: Database) -> None:
     that subscribes again (or widens its filter) is not flooded with what it missed meanwhile."""
     db.execute("ALTER TABLE chats ADD COLUMN subscribed_at INTEGER")
     db.execute("UPDATE chats SET subscribed_at = created_at WHERE subscribed")
+
+
+@migration
+def m004_calls(db: Database) -> None:
+    """The call archive: every call the bot observed, kept past New-Tel's 24 hours (``CALL_RETENTION_DAYS``)."""
+    db.executescript(
+        """
+        CREATE TABLE calls (
+            vpbx_id TEXT PRIMARY KEY,
+            direction TEXT NOT NULL,
+            clid TEXT NOT NULL,  -- number A, the caller
+            dnid TEXT NOT NULL,  -- number B, the number dialled
+            status TEXT NOT NULL,
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            started_at INTEGER NOT NULL,
+            answered_at INTEGER,
+            ended_at INTEGER,
+            updated_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        -- A customer's history (either side of the call) and a period's calls.
+        CREATE INDEX calls_clid_started ON calls (clid, started_at);
+        CREATE INDEX calls_dnid_started ON calls (dnid, started_at);
+        CREATE INDEX calls_started ON calls (started_at);
+        """
+    )

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from storage.access_requests import AccessRequests
 from storage.alerts import Alerts
 from storage.audit import Audit
+from storage.calls import Calls
 from storage.chats import Chats
 from storage.kv import KV
 from storage.migrations import migrate, schema_version
@@ -42,6 +43,7 @@ class Storage:
         self.chats = Chats(db)
         self.alerts = Alerts(db)
         self.audit = Audit(db)
+        self.calls = Calls(db)
         self.kv = KV(db)
 
     @classmethod

@@ -118,6 +118,7 @@ class Poller:
         calls = await self._step("Fetching the call history", self._svc.background.vpbx.get_calls)
         if calls is not _FAILED:
             now = int(time.time())
+            await self._step("Archiving the calls", lambda: self._svc.ingest.take(calls, now))
             await self._step("Recording missed calls", lambda: self.record(calls, now))
             await self._step("Resolving callbacks", lambda: self.resolve_callbacks(calls, now))
         await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending

@@ -15,6 +15,7 @@ import newtel
 from bot import arguments
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
+from bot.calllog.ingest import as_call
 from bot.calls import calling, listing
 from bot.context import Context
 from bot.formatting import format_for_people, moment
@@ -46,14 +47,20 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
         return
     press, payload = found
     # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
-    text, keyboard = await _calls_page(caller, listing.Query(payload.kind, payload.limit), payload.page)
+    query = listing.Query(payload.kind, payload.limit, payload.number)
+    text, keyboard = await _calls_page(caller, query, payload.page)
     await press.answer()
     await press.edit_message_text(text, reply_markup=keyboard)
 
 
 async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
-    vpbx = caller.services.newtel.vpbx
+    svc = caller.services
+    vpbx = svc.newtel.vpbx
     history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
+    if query.kind != "active":
+        svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
+    if query.number:  # the customer's whole history, past New-Tel's 24 hours
+        history = [as_call(kept) for kept in svc.storage.calls.of_number(query.number, listing.MAX_LIMIT)]
     chosen = listing.select(history, query)
     # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
     CallsIndex(caller).remember([c.vpbx_id for c in chosen])

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardMarkup
 from bot import arguments, keyboards
 from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
-from newtel import Call
+from newtel import Call, phones
 
 KINDS = ("all", "missed", "in", "out", "active")
 KIND_WORDS = {
@@ -31,10 +31,16 @@ MAX_TEXT = 3800  # Telegram allows 4096; the margin covers the header
 class Query:
     kind: str = "all"
     limit: int = DEFAULT_LIMIT
+    number: str = ""  # a customer's whole history (from the archive) instead of New-Tel's last 24 hours
 
 
 def parse_query(args: Sequence[str]) -> Query | None:
-    """``[missed|in|out|active] [N]`` in any order; None when something else was given."""
+    """``[missed|in|out|active] [N]`` or ``[missed|in|out|active] <number>`` (as people type it), in any order;
+    None when something else was given."""
+    rest = [arg for arg in args if arg.lower() not in KIND_WORDS]
+    if rest and (number := phones.destination(" ".join(rest))) is not None:
+        kinds = [KIND_WORDS[arg.lower()] for arg in args if arg.lower() in KIND_WORDS]
+        return Query(kinds[-1] if kinds else "all", MAX_LIMIT, number)
     kind, limit = "all", DEFAULT_LIMIT
     for arg in args:
         word = arg.lower()
@@ -112,4 +118,4 @@ def render(
         "calls_header", kind=texts(f"kind_{query.kind}"), first=shown[0] + 1, last=shown[-1] + 1, total=len(calls)
     )
     text = Html(header + "\n" + "\n".join(rows[i] for i in shown) + "\n" + texts("calls_footer"))
-    return text, keyboards.calls_pages(texts, query.kind, query.limit, page, len(layout))
+    return text, keyboards.calls_pages(texts, query, page, len(layout))

@@ -14,14 +14,17 @@ def schema(db: Database) -> list[tuple[str, str]]:
     ).fetchall()
 
 
+WITHOUT_ROWID = {"alert_calls": "chat_id, vpbx_id", "calls": "vpbx_id"}
+
+
 def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, generated columns included."""
     return {
         name: list(
             db.query(
                 f"SELECT * FROM [{name}] ORDER BY rowid"
-                if name != "alert_calls"
-                else f"SELECT * FROM [{name}] ORDER BY chat_id, vpbx_id"
+                if name not in WITHOUT_ROWID
+                else f"SELECT * FROM [{name}] ORDER BY {WITHOUT_ROWID[name]}"
             )
         )
         for name in db.table_names()
@@ -31,11 +34,12 @@ def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 def test_migrates_an_empty_database_and_records_each_step() -> None:
     db = Database(memory=True)
-    assert migrate(db, now=1_000) == latest_version() == 3
+    assert migrate(db, now=1_000) == latest_version() == 4
     assert list(db["_migrations"].rows) == [
         {"number": 1, "name": "m001_initial", "applied_at": 1_000},
         {"number": 2, "name": "m002_alerts", "applied_at": 1_000},
         {"number": 3, "name": "m003_subscribed_at", "applied_at": 1_000},
+        {"number": 4, "name": "m004_calls", "applied_at": 1_000},
     ]
     assert set(db.table_names()) == {
         "_migrations",
@@ -46,6 +50,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "kv",
         "alerts",
         "alert_calls",
+        "calls",
     }
 
 
@@ -53,8 +58,8 @@ def test_re_running_is_a_no_op() -> None:
     db = Database(memory=True)
     migrate(db, now=1_000)
     before = (schema(db), list(db["_migrations"].rows))
-    assert migrate(db, now=2_000) == 3
-    assert Storage(db).schema_version == 3
+    assert migrate(db, now=2_000) == 4
+    assert Storage(db).schema_version == 4
     assert (schema(db), list(db["_migrations"].rows)) == before
 
 
@@ -73,7 +78,7 @@ def test_open_sets_wal_foreign_keys_and_busy_timeout(db_path: Path) -> None:
         assert storage.db.execute("PRAGMA busy_timeout").fetchone() == (200,)
         assert storage.schema_version == latest_version()
     with Storage.open(db_path) as again:  # reopening an up-to-date file changes nothing
-        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3]
+        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3, 4]
 
 
 # Data as each version's schema would hold it, written with that version's SQL.
@@ -149,7 +154,8 @@ V2_ROWS: dict[str, list[dict[str, Any]]] = {
     **V1_ROWS,
     "chats": [{**V1_ROWS["chats"][0], "chat_id": -200, "subscribed": 0}, *V1_ROWS["chats"]],
 }
-ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS}
+V3_ROWS: dict[str, list[dict[str, Any]]] = {}  # V2's rows as m003 left them (filled below)
+ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS, 3: V3_ROWS}
 
 
 def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -158,6 +164,9 @@ def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
         {**chat, "subscribed_at": chat["created_at"] if chat["subscribed"] else None} for chat in rows.get("chats", [])
     ]
     return {**rows, "chats": chats} if "chats" in rows else rows
+
+
+V3_ROWS.update(upgraded(V2_ROWS))  # m004 only adds the (empty) call archive
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -171,11 +180,17 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
 
     migrate(db, now=2)
 
-    expected = {"alerts": [], "alert_calls": [], **{t: [] for t in V1_ROWS}, **upgraded(ROWS_BY_VERSION[start])}
+    expected = {
+        "alerts": [],
+        "alert_calls": [],
+        "calls": [],
+        **{t: [] for t in V1_ROWS},
+        **upgraded(ROWS_BY_VERSION[start]),
+    }
     assert dump(db) == expected
     assert list(db["_migrations"].rows) == [
         {"number": n, "name": name, "applied_at": 1 if n <= start else 2}
-        for n, name in [(1, "m001_initial"), (2, "m002_alerts"), (3, "m003_subscribed_at")]
+        for n, name in [(1, "m001_initial"), (2, "m002_alerts"), (3, "m003_subscribed_at"), (4, "m004_calls")]
     ]
     fresh = Database(memory=True)
     migrate(fresh)
@@ -188,15 +203,15 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    def m004_broken(db: Database) -> None:
+    def m005_broken(db: Database) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m004_broken])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m005_broken])
     db = Database(memory=True)
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, now=1)
-    assert migrations_module.schema_version(db) == 3
+    assert migrations_module.schema_version(db) == 4
     assert "half_done" not in db.table_names()
     assert not db.conn.in_transaction
 
