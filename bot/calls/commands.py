@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +59,10 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
     vpbx = svc.newtel.vpbx
     history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
     if query.kind != "active":
-        svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
+        try:
+            svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
+        except sqlite3.Error as error:  # the list is New-Tel's; a later poll archives it
+            log.warning("Calls not archived yet: %s", error)
     if query.number:  # the customer's whole history, past New-Tel's 24 hours
         history = [as_call(kept) for kept in svc.storage.calls.of_number(query.number, listing.MAX_LIMIT)]
     chosen = listing.select(history, query)
