@@ -19,6 +19,7 @@ class CallsPage:
     limit: int
     page: int
     number: str = ""  # a customer's history from the archive; "" for New-Tel's last 24 hours
+    period: str = ""  # days from the archive (``periods.canonical``); "" for New-Tel's last 24 hours
 
 
 @dataclass(frozen=True)

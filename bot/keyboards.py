@@ -51,11 +51,15 @@ def access_decision(texts: Texts, request_id: int, candidates: Iterable[Member])
 
 def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyboardMarkup | None:
     """‹ › between the pages of a /calls list; None for a single page."""
+
+    def to(other: int) -> cd.CallsPage:
+        return cd.CallsPage(query.kind, query.limit, other, query.number, query.period)
+
     buttons = []
     if page > 0:
-        buttons.append(_button(texts.plain("previous"), cd.CallsPage(query.kind, query.limit, page - 1, query.number)))
+        buttons.append(_button(texts.plain("previous"), to(page - 1)))
     if page < pages - 1:
-        buttons.append(_button(texts.plain("next"), cd.CallsPage(query.kind, query.limit, page + 1, query.number)))
+        buttons.append(_button(texts.plain("next"), to(page + 1)))
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 

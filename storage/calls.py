@@ -75,16 +75,25 @@ class Calls:
             )
         return changes
 
-    def of_number(self, number: str, limit: int) -> list[CallRecord]:
-        """The calls to or from ``number`` (international digits), newest first."""
+    def find(
+        self, *, number: str | None = None, start: int | None = None, end: int | None = None, limit: int
+    ) -> list[CallRecord]:
+        """Calls to or from ``number`` (international digits) and/or that started in [start, end), newest first."""
+        window = {
+            "number": number,
+            "start": start if start is not None else 0,
+            "end": end if end is not None else 2**62,
+        }
+        timed = "started_at >= :start AND started_at < :end"
+        if number is None:
+            sql = f"SELECT {_SELECT} FROM calls WHERE {timed}"
+        else:  # a union, so that each side uses its own index
+            sql = (
+                f"SELECT {_SELECT} FROM calls WHERE clid = :number AND {timed}"
+                f" UNION SELECT {_SELECT} FROM calls WHERE dnid = :number AND {timed}"
+            )
         rows = self._db.execute(
-            f"""
-            SELECT {_SELECT} FROM (
-                SELECT {_SELECT} FROM calls WHERE clid = :number
-                UNION SELECT {_SELECT} FROM calls WHERE dnid = :number
-            ) ORDER BY started_at DESC, vpbx_id LIMIT :limit
-            """,
-            {"number": number, "limit": limit},
+            f"SELECT * FROM ({sql}) ORDER BY started_at DESC, vpbx_id LIMIT :limit", {**window, "limit": limit}
         )
         return [_record(row) for row in rows]
 

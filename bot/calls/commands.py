@@ -17,13 +17,14 @@ from bot import arguments
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
 from bot.calllog.ingest import as_call
-from bot.calls import calling, listing
+from bot.calls import calling, listing, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html, echo
 
 log = logging.getLogger(__name__)
 
+ARCHIVE_ROWS = 1_000  # calls read from the archive for one list at most (it shows ``limit`` of them after filtering)
 STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
 
 
@@ -48,7 +49,7 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
         return
     press, payload = found
     # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
-    query = listing.Query(payload.kind, payload.limit, payload.number)
+    query = listing.Query(payload.kind, payload.limit, payload.number, payload.period)
     text, keyboard = await _calls_page(caller, query, payload.page)
     await press.answer()
     await press.edit_message_text(text, reply_markup=keyboard)
@@ -63,8 +64,13 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
             svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
         except sqlite3.Error as error:  # the list is New-Tel's; a later poll archives it
             log.warning("Calls not archived yet: %s", error)
-    if query.number:  # the customer's whole history, past New-Tel's 24 hours
-        history = [as_call(kept) for kept in svc.storage.calls.of_number(query.number, listing.MAX_LIMIT)]
+    if query.from_archive:  # past New-Tel's 24 hours
+        window = periods.bounds(query.period, svc.settings.zone, datetime.now(UTC)) if query.period else (None, None)
+        if window is None:
+            return caller.texts("calls_bad_period", period=query.period), None
+        start, end = window
+        kept = svc.storage.calls.find(number=query.number or None, start=start, end=end, limit=ARCHIVE_ROWS)
+        history = [as_call(call) for call in kept]
     chosen = listing.select(history, query)
     # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
     CallsIndex(caller).remember([c.vpbx_id for c in chosen])

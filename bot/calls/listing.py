@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardMarkup
 
 from bot import arguments, keyboards
+from bot.calls import periods
 from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
 from newtel import Call, phones
@@ -32,16 +33,26 @@ class Query:
     kind: str = "all"
     limit: int = DEFAULT_LIMIT
     number: str = ""  # a customer's whole history (from the archive) instead of New-Tel's last 24 hours
+    period: str = ""  # e.g. "7d" or "25.11-28.11" (``periods.canonical``): those days, from the archive
+
+    @property
+    def from_archive(self) -> bool:
+        return bool(self.number or self.period)
 
 
 def parse_query(args: Sequence[str]) -> Query | None:
-    """``[missed|in|out|active] [N]`` or ``[missed|in|out|active] <number>`` (as people type it), in any order;
-    None when something else was given."""
+    """``[missed|in|out|active] [period] [N | number]`` in any order, the number as people type it; None when
+    something else was given."""
+    found = [periods.canonical(arg) for arg in args]
+    period = next((p for p in found if p is not None), "")
+    if sum(p is not None for p in found) > 1:
+        return None
+    args = [arg for arg, p in zip(args, found, strict=True) if p is None]
     rest = [arg for arg in args if arg.lower() not in KIND_WORDS]
     if rest and (number := phones.destination(" ".join(rest))) is not None:
         kinds = [KIND_WORDS[arg.lower()] for arg in args if arg.lower() in KIND_WORDS]
-        return Query(kinds[-1] if kinds else "all", MAX_LIMIT, number)
-    kind, limit = "all", DEFAULT_LIMIT
+        return Query(kinds[-1] if kinds else "all", MAX_LIMIT, number, period)
+    kind, limit = "all", MAX_LIMIT if period else DEFAULT_LIMIT
     for arg in args:
         word = arg.lower()
         if (count := arguments.whole_number(word, 1, MAX_LIMIT)) is not None:
@@ -50,7 +61,7 @@ def parse_query(args: Sequence[str]) -> Query | None:
             kind = KIND_WORDS[word]
         else:
             return None
-    return Query(kind, limit)
+    return Query(kind, limit, period=period)
 
 
 def select(calls: Sequence[Call], query: Query) -> list[Call]:

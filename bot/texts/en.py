@@ -68,7 +68,8 @@ TEXTS: dict[str, str] = {
     "account_blocked": "⛔ <b>The company's account is blocked.</b> Top up the balance: while it is blocked, "
     "New-Tel only answers /balance.",
     # --- calls ---
-    "calls_usage": "Usage: /calls [missed|in|out|active] [N]\nFor example: /calls missed 20",
+    "calls_usage": "Usage: /calls [missed|in|out|active] [period] [N | number]\nPeriod: today, yesterday, 7d, 28.11 or 25.11-28.11.\nFor example: /calls missed 20, /calls yesterday, /calls 7d +7 916 123-45-67",
+    "calls_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11 or 25.11-28.11.",
     "calls_empty": "No calls ({kind}).",
     "calls_header": "📞 <b>Calls</b> ({kind}) — {first}–{last} of {total}, newest first:",
     "calls_row": "<code>{index:>2}</code> {when} {icon} {caller} → {dialled} · {state}",

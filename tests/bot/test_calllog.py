@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.alerts.poller import poller
 from bot.calllog import ingest as ingest_module
+from bot.calls import periods
 from tests.bot.conftest import MANAGER, World
 
 CUSTOMER = "79035551122"
@@ -50,3 +53,38 @@ async def test_the_first_days_history_goes_in_over_a_few_polls_newest_first(
     while changes := ingest.take(calls, now=int(time.time())):  # each poll a batch, calls still going on included
         assert len(changes) <= 10
     assert storage.calls.count() == len(calls)
+
+
+@pytest.mark.parametrize(
+    ("typed", "days_back", "days"),
+    [("today", 0, 1), ("сегодня", 0, 1), ("вчера", 1, 1), ("yesterday", 1, 1), ("7d", 6, 7), ("3д", 2, 3)],
+)
+def test_periods_as_people_type_them(typed: str, days_back: int, days: int) -> None:
+    zone, now = ZoneInfo("Europe/Moscow"), datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    period = periods.canonical(typed)
+    assert period is not None
+    start, end = periods.bounds(period, zone, now) or (0, 0)
+    midnight = datetime(2026, 12, 1, tzinfo=zone) - timedelta(days=days_back)
+    assert (start, end - start) == (int(midnight.timestamp()), days * 86_400)
+
+
+def test_dates_are_the_latest_such_day_and_nonsense_is_refused() -> None:
+    zone, now = ZoneInfo("Europe/Moscow"), datetime(2026, 1, 3, 9, 0, tzinfo=UTC)
+    start, end = periods.bounds(periods.canonical("28.12-2.1") or "", zone, now) or (0, 0)
+    assert datetime.fromtimestamp(start, zone).date().isoformat() == "2025-12-28"
+    assert datetime.fromtimestamp(end, zone).date().isoformat() == "2026-01-03"  # through 2 January
+    assert periods.bounds("31.02", zone, now) is None and periods.bounds("02.01-28.12", zone, now) is None
+    assert [periods.canonical(t) for t in ("0d", "367d", "1.1.2026", "7 days", "+7")] == [None] * 5
+
+
+async def test_calls_of_a_period_come_from_the_archive(world: World, manager: object) -> None:
+    sandbox = world.sandbox
+    now = sandbox.now()
+    sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 60, end=now - 40)
+    await poller(world.app).poll_once(world.app.bot)
+    sandbox.company.clear_calls()
+    today = await world.ask(MANAGER, "/calls missed today")
+    assert today.startswith("📞 Звонки (пропущенные)") and "+7 903 555-11-22" in today  # New-Tel has forgotten it
+    assert await world.ask(MANAGER, "/calls 31.02") == (
+        "Такого периода нет: «31.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+    )

@@ -211,7 +211,7 @@ async def test_a_stranger_is_told_when_no_admin_could_be_reached(world: World) -
 @pytest.mark.parametrize(
     ("command", "reply"),
     [
-        ("/calls ²", "Использование: /calls [missed|in|out|active] [N]\nНапример: /calls missed 20"),
+        ("/calls ²", "Использование: /calls [missed|in|out|active] [период] [N | номер]"),
         ("/record ²", "Использование: /record <номер строки из /calls или vpbxId>"),
         ("/allow ² 801", "«²» — не Telegram id пользователя"),
         (f"/deny {'9' * 30}", f"«{'9' * 30}» — не Telegram id пользователя"),

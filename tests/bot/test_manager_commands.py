@@ -142,7 +142,9 @@ async def test_calls_says_when_there_are_none(world: World, manager: object) -> 
 @pytest.mark.parametrize("arguments", ["foo", "0", "101", "missed foo", "-5"])
 async def test_calls_explains_its_usage_without_asking_new_tel(world: World, manager: object, arguments: str) -> None:
     assert await world.ask(MANAGER, f"/calls {arguments}") == (
-        "Использование: /calls [missed|in|out|active] [N]\nНапример: /calls missed 20"
+        "Использование: /calls [missed|in|out|active] [период] [N | номер]\n"
+        "Период: сегодня, вчера, 7д, 28.11 или 25.11-28.11.\n"
+        "Например: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67"
     )
     assert world.newtel_requests() == []
 

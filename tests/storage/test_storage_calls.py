@@ -28,8 +28,10 @@ def test_a_customers_history_is_asked_by_either_side_newest_first(storage: Stora
     )
     other = replace(inbound, vpbx_id="c" * 40, clid="79160000000", started_at=3_000)
     storage.calls.ingest([inbound, outbound, other], now=3_100)
-    assert storage.calls.of_number("79031112233", limit=10) == [outbound, inbound]
-    assert storage.calls.of_number("79031112233", limit=1) == [outbound]
+    assert storage.calls.find(number="79031112233", limit=10) == [outbound, inbound]
+    assert storage.calls.find(number="79031112233", limit=1) == [outbound]
+    assert storage.calls.find(start=1_500, end=3_000, limit=10) == [outbound]
+    assert storage.calls.find(number="79031112233", start=0, end=2_000, limit=10) == [inbound]
 
 
 def test_prune_forgets_the_oldest_in_small_batches(storage: Storage) -> None:
@@ -38,4 +40,4 @@ def test_prune_forgets_the_oldest_in_small_batches(storage: Storage) -> None:
     assert storage.calls.prune(before=6, batch=3) == 3
     assert storage.calls.prune(before=6, batch=3) == 2
     assert storage.calls.prune(before=6, batch=3) == 0
-    assert [c.started_at for c in storage.calls.of_number(RINGING.clid, 10)] == [7, 6]
+    assert [c.started_at for c in storage.calls.find(number=RINGING.clid, limit=10)] == [7, 6]
