@@ -57,24 +57,25 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
 
 async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     svc = caller.services
-    vpbx = svc.newtel.vpbx
-    history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
-    if query.kind != "active":
-        try:
-            svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
-        except sqlite3.Error as error:  # the list is New-Tel's; a later poll archives it
-            log.warning("Calls not archived yet: %s", error)
-    if query.from_archive:  # past New-Tel's 24 hours
+    if query.from_archive:  # past New-Tel's 24 hours; the poll keeps the archive current
         window = periods.bounds(query.period, svc.settings.zone, datetime.now(UTC)) if query.period else (None, None)
         if window is None:
             return caller.texts("calls_bad_period", period=query.period), None
         start, end = window
         kept = svc.storage.calls.find(number=query.number or None, start=start, end=end, limit=ARCHIVE_ROWS)
         history = [as_call(call) for call in kept]
+    else:
+        vpbx = svc.newtel.vpbx
+        history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
+        if query.kind != "active":
+            try:
+                svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
+            except sqlite3.Error as error:  # the list is New-Tel's; a later poll archives it
+                log.warning("Calls not archived yet: %s", error)
     chosen = listing.select(history, query)
     # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
     CallsIndex(caller).remember([c.vpbx_id for c in chosen])
-    return listing.render(chosen, query, page, caller.texts, caller.services.settings.zone, datetime.now(UTC))
+    return listing.render(chosen, query, page, caller.texts, svc.settings.zone, datetime.now(UTC))
 
 
 class CallsIndex:
