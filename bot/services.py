@@ -11,6 +11,7 @@ import aiohttp
 
 from bot.calllog.ingest import Ingest
 from bot.config import Settings
+from bot.texts import Texts
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import Storage
 
@@ -91,6 +92,11 @@ class Services:
         people = background.with_options(deadline=settings.newtel_command_deadline)
         ingest = Ingest(storage, settings.call_retention_days)
         return cls(settings, storage, people, background, http, Directory(people), ingest)
+
+    def chat_texts(self, chat_id: int) -> Texts:
+        """The language a group chat's alerts are in: the one an admin set there, else the bot's."""
+        chat = self.storage.chats.get(chat_id)
+        return Texts((chat.language if chat else None) or self.settings.bot_language)
 
     async def close(self) -> None:
         await self.background.close()

@@ -91,8 +91,7 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     # A copy of the alert the bot does not know: posted again after a crash between Telegram's answer and the
     # database's commit. Its buttons go, so it says where the alert is instead of acting on it.
     await press.answer(texts.plain("alert_outdated"), show_alert=True)
-    chat = caller.services.storage.chats.get(chat_id)
-    in_chat = Texts((chat.language if chat else None) or caller.services.settings.bot_language)
+    in_chat = caller.services.chat_texts(chat_id)
     try:
         await context.bot.edit_message_text(in_chat("alert_outdated"), chat_id=chat_id, message_id=message_id)
     except TelegramError as error:

@@ -16,7 +16,6 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.alerts.render import render_alert
 from bot.services import Services
-from bot.texts import Texts
 from storage import Alert
 
 log = logging.getLogger(__name__)
@@ -89,8 +88,7 @@ class Delivery:
         alert = self._svc.storage.alerts.get(alert_id)  # re-read under the lock: the latest version
         if alert is None or not alert.dirty:
             return True, alert is None or alert.state == "closed"
-        chat = self._svc.storage.chats.get(alert.chat_id)
-        texts = Texts((chat.language if chat else None) or self._svc.settings.bot_language)
+        texts = self._svc.chat_texts(alert.chat_id)
         text, keyboard = render_alert(alert, texts, self._svc.settings.zone, datetime.now(UTC))
         shown = (text, keyboard.to_json() if keyboard else None)
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
