@@ -85,6 +85,14 @@ async def post(http: aiohttp.ClientSession, url: str, update: dict[str, Any], **
     raise TimeoutError(f"nothing listens on {url}")
 
 
+async def serves(process: Any, tg: FakeBotAPI) -> None:
+    """The bot, started up at last, polls and answers a command."""
+    await alive(process, tg.wait_for("getUpdates", timeout=30))
+    tg.send_text(ADMIN, "/balance")
+    reply = await alive(process, tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15))
+    assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+
+
 async def test_a_webhook_without_a_configured_secret_refuses_forged_updates(
     sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, unused_tcp_port: int
 ) -> None:
@@ -140,10 +148,7 @@ async def test_telegram_failing_at_start_up_is_retried_with_back_off(
         assert [c.status for c in tries] == [502, 502, 502, 200]
         gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(tries)]
         assert gaps[0] < 3 and gaps[2] > gaps[0], gaps  # soon, then longer each time
-        await alive(process, tg.wait_for("getUpdates", timeout=30))  # and then it polls as usual
-        tg.send_text(ADMIN, "/balance")
-        reply = await alive(process, tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15))
-        assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+        await serves(process, tg)  # and then it polls as usual
         output = await stop(process)
     finally:
         await kill(process)
@@ -162,10 +167,7 @@ async def test_a_long_telegram_outage_at_start_up_is_waited_out(
     try:
         await read_until(process, seen, "unavailable at start-up")
         tg.faults.clear()  # Telegram is back
-        await alive(process, tg.wait_for("getUpdates", timeout=30))
-        tg.send_text(ADMIN, "/balance")
-        reply = await alive(process, tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15))
-        assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+        await serves(process, tg)
         output = "".join(seen) + await stop(process)
     finally:
         await kill(process)
@@ -184,10 +186,7 @@ async def test_the_bot_started_before_telegram_is_reachable_waits_for_it(
     try:
         await read_until(process, seen, "ConnectError")
         async with down as tg:  # Telegram is back
-            await alive(process, tg.wait_for("getUpdates", timeout=30))
-            tg.send_text(ADMIN, "/balance")
-            reply = await alive(process, tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15))
-            assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+            await serves(process, tg)
             output = "".join(seen) + await stop(process)
     finally:
         await kill(process)
