@@ -37,7 +37,8 @@ async def calls(update: Update, context: Context, caller: Caller) -> None:
     if query is None:
         await caller.reply(caller.texts("calls_usage"))
         return
-    await show_typing(update, context)
+    if not query.from_archive:  # the archive answers at once; New-Tel may take a moment
+        await show_typing(update, context)
     text, keyboard = await _calls_page(caller, query, 0)
     await caller.reply(text, reply_markup=keyboard)
 
