@@ -18,6 +18,7 @@ from storage.alerts import (
 from storage.audit import AuditEntry
 from storage.calls import CallChange, CallRecord
 from storage.chats import Chat
+from storage.contacts import Contact, ImportResult
 from storage.migrations import SchemaTooNew, latest_version, migrate
 from storage.storage import Storage
 from storage.users import CompanyMember, Language, Role, User, UserStatus
@@ -33,7 +34,9 @@ __all__ = [
     "Chat",
     "CloseReason",
     "CompanyMember",
+    "Contact",
     "Digest",
+    "ImportResult",
     "Language",
     "MissedCall",
     "RecordOutcome",

@@ -1,19 +1,30 @@
-"""The call archive: every call the bot observed, past New-Tel's 24 hours. Written only where a call changed."""
+"""The call archive: every call the bot observed, past New-Tel's 24 hours. Written only where a call changed.
+
+Each write marks the call ``pending``: the features (alerts, callbacks, recordings) take the pending calls and
+settle them once they have recorded what they decided, so a crash in between makes them take the call again
+(their own records are exactly-once) rather than lose it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, field, fields
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
 from storage._db import dumps, write
 
+Kind = Literal["all", "missed", "in", "out", "active"]
+
+WHO_TRIES = 5  # asking New-Tel who answered a call: attempts before the call is left without a name
+
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """A call as the archive keeps it (times in Unix seconds)."""
+    """A call as the archive keeps it (times in Unix seconds). ``member``/``member_name`` (who answered or placed
+    it, the name as it was then) come from the archive, not from New-Tel's list, so they take no part in
+    comparing an observed call with the archived one."""
 
     vpbx_id: str
     direction: str  # "in" or "out"
@@ -24,6 +35,28 @@ class CallRecord:
     started_at: int
     answered_at: int | None
     ended_at: int | None
+    member: str | None = field(default=None, compare=False)  # an internal number
+    member_name: str | None = field(default=None, compare=False)
+
+    @property
+    def customer(self) -> str:
+        """The outside side of the call."""
+        return self.dnid if self.direction == "out" else self.clid
+
+    @property
+    def is_missed(self) -> bool:
+        return self.direction == "in" and not self.active and self.status != "answered"
+
+    @property
+    def talk_seconds(self) -> int:
+        if self.answered_at is None or self.ended_at is None:
+            return 0
+        return max(0, self.ended_at - self.answered_at)
+
+    @property
+    def needs_who(self) -> bool:
+        """Ended, and somebody of the company answered or placed it."""
+        return not self.active and (self.direction == "out" or self.status == "answered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +72,23 @@ class CallChange:
         return not self.call.active and (self.before is None or self.before.active)
 
 
-_COLUMNS = [f.name for f in fields(CallRecord)]
-_SELECT = ", ".join(_COLUMNS)
+_OBSERVED = [f.name for f in fields(CallRecord) if f.compare]
+_SELECT = ", ".join(f"c.{name}" for name in _OBSERVED) + ", m.internal, m.name"
+_FROM = "calls c LEFT JOIN members_seen m ON m.id = c.member_id"
+_KINDS: dict[str, str] = {
+    "all": "1",
+    "missed": "c.direction = 'in' AND NOT c.active AND c.status <> 'answered'",
+    "in": "c.direction = 'in'",
+    "out": "c.direction = 'out'",
+    "active": "c.active",
+}
 
 
 def _record(row: Sequence[Any]) -> CallRecord:
-    values = dict(zip(_COLUMNS, row, strict=True))
+    *observed, member, member_name = row
+    values = dict(zip(_OBSERVED, observed, strict=True))
     values["active"] = bool(values["active"])
-    return CallRecord(**values)
+    return CallRecord(**values, member=member, member_name=member_name)
 
 
 class Calls:
@@ -54,7 +96,8 @@ class Calls:
         self._db = db
 
     def ingest(self, records: Sequence[CallRecord], now: int) -> list[CallChange]:
-        """Write the ``records`` that differ from what the archive holds, in one transaction; returns those."""
+        """Write the ``records`` that differ from what the archive holds, in one transaction, each marked pending
+        (and, once ended, due for "who"); returns those."""
         if not records:
             return []
         ids = dumps([r.vpbx_id for r in records])
@@ -62,38 +105,88 @@ class Calls:
             stored = {
                 row[0]: _record(row)
                 for row in conn.execute(
-                    f"SELECT {_SELECT} FROM calls WHERE vpbx_id IN (SELECT value FROM json_each(?))", (ids,)
+                    f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id IN (SELECT value FROM json_each(?))", (ids,)
                 )
             }
             changes = [CallChange(r, stored.get(r.vpbx_id)) for r in records if stored.get(r.vpbx_id) != r]
+            columns = ", ".join(_OBSERVED)
             conn.executemany(
-                f"INSERT INTO calls ({_SELECT}, updated_at) VALUES ({', '.join('?' * len(_COLUMNS))}, ?)"
+                f"INSERT INTO calls ({columns}, who_due, pending, updated_at)"
+                f" VALUES ({', '.join('?' * len(_OBSERVED))}, ?, 1, ?)"
                 " ON CONFLICT (vpbx_id) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
-                + ", updated_at = excluded.updated_at",
-                [(*astuple(c.call), now) for c in changes],
+                + ", ".join(f"{c} = excluded.{c}" for c in _OBSERVED[1:])
+                + ", who_due = CASE WHEN member_id IS NULL THEN excluded.who_due END"
+                ", pending = 1, updated_at = excluded.updated_at",
+                [(*astuple(c.call)[: len(_OBSERVED)], now if c.call.needs_who else None, now) for c in changes],
             )
         return changes
 
+    def pending(self, limit: int) -> list[CallRecord]:
+        """Calls changed since the features last settled them, in the order they were first archived."""
+        rows = self._db.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE c.pending ORDER BY c.id LIMIT ?", (limit,))
+        return [_record(row) for row in rows]
+
+    def settle(self, vpbx_ids: Iterable[str]) -> None:
+        """The features have recorded what these calls meant to them."""
+        ids = dumps(list(vpbx_ids))
+        with write(self._db) as conn:
+            conn.execute(
+                "UPDATE calls SET pending = 0 WHERE pending AND vpbx_id IN (SELECT value FROM json_each(?))", (ids,)
+            )
+
+    def who_due(self, now: int, limit: int) -> list[CallRecord]:
+        """Ended calls whose member New-Tel should be asked about now, newest first (they matter most)."""
+        rows = self._db.execute(
+            f"SELECT {_SELECT} FROM {_FROM} WHERE c.who_due <= ? ORDER BY c.who_due DESC, c.id DESC LIMIT ?",
+            (now, limit),
+        )
+        return [_record(row) for row in rows]
+
+    def set_who(self, vpbx_id: str, internal: str, name: str) -> None:
+        """Who answered or placed the call, with the member's name as it is now (so, as it was then)."""
+        with write(self._db) as conn:
+            conn.execute("INSERT OR IGNORE INTO members_seen (internal, name) VALUES (?, ?)", (internal, name))
+            conn.execute(
+                "UPDATE calls SET who_due = NULL,"
+                " member_id = (SELECT id FROM members_seen WHERE internal = ? AND name = ?) WHERE vpbx_id = ?",
+                (internal, name, vpbx_id),
+            )
+
+    def who_failed(self, vpbx_id: str, retry_at: int | None) -> None:
+        """Asking failed: try again at ``retry_at``; after WHO_TRIES attempts (or ``retry_at`` None) give up."""
+        with write(self._db) as conn:
+            conn.execute(
+                "UPDATE calls SET who_tries = who_tries + 1,"
+                " who_due = CASE WHEN ? IS NULL OR who_tries + 1 >= ? THEN NULL ELSE ? END WHERE vpbx_id = ?",
+                (retry_at, WHO_TRIES, retry_at, vpbx_id),
+            )
+
+    def get(self, vpbx_id: str) -> CallRecord | None:
+        row = self._db.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id = ?", (vpbx_id,)).fetchone()
+        return None if row is None else _record(row)
+
     def find(
-        self, *, number: str | None = None, start: int | None = None, end: int | None = None, limit: int
+        self,
+        *,
+        number: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        kind: Kind = "all",
+        limit: int,
     ) -> list[CallRecord]:
-        """Calls to or from ``number`` (international digits) and/or that started in [start, end), newest first."""
+        """Calls of one customer (``number``, international digits: either side of the call) and/or that started in
+        [start, end), of one ``kind``, newest first."""
         window = {
             "number": number,
             "start": start if start is not None else 0,
             "end": end if end is not None else 2**62,
+            "limit": limit,
         }
-        timed = "started_at >= :start AND started_at < :end"
-        if number is None:
-            sql = f"SELECT {_SELECT} FROM calls WHERE {timed}"
-        else:  # a union, so that each side uses its own index
-            sql = (
-                f"SELECT {_SELECT} FROM calls WHERE clid = :number AND {timed}"
-                f" UNION SELECT {_SELECT} FROM calls WHERE dnid = :number AND {timed}"
-            )
+        where = f"c.started_at >= :start AND c.started_at < :end AND {_KINDS[kind]}"
+        if number is not None:
+            where += " AND c.customer = :number"
         rows = self._db.execute(
-            f"SELECT * FROM ({sql}) ORDER BY started_at DESC, vpbx_id LIMIT :limit", {**window, "limit": limit}
+            f"SELECT {_SELECT} FROM {_FROM} WHERE {where} ORDER BY c.started_at DESC, c.id DESC LIMIT :limit", window
         )
         return [_record(row) for row in rows]
 
@@ -101,8 +194,7 @@ class Calls:
         """Forget at most ``batch`` calls that started before ``before`` (small steps: the loop stays free)."""
         with write(self._db) as conn:
             return conn.execute(
-                "DELETE FROM calls WHERE vpbx_id IN"
-                " (SELECT vpbx_id FROM calls WHERE started_at < ? ORDER BY started_at LIMIT ?)",
+                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE started_at < ? ORDER BY started_at LIMIT ?)",
                 (before, batch),
             ).rowcount
 

@@ -24,6 +24,8 @@ class Chat:
     created_at: int
     updated_at: int
     subscribed_at: int | None  # when it last began to get these alerts (re-subscribing or new numbers reset it)
+    records: bool = False  # each answered call's recording is posted here
+    digest_weekly: str | None = None  # 'HH:MM' on Mondays: the past week's report
 
     def wants(self, dnid: str) -> bool:
         return not self.numbers or dnid in self.numbers
@@ -33,6 +35,7 @@ def _chat(row: dict[str, Any]) -> Chat:
     row.update(
         subscribed=bool(row["subscribed"]),
         balance_alerts=bool(row["balance_alerts"]),
+        records=bool(row["records"]),
         numbers=tuple(loads(row["numbers"])),
     )
     return Chat(**row)
@@ -42,22 +45,25 @@ class Chats:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def subscribe(self, chat_id: int, title: str | None, numbers: Iterable[str], balance: bool, now: int) -> Chat:
+    def subscribe(
+        self, chat_id: int, title: str | None, numbers: Iterable[str], balance: bool, now: int, records: bool = False
+    ) -> Chat:
         """Subscribe (or re-subscribe with new filters); keeps the digest time and language."""
         with write(self._db) as conn:
             cursor = conn.execute(
                 """
                 INSERT INTO chats
-                    (chat_id, title, subscribed, numbers, balance_alerts, created_at, updated_at, subscribed_at)
-                VALUES (?, ?, 1, ?, ?, ?, ?, ?)
+                    (chat_id, title, subscribed, numbers, balance_alerts, records,
+                     created_at, updated_at, subscribed_at)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (chat_id) DO UPDATE SET title = coalesce(excluded.title, title), subscribed = 1,
                     subscribed_at = CASE WHEN subscribed AND numbers = excluded.numbers
                         THEN subscribed_at ELSE excluded.subscribed_at END,
-                    numbers = excluded.numbers, balance_alerts = excluded.balance_alerts,
+                    numbers = excluded.numbers, balance_alerts = excluded.balance_alerts, records = excluded.records,
                     updated_at = excluded.updated_at
                 RETURNING *
                 """,
-                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), now, now, now),
+                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), int(records), now, now, now),
             )
             row = one(cursor)
         assert row is not None
@@ -69,6 +75,15 @@ class Chats:
 
     def set_digest(self, chat_id: int, digest_time: str | None, now: int) -> bool:
         return self._set(chat_id, "digest_time = ?", (digest_time,), now)
+
+    def set_weekly_digest(self, chat_id: int, digest_time: str | None, now: int) -> bool:
+        return self._set(chat_id, "digest_weekly = ?", (digest_time,), now)
+
+    def recording_chats(self) -> list[Chat]:
+        """Subscribed chats that want each answered call's recording."""
+        return [
+            _chat(row) for row in self._db.query("SELECT * FROM chats WHERE subscribed AND records ORDER BY chat_id")
+        ]
 
     def set_language(self, chat_id: int, language: Language | None, now: int) -> bool:
         return self._set(chat_id, "language = ?", (language,), now)

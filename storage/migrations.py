@@ -248,3 +248,107 @@ def m004_calls(db: Database) -> None:
         CREATE INDEX calls_started ON calls (started_at);
         """
     )
+
+
+@migration
+def m005_archive(db: Database) -> None:
+    """The archive grows up: who answered or placed each call (with the member's name as it was then), the
+    changes the features have not taken yet, recordings kept as Telegram files, the customer book, imports
+    waiting for their confirm, and per-chat recordings and weekly digests.
+
+    ``calls`` becomes a rowid table: its secondary indexes then carry an 8-byte rowid instead of the 40-digit
+    vpbx id, which keeps a call under 300 bytes on disk; one index on the customer (the other side of the call)
+    replaces the two on clid and dnid."""
+    db.executescript(
+        """
+        CREATE TABLE members_seen (
+            id INTEGER PRIMARY KEY,
+            internal TEXT NOT NULL,
+            name TEXT NOT NULL,
+            UNIQUE (internal, name)
+        ) STRICT;
+
+        CREATE TABLE calls_new (
+            id INTEGER PRIMARY KEY,
+            vpbx_id TEXT NOT NULL UNIQUE,
+            direction TEXT NOT NULL,
+            clid TEXT NOT NULL,  -- number A, the caller
+            dnid TEXT NOT NULL,  -- number B, the number dialled
+            -- The customer: the outside side of the call.
+            customer TEXT GENERATED ALWAYS AS (CASE direction WHEN 'out' THEN dnid ELSE clid END) VIRTUAL,
+            status TEXT NOT NULL,
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            started_at INTEGER NOT NULL,
+            answered_at INTEGER,
+            ended_at INTEGER,
+            -- Who answered (inbound) or placed (outbound) it; asked of New-Tel once the call ended.
+            member_id INTEGER REFERENCES members_seen (id),
+            who_due INTEGER,  -- when to ask (again); NULL: nothing to ask
+            who_tries INTEGER NOT NULL DEFAULT 0,
+            -- Changed, and not yet taken by the features (alerts, callbacks, recordings): a crash between the
+            -- archive's write and theirs loses nothing, they take it on the next poll.
+            pending INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO calls_new (vpbx_id, direction, clid, dnid, status, active, started_at, answered_at, ended_at,
+                               who_due, updated_at)
+            SELECT vpbx_id, direction, clid, dnid, status, active, started_at, answered_at, ended_at,
+                   CASE WHEN NOT active AND (direction = 'out' OR status = 'answered') THEN updated_at END,
+                   updated_at
+            FROM calls ORDER BY started_at, vpbx_id;
+        DROP TABLE calls;
+        ALTER TABLE calls_new RENAME TO calls;
+        CREATE INDEX calls_customer_started ON calls (customer, started_at);
+        CREATE INDEX calls_started ON calls (started_at);
+        CREATE INDEX calls_who_due ON calls (who_due) WHERE who_due IS NOT NULL;
+        CREATE INDEX calls_pending ON calls (id) WHERE pending;
+
+        -- A call's recording as Telegram keeps it: re-sent by file_id at once, long after New-Tel forgot it.
+        CREATE TABLE recordings (
+            call_id INTEGER PRIMARY KEY REFERENCES calls (id) ON DELETE CASCADE,
+            file_id TEXT NOT NULL,
+            at INTEGER NOT NULL
+        ) STRICT;
+
+        -- Each answered call's recording posted once per chat subscribed with "records".
+        CREATE TABLE record_posts (
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            call_id INTEGER NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT 'due' CHECK (state IN ('due', 'sent', 'failed')),
+            tries INTEGER NOT NULL DEFAULT 0,
+            due_at INTEGER NOT NULL,
+            message_id INTEGER,
+            PRIMARY KEY (chat_id, call_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX record_posts_due ON record_posts (due_at) WHERE state = 'due';
+        CREATE INDEX record_posts_call ON record_posts (call_id);
+
+        ALTER TABLE chats ADD COLUMN records INTEGER NOT NULL DEFAULT 0 CHECK (records IN (0, 1));
+        ALTER TABLE chats ADD COLUMN digest_weekly TEXT CHECK (
+            digest_weekly IS NULL OR (digest_weekly GLOB '[0-2][0-9]:[0-5][0-9]' AND digest_weekly < '24:00')
+        );
+
+        -- The customer book: a name per number (international digits, as the archive writes them).
+        CREATE TABLE contacts (
+            number TEXT PRIMARY KEY,
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            folded TEXT NOT NULL,  -- the name casefolded: SQLite's lower() knows only ASCII
+            created_by INTEGER,
+            updated_by INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        -- An import file read and previewed, applied (in one transaction) when its confirm button is pressed.
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            by INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER,
+            rows TEXT NOT NULL CHECK (json_valid(rows)),  -- [[number, name], ...]
+            state TEXT NOT NULL DEFAULT 'previewed' CHECK (state IN ('previewed', 'applied', 'cancelled')),
+            created_at INTEGER NOT NULL,
+            decided_at INTEGER
+        ) STRICT;
+        """
+    )

@@ -13,6 +13,7 @@ from storage.alerts import Alerts
 from storage.audit import Audit
 from storage.calls import Calls
 from storage.chats import Chats
+from storage.contacts import Contacts
 from storage.kv import KV
 from storage.migrations import migrate, schema_version
 from storage.users import Users
@@ -44,6 +45,7 @@ class Storage:
         self.alerts = Alerts(db)
         self.audit = Audit(db)
         self.calls = Calls(db)
+        self.contacts = Contacts(db)
         self.kv = KV(db)
 
     @classmethod

@@ -14,7 +14,8 @@ def schema(db: Database) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-WITHOUT_ROWID = {"alert_calls": "chat_id, vpbx_id", "calls": "vpbx_id"}
+MIGRATION_NAMES = ["m001_initial", "m002_alerts", "m003_subscribed_at", "m004_calls", "m005_archive"]
+WITHOUT_ROWID = {"alert_calls": "chat_id, vpbx_id", "record_posts": "chat_id, call_id", "contacts": "number"}
 
 
 def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
@@ -34,12 +35,9 @@ def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 def test_migrates_an_empty_database_and_records_each_step() -> None:
     db = Database(memory=True)
-    assert migrate(db, now=1_000) == latest_version() == 4
+    assert migrate(db, now=1_000) == latest_version() == 5
     assert list(db["_migrations"].rows) == [
-        {"number": 1, "name": "m001_initial", "applied_at": 1_000},
-        {"number": 2, "name": "m002_alerts", "applied_at": 1_000},
-        {"number": 3, "name": "m003_subscribed_at", "applied_at": 1_000},
-        {"number": 4, "name": "m004_calls", "applied_at": 1_000},
+        {"number": n, "name": name, "applied_at": 1_000} for n, name in enumerate(MIGRATION_NAMES, start=1)
     ]
     assert set(db.table_names()) == {
         "_migrations",
@@ -51,6 +49,11 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "alerts",
         "alert_calls",
         "calls",
+        "members_seen",
+        "recordings",
+        "record_posts",
+        "contacts",
+        "imports",
     }
 
 
@@ -58,8 +61,8 @@ def test_re_running_is_a_no_op() -> None:
     db = Database(memory=True)
     migrate(db, now=1_000)
     before = (schema(db), list(db["_migrations"].rows))
-    assert migrate(db, now=2_000) == 4
-    assert Storage(db).schema_version == 4
+    assert migrate(db, now=2_000) == 5
+    assert Storage(db).schema_version == 5
     assert (schema(db), list(db["_migrations"].rows)) == before
 
 
@@ -78,7 +81,7 @@ def test_open_sets_wal_foreign_keys_and_busy_timeout(db_path: Path) -> None:
         assert storage.db.execute("PRAGMA busy_timeout").fetchone() == (200,)
         assert storage.schema_version == latest_version()
     with Storage.open(db_path) as again:  # reopening an up-to-date file changes nothing
-        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3, 4]
+        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3, 4, 5]
 
 
 # Data as each version's schema would hold it, written with that version's SQL.
@@ -155,18 +158,65 @@ V2_ROWS: dict[str, list[dict[str, Any]]] = {
     "chats": [{**V1_ROWS["chats"][0], "chat_id": -200, "subscribed": 0}, *V1_ROWS["chats"]],
 }
 V3_ROWS: dict[str, list[dict[str, Any]]] = {}  # V2's rows as m003 left them (filled below)
-ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS, 3: V3_ROWS}
+V4_ROWS: dict[str, list[dict[str, Any]]] = {}  # V3's, with two archived calls (filled below)
+ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS, 3: V3_ROWS, 4: V4_ROWS}
+V4_CALL = {
+    "vpbx_id": "a" * 40,
+    "direction": "in",
+    "clid": "79161234567",
+    "dnid": "74950000000",
+    "status": "answered",
+    "active": 0,
+    "started_at": 100,
+    "answered_at": 105,
+    "ended_at": 160,
+    "updated_at": 170,
+}
+V4_MISSED = {**V4_CALL, "vpbx_id": "b" * 40, "status": "no answer", "answered_at": None, "started_at": 90}
 
 
 def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """The rows as the latest schema holds them: m003 dates a subscribed chat's subscription from its creation."""
-    chats = [
-        {**chat, "subscribed_at": chat["created_at"] if chat["subscribed"] else None} for chat in rows.get("chats", [])
-    ]
-    return {**rows, "chats": chats} if "chats" in rows else rows
+    """The rows as the latest schema holds them: m003 dates a subscribed chat's subscription from its creation;
+    m005 numbers the archived calls in the order they started and marks the answered one's "who" as due."""
+    result = dict(rows)
+    if "chats" in rows:
+        result["chats"] = [
+            {
+                **chat,
+                "subscribed_at": chat.get("subscribed_at", chat["created_at"] if chat["subscribed"] else None),
+                "records": 0,
+                "digest_weekly": None,
+            }
+            for chat in rows["chats"]
+        ]
+    if "calls" in rows:
+        ordered = sorted(rows["calls"], key=lambda call: call["started_at"])
+        result["calls"] = [
+            {
+                "id": number,
+                **{key: call[key] for key in ("vpbx_id", "direction", "clid", "dnid")},
+                "customer": call["clid"],
+                **{key: call[key] for key in ("status", "active", "started_at", "answered_at", "ended_at")},
+                "member_id": None,
+                "who_due": call["updated_at"] if call["status"] == "answered" else None,
+                "who_tries": 0,
+                "pending": 0,
+                "updated_at": call["updated_at"],
+            }
+            for number, call in enumerate(ordered, start=1)
+        ]
+    return result
 
 
-V3_ROWS.update(upgraded(V2_ROWS))  # m004 only adds the (empty) call archive
+V3_ROWS.update(
+    {
+        **V2_ROWS,
+        "chats": [
+            {**chat, "subscribed_at": chat["created_at"] if chat["subscribed"] else None} for chat in V2_ROWS["chats"]
+        ],
+    }
+)
+V4_ROWS.update({**V3_ROWS, "calls": [V4_CALL, V4_MISSED]})
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -184,13 +234,14 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
         "alerts": [],
         "alert_calls": [],
         "calls": [],
+        **{t: [] for t in ("members_seen", "recordings", "record_posts", "contacts", "imports")},
         **{t: [] for t in V1_ROWS},
         **upgraded(ROWS_BY_VERSION[start]),
     }
     assert dump(db) == expected
     assert list(db["_migrations"].rows) == [
         {"number": n, "name": name, "applied_at": 1 if n <= start else 2}
-        for n, name in [(1, "m001_initial"), (2, "m002_alerts"), (3, "m003_subscribed_at"), (4, "m004_calls")]
+        for n, name in enumerate(MIGRATION_NAMES, start=1)
     ]
     fresh = Database(memory=True)
     migrate(fresh)
@@ -203,15 +254,15 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    def m005_broken(db: Database) -> None:
+    def m006_broken(db: Database) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m005_broken])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m006_broken])
     db = Database(memory=True)
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, now=1)
-    assert migrations_module.schema_version(db) == 4
+    assert migrations_module.schema_version(db) == 5
     assert "half_done" not in db.table_names()
     assert not db.conn.in_transaction
 
