@@ -186,4 +186,8 @@ TEXTS: dict[str, str] = {
     "digest_partial": "<i>New-Tel keeps 24 hours of calls, so the answered count may not cover the whole day.</i>",
     # alerts hardening
     "alert_outdated": "This copy of the alert is outdated: see the newer message below.",
+    # --- the archive: who, story (main session) ---
+    # --- the customer book (contacts helper) ---
+    # --- reports, digest, export (reports helper) ---
+    # --- recordings (recordings helper) ---
 }

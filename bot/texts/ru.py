@@ -187,4 +187,8 @@ TEXTS: dict[str, str] = {
     "digest_partial": "<i>«Нью-Тел» хранит звонки за 24 часа, поэтому принятые посчитаны не за весь день.</i>",
     # alerts hardening
     "alert_outdated": "Это уведомление устарело: актуальное — ниже в чате.",
+    # --- the archive: who, story (main session) ---
+    # --- the customer book (contacts helper) ---
+    # --- reports, digest, export (reports helper) ---
+    # --- recordings (recordings helper) ---
 }
