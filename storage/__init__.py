@@ -16,7 +16,7 @@ from storage.alerts import (
     RecordResult,
 )
 from storage.audit import AuditEntry
-from storage.calls import CallChange, CallRecord
+from storage.calls import CallChange, CallRecord, CustomerSummary
 from storage.chats import Chat
 from storage.contacts import Contact, ImportResult
 from storage.migrations import SchemaTooNew, latest_version, migrate
@@ -35,6 +35,7 @@ __all__ = [
     "CloseReason",
     "CompanyMember",
     "Contact",
+    "CustomerSummary",
     "Digest",
     "ImportResult",
     "Language",

@@ -72,6 +72,23 @@ class CallChange:
         return not self.call.active and (self.before is None or self.before.active)
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    """One customer's calls in the archive, at a glance: the card, the caller's story."""
+
+    number: str
+    calls_in: int
+    calls_out: int
+    recent: int  # calls (either way) that started at or after the ``since`` asked for
+    first_at: int | None
+    last_talk: CallRecord | None  # the latest answered call, either way
+    unreturned: int  # inbound misses since the last talk (all of them if they never talked)
+
+    @property
+    def is_new(self) -> bool:
+        return self.calls_in + self.calls_out == 0
+
+
 _OBSERVED = [f.name for f in fields(CallRecord) if f.compare]
 _SELECT = ", ".join(f"c.{name}" for name in _OBSERVED) + ", m.internal, m.name"
 _FROM = "calls c LEFT JOIN members_seen m ON m.id = c.member_id"
@@ -189,6 +206,28 @@ class Calls:
             f"SELECT {_SELECT} FROM {_FROM} WHERE {where} ORDER BY c.started_at DESC, c.id DESC LIMIT :limit", window
         )
         return [_record(row) for row in rows]
+
+    def customer(self, number: str, since: int, before: int | None = None) -> CustomerSummary:
+        """What the archive knows of one customer; ``before`` leaves out calls from then on (the call being
+        alerted, say, so that its own story is about the calls before it)."""
+        bound = {"number": number, "since": since, "before": before if before is not None else 2**62}
+        mine = "c.customer = :number AND c.started_at < :before"
+        calls_in, calls_out, recent, first_at = self._db.execute(
+            "SELECT count(*) FILTER (WHERE c.direction = 'in'), count(*) FILTER (WHERE c.direction = 'out'),"
+            f" count(*) FILTER (WHERE c.started_at >= :since), min(c.started_at) FROM calls c WHERE {mine}",
+            bound,
+        ).fetchone()
+        talk = self._db.execute(
+            f"SELECT {_SELECT} FROM {_FROM} WHERE {mine} AND c.answered_at IS NOT NULL AND NOT c.active"
+            " ORDER BY c.started_at DESC LIMIT 1",
+            bound,
+        ).fetchone()
+        last_talk = None if talk is None else _record(talk)
+        (unreturned,) = self._db.execute(
+            f"SELECT count(*) FROM calls c WHERE {mine} AND {_KINDS['missed']} AND c.started_at > :talked",
+            {**bound, "talked": last_talk.started_at if last_talk else -1},
+        ).fetchone()
+        return CustomerSummary(number, calls_in, calls_out, recent, first_at, last_talk, unreturned)
 
     def prune(self, before: int, batch: int = 500) -> int:
         """Forget at most ``batch`` calls that started before ``before`` (small steps: the loop stays free)."""

@@ -41,3 +41,23 @@ def test_prune_forgets_the_oldest_in_small_batches(storage: Storage) -> None:
     assert storage.calls.prune(before=6, batch=3) == 2
     assert storage.calls.prune(before=6, batch=3) == 0
     assert [c.started_at for c in storage.calls.find(number=RINGING.clid, limit=10)] == [7, 6]
+
+
+def test_a_customers_summary_counts_both_ways_and_the_misses_since_the_last_talk(storage: Storage) -> None:
+    missed_early = replace(RINGING, vpbx_id="1" * 40, active=False, ended_at=1_030)
+    talk = replace(
+        RINGING, vpbx_id="2" * 40, started_at=2_000, status="answered", answered_at=2_010, active=False, ended_at=2_250
+    )
+    out = replace(
+        talk, vpbx_id="3" * 40, direction="out", clid="74955325585", dnid=RINGING.clid, started_at=3_000, ended_at=3_020
+    )
+    out_unanswered = replace(out, vpbx_id="4" * 40, started_at=4_000, status="no answer", answered_at=None)
+    missed_late = replace(missed_early, vpbx_id="5" * 40, started_at=5_000, ended_at=5_030)
+    ringing_now = replace(RINGING, vpbx_id="6" * 40, started_at=6_000)
+    storage.calls.ingest([missed_early, talk, out, out_unanswered, missed_late, ringing_now], now=6_001)
+
+    summary = storage.calls.customer(RINGING.clid, since=3_000, before=6_000)
+    assert (summary.calls_in, summary.calls_out, summary.recent, summary.first_at) == (3, 2, 3, 1_000)
+    assert summary.last_talk == out and summary.unreturned == 1 and not summary.is_new
+    assert storage.calls.customer(RINGING.clid, since=0, before=2_000).unreturned == 1  # never talked before
+    assert storage.calls.customer("79990000000", since=0).is_new
