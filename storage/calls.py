@@ -178,6 +178,10 @@ class Calls:
                 (retry_at, WHO_TRIES, retry_at, vpbx_id),
             )
 
+    def who_tries(self, vpbx_id: str) -> int:
+        row = self._db.execute("SELECT who_tries FROM calls WHERE vpbx_id = ?", (vpbx_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def get(self, vpbx_id: str) -> CallRecord | None:
         row = self._db.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id = ?", (vpbx_id,)).fetchone()
         return None if row is None else _record(row)

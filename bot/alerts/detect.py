@@ -1,4 +1,5 @@
-"""Deciding, from one ``vpbx/get-calls`` answer, what the poll must record: pure functions, no I/O."""
+"""Deciding, from the calls the archive took in (its pending changes), what the alerts must record: pure
+functions, no I/O."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from newtel import Call
-from storage import Chat, MissedCall
+from storage import CallRecord, Chat, MissedCall
 
 
 @dataclass(frozen=True)
@@ -18,30 +18,25 @@ class Answered:
     answered_at: int
 
 
-def missed_calls(calls: Iterable[Call], since: int, known: Collection[str] = ()) -> list[MissedCall]:
+def missed_calls(calls: Iterable[CallRecord], since: int, known: Collection[str] = ()) -> list[MissedCall]:
     """Inbound calls that ended unanswered at or after ``since`` (Unix seconds), oldest first, except the
     ``known`` ones (those of the first start's history that ended in that very second)."""
-    # A loop rather than a comprehension: each datetime becomes a timestamp once (10,000 calls: it adds up).
-    found: list[MissedCall] = []
-    for call in calls:
-        if not call.is_missed or call.end_time is None or call.vpbx_id in known:
-            continue
-        ended = call.end_time.timestamp()
-        if ended >= since:
-            started, ended_at = int(call.start_time.timestamp()), int(ended)
-            found.append(MissedCall(call.vpbx_id, call.clid, call.dnid, started_at=started, ended_at=ended_at))
+    found = [
+        MissedCall(call.vpbx_id, call.clid, call.dnid, started_at=call.started_at, ended_at=call.ended_at)
+        for call in calls
+        if call.is_missed and call.ended_at is not None and call.ended_at >= since and call.vpbx_id not in known
+    ]
     found.sort(key=lambda missed: (missed.started_at, missed.vpbx_id))
     return found
 
 
-def answered_inbound(calls: Iterable[Call], since: int) -> list[Answered]:
-    found: list[Answered] = []
-    for call in calls:
-        if call.is_inbound and call.is_answered and call.answer_time is not None:
-            answered = call.answer_time.timestamp()
-            if answered > since:
-                found.append(Answered(call.clid, int(answered)))
-    return found
+def answered_inbound(calls: Iterable[CallRecord], since: int) -> list[Answered]:
+    return [
+        Answered(call.clid, call.answered_at)
+        for call in calls
+        if call.direction == "in" and call.status == "answered" and call.answered_at is not None
+        and call.answered_at > since
+    ]  # fmt: skip
 
 
 def per_chat(missed: Sequence[MissedCall], chats: Iterable[Chat], since: dict[int, int]) -> dict[int, list[MissedCall]]:
@@ -54,10 +49,10 @@ def per_chat(missed: Sequence[MissedCall], chats: Iterable[Chat], since: dict[in
     return dict(result)
 
 
-def baseline(calls: Iterable[Call], now: int) -> tuple[int, list[str]]:
+def baseline(calls: Iterable[CallRecord], now: int) -> tuple[int, list[str]]:
     """The first start's baseline: the latest end time in the history (New-Tel's own clock) and the calls
     that ended in that second, which are history too."""
-    ended = [(int(call.end_time.timestamp()), call.vpbx_id) for call in calls if call.end_time is not None]
+    ended = [(call.ended_at, call.vpbx_id) for call in calls if call.ended_at is not None]
     if not ended:
         return now, []
     newest = max(end for end, _ in ended)

@@ -1,6 +1,7 @@
-"""The job that polls ``vpbx/get-calls``: records missed calls as alerts (exactly once per call and
-chat, in SQLite), follows callbacks to their outcome, closes alerts answered later, watches the balance
-and delivers whatever changed. It never dies: each step's failure is logged and costs no other step;
+"""The job that polls ``vpbx/get-calls`` into the archive (the one ingest) and lets the features take what
+changed: missed calls become alerts (exactly once per call and chat, in SQLite), callbacks are followed to their
+outcome, alerts answered later close; it watches the balance, delivers whatever changed and asks New-Tel who
+answered the calls that ended. It never dies: each step's failure is logged and costs no other step;
 when New-Tel's history or the database fails, the poll backs off and a later one retries."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import inspect
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot
@@ -19,8 +20,9 @@ import newtel
 from bot.alerts import detect
 from bot.alerts.balance import BalanceWatch
 from bot.alerts.delivery import Delivery
+from bot.calllog.who import WhoAnswered
 from bot.services import Services
-from newtel import Call
+from storage import CallRecord
 from storage.kv import KV
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ JOB_NAME = "poll-calls"
 CALLBACK_GIVE_UP = 300  # seconds after which a callback that never showed up in the history counts as failed
 _MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel or the database keeps failing
 _FAILED = object()  # what a failed step returns
+PENDING_BATCH = 2_000  # changed calls the features take per poll at most (the first start's history: 1,000 a poll)
 
 
 class Baseline:
@@ -43,8 +46,8 @@ class Baseline:
     def __init__(self, kv: KV) -> None:
         self._kv = kv
 
-    def take(self, calls: Sequence[Call], now: int) -> tuple[int, list[str]]:
-        """The baseline, taken from ``calls`` when there is none yet."""
+    def take(self, calls: Sequence[CallRecord], now: int) -> tuple[int, list[str]]:
+        """The baseline, taken from ``calls`` (the first calls the archive took in) when there is none yet."""
         if self._kv.get(self.KEY) is None:
             at, known = detect.baseline(calls, now)
             self._kv.set_if_absent(self.KEY, {"at": at, "known": known}, now=now)
@@ -55,32 +58,16 @@ class Baseline:
         self._kv.set(self.KEY, {"at": at, "known": known}, now=now)
 
 
-class RecordedCalls:
-    """The one cache of what storage already holds (storage stays the truth: its rows are never removed): per
-    chat, the missed calls of the last poll known to be recorded, so a poll asks SQLite only about the others."""
-
-    def __init__(self) -> None:
-        self._by_chat: dict[int, set[str]] = {}
-
-    def unseen(self, chat_id: int, vpbx_ids: Iterable[str]) -> list[str]:
-        seen = self._by_chat.get(chat_id, set())
-        return [vpbx_id for vpbx_id in vpbx_ids if vpbx_id not in seen]
-
-    def replace(self, recorded: dict[int, set[str]]) -> None:
-        """This poll's recorded calls; a chat with none this poll is forgotten."""
-        self._by_chat = recorded
-
-
 class Poller:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         self.delivery = Delivery(svc)
         self.balance = BalanceWatch(svc)
+        self.who = WhoAnswered(svc)
         self._failures = 0
         self._skip = 0
         self._storage_failed = False  # set by a step the database failed, in the current poll
         self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
-        self._recorded = RecordedCalls()
         self._cycle_done = asyncio.Condition()
 
     async def job(self, context: Context) -> None:
@@ -110,18 +97,21 @@ class Poller:
         log.warning("Next poll in %d interval(s)", self._skip + 1)
 
     async def poll_once(self, bot: Bot) -> bool:
-        """One poll, each step on its own: a step's failure is logged and the others still run (the missed calls
-        need the history, nothing else needs anything). False when the history or the database failed."""
+        """One poll, each step on its own: a step's failure is logged and the others still run. The history goes
+        into the archive; the features take what changed from there (so also what an earlier poll or /calls
+        archived and a failure or a crash kept them from taking). False when the history or the database failed."""
         self._storage_failed = False
         # The balance first: company/get-state is the one method that still answers when the account is blocked.
         await self._step("Balance check", lambda: self.balance.check(bot))
         calls = await self._step("Fetching the call history", self._svc.background.vpbx.get_calls)
+        now = int(time.time())
         if calls is not _FAILED:
-            now = int(time.time())
             await self._step("Archiving the calls", lambda: self._svc.ingest.take(calls, now))
-            await self._step("Recording missed calls", lambda: self.record(calls, now))
-            await self._step("Resolving callbacks", lambda: self.resolve_callbacks(calls, now))
+        await self._step("Taking the changes", lambda: self.take_changes(now))
+        await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
         await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending
+        # What can wait comes after the alerts are out.
+        await self._step("Asking who answered", lambda: self.who.ask_due(now))
         return calls is not _FAILED and not self._storage_failed
 
     async def _step(self, name: str, run: Callable[[], Any]) -> Any:
@@ -138,7 +128,19 @@ class Poller:
             log.exception("%s failed", name)
         return _FAILED
 
-    def record(self, calls: Sequence[Call], now: int) -> int:
+    def take_changes(self, now: int) -> int:
+        """The features take the calls the archive changed and settles them: missed calls become alerts, answered
+        ones close alerts and queue recordings. Returns how many alerts changed. Until settled a call stays
+        pending, and what was recorded is recorded exactly once, so a failure here is retried, never doubled."""
+        storage = self._svc.storage
+        pending = storage.calls.pending(PENDING_BATCH)
+        if not pending:
+            return 0
+        changed = self.record(pending, now)
+        storage.calls.settle(call.vpbx_id for call in pending)
+        return changed
+
+    def record(self, calls: Sequence[CallRecord], now: int) -> int:
         """Record new missed calls and answered-later closures; returns how many alerts changed."""
         storage, settings = self._svc.storage, self._svc.settings
         at, known = Baseline(storage.kv).take(calls, now)
@@ -146,17 +148,13 @@ class Poller:
         missed = detect.missed_calls(calls, since, known)
         chats = storage.chats.subscribed()
         changed = 0
-        recorded: dict[int, set[str]] = {}
         if missed and chats:
             subscribed_at = {chat.chat_id: chat.subscribed_at or chat.created_at for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
-                unseen = self._recorded.unseen(chat_id, (m.vpbx_id for m in wanted))
-                new_ids = storage.alerts.filter_new(chat_id, unseen) if unseen else set()
+                new_ids = storage.alerts.filter_new(chat_id, [m.vpbx_id for m in wanted]) if wanted else set()
                 if new_ids:
                     fresh = [m for m in wanted if m.vpbx_id in new_ids]
                     changed += sum(not r.is_duplicate for r in storage.alerts.record_missed_many(chat_id, fresh, now))
-                recorded[chat_id] = {m.vpbx_id for m in wanted}  # all of them are in storage now
-        self._recorded.replace(recorded)
         # Most answered calls cannot close anything (no live alert missed before them): no write transaction for those.
         live = storage.alerts.live_customers()
         for answered in detect.answered_inbound(calls, since):
@@ -164,12 +162,11 @@ class Poller:
                 changed += len(storage.alerts.close_answered_later(None, answered.clid, answered.answered_at, now))
         return changed
 
-    async def resolve_callbacks(self, calls: Sequence[Call], now: int) -> None:
-        """Write each finished callback's outcome into its alert."""
+    async def resolve_callbacks(self, now: int) -> None:
+        """Write each finished callback's outcome into its alert, from the archive."""
         alerts = self._svc.storage.alerts
-        by_id = {call.vpbx_id: call for call in calls}
         for alert in alerts.calling():
-            call = await self._find_callback(alert, calls, by_id)
+            call = await self._find_callback(alert)
             if call is None:
                 started = alert.callback_started_at or now
                 if now - started > CALLBACK_GIVE_UP:
@@ -178,27 +175,25 @@ class Poller:
                 continue
             if call.active:
                 continue  # still ringing or talking: the outcome comes on a later poll
-            answered = call.is_answered
+            answered = call.status == "answered"
             alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
-    async def _find_callback(self, alert: Any, calls: Sequence[Call], by_id: dict[str, Call]) -> Call | None:
+    async def _find_callback(self, alert: Any) -> CallRecord | None:
         """The outbound call a callback became: by its call id when New-Tel maps it, else the first
         outbound call to the customer after the button was pressed."""
+        calls = self._svc.storage.calls
         if alert.callback_call_id:
             try:
                 vpbx_id = await self._svc.background.call.get_vpbx_id(alert.callback_call_id)
             except newtel.NewtelError as error:  # not mapped yet, or New-Tel hiccuped: match by number instead
                 log.debug("call/get-vpbx-id for alert %s: %s", alert.id, error)
                 vpbx_id = None
-            if vpbx_id is not None and vpbx_id in by_id:
-                return by_id[vpbx_id]
+            found = calls.get(vpbx_id) if vpbx_id is not None else None
+            if found is not None:
+                return found
         started = (alert.callback_started_at or 0) - 5
-        candidates = [
-            call
-            for call in calls
-            if call.is_outbound and call.dnid == alert.clid and call.start_time.timestamp() >= started
-        ]
-        return min(candidates, key=lambda call: call.start_time) if candidates else None
+        candidates = calls.find(number=alert.clid, start=started, kind="out", limit=50)
+        return min(candidates, key=lambda call: (call.started_at, call.vpbx_id)) if candidates else None
 
 
 def poller(application: App) -> Poller:

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from bot.alerts import detect
 from bot.alerts.render import render_alert
+from bot.calllog.ingest import record
 from bot.texts import Texts
 from newtel import Call
-from storage import Alert, Chat, MissedCall
+from storage import Alert, CallRecord, Chat, MissedCall
 
 T0 = 1_800_000_000
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -25,14 +26,14 @@ def call(
     ring: int = 20,
     talk: int | None = None,
     active: bool = False,
-) -> Call:
+) -> CallRecord:
     answer = start + ring if status == "answered" else None
     end = None if active else (answer + (talk or 0) if answer else start + ring)
     stamp = lambda seconds: None if seconds is None else datetime.fromtimestamp(seconds, UTC)  # noqa: E731
-    return Call(
+    return record(Call(
         vpbx_id=vpbx_id, active=active, direction=direction, clid="79160000001", dnid="74951112233", status=status,
         start_time=stamp(start), answer_time=stamp(answer), end_time=stamp(end),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def chat(chat_id: int, numbers: tuple[str, ...] = (), created_at: int = 0) -> Chat:
