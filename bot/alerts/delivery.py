@@ -15,6 +15,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.alerts.render import render_alert
+from bot.calllog.story import story
 from bot.services import Services
 from storage import Alert
 
@@ -89,7 +90,9 @@ class Delivery:
         if alert is None or not alert.dirty:
             return True, alert is None or alert.state == "closed"
         texts = self._svc.chat_texts(alert.chat_id)
-        text, keyboard = render_alert(alert, texts, self._svc.settings.zone, datetime.now(UTC))
+        zone = self._svc.settings.zone
+        told = story(self._svc.storage, alert.clid, before=alert.first_at).line(texts, zone)
+        text, keyboard = render_alert(alert, texts, zone, datetime.now(UTC), told)
         shown = (text, keyboard.to_json() if keyboard else None)
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
             # A change nobody can see (e.g. the callback's call id): no edit Telegram would refuse anyway.

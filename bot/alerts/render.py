@@ -19,13 +19,18 @@ def _at(seconds: int | None, zone: ZoneInfo, texts: Texts, now: datetime) -> str
     return moment(datetime.fromtimestamp(seconds, UTC), zone, texts.lang, now)
 
 
-def render_alert(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> tuple[Html, InlineKeyboardMarkup | None]:
+def render_alert(
+    alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime, story: Html | None = None
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """``story``: the caller's story from the archive, a line under the numbers."""
     customer = format_for_people(alert.clid)
     lines: list[str] = [
         texts("alert_title") if alert.missed_count == 1 else texts("alert_title_many", count=alert.missed_count),
         texts("alert_from", customer=customer),
         texts("alert_dialled", number=format_for_people(alert.dnid)),
     ]
+    if story:
+        lines.append(story)
     if alert.missed_count == 1:
         lines.append(texts("alert_when", when=_at(alert.last_at, zone, texts, now), ring=duration(alert.ring_seconds)))
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ KIND_WORDS = {
 }  # fmt: skip
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 ROWS_PER_PAGE = 10
-MAX_TEXT = 3800  # Telegram allows 4096; the margin covers the header
+MAX_TEXT = 2400  # Telegram allows 4096; the margin covers the header and a story line (≤ 120) under each row
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,17 @@ def pages(rows: Sequence[Html]) -> list[list[int]]:
 
 
 def render(
-    calls: Sequence[Call], query: Query, page: int, texts: Texts, zone: ZoneInfo, now: datetime
+    calls: Sequence[Call],
+    query: Query,
+    page: int,
+    texts: Texts,
+    zone: ZoneInfo,
+    now: datetime,
+    story: Callable[[Call], Html] | None = None,
+    about: Html | None = None,
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    """The text of one page and its ‹ › buttons."""
+    """The text of one page and its ‹ › buttons; ``story`` gives the shown rows the caller's story (a second
+    line, asked only for the rows of this page), ``about`` is a line under the header (a customer's list)."""
     if not calls:
         return texts("calls_empty", kind=texts(f"kind_{query.kind}")), None
     rows = [row(number, call, texts, zone, now) for number, call in enumerate(calls, start=1)]
@@ -128,5 +136,8 @@ def render(
     header = texts(
         "calls_header", kind=texts(f"kind_{query.kind}"), first=shown[0] + 1, last=shown[-1] + 1, total=len(calls)
     )
-    text = Html(header + "\n" + "\n".join(rows[i] for i in shown) + "\n" + texts("calls_footer"))
+    if about:
+        header = Html(header + "\n" + about)
+    lines = [rows[i] if story is None else Html(rows[i] + "\n      " + story(calls[i])) for i in shown]
+    text = Html(header + "\n" + "\n".join(lines) + "\n" + texts("calls_footer"))
     return text, keyboards.calls_pages(texts, query, page, len(layout))

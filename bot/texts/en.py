@@ -187,6 +187,13 @@ TEXTS: dict[str, str] = {
     # alerts hardening
     "alert_outdated": "This copy of the alert is outdated: see the newer message below.",
     # --- the archive: who, story (main session) ---
+    "story_name": "<b>{name}</b>",
+    "story_new": "🆕 new number",
+    "story_nth": "{nth} call in {days} days",
+    "story_before": "calls before: {count}",
+    "story_last_talk_with": "last talk {day} with {who}, {talk}",
+    "story_last_talk": "last talk {day}, {talk}",
+    "story_unreturned": "not called back: {count}",
     # --- the customer book (contacts helper) ---
     # --- reports, digest, export (reports helper) ---
     # --- recordings (recordings helper) ---

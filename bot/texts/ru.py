@@ -188,6 +188,13 @@ TEXTS: dict[str, str] = {
     # alerts hardening
     "alert_outdated": "Это уведомление устарело: актуальное — ниже в чате.",
     # --- the archive: who, story (main session) ---
+    "story_name": "<b>{name}</b>",
+    "story_new": "🆕 новый номер",
+    "story_nth": "{nth} звонок за {days} дн.",
+    "story_before": "звонков раньше: {count}",
+    "story_last_talk_with": "последний разговор {day}: {who}, {talk}",
+    "story_last_talk": "последний разговор {day}, {talk}",
+    "story_unreturned": "не перезвонили: {count}",
     # --- the customer book (contacts helper) ---
     # --- reports, digest, export (reports helper) ---
     # --- recordings (recordings helper) ---

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.texts import Texts
 from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
+from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, make_settings
 
 CUSTOMER = "79035551122"
@@ -443,3 +444,29 @@ async def test_a_change_the_alerts_did_not_take_is_taken_on_a_later_poll(team: T
     await team.poller.wait_cycles(3)
     assert len(team.alerts_sent()) == 1
     assert team.svc.storage.calls.pending(10) == []
+
+
+async def test_the_callers_story_is_on_the_alert(team: Team) -> None:
+    """The name from the customer book, the calls before this one, the last talk and who had it, and the earlier
+    miss nobody returned: all from the archive, past New-Tel's 24 hours."""
+    now = int(team.sandbox.now())
+    talked, missed = now - 3 * 86_400, now - 2 * 86_400
+    storage = team.svc.storage
+    storage.calls.ingest(
+        [
+            CallRecord("1" * 40, "in", CUSTOMER, "74955325585", "answered", False, talked, talked + 8, talked + 260),
+            CallRecord("2" * 40, "in", CUSTOMER, "74955325585", "no answer", False, missed, None, missed + 20),
+            CallRecord("3" * 40, "in", "79160000099", "74955325585", "answered", False, missed, missed + 2, missed + 9),
+        ],
+        now=now,
+    )
+    storage.calls.set_who("1" * 40, "105", "Попов")
+    storage.contacts.set(CUSTOMER, "Иван Петров", by=ADMIN, now=now)
+    team.miss()
+    message = await team.alert_for()
+    day = datetime.fromtimestamp(talked, team.svc.settings.zone).strftime("%d.%m")
+    assert message["text"].splitlines()[3] == (
+        f"Иван Петров · 3-й звонок за 7 дн. · последний разговор {day}: Попов, 4:12 · не перезвонили: 1"
+    )
+    team.miss("79160000077")  # nobody the archive knows
+    assert (await team.alert_for("79160000077"))["text"].splitlines()[3] == "🆕 новый номер"

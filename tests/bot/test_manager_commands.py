@@ -93,7 +93,9 @@ async def test_every_page_of_a_full_days_history_fits_one_message(world: World, 
     rows = []
     while True:
         assert len(message["raw_text"]) < 4096
-        rows += message["text"].splitlines()[1:-1]
+        lines = message["text"].splitlines()[1:-1]
+        assert len(lines) % 2 == 0 and all(story.startswith(" ") for story in lines[1::2])  # the caller's story
+        rows += lines[::2]
         if "Далее ›" not in keyboard(message):
             break
         await world.press(MANAGER, message, "Далее ›")
@@ -129,9 +131,10 @@ async def test_calls_filters_by_kind_and_count(
     world.sandbox.add_call("in", clid="79160000004", status="answered", active=True, start=now - 30)
     lines = (await world.ask(MANAGER, command)).splitlines()
     assert lines[0].startswith(header)
-    assert len(lines) == len(rows) + 2
-    for line, expected in zip(lines[1:-1], rows, strict=True):
+    assert len(lines) == 2 * len(rows) + 2  # each row and its caller's story
+    for line, expected in zip(lines[1:-1:2], rows, strict=True):
         assert expected in line
+    assert all(story.strip() == "🆕 новый номер" for story in lines[2:-1:2])  # none of them called before
 
 
 async def test_calls_says_when_there_are_none(world: World, manager: object) -> None:
