@@ -20,6 +20,7 @@ import newtel
 from bot.alerts import detect
 from bot.alerts.balance import BalanceWatch
 from bot.alerts.delivery import Delivery
+from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
 from bot.services import Services
 from storage import CallRecord
@@ -63,6 +64,7 @@ class Poller:
         self._svc = svc
         self.delivery = Delivery(svc)
         self.balance = BalanceWatch(svc)
+        self.recordings = RecordingPosts(svc)
         self.who = WhoAnswered(svc)
         self._failures = 0
         self._skip = 0
@@ -110,7 +112,8 @@ class Poller:
         await self._step("Taking the changes", lambda: self.take_changes(now))
         await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
         await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending
-        # What can wait comes after the alerts are out.
+        # What can wait comes after the alerts are out: recordings, then who answered.
+        await self._step("Posting recordings", lambda: self.recordings.post_due(bot, now))
         await self._step("Asking who answered", lambda: self.who.ask_due(now))
         return calls is not _FAILED and not self._storage_failed
 
@@ -137,6 +140,7 @@ class Poller:
         if not pending:
             return 0
         changed = self.record(pending, now)
+        self.recordings.enqueue(pending, now)
         storage.calls.settle(call.vpbx_id for call in pending)
         return changed
 
