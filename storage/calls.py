@@ -102,10 +102,11 @@ _KINDS: dict[str, str] = {
 
 
 def _record(row: Sequence[Any]) -> CallRecord:
-    *observed, member, member_name = row
-    values = dict(zip(_OBSERVED, observed, strict=True))
-    values["active"] = bool(values["active"])
-    return CallRecord(**values, member=member, member_name=member_name)
+    # Positional, in _SELECT's order: a customer's whole history is a thousand of these.
+    vpbx_id, direction, clid, dnid, status, active, started_at, answered_at, ended_at, member, member_name = row
+    return CallRecord(
+        vpbx_id, direction, clid, dnid, status, bool(active), started_at, answered_at, ended_at, member, member_name
+    )
 
 
 class Calls:
@@ -216,9 +217,12 @@ class Calls:
         alerted, say, so that its own story is about the calls before it)."""
         bound = {"number": number, "since": since, "before": before if before is not None else 2**62}
         mine = "c.customer = :number AND c.started_at < :before"
+        # Each count from an index alone: a customer with 20,000 calls costs no table reads here.
+        mine_in, mine_out = f"{mine} AND c.direction = 'in'", f"{mine} AND c.direction = 'out'"
         calls_in, calls_out, recent, first_at = self._db.execute(
-            "SELECT count(*) FILTER (WHERE c.direction = 'in'), count(*) FILTER (WHERE c.direction = 'out'),"
-            f" count(*) FILTER (WHERE c.started_at >= :since), min(c.started_at) FROM calls c WHERE {mine}",
+            f"SELECT (SELECT count(*) FROM calls c WHERE {mine_in}), (SELECT count(*) FROM calls c WHERE {mine_out}),"
+            f" (SELECT count(*) FROM calls c WHERE {mine} AND c.started_at >= :since),"
+            f" (SELECT min(c.started_at) FROM calls c WHERE {mine})",
             bound,
         ).fetchone()
         talk = self._db.execute(

@@ -299,6 +299,8 @@ def m005_archive(db: Database) -> None:
         DROP TABLE calls;
         ALTER TABLE calls_new RENAME TO calls;
         CREATE INDEX calls_customer_started ON calls (customer, started_at);
+        -- A customer's calls in and out, counted from the index alone (the card, the caller's story).
+        CREATE INDEX calls_customer_direction ON calls (customer, direction, started_at);
         CREATE INDEX calls_started ON calls (started_at);
         CREATE INDEX calls_who_due ON calls (who_due) WHERE who_due IS NOT NULL;
         CREATE INDEX calls_pending ON calls (id) WHERE pending;

@@ -1,0 +1,234 @@
+"""The archive's cost: on the poll, and as the memory of a busy company's 90 days.
+
+1. The poll with the archive on, against the same poll with the archive's writes skipped (``Ingest.take`` answering
+   "nothing changed" without touching SQLite), on a 24-hour history of 10,000 and 50,000 calls (the sandbox in a
+   subprocess): bot-side CPU per steady poll, median of ``--reps``; and what a poll in which 200 calls changed
+   (new, ended) adds. Targets: ratio ≤ 1.10, 200 changes ≤ +30 ms.
+2. A synthetic archive of 1,000,000 calls over 90 days (150,000 customers, a few of them calling often; 20
+   members; 20,000 names in the book), written as the ingest writes it: bytes per call on disk (≤ 300) and a
+   customer's history, as ``/calls <number>`` and the caller's story ask it (≤ 20 ms), for the busiest customers
+   and random ones.
+3. On that archive, a month's report: the query (≤ 300 ms) and the chart (≤ 700 ms); a month's export streamed to
+   an .xlsx in a fresh process, its peak RSS growth (≤ 60 MB).
+
+Usage: python bench/archive.py [--sizes 10000,50000] [--reps 5] [--calls 1000000] [--skip-poll]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sandbox_process import sandbox_process
+from poll_cycle import CHATS, DAY, archive, settings_for
+
+from bot.alerts.poller import Baseline, Poller
+from bot.calllog.story import story
+from bot.services import Services
+from newtel import Call
+from storage import Storage
+
+SIZES = (10_000, 50_000)
+CHANGED = 200
+MEMBERS = 20
+TARGETS = {"ratio": 1.10, "changed_ms": 30.0, "bytes_per_call": 300, "history_ms": 20.0}
+
+
+# --- 1. the poll -------------------------------------------------------------------------------------------------
+async def poll_cpu(poller: Poller, svc: Services, extra: list[Call] | None = None) -> float:
+    """Bot-side CPU milliseconds of one poll's work on the history (fetch, archive, alerts, callbacks)."""
+    started = time.process_time()
+    calls = await svc.newtel.vpbx.get_calls()
+    if extra:
+        calls = [*calls, *extra]
+    now = int(time.time())
+    svc.ingest.take(calls, now)
+    poller.take_changes(now)
+    await poller.resolve_callbacks(now)
+    return (time.process_time() - started) * 1000
+
+
+def changed_calls(calls: list[Call], count: int, round_: int) -> list[Call]:
+    """``count`` calls new to the archive and already over (a mix of answered and missed, as the history is)."""
+    ended = [call for call in calls if not call.active][:count]
+    return [call.model_copy(update={"vpbx_id": f"{round_:08x}{n:032x}"}) for n, call in enumerate(ended)]
+
+
+async def measure_poll(size: int, reps: int) -> dict[str, Any]:
+    with sandbox_process(history=size) as sandbox, tempfile.TemporaryDirectory(prefix="archive-poll-") as tmp:
+        svc = await Services.create(settings_for(sandbox, Path(tmp) / "bench.db"))
+        try:
+            now = int(time.time())
+            main_number = (await svc.newtel.company.get_numbers()).external[0]
+            svc.storage.chats.subscribe(CHATS[0], "Sales", [], False, now=now - 3 * DAY)
+            svc.storage.chats.subscribe(CHATS[1], "Main line", [main_number], False, now=now - 3 * DAY)
+            Baseline(svc.storage.kv).set(now - DAY - 3600, [], now=now)
+            poller = Poller(svc)
+            calls = await svc.background.vpbx.get_calls()
+            archive(svc, calls, now)
+            while svc.storage.calls.pending(1):
+                poller.take_changes(now)
+            on = [await poll_cpu(poller, svc) for _ in range(reps)]
+            changed = []
+            for round_ in range(reps):
+                changed.append(await poll_cpu(poller, svc, changed_calls(calls, CHANGED, round_ + 1)))
+            take = svc.ingest.take
+            svc.ingest.take = lambda calls, now: []  # type: ignore[method-assign]  # the archive's writes skipped
+            off = [await poll_cpu(poller, svc) for _ in range(reps)]
+            svc.ingest.take = take  # type: ignore[method-assign]
+        finally:
+            await svc.close()
+    return {
+        "size": size,
+        "on": statistics.median(on),
+        "off": statistics.median(off),
+        "changed": statistics.median(changed),
+    }
+
+
+def report_poll(results: list[dict[str, Any]], reps: int) -> None:
+    print(f"1. Poll, bot-side CPU per poll (median of {reps}; sandbox in a subprocess; 2 subscribed chats)")
+    print(f"{'calls':>8} {'archive on':>11} {'writes off':>11} {'ratio':>6} {CHANGED:>4} changed {'adds':>8}")
+    for r in results:
+        ratio, adds = r["on"] / r["off"], r["changed"] - r["on"]
+        print(
+            f"{r['size']:>8,} {r['on']:9.1f}ms {r['off']:9.1f}ms {ratio:6.2f} {r['changed']:10.1f}ms {adds:+7.1f}ms"
+        )
+        verdict = "OK" if ratio <= TARGETS["ratio"] and adds <= TARGETS["changed_ms"] else "MISSED"
+        print(f"   target: ratio ≤ {TARGETS['ratio']:.2f}, {CHANGED} changes ≤ +{TARGETS['changed_ms']:.0f} ms: {verdict}")
+
+
+# --- 2. a synthetic archive --------------------------------------------------------------------------------------
+def build_archive(path: Path, total: int, days: int = 90, seed: int = 7) -> dict[str, Any]:
+    """``total`` calls over ``days`` into a fresh database, in the order they started (as the ingest appends them)."""
+    rng = random.Random(seed)
+    storage = Storage.open(path)
+    db = storage.db
+    now = int(time.time())
+    start = now - days * DAY
+    company = ["74955325585", "78005553535", "78126660011"]
+    customers = [f"79{rng.randrange(10**9):09d}" for _ in range(150_000)]
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(len(customers))]  # a few call often, most once or twice
+    members = [(str(100 + n), f"Сотрудник {n:02d}") for n in range(MEMBERS)]
+    with db.conn:
+        db.conn.executemany("INSERT INTO members_seen (internal, name) VALUES (?, ?)", members)
+    moments = sorted(rng.randrange(start, now - 3600) for _ in range(total))
+    who = rng.choices(customers, weights=weights, k=total)
+    rows = []
+    for n, (started, customer) in enumerate(zip(moments, who, strict=True)):
+        inbound = rng.random() < 0.7
+        answered = rng.random() < (0.85 if inbound else 0.6)
+        ring = rng.randrange(3, 40)
+        talk = rng.randrange(10, 600) if answered else 0
+        line = company[n % 3]
+        clid, dnid = (customer, line) if inbound else (line, customer)
+        answered_at = started + ring if answered else None
+        ended = started + ring + talk
+        member = rng.randrange(1, MEMBERS + 1) if answered or not inbound else None
+        rows.append(
+            (f"{n:040x}", "in" if inbound else "out", clid, dnid, "answered" if answered else "no answer", 0,
+             started, answered_at, ended, member, ended + 5)
+        )  # fmt: skip
+        if len(rows) == 50_000:
+            _insert(db, rows)
+            rows = []
+    _insert(db, rows)
+    names = rng.sample(customers, 20_000)
+    storage.contacts.apply([(number, f"Клиент {n}") for n, number in enumerate(names)], by=None, now=now)
+    storage.close()
+    busiest = sorted(set(who), key=who.count, reverse=True)[:5] if total <= 100_000 else _busiest(path)
+    return {"customers": customers, "busiest": busiest, "start": start, "now": now}
+
+
+def _insert(db: Any, rows: list[tuple[Any, ...]]) -> None:
+    with db.conn:
+        db.conn.executemany(
+            "INSERT INTO calls (vpbx_id, direction, clid, dnid, status, active, started_at, answered_at, ended_at,"
+            " member_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def _busiest(path: Path) -> list[str]:
+    with Storage.open(path) as storage:
+        rows = storage.db.execute("SELECT customer FROM calls GROUP BY customer ORDER BY count(*) DESC LIMIT 5")
+        return [row[0] for row in rows]
+
+
+def measure_history(path: Path, built: dict[str, Any], samples: int = 200) -> dict[str, Any]:
+    rng = random.Random(11)
+    timings: dict[str, list[float]] = {"busiest": [], "random": []}
+    with Storage.open(path) as storage:
+        for kind, numbers in (("busiest", built["busiest"] * 20), ("random", rng.sample(built["customers"], samples))):
+            for number in numbers:
+                started = time.perf_counter()
+                storage.calls.find(number=number, limit=1_000)  # /calls <number>: the whole history
+                story(storage, number, before=built["now"])  # the caller's story
+                timings[kind].append((time.perf_counter() - started) * 1000)
+        calls = storage.calls.count()
+        size = storage.db.execute("PRAGMA page_count").fetchone()[0] * storage.db.execute("PRAGMA page_size").fetchone()[0]
+        busiest_calls = len(storage.calls.find(number=built["busiest"][0], limit=100_000))
+    return {
+        "calls": calls,
+        "bytes": size,
+        "busiest_calls": busiest_calls,
+        **{f"{kind}_p50": statistics.median(t) for kind, t in timings.items()},
+        **{f"{kind}_max": max(t) for kind, t in timings.items()},
+    }
+
+
+def report_history(result: dict[str, Any]) -> None:
+    per_call = result["bytes"] / result["calls"]
+    print(f"\n2. A synthetic archive: {result['calls']:,} calls over 90 days")
+    print(f"   on disk: {result['bytes'] / 2**20:.1f} MB, {per_call:.0f} bytes per call (target ≤ {TARGETS['bytes_per_call']})")
+    print(
+        f"   a customer's history (/calls <number>, whole, and the caller's story): busiest customer"
+        f" ({result['busiest_calls']:,} calls) p50 {result['busiest_p50']:.1f} ms, max {result['busiest_max']:.1f} ms;"
+        f" random customers p50 {result['random_p50']:.2f} ms, max {result['random_max']:.2f} ms"
+        f" (target ≤ {TARGETS['history_ms']:.0f} ms)"
+    )
+    ok = per_call <= TARGETS["bytes_per_call"] and result["busiest_max"] <= TARGETS["history_ms"]
+    print(f"   verdict: {'OK' if ok else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--skip-poll", action="store_true")
+    parser.add_argument("--child-poll", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_poll is not None:
+        print(json.dumps(asyncio.run(measure_poll(args.child_poll, args.reps))))
+        return
+    if not args.skip_poll:
+        results = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            command = [sys.executable, __file__, "--child-poll", str(size), "--reps", str(args.reps)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        report_poll(results, args.reps)
+    with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
+        path = Path(tmp) / "archive.db"
+        started = time.perf_counter()
+        built = build_archive(path, args.calls)
+        print(f"\n(archive of {args.calls:,} calls built in {time.perf_counter() - started:.0f} s)")
+        report_history(measure_history(path, built))
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"   (this process's peak RSS so far: {rss:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
