@@ -27,6 +27,7 @@ from bot.alerts import buttons, digest, poller, subscriptions
 from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
+from bot.contacts import commands as contacts
 from bot.context import CONTEXT_TYPES, App
 from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
@@ -41,6 +42,8 @@ MENU = [
     ("calls", "menu_calls"),
     ("call", "menu_call"),
     ("record", "menu_record"),
+    ("name", "menu_name"),
+    ("contacts", "menu_contacts"),
     ("members", "menu_members"),
     ("numbers", "menu_numbers"),
     ("whoami", "menu_whoami"),
@@ -79,6 +82,16 @@ def handlers() -> dict[int, Sequence[Any]]:
         CallbackQueryHandler(calls.calls_page, pattern=cd.matches(cd.CallsPage)),
         command("call", calls.call),
         command("record", calls.record),
+        # The customer book (a contact a manager passes on is offered by requests.contact_shared).
+        command("name", contacts.name),
+        CallbackQueryHandler(contacts.card_call, pattern=cd.matches(cd.CardCall)),
+        CallbackQueryHandler(contacts.card_rename, pattern=cd.matches(cd.CardRename)),
+        CallbackQueryHandler(contacts.card_remove, pattern=cd.matches(cd.CardRemove)),
+        CallbackQueryHandler(contacts.offer_decided, pattern=cd.matches(cd.SaveShared, cd.SkipShared)),
+        command("contacts", contacts.contacts),
+        command("import", contacts.import_command),
+        MessageHandler(contacts.IMPORT_FILE, contacts.import_file),
+        CallbackQueryHandler(contacts.import_decided, pattern=cd.matches(cd.ImportApply, cd.ImportCancel)),
         # The user's own.
         command("whoami", profile.whoami),
         command("phone", profile.phone),

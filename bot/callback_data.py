@@ -52,8 +52,84 @@ class Done:
     alert_id: int
 
 
-Payload = CallsPage | RequestAccess | Approve | Reject | CallBack | Done
-_TYPES: dict[str, type[Any]] = {cls.tag: cls for cls in (CallsPage, RequestAccess, Approve, Reject, CallBack, Done)}
+# The customer book.
+@dataclass(frozen=True)
+class CardCall:
+    tag: ClassVar[str] = "kcall"
+    number: str
+    asker: int  # who opened the card: only their press rings
+
+
+@dataclass(frozen=True)
+class CardRename:
+    tag: ClassVar[str] = "kren"
+    number: str
+
+
+@dataclass(frozen=True)
+class CardRemove:
+    tag: ClassVar[str] = "krm"
+    number: str
+    asker: int  # kept on the card shown after
+
+
+@dataclass(frozen=True)
+class SaveShared:
+    tag: ClassVar[str] = "ksave"
+    number: str
+
+
+@dataclass(frozen=True)
+class SkipShared:
+    tag: ClassVar[str] = "kskip"
+    number: str
+
+
+@dataclass(frozen=True)
+class ImportApply:
+    tag: ClassVar[str] = "iok"
+    import_id: int
+
+
+@dataclass(frozen=True)
+class ImportCancel:
+    tag: ClassVar[str] = "ino"
+    import_id: int
+
+
+Payload = (
+    CallsPage
+    | RequestAccess
+    | Approve
+    | Reject
+    | CallBack
+    | Done
+    | CardCall
+    | CardRename
+    | CardRemove
+    | SaveShared
+    | SkipShared
+    | ImportApply
+    | ImportCancel
+)
+_TYPES: dict[str, type[Any]] = {
+    cls.tag: cls
+    for cls in (
+        CallsPage,
+        RequestAccess,
+        Approve,
+        Reject,
+        CallBack,
+        Done,
+        CardCall,
+        CardRename,
+        CardRemove,
+        SaveShared,
+        SkipShared,
+        ImportApply,
+        ImportCancel,
+    )
+}
 
 
 def pack(payload: Payload) -> str:
@@ -105,7 +181,8 @@ def on_its_message(press: CallbackQuery) -> bool:
         return False
     offered = [button.callback_data for row in (message.reply_markup or _NO_MARKUP).inline_keyboard for button in row]
     payload = parse(press.data)
-    if press.data in offered or isinstance(payload, RequestAccess | CallBack | Done | Approve | Reject):
+    stale_ok = RequestAccess | CallBack | Done | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel
+    if press.data in offered or isinstance(payload, stale_ok):
         return True
     # Another page of a list: the message must be a list with pages (a double tap on › lands here).
     return isinstance(payload, CallsPage) and any(isinstance(parse(data), CallsPage) for data in offered)

@@ -22,6 +22,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64  # bytes
 MAX_UPLOAD = 50 * 1024 * 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files to bots
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -467,6 +468,8 @@ def get_file(world: World, params: Params, files: Files) -> Any:
     stored = world.files.get(str(params.get("file_id")))
     if stored is None:
         raise _bad("invalid file_id")
+    if stored.data is not None and len(stored.data) > MAX_DOWNLOAD:
+        raise _bad("file is too big")
     obj: dict[str, Any] = {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,

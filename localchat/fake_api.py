@@ -28,7 +28,7 @@ from localchat._methods import (
     update_request,
 )
 from localchat._wire import UploadedFile, read_request
-from localchat._world import CallbackQuery, StoredMessage, World, command_entities
+from localchat._world import CallbackQuery, StoredFile, StoredMessage, World, command_entities
 
 __all__ = ["ApiCall", "FakeBotAPI", "UploadedFile"]
 
@@ -221,9 +221,20 @@ class FakeBotAPI:
         return update
 
     def share_contact(
-        self, user_id: int, phone_number: str, *, own: bool = True, chat_id: int | None = None
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        own: bool = True,
+        chat_id: int | None = None,
+        first_name: str = "Contact",
+        last_name: str | None = None,
+        contact_user_id: int | None = None,
+        forwarded_from: int | None = None,
     ) -> dict[str, Any]:
-        """The user shares a contact (their own by default, which sets ``contact.user_id``)."""
+        """The user shares a contact: their own by default (which sets ``contact.user_id``), else someone else's
+        with ``first_name``/``last_name`` (and ``contact_user_id`` when that person is on Telegram);
+        ``forwarded_from``: the message is forwarded from that user's chat."""
         sender = self._world.ensure_user(user_id)
         contact: dict[str, Any] = {"phone_number": phone_number}
         if own:
@@ -231,8 +242,58 @@ class FakeBotAPI:
             if "last_name" in sender:
                 contact["last_name"] = sender["last_name"]
         else:
-            contact["first_name"] = "Contact"
-        message = self._world.new_message(self._user_chat(user_id, chat_id), sender, contact=contact)
+            contact["first_name"] = first_name
+            if last_name:
+                contact["last_name"] = last_name
+            if contact_user_id is not None:
+                contact["user_id"] = contact_user_id
+        origin = None
+        if forwarded_from is not None:
+            origin = {"type": "user", "sender_user": self._world.ensure_user(forwarded_from), "date": int(time.time())}
+        message = self._world.new_message(
+            self._user_chat(user_id, chat_id), sender, contact=contact, forward_origin=origin
+        )
+        self._world.store(message, from_bot=False)
+        return self.enqueue({"message": message})
+
+    def send_document(
+        self,
+        user_id: int,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        mime_type: str | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> dict[str, Any]:
+        """The user sends a file (``caption`` "/cmd ..." gets its bot_command entity); the bot can getFile and
+        download it. Returns the Update."""
+        sender = self._world.ensure_user(user_id)
+        chat = self._user_chat(user_id, chat_id)
+        n = self._world.next_id()
+        stored = StoredFile(f"fake-user-document-{n}", f"d{n}", "document", bytes(data), filename, mime_type)
+        self._world.files[stored.file_id] = stored
+        document: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": filename,
+            "file_size": len(data),
+        }
+        if mime_type:
+            document["mime_type"] = mime_type
+        replied = None
+        if reply_to is not None:
+            replied = copy.deepcopy(self._stored(reply_to).data)
+            replied.pop("reply_to_message", None)
+        message = self._world.new_message(
+            chat,
+            sender,
+            reply_to_message=replied,
+            document=document,
+            caption=caption,
+            caption_entities=command_entities(caption or ""),
+        )
         self._world.store(message, from_bot=False)
         return self.enqueue({"message": message})
 

@@ -20,6 +20,7 @@ from storage.calls import CallChange, CallRecord, CustomerSummary
 from storage.chats import Chat
 from storage.contacts import Contact, ImportResult
 from storage.migrations import SchemaTooNew, latest_version, migrate
+from storage.recordings import RecordPost
 from storage.storage import Storage
 from storage.users import CompanyMember, Language, Role, User, UserStatus
 
@@ -41,6 +42,7 @@ __all__ = [
     "Language",
     "MissedCall",
     "RecordOutcome",
+    "RecordPost",
     "RecordResult",
     "RequestStatus",
     "Role",

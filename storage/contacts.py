@@ -1,14 +1,19 @@
-"""The customer book: a name per customer number (international digits, as the archive writes them)."""
+"""The customer book: a name per customer number (international digits, as the archive writes them), and the
+imports waiting for an admin's confirm."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from storage._db import dumps, write
+from storage._db import dumps, loads, write
+
+ImportState = Literal["previewed", "applied", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +29,33 @@ class Contact:
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     added: int
-    updated: int
+    updated: int  # the name changed
+    unchanged: int = 0  # already in the book under that name: not written
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """A file read and previewed; its rows are applied when the admin who sent it confirms."""
+
+    id: int
+    by: int
+    chat_id: int
+    message_id: int | None
+    state: ImportState
+    size: int  # rows to apply
+    created_at: int
+    decided_at: int | None
 
 
 _COLUMNS = "number, name, created_by, updated_by, created_at, updated_at"
+_IMPORT_COLUMNS = "id, by, chat_id, message_id, state, json_array_length(rows), created_at, decided_at"
+# A name that is already the one stored is not rewritten: its updated_at and updated_by stay as they were.
+_UPSERT = (
+    "INSERT INTO contacts (number, name, folded, created_by, updated_by, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET name = excluded.name,"
+    " folded = excluded.folded, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
+    " WHERE name <> excluded.name"
+)
 
 
 def _contact(row: Sequence[Any]) -> Contact:
@@ -39,9 +67,24 @@ def fold(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
+def _upsert(conn: sqlite3.Connection, rows: Sequence[tuple[str, str]], by: int | None, now: int) -> ImportResult:
+    """Write ``rows`` (the last name of a number repeated wins) inside the caller's transaction."""
+    latest = dict(rows)
+    known = dict(
+        conn.execute(
+            "SELECT number, name FROM contacts WHERE number IN (SELECT value FROM json_each(?))",
+            (dumps(sorted(latest)),),
+        ).fetchall()
+    )
+    conn.executemany(_UPSERT, [(number, name, fold(name), by, by, now, now) for number, name in latest.items()])
+    unchanged = sum(1 for number, name in latest.items() if known.get(number) == name)
+    return ImportResult(added=len(latest.keys() - known.keys()), updated=len(known) - unchanged, unchanged=unchanged)
+
+
 class Contacts:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.imports = Imports(db)
 
     def get(self, number: str) -> Contact | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM contacts WHERE number = ?", (number,)).fetchone()
@@ -85,25 +128,77 @@ class Contacts:
         )
         return [_contact(row) for row in rows]
 
+    def recent(self, limit: int) -> list[Contact]:
+        """The most recently named or renamed customers, newest first."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM contacts ORDER BY updated_at DESC, folded, number LIMIT ?", (limit,)
+        )
+        return [_contact(row) for row in rows]
+
     def apply(self, rows: Sequence[tuple[str, str]], by: int | None, now: int) -> ImportResult:
         """Name many customers at once, in one transaction (an import): all of it or, on any failure, none."""
-        numbers = dumps(sorted({number for number, _ in rows}))
         with write(self._db) as conn:
-            known = {
-                number
-                for (number,) in conn.execute(
-                    "SELECT number FROM contacts WHERE number IN (SELECT value FROM json_each(?))", (numbers,)
-                )
-            }
-            conn.executemany(
-                "INSERT INTO contacts (number, name, folded, created_by, updated_by, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET name = excluded.name,"
-                " folded = excluded.folded, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-                [(number, name, fold(name), by, by, now, now) for number, name in rows],
-            )
-        distinct = {number for number, _ in rows}
-        return ImportResult(added=len(distinct - known), updated=len(distinct & known))
+            return _upsert(conn, rows, by, now)
 
     def count(self) -> int:
         (found,) = self._db.execute("SELECT count(*) FROM contacts").fetchone()
         return int(found)
+
+
+class Imports:
+    """Import files read and previewed, waiting for the confirm of the admin who sent them."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, by: int, chat_id: int, rows: Sequence[tuple[str, str]], now: int) -> Import:
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "INSERT INTO imports (by, chat_id, rows, created_at) VALUES (?, ?, ?, ?)",
+                (by, chat_id, dumps([list(row) for row in rows]), now),
+            )
+            row = conn.execute(f"SELECT {_IMPORT_COLUMNS} FROM imports WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return Import(*row)
+
+    def shown(self, import_id: int, message_id: int) -> None:
+        """The preview with its buttons is this message of the import's chat."""
+        with write(self._db) as conn:
+            conn.execute("UPDATE imports SET message_id = ? WHERE id = ?", (message_id, import_id))
+
+    def get(self, import_id: int) -> Import | None:
+        row = self._db.execute(f"SELECT {_IMPORT_COLUMNS} FROM imports WHERE id = ?", (import_id,)).fetchone()
+        return None if row is None else Import(*row)
+
+    def apply(self, import_id: int, now: int) -> ImportResult | None:
+        """Write a previewed import into the book and mark it applied, in one transaction: a crash leaves all of
+        it or none, and a second confirm finds it applied and writes nothing (None)."""
+        with write(self._db) as conn:
+            taken = conn.execute(
+                "UPDATE imports SET state = 'applied', decided_at = ? WHERE id = ? AND state = 'previewed'"
+                " RETURNING by, rows",
+                (now, import_id),
+            ).fetchall()
+            if not taken:
+                return None
+            ((by, rows),) = taken
+            return _upsert(conn, [(number, name) for number, name in loads(rows)], by, now)
+
+    def cancel(self, import_id: int, now: int) -> bool:
+        """Drop a previewed import (its rows are not kept); False when it was already decided."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "UPDATE imports SET state = 'cancelled', decided_at = ?, rows = '[]'"
+                " WHERE id = ? AND state = 'previewed'",
+                (now, import_id),
+            )
+            return cursor.rowcount == 1
+
+
+def known_names(path: str | Path, numbers: Iterable[str]) -> dict[str, str]:
+    """``Contacts.names`` for a worker thread: its own read-only connection to the database file (the bot's
+    ``Storage`` belongs to the event loop's thread)."""
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return Contacts(Database(conn)).names(numbers)
+    finally:
+        conn.close()

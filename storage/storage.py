@@ -16,6 +16,7 @@ from storage.chats import Chats
 from storage.contacts import Contacts
 from storage.kv import KV
 from storage.migrations import migrate, schema_version
+from storage.recordings import Recordings
 from storage.users import Users
 
 # sqlite3 runs on the bot's event loop: while a write waits for another process's lock, nobody is answered. So
@@ -46,6 +47,7 @@ class Storage:
         self.audit = Audit(db)
         self.calls = Calls(db)
         self.contacts = Contacts(db)
+        self.recordings = Recordings(db)
         self.kv = KV(db)
 
     @classmethod

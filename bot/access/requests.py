@@ -16,7 +16,8 @@ from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot import keyboards
-from bot.access.checks import Caller, allowed, requires, texts_for
+from bot.access.checks import Caller, allowed, enabled_in, requires, texts_for
+from bot.contacts import commands as contacts
 from bot.context import Context
 from bot.formatting import format_for_people
 from bot.services import Services
@@ -74,13 +75,19 @@ async def request_access(update: Update, context: Context) -> None:
 
 
 async def contact_shared(update: Update, context: Context) -> None:
-    """A stranger shares their phone: matched against the members' personal numbers for the admins."""
+    """A stranger shares their phone: matched against the members' personal numbers for the admins. A manager
+    who shares or forwards someone else's contact is offered to save that customer instead."""
     message, sender, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or sender is None or message.contact is None or chat is None:
         return
+    svc = context.services
+    if message.contact.user_id != sender.id and allowed(svc.storage.users.get(sender.id), "manager"):
+        # Where commands are answered only: a team group the bot is not enabled in hears nothing.
+        if chat.type == ChatType.PRIVATE or enabled_in(chat, svc):
+            await contacts.offer_shared(update, context)
+        return
     if chat.type != ChatType.PRIVATE:
         return  # a contact shared in a group is the group's business, not an access request
-    svc = context.services
     texts = texts_for(update, svc)
     if allowed(svc.storage.users.get(sender.id), "manager"):
         await message.reply_text(texts("already_allowed"), reply_markup=ReplyKeyboardRemove())

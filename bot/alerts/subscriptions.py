@@ -13,6 +13,7 @@ from bot.texts import Html, echo
 from newtel import phones
 
 _BALANCE_WORDS = ("balance", "баланс")
+_RECORDS_WORDS = ("records", "записи")  # each answered call's recording posted here
 
 
 def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], str | None]:
@@ -40,22 +41,28 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     assert message is not None and chat is not None
     words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
     balance = any(a.lower() in _BALANCE_WORDS for a in words)
+    records = any(a.lower() in _RECORDS_WORDS for a in words)
     company = (await svc.directory.numbers()).external
-    chosen, unknown = company_numbers([a for a in words if a.lower() not in _BALANCE_WORDS], company)
+    options = (*_BALANCE_WORDS, *_RECORDS_WORDS)
+    chosen, unknown = company_numbers([a for a in words if a.lower() not in options], company)
     if unknown is not None:
         listed = ", ".join(format_for_people(n) for n in company)
         await message.reply_text(texts("subscribe_unknown_number", number=echo(unknown), numbers=listed))
         return
     now = int(time.time())
-    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now)
+    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now, records=records)
+    details: dict[str, object] = {"numbers": chosen, "balance": balance}
+    if records:
+        details["records"] = True
     svc.storage.audit.log(
-        "chat.subscribe", actor_id=caller.user.telegram_id, target=str(chat.id),
-        details={"numbers": chosen, "balance": balance}, now=now,
-    )  # fmt: skip
+        "chat.subscribe", actor_id=caller.user.telegram_id, target=str(chat.id), details=details, now=now
+    )
     scope = ", ".join(format_for_people(n) for n in chosen) if chosen else texts("all_numbers")
     text = texts("subscribed", numbers=scope)
     if balance:
         text = Html(text + "\n" + texts("subscribed_balance"))
+    if records:
+        text = Html(text + "\n" + texts("subscribed_records"))
     await message.reply_text(text)
 
 

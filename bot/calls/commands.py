@@ -8,15 +8,15 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
-from telegram import InlineKeyboardMarkup, InputFile, Message, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Message, Update
 
 import newtel
 from bot import arguments
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
+from bot.calllog import recordings
 from bot.calllog.ingest import as_call
+from bot.calllog.story import story
 from bot.calls import calling, listing, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_ROWS = 1_000  # calls read from the archive for one list at most (it shows ``limit`` of them after filtering)
 STALE_CALL = timedelta(minutes=2)  # a /call older than this (queued while the bot was down) is not placed
-
-
-MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
 
 
 @requires("manager")
@@ -76,7 +73,16 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
     chosen = listing.select(history, query)
     # Remember which call each index meant, so "/record 3" finds it later (and after a restart).
     CallsIndex(caller).remember([c.vpbx_id for c in chosen])
-    return listing.render(chosen, query, page, caller.texts, svc.settings.zone, datetime.now(UTC))
+    texts, zone, now = caller.texts, svc.settings.zone, datetime.now(UTC)
+    if query.number:  # one customer's list: their story once, as it stands now
+        about = story(svc.storage, query.number, before=int(now.timestamp()) + 1).line(texts, zone)
+        return listing.render(chosen, query, page, texts, zone, now, about=about)
+
+    def told(call: newtel.Call) -> Html:
+        customer = call.dnid if call.is_outbound else call.clid
+        return story(svc.storage, customer, before=int(call.start_time.timestamp())).line(texts, zone)
+
+    return listing.render(chosen, query, page, texts, zone, now, story=told)
 
 
 class CallsIndex:
@@ -129,8 +135,8 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
 
 @requires("manager")
 async def record(update: Update, context: Context, caller: Caller) -> None:
-    message, texts, svc = update.effective_message, caller.texts, caller.services
-    assert message is not None
+    message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
+    assert message is not None and chat is not None
     args = context.args or []
     if len(args) != 1:
         await message.reply_text(texts("record_usage"))
@@ -147,45 +153,48 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     else:
         await message.reply_text(texts("record_usage"))
         return
+    now = datetime.now(UTC)
+    topic = message.message_thread_id if message.is_topic_message else None
+
+    async def send(caption: Html, *, file_id: str | None = None, link: str | None = None) -> Message:
+        """In reply to the request (in its topic, if any)."""
+        return await recordings.send_recording(
+            context.bot, svc.http, chat.id, vpbx_id, caption, texts,
+            file_id=file_id, link=link, reply_to=message.message_id, thread_id=topic,
+        )  # fmt: skip
+
+    kept, file_id = svc.storage.calls.get(vpbx_id), svc.storage.recordings.file_id(vpbx_id)
+    if kept is not None and file_id is not None:  # Telegram keeps it: at once, no New-Tel request
+        _audit_listened(caller, vpbx_id)
+        await send(recordings.caption(kept, texts, svc.settings.zone, now), file_id=file_id)
+        return
+    if kept is not None and now.timestamp() - kept.started_at > recordings.NEWTEL_KEEPS:
+        if not kept.active and kept.answered_at is None:
+            await message.reply_text(texts("newtel_no_record"))
+        else:
+            when = moment(datetime.fromtimestamp(kept.started_at, UTC), svc.settings.zone, texts.lang, now)
+            await message.reply_text(texts("record_gone", when=when))
+        return
     await show_typing(update, context)
     details, link = await asyncio.gather(
         svc.newtel.vpbx.get_call_details(vpbx_id), svc.newtel.vpbx.get_call_record_link(vpbx_id)
     )
     caption = texts(
         "record_caption",
-        when=moment(details.start_time, svc.settings.zone, texts.lang, datetime.now(UTC)),
+        when=moment(details.start_time, svc.settings.zone, texts.lang, now),
         caller=format_for_people(details.clid),
         dialled=format_for_people(details.dnid),
     )
-    svc.storage.audit.log(
+    _audit_listened(caller, vpbx_id)
+    sent = await send(caption, link=link)
+    if (became := recordings.kept_file(sent)) is not None:
+        try:  # the next /record of it is at once, past New-Tel's 24 hours too
+            svc.storage.recordings.keep(vpbx_id, became, now=int(time.time()))
+        except sqlite3.Error as error:  # the recording went out; a later /record asks New-Tel again
+            log.warning("Recording of %s not kept: %s", vpbx_id, error)
+
+
+def _audit_listened(caller: Caller, vpbx_id: str) -> None:
+    caller.services.storage.audit.log(
         "record.fetch", actor_id=caller.user.telegram_id, target=vpbx_id, details=None, now=int(time.time())
     )
-    await send_recording(caller, message, link, caption, vpbx_id)
-
-
-async def send_recording(caller: Caller, message: Message, link: str, caption: Html, vpbx_id: str) -> None:
-    """By URL (Telegram fetches it), else downloaded and uploaded when under 50 MB, else as a link."""
-    try:
-        await message.reply_audio(audio=link, caption=caption, do_quote=True)
-        return
-    except BadRequest as error:
-        log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
-    data = await _download(caller.services.http, link)
-    if data is None:
-        await message.reply_text(caller.texts("record_link", caption=caption, url=link), do_quote=True)
-        return
-    await message.reply_audio(audio=InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, do_quote=True)
-
-
-async def _download(http: aiohttp.ClientSession, link: str) -> bytes | None:
-    """The recording's bytes, or None when it is over Telegram's upload limit."""
-    async with http.get(link, timeout=aiohttp.ClientTimeout(total=120)) as response:
-        response.raise_for_status()
-        if (response.content_length or 0) > MAX_UPLOAD:
-            return None
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(256 * 1024):
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return None
-        return bytes(data)
