@@ -17,6 +17,7 @@ Usage: python bench/archive.py [--sizes 10000,50000] [--reps 5] [--calls 1000000
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import json
 import random
@@ -62,7 +63,7 @@ async def poll_cpu(poller: Poller, svc: Services, extra: list[Call] | None = Non
 def changed_calls(calls: list[Call], count: int, round_: int) -> list[Call]:
     """``count`` calls new to the archive and already over (a mix of answered and missed, as the history is)."""
     ended = [call for call in calls if not call.active][:count]
-    return [call.model_copy(update={"vpbx_id": f"{round_:08x}{n:032x}"}) for n, call in enumerate(ended)]
+    return [dataclasses.replace(call, vpbx_id=f"{round_:08x}{n:032x}") for n, call in enumerate(ended)]
 
 
 async def measure_poll(size: int, reps: int) -> dict[str, Any]:

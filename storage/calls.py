@@ -119,13 +119,12 @@ class Calls:
         if not records:
             return []
         ids = dumps([r.vpbx_id for r in records])
-        with write(self._db) as conn:
-            stored = {
-                row[0]: _record(row)
-                for row in conn.execute(
-                    f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id IN (SELECT value FROM json_each(?))", (ids,)
-                )
-            }
+        query = f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id IN (SELECT value FROM json_each(?))"
+        stored = {row[0]: _record(row) for row in self._db.execute(query, (ids,))}
+        if all(stored.get(r.vpbx_id) == r for r in records):
+            return []  # the usual poll: nothing changed, no write transaction at all
+        with write(self._db) as conn:  # compared again under the write lock: another writer may have been first
+            stored = {row[0]: _record(row) for row in conn.execute(query, (ids,))}
             changes = [CallChange(r, stored.get(r.vpbx_id)) for r in records if stored.get(r.vpbx_id) != r]
             columns = ", ".join(_OBSERVED)
             conn.executemany(

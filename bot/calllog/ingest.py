@@ -10,6 +10,7 @@ from storage import CallChange, CallRecord, Storage
 
 INGEST_BATCH = 500  # calls compared with the archive and written per poll at most (~35 ms of SQLite, measured)
 RETENTION_BATCH = 500  # calls forgotten per poll at most: pruning a year's backlog never holds the loop long
+PRUNE_EVERY = 3_600  # seconds between looks for calls past the retention, once the backlog is gone
 
 
 def record(call: Call) -> CallRecord:
@@ -55,6 +56,7 @@ class Ingest:
         # The one cache here: the calls the archive holds as ended (it stays the truth). New-Tel never changes an
         # ended call again, so a poll skips those with a set lookup and compares only the rest with the archive.
         self._ended: set[str] = set()
+        self._next_prune = 0
 
     def take(self, calls: Sequence[Call], now: int) -> list[CallChange]:
         """Archive what changed among ``calls`` (one transaction) and forget what is past the retention. At most
@@ -67,5 +69,7 @@ class Ingest:
         self._ended.update(call.vpbx_id for call in pending if not call.active)
         if len(self._ended) > 2 * len(calls) + INGEST_BATCH:  # calls that left New-Tel's window leave it too
             self._ended &= {call.vpbx_id for call in calls}
-        self._storage.calls.prune(now - self._retention, RETENTION_BATCH)
+        if now >= self._next_prune:  # a full batch forgotten: more is due next poll; else look again in an hour
+            pruned = self._storage.calls.prune(now - self._retention, RETENTION_BATCH)
+            self._next_prune = now if pruned == RETENTION_BATCH else now + PRUNE_EVERY
         return changes

@@ -11,6 +11,7 @@ import pytest
 from bot.alerts.poller import poller
 from bot.calllog import ingest as ingest_module
 from bot.calls import periods
+from storage import CallRecord
 from tests.bot.conftest import MANAGER, World
 
 CUSTOMER = "79035551122"
@@ -88,3 +89,28 @@ async def test_calls_of_a_period_come_from_the_archive(world: World, manager: ob
     assert await world.ask(MANAGER, "/calls 31.02") == (
         "Такого периода нет: «31.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
     )
+
+
+async def test_calls_past_the_retention_are_forgotten_a_batch_a_poll_then_looked_for_hourly(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "RETENTION_BATCH", 2)
+    storage, now = world.services.storage, int(time.time())
+    days = world.settings.call_retention_days
+    old = [
+        CallRecord(f"{n:040x}", "in", CUSTOMER, "74955325585", "no answer", False, now - (days + 1) * 86_400 - n,
+                   None, now - (days + 1) * 86_400 - n + 20)
+        for n in range(5)
+    ]  # fmt: skip
+    storage.calls.ingest(old, now=now)
+    ingest = ingest_module.Ingest(storage, days)
+    counts = []
+    for _ in range(4):
+        ingest.take([], now)
+        counts.append(storage.calls.count())
+    assert counts == [3, 1, 0, 0]
+    storage.calls.ingest(old[:1], now=now)  # another old one: not looked for until an hour on
+    ingest.take([], now + 60)
+    assert storage.calls.count() == 1
+    ingest.take([], now + ingest_module.PRUNE_EVERY + 1)
+    assert storage.calls.count() == 0
