@@ -444,7 +444,8 @@ def _send_media(kind: str) -> Handler:
         reply_to = _reply_to(world, chat_id, params)
         stored_file = _media_file(world, kind, params, files)
         world.files[stored_file.file_id] = stored_file
-        content = {kind: _file_object(stored_file, params), "caption": caption, "caption_entities": entities}
+        media = _photo_sizes(stored_file) if kind == "photo" else _file_object(stored_file, params)
+        content = {kind: media, "caption": caption, "caption_entities": entities}
         message = world.new_message(chat_id, world.bot_user, reply_to_message=reply_to, **content, reply_markup=inline)
         world.store(
             message,
@@ -459,7 +460,21 @@ def _send_media(kind: str) -> Handler:
     return send
 
 
-for _kind in ("audio", "document", "voice"):
+def _photo_sizes(stored: StoredFile) -> list[dict[str, Any]]:
+    """A photo arrives as Telegram sends it back: a list of sizes (here only the one uploaded, its size read from
+    a PNG's header)."""
+    data = stored.data or b""
+    width = height = 0
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    size: dict[str, Any] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+    size.update(width=width, height=height)
+    if stored.data is not None:
+        size["file_size"] = len(stored.data)
+    return [size]
+
+
+for _kind in ("audio", "document", "voice", "photo"):
     method("send" + _kind.capitalize())(_send_media(_kind))
 
 

@@ -1,0 +1,118 @@
+"""The customer book and its imports: names by number, searched by name or digits; an import applied whole, once,
+or not at all — a kill -9 half-way through leaves the book as it was."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from storage import Contact, ImportResult, Storage
+from storage.contacts import known_names
+
+IVAN, PETR, ANNA = "79161234567", "79035551122", "74951234567"
+
+
+def test_a_name_is_set_renamed_and_removed_with_who_and_when(storage: Storage) -> None:
+    book = storage.contacts
+    assert book.set(IVAN, "Иван", by=7, now=100) == (None, Contact(IVAN, "Иван", 7, 7, 100, 100))
+    before, after = book.set(IVAN, "Иван Петров", by=8, now=200)
+    assert (before, after) == (Contact(IVAN, "Иван", 7, 7, 100, 100), Contact(IVAN, "Иван Петров", 7, 8, 100, 200))
+    assert book.names([IVAN, PETR]) == {IVAN: "Иван Петров"}
+    assert book.remove(IVAN) == after and book.remove(IVAN) is None
+    assert book.get(IVAN) is None and book.count() == 0
+
+
+def test_search_by_any_case_of_the_name_or_digits_of_the_number(storage: Storage) -> None:
+    book = storage.contacts
+    book.set(IVAN, "Иван Ёлкин", by=1, now=100)
+    book.set(PETR, "ООО «Ромашка»", by=1, now=300)
+    book.set(ANNA, "anna", by=1, now=200)
+    assert [c.number for c in book.search("елкин", 10)] == [IVAN]
+    assert [c.number for c in book.search("РОМАШ", 10)] == [PETR]
+    assert [c.number for c in book.search("555", 10)] == [PETR]
+    assert [c.name for c in book.search("", 10)] == ["anna", "Иван Ёлкин", "ООО «Ромашка»"]
+    assert [c.number for c in book.recent(2)] == [PETR, ANNA]
+
+
+def test_an_import_is_applied_once_and_counts_what_it_changed(storage: Storage) -> None:
+    storage.contacts.set(IVAN, "Иван", by=1, now=100)
+    storage.contacts.set(PETR, "Пётр", by=1, now=100)
+    imports = storage.contacts.imports
+    staged = imports.create(by=5, chat_id=5, rows=[(IVAN, "Иван Петров"), (PETR, "Пётр"), (ANNA, "Анна")], now=200)
+    assert (staged.state, staged.size, staged.message_id, staged.decided_at) == ("previewed", 3, None, None)
+    imports.shown(staged.id, 42)
+    assert imports.apply(staged.id, now=300) == ImportResult(added=1, updated=1, unchanged=1)
+    assert imports.apply(staged.id, now=301) is None  # a second confirm writes nothing
+    assert imports.cancel(staged.id, now=302) is False
+    got = imports.get(staged.id)
+    assert got is not None and (got.state, got.message_id, got.decided_at) == ("applied", 42, 300)
+    assert storage.contacts.names([IVAN, PETR, ANNA]) == {IVAN: "Иван Петров", PETR: "Пётр", ANNA: "Анна"}
+    assert storage.contacts.get(PETR) == Contact(PETR, "Пётр", 1, 1, 100, 100)  # unchanged: not rewritten
+    assert storage.contacts.get(ANNA) == Contact(ANNA, "Анна", 5, 5, 300, 300)
+
+
+def test_a_cancelled_import_writes_nothing_and_cannot_be_applied(storage: Storage) -> None:
+    imports = storage.contacts.imports
+    staged = imports.create(by=5, chat_id=5, rows=[(IVAN, "Иван")], now=200)
+    assert imports.cancel(staged.id, now=250) is True
+    assert imports.apply(staged.id, now=300) is None
+    assert storage.contacts.count() == 0
+    got = imports.get(staged.id)
+    assert got is not None and (got.state, got.size) == ("cancelled", 0)
+
+
+def test_an_import_that_fails_half_way_leaves_the_book_and_the_import_as_they_were(storage: Storage) -> None:
+    imports = storage.contacts.imports
+    staged = imports.create(by=5, chat_id=5, rows=[(IVAN, "Иван"), (PETR, "   ")], now=200)  # the book's CHECK
+    with pytest.raises(Exception, match="CHECK"):
+        imports.apply(staged.id, now=300)
+    assert storage.contacts.count() == 0
+    got = imports.get(staged.id)
+    assert got is not None and got.state == "previewed"
+
+
+def test_a_worker_thread_reads_names_through_its_own_read_only_connection(db_path: Path) -> None:
+    with Storage.open(db_path) as storage:
+        storage.contacts.set(IVAN, "Иван", by=1, now=100)
+        assert known_names(db_path, [IVAN, PETR]) == {IVAN: "Иван"}
+
+
+KILLED_MID_IMPORT = """
+import os, signal, sys
+from storage import Storage
+
+storage = Storage.open(sys.argv[1])
+steps = 0
+
+def kill_after_a_while() -> int:
+    global steps
+    steps += 1
+    if steps == 1_300:  # about half of the 5,000 rows written (the upsert runs from ~400 to ~2,200)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+storage.db.conn.set_progress_handler(kill_after_a_while, 100)
+storage.contacts.imports.apply(int(sys.argv[2]), now=300)
+print("not killed")
+"""
+
+
+def test_kill_9_during_an_import_leaves_nothing_half_applied(db_path: Path) -> None:
+    rows = [(f"7916{n:07d}", f"Клиент {n}") for n in range(5_000)]
+    with Storage.open(db_path) as storage:
+        staged = storage.contacts.imports.create(by=5, chat_id=5, rows=rows, now=200)
+    script = textwrap.dedent(KILLED_MID_IMPORT)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(db_path), str(staged.id)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == -9, done.stdout + done.stderr
+    with Storage.open(db_path) as storage:
+        assert storage.contacts.count() == 0
+        got = storage.contacts.imports.get(staged.id)
+        assert got is not None and got.state == "previewed"
+        assert storage.contacts.imports.apply(staged.id, now=400) == ImportResult(added=5_000, updated=0)
+        assert storage.contacts.count() == 5_000
