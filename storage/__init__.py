@@ -4,6 +4,18 @@ storage = Storage.open("bot.db")
 storage.users.is_allowed(telegram_id)
 """
 
+import sys
+
+# sqlite-utils imports numpy (and pandas), when installed, only to map their types to SQLite's; the bot never hands
+# it either. numpy is installed for the charts, and imported on the first one: until then it would cost the bot
+# process ~18 MB for nothing. So sqlite-utils is imported with numpy masked, and the mask is lifted at once.
+if "numpy" not in sys.modules:
+    sys.modules["numpy"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del sys.modules["numpy"]
+
 from storage.access_requests import AccessRequest, RequestStatus
 from storage.alerts import (
     Alert,

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 
 import newtel
 from bot import arguments
@@ -166,8 +167,11 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     kept, file_id = svc.storage.calls.get(vpbx_id), svc.storage.recordings.file_id(vpbx_id)
     if kept is not None and file_id is not None:  # Telegram keeps it: at once, no New-Tel request
         _audit_listened(caller, vpbx_id)
-        await send(recordings.caption(kept, texts, svc.settings.zone, now), file_id=file_id)
-        return
+        try:
+            await send(recordings.caption(kept, texts, svc.settings.zone, now), file_id=file_id)
+            return
+        except BadRequest as error:  # Telegram lost its copy: New-Tel may still have the recording
+            log.warning("Telegram refused the kept recording of %s (%s)", vpbx_id, error.message)
     if kept is not None and now.timestamp() - kept.started_at > recordings.NEWTEL_KEEPS:
         if not kept.active and kept.answered_at is None:
             await message.reply_text(texts("newtel_no_record"))

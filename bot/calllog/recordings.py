@@ -1,0 +1,228 @@
+"""Recordings that outlive New-Tel's 24 hours. Each answered call's recording goes, as audio, to every chat
+subscribed with "records" (a reply to that call's alert where there is one), and the Telegram file it becomes is
+kept, so ``/record`` re-sends it at once, long after New-Tel forgot the call.
+
+The poll hands over the calls the archive took in (``enqueue``: storage only), then posts a few due ones
+(``post_due``). A post is exactly once per chat and call: storage records it right after Telegram's answer, and
+what Telegram took but storage could not record is kept in memory and never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+
+import newtel
+from bot.formatting import duration, format_for_people, moment
+from bot.services import Services
+from bot.texts import Html, Texts
+from storage import CallRecord, RecordPost
+
+log = logging.getLogger(__name__)
+
+NEWTEL_KEEPS = 24 * 3600  # seconds New-Tel keeps a call (and its recording)
+POSTS_PER_POLL = 3  # recordings are big: a poll sends at most this many
+TRIES = 6  # attempts to get a recording from New-Tel before a post is given up
+RETRY_FIRST = 60  # seconds before the first retry; each next waits twice as long (1, 2, 4 … 32 min)
+TELEGRAM_RETRY = 60  # seconds before a post Telegram failed to take is tried again (never given up)
+ALERT_WAIT = 120  # seconds a post waits for its alert's first delivery, to be posted as a reply to it
+MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
+
+
+def caption(call: CallRecord, texts: Texts, zone: ZoneInfo, now: datetime) -> Html:
+    """When, who called whom; then the talk time and who of the company answered or placed it, when known."""
+    lines = [
+        texts(
+            "record_caption",
+            when=moment(datetime.fromtimestamp(call.started_at, UTC), zone, texts.lang, now),
+            caller=format_for_people(call.clid),
+            dialled=format_for_people(call.dnid),
+        ),
+        texts("recording_talk", talk=duration(call.talk_seconds)),
+    ]
+    if call.member_name:
+        who = "recording_placed_by" if call.direction == "out" else "recording_answered_by"
+        lines.append(texts(who, member=call.member_name))
+    return Html("\n".join(lines))
+
+
+def company_number(call: CallRecord) -> str:
+    """The company's side of the call: the number dialled for inbound, the caller id for outbound."""
+    return call.clid if call.direction == "out" else call.dnid
+
+
+async def send_recording(
+    bot: Bot,
+    http: aiohttp.ClientSession,
+    chat_id: int,
+    vpbx_id: str,
+    caption: Html,
+    texts: Texts,
+    *,
+    file_id: str | None = None,
+    link: str | None = None,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+) -> Message:
+    """The one way a recording is sent: by the ``file_id`` Telegram keeps; else by New-Tel's ``link`` (Telegram
+    fetches it), else downloaded and uploaded when under 50 MB, else as the link. ``reply_to`` a message that
+    may be gone: then it is sent without the reply; ``thread_id``: the forum topic it belongs in."""
+    reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+    where: dict[str, Any] = {"reply_parameters": reply, "message_thread_id": thread_id}
+    if file_id is not None:
+        return await bot.send_audio(chat_id, file_id, caption=caption, **where)
+    if link is None:
+        raise ValueError("a recording is sent by its file_id or its link")
+    try:
+        return await bot.send_audio(chat_id, link, caption=caption, **where)
+    except BadRequest as error:
+        log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
+    data = await _download(http, link)
+    if data is None:
+        return await bot.send_message(chat_id, texts("record_link", caption=caption, url=link), **where)
+    return await bot.send_audio(chat_id, InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, **where)
+
+
+def kept_file(message: Message) -> str | None:
+    """The Telegram file a sent recording became (None when it went as a link)."""
+    return message.audio.file_id if message.audio is not None else None
+
+
+async def _download(http: aiohttp.ClientSession, link: str) -> bytes | None:
+    """The recording's bytes, or None when it is over Telegram's upload limit."""
+    async with http.get(link, timeout=aiohttp.ClientTimeout(total=120)) as response:
+        response.raise_for_status()
+        if (response.content_length or 0) > MAX_UPLOAD:
+            return None
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            data += chunk
+            if len(data) > MAX_UPLOAD:
+                return None
+        return bytes(data)
+
+
+class RecordingPosts:
+    """Each answered call's recording, posted once to every chat subscribed with "records"."""
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        # Taken by Telegram, not yet recorded in storage: (chat id, vpbx id) -> (message id, file id).
+        self.unrecorded: dict[tuple[int, str], tuple[int, str | None]] = {}
+
+    def enqueue(self, pending: Sequence[CallRecord], now: int) -> int:
+        """A post, due now, for every answered call among ``pending`` that is over, in each chat subscribed with
+        "records" whose numbers it concerns and that subscribed before it ended. Returns how many are new."""
+        ended = [call for call in pending if not call.active and call.answered_at is not None]
+        if not ended:
+            return 0
+        chats = self._svc.storage.chats.recording_chats()
+        posts = [
+            (chat.chat_id, call.vpbx_id)
+            for call in ended
+            for chat in chats
+            if (call.ended_at or call.started_at) >= (chat.subscribed_at or chat.created_at)
+            and chat.wants(company_number(call))
+        ]
+        return self._svc.storage.recordings.enqueue(posts, due_at=now)
+
+    async def post_due(self, bot: Bot, now: int) -> int:
+        """Post at most POSTS_PER_POLL due recordings, the longest waiting first. Returns how many went."""
+        if not self._record_unrecorded():
+            return 0
+        links: dict[str, str | None] = {}  # New-Tel's link per call (None: it failed), asked once per poll
+        posted = 0
+        for post in self._svc.storage.recordings.due(now, POSTS_PER_POLL):
+            if (post.chat_id, post.call.vpbx_id) in self.unrecorded:
+                continue
+            outcome = await self._post(bot, post, now, links)
+            if outcome is None:
+                break  # Telegram is failing: the others wait for the next poll too
+            posted += outcome
+        return posted
+
+    async def _post(self, bot: Bot, post: RecordPost, now: int, links: dict[str, str | None]) -> int | None:
+        """Send one post: 1 when it went, 0 when it did not (retried later or given up), None to stop the round."""
+        svc, call, chat_id = self._svc, post.call, post.chat_id
+        recordings = svc.storage.recordings
+        alert = recordings.alert_of(chat_id, call)
+        if alert is not None and alert.message_id is None and now - (call.ended_at or now) < ALERT_WAIT:
+            return 0  # its alert goes out in this poll's delivery: the recording follows as a reply to it
+        file_id = recordings.file_id(call.vpbx_id)
+        link = None
+        if file_id is None:
+            if call.vpbx_id not in links:
+                try:
+                    links[call.vpbx_id] = await svc.background.vpbx.get_call_record_link(call.vpbx_id)
+                except newtel.NewtelError as error:  # often: no recording yet, right after the call
+                    links[call.vpbx_id] = None
+                    log.info("No recording of %s from New-Tel yet (%s: %s)", call.vpbx_id, type(error).__name__, error)
+            link = links[call.vpbx_id]
+            if link is None:
+                self._retry(post, now)
+                return 0
+        texts = svc.chat_texts(chat_id)
+        text = caption(call, texts, svc.settings.zone, datetime.now(UTC))
+        reply_to = alert.message_id if alert is not None and alert.message_id else None
+        try:
+            message = await send_recording(
+                bot, svc.http, chat_id, call.vpbx_id, text, texts, file_id=file_id, link=link, reply_to=reply_to
+            )
+        except ChatMigrated as error:  # the group became a supergroup: its posts follow it (ON UPDATE CASCADE)
+            log.info("Chat %s moved to %s", chat_id, error.new_chat_id)
+            svc.storage.chats.move(chat_id, error.new_chat_id, now=now)
+            return 0
+        except Forbidden as error:
+            dropped = recordings.give_up_chat(chat_id)
+            log.warning(
+                "The bot cannot write to chat %s (%s): %d recording(s) not posted there", chat_id, error, dropped
+            )
+            return 0
+        except BadRequest as error:
+            if "chat not found" in error.message.lower():
+                recordings.give_up_chat(chat_id)
+            else:
+                recordings.give_up(chat_id, call.vpbx_id)
+            log.error("Telegram refused the recording of %s in chat %s: %s", call.vpbx_id, chat_id, error.message)
+            return 0
+        except TelegramError as error:  # 5xx, network, timeout, 429 past the rate limiter: lose nothing, retry later
+            log.warning("Recording of %s not posted in chat %s yet (%s); will retry", call.vpbx_id, chat_id, error)
+            recordings.postpone(chat_id, call.vpbx_id, now + TELEGRAM_RETRY)
+            return None
+        except (TimeoutError, aiohttp.ClientError) as error:  # New-Tel's file server, for an upload
+            log.info("Recording of %s not downloaded (%s: %s)", call.vpbx_id, type(error).__name__, error)
+            self._retry(post, now)
+            return 0
+        # Recorded before anything else can run: the only window in which a post could go twice.
+        self.unrecorded[(chat_id, call.vpbx_id)] = (message.message_id, kept_file(message))
+        return 1 if self._record_unrecorded() else None
+
+    def _retry(self, post: RecordPost, now: int) -> None:
+        """New-Tel had no recording to give (yet): try again later, each time waiting twice as long."""
+        due_at = now + RETRY_FIRST * 2**post.tries
+        state = self._svc.storage.recordings.retry(post.chat_id, post.call.vpbx_id, due_at, TRIES)
+        if state == "failed":
+            log.warning("Recording of %s for chat %s given up after %d tries", post.call.vpbx_id, post.chat_id, TRIES)
+
+    def _record_unrecorded(self) -> bool:
+        """Record what Telegram took and storage does not know yet; False while storage cannot (nothing is sent)."""
+        try:
+            for (chat_id, vpbx_id), (message_id, file_id) in list(self.unrecorded.items()):
+                self._svc.storage.recordings.sent(chat_id, vpbx_id, message_id, file_id, now=_now())
+                del self.unrecorded[(chat_id, vpbx_id)]
+        except sqlite3.OperationalError as error:
+            log.warning("The database cannot record %d posted recording(s) (%s)", len(self.unrecorded), error)
+            return False
+        return True
+
+
+def _now() -> int:
+    return int(datetime.now(UTC).timestamp())

@@ -1,0 +1,262 @@
+"""Recordings past New-Tel's 24 hours: each answered call's recording posted once to the chats subscribed with
+"records", kept as a Telegram file, and re-sent by that file by /record long after New-Tel forgot the call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from telegram import InputFile
+
+from bot.alerts.poller import poller
+from bot.calllog import recordings
+from bot.calllog.recordings import RecordingPosts
+from newtel.sandbox import Sandbox
+from storage import CallRecord
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory
+
+CUSTOMER = "79035551122"
+OTHER_GROUP = -100600
+DAY = 86_400
+RECORD_LINK = "vpbx/get-call-record-link"
+
+
+def phone_as_shown(number: str) -> str:
+    return f"+7 {number[1:4]} {number[4:7]}-{number[7:9]}-{number[9:11]}"
+
+
+def answered(sandbox: Sandbox, talk: float = 125, dnid: str | None = None) -> Any:
+    """An inbound call from CUSTOMER that was answered and is over (it ended just now)."""
+    now = sandbox.now()
+    return sandbox.add_call(
+        direction="in", clid=CUSTOMER, dnid=dnid, status="answered", start=now - talk - 10, answer=now - talk, end=now
+    )  # fmt: skip
+
+
+def old_call(sandbox: Sandbox, *, status: str = "answered", days: float = 3) -> CallRecord:
+    """A call of ``days`` ago, as the archive keeps it (New-Tel has long forgotten it)."""
+    start = int(time.time() - days * DAY)
+    talked = status == "answered"
+    return CallRecord(
+        sandbox.company.new_vpbx_id(), "in", CUSTOMER, sandbox.company.external_numbers[0], status, False,
+        start, start + 8 if talked else None, start + 128 if talked else start + 30,
+    )  # fmt: skip
+
+
+async def a_telegram_file(world: World) -> str:
+    """A file Telegram keeps, as one a recording became (the bot uploaded it)."""
+    sent = await world.app.bot.send_audio(ADMIN, InputFile(b"RIFF-recording", filename="seed.wav"))
+    assert sent.audio is not None
+    return str(sent.audio.file_id)
+
+
+async def subscribe_with_records(world: World, chat_id: int = GROUP, words: str = "records") -> str:
+    if chat_id != GROUP:
+        world.tg.group(chat_id, title=f"Chat {chat_id}")
+    return await world.ask(ADMIN, f"/subscribe {words}", chat_id=chat_id)
+
+
+async def archived(world: World, call: Any) -> CallRecord:
+    """The sandbox's call as the archive took it in (what the poll does)."""
+    world.services.ingest.take(await world.services.newtel.vpbx.get_calls(), int(time.time()))
+    kept = world.services.storage.calls.get(call.vpbx_id)
+    assert kept is not None
+    return kept
+
+
+async def file_kept(world: World, vpbx_id: str, timeout: float = 5.0) -> str:
+    """The call's recording as the bot keeps it, once it has (right after Telegram answered the send)."""
+    async with asyncio.timeout(timeout):
+        while (file_id := world.services.storage.recordings.file_id(vpbx_id)) is None:
+            await asyncio.sleep(0.01)
+    return file_id
+
+
+def audio_sent(world: World, chat_id: int) -> list[Any]:
+    return [c for c in world.sent("sendAudio", chat_id=chat_id) if c.ok]
+
+
+# --- /subscribe … records -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("words", ["records", "записи", "Records balance"])
+async def test_subscribe_with_records_says_so_and_remembers_it(world: World, words: str) -> None:
+    reply = await subscribe_with_records(world, words=words)
+    assert reply.startswith("🔔 Чат подписан на пропущенные звонки: все номера компании.\n")
+    assert reply.endswith("🎧 И на записи разговоров: запись каждого принятого звонка придёт сюда.")
+    chat = world.services.storage.chats.get(GROUP)
+    assert chat is not None and chat.records
+    assert [c.chat_id for c in world.services.storage.chats.recording_chats()] == [GROUP]
+    await world.ask(ADMIN, "/subscribe", chat_id=GROUP)  # subscribing again without the word: no recordings
+    assert world.services.storage.chats.recording_chats() == []
+
+
+# --- the poll posts each answered call's recording --------------------------------------------------------------
+async def test_each_answered_call_is_posted_once_as_a_reply_to_the_alert_it_closed(make_world: WorldFactory) -> None:
+    async with make_world(jobs=True, poll_interval=0.3) as world:
+        await poller(world.app).wait_cycles(1)  # the first poll: the history is not news
+        await subscribe_with_records(world)
+        sandbox = world.sandbox
+        now = sandbox.now()
+        sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 30, end=now)
+        alert_sent = await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, predicate=lambda c: phone_as_shown(CUSTOMER) in c.params["text"]
+        )
+        call = answered(sandbox, talk=15)  # the customer called again and got through: the alert closes
+        posted = await world.tg.wait_for("sendAudio", chat_id=GROUP, ok=True, since=0)
+        audio = world.tg.message(GROUP, posted.result["message_id"])
+        assert audio is not None
+        assert posted.params["audio"] == f"{sandbox.url}/records/{call.vpbx_id}.wav"  # by URL: Telegram fetches it
+        assert audio["reply_to_message"]["message_id"] == alert_sent.result["message_id"]
+        lines = audio["caption"].splitlines()
+        assert lines[0].startswith("🎧 Запись звонка ")
+        assert lines[0].endswith(f": {phone_as_shown(CUSTOMER)} → +7 495 532-55-85")
+        assert lines[1] == "⏱ Разговор: 0:15"
+        assert await file_kept(world, call.vpbx_id) == audio["audio"]["file_id"]
+        await poller(world.app).wait_cycles(3)
+    async with make_world(jobs=True, poll_interval=0.3) as again:  # a restart
+        await poller(again.app).wait_cycles(3)
+        assert len(audio_sent(again, GROUP)) == 1  # across polls and a restart: once
+        (post,) = again.services.storage.recordings.posts(call.vpbx_id)
+        assert (post.state, post.message_id) == ("sent", posted.result["message_id"])
+
+
+async def test_a_chat_gets_the_recordings_of_its_numbers_from_when_it_subscribed(world: World) -> None:
+    company = world.sandbox.company.external_numbers
+    await world.ask(ADMIN, f"/subscribe {company[1]} records", chat_id=GROUP)
+    to_first = world.sandbox.add_call(direction="in", clid=CUSTOMER, dnid=company[0], status="answered")
+    to_second = world.sandbox.add_call(direction="in", clid=CUSTOMER, dnid=company[1], status="answered")
+    for call in (to_first, to_second):
+        await archived(world, call)
+    storage = world.services.storage
+    chat = storage.chats.get(GROUP)
+    assert chat is not None and chat.subscribed_at is not None
+    # Both calls ended before the chat subscribed (three minutes ago): not its news.
+    posts = RecordingPosts(world.services)
+    kept = [storage.calls.get(c.vpbx_id) for c in (to_first, to_second)]
+    assert posts.enqueue([k for k in kept if k is not None], now=int(time.time())) == 0
+    later = [answered(world.sandbox, dnid=company[0]), answered(world.sandbox, dnid=company[1])]
+    fresh = [await archived(world, call) for call in later]
+    assert posts.enqueue(fresh, now=int(time.time())) == 1
+    assert [p.call.vpbx_id for p in storage.recordings.due(int(time.time()), 10)] == [later[1].vpbx_id]
+
+
+async def test_new_tel_failing_the_link_is_retried_later(world: World) -> None:
+    world.use_newtel(max_retries=0)  # one failure is one failed attempt
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    assert posts.enqueue([kept], now) == 1
+    assert posts.enqueue([kept], now) == 0  # the same call pending again: nothing more
+    world.sandbox.faults.fail(status=500, methods={RECORD_LINK})
+    bot = world.app.bot
+    assert await posts.post_due(bot, now) == 0
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert (post.state, post.tries, post.due_at) == ("due", 1, now + recordings.RETRY_FIRST)
+    asked = len(world.newtel_requests(RECORD_LINK))
+    assert await posts.post_due(bot, now + 30) == 0  # not due yet: New-Tel is not asked
+    assert len(world.newtel_requests(RECORD_LINK)) == asked
+    assert await posts.post_due(bot, now + recordings.RETRY_FIRST) == 1
+    assert len(world.newtel_requests(RECORD_LINK)) == asked + 1
+    assert await posts.post_due(bot, now + DAY) == 0
+    (audio,) = audio_sent(world, GROUP)
+    assert world.services.storage.recordings.file_id(kept.vpbx_id) == audio.result["audio"]["file_id"]
+
+
+async def test_a_recording_new_tel_never_gives_is_given_up_after_a_few_tries(world: World) -> None:
+    world.use_newtel(max_retries=0)
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    posts.enqueue([kept], now)
+    world.sandbox.faults.fail(status=500, times=recordings.TRIES, methods={RECORD_LINK})
+    waits = []
+    for _ in range(recordings.TRIES):
+        (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+        waits.append(post.due_at - now)
+        await posts.post_due(world.app.bot, post.due_at)
+    assert waits == [0, 60, 180, 420, 900, 1860]  # 1, 2, 4, 8, 16 minutes apart
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert (post.state, post.tries) == ("failed", recordings.TRIES)
+    assert await posts.post_due(world.app.bot, now + DAY) == 0 and audio_sent(world, GROUP) == []
+
+
+async def test_the_file_one_chat_got_goes_to_the_next_and_a_chat_that_blocked_the_bot_fails_alone(
+    world: World,
+) -> None:
+    for chat_id in (GROUP, OTHER_GROUP, -100700):
+        await subscribe_with_records(world, chat_id)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    assert posts.enqueue([kept], now) == 3
+    world.tg.faults.fail(status=403, methods={"sendAudio"}, description="Forbidden: bot was kicked from the group chat")
+    world.sandbox.requests.clear()
+    assert await posts.post_due(world.app.bot, now) == 2
+    by_chat = {p.chat_id: p.state for p in world.services.storage.recordings.posts(kept.vpbx_id)}
+    assert by_chat == {-100700: "failed", OTHER_GROUP: "sent", GROUP: "sent"}
+    first, second = audio_sent(world, OTHER_GROUP) + audio_sent(world, GROUP)
+    assert first.params["audio"].endswith(f"/records/{kept.vpbx_id}.wav")
+    assert second.params["audio"] == first.result["audio"]["file_id"]  # uploaded once, then re-sent by its file
+    assert len(world.newtel_requests(RECORD_LINK)) == 1
+
+
+# --- /record ---------------------------------------------------------------------------------------------------
+async def test_record_of_an_old_call_is_resent_by_its_file_at_once(world: World, manager: object) -> None:
+    call, file_id = old_call(world.sandbox), await a_telegram_file(world)
+    storage = world.services.storage
+    storage.calls.ingest([call], now=int(time.time()))
+    assert storage.recordings.keep(call.vpbx_id, file_id, now=int(time.time()))
+    world.sandbox.requests.clear()
+    world.tg.send_text(MANAGER, f"/record {call.vpbx_id}")
+    request_id = world.tg.chat(MANAGER, include_user=True)[-1]["message_id"]
+    (audio,) = await world.replies(MANAGER)
+    assert world.newtel_requests() == []  # at once, from Telegram's own copy
+    (sent,) = world.sent("sendAudio", chat_id=MANAGER)
+    assert sent.params["audio"] == file_id and sent.files == {}
+    assert audio["reply_to_message"]["message_id"] == request_id
+    first, talk = audio["caption"].splitlines()
+    assert first.startswith("🎧 Запись звонка ") and first.endswith(": +7 903 555-11-22 → +7 495 532-55-85")
+    assert talk == "⏱ Разговор: 2:00"
+    (entry,) = storage.audit.recent(action="record.fetch")
+    assert (entry.actor_id, entry.target) == (MANAGER, call.vpbx_id)
+
+
+async def test_record_keeps_the_file_it_fetched_from_new_tel(world: World, manager: object) -> None:
+    call = answered(world.sandbox)
+    await world.ask(MANAGER, "/calls")  # archived as it is listed
+    audio = await world.say(MANAGER, f"/record {call.vpbx_id}")
+    assert await file_kept(world, call.vpbx_id) == audio["audio"]["file_id"]
+    world.sandbox.requests.clear()
+    again = await world.say(MANAGER, f"/record {call.vpbx_id}")
+    assert again["audio"]["file_id"] == audio["audio"]["file_id"] and world.newtel_requests() == []
+
+
+async def test_record_asks_new_tel_when_telegram_lost_its_copy(world: World, manager: object) -> None:
+    call = answered(world.sandbox)
+    await world.ask(MANAGER, "/calls")
+    world.services.storage.recordings.keep(call.vpbx_id, "a-file-telegram-does-not-know", now=int(time.time()))
+    audio = await world.say(MANAGER, f"/record {call.vpbx_id}")
+    refused, by_url = world.sent("sendAudio", chat_id=MANAGER)
+    assert (refused.status, by_url.status) == (400, 200)
+    assert audio["file_url"] == f"{world.sandbox.url}/records/{call.vpbx_id}.wav"
+    assert len(world.newtel_requests(RECORD_LINK)) == 1
+
+
+async def test_record_of_an_old_call_without_its_file_says_new_tel_no_longer_keeps_it(
+    world: World, manager: object
+) -> None:
+    gone, unanswered = old_call(world.sandbox), old_call(world.sandbox, status="no answer", days=2)
+    world.services.storage.calls.ingest([gone, unanswered], now=int(time.time()))
+    world.sandbox.requests.clear()
+    reply = await world.ask(MANAGER, f"/record {gone.vpbx_id}")
+    assert reply.startswith("«Нью-Тел» хранит записи только сутки, а этот звонок был ")
+    assert reply.endswith(
+        "записи там уже нет. Чаты, подписанные на записи (/subscribe … records), сохраняют каждую запись с момента"
+        " подписки."
+    )
+    assert await world.ask(MANAGER, f"/record {unanswered.vpbx_id}") == "У этого звонка нет записи разговора."
+    await world.ask(MANAGER, "/lang en")
+    assert (await world.ask(MANAGER, f"/record {gone.vpbx_id}")).startswith(
+        "New-Tel keeps recordings for 24 hours only, and this call is from "
+    )
+    assert world.newtel_requests() == [] and world.sent("sendAudio") == []
