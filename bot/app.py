@@ -31,6 +31,7 @@ from bot.contacts import commands as contacts
 from bot.context import CONTEXT_TYPES, App
 from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
+from bot.reports import commands as reports
 from bot.services import Services
 from bot.texts import CATALOGS, Texts
 
@@ -42,6 +43,7 @@ MENU = [
     ("calls", "menu_calls"),
     ("call", "menu_call"),
     ("record", "menu_record"),
+    ("report", "menu_report"),
     ("name", "menu_name"),
     ("contacts", "menu_contacts"),
     ("members", "menu_members"),
@@ -102,6 +104,9 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("unsubscribe", subscriptions.unsubscribe),
         MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.chat_migrated),
         command("digest", digest.digest_command),
+        # Reports from the archive (the digest above sends the same report on a schedule).
+        command("report", reports.report),
+        command("export", reports.export_calls),
         CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
         CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
     ]

@@ -1,23 +1,24 @@
-"""The optional daily digest per chat (``/digest HH:MM``): yesterday's calls answered, missed, called
-back and still unanswered, in one message."""
+"""A chat's digests from the call archive, each the report of ``/report`` (a chart with its figures as the caption):
+``/digest HH:MM`` every day, of yesterday; ``/digest weekly HH:MM`` on Mondays, of the past week (Monday to
+Sunday). Both in the bot's time zone, of the calls through the chat's company numbers."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
 from bot.context import Context
+from bot.reports.commands import Report, make
 from bot.services import Services
-from bot.texts import Html, Texts
-from newtel import NewtelError
+from storage import Chat
 
 if TYPE_CHECKING:
     from bot.context import App
@@ -25,103 +26,106 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_OFF = ("off", "выкл", "нет")
+_WEEKLY = ("weekly", "неделя", "еженедельно")
+MONDAY = 1  # PTB numbers the days of the week from Sunday (0)
 
 
-def job_name(chat_id: int) -> str:
-    return f"digest:{chat_id}"
+def job_name(chat_id: int, weekly: bool = False) -> str:
+    return f"digest_weekly:{chat_id}" if weekly else f"digest:{chat_id}"
 
 
-def schedule(application: App, chat_id: int, at: str | None) -> None:
-    """(Re)schedule one chat's digest; ``at`` None removes it."""
+def schedule(application: App, chat_id: int, at: str | None, *, weekly: bool = False) -> None:
+    """(Re)schedule one chat's daily or weekly digest; ``at`` None removes it."""
     queue = application.job_queue
     assert queue is not None  # the job-queue extra is a dependency
-    for job in queue.get_jobs_by_name(job_name(chat_id)):
+    name = job_name(chat_id, weekly)
+    for job in queue.get_jobs_by_name(name):
         job.schedule_removal()
     if at is None:
         return
     hours, minutes = (int(part) for part in at.split(":"))
     zone = application.bot_data.need_services().settings.zone
-    queue.run_daily(send, time=clock(hours, minutes, tzinfo=zone), chat_id=chat_id, name=job_name(chat_id))
+    when = clock(hours, minutes, tzinfo=zone)
+    if weekly:
+        queue.run_daily(send_weekly, time=when, days=(MONDAY,), chat_id=chat_id, name=name)
+    else:
+        queue.run_daily(send_daily, time=when, chat_id=chat_id, name=name)
 
 
 def schedule_all(application: App) -> None:
     for chat in application.bot_data.need_services().storage.chats.subscribed():
         if chat.digest_time:
             schedule(application, chat.chat_id, chat.digest_time)
+        if chat.digest_weekly:
+            schedule(application, chat.chat_id, chat.digest_weekly, weekly=True)
 
 
 @requires("admin", group_only=True)
 async def digest_command(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
     assert message is not None and chat is not None
-    wanted = (context.args or [""])[0].strip().lower()
+    words = [arg.strip().lower() for arg in context.args or []]
+    weekly = bool(words) and words[0] in _WEEKLY
+    wanted = (words[1:] if weekly else words) or [""]
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:
         await message.reply_text(texts("not_subscribed"))
         return
-    now = int(time.time())
-    if wanted in ("off", "выкл", "нет"):
-        svc.storage.chats.set_digest(chat.id, None, now=now)
-        schedule(context.application, chat.id, None)
-        await message.reply_text(texts("digest_off"))
-        return
-    match = _HH_MM.match(wanted)
-    if match is None:
+    if len(wanted) != 1 or (wanted[0] not in _OFF and _HH_MM.match(wanted[0]) is None):
         await message.reply_text(texts("digest_usage"))
         return
-    at = f"{int(match[1]):02d}:{match[2]}"
-    svc.storage.chats.set_digest(chat.id, at, now=now)
-    schedule(context.application, chat.id, at)
-    await message.reply_text(texts("digest_set", time=at, zone=svc.settings.timezone))
+    match = _HH_MM.match(wanted[0])
+    at = None if match is None else f"{int(match[1]):02d}:{match[2]}"
+    now = int(time.time())
+    if weekly:
+        svc.storage.chats.set_weekly_digest(chat.id, at, now=now)
+    else:
+        svc.storage.chats.set_digest(chat.id, at, now=now)
+    schedule(context.application, chat.id, at, weekly=weekly)
+    if at is None:
+        await message.reply_text(texts("digest_weekly_off" if weekly else "digest_off"))
+    else:
+        await message.reply_text(
+            texts("digest_weekly_set" if weekly else "digest_set", time=at, zone=svc.settings.timezone)
+        )
 
 
-async def send(context: Context) -> None:
-    assert context.job is not None and context.job.chat_id is not None
-    chat_id = context.job.chat_id
+def window(now: datetime, weekly: bool) -> tuple[int, int]:
+    """[start, end) of the digest sent at ``now`` (local): yesterday, or the week (Monday to Sunday) before the
+    day it is sent on."""
+    zone = now.tzinfo
+    today: date = now.date()
+    first = today - timedelta(days=7 if weekly else 1)
+    opens, closes = datetime.combine(first, clock(), zone), datetime.combine(today, clock(), zone)
+    return int(opens.timestamp()), int(closes.timestamp())
+
+
+async def prepare(svc: Services, chat: Chat, now: datetime, weekly: bool = False) -> Report:
+    """The chat's digest as of ``now``, in its language, of its company numbers' calls (off the event loop)."""
+    start, end = window(now.astimezone(svc.settings.zone), weekly)
+    texts = svc.chat_texts(chat.chat_id)
+    title = "digest_weekly_title" if weekly else "digest_title"
+    return await make(svc, start, end, texts, title, chat.numbers)
+
+
+async def send_daily(context: Context) -> None:
+    await _send(context, weekly=False)
+
+
+async def send_weekly(context: Context) -> None:
+    await _send(context, weekly=True)
+
+
+async def _send(context: Context, weekly: bool) -> None:
+    job = context.job
+    assert job is not None and job.chat_id is not None
     svc = context.services
-    chat = svc.storage.chats.get(chat_id)
+    chat = svc.storage.chats.get(job.chat_id)
     if chat is None or not chat.subscribed:
         return
-    texts = Texts(chat.language or svc.settings.bot_language)
+    made = await prepare(svc, chat, datetime.now(svc.settings.zone), weekly)
     try:
-        text = await render(svc, chat_id, chat.numbers, texts, datetime.now(svc.settings.zone))
-        await context.bot.send_message(chat_id, text)
+        await context.bot.send_photo(chat.chat_id, InputFile(made.png, filename="digest.png"), caption=made.caption)
     except TelegramError as error:
-        log.warning("Digest for chat %s not delivered: %s", chat_id, error)
-
-
-async def render(svc: Services, chat_id: int, numbers: tuple[str, ...], texts: Texts, now: datetime) -> Html:
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    start, end = today - timedelta(days=1), today
-    try:
-        calls = await svc.background.vpbx.get_calls()
-    except NewtelError as error:  # the day's other figures are the bot's own: send them anyway
-        log.warning("Digest for chat %s without New-Tel's answered count: %s", chat_id, error)
-        calls = None
-    answered: int | str = (
-        "—"
-        if calls is None
-        else sum(
-            1
-            for call in calls
-            if call.is_inbound
-            and call.is_answered
-            and start <= call.start_time < end
-            and (not numbers or call.dnid in numbers)
-        )
-    )
-    counts = svc.storage.alerts.digest(chat_id, int(start.timestamp()), int(end.timestamp()))
-    text = texts(
-        "digest",
-        day=start.strftime("%d.%m.%Y"),
-        answered=answered,
-        missed=counts.missed_calls,
-        customers=counts.customers,
-        called_back=counts.called_back,
-        answered_later=counts.answered_later,
-        done=counts.done,
-        unanswered=counts.unanswered,
-    )
-    if start < now - timedelta(hours=24):
-        text = Html(text + "\n" + texts("digest_partial"))
-    return text
+        log.warning("Digest for chat %s not delivered: %s", chat.chat_id, error)

@@ -122,13 +122,18 @@ TEXTS: dict[str, str] = {
     "lang_set": "Language: English.",
     "lang_set_chat": "This chat's alerts are in English now.",
     "lang_chat_unknown": "The language is that of the chat's alerts: subscribe the chat first with /subscribe",
-    "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n/calls [missed|in|out|active] [N] — recent calls\n"
+    "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
+    "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
+    "/report [period] — a report with a chart\n/name &lt;number&gt; [name] — a customer's card, name a customer\n"
+    "/contacts [text] — the customer book\n"
     "/members — members and who is online\n/numbers — company numbers\n/whoami — who you are to the bot\n"
     "/phone &lt;number&gt; — your phone for calls\n/lang ru — по-русски",
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
-    "/users — bot users\nIn a group chat: /subscribe [numbers…] [balance] — missed-call alerts, "
-    "/unsubscribe — stop them",
+    "/users — bot users\n/export [period] — calls as an Excel file\n"
+    "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
+    "In a group chat: /subscribe [numbers…] [balance] [records] — missed-call alerts (and call recordings), "
+    "/unsubscribe — stop them, /digest HH:MM | weekly HH:MM — the digest",
     # --- New-Tel errors ---
     "newtel_unavailable": "⚠️ New-Tel is not answering right now. Try again in a minute.",
     "newtel_rate_limited": "⚠️ New-Tel asks to slow down (~{seconds} s). Try again a little later.",
@@ -179,11 +184,9 @@ TEXTS: dict[str, str] = {
     "balance_ok": "💰 Balance back above the threshold: {balance}.",
     "balance_status": "⛔ <b>New-Tel account status: {status}.</b> Balance: {balance}.",
     "balance_status_ok": "✅ The New-Tel account is active again. Balance: {balance}.",
-    "digest_usage": "Usage: /digest HH:MM — a daily summary of yesterday in this chat; /digest off — stop it.",
+    "digest_usage": "Usage: /digest HH:MM — a daily summary of yesterday with a chart; /digest weekly HH:MM — on Mondays, of the past week; /digest off or /digest weekly off — stop it.",
     "digest_set": "🗓 The summary will arrive every day at {time} ({zone}).",
     "digest_off": "🗓 Daily summary turned off.",
-    "digest": "🗓 <b>Summary for {day}</b>\nInbound answered: {answered}\nMissed: {missed} (customers: {customers})\nCalled back: {called_back}\nCustomer got through later: {answered_later}\nClosed by hand: {done}\nStill unanswered: {unanswered}",
-    "digest_partial": "<i>New-Tel keeps 24 hours of calls, so the answered count may not cover the whole day.</i>",
     # alerts hardening
     "alert_outdated": "This copy of the alert is outdated: see the newer message below.",
     # --- the archive: who, story (main session) ---
@@ -272,6 +275,56 @@ TEXTS: dict[str, str] = {
     "menu_name": "A customer's card; name a customer",
     "menu_contacts": "Search the customer book",
     # --- reports, digest, export (reports helper) ---
+    "report_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11 or 25.11-28.11.",
+    "report_title": "📊 <b>Calls, {period}</b>",
+    "report_inbound": "Inbound {inbound} · answered {answered} · missed {missed}{share} from {customers}",
+    "report_customers_one": "{count} customer",
+    "report_customers_many": "{count} customers",
+    "report_outcomes": "Called back {called_back}{median}, answered later {answered_later}, lost {lost}{unresolved}",
+    "report_median": " (median {wait})",
+    "report_unresolved": ", not reached {count}",
+    "report_outbound": "Outbound {outbound} · talk {talk}",
+    "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
+    "report_member_unknown": "—",
+    "report_more_members": "…and {count} more",
+    "report_seconds": "{count} s",
+    "report_minutes": "{count} min",
+    "report_hours": "{hours} h {minutes} min",
+    "chart_title": "Calls, {period}",
+    "chart_summary": "Inbound {inbound} · missed {missed} · lost {lost} · outbound {outbound}",
+    "chart_answered": "Answered",
+    "chart_missed": "Missed",
+    "chart_outbound": "Outbound",
+    "chart_by_hour": "Hour",
+    "chart_by_day": "Day",
+    "chart_no_calls": "No calls",
+    "chart_members": "Members; on the right, talk time",
+    "chart_member_answered": "answered",
+    "chart_member_placed": "placed",
+    "digest_title": "🗓 <b>Summary for {period}</b>",
+    "digest_weekly_title": "🗓 <b>Summary of the week {period}</b>",
+    "digest_weekly_set": "🗓 The weekly summary will arrive on Mondays at {time} ({zone}).",
+    "digest_weekly_off": "🗓 Weekly summary turned off.",
+    "export_caption": "📄 Calls, {period}: {count}",
+    "export_empty": "No calls in {period}.",
+    "export_too_big": "The export of {period} is over 50 MB, more than Telegram takes. Please choose a shorter period.",
+    "export_sheet": "Calls",
+    "export_columns": "Time|Direction|Customer|Customer name|Company number|Status|Ring time|Talk time|Member|Outcome",
+    "export_in": "inbound",
+    "export_out": "outbound",
+    "export_answered": "answered",
+    "export_missed": "missed",
+    "export_no_answer": "no answer",
+    "export_active": "in progress",
+    "export_called_back": "called back by {name}",
+    "export_called_back_anyone": "called back",
+    "export_answered_later": "answered later",
+    "export_closed_by": "closed by hand ({name})",
+    "export_closed": "closed by hand",
+    "export_open": "open",
+    "export_lost": "lost",
+    "export_unresolved": "not reached",
+    "menu_report": "Calls' figures and chart",
     # --- recordings (recordings helper) ---
     "subscribed_records": "🎧 And call recordings: each answered call's recording comes here.",
     "recording_talk": "⏱ Talk: {talk}",

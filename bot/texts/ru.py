@@ -123,13 +123,18 @@ TEXTS: dict[str, str] = {
     "lang_set": "Язык: русский.",
     "lang_set_chat": "Язык уведомлений этого чата: русский.",
     "lang_chat_unknown": "Язык задаётся для уведомлений чата — сначала подпишите его: /subscribe",
-    "help_manager": "<b>Что я умею</b>\n/balance — баланс и расходы\n/calls [missed|in|out|active] [N] — последние звонки\n"
+    "help_manager": "<b>Что я умею</b>\n/balance — баланс и расходы\n"
+    "/calls [missed|in|out|active] [период] [N | номер] — звонки; с периодом или номером — из архива бота\n"
     "/call &lt;номер&gt; — позвонить клиенту через ваш телефон\n/record &lt;N&gt; — запись разговора\n"
+    "/report [период] — отчёт с графиком\n/name &lt;номер&gt; [имя] — карточка клиента, назвать клиента\n"
+    "/contacts [текст] — книга клиентов\n"
     "/members — сотрудники и кто на связи\n/numbers — номера компании\n/whoami — кто вы для бота\n"
     "/phone &lt;номер&gt; — ваш телефон для звонков\n/lang en — English",
     "help_admin": "<b>Администратору</b>\n/allow &lt;id&gt; &lt;сотрудник&gt; — выдать доступ\n/deny &lt;id&gt; — отозвать\n"
-    "/users — пользователи бота\nВ групповом чате: /subscribe [номера…] [balance] — уведомления о пропущенных, "
-    "/unsubscribe — отключить",
+    "/users — пользователи бота\n/export [период] — звонки в Excel\n"
+    "Файл .csv, .xlsx или .vcf с подписью /import — загрузить клиентов\n"
+    "В групповом чате: /subscribe [номера…] [balance] [records] — уведомления о пропущенных (и записи разговоров), "
+    "/unsubscribe — отключить, /digest ЧЧ:ММ | weekly ЧЧ:ММ — сводка",
     # --- ошибки «Нью-Тел» ---
     "newtel_unavailable": "⚠️ «Нью-Тел» сейчас не отвечает. Попробуйте через минуту.",
     "newtel_rate_limited": "⚠️ «Нью-Тел» просит подождать (~{seconds} с). Попробуйте чуть позже.",
@@ -180,11 +185,9 @@ TEXTS: dict[str, str] = {
     "balance_ok": "💰 Баланс снова выше порога: {balance}.",
     "balance_status": "⛔ <b>Статус аккаунта «Нью-Тел»: {status}.</b> Баланс: {balance}.",
     "balance_status_ok": "✅ Аккаунт «Нью-Тел» снова активен. Баланс: {balance}.",
-    "digest_usage": "Использование: /digest ЧЧ:ММ — ежедневная сводка за вчера в этот чат; /digest off — отключить.",
+    "digest_usage": "Использование: /digest ЧЧ:ММ — каждый день сводка за вчера с графиком; /digest weekly ЧЧ:ММ — по понедельникам за прошлую неделю; /digest off или /digest weekly off — отключить.",
     "digest_set": "🗓 Сводка будет приходить каждый день в {time} ({zone}).",
     "digest_off": "🗓 Ежедневная сводка отключена.",
-    "digest": "🗓 <b>Сводка за {day}</b>\nПринято входящих: {answered}\nПропущено: {missed} (клиентов: {customers})\nПерезвонили: {called_back}\nКлиент дозвонился сам: {answered_later}\nЗакрыто вручную: {done}\nЖдут ответа: {unanswered}",
-    "digest_partial": "<i>«Нью-Тел» хранит звонки за 24 часа, поэтому принятые посчитаны не за весь день.</i>",
     # alerts hardening
     "alert_outdated": "Это уведомление устарело: актуальное — ниже в чате.",
     # --- the archive: who, story (main session) ---
@@ -273,6 +276,56 @@ TEXTS: dict[str, str] = {
     "menu_name": "Карточка клиента; назвать клиента",
     "menu_contacts": "Поиск в книге клиентов",
     # --- reports, digest, export (reports helper) ---
+    "report_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11.",
+    "report_title": "📊 <b>Звонки за {period}</b>",
+    "report_inbound": "Входящие {inbound} · приняты {answered} · пропущены {missed}{share} от {customers}",
+    "report_customers_one": "{count} клиента",
+    "report_customers_many": "{count} клиентов",
+    "report_outcomes": "Перезвонили {called_back}{median}, ответили позже {answered_later}, потеряны {lost}{unresolved}",
+    "report_median": " (медиана {wait})",
+    "report_unresolved": ", не дозвонились {count}",
+    "report_outbound": "Исходящие {outbound} · разговоры {talk}",
+    "report_member": "{name}: принял {answered}, позвонил {placed}, {talk}",
+    "report_member_unknown": "—",
+    "report_more_members": "…и ещё {count}",
+    "report_seconds": "{count} с",
+    "report_minutes": "{count} мин",
+    "report_hours": "{hours} ч {minutes} мин",
+    "chart_title": "Звонки за {period}",
+    "chart_summary": "Входящие {inbound} · пропущены {missed} · потеряны {lost} · исходящие {outbound}",
+    "chart_answered": "Приняты",
+    "chart_missed": "Пропущены",
+    "chart_outbound": "Исходящие",
+    "chart_by_hour": "Час",
+    "chart_by_day": "День",
+    "chart_no_calls": "Звонков нет",
+    "chart_members": "Сотрудники; справа — время разговоров",
+    "chart_member_answered": "принял",
+    "chart_member_placed": "позвонил",
+    "digest_title": "🗓 <b>Сводка за {period}</b>",
+    "digest_weekly_title": "🗓 <b>Сводка за неделю {period}</b>",
+    "digest_weekly_set": "🗓 Недельная сводка будет приходить по понедельникам в {time} ({zone}).",
+    "digest_weekly_off": "🗓 Недельная сводка отключена.",
+    "export_caption": "📄 Звонки за {period}: {count}",
+    "export_empty": "Звонков за {period} нет.",
+    "export_too_big": "Выгрузка за {period} больше 50 МБ — столько Telegram не примет. Выберите период короче.",
+    "export_sheet": "Звонки",
+    "export_columns": "Время|Направление|Клиент|Имя клиента|Номер компании|Статус|Ожидание|Разговор|Сотрудник|Итог",
+    "export_in": "входящий",
+    "export_out": "исходящий",
+    "export_answered": "принят",
+    "export_missed": "пропущен",
+    "export_no_answer": "без ответа",
+    "export_active": "идёт",
+    "export_called_back": "перезвонил {name}",
+    "export_called_back_anyone": "перезвонили",
+    "export_answered_later": "ответили позже",
+    "export_closed_by": "закрыто вручную ({name})",
+    "export_closed": "закрыто вручную",
+    "export_open": "открыт",
+    "export_lost": "потерян",
+    "export_unresolved": "не дозвонились",
+    "menu_report": "Итоги и график звонков",
     # --- recordings (recordings helper) ---
     "subscribed_records": "🎧 И на записи разговоров: запись каждого принятого звонка придёт сюда.",
     "recording_talk": "⏱ Разговор: {talk}",

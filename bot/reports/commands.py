@@ -1,0 +1,165 @@
+"""/report [period] (a chart with the period's figures) and /export [period] (the calls as a spreadsheet).
+
+Both add up the archive in a report thread, on a read connection of its own to the bot's database (a month of a
+busy company takes longer than the loop may be held); the loop only checks, shows "sending…" and sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import html
+import logging
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from telegram import InputFile, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+
+from bot.access.checks import Caller, requires
+from bot.calls import periods
+from bot.context import Context
+from bot.reports import chart, export
+from bot.reports.caption import caption, period_label
+from bot.reports.figures import Figures, gather
+from bot.services import Services
+from bot.texts import Html, Texts, echo
+from storage import reports
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for a file a bot sends
+ACTION_EVERY = 4.0  # seconds; Telegram shows a chat action for about five
+
+# Reports and exports take turns in two threads of their own: a month's export writes for a minute or two, and must
+# hold neither the loop nor the default executor that other features' short work (a file's parse) runs in.
+_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report")
+
+
+async def off_the_loop(work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a report thread."""
+    return await asyncio.get_running_loop().run_in_executor(_workers, functools.partial(work, *args))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    figures: Figures
+    caption: Html
+    png: bytes
+
+
+def build(
+    database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, title_key: str, numbers: tuple[str, ...] = ()
+) -> Report:
+    """The figures, caption and chart of [start, end). Blocking: call it in a worker thread (``make``)."""
+    with reports.reading(database) as conn:
+        figures = gather(conn, start, end, zone, numbers)
+    label = period_label(figures.start, figures.end)
+    png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label)))
+    return Report(figures, caption(figures, texts, texts(title_key, period=label)), png)
+
+
+async def make(
+    svc: Services, start: int, end: int, texts: Texts, title_key: str, numbers: tuple[str, ...] = ()
+) -> Report:
+    """``build`` in a report thread."""
+    settings = svc.settings
+    return await off_the_loop(build, settings.database_path, start, end, settings.zone, texts, title_key, numbers)
+
+
+@contextlib.asynccontextmanager
+async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[None]:
+    """The chat action ("sending a photo…") for as long as the work inside takes; a failure to show it costs
+    nothing else."""
+
+    async def repeat() -> None:
+        while True:
+            try:
+                await context.bot.send_chat_action(chat_id, action)
+            except TelegramError as error:
+                log.debug("chat action failed: %s", error)
+            await asyncio.sleep(ACTION_EVERY)
+
+    task = asyncio.create_task(repeat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def window(caller: Caller, typed: str) -> tuple[int, int] | Html:
+    """The period typed, as [start, end); or the message that says why it is not one."""
+    period = periods.canonical(typed)
+    if period is None:
+        return caller.texts("report_bad_period", period=echo(typed))
+    found = periods.bounds(period, caller.services.settings.zone, datetime.now(UTC))
+    return found if found is not None else caller.texts("report_bad_period", period=echo(typed))
+
+
+@requires("manager")
+async def report(update: Update, context: Context, caller: Caller) -> None:
+    chat = update.effective_chat
+    message = update.effective_message
+    assert chat is not None and message is not None
+    typed = "".join(context.args or []) or "today"  # "25.11 - 28.11" is read as one period
+    found = window(caller, typed)
+    if isinstance(found, str):
+        await caller.reply(found)
+        return
+    async with showing(context, chat.id, ChatAction.UPLOAD_PHOTO):
+        made = await make(caller.services, *found, caller.texts, "report_title")
+    await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
+
+
+@requires("admin")
+async def export_calls(update: Update, context: Context, caller: Caller) -> None:
+    chat = update.effective_chat
+    message = update.effective_message
+    assert chat is not None and message is not None
+    svc, texts = caller.services, caller.texts
+    typed = "".join(context.args or []) or "7d"
+    found = window(caller, typed)
+    if isinstance(found, str):
+        await caller.reply(found)
+        return
+    start, end = found
+    zone = svc.settings.zone
+    first, last = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone) - timedelta(seconds=1)
+    label = period_label(first, datetime.fromtimestamp(end, zone))
+    entry = svc.storage.audit.log(
+        "export",
+        actor_id=caller.user.telegram_id,
+        target=periods.canonical(typed),
+        details={"start": start, "end": end},
+        now=int(time.time()),
+    )
+    async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT):
+        with tempfile.TemporaryDirectory(prefix="export-") as folder:
+            path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
+            count = await off_the_loop(_write, svc.settings.database_path, start, end, zone, texts, path)
+            svc.storage.audit.amend(entry, {"rows": count})
+            if count == 0:
+                await caller.reply(texts("export_empty", period=label))
+                return
+            if path.stat().st_size > MAX_UPLOAD:
+                await caller.reply(texts("export_too_big", period=label))
+                return
+            with path.open("rb") as data:
+                await message.reply_document(
+                    InputFile(data, filename=path.name), caption=texts("export_caption", period=label, count=count)
+                )
+
+
+def _write(database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, path: Path) -> int:
+    with reports.reading(database) as conn:
+        return export.write(conn, start, end, zone, texts, path)

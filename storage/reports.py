@@ -1,0 +1,302 @@
+"""What reports, digests and exports ask of the call archive.
+
+Plain functions of a ``sqlite3.Connection``, not a repository on ``Storage``: a month of calls takes a few hundred
+milliseconds to add up, so a worker thread asks them on its own read connection (``reading``) while the bot's
+loop goes on with its own.
+
+The definitions every report, digest and export shares (decided once, here):
+
+- A call's **customer** is the outside side of it (``calls.customer``); its **member** (``members_seen``) is who
+  answered (inbound) or placed (outbound) it, None when not known.
+- **Answered**: status ``answered``. **Missed**: inbound, ended, not answered.
+- A period's calls are those that started in [start, end); with company ``numbers`` given, only those through
+  one of them (dialled by an inbound call, shown by an outbound one).
+- Misses are grouped per customer into **episodes**: a customer's consecutive misses in the period that no
+  answered call with them (either way) separates. An episode's outcome is decided by the first answered call
+  with that customer after its last miss, looking past the period's end up to now, through any company number:
+  outbound -> **called back** (time to call back: that call's start - the episode's first miss's end);
+  inbound -> **answered later**; none -> **lost** when there was no later call with the customer at all (no
+  callback attempt, they never called again), else **unresolved** (tried, not reached).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from storage._db import dumps
+
+READ_BUSY_TIMEOUT_MS = 5_000  # a reader waits out a checkpoint; it is off the loop, nobody else waits for it
+
+Outcome = Literal["called_back", "answered_later", "lost", "unresolved"]
+AlertOutcome = Literal["called_back", "answered_later", "done", "open"]
+
+_MISSED = "c.direction = 'in' AND NOT c.active AND c.status <> 'answered'"
+_TALK = "CASE WHEN c.ended_at > c.answered_at THEN c.ended_at - c.answered_at ELSE 0 END"
+_COMPANY = "CASE c.direction WHEN 'out' THEN c.clid ELSE c.dnid END"
+
+
+def _after(later: str, call: str) -> str:
+    """Call ``later`` is the same customer's, after ``call`` (a tie in seconds is broken by the row id)."""
+    return (
+        f"{later}.customer = {call}.customer AND {later}.started_at >= {call}.started_at"
+        f" AND ({later}.started_at > {call}.started_at OR {later}.id > {call}.id)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The calls of one bucket of a period."""
+
+    start: int
+    end: int
+    inbound: int
+    answered: int  # inbound, answered
+    missed: int
+    outbound: int
+    talk_seconds: int  # of every answered call, either way
+
+
+@dataclass(frozen=True, slots=True)
+class MemberTotals:
+    internal: str | None  # None: the calls nobody is known to have answered or placed
+    name: str | None  # as it was at the member's latest call in the period
+    answered: int  # inbound calls
+    placed: int  # outbound calls, answered or not
+    talk_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    customer: str
+    misses: tuple[int, ...]  # the missed calls' row ids, oldest first
+    first_end: int  # when the first miss ended
+    outcome: Outcome
+    decided_by: int | None  # the row id of the answered call that decided it
+    member_name: str | None  # who answered or placed that call
+    callback_seconds: int | None  # called back: from the first miss's end to the callback's start
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    call_id: int
+    started_at: int
+    direction: str
+    customer: str
+    customer_name: str | None  # from the customer book
+    company_number: str
+    status: str
+    active: bool
+    ring_seconds: int
+    talk_seconds: int
+    member_name: str | None
+    alert: AlertOutcome | None  # the outcome of this call's alert (the most settled, if several chats had one)
+    alert_name: str | None  # who called back or closed it
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """A connection of this thread's own to the bot's database, read only, in one read transaction: the
+    questions asked in it see one state of the archive however the poll writes meanwhile (WAL)."""
+    # mode=rw: a path that is not the bot's database fails here rather than becoming a new empty one.
+    uri = Path(path).resolve().as_uri() + "?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, timeout=READ_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _period(start: int, end: int, numbers: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    where = "c.started_at >= :start AND c.started_at < :end"
+    params: dict[str, Any] = {"start": start, "end": end}
+    if numbers:
+        where += f" AND {_COMPANY} IN (SELECT value FROM json_each(:numbers))"
+        params["numbers"] = dumps(sorted(set(numbers)))
+    return where, params
+
+
+def tallies(conn: sqlite3.Connection, edges: Sequence[int], numbers: Sequence[str] = ()) -> list[Tally]:
+    """The calls counted per bucket [edges[i], edges[i + 1]) (the caller's hours or days, in its time zone)."""
+    # One range query per bucket rather than one GROUP BY: SQLite sorts every row for a GROUP BY on an
+    # expression, which costs a month's report four times the scan itself.
+    found = []
+    for start, end in itertools.pairwise(edges):
+        where, params = _period(start, end, numbers)
+        inbound, answered, missed, outbound, talk = conn.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE c.direction = 'in'),
+                count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered'),
+                count(*) FILTER (WHERE {_MISSED}),
+                count(*) FILTER (WHERE c.direction = 'out'),
+                total({_TALK})
+            FROM calls c WHERE {where}
+            """,
+            params,
+        ).fetchone()
+        found.append(Tally(start, end, inbound, answered, missed, outbound, int(talk)))
+    return found
+
+
+def members(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[MemberTotals]:
+    """Per member (by internal number), the inbound calls they answered, the calls they placed and the talk."""
+    where, params = _period(start, end, numbers)
+    # Added up per member id first (a look-up of the name per call would cost a month's report a tenth of a second),
+    # then per internal number, with the name of the latest call (SQLite's bare column rule: the one max()).
+    rows = conn.execute(
+        f"""
+        WITH per_id AS MATERIALIZED (
+            SELECT c.member_id AS id, max(c.started_at) AS last_at,
+                count(*) FILTER (WHERE c.direction = 'in') AS answered,
+                count(*) FILTER (WHERE c.direction = 'out') AS placed, total({_TALK}) AS talk
+            FROM calls c WHERE {where} AND (c.direction = 'out' OR c.status = 'answered')
+            GROUP BY c.member_id
+        )
+        SELECT m.internal, m.name, max(p.last_at), sum(p.answered), sum(p.placed), total(p.talk)
+        FROM per_id p LEFT JOIN members_seen m ON m.id = p.id GROUP BY m.internal
+        """,
+        params,
+    )
+    return [
+        MemberTotals(internal, name, answered, placed, int(talk)) for internal, name, _, answered, placed, talk in rows
+    ]
+
+
+def _misses(where: str) -> str:
+    """The period's misses, each with the first answered call after it (``answer_id``): misses that share it are one
+    episode. The sub-query walks the customer's index from the miss on: one short index seek per miss."""
+    return f"""
+        misses AS MATERIALIZED (
+            SELECT c.id, c.customer, c.started_at, c.ended_at,
+                (SELECT a.id FROM calls a WHERE {_after("a", "c")} AND a.status = 'answered'
+                 ORDER BY a.started_at, a.id LIMIT 1) AS answer_id
+            FROM calls c WHERE {where} AND {_MISSED}
+        )"""
+
+
+# A miss with no answered call after it: is there any later call with the customer (tried, or they called again)?
+_LATER = f"EXISTS (SELECT 1 FROM calls a WHERE {_after('a', 's')})"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """The period's episodes added up (what a report shows of them)."""
+
+    customers: int  # who had a miss
+    called_back: int
+    answered_later: int
+    lost: int
+    unresolved: int
+    callback_waits: tuple[int, ...]  # seconds, one per episode called back, shortest first
+
+
+def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Outcomes:
+    """``episodes`` counted by outcome in SQL (a month has tens of thousands of them)."""
+    where, params = _period(start, end, numbers)
+    # Of an episode with no answer, only the last miss can have no later call: ``alone`` > 0 means lost. The first
+    # miss's end comes from the row of min(started_at) (SQLite's bare column rule: no other min or max here).
+    row = conn.execute(
+        f"""
+        WITH {_misses(where)},
+        episodes AS MATERIALIZED (
+            SELECT s.customer, s.answer_id, min(s.started_at), s.ended_at AS first_end,
+                total(CASE WHEN s.answer_id IS NULL THEN NOT {_LATER} END) AS alone
+            FROM misses s GROUP BY s.customer, s.answer_id
+        )
+        SELECT count(DISTINCT e.customer),
+            count(*) FILTER (WHERE a.direction = 'out'),
+            count(*) FILTER (WHERE a.direction = 'in'),
+            count(*) FILTER (WHERE e.answer_id IS NULL AND e.alone > 0),
+            count(*) FILTER (WHERE e.answer_id IS NULL AND e.alone = 0),
+            json_group_array(max(0, a.started_at - e.first_end))
+                FILTER (WHERE a.direction = 'out' AND e.first_end IS NOT NULL)
+        FROM episodes e LEFT JOIN calls a ON a.id = e.answer_id
+        """,
+        params,
+    ).fetchone()
+    customers, called_back, answered_later, lost, unresolved, waits = row
+    return Outcomes(customers, called_back, answered_later, lost, unresolved, tuple(sorted(json.loads(waits))))
+
+
+def episodes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[Episode]:
+    """The period's misses grouped into episodes (see the module's docstring), by customer then time."""
+    where, params = _period(start, end, numbers)
+    rows = conn.execute(
+        f"""
+        WITH {_misses(where)}
+        SELECT s.id, s.customer, s.ended_at, s.answer_id, CASE WHEN s.answer_id IS NULL THEN {_LATER} END,
+            a.direction, a.started_at, m.name
+        FROM misses s LEFT JOIN calls a ON a.id = s.answer_id LEFT JOIN members_seen m ON m.id = a.member_id
+        ORDER BY s.customer, s.started_at, s.id
+        """,
+        params,
+    )
+    found: list[Episode] = []
+    group: list[tuple[Any, ...]] = []
+    for row in rows:
+        if group and (row[1], row[3]) != (group[0][1], group[0][3]):
+            found.append(_episode(group))
+            group = []
+        group.append(row)
+    if group:
+        found.append(_episode(group))
+    return found
+
+
+def _episode(misses: list[tuple[Any, ...]]) -> Episode:
+    first, last = misses[0], misses[-1]
+    _, customer, first_end, answer_id, _, direction, answered_start, member_name = first
+    ids = tuple(row[0] for row in misses)
+    if answer_id is None:
+        outcome: Outcome = "unresolved" if last[4] else "lost"
+        return Episode(customer, ids, first_end, outcome, None, None, None)
+    if direction == "out":
+        wait = max(0, answered_start - first_end) if first_end is not None else None
+        return Episode(customer, ids, first_end, "called_back", answer_id, member_name, wait)
+    return Episode(customer, ids, first_end, "answered_later", answer_id, member_name, None)
+
+
+def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Iterator[ExportRow]:
+    """The period's calls, oldest first, one at a time (a month's export never holds them all)."""
+    where, params = _period(start, end, numbers)
+    # One pass over the period's alerts (any chat; the most settled outcome when several chats had one), joined to
+    # the calls through an automatic index: alert_calls is keyed by chat first, a per-call look-up would scan it.
+    rows = conn.execute(
+        f"""
+        WITH outcomes AS MATERIALIZED (
+            SELECT ac.vpbx_id,
+                min(CASE a.close_reason WHEN 'called_back' THEN 0 WHEN 'answered_later' THEN 1 WHEN 'done' THEN 2
+                    ELSE 3 END) AS rank,
+                a.close_reason, a.callback_name, a.closed_name
+            FROM alert_calls ac JOIN alerts a ON a.id = ac.alert_id
+            WHERE ac.alert_id IS NOT NULL AND ac.started_at >= :start AND ac.started_at < :end
+            GROUP BY ac.vpbx_id
+        )
+        SELECT c.id, c.started_at, c.direction, c.customer, k.name, {_COMPANY}, c.status, c.active,
+            max(0, coalesce(c.answered_at, c.ended_at, c.started_at) - c.started_at), {_TALK}, m.name,
+            o.rank, o.close_reason, o.callback_name, o.closed_name
+        FROM calls c
+            LEFT JOIN members_seen m ON m.id = c.member_id
+            LEFT JOIN contacts k ON k.number = c.customer
+            LEFT JOIN outcomes o ON o.vpbx_id = c.vpbx_id
+        WHERE {where} ORDER BY c.started_at, c.id
+        """,
+        params,
+    )
+    for row in rows:
+        call_id, started_at, direction, customer, customer_name, company, status, active, ring, talk, member = row[:11]
+        rank, close_reason, callback_name, closed_name = row[11:]
+        alert: AlertOutcome | None = None if rank is None else (close_reason or "open")
+        alert_name = callback_name if close_reason == "called_back" else closed_name
+        yield ExportRow(
+            call_id, started_at, direction, customer, customer_name, company, status, bool(active), ring, talk,
+            member, alert, alert_name,
+        )  # fmt: skip

@@ -1,0 +1,226 @@
+"""What reports ask of the archive: a period's tallies, members and missed-call episodes, and its export rows."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage import CallRecord, Storage, reports
+
+COMPANY, OTHER_COMPANY = "74955325585", "74951112233"
+HOUR = 3600
+
+
+def call(
+    n: int,
+    direction: str,
+    customer: str,
+    answered: bool,
+    start: int,
+    *,
+    ring: int = 20,
+    talk: int = 60,
+    company: str = COMPANY,
+    active: bool = False,
+) -> CallRecord:
+    answered_at = start + ring if answered else None
+    ended_at = None if active else (answered_at + talk if answered_at is not None else start + ring)
+    clid, dnid = (customer, company) if direction == "in" else (company, customer)
+    status = "answered" if answered else "no answer"
+    return CallRecord(f"{n:040x}", direction, clid, dnid, status, active, start, answered_at, ended_at)
+
+
+def episodes_of(storage: Storage, start: int, end: int, **options: object) -> list[tuple[str, int, str, int | None]]:
+    found = reports.episodes(storage.db.conn, start, end, **options)  # type: ignore[arg-type]
+    return [(e.customer, len(e.misses), e.outcome, e.callback_seconds) for e in found]
+
+
+def test_misses_are_grouped_into_episodes_decided_by_the_next_answered_call(storage: Storage) -> None:
+    a, b, c, d, e, f = (f"7916000000{i}" for i in range(1, 7))
+    storage.calls.ingest(
+        [
+            call(1, "in", a, False, 1_000),  # two misses, then called back: one episode
+            call(2, "in", a, False, 1_500),
+            call(3, "out", a, True, 1_800),
+            call(4, "in", b, False, 2_000),  # got through on the next call
+            call(5, "in", b, True, 2_500),
+            call(6, "in", c, False, 3_000),  # nothing since: lost
+            call(7, "in", d, False, 3_100),  # a callback that nobody answered: not lost, not resolved
+            call(8, "out", d, False, 3_300),
+            call(9, "in", e, False, 4_000),  # an answered call in between makes two episodes
+            call(10, "in", e, True, 4_100),
+            call(11, "in", e, False, 4_200),
+            call(12, "in", f, False, 5_000),  # called back after the period's end: still called back
+            call(13, "out", f, True, 20_000),
+        ],
+        now=30_000,
+    )
+    assert episodes_of(storage, 0, 10_000) == [
+        (a, 2, "called_back", 1_800 - 1_020),  # from the first miss's end
+        (b, 1, "answered_later", None),
+        (c, 1, "lost", None),
+        (d, 1, "unresolved", None),
+        (e, 1, "answered_later", None),
+        (e, 1, "lost", None),
+        (f, 1, "called_back", 20_000 - 5_020),
+    ]
+
+
+def test_the_outcomes_add_up_the_episodes(storage: Storage) -> None:
+    """The report's counts (in SQL) and the export's episodes (per miss) are one rule: checked on a random history."""
+    rng = random.Random(5)
+    customers = [f"791600000{i:02d}" for i in range(40)]
+    start = 0
+    history = []
+    for n in range(300):
+        start += rng.randrange(1, 400)
+        direction = "in" if rng.random() < 0.7 else "out"
+        history.append(call(n, direction, rng.choice(customers), rng.random() < 0.5, start, active=n > 295))
+    storage.calls.ingest(history, now=start + 1)
+    seen: set[str] = set()
+    for period in ((0, start // 2), (start // 3, start), (0, start + 1)):
+        found = reports.episodes(storage.db.conn, *period)
+        kinds = [e.outcome for e in found]
+        seen.update(kinds)
+        assert reports.outcomes(storage.db.conn, *period) == reports.Outcomes(
+            customers=len({e.customer for e in found}),
+            called_back=kinds.count("called_back"),
+            answered_later=kinds.count("answered_later"),
+            lost=kinds.count("lost"),
+            unresolved=kinds.count("unresolved"),
+            callback_waits=tuple(sorted(e.callback_seconds for e in found if e.callback_seconds is not None)),
+        )
+        assert sum(len(e.misses) for e in found) == sum(
+            1 for c in history if c.is_missed and period[0] <= c.started_at < period[1]
+        )
+    assert seen == {"called_back", "answered_later", "lost", "unresolved"}
+
+
+def test_an_episode_knows_its_calls_and_who_decided_it(storage: Storage) -> None:
+    customer = "79160000001"
+    storage.calls.ingest(
+        [
+            call(1, "in", customer, False, 1_000),
+            call(2, "in", customer, False, 1_100),
+            call(3, "out", customer, True, 1_200),
+        ],
+        now=2_000,
+    )
+    storage.calls.set_who("0" * 39 + "3", "102", "Попов")
+    (episode,) = reports.episodes(storage.db.conn, 0, 2_000)
+    ids = [row[0] for row in storage.db.execute("SELECT id FROM calls ORDER BY started_at")]
+    assert (episode.misses, episode.decided_by, episode.member_name) == ((ids[0], ids[1]), ids[2], "Попов")
+
+
+def test_a_miss_outside_the_period_or_the_chats_numbers_is_not_counted(storage: Storage) -> None:
+    customer = "79160000001"
+    storage.calls.ingest(
+        [
+            call(1, "in", customer, False, 500),  # before the period
+            call(2, "in", customer, False, 1_500, company=OTHER_COMPANY),
+            call(3, "in", customer, False, 1_600),
+            call(4, "out", customer, True, 1_700, company=OTHER_COMPANY),  # a callback from another number counts
+        ],
+        now=3_000,
+    )
+    assert episodes_of(storage, 1_000, 2_000) == [(customer, 2, "called_back", 1_700 - 1_520)]
+    assert episodes_of(storage, 1_000, 2_000, numbers=[COMPANY]) == [(customer, 1, "called_back", 1_700 - 1_620)]
+
+
+def test_tallies_count_each_bucket_and_talk_both_ways(storage: Storage) -> None:
+    storage.calls.ingest(
+        [
+            call(1, "in", "79160000001", True, 100, talk=30),
+            call(2, "in", "79160000002", False, 200),
+            call(3, "out", "79160000003", True, 300, talk=45),
+            call(4, "out", "79160000004", False, 400),
+            call(5, "in", "79160000005", False, HOUR + 10, active=True),  # ringing: inbound, not (yet) missed
+            call(6, "in", "79160000006", True, HOUR + 20, talk=100, company=OTHER_COMPANY),
+        ],
+        now=2 * HOUR,
+    )
+    conn = storage.db.conn
+    assert reports.tallies(conn, [0, HOUR, 2 * HOUR, 3 * HOUR]) == [
+        reports.Tally(0, HOUR, inbound=2, answered=1, missed=1, outbound=2, talk_seconds=75),
+        reports.Tally(HOUR, 2 * HOUR, inbound=2, answered=1, missed=0, outbound=0, talk_seconds=100),
+        reports.Tally(2 * HOUR, 3 * HOUR, 0, 0, 0, 0, 0),
+    ]
+    assert reports.tallies(conn, [0, 2 * HOUR], numbers=[OTHER_COMPANY]) == [
+        reports.Tally(0, 2 * HOUR, inbound=1, answered=1, missed=0, outbound=0, talk_seconds=100)
+    ]
+
+
+def test_members_are_counted_by_internal_number_with_their_latest_name(storage: Storage) -> None:
+    storage.calls.ingest(
+        [
+            call(1, "in", "79160000001", True, 100, talk=30),
+            call(2, "out", "79160000002", False, 200),
+            call(3, "out", "79160000003", True, 300, talk=45),
+            call(4, "in", "79160000004", True, 400, talk=10),  # nobody known answered it
+            call(5, "in", "79160000005", False, 500),  # missed: nobody's
+        ],
+        now=1_000,
+    )
+    storage.calls.set_who("0" * 39 + "1", "101", "Иванова")
+    storage.calls.set_who("0" * 39 + "2", "101", "Петрова")  # the same member, renamed since
+    storage.calls.set_who("0" * 39 + "3", "102", "Попов")
+    found = sorted(reports.members(storage.db.conn, 0, 1_000), key=lambda m: m.internal or "")
+    assert found == [
+        reports.MemberTotals(None, None, answered=1, placed=0, talk_seconds=10),
+        reports.MemberTotals("101", "Петрова", answered=1, placed=1, talk_seconds=30),
+        reports.MemberTotals("102", "Попов", answered=0, placed=1, talk_seconds=45),
+    ]
+
+
+def test_export_rows_carry_names_numbers_times_and_the_alerts_outcome(storage: Storage) -> None:
+    customer, stranger = "79160000001", "79160000002"
+    storage.calls.ingest(
+        [
+            call(1, "in", customer, False, 1_000, ring=25),
+            call(2, "out", customer, True, 1_100, ring=5, talk=70),
+            call(3, "in", stranger, False, 1_200, ring=30),
+        ],
+        now=2_000,
+    )
+    storage.calls.set_who("0" * 39 + "2", "102", "Попов")
+    storage.contacts.set(customer, "ООО Ромашка", by=1, now=1)
+    for chat_id in (-1, -2):
+        storage.chats.subscribe(chat_id, "Sales", [], False, now=1)
+    # The customer's miss was alerted in two chats: one was closed by hand, the other called back.
+    done = storage.alerts.record_missed(-1, "0" * 39 + "1", customer, COMPANY, 1_000, 1_025, now=1_030)
+    storage.alerts.close(done.alert_id or 0, "done", by=7, name="Иванова", now=1_050)
+    called = storage.alerts.record_missed(-2, "0" * 39 + "1", customer, COMPANY, 1_000, 1_025, now=1_030)
+    storage.alerts.claim_callback(called.alert_id or 0, user_id=8, name="Попов", now=1_090)
+    storage.alerts.callback_finished(called.alert_id or 0, True, 70, "0" * 39 + "2", now=1_200)
+    storage.alerts.record_missed(-1, "0" * 39 + "3", stranger, COMPANY, 1_200, 1_230, now=1_240)  # still open
+
+    rows = list(reports.export_rows(storage.db.conn, 0, 2_000))
+    ids = [row[0] for row in storage.db.execute("SELECT id FROM calls ORDER BY started_at")]
+    assert rows == [
+        reports.ExportRow(ids[0], 1_000, "in", customer, "ООО Ромашка", COMPANY, "no answer", False, 25, 0, None,
+                          alert="called_back", alert_name="Попов"),
+        reports.ExportRow(ids[1], 1_100, "out", customer, "ООО Ромашка", COMPANY, "answered", False, 5, 70, "Попов",
+                          alert=None, alert_name=None),
+        reports.ExportRow(ids[2], 1_200, "in", stranger, None, COMPANY, "no answer", False, 30, 0, None,
+                          alert="open", alert_name=None),
+    ]  # fmt: skip
+    assert [row.call_id for row in reports.export_rows(storage.db.conn, 1_100, 1_200)] == [ids[1]]
+
+
+def test_a_reader_has_its_own_read_only_connection_to_the_file(db_path: Path) -> None:
+    with Storage.open(db_path) as storage:
+        storage.calls.ingest([call(1, "in", "79160000001", False, 1_000)], now=2_000)
+        with reports.reading(db_path) as conn:
+            assert reports.tallies(conn, [0, 2_000])[0].missed == 1
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                conn.execute("DELETE FROM calls")
+            # One read transaction: what the poll writes meanwhile shows in the next report, not halfway this one.
+            storage.calls.ingest([call(2, "in", "79160000002", False, 1_100)], now=2_000)
+            assert reports.tallies(conn, [0, 2_000])[0].missed == 1
+        assert storage.calls.count() == 2
+    with pytest.raises(sqlite3.OperationalError), reports.reading(db_path.with_name("elsewhere.db")):
+        pass
+    assert not db_path.with_name("elsewhere.db").exists()
