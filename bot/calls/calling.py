@@ -149,3 +149,17 @@ def _snapshot_differs(user: User, member: Member) -> bool:
         member.internal_number,
         member.personal_number,
     )
+
+
+def said(outcome: Outcome, texts: Texts) -> Html:
+    """What the person who asked for the call is told of its outcome."""
+    if isinstance(outcome, CannotCall):
+        return why_not(outcome, texts)
+    if isinstance(outcome, MayHaveStarted):
+        return texts("call_uncertain", source=phones.format_for_people(outcome.plan.source))
+    return texts(
+        "calling",
+        source=phones.format_for_people(outcome.plan.source),
+        destination=phones.format_for_people(outcome.plan.destination),
+        caller_id=phones.format_for_people(outcome.plan.caller_id),
+    )

@@ -119,19 +119,7 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )
-    if isinstance(outcome, calling.CannotCall):
-        await message.reply_text(calling.why_not(outcome, texts))
-    elif isinstance(outcome, calling.MayHaveStarted):
-        await message.reply_text(texts("call_uncertain", source=format_for_people(outcome.plan.source)))
-    else:
-        await message.reply_text(
-            texts(
-                "calling",
-                source=format_for_people(outcome.plan.source),
-                destination=format_for_people(outcome.plan.destination),
-                caller_id=format_for_people(outcome.plan.caller_id),
-            )
-        )
+    await message.reply_text(calling.said(outcome, texts))
 
 
 @requires("manager")

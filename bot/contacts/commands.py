@@ -142,19 +142,7 @@ async def card_call(update: Update, context: Context, caller: Caller) -> None:
         log.info("Card call press not confirmed to its presser (%s): no call placed", error)
         return
     outcome = await calling.place(svc, caller.user, plan, origin="card")
-    if isinstance(outcome, calling.CannotCall):
-        await message.reply_text(calling.why_not(outcome, texts))
-    elif isinstance(outcome, calling.MayHaveStarted):
-        await message.reply_text(texts("call_uncertain", source=format_for_people(outcome.plan.source)))
-    else:
-        await message.reply_text(
-            texts(
-                "calling",
-                source=format_for_people(outcome.plan.source),
-                destination=format_for_people(outcome.plan.destination),
-                caller_id=format_for_people(outcome.plan.caller_id),
-            )
-        )
+    await message.reply_text(calling.said(outcome, texts))
 
 
 def _called_lately(caller: Caller, key: str, now: int) -> bool:
