@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any
 
 from sqlite_utils import Database
 
 from storage._db import dumps, write
-
-Kind = Literal["all", "missed", "in", "out", "active"]
 
 WHO_TRIES = 5  # asking New-Tel who answered a call: attempts before the call is left without a name
 
@@ -192,11 +190,11 @@ class Calls:
         number: str | None = None,
         start: int | None = None,
         end: int | None = None,
-        kind: Kind = "all",
+        kind: str = "all",
         limit: int,
     ) -> list[CallRecord]:
         """Calls of one customer (``number``, international digits: either side of the call) and/or that started in
-        [start, end), of one ``kind``, newest first."""
+        [start, end), of one ``kind`` (all, missed, in, out, active), newest first."""
         window = {
             "number": number,
             "start": start if start is not None else 0,

@@ -35,7 +35,7 @@ JOB_NAME = "poll-calls"
 CALLBACK_GIVE_UP = 300  # seconds after which a callback that never showed up in the history counts as failed
 _MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel or the database keeps failing
 _FAILED = object()  # what a failed step returns
-PENDING_BATCH = 2_000  # changed calls the features take per poll at most (the first start's history: 1,000 a poll)
+PENDING_BATCH = 2_000  # changed calls the features take per poll at most (the ingest writes at most 500 a poll)
 
 
 class Baseline:

@@ -61,7 +61,10 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
         if window is None:
             return caller.texts("calls_bad_period", period=query.period), None
         start, end = window
-        kept = svc.storage.calls.find(number=query.number or None, start=start, end=end, limit=ARCHIVE_ROWS)
+        # The kind is asked of the archive, so a busy period's misses are not cut off by its other calls.
+        kept = svc.storage.calls.find(
+            number=query.number or None, start=start, end=end, kind=query.kind, limit=ARCHIVE_ROWS
+        )
         history = [as_call(call) for call in kept]
     else:
         vpbx = svc.newtel.vpbx

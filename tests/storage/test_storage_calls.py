@@ -61,3 +61,16 @@ def test_a_customers_summary_counts_both_ways_and_the_misses_since_the_last_talk
     assert summary.last_talk == out and summary.unreturned == 1 and not summary.is_new
     assert storage.calls.customer(RINGING.clid, since=0, before=2_000).unreturned == 1  # never talked before
     assert storage.calls.customer("79990000000", since=0).is_new
+
+
+def test_find_filters_by_kind_before_the_limit(storage: Storage) -> None:
+    answered = [
+        replace(RINGING, vpbx_id=f"{n:040x}", started_at=2_000 + n, status="answered", answered_at=2_001 + n,
+                active=False, ended_at=2_050 + n)
+        for n in range(5)
+    ]  # fmt: skip
+    missed = replace(RINGING, vpbx_id="f" * 40, active=False, ended_at=1_020)  # the oldest
+    storage.calls.ingest([*answered, missed], now=3_000)
+    assert storage.calls.find(kind="missed", limit=2) == [missed]
+    assert [c.vpbx_id for c in storage.calls.find(kind="in", limit=2)] == [answered[4].vpbx_id, answered[3].vpbx_id]
+    assert storage.calls.find(kind="out", limit=2) == []
