@@ -44,7 +44,7 @@ _ACTIONS = {
     "upload_document": "sending a file",
     "upload_photo": "sending a photo",
 }
-_SENDS = frozenset({"sendMessage", "sendAudio", "sendDocument", "sendVoice"})
+_SENDS = frozenset({"sendMessage", "sendAudio", "sendDocument", "sendVoice", "sendPhoto"})
 _EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 
 
@@ -65,6 +65,11 @@ def render_message(msg: Mapping[str, Any]) -> str:
             source = msg.get("file_url") or media.get("file_name") or media.get("file_id", "?")
             size = f", {_size(media['file_size'])}" if media.get("file_size") is not None else ""
             lines.append(f"{icon} {kind}: {source}{size}")
+    if photo := msg.get("photo"):  # a list of sizes: the largest is the picture
+        largest = photo[-1]
+        source = msg.get("file_url") or largest.get("file_id", "?")
+        size = f", {_size(largest['file_size'])}" if largest.get("file_size") is not None else ""
+        lines.append(f"🖼 photo {largest.get('width', 0)}×{largest.get('height', 0)}: {source}{size}")
     if msg.get("caption"):
         lines.append(with_links(msg["caption"], msg.get("caption_entities")))
     if contact := msg.get("contact"):

@@ -98,6 +98,14 @@ def test_render_text_with_buttons() -> None:
             "🎵 audio: https://rec.example/17.mp3",
         ),
         ({"voice": {"file_id": "v1", "file_size": 900}}, "🎤 voice: v1, 900 B"),
+        (
+            {
+                "photo": [{"file_id": "p", "width": 1200, "height": 800, "file_size": 120_000}],
+                "file_url": "http://127.0.0.1:1/file/p.png",
+                "caption": "Report",
+            },
+            "🖼 photo 1200×800: http://127.0.0.1:1/file/p.png, 117 KB\nReport",
+        ),
         ({"document": {"file_id": "d", "file_name": "calls.csv", "file_size": 2048}}, "📄 document: calls.csv, 2 KB"),
         (
             {
