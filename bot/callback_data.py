@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, get_args
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
@@ -112,24 +112,7 @@ Payload = (
     | ImportApply
     | ImportCancel
 )
-_TYPES: dict[str, type[Any]] = {
-    cls.tag: cls
-    for cls in (
-        CallsPage,
-        RequestAccess,
-        Approve,
-        Reject,
-        CallBack,
-        Done,
-        CardCall,
-        CardRename,
-        CardRemove,
-        SaveShared,
-        SkipShared,
-        ImportApply,
-        ImportCancel,
-    )
-}
+_TYPES: dict[str, type[Any]] = {cls.tag: cls for cls in get_args(Payload)}
 
 
 def pack(payload: Payload) -> str:

@@ -75,3 +75,43 @@ def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
             ]
         ]
     )
+
+
+# --- the customer book ---------------------------------------------------------------------------------------
+
+
+def contact_card(texts: Texts, number: str, named: bool, asker: int) -> InlineKeyboardMarkup:
+    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book."""
+    call = _button(texts.plain("button_card_call"), cd.CardCall(number, asker))
+    if not named:
+        return InlineKeyboardMarkup([[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]])
+    return InlineKeyboardMarkup(
+        [
+            [call, _button(texts.plain("button_card_rename"), cd.CardRename(number))],
+            [_button(texts.plain("button_card_remove"), cd.CardRemove(number, asker))],
+        ]
+    )
+
+
+def contact_offer(texts: Texts, number: str) -> InlineKeyboardMarkup:
+    """A contact a manager passed on: save it in the book, or not."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.plain("button_save_contact"), cd.SaveShared(number)),
+                _button(texts.plain("button_skip_contact"), cd.SkipShared(number)),
+            ]
+        ]
+    )
+
+
+def import_decision(texts: Texts, import_id: int, count: int) -> InlineKeyboardMarkup:
+    """An import's preview: write its ``count`` changes, or cancel."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.plain("button_import_apply").format(count=count), cd.ImportApply(import_id)),
+                _button(texts.plain("button_import_cancel"), cd.ImportCancel(import_id)),
+            ]
+        ]
+    )

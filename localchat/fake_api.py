@@ -22,6 +22,7 @@ from localchat._faults import Faults
 from localchat._methods import (
     MAX_UPLOAD,
     BotApiError,
+    _file_object,
     canonical_name,
     commands_key,
     dispatch,
@@ -182,12 +183,8 @@ class FakeBotAPI:
         """The user sends ``text`` (a leading "/cmd" gets its bot_command entity); returns the Update."""
         sender = self._world.ensure_user(user_id)
         chat = self._user_chat(user_id, chat_id)
-        replied = None
-        if reply_to is not None:
-            replied = copy.deepcopy(self._stored(reply_to).data)
-            replied.pop("reply_to_message", None)
         message = self._world.new_message(
-            chat, sender, reply_to_message=replied, text=text, entities=command_entities(text)
+            chat, sender, reply_to_message=self._replied(reply_to), text=text, entities=command_entities(text)
         )
         self._world.store(message, from_bot=False)
         return self.enqueue({"message": message})
@@ -272,25 +269,13 @@ class FakeBotAPI:
         sender = self._world.ensure_user(user_id)
         chat = self._user_chat(user_id, chat_id)
         n = self._world.next_id()
-        stored = StoredFile(f"fake-user-document-{n}", f"d{n}", "document", bytes(data), filename, mime_type)
+        stored = StoredFile(f"fake-user-document-{n}", f"d{n}", "document", data, filename, mime_type)
         self._world.files[stored.file_id] = stored
-        document: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_name": filename,
-            "file_size": len(data),
-        }
-        if mime_type:
-            document["mime_type"] = mime_type
-        replied = None
-        if reply_to is not None:
-            replied = copy.deepcopy(self._stored(reply_to).data)
-            replied.pop("reply_to_message", None)
         message = self._world.new_message(
             chat,
             sender,
-            reply_to_message=replied,
-            document=document,
+            reply_to_message=self._replied(reply_to),
+            document=_file_object(stored, {}),
             caption=caption,
             caption_entities=command_entities(caption or ""),
         )
@@ -540,6 +525,14 @@ class FakeBotAPI:
         if stored is None:
             raise LookupError(f"no message #{message_id} in chat {chat_id} (never sent, or deleted)")
         return stored
+
+    def _replied(self, ref: MessageRef | None) -> dict[str, Any] | None:
+        """The message a user's message replies to, as Telegram nests it (its own reply not nested further)."""
+        if ref is None:
+            return None
+        replied = copy.deepcopy(self._stored(ref).data)
+        replied.pop("reply_to_message", None)
+        return replied
 
 
 def _button_data(message: Mapping[str, Any], button: str | int | None) -> str:

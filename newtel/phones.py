@@ -8,12 +8,13 @@ formatting; the default region decides what a national form such as ``8 904 …`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import phonenumbers
 
 DEFAULT_REGION = "RU"
 _SHORT_NUMBER = re.compile(r"^[1-9][0-9]{1,7}$")  # internal (extension) numbers: 2–8 digits
-_TYPED_CHARS = re.compile(r"^[0-9+()\-.\s]+$")
+TYPED_CHARS = re.compile(r"[0-9+()\-.\s]+")  # what a typed phone number is made of (``fullmatch`` it)
 
 
 def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = False) -> str | None:
@@ -22,7 +23,7 @@ def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = F
     With ``allow_short``, a plain internal number such as ``101`` is kept as it is.
     """
     text = value.strip()
-    if not text or not _TYPED_CHARS.match(text):
+    if not text or not TYPED_CHARS.fullmatch(text):
         return None
     digits = re.sub(r"\D", "", text)
     if allow_short and not text.startswith("+") and _SHORT_NUMBER.match(digits):
@@ -65,6 +66,34 @@ def source(value: str) -> str | None:
 def caller_id(value: str) -> str | None:
     """A number the called party sees (``callerId``): 4–15 digits."""
     return within(value, 4, 15, allow_short=True)
+
+
+def leading_number(words: Sequence[str]) -> tuple[str | None, int]:
+    """The ``destination`` the first ``words`` spell and how many words it takes ("8 916 123 45 67 Иван" → 5).
+
+    The longest run of leading phone-character words that is a valid number wins, else the longest that is only a
+    possible one: "89161234567 007 Агент" is +7 916 123-45-67 with "007 Агент" after it, not a 15-digit number.
+    None when no run is a number, with how many leading words look like one (what was typed as the number).
+    """
+    leading = 0
+    while leading < len(words) and TYPED_CHARS.fullmatch(words[leading]):
+        leading += 1
+    possible: tuple[str, int] | None = None
+    for end in range(leading, 0, -1):
+        digits = destination(" ".join(words[:end]))
+        if digits is None:
+            continue
+        if is_valid(digits):
+            return digits, end
+        possible = possible or (digits, end)
+    return possible or (None, leading)
+
+
+def is_valid(digits: str, *, region: str = DEFAULT_REGION) -> bool:
+    """Whether international digits (``79041112233``) are a number in use by the numbering plan, not merely of a
+    possible length."""
+    parsed = _parse("+" + digits, region)
+    return parsed is not None and phonenumbers.is_valid_number(parsed)
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from storage._db import dumps, loads, write
+from storage.reports import reading
 
 ImportState = Literal["previewed", "applied", "cancelled"]
 
@@ -67,15 +68,19 @@ def fold(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
+def _names(conn: sqlite3.Connection, numbers: Iterable[str]) -> dict[str, str]:
+    """The names of those of ``numbers`` the book knows (one query, however many)."""
+    rows = conn.execute(
+        "SELECT number, name FROM contacts WHERE number IN (SELECT value FROM json_each(?))",
+        (dumps(sorted(set(numbers))),),
+    )
+    return dict(rows.fetchall())
+
+
 def _upsert(conn: sqlite3.Connection, rows: Sequence[tuple[str, str]], by: int | None, now: int) -> ImportResult:
     """Write ``rows`` (the last name of a number repeated wins) inside the caller's transaction."""
     latest = dict(rows)
-    known = dict(
-        conn.execute(
-            "SELECT number, name FROM contacts WHERE number IN (SELECT value FROM json_each(?))",
-            (dumps(sorted(latest)),),
-        ).fetchall()
-    )
+    known = _names(conn, latest)
     conn.executemany(_UPSERT, [(number, name, fold(name), by, by, now, now) for number, name in latest.items()])
     unchanged = sum(1 for number, name in latest.items() if known.get(number) == name)
     return ImportResult(added=len(latest.keys() - known.keys()), updated=len(known) - unchanged, unchanged=unchanged)
@@ -92,22 +97,13 @@ class Contacts:
 
     def names(self, numbers: Iterable[str]) -> dict[str, str]:
         """The names of those of ``numbers`` the book knows (one query, however many)."""
-        wanted = dumps(sorted(set(numbers)))
-        rows = self._db.execute(
-            "SELECT number, name FROM contacts WHERE number IN (SELECT value FROM json_each(?))", (wanted,)
-        )
-        return dict(rows.fetchall())
+        return _names(self._db.conn, numbers)
 
     def set(self, number: str, name: str, by: int | None, now: int) -> tuple[Contact | None, Contact]:
-        """Name (or rename) a customer; returns (before, after)."""
+        """Name (or rename) a customer; returns (before, after). The name it already has is not rewritten."""
         with write(self._db) as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM contacts WHERE number = ?", (number,)).fetchone()
-            conn.execute(
-                "INSERT INTO contacts (number, name, folded, created_by, updated_by, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET name = excluded.name,"
-                " folded = excluded.folded, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-                (number, name, fold(name), by, by, now, now),
-            )
+            conn.execute(_UPSERT, (number, name, fold(name), by, by, now, now))
             after = conn.execute(f"SELECT {_COLUMNS} FROM contacts WHERE number = ?", (number,)).fetchone()
         return (None if row is None else _contact(row)), _contact(after)
 
@@ -117,14 +113,15 @@ class Contacts:
             row = conn.execute(f"DELETE FROM contacts WHERE number = ? RETURNING {_COLUMNS}", (number,)).fetchall()
         return _contact(row[0]) if row else None
 
-    def search(self, text: str, limit: int) -> list[Contact]:
-        """Contacts whose name contains ``text`` (any case) or whose number contains its digits, by name."""
-        digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
-        needle = fold(text.strip())
+    def search(self, text: str, limit: int, *, digits: Iterable[str] = ()) -> list[Contact]:
+        """Contacts whose name contains ``text`` (any case) or whose number contains its digits or any of
+        ``digits`` (other readings of what was typed), by name."""
+        typed = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
+        wanted = sorted({part for part in (typed, *digits) if part})
+        in_number = "".join(" OR instr(number, ?) > 0" for _ in wanted)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM contacts WHERE instr(folded, ?) > 0 OR (? <> '' AND instr(number, ?) > 0)"
-            " ORDER BY folded, number LIMIT ?",
-            (needle, digits, digits, limit),
+            f"SELECT {_COLUMNS} FROM contacts WHERE instr(folded, ?) > 0{in_number} ORDER BY folded, number LIMIT ?",
+            (fold(text.strip()), *wanted, limit),
         )
         return [_contact(row) for row in rows]
 
@@ -195,10 +192,7 @@ class Imports:
 
 
 def known_names(path: str | Path, numbers: Iterable[str]) -> dict[str, str]:
-    """``Contacts.names`` for a worker thread: its own read-only connection to the database file (the bot's
+    """``Contacts.names`` for a worker thread: a read-only connection of its own to the database file (the bot's
     ``Storage`` belongs to the event loop's thread)."""
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        return Contacts(Database(conn)).names(numbers)
-    finally:
-        conn.close()
+    with reading(path) as conn:
+        return _names(conn, numbers)

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import filters
 
 from bot import callback_data as cd
+from bot import keyboards
 from bot.access.checks import Caller, requires, show_typing
 from bot.calls import calling
 from bot.contacts import importing, render
@@ -23,6 +24,7 @@ from bot.context import Context
 from bot.formatting import format_for_people
 from bot.texts import Html, Texts, echo
 from newtel import phones
+from storage import ImportResult
 from storage.contacts import known_names
 
 log = logging.getLogger(__name__)
@@ -37,20 +39,15 @@ CALL_PAUSE = 60  # seconds: another press on one card's call button within them 
 IMPORT_FILE = (
     filters.UpdateType.MESSAGE & filters.Document.ALL & filters.CaptionRegex(re.compile(r"^/import(@\w+)?(\s|$)", re.I))
 )
-_NUMBER_WORD = re.compile(r"[0-9+()\-.]+")
 
 
 def number_and_name(args: list[str]) -> tuple[str | None, str, str]:
     """(international digits or None, the words typed as the number, the rest as the name) of "/name 8 916 123 45 67
-    Иван Петров": the number is the longest run of leading number-like words that is a phone number."""
-    leading = 0
-    while leading < len(args) and _NUMBER_WORD.fullmatch(args[leading]):
-        leading += 1
-    for end in range(leading, 0, -1):
-        digits = phones.destination(" ".join(args[:end]))
-        if digits is not None:
-            return digits, " ".join(args[:end]), " ".join(args[end:])
-    return None, " ".join(args[: max(leading, 1)]), ""
+    Иван Петров": the number as ``phones.leading_number`` reads the first words."""
+    digits, taken = phones.leading_number(args)
+    if digits is None:
+        return None, " ".join(args[: max(taken, 1)]), ""
+    return digits, " ".join(args[:taken]), " ".join(args[taken:])
 
 
 def clean_name(typed: str) -> str:
@@ -82,9 +79,13 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
 
 
 def _named(caller: Caller, number: str, given: str, *, origin: str) -> Html:
-    """Name (or rename) the customer, audited; the line that says what changed."""
+    """Name (or rename) the customer, audited; the line that says what changed (a name they already have changes
+    nothing, and is not written)."""
     svc, texts, now = caller.services, caller.texts, int(time.time())
+    shown = format_for_people(number)
     before, _ = svc.storage.contacts.set(number, given, by=caller.user.telegram_id, now=now)
+    if before is not None and before.name == given:  # ``set`` left it as it was
+        return texts("contact_offer_same", name=given, number=shown)
     svc.storage.audit.log(
         "contact.set",
         actor_id=caller.user.telegram_id,
@@ -92,8 +93,7 @@ def _named(caller: Caller, number: str, given: str, *, origin: str) -> Html:
         details={"name": given, "before": before.name if before else None, "origin": origin},
         now=now,
     )
-    shown = format_for_people(number)
-    if before is None or before.name == given:
+    if before is None:
         return texts("contact_saved", name=given, number=shown)
     return texts("contact_renamed", before=before.name, name=given, number=shown)
 
@@ -104,7 +104,7 @@ def _card(caller: Caller, number: str, asker: int, note: Html | None = None) -> 
     summary = svc.storage.calls.customer(number, since=int(now.timestamp()) - RECENT_DAYS * 86_400)
     alert_open = number in svc.storage.alerts.live_customers()
     text = render.card(number, contact, summary, alert_open, caller.texts, svc.settings.zone, now, RECENT_DAYS)
-    keyboard = render.card_buttons(number, contact is not None, asker, caller.texts)
+    keyboard = keyboards.contact_card(caller.texts, number, contact is not None, asker)
     return (Html(note + "\n\n" + text) if note else text), keyboard
 
 
@@ -118,9 +118,6 @@ async def card_call(update: Update, context: Context, caller: Caller) -> None:
     message, texts, svc = found[0].message, caller.texts, caller.services
     if press.from_user.id != payload.asker:
         await press.answer(Texts.strip(texts("card_not_yours", digits=payload.number)), show_alert=True)
-        return
-    if phones.destination(payload.number) != payload.number:  # not a number this bot put on a card
-        await press.answer()
         return
     key, now = f"card_call:{message.chat.id}:{message.message_id}", int(time.time())
     if _called_lately(caller, key, now):
@@ -193,19 +190,25 @@ async def card_remove(update: Update, context: Context, caller: Caller) -> None:
 async def contacts(update: Update, context: Context, caller: Caller) -> None:
     query = echo(" ".join(context.args or []).strip())
     book = caller.services.storage.contacts
-    found = book.search(_needle(query), SEARCH_LIMIT + 1) if query else book.recent(SEARCH_LIMIT + 1)
+    if query:
+        text, digits = _needles(query)
+        found = book.search(text, SEARCH_LIMIT + 1, digits=digits)
+    else:
+        found = book.recent(SEARCH_LIMIT + 1)
     await caller.reply(render.listing(found, caller.texts, query=query, limit=SEARCH_LIMIT))
 
 
-def _needle(query: str) -> str:
-    """A whole number typed any way is searched as stored; a Russian "8 916…" start as "7916…"."""
+def _needles(query: str) -> tuple[str, tuple[str, ...]]:
+    """(the text searched, other digits a number may hold): a whole number typed any way is searched as stored;
+    part of one as typed and, when it starts with 8, as a Russian "8 916…" start ("7916…") too — "8005" is in
+    78005553535 as typed, "8 916 123" in 79161234567 as rewritten."""
     digits = phones.destination(query)
     if digits is not None:
-        return digits
-    if _NUMBER_WORD.fullmatch(query.replace(" ", "")):
+        return digits, ()
+    if phones.TYPED_CHARS.fullmatch(query):
         typed = re.sub(r"\D", "", query)
-        return "7" + typed[1:] if typed.startswith("8") and len(typed) > 1 else typed
-    return query
+        return typed, (("7" + typed[1:],) if typed.startswith("8") and len(typed) > 1 else ())
+    return query, ()
 
 
 # --- a contact passed on -------------------------------------------------------------------------------------
@@ -235,7 +238,7 @@ async def offer_shared(update: Update, context: Context, caller: Caller) -> None
         if known is None
         else texts("contact_offer_rename", before=known.name, name=given, number=shown)
     )
-    sent = await message.reply_text(text, reply_markup=render.offer_buttons(number, texts))
+    sent = await message.reply_text(text, reply_markup=keyboards.contact_offer(texts, number))
     now = int(time.time())
     svc.storage.kv.set(_offer_key(sent), {"number": number, "name": given}, now=now)
 
@@ -272,9 +275,7 @@ async def offer_decided(update: Update, context: Context, caller: Caller) -> Non
 class _Read:
     parsed: importing.Parsed
     changes: list[tuple[str, str]]  # the rows that add or rename someone
-    added: int
-    renamed: int
-    unchanged: int
+    counts: ImportResult  # what applying ``changes`` would do, as the book is now
 
 
 def _read(database: Path, filename: str, data: bytes) -> _Read:
@@ -283,7 +284,7 @@ def _read(database: Path, filename: str, data: bytes) -> _Read:
     known = known_names(database, (number for number, _ in parsed.rows))
     changes = [(number, given) for number, given in parsed.rows if known.get(number) != given]
     added = sum(1 for number, _ in changes if number not in known)
-    return _Read(parsed, changes, added, len(changes) - added, len(parsed.rows) - len(changes))
+    return _Read(parsed, changes, ImportResult(added, len(changes) - added, len(parsed.rows) - len(changes)))
 
 
 @requires("admin")
@@ -339,17 +340,16 @@ async def _import(update: Update, context: Context, caller: Caller, document: Do
     except importing.Unusable as error:
         await caller.reply(texts(f"import_{error.reason}", file=shown, **_limits()))
         return
-    counts = {"added": read.added, "renamed": read.renamed, "unchanged": read.unchanged}
     if not read.changes:
-        await caller.reply(render.preview(filename, read.parsed, **counts, texts=texts, final=True))
+        await caller.reply(render.preview(filename, read.parsed, read.counts, texts, final=True))
         return
     chat = update.effective_chat
     assert chat is not None
     imports = svc.storage.contacts.imports
     staged = imports.create(caller.user.telegram_id, chat.id, read.changes, now=int(time.time()))
     sent = await caller.reply(
-        render.preview(filename, read.parsed, **counts, texts=texts, final=False),
-        reply_markup=render.import_buttons(staged.id, len(read.changes), texts),
+        render.preview(filename, read.parsed, read.counts, texts, final=False),
+        reply_markup=keyboards.import_decision(texts, staged.id, len(read.changes)),
     )
     imports.shown(staged.id, sent.message_id)
 

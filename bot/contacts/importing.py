@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from bot.texts import echo
 from newtel import phones
 
 MAX_ROWS = 20_000  # lines with something in them; a bigger list is to be split
@@ -99,13 +100,13 @@ class _Book:
         problem = _number_problem(number)
         digits = None if problem else phones.destination(number)
         if problem == "no_number":
-            self._unreadable.append(Unreadable(line, problem, _shown(name)))  # whose number is missing
+            self._unreadable.append(Unreadable(line, problem, echo(name, _VALUE_SHOWN)))  # whose number is missing
         elif problem or digits is None:
-            self._unreadable.append(Unreadable(line, problem or "not_phone", _shown(number)))
+            self._unreadable.append(Unreadable(line, problem or "not_phone", echo(number, _VALUE_SHOWN)))
         elif not name:
-            self._unreadable.append(Unreadable(line, "no_name", _shown(number)))
+            self._unreadable.append(Unreadable(line, "no_name", echo(number, _VALUE_SHOWN)))
         elif len(name) > MAX_NAME:
-            self._unreadable.append(Unreadable(line, "name_too_long", _shown(name)))
+            self._unreadable.append(Unreadable(line, "name_too_long", echo(name, _VALUE_SHOWN)))
         else:
             if digits in self._named:
                 self._repeated += 1
@@ -122,10 +123,6 @@ def _number_problem(number: str) -> Reason | None:
     if any(ch.isalpha() for ch in number):
         return "letters"
     return None
-
-
-def _shown(value: str) -> str:
-    return value if len(value) <= _VALUE_SHOWN else value[: _VALUE_SHOWN - 1] + "…"
 
 
 def _cell(value: object) -> str:
@@ -145,7 +142,6 @@ _PHONE_WORDS = ("телефон", "phone", "telephone", "номер", "mobile", 
 _PHONE_EXACT = {"tel", "тел", "моб", "mob"}
 _NAME_WORDS = ("имя", "name", "фио", "fio", "контакт", "contact", "клиент", "client", "customer", "наименован")
 _NAME_EXACT = {"имя", "name", "фио", "fio", "full name", "клиент", "контакт", "contact", "customer"}
-_LOOKS_LIKE_NUMBER = re.compile(r"[0-9+()\-.\s]*")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no text has these but tab and line breaks
 
 
@@ -206,7 +202,7 @@ def _is_name_head(head: str) -> bool:
 
 def _looks_like_number(cell: str) -> bool:
     """Cheap, for telling columns apart: phone characters only, and at least 9 digits."""
-    return bool(_LOOKS_LIKE_NUMBER.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
+    return bool(phones.TYPED_CHARS.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
 
 
 def parse_csv(data: bytes) -> Parsed:

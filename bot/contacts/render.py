@@ -1,5 +1,5 @@
-"""The customer book as people see it: a customer's card, a list of customers, an import's preview, and their
-buttons. Pure: every state is checked without Telegram."""
+"""The customer book as people see it: a customer's card, a list of customers, an import's preview (their
+buttons are in ``bot.keyboards``). Pure: every state is checked without Telegram."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
-from bot import callback_data as cd
 from bot.contacts.importing import MAX_NAME, Parsed
 from bot.formatting import duration, format_for_people, moment
-from bot.texts import Html, Texts
-from storage import Contact, CustomerSummary
+from bot.texts import Html, Texts, echo
+from storage import Contact, CustomerSummary, ImportResult
 
 BAD_ROWS_SHOWN = 20  # unreadable lines listed in a preview; the rest are counted
+FILENAME_SHOWN = 60  # characters of the file's name a preview quotes
 
 
 def card(
@@ -62,19 +60,6 @@ def card(
     return Html("\n".join(lines))
 
 
-def card_buttons(number: str, named: bool, asker: int, texts: Texts) -> InlineKeyboardMarkup:
-    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book."""
-    call = _button(texts.plain("button_card_call"), cd.CardCall(number, asker))
-    if not named:
-        return InlineKeyboardMarkup([[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]])
-    return InlineKeyboardMarkup(
-        [
-            [call, _button(texts.plain("button_card_rename"), cd.CardRename(number))],
-            [_button(texts.plain("button_card_remove"), cd.CardRemove(number, asker))],
-        ]
-    )
-
-
 def listing(found: Sequence[Contact], texts: Texts, *, query: str, limit: int) -> Html:
     """Customers found by ``query`` ("" for the latest named); ``found`` may hold one more than ``limit``."""
     if not found:
@@ -90,24 +75,12 @@ def listing(found: Sequence[Contact], texts: Texts, *, query: str, limit: int) -
     return Html("\n".join(lines))
 
 
-def offer_buttons(number: str, texts: Texts) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                _button(texts.plain("button_save_contact"), cd.SaveShared(number)),
-                _button(texts.plain("button_skip_contact"), cd.SkipShared(number)),
-            ]
-        ]
-    )
-
-
-def preview(
-    filename: str, parsed: Parsed, added: int, renamed: int, unchanged: int, texts: Texts, *, final: bool
-) -> Html:
-    """What an import would change, and the lines it could not read (the first BAD_ROWS_SHOWN, the rest
-    counted): under Telegram's 4096 characters whatever the file. ``final``: nothing to confirm (no button)."""
-    lines: list[str] = [texts("import_preview", file=_echo(filename), lines=parsed.lines)]
-    lines.append(texts("import_counts", added=added, renamed=renamed, unchanged=unchanged))
+def preview(filename: str, parsed: Parsed, counts: ImportResult, texts: Texts, *, final: bool) -> Html:
+    """What an import would change (``counts``: what applying it would write), and the lines it could not read
+    (the first BAD_ROWS_SHOWN, the rest counted): under Telegram's 4096 characters whatever the file. ``final``:
+    nothing to confirm (no button)."""
+    lines: list[str] = [texts("import_preview", file=echo(filename, FILENAME_SHOWN), lines=parsed.lines)]
+    lines.append(texts("import_counts", added=counts.added, renamed=counts.updated, unchanged=counts.unchanged))
     if parsed.repeated:
         lines.append(texts("import_repeated", count=parsed.repeated))
     bad = parsed.unreadable
@@ -120,24 +93,5 @@ def preview(
         if len(bad) > BAD_ROWS_SHOWN:
             lines.append(texts("import_more_bad", count=len(bad) - BAD_ROWS_SHOWN))
     lines.append("")
-    lines.append(texts("import_nothing") if final else texts("import_confirm", count=added + renamed))
+    lines.append(texts("import_nothing") if final else texts("import_confirm", count=counts.added + counts.updated))
     return Html("\n".join(lines))
-
-
-def import_buttons(import_id: int, count: int, texts: Texts) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                _button(texts.plain("button_import_apply").format(count=count), cd.ImportApply(import_id)),
-                _button(texts.plain("button_import_cancel"), cd.ImportCancel(import_id)),
-            ]
-        ]
-    )
-
-
-def _echo(filename: str) -> str:
-    return filename if len(filename) <= 60 else filename[:59] + "…"
-
-
-def _button(label: str, payload: cd.Payload) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=cd.pack(payload))

@@ -30,9 +30,9 @@ class Html(str):
 ECHO_LIMIT = 200  # characters of what the user typed that a reply shows back: replies stay under 4096
 
 
-def echo(typed: str) -> str:
-    """What the user typed, as a reply quotes it: at most ECHO_LIMIT characters."""
-    return typed if len(typed) <= ECHO_LIMIT else typed[: ECHO_LIMIT - 1] + "…"
+def echo(typed: str, limit: int = ECHO_LIMIT) -> str:
+    """What the user typed, as a reply quotes it: at most ``limit`` characters, an ellipsis for the rest."""
+    return typed if len(typed) <= limit else typed[: limit - 1] + "…"
 
 
 class Texts:

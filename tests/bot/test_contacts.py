@@ -122,6 +122,28 @@ async def test_bad_input_to_name_says_why_and_changes_nothing(world: World, mana
     assert book(world) == {} and world.services.storage.audit.recent(action="contact.set") == []
 
 
+async def test_a_name_that_starts_with_digits_is_not_read_as_more_of_the_number(world: World, manager: object) -> None:
+    # "89161234567 007" would be a possible (not a valid) 15-digit number: the valid one before it is the number.
+    card = await world.ask(MANAGER, "/name 89161234567 007 Агент")
+    assert card.startswith("✅ Записано: 007 Агент — +7 916 123-45-67.\n\n👤 007 Агент\n+7 916 123-45-67\n")
+    assert book(world) == {IVAN: "007 Агент"}
+    # A name of digits only is odd, but it is what was typed after a valid number.
+    renamed = await world.ask(MANAGER, "/name 8 916 123 45 67 123")
+    assert renamed.startswith("✅ Переименовано: 007 Агент → 123 (+7 916 123-45-67).")
+    assert book(world) == {IVAN: "123"}
+
+
+async def test_name_again_under_the_same_name_says_so_and_writes_nothing(world: World, manager: object) -> None:
+    world.services.storage.contacts.set(IVAN, "Иван Петров", by=ADMIN, now=100)
+    card = await world.ask(MANAGER, "/name 8 916 123 45 67 Иван  Петров")
+    assert card == (
+        "Клиент уже в книге: Иван Петров — +7 916 123-45-67.\n\n👤 Иван Петров\n+7 916 123-45-67\nЗвонков в архиве нет."
+    )
+    contact = world.services.storage.contacts.get(IVAN)
+    assert contact is not None and (contact.updated_by, contact.updated_at) == (ADMIN, 100)
+    assert world.services.storage.audit.recent(action="contact.set") == []
+
+
 async def test_the_cards_remove_button_removes_and_the_card_updates(world: World, manager: object) -> None:
     card = await world.say(MANAGER, "/name 89161234567 Иван Петров")
     answer = await world.press(MANAGER, card, "🗑 Удалить")
@@ -187,6 +209,18 @@ async def test_contacts_searches_by_name_or_number_and_lists_the_latest_without_
         "Карточка клиента: /name <номер>"
     )
     assert await world.ask(MANAGER, "/contacts Сидоров") == "В книге никого не нашёл по запросу «Сидоров»."
+
+
+async def test_contacts_by_digits_starting_with_8_finds_them_as_typed_and_as_a_russian_start(
+    world: World, manager: object
+) -> None:
+    hotline, moscow = "78005553535", "74957005050"
+    world.services.storage.contacts.apply([(hotline, "Горячая линия"), (moscow, "Офис"), (IVAN, "Иван")], by=1, now=1)
+    assert await world.ask(MANAGER, "/contacts 8005") == (
+        "📒 Клиенты по запросу «8005»: 2\n• Горячая линия — +7 800 555-35-35\n• Офис — +7 495 700-50-50\n"
+        "Карточка клиента: /name <номер>"
+    )
+    assert "Иван" in await world.ask(MANAGER, "/contacts 8 916 123")
 
 
 async def test_contacts_shows_at_most_thirty(world: World, manager: object) -> None:

@@ -64,3 +64,27 @@ def test_each_call_number_rule_is_one_public_function(rule: Any, typed: str, exp
 def test_ids_and_keys_are_checked_whole() -> None:
     assert newtel.is_vpbx_id("a" * 40) and not newtel.is_vpbx_id("a" * 40 + "\n") and not newtel.is_vpbx_id("A" * 40)
     assert newtel.is_key("0" * 48) and not newtel.is_key("0" * 48 + "\n") and not newtel.is_key(None)
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("8 916 123-45-67 Иван Петров", ("79161234567", 3)),
+        ("+7 (916) 123 45 67", ("79161234567", 5)),
+        ("89161234567 007 Агент", ("79161234567", 1)),  # "89161234567 007" is only a possible number
+        ("8 916 123 45 67 123", ("79161234567", 5)),
+        ("8 916 12 Иван", (None, 3)),  # no number: how many words were typed as one
+        ("Иван 89161234567", (None, 0)),
+    ],
+)
+def test_the_number_the_first_words_spell_a_valid_one_first(words: str, expected: tuple[str | None, int]) -> None:
+    assert phones.leading_number(words.split()) == expected
+
+
+def test_a_merely_possible_number_is_taken_when_no_run_is_valid() -> None:
+    assert not phones.is_valid("789161234567007") and phones.destination("89161234567 007") == "789161234567007"
+    assert phones.leading_number(["89161234567", "007", "x"]) == ("79161234567", 1)
+    possible = phones.destination("+7 200 123 45 67")
+    assert possible is not None and not phones.is_valid(possible)
+    assert phones.leading_number(["+7", "200", "123", "45", "67", "Иван"]) == (possible, 5)
+    assert phones.is_valid("79161234567") and phones.TYPED_CHARS.fullmatch("+7 (916) 123-45.67")

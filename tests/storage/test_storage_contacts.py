@@ -26,6 +26,12 @@ def test_a_name_is_set_renamed_and_removed_with_who_and_when(storage: Storage) -
     assert book.get(IVAN) is None and book.count() == 0
 
 
+def test_setting_the_name_a_customer_already_has_rewrites_nothing(storage: Storage) -> None:
+    book = storage.contacts
+    book.set(IVAN, "Иван", by=7, now=100)
+    assert book.set(IVAN, "Иван", by=8, now=200) == (Contact(IVAN, "Иван", 7, 7, 100, 100),) * 2
+
+
 def test_search_by_any_case_of_the_name_or_digits_of_the_number(storage: Storage) -> None:
     book = storage.contacts
     book.set(IVAN, "Иван Ёлкин", by=1, now=100)
@@ -36,6 +42,14 @@ def test_search_by_any_case_of_the_name_or_digits_of_the_number(storage: Storage
     assert [c.number for c in book.search("555", 10)] == [PETR]
     assert [c.name for c in book.search("", 10)] == ["anna", "Иван Ёлкин", "ООО «Ромашка»"]
     assert [c.number for c in book.recent(2)] == [PETR, ANNA]
+
+
+def test_search_by_other_digits_a_number_may_hold(storage: Storage) -> None:
+    book = storage.contacts
+    book.apply([(IVAN, "Иван"), (PETR, "Пётр"), (ANNA, "Анна")], by=1, now=100)
+    assert [c.number for c in book.search("8916", 10, digits=["7916", "7903"])] == [IVAN, PETR]
+    assert [c.number for c in book.search("Анна", 10, digits=["7903"])] == [ANNA, PETR]
+    assert [c.number for c in book.search("ПЁТР", 10, digits=[""])] == [PETR]  # an empty one matches nothing
 
 
 def test_an_import_is_applied_once_and_counts_what_it_changed(storage: Storage) -> None:
