@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.formatting import duration
-from bot.texts import Html, Texts
+from bot.texts import Html, Texts, echo
 from storage import CustomerSummary, Storage
 
 STORY_DAYS = 7  # "3rd call in 7 days"
@@ -21,7 +21,7 @@ class Story:
     summary: CustomerSummary
 
     def line(self, texts: Texts, zone: ZoneInfo) -> Html:
-        parts: list[str] = [texts("story_name", name=_cut(self.name))] if self.name else []
+        parts: list[str] = [texts("story_name", name=echo(self.name, NAME_LIMIT))] if self.name else []
         summary = self.summary
         if summary.is_new:
             parts.append(texts("story_new"))
@@ -34,7 +34,7 @@ class Story:
             if talk is not None:
                 day = datetime.fromtimestamp(talk.started_at, UTC).astimezone(zone).strftime("%d.%m")
                 if talk.member_name:
-                    who = _cut(talk.member_name)
+                    who = echo(talk.member_name, NAME_LIMIT)
                     parts.append(texts("story_last_talk_with", day=day, who=who, talk=duration(talk.talk_seconds)))
                 else:
                     parts.append(texts("story_last_talk", day=day, talk=duration(talk.talk_seconds)))
@@ -55,6 +55,3 @@ def ordinal(number: int, lang: str) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
-
-def _cut(text: str) -> str:
-    return text if len(text) <= NAME_LIMIT else text[: NAME_LIMIT - 1] + "…"
