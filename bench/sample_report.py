@@ -6,7 +6,7 @@ The company: six members, ~140 inbound calls on a weekday (fewer at the weekend,
 missed; most misses called back within the hour, some customers get through by themselves, a few are lost.
 
 Usage: python bench/sample_report.py [--out docs/report.png] [--days 7] [--lang ru] [--seed 4]
-       python bench/sample_report.py --synthetic 1000000   # bench/archive.py's 90-day archive, a month's report
+(a month's report on a big archive is measured by bench/archive.py)
 """
 
 from __future__ import annotations
@@ -146,22 +146,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--lang", default="ru")
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--synthetic", type=int, help="bench/archive.py's archive of this many calls, a month")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sample-report-") as tmp:
         path = Path(tmp) / "bot.db"
-        if args.synthetic:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from archive import build_archive
-
-            built = build_archive(path, args.synthetic)
-            end = built["now"]
-            start = end - 30 * 86_400
-        else:
-            start, end = seed(path, args.days, random.Random(args.seed))
+        start, end = seed(path, args.days, random.Random(args.seed))
         report(path, start, end, Texts(args.lang), args.out)
-        if args.synthetic:  # a second time: matplotlib is imported, the pages are cached
-            report(path, start, end, Texts(args.lang), args.out.with_suffix(".again.png"))
 
 
 if __name__ == "__main__":

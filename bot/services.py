@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -73,6 +74,11 @@ class Services:
     http: aiohttp.ClientSession  # one session: New-Tel requests and recording downloads
     directory: Directory
     ingest: Ingest  # every call observed, by the poll or a command, enters the archive here
+    # Reports and digests add up the archive in threads of their own: a month's takes seconds, and must hold neither
+    # the loop nor the default executor other features' short work (a file's parse) runs in. An export writes for a
+    # minute or two: exports take turns in one more thread, so that two of them never hold up a report or a digest.
+    report_workers: ThreadPoolExecutor
+    export_worker: ThreadPoolExecutor
 
     @classmethod
     async def create(cls, settings: Settings) -> Services:
@@ -91,7 +97,17 @@ class Services:
         )
         people = background.with_options(deadline=settings.newtel_command_deadline)
         ingest = Ingest(storage, settings.call_retention_days)
-        return cls(settings, storage, people, background, http, Directory(people), ingest)
+        return cls(
+            settings,
+            storage,
+            people,
+            background,
+            http,
+            Directory(people),
+            ingest,
+            report_workers=ThreadPoolExecutor(max_workers=2, thread_name_prefix="report"),
+            export_worker=ThreadPoolExecutor(max_workers=1, thread_name_prefix="export"),
+        )
 
     def chat_texts(self, chat_id: int) -> Texts:
         """The language a group chat's alerts are in: the one an admin set there, else the bot's."""
@@ -99,6 +115,9 @@ class Services:
         return Texts((chat.language if chat else None) or self.settings.bot_language)
 
     async def close(self) -> None:
+        # A report still running finishes on its own connection; those still waiting are dropped.
+        for workers in (self.report_workers, self.export_worker):
+            workers.shutdown(wait=False, cancel_futures=True)
         await self.background.close()
         await self.http.close()
         self.storage.close()

@@ -76,16 +76,6 @@ class MissedCall:
     ended_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
-    missed_calls: int  # missed calls that started in the window
-    customers: int  # distinct numbers among them
-    called_back: int  # alerts closed in the window by an answered callback
-    answered_later: int  # ... because the customer's next call was answered
-    done: int  # ... by Done
-    unanswered: int  # alerts with a miss before the window's end, still not closed
-
-
 def _alert(row: dict[str, Any] | None) -> Alert | None:
     if row is None:
         return None
@@ -352,38 +342,6 @@ class Alerts:
             self._db.query(
                 "SELECT * FROM alerts WHERE chat_id = ? AND state <> 'closed' ORDER BY last_at, id", (chat_id,)
             )
-        )
-
-    def digest(self, chat_id: int, start: int, end: int) -> Digest:
-        """Counts for the chat's digest over [start, end)."""
-        window = {"chat_id": chat_id, "start": start, "end": end}
-        missed, customers = self._db.execute(
-            """
-            SELECT count(*), count(DISTINCT a.clid) FROM alert_calls c JOIN alerts a ON a.id = c.alert_id
-            WHERE c.chat_id = :chat_id AND c.alert_id IS NOT NULL AND c.started_at >= :start AND c.started_at < :end
-            """,
-            window,
-        ).fetchone()
-        closed = dict(
-            self._db.execute(
-                """
-                SELECT close_reason, count(*) FROM alerts
-                WHERE chat_id = :chat_id AND closed_at IS NOT NULL AND closed_at >= :start AND closed_at < :end
-                GROUP BY close_reason
-                """,
-                window,
-            ).fetchall()
-        )
-        (unanswered,) = self._db.execute(
-            "SELECT count(*) FROM alerts WHERE chat_id = :chat_id AND state <> 'closed' AND first_at < :end", window
-        ).fetchone()
-        return Digest(
-            missed_calls=missed,
-            customers=customers,
-            called_back=closed.get("called_back", 0),
-            answered_later=closed.get("answered_later", 0),
-            done=closed.get("done", 0),
-            unanswered=unanswered,
         )
 
     def _change(self, assignments: str, guard: str, params: dict[str, Any]) -> Alert | None:

@@ -78,8 +78,7 @@ class Episode:
     misses: tuple[int, ...]  # the missed calls' row ids, oldest first
     first_end: int  # when the first miss ended
     outcome: Outcome
-    decided_by: int | None  # the row id of the answered call that decided it
-    member_name: str | None  # who answered or placed that call
+    member_name: str | None  # who answered or placed the answered call that decided it
     callback_seconds: int | None  # called back: from the first miss's end to the callback's start
 
 
@@ -97,7 +96,7 @@ class ExportRow:
     talk_seconds: int
     member_name: str | None
     alert: AlertOutcome | None  # the outcome of this call's alert (the most settled, if several chats had one)
-    alert_name: str | None  # who called back or closed it
+    alert_name: str | None  # who called back or closed it (an answered callback closes it in the caller's name)
 
 
 @contextmanager
@@ -257,11 +256,11 @@ def _episode(misses: list[tuple[Any, ...]]) -> Episode:
     ids = tuple(row[0] for row in misses)
     if answer_id is None:
         outcome: Outcome = "unresolved" if last[4] else "lost"
-        return Episode(customer, ids, first_end, outcome, None, None, None)
+        return Episode(customer, ids, first_end, outcome, None, None)
     if direction == "out":
         wait = max(0, answered_start - first_end) if first_end is not None else None
-        return Episode(customer, ids, first_end, "called_back", answer_id, member_name, wait)
-    return Episode(customer, ids, first_end, "answered_later", answer_id, member_name, None)
+        return Episode(customer, ids, first_end, "called_back", member_name, wait)
+    return Episode(customer, ids, first_end, "answered_later", member_name, None)
 
 
 def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Iterator[ExportRow]:
@@ -275,14 +274,14 @@ def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequenc
             SELECT ac.vpbx_id,
                 min(CASE a.close_reason WHEN 'called_back' THEN 0 WHEN 'answered_later' THEN 1 WHEN 'done' THEN 2
                     ELSE 3 END) AS rank,
-                a.close_reason, a.callback_name, a.closed_name
+                a.close_reason, a.closed_name
             FROM alert_calls ac JOIN alerts a ON a.id = ac.alert_id
             WHERE ac.alert_id IS NOT NULL AND ac.started_at >= :start AND ac.started_at < :end
             GROUP BY ac.vpbx_id
         )
         SELECT c.id, c.started_at, c.direction, c.customer, k.name, {_COMPANY}, c.status, c.active,
             max(0, coalesce(c.answered_at, c.ended_at, c.started_at) - c.started_at), {_TALK}, m.name,
-            o.rank, o.close_reason, o.callback_name, o.closed_name
+            o.rank, o.close_reason, o.closed_name
         FROM calls c
             LEFT JOIN members_seen m ON m.id = c.member_id
             LEFT JOIN contacts k ON k.number = c.customer
@@ -293,10 +292,9 @@ def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequenc
     )
     for row in rows:
         call_id, started_at, direction, customer, customer_name, company, status, active, ring, talk, member = row[:11]
-        rank, close_reason, callback_name, closed_name = row[11:]
+        rank, close_reason, closed_name = row[11:]
         alert: AlertOutcome | None = None if rank is None else (close_reason or "open")
-        alert_name = callback_name if close_reason == "called_back" else closed_name
         yield ExportRow(
             call_id, started_at, direction, customer, customer_name, company, status, bool(active), ring, talk,
-            member, alert, alert_name,
+            member, alert, closed_name,
         )  # fmt: skip

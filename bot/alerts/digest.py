@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as clock
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from telegram import InputFile, Update
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
+from bot.calls import periods
 from bot.context import Context
 from bot.reports.commands import Report, make
 from bot.services import Services
@@ -72,10 +74,10 @@ async def digest_command(update: Update, context: Context, caller: Caller) -> No
     if stored is None or not stored.subscribed:
         await message.reply_text(texts("not_subscribed"))
         return
-    if len(wanted) != 1 or (wanted[0] not in _OFF and _HH_MM.match(wanted[0]) is None):
+    match = _HH_MM.match(wanted[0]) if len(wanted) == 1 else None
+    if match is None and (len(wanted) != 1 or wanted[0] not in _OFF):
         await message.reply_text(texts("digest_usage"))
         return
-    match = _HH_MM.match(wanted[0])
     at = None if match is None else f"{int(match[1]):02d}:{match[2]}"
     now = int(time.time())
     if weekly:
@@ -91,19 +93,19 @@ async def digest_command(update: Update, context: Context, caller: Caller) -> No
         )
 
 
-def window(now: datetime, weekly: bool) -> tuple[int, int]:
-    """[start, end) of the digest sent at ``now`` (local): yesterday, or the week (Monday to Sunday) before the
-    day it is sent on."""
-    zone = now.tzinfo
-    today: date = now.date()
-    first = today - timedelta(days=7 if weekly else 1)
-    opens, closes = datetime.combine(first, clock(), zone), datetime.combine(today, clock(), zone)
-    return int(opens.timestamp()), int(closes.timestamp())
+def window(now: datetime, zone: ZoneInfo, weekly: bool) -> tuple[int, int]:
+    """[start, end) of the digest sent at ``now``: yesterday, or the week (Monday to Sunday) before the day it is
+    sent on. They are /report's "1d" and "7d" asked yesterday (whole days, up to yesterday's end)."""
+    # A day back on the local clock: yesterday's date, however long the day (23 or 25 hours around a clock change).
+    yesterday = now.astimezone(zone) - timedelta(days=1)
+    found = periods.bounds("7d" if weekly else "1d", zone, yesterday)
+    assert found is not None  # a number of days always is a period
+    return found
 
 
 async def prepare(svc: Services, chat: Chat, now: datetime, weekly: bool = False) -> Report:
     """The chat's digest as of ``now``, in its language, of its company numbers' calls (off the event loop)."""
-    start, end = window(now.astimezone(svc.settings.zone), weekly)
+    start, end = window(now, svc.settings.zone, weekly)
     texts = svc.chat_texts(chat.chat_id)
     title = "digest_weekly_title" if weekly else "digest_title"
     return await make(svc, start, end, texts, title, chat.numbers)

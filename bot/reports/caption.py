@@ -15,8 +15,8 @@ CAPTION_LIMIT = 1000
 
 
 def visible_length(text: str) -> int:
-    """How long an HTML caption is as shown (what Telegram's limit counts)."""
-    return len(html.unescape(re.sub(r"<[^>]+>", "", text)))
+    """How long an HTML caption is as shown, in UTF-16 code units (what Telegram's limit counts)."""
+    return len(html.unescape(re.sub(r"<[^>]+>", "", text)).encode("utf-16-le")) // 2
 
 
 def period_label(start: datetime, end: datetime) -> str:

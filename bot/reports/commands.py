@@ -1,7 +1,8 @@
 """/report [period] (a chart with the period's figures) and /export [period] (the calls as a spreadsheet).
 
-Both add up the archive in a report thread, on a read connection of its own to the bot's database (a month of a
-busy company takes longer than the loop may be held); the loop only checks, shows "sending…" and sends.
+Both add up the archive in a worker thread (``Services.report_workers``, ``export_worker``), on a read connection of
+its own to the bot's database (a month of a busy company takes longer than the loop may be held); the loop only
+checks, shows "sending…" and sends.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import contextlib
 import functools
 import html
 import logging
+import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,11 +28,12 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
+from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
 from bot.context import Context
 from bot.reports import chart, export
 from bot.reports.caption import caption, period_label
-from bot.reports.figures import Figures, gather
+from bot.reports.figures import gather
 from bot.services import Services
 from bot.texts import Html, Texts, echo
 from storage import reports
@@ -38,22 +41,16 @@ from storage import reports
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for a file a bot sends
 ACTION_EVERY = 4.0  # seconds; Telegram shows a chat action for about five
 
-# Reports and exports take turns in two threads of their own: a month's export writes for a minute or two, and must
-# hold neither the loop nor the default executor that other features' short work (a file's parse) runs in.
-_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report")
 
-
-async def off_the_loop(work: Callable[..., T], *args: Any) -> T:
-    """``work(*args)`` in a report thread."""
-    return await asyncio.get_running_loop().run_in_executor(_workers, functools.partial(work, *args))
+async def off_the_loop(workers: Executor, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in one of ``workers``' threads (``Services.report_workers`` or ``export_worker``)."""
+    return await asyncio.get_running_loop().run_in_executor(workers, functools.partial(work, *args))
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    figures: Figures
     caption: Html
     png: bytes
 
@@ -61,12 +58,12 @@ class Report:
 def build(
     database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, title_key: str, numbers: tuple[str, ...] = ()
 ) -> Report:
-    """The figures, caption and chart of [start, end). Blocking: call it in a worker thread (``make``)."""
+    """The caption and chart of [start, end). Blocking: call it in a worker thread (``make``)."""
     with reports.reading(database) as conn:
         figures = gather(conn, start, end, zone, numbers)
     label = period_label(figures.start, figures.end)
     png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label)))
-    return Report(figures, caption(figures, texts, texts(title_key, period=label)), png)
+    return Report(caption(figures, texts, texts(title_key, period=label)), png)
 
 
 async def make(
@@ -74,7 +71,9 @@ async def make(
 ) -> Report:
     """``build`` in a report thread."""
     settings = svc.settings
-    return await off_the_loop(build, settings.database_path, start, end, settings.zone, texts, title_key, numbers)
+    return await off_the_loop(
+        svc.report_workers, build, settings.database_path, start, end, settings.zone, texts, title_key, numbers
+    )
 
 
 @contextlib.asynccontextmanager
@@ -97,13 +96,18 @@ async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[
         task.cancel()
 
 
-def window(caller: Caller, typed: str) -> tuple[int, int] | Html:
-    """The period typed, as [start, end); or the message that says why it is not one."""
-    period = periods.canonical(typed)
-    if period is None:
-        return caller.texts("report_bad_period", period=echo(typed))
-    found = periods.bounds(period, caller.services.settings.zone, datetime.now(UTC))
-    return found if found is not None else caller.texts("report_bad_period", period=echo(typed))
+async def asked_period(caller: Caller, args: Sequence[str] | None, default: str) -> tuple[str, int, int] | None:
+    """The period typed after the command (``default`` when none) as (its canonical spelling, start, end); None
+    once the caller was told it is not one."""
+    typed = " ".join(args or []) or default
+    # "25.11 - 28.11" is one period: the spaces around its dash are the typist's, not the period's.
+    period = periods.canonical(re.sub(r"\s*-\s*", "-", typed))
+    found = None if period is None else periods.bounds(period, caller.services.settings.zone, datetime.now(UTC))
+    if period is None or found is None:
+        await caller.reply(caller.texts("calls_bad_period", period=echo(typed)))
+        return None
+    start, end = found
+    return period, start, end
 
 
 @requires("manager")
@@ -111,13 +115,11 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None and message is not None
-    typed = "".join(context.args or []) or "today"  # "25.11 - 28.11" is read as one period
-    found = window(caller, typed)
-    if isinstance(found, str):
-        await caller.reply(found)
+    if (asked := await asked_period(caller, context.args, "today")) is None:
         return
+    _, start, end = asked
     async with showing(context, chat.id, ChatAction.UPLOAD_PHOTO):
-        made = await make(caller.services, *found, caller.texts, "report_title")
+        made = await make(caller.services, start, end, caller.texts, "report_title")
     await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
 
 
@@ -126,27 +128,26 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None and message is not None
-    svc, texts = caller.services, caller.texts
-    typed = "".join(context.args or []) or "7d"
-    found = window(caller, typed)
-    if isinstance(found, str):
-        await caller.reply(found)
+    if (asked := await asked_period(caller, context.args, "7d")) is None:
         return
-    start, end = found
+    period, start, end = asked
+    svc, texts = caller.services, caller.texts
     zone = svc.settings.zone
     first, last = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone) - timedelta(seconds=1)
     label = period_label(first, datetime.fromtimestamp(end, zone))
     entry = svc.storage.audit.log(
         "export",
         actor_id=caller.user.telegram_id,
-        target=periods.canonical(typed),
+        target=period,
         details={"start": start, "end": end},
         now=int(time.time()),
     )
     async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT):
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
-            count = await off_the_loop(_write, svc.settings.database_path, start, end, zone, texts, path)
+            count = await off_the_loop(
+                svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path
+            )
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
                 await caller.reply(texts("export_empty", period=label))

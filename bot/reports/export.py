@@ -19,7 +19,8 @@ from bot.formatting import format_for_people
 from bot.texts import Texts
 from storage import reports
 
-# Characters wide, per column: time, direction, customer, name, company number, status, ring, talk, member, outcome.
+# Characters wide, per column of the header (``export_columns``): time, direction, customer, name, company number,
+# status, ring, talk, member, outcome. How many columns there are is the header's to say (``write`` checks these).
 WIDTHS = (20, 12, 19, 26, 19, 12, 10, 10, 24, 30)
 
 
@@ -40,13 +41,14 @@ def write(
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(texts.plain("export_sheet"))
+    names = texts.plain("export_columns").split("|")
     # Write-only sheets take their columns and panes before the first row, the filter at the end.
-    for index, width in enumerate(WIDTHS, start=1):
+    for index, (_, width) in enumerate(zip(names, WIDTHS, strict=True), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header = []
-    for name in texts.plain("export_columns").split("|"):
+    for name in names:
         cell = WriteOnlyCell(sheet, value=name)
         cell.font = bold
         header.append(cell)
@@ -74,12 +76,18 @@ def write(
             ]
         )
         count += 1
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(WIDTHS))}{count + 1}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(names))}{count + 1}"
     book.save(target)
     return count
 
 
 _WORDS = ("export_in", "export_out", "export_answered", "export_missed", "export_no_answer", "export_active")
+# What an episode's outcome is called (one called back says by whom: ``_called_back``).
+_EPISODE_WORDS: dict[reports.Outcome, str] = {
+    "answered_later": "export_answered_later",
+    "lost": "export_lost",
+    "unresolved": "export_unresolved",
+}
 
 
 def _status(row: reports.ExportRow) -> str:
@@ -106,7 +114,7 @@ def outcome(row: reports.ExportRow, episode: reports.Episode | None, texts: Text
         return None
     if episode.outcome == "called_back":
         return _called_back(episode.member_name, texts)
-    return texts.plain(f"export_{episode.outcome}")
+    return texts.plain(_EPISODE_WORDS[episode.outcome])
 
 
 def _called_back(name: str | None, texts: Texts) -> str:

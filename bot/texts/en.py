@@ -275,7 +275,6 @@ TEXTS: dict[str, str] = {
     "menu_name": "A customer's card; name a customer",
     "menu_contacts": "Search the customer book",
     # --- reports, digest, export (reports helper) ---
-    "report_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11 or 25.11-28.11.",
     "report_title": "📊 <b>Calls, {period}</b>",
     "report_inbound": "Inbound {inbound} · answered {answered} · missed {missed}{share} from {customers}",
     "report_customers_one": "{count} customer",

@@ -276,7 +276,6 @@ TEXTS: dict[str, str] = {
     "menu_name": "Карточка клиента; назвать клиента",
     "menu_contacts": "Поиск в книге клиентов",
     # --- reports, digest, export (reports helper) ---
-    "report_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11.",
     "report_title": "📊 <b>Звонки за {period}</b>",
     "report_inbound": "Входящие {inbound} · приняты {answered} · пропущены {missed}{share} от {customers}",
     "report_customers_one": "{count} клиента",

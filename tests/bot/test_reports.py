@@ -3,8 +3,11 @@ PNG chart whose caption's figures are those worked out here, independently, from
 
 from __future__ import annotations
 
+import html
 import random
+import re
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -12,11 +15,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.alerts import digest
 from bot.formatting import duration
+from bot.reports.caption import caption
+from bot.reports.figures import Figures, MemberFigures
+from bot.texts import Texts
 from localchat.fake_api import ApiCall
 from storage import CallRecord
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, WorldFactory
 
 ZONE = ZoneInfo("Europe/Moscow")  # the tests' settings
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -227,6 +235,54 @@ async def test_report_in_english_cuts_a_long_member_list_to_fit_the_caption(worl
     assert sent.files["photo"].data.startswith(PNG)
 
 
+def test_a_caption_of_emoji_names_fits_telegrams_limit_counted_in_utf16() -> None:
+    """Telegram counts a caption's 1024 in UTF-16 code units: each of these emoji takes two."""
+    team = tuple(MemberFigures(f"🚀 Команда {n:02d} 🎯🔥⭐️💼📞", 12, 5, 3_600) for n in range(40))
+    start = datetime(2026, 11, 25, tzinfo=ZONE)
+    figures = Figures(start, start + timedelta(days=1), True, (), team, 3, 1, 300, 1, 1, 0)
+    made = caption(figures, Texts("ru"), Texts("ru")("report_title", period="25.11.2026"))
+    shown = html.unescape(re.sub(r"<[^>]+>", "", made))
+    lines = shown.split("\n")
+    members = [line for line in lines if line.startswith("🚀 Команда")]
+
+    def units(text: str) -> int:
+        return len(text.encode("utf-16-le")) // 2
+
+    assert 1000 - units(members[0]) < units(shown) <= 1024  # as many members as fit, no more
+    assert 0 < len(members) < len(team) and lines[-1] == f"…и ещё {len(team) - len(members)}"
+
+
+async def test_a_period_is_echoed_as_typed_and_one_with_spaces_around_its_dash_is_read(
+    world: World, manager: object
+) -> None:
+    seeded = history()
+    archive(world, seeded)
+    assert await world.ask(MANAGER, "/report 7d 8d") == (
+        "Такого периода нет: «7d 8d». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+    )
+    first, last = seeded.typed.split("-")
+    world.tg.send_text(MANAGER, f"/report {first} - {last}")
+    _, message = await photo_to(world, MANAGER)
+    assert message["caption"].split("\n") == expected_caption(seeded, f"📊 Звонки за {period_label(seeded)}")
+
+
+async def test_long_exports_hold_up_no_report_and_the_threads_end_with_the_bot(make_world: WorldFactory) -> None:
+    released = threading.Event()
+    async with make_world() as world:
+        world.make_manager()
+        svc = world.services
+        exports = [svc.export_worker.submit(released.wait, 30) for _ in range(2)]  # two month-long exports, say
+        try:
+            world.tg.send_text(MANAGER, "/report")
+            _, message = await photo_to(world, MANAGER)
+            assert message["caption"].startswith("📊 Звонки за ") and not any(e.done() for e in exports)
+        finally:
+            released.set()
+    for workers in (svc.report_workers, svc.export_worker):
+        with pytest.raises(RuntimeError, match="shutdown"):
+            workers.submit(int)
+
+
 async def test_strangers_get_no_report(world: World) -> None:
     archive(world, history())
     reply = await world.ask(STRANGER, "/report 7d")
@@ -263,6 +319,19 @@ async def test_the_daily_digest_is_yesterdays_report_from_the_archive(world: Wor
     world.tg.send_text(ADMIN, "/digest off", chat_id=GROUP)
     await world.tg.wait_for("sendMessage", chat_id=GROUP)
     assert world.app.job_queue.get_jobs_by_name(f"digest:{GROUP}") == ()
+
+
+def test_a_digests_days_are_whole_local_days_across_a_clock_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")  # 29.03.2026, a Sunday, had 23 hours
+    sent = datetime(2026, 3, 30, 0, 30, tzinfo=berlin)  # a Monday, half an hour into it
+
+    def at(day: int) -> int:
+        return int(datetime(2026, 3, day, tzinfo=berlin).timestamp())
+
+    for now in (sent, sent.astimezone(ZONE)):
+        assert digest.window(now, berlin, weekly=False) == (at(29), at(30))
+        assert digest.window(now, berlin, weekly=True) == (at(23), at(30))
+    assert at(30) - at(29) == 23 * 3600
 
 
 async def test_the_weekly_digest_goes_out_on_mondays_with_the_past_week(world: World, manager: object) -> None:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from storage import Alert, Digest, MissedCall, RecordResult, Storage
+from storage import Alert, MissedCall, RecordResult, Storage
 
 CHAT = -100
 CUSTOMER = "79110000001"
@@ -286,21 +286,6 @@ def test_storage_refuses_use_from_another_thread(s: Storage) -> None:
     t.start()
     t.join()
     assert len(errors) == 1 and isinstance(errors[0], sqlite3.ProgrammingError)
-
-
-def test_digest_counts_a_window(s: Storage) -> None:
-    miss(s, "c1", 100)  # alert 1, before the window
-    miss(s, "c2", 1_000)  # merged into 1, in the window
-    miss(s, "c3", 1_100, clid="79110000002")  # alert 2
-    miss(s, "c4", 1_200, clid="79110000003")  # alert 3
-    miss(s, "c5", 2_000, clid="79110000004")  # alert 4, after the window
-    s.alerts.claim_callback(1, 7, "Ann", now=1_300)
-    s.alerts.callback_finished(1, True, 30, "v", now=1_400)
-    s.alerts.close(2, "done", 7, "Ann", now=1_500)
-    assert s.alerts.digest(CHAT, 1_000, 2_000) == Digest(
-        missed_calls=3, customers=3, called_back=1, answered_later=0, done=1, unanswered=1
-    )
-    assert s.alerts.digest(-999, 0, 10) == Digest(0, 0, 0, 0, 0, 0)
 
 
 def test_record_missed_many_is_record_missed_in_one_transaction(s: Storage) -> None:

@@ -112,7 +112,7 @@ def test_an_episode_knows_its_calls_and_who_decided_it(storage: Storage) -> None
     storage.calls.set_who("0" * 39 + "3", "102", "Попов")
     (episode,) = reports.episodes(storage.db.conn, 0, 2_000)
     ids = [row[0] for row in storage.db.execute("SELECT id FROM calls ORDER BY started_at")]
-    assert (episode.misses, episode.decided_by, episode.member_name) == ((ids[0], ids[1]), ids[2], "Попов")
+    assert (episode.misses, episode.outcome, episode.member_name) == ((ids[0], ids[1]), "called_back", "Попов")
 
 
 def test_a_miss_outside_the_period_or_the_chats_numbers_is_not_counted(storage: Storage) -> None:
