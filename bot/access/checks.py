@@ -82,10 +82,11 @@ def enabled_in(chat: Chat | None, svc: Services) -> bool:
 
 
 def requires(
-    level: Level, *, group_only: bool = False, any_chat: bool = False
+    level: Level, *, group_only: bool = False, private_only: bool = False, any_chat: bool = False
 ) -> Callable[[Handler], Callable[[Update, Context], Coroutine[Any, Any, None]]]:
-    """Run the handler only for an allowed sender; with ``group_only`` only in a group chat, with ``any_chat``
-    (commands that show no company data) anywhere, else only where ``enabled_in``."""
+    """Run the handler only for an allowed sender; with ``group_only`` only in a group chat, with ``private_only``
+    (what no group should hold, such as the whole customer list) only in a private one, with ``any_chat`` (commands
+    that show no company data) anywhere, else only where ``enabled_in``."""
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         @functools.wraps(handler)
@@ -102,6 +103,10 @@ def requires(
             if group_only and chat is not None and chat.type == ChatType.PRIVATE:
                 if message is not None:
                     await message.reply_text(texts("group_only"))
+                return
+            if private_only and chat is not None and chat.type != ChatType.PRIVATE:
+                if message is not None:
+                    await message.reply_text(texts("private_only"))
                 return
             if not (group_only or any_chat) and not enabled_in(chat, svc):
                 # Others in the group may be nobody the admins allowed: company data stays out of it.

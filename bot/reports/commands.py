@@ -123,7 +123,7 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
     await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
 
 
-@requires("admin")
+@requires("admin", private_only=True)
 async def export_calls(update: Update, context: Context, caller: Caller) -> None:
     chat = update.effective_chat
     message = update.effective_message

@@ -52,6 +52,7 @@ TEXTS: dict[str, str] = {
     "user_denied": "denied",
     "user_revoked": "revoked",
     "group_only": "This command works in the team's group chat.",
+    "private_only": "This command works only in a private chat with the bot: in a group everyone would see the answer.",
     "subscribe_unknown_number": "“{number}” is not a company number. The company's numbers: {numbers}.",
     "all_numbers": "all company numbers",
     "subscribed": "🔔 This chat now gets missed-call alerts: {numbers}.",

@@ -146,3 +146,13 @@ async def test_only_admins_export_and_nothing_is_worked_out_for_a_period_that_is
     assert world.sent("sendDocument") == []
     (entry,) = world.services.storage.audit.recent(action="export")
     assert entry.details["rows"] == 0
+
+
+async def test_an_export_is_not_posted_in_a_group(world: World) -> None:
+    """The whole customer list stays out of a group, even one where the bot works and an admin asks."""
+    archive(world, history())
+    world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
+    assert await world.ask(ADMIN, "/export", chat_id=GROUP) == (
+        "Эта команда работает только в личном чате с ботом: в группе ответ увидели бы все."
+    )
+    assert world.sent("sendDocument") == [] and world.services.storage.audit.recent(action="export") == []
