@@ -120,6 +120,8 @@ async def post_init(application: App) -> None:
     await register_menu(application)
     poller.start(application)
     digest.schedule_all(application)
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(contacts.tidy, interval=contacts.TIDY_EVERY, first=60, name="tidy-contacts")
 
 
 async def post_shutdown(application: App) -> None:

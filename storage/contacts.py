@@ -180,6 +180,15 @@ class Imports:
             ((by, rows),) = taken
             return _upsert(conn, [(number, name) for number, name in loads(rows)], by, now)
 
+    def expire(self, before: int, now: int) -> int:
+        """Previews staged before ``before`` and never decided are cancelled, and their rows let go."""
+        with write(self._db) as conn:
+            return conn.execute(
+                "UPDATE imports SET state = 'cancelled', decided_at = ?, rows = '[]'"
+                " WHERE state = 'previewed' AND created_at < ?",
+                (now, before),
+            ).rowcount
+
     def cancel(self, import_id: int, now: int) -> bool:
         """Drop a previewed import (its rows are not kept); False when it was already decided."""
         with write(self._db) as conn:

@@ -38,3 +38,10 @@ class KV:
     def delete(self, key: str) -> bool:
         with write(self._db) as conn:
             return conn.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount == 1
+
+    def forget_older(self, prefix: str, before: int) -> int:
+        """Forget the keys that begin with ``prefix`` and were last set before ``before``; returns how many."""
+        with write(self._db) as conn:
+            return conn.execute(
+                "DELETE FROM kv WHERE substr(key, 1, ?) = ? AND updated_at < ?", (len(prefix), prefix, before)
+            ).rowcount

@@ -34,6 +34,9 @@ SEARCH_LIMIT = 30  # customers listed by /contacts
 IMPORT_MAX_BYTES = 5 * 1024 * 1024  # refused by the size Telegram states, before anything is downloaded
 PREVIEW_TTL = 24 * 3600  # seconds a preview may be confirmed: later, the book may have moved on
 CALL_PAUSE = 60  # seconds: another press on one card's call button within them places nothing
+OFFER_TTL = 24 * 3600  # seconds a contact's save offer may be pressed; then it is forgotten
+TIDY_EVERY = 3600  # seconds between looks for stale offers, card presses and previews
+_CARD_CALL, _OFFER = "card_call:", "contact_offer:"  # kv key prefixes
 
 # A document whose caption is the /import command (captions are not commands to CommandHandler).
 IMPORT_FILE = (
@@ -119,7 +122,7 @@ async def card_call(update: Update, context: Context, caller: Caller) -> None:
     if press.from_user.id != payload.asker:
         await press.answer(Texts.strip(texts("card_not_yours", digits=payload.number)), show_alert=True)
         return
-    key, now = f"card_call:{message.chat.id}:{message.message_id}", int(time.time())
+    key, now = f"{_CARD_CALL}{message.chat.id}:{message.message_id}", int(time.time())
     if _called_lately(caller, key, now):
         await press.answer(texts.plain("card_call_again"), show_alert=True)
         return
@@ -244,7 +247,7 @@ async def offer_shared(update: Update, context: Context, caller: Caller) -> None
 
 
 def _offer_key(message: Message) -> str:
-    return f"contact_offer:{message.chat.id}:{message.message_id}"
+    return f"{_OFFER}{message.chat.id}:{message.message_id}"
 
 
 @requires("manager")
@@ -403,3 +406,12 @@ async def import_decided(update: Update, context: Context, caller: Caller) -> No
     # The preview stays, its question replaced by what became of it.
     preview = message.text_html.rsplit("\n\n", 1)[0]
     await press.edit_message_text(Html(preview + "\n\n" + outcome))
+
+
+async def tidy(context: Context) -> None:
+    """The hourly job: what nobody can press any more is forgotten (offers, card presses past their pause, previews
+    past their day), so the database does not grow with them."""
+    storage, now = context.services.storage, int(time.time())
+    storage.kv.forget_older(_OFFER, now - OFFER_TTL)
+    storage.kv.forget_older(_CARD_CALL, now - CALL_PAUSE)
+    storage.contacts.imports.expire(now - PREVIEW_TTL, now)

@@ -4,6 +4,7 @@ by line, applied whole on confirm, once."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import time
@@ -476,3 +477,24 @@ async def test_the_card_in_english(world: World, manager: object) -> None:
     card = await world.say(MANAGER, "/name 89161234567 Ivan")
     assert card["text"] == ("✅ Saved: Ivan — +7 916 123-45-67.\n\n👤 Ivan\n+7 916 123-45-67\nNo calls in the archive.")
     assert buttons(card) == ["📞 Call", "✏️ Rename", "🗑 Remove"]
+
+
+async def test_an_offer_nobody_pressed_for_a_day_is_forgotten_by_the_hourly_tidy(world: World, manager: object) -> None:
+    world.tg.share_contact(MANAGER, "+7 916 123-45-67", own=False, first_name="Иван", forwarded_from=STRANGER)
+    (offer,) = await world.replies(MANAGER)
+    db = world.services.storage.db
+    stored = "SELECT count(*) FROM kv WHERE key LIKE 'contact_offer:%'"
+    async with asyncio.timeout(5):  # the offer is kept right after Telegram has taken it
+        while db.execute(stored).fetchone() == (0,):
+            await asyncio.sleep(0.01)
+    db.execute(
+        "UPDATE kv SET updated_at = updated_at - ? WHERE key LIKE 'contact_offer:%'", (contact_commands.OFFER_TTL + 1,)
+    )
+    db.conn.commit()
+    # The job itself (the tests' bot runs no background jobs on its own), run now.
+    job = world.app.job_queue.run_once(contact_commands.tidy, when=3600, name="tidy-now")
+    await job.run(world.app)
+    job.schedule_removal()
+    assert db.execute(stored).fetchone() == (0,)
+    late = await world.press(MANAGER, offer, "💾 Записать")
+    assert late["text"] == "Это предложение уже не действует." and book(world) == {}

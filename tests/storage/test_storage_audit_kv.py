@@ -35,3 +35,11 @@ def test_kv_round_trips_json(storage: Storage) -> None:
         {"key": "baseline", "value": "true", "updated_at": 3},
     ]
     assert storage.kv.delete("balance") and not storage.kv.delete("balance")
+
+
+def test_kv_forgets_the_old_keys_of_one_prefix(storage: Storage) -> None:
+    storage.kv.set("offer:1", "old", now=10)
+    storage.kv.set("offer:2", "new", now=100)
+    storage.kv.set("offered", "other prefix", now=10)
+    assert storage.kv.forget_older("offer:", before=50) == 1
+    assert [storage.kv.get(key) for key in ("offer:1", "offer:2", "offered")] == [None, "new", "other prefix"]

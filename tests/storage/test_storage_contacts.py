@@ -130,3 +130,16 @@ def test_kill_9_during_an_import_leaves_nothing_half_applied(db_path: Path) -> N
         assert got is not None and got.state == "previewed"
         assert storage.contacts.imports.apply(staged.id, now=400) == ImportResult(added=5_000, updated=0)
         assert storage.contacts.count() == 5_000
+
+
+def test_previews_left_undecided_expire_and_let_their_rows_go(storage: Storage) -> None:
+    imports = storage.contacts.imports
+    old = imports.create(by=5, chat_id=5, rows=[(IVAN, "Иван Петров")], now=100)
+    fresh = imports.create(by=5, chat_id=5, rows=[(PETR, "Пётр")], now=900)
+    applied = imports.create(by=5, chat_id=5, rows=[(ANNA, "Анна")], now=100)
+    imports.apply(applied.id, now=150)
+    assert imports.expire(before=500, now=1_000) == 1
+    expired = imports.get(old.id)
+    assert expired is not None and (expired.state, expired.size) == ("cancelled", 0)
+    assert imports.apply(old.id, now=1_001) is None and storage.contacts.get(IVAN) is None
+    assert [imports.get(i.id).state for i in (fresh, applied)] == ["previewed", "applied"]  # type: ignore[union-attr]
