@@ -42,6 +42,11 @@ class CallRecord:
         return self.dnid if self.direction == "out" else self.clid
 
     @property
+    def company(self) -> str:
+        """The company's side of the call: the number dialled for inbound, the caller id for outbound."""
+        return self.clid if self.direction == "out" else self.dnid
+
+    @property
     def is_missed(self) -> bool:
         return self.direction == "in" and not self.active and self.status != "answered"
 

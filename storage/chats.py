@@ -27,6 +27,11 @@ class Chat:
     records: bool = False  # each answered call's recording is posted here
     digest_weekly: str | None = None  # 'HH:MM' on Mondays: the past week's report
 
+    @property
+    def since(self) -> int:
+        """When the chat began to get its alerts as they stand now (its creation, before any subscribed_at)."""
+        return self.subscribed_at or self.created_at
+
     def wants(self, dnid: str) -> bool:
         return not self.numbers or dnid in self.numbers
 

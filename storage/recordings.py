@@ -60,12 +60,22 @@ class Recordings:
         with write(self._db) as conn:
             return _keep(conn, vpbx_id, file_id, now) == 1
 
+    def forget(self, vpbx_id: str, file_id: str) -> bool:
+        """Telegram no longer takes ``file_id``: it is not the call's file any more, so the next one sent is kept.
+        Only that file: one kept meanwhile stays. False when it was not the call's file."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "DELETE FROM recordings WHERE call_id = (SELECT id FROM calls WHERE vpbx_id = ?) AND file_id = ?",
+                (vpbx_id, file_id),
+            )
+            return cursor.rowcount == 1
+
     # --- posts to the chats subscribed with "records" ---
 
     def enqueue(self, posts: Iterable[tuple[int, str]], due_at: int) -> int:
         """A post for each (chat id, vpbx id), due at ``due_at``, unless that chat has (or had) one for that call:
         repeating this adds nothing. Returns how many are new."""
-        wanted = [(chat_id, vpbx_id) for chat_id, vpbx_id in posts]
+        wanted = list(posts)
         if not wanted:
             return 0
         with write(self._db) as conn:
@@ -110,14 +120,14 @@ class Recordings:
                 _keep(conn, vpbx_id, file_id, now)
         return marked == 1
 
-    def retry(self, chat_id: int, vpbx_id: str, due_at: int, tries: int) -> PostState:
-        """An attempt failed: due again at ``due_at``, or ``failed`` once it has failed ``tries`` times."""
+    def retry(self, chat_id: int, vpbx_id: str, due_at: int, max_tries: int) -> PostState:
+        """An attempt failed: due again at ``due_at``, or ``failed`` once it has failed ``max_tries`` times."""
         with write(self._db) as conn:
             row = conn.execute(
                 "UPDATE record_posts SET tries = tries + 1, due_at = ?,"
                 f" state = CASE WHEN tries + 1 >= ? THEN 'failed' ELSE 'due' END WHERE {_KEY} AND state = 'due'"
                 " RETURNING state",
-                (due_at, tries, chat_id, vpbx_id),
+                (due_at, max_tries, chat_id, vpbx_id),
             ).fetchall()
         return row[0][0] if row else "failed"
 

@@ -2,7 +2,8 @@
 changed: missed calls become alerts (exactly once per call and chat, in SQLite), callbacks are followed to their
 outcome, alerts answered later close; it watches the balance, delivers whatever changed and asks New-Tel who
 answered the calls that ended. It never dies: each step's failure is logged and costs no other step;
-when New-Tel's history or the database fails, the poll backs off and a later one retries."""
+when New-Tel's history or the database fails, the poll backs off and a later one retries. The recordings the
+poll queues go out in a job of their own (a recording is big: up to 50 MB to download), which never holds it up."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "poll-calls"
+RECORDINGS_JOB = "post-recordings"  # the recordings the poll queued, posted beside it at the same interval
 CALLBACK_GIVE_UP = 300  # seconds after which a callback that never showed up in the history counts as failed
 _MAX_SKIPS = 8  # at most this many intervals between attempts while New-Tel or the database keeps failing
 _FAILED = object()  # what a failed step returns
@@ -70,6 +72,7 @@ class Poller:
         self._skip = 0
         self._storage_failed = False  # set by a step the database failed, in the current poll
         self.cycles = 0  # completed polls, successful or not; tests and benchmarks wait on it
+        self.recording_rounds = 0  # completed runs of the recordings job, likewise
         self._cycle_done = asyncio.Condition()
 
     async def job(self, context: Context) -> None:
@@ -84,11 +87,32 @@ class Poller:
                 self.cycles += 1
                 self._cycle_done.notify_all()
 
+    async def post_recordings(self, context: Context) -> None:
+        """The recordings job's callback: a few due recordings posted, apart from the poll. A failure is logged
+        and the next run tries again (what is due stays due)."""
+        try:
+            await self.recordings.post_due(context.bot, int(time.time()))
+        except sqlite3.OperationalError as error:
+            log.warning("Posting recordings failed: the database cannot be written (%s)", error)
+        except Exception:
+            log.exception("Posting recordings failed")
+        finally:
+            async with self._cycle_done:
+                self.recording_rounds += 1
+                self._cycle_done.notify_all()
+
     async def wait_cycles(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` more polls have completed."""
+        await self._wait(lambda: self.cycles, count, timeout)
+
+    async def wait_recording_rounds(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the recordings job has run ``count`` more times."""
+        await self._wait(lambda: self.recording_rounds, count, timeout)
+
+    async def _wait(self, done: Callable[[], int], count: int, timeout: float) -> None:
         async with self._cycle_done:
-            target = self.cycles + count
-            await asyncio.wait_for(self._cycle_done.wait_for(lambda: self.cycles >= target), timeout)
+            target = done() + count
+            await asyncio.wait_for(self._cycle_done.wait_for(lambda: done() >= target), timeout)
 
     async def _poll_with_backoff(self, bot: Bot) -> None:
         if await self.poll_once(bot):
@@ -112,8 +136,7 @@ class Poller:
         await self._step("Taking the changes", lambda: self.take_changes(now))
         await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
         await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending
-        # What can wait comes after the alerts are out: recordings, then who answered.
-        await self._step("Posting recordings", lambda: self.recordings.post_due(bot, now))
+        # What can wait comes after the alerts are out (the recordings have a job of their own: see start).
         await self._step("Asking who answered", lambda: self.who.ask_due(now))
         return calls is not _FAILED and not self._storage_failed
 
@@ -153,7 +176,7 @@ class Poller:
         chats = storage.chats.subscribed()
         changed = 0
         if missed and chats:
-            subscribed_at = {chat.chat_id: chat.subscribed_at or chat.created_at for chat in chats}
+            subscribed_at = {chat.chat_id: chat.since for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
                 new_ids = storage.alerts.filter_new(chat_id, [m.vpbx_id for m in wanted]) if wanted else set()
                 if new_ids:
@@ -205,16 +228,16 @@ def poller(application: App) -> Poller:
 
 
 def start(application: App) -> Poller:
-    """Create the poller and schedule it (first run right away)."""
+    """Create the poller and schedule it (first run right away), and beside it the recordings it queues: their
+    downloads (up to 50 MB) never hold up the poll, and one round of them never overlaps the next."""
     svc = application.bot_data.need_services()
     instance = Poller(svc)
     application.bot_data.poller = instance
-    assert application.job_queue is not None
-    application.job_queue.run_repeating(
-        instance.job,
-        interval=svc.settings.poll_interval,
-        first=0.1,
-        name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    queue = application.job_queue
+    assert queue is not None
+    once: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    queue.run_repeating(instance.job, interval=svc.settings.poll_interval, first=0.1, name=JOB_NAME, job_kwargs=once)
+    queue.run_repeating(
+        instance.post_recordings, interval=svc.settings.poll_interval, first=0.1, name=RECORDINGS_JOB, job_kwargs=once
     )
     return instance

@@ -2,9 +2,10 @@
 subscribed with "records" (a reply to that call's alert where there is one), and the Telegram file it becomes is
 kept, so ``/record`` re-sends it at once, long after New-Tel forgot the call.
 
-The poll hands over the calls the archive took in (``enqueue``: storage only), then posts a few due ones
-(``post_due``). A post is exactly once per chat and call: storage records it right after Telegram's answer, and
-what Telegram took but storage could not record is kept in memory and never sent again.
+The poll hands over the calls the archive took in (``enqueue``: storage only); a job of its own posts a few due
+ones at a time (``post_due``), so a big download never holds up the poll. A post is at most once per chat and call:
+storage records it right after Telegram's answer, what Telegram took but storage could not record is kept in memory
+and never sent again, and a send that timed out (Telegram may have posted it all the same) is not repeated.
 """
 
 from __future__ import annotations
@@ -18,23 +19,31 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from telegram import Bot, InputFile, Message, ReplyParameters
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
 import newtel
 from bot.formatting import duration, format_for_people, moment
 from bot.services import Services
 from bot.texts import Html, Texts
-from storage import CallRecord, RecordPost
+from storage import Alert, CallRecord, RecordPost
 
 log = logging.getLogger(__name__)
 
 NEWTEL_KEEPS = 24 * 3600  # seconds New-Tel keeps a call (and its recording)
-POSTS_PER_POLL = 3  # recordings are big: a poll sends at most this many
+POSTS_PER_POLL = 3  # recordings are big: a round of the recordings job attempts at most this many
+DUE_ROWS = 100  # due posts a round reads: those still waiting for their alert are passed over, not attempted
 TRIES = 6  # attempts to get a recording from New-Tel before a post is given up
-RETRY_FIRST = 60  # seconds before the first retry; each next waits twice as long (1, 2, 4 … 32 min)
+RETRY_FIRST = 60  # seconds before the first retry; each next waits twice as long (1, 2, 4, 8, 16 min: 6 tries)
 TELEGRAM_RETRY = 60  # seconds before a post Telegram failed to take is tried again (never given up)
 ALERT_WAIT = 120  # seconds a post waits for its alert's first delivery, to be posted as a reply to it
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
+URL_FETCH_WAIT = 60  # seconds Telegram may take to fetch a recording by its URL before it answers
+# Telegram's refusals of a URL it could not fetch itself: then the bot downloads the file and uploads it.
+URL_REFUSALS = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+)
 
 
 def caption(call: CallRecord, texts: Texts, zone: ZoneInfo, now: datetime) -> Html:
@@ -54,11 +63,6 @@ def caption(call: CallRecord, texts: Texts, zone: ZoneInfo, now: datetime) -> Ht
     return Html("\n".join(lines))
 
 
-def company_number(call: CallRecord) -> str:
-    """The company's side of the call: the number dialled for inbound, the caller id for outbound."""
-    return call.clid if call.direction == "out" else call.dnid
-
-
 async def send_recording(
     bot: Bot,
     http: aiohttp.ClientSession,
@@ -73,8 +77,9 @@ async def send_recording(
     thread_id: int | None = None,
 ) -> Message:
     """The one way a recording is sent: by the ``file_id`` Telegram keeps; else by New-Tel's ``link`` (Telegram
-    fetches it), else downloaded and uploaded when under 50 MB, else as the link. ``reply_to`` a message that
-    may be gone: then it is sent without the reply; ``thread_id``: the forum topic it belongs in."""
+    fetches it), else, when Telegram could not fetch it, downloaded and uploaded when under 50 MB, else as the
+    link. ``reply_to`` a message that may be gone: then it is sent without the reply; ``thread_id``: the forum
+    topic it belongs in."""
     reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
     where: dict[str, Any] = {"reply_parameters": reply, "message_thread_id": thread_id}
     if file_id is not None:
@@ -82,8 +87,10 @@ async def send_recording(
     if link is None:
         raise ValueError("a recording is sent by its file_id or its link")
     try:
-        return await bot.send_audio(chat_id, link, caption=caption, **where)
+        return await bot.send_audio(chat_id, link, caption=caption, read_timeout=URL_FETCH_WAIT, **where)
     except BadRequest as error:
+        if not any(refusal in error.message.lower() for refusal in URL_REFUSALS):
+            raise  # refused for another reason (the chat, the caption): an upload would be refused too
         log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
     data = await _download(http, link)
     if data is None:
@@ -116,7 +123,7 @@ class RecordingPosts:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         # Taken by Telegram, not yet recorded in storage: (chat id, vpbx id) -> (message id, file id).
-        self.unrecorded: dict[tuple[int, str], tuple[int, str | None]] = {}
+        self._unrecorded: dict[tuple[int, str], tuple[int, str | None]] = {}
 
     def enqueue(self, pending: Sequence[CallRecord], now: int) -> int:
         """A post, due now, for every answered call among ``pending`` that is over, in each chat subscribed with
@@ -129,33 +136,38 @@ class RecordingPosts:
             (chat.chat_id, call.vpbx_id)
             for call in ended
             for chat in chats
-            if (call.ended_at or call.started_at) >= (chat.subscribed_at or chat.created_at)
-            and chat.wants(company_number(call))
+            if (call.ended_at or call.started_at) >= chat.since and chat.wants(call.company)
         ]
         return self._svc.storage.recordings.enqueue(posts, due_at=now)
 
     async def post_due(self, bot: Bot, now: int) -> int:
-        """Post at most POSTS_PER_POLL due recordings, the longest waiting first. Returns how many went."""
-        if not self._record_unrecorded():
+        """Attempt at most POSTS_PER_POLL due recordings, the longest waiting first; those waiting for their alert
+        are passed over and do not count. Returns how many went."""
+        if not self._record_unrecorded(now):
             return 0
-        links: dict[str, str | None] = {}  # New-Tel's link per call (None: it failed), asked once per poll
-        posted = 0
-        for post in self._svc.storage.recordings.due(now, POSTS_PER_POLL):
-            if (post.chat_id, post.call.vpbx_id) in self.unrecorded:
-                continue
-            outcome = await self._post(bot, post, now, links)
+        recordings = self._svc.storage.recordings
+        links: dict[str, str | None] = {}  # New-Tel's link per call (None: it failed), asked once per round
+        attempted = posted = 0
+        for post in recordings.due(now, DUE_ROWS):
+            alert = recordings.alert_of(post.chat_id, post.call)
+            if alert is not None and alert.message_id is None and now - (post.call.ended_at or now) < ALERT_WAIT:
+                continue  # its alert is about to go out (the poll delivers it): the recording follows as a reply
+            outcome = await self._post(bot, post, alert, now, links)
             if outcome is None:
-                break  # Telegram is failing: the others wait for the next poll too
+                break  # Telegram is failing: the others wait for the next round too
             posted += outcome
+            attempted += 1
+            if attempted == POSTS_PER_POLL:
+                break
         return posted
 
-    async def _post(self, bot: Bot, post: RecordPost, now: int, links: dict[str, str | None]) -> int | None:
-        """Send one post: 1 when it went, 0 when it did not (retried later or given up), None to stop the round."""
+    async def _post(
+        self, bot: Bot, post: RecordPost, alert: Alert | None, now: int, links: dict[str, str | None]
+    ) -> int | None:
+        """Send one post (a reply to ``alert``'s message, if it has one): 1 when it went, 0 when it did not
+        (retried later or given up), None to stop the round."""
         svc, call, chat_id = self._svc, post.call, post.chat_id
         recordings = svc.storage.recordings
-        alert = recordings.alert_of(chat_id, call)
-        if alert is not None and alert.message_id is None and now - (call.ended_at or now) < ALERT_WAIT:
-            return 0  # its alert goes out in this poll's delivery: the recording follows as a reply to it
         file_id = recordings.file_id(call.vpbx_id)
         link = None
         if file_id is None:
@@ -170,7 +182,7 @@ class RecordingPosts:
                 self._retry(post, now)
                 return 0
         texts = svc.chat_texts(chat_id)
-        text = caption(call, texts, svc.settings.zone, datetime.now(UTC))
+        text = caption(call, texts, svc.settings.zone, datetime.fromtimestamp(now, UTC))
         reply_to = alert.message_id if alert is not None and alert.message_id else None
         try:
             message = await send_recording(
@@ -193,17 +205,27 @@ class RecordingPosts:
                 recordings.give_up(chat_id, call.vpbx_id)
             log.error("Telegram refused the recording of %s in chat %s: %s", call.vpbx_id, chat_id, error.message)
             return 0
-        except TelegramError as error:  # 5xx, network, timeout, 429 past the rate limiter: lose nothing, retry later
+        except TimedOut:  # Telegram may have posted it all the same: better not at all than twice
+            recordings.give_up(chat_id, call.vpbx_id)
+            log.warning(
+                "Sending the recording of %s timed out: it may have been posted, so it is not sent again", call.vpbx_id
+            )
+            return None
+        except TelegramError as error:  # 5xx, network, 429 past the rate limiter: lose nothing, retry later
             log.warning("Recording of %s not posted in chat %s yet (%s); will retry", call.vpbx_id, chat_id, error)
             recordings.postpone(chat_id, call.vpbx_id, now + TELEGRAM_RETRY)
             return None
         except (TimeoutError, aiohttp.ClientError) as error:  # New-Tel's file server, for an upload
-            log.info("Recording of %s not downloaded (%s: %s)", call.vpbx_id, type(error).__name__, error)
+            # The type and status only: the error's text can carry the recording's link.
+            status, kind = getattr(error, "status", None), type(error).__name__
+            log.info(
+                "Recording of %s not downloaded (%s)", call.vpbx_id, kind if status is None else f"{kind} {status}"
+            )
             self._retry(post, now)
             return 0
         # Recorded before anything else can run: the only window in which a post could go twice.
-        self.unrecorded[(chat_id, call.vpbx_id)] = (message.message_id, kept_file(message))
-        return 1 if self._record_unrecorded() else None
+        self._unrecorded[(chat_id, call.vpbx_id)] = (message.message_id, kept_file(message))
+        return 1 if self._record_unrecorded(now) else None
 
     def _retry(self, post: RecordPost, now: int) -> None:
         """New-Tel had no recording to give (yet): try again later, each time waiting twice as long."""
@@ -212,17 +234,13 @@ class RecordingPosts:
         if state == "failed":
             log.warning("Recording of %s for chat %s given up after %d tries", post.call.vpbx_id, post.chat_id, TRIES)
 
-    def _record_unrecorded(self) -> bool:
+    def _record_unrecorded(self, now: int) -> bool:
         """Record what Telegram took and storage does not know yet; False while storage cannot (nothing is sent)."""
         try:
-            for (chat_id, vpbx_id), (message_id, file_id) in list(self.unrecorded.items()):
-                self._svc.storage.recordings.sent(chat_id, vpbx_id, message_id, file_id, now=_now())
-                del self.unrecorded[(chat_id, vpbx_id)]
+            for (chat_id, vpbx_id), (message_id, file_id) in list(self._unrecorded.items()):
+                self._svc.storage.recordings.sent(chat_id, vpbx_id, message_id, file_id, now=now)
+                del self._unrecorded[(chat_id, vpbx_id)]
         except sqlite3.OperationalError as error:
-            log.warning("The database cannot record %d posted recording(s) (%s)", len(self.unrecorded), error)
+            log.warning("The database cannot record %d posted recording(s) (%s)", len(self._unrecorded), error)
             return False
         return True
-
-
-def _now() -> int:
-    return int(datetime.now(UTC).timestamp())

@@ -156,19 +156,25 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
         )  # fmt: skip
 
     kept, file_id = svc.storage.calls.get(vpbx_id), svc.storage.recordings.file_id(vpbx_id)
+    audited = False  # one audit entry, whichever way the recording goes
     if kept is not None and file_id is not None:  # Telegram keeps it: at once, no New-Tel request
         _audit_listened(caller, vpbx_id)
+        audited = True
         try:
             await send(recordings.caption(kept, texts, svc.settings.zone, now), file_id=file_id)
             return
         except BadRequest as error:  # Telegram lost its copy: New-Tel may still have the recording
             log.warning("Telegram refused the kept recording of %s (%s)", vpbx_id, error.message)
+        try:  # so that the file the recording becomes now is kept in its place
+            svc.storage.recordings.forget(vpbx_id, file_id)
+        except sqlite3.Error as error:
+            log.warning("Refused recording of %s not forgotten: %s", vpbx_id, error)
+    if kept is not None and not kept.active and kept.answered_at is None:  # the archive knows: nothing was said
+        await message.reply_text(texts("newtel_no_record"))
+        return
     if kept is not None and now.timestamp() - kept.started_at > recordings.NEWTEL_KEEPS:
-        if not kept.active and kept.answered_at is None:
-            await message.reply_text(texts("newtel_no_record"))
-        else:
-            when = moment(datetime.fromtimestamp(kept.started_at, UTC), svc.settings.zone, texts.lang, now)
-            await message.reply_text(texts("record_gone", when=when))
+        when = moment(datetime.fromtimestamp(kept.started_at, UTC), svc.settings.zone, texts.lang, now)
+        await message.reply_text(texts("record_gone", when=when))
         return
     await show_typing(update, context)
     details, link = await asyncio.gather(
@@ -180,7 +186,8 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
         caller=format_for_people(details.clid),
         dialled=format_for_people(details.dnid),
     )
-    _audit_listened(caller, vpbx_id)
+    if not audited:
+        _audit_listened(caller, vpbx_id)
     sent = await send(caption, link=link)
     if (became := recordings.kept_file(sent)) is not None:
         try:  # the next /record of it is at once, past New-Tel's 24 hours too

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 import pytest
-from telegram import InputFile
+from telegram import Bot, InputFile
+from telegram.request import HTTPXRequest
 
-from bot.alerts.poller import poller
+from bot.alerts.poller import JOB_NAME, RECORDINGS_JOB, poller
 from bot.calllog import recordings
 from bot.calllog.recordings import RecordingPosts
 from newtel.sandbox import Sandbox
@@ -78,6 +80,16 @@ def audio_sent(world: World, chat_id: int) -> list[Any]:
     return [c for c in world.sent("sendAudio", chat_id=chat_id) if c.ok]
 
 
+async def polls_and_recording_rounds(world: World, count: int) -> None:
+    """``count`` more polls, and as many runs of the recordings job beside them."""
+    the_poller = poller(world.app)
+    await asyncio.gather(the_poller.wait_cycles(count), the_poller.wait_recording_rounds(count))
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == recordings.__name__]
+
+
 # --- /subscribe … records -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("words", ["records", "записи", "Records balance"])
 async def test_subscribe_with_records_says_so_and_remembers_it(world: World, words: str) -> None:
@@ -113,9 +125,9 @@ async def test_each_answered_call_is_posted_once_as_a_reply_to_the_alert_it_clos
         assert lines[0].endswith(f": {phone_as_shown(CUSTOMER)} → +7 495 532-55-85")
         assert lines[1] == "⏱ Разговор: 0:15"
         assert await file_kept(world, call.vpbx_id) == audio["audio"]["file_id"]
-        await poller(world.app).wait_cycles(3)
+        await polls_and_recording_rounds(world, 3)
     async with make_world(jobs=True, poll_interval=0.3) as again:  # a restart
-        await poller(again.app).wait_cycles(3)
+        await polls_and_recording_rounds(again, 3)
         assert len(audio_sent(again, GROUP)) == 1  # across polls and a restart: once
         (post,) = again.services.storage.recordings.posts(call.vpbx_id)
         assert (post.state, post.message_id) == ("sent", posted.result["message_id"])
@@ -200,6 +212,111 @@ async def test_the_file_one_chat_got_goes_to_the_next_and_a_chat_that_blocked_th
     assert len(world.newtel_requests(RECORD_LINK)) == 1
 
 
+async def test_the_recordings_have_a_job_of_their_own_that_never_holds_up_the_poll(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with make_world(jobs=True, poll_interval=0.2) as world:
+        the_poller, queue = poller(world.app), world.app.job_queue
+        (poll,), (posting,) = queue.get_jobs_by_name(JOB_NAME), queue.get_jobs_by_name(RECORDINGS_JOB)
+        assert posting.job.trigger.interval == poll.job.trigger.interval
+        entered, released = asyncio.Event(), asyncio.Event()
+
+        async def a_long_download(bot: Any, now: int) -> int:
+            entered.set()
+            await released.wait()
+            return 0
+
+        monkeypatch.setattr(the_poller.recordings, "post_due", a_long_download)
+        try:
+            await asyncio.wait_for(entered.wait(), 5)
+            await the_poller.wait_cycles(3, timeout=5)  # the poll goes on meanwhile
+        finally:
+            released.set()
+        await the_poller.wait_recording_rounds(1)
+
+
+async def test_a_send_that_timed_out_is_never_sent_again(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    for chat_id in (GROUP, OTHER_GROUP):
+        await subscribe_with_records(world, chat_id)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    assert posts.enqueue([kept], now) == 2
+    # A bot that waits 50 ms for Telegram's answers, unless told to wait longer.
+    impatient = Bot(
+        world.settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{world.settings.telegram_api_url}/bot",
+        request=HTTPXRequest(read_timeout=0.05),
+    )
+    async with impatient:
+        world.tg.faults.latency = 0.3  # Telegram answers slowly, and posts all the same
+        with caplog.at_level(logging.WARNING, logger=recordings.__name__):
+            # OTHER_GROUP's by URL: Telegram is given a minute to fetch it. GROUP's by that file: timed out.
+            assert await posts.post_due(impatient, now) == 1
+        await world.tg.wait_for("sendAudio", chat_id=GROUP, ok=True, since=0)  # it went, after all
+    world.tg.faults.latency = 0
+    by_chat = {p.chat_id: p.state for p in world.services.storage.recordings.posts(kept.vpbx_id)}
+    assert by_chat == {OTHER_GROUP: "sent", GROUP: "failed"}
+    assert await posts.post_due(world.app.bot, now + DAY) == 0
+    assert len(audio_sent(world, GROUP)) == 1
+    assert logged(caplog) == [
+        f"Sending the recording of {kept.vpbx_id} timed out: it may have been posted, so it is not sent again"
+    ]
+
+
+async def test_a_refusal_other_than_the_url_is_not_followed_by_an_upload(world: World) -> None:
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    posts.enqueue([kept], now)
+    world.tg.faults.fail(status=400, methods={"sendAudio"}, description="Bad Request: chat not found")
+    assert await posts.post_due(world.app.bot, now) == 0
+    (refused,) = world.sent("sendAudio", chat_id=GROUP)
+    assert refused.status == 400 and refused.files == {}
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert post.state == "failed"
+
+
+async def test_a_failed_download_is_logged_without_the_recordings_link(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    posts.enqueue([kept], now)
+    gone = f"{world.sandbox.url}/records/{'f' * 40}.wav"  # a link New-Tel's file server answers with 404
+
+    async def link(vpbx_id: str) -> str:
+        return gone
+
+    monkeypatch.setattr(world.services.background.vpbx, "get_call_record_link", link)
+    world.tg.faults.fail(status=400, methods={"sendAudio"}, description="Bad Request: failed to get HTTP URL content")
+    with caplog.at_level(logging.INFO, logger=recordings.__name__):
+        assert await posts.post_due(world.app.bot, now) == 0
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert (post.state, post.tries) == ("due", 1)
+    assert f"Recording of {kept.vpbx_id} not downloaded (ClientResponseError 404)" in logged(caplog)
+    assert not any("/records/" in line for line in logged(caplog))
+
+
+async def test_posts_waiting_for_their_alert_leave_the_round_to_the_others(world: World) -> None:
+    waiting = (-100800, -100700, OTHER_GROUP)  # due first (the same call: by chat id)
+    for chat_id in (*waiting, GROUP):
+        await subscribe_with_records(world, chat_id)
+    kept = await archived(world, answered(world.sandbox))
+    storage, now = world.services.storage, int(time.time())
+    for chat_id in waiting:  # the customer's earlier miss, not delivered there yet: this call closed it
+        storage.alerts.record_missed(
+            chat_id, "d" * 40, CUSTOMER, kept.dnid, kept.started_at - 300, kept.started_at - 270, now=now
+        )
+    assert kept.answered_at is not None
+    assert len(storage.alerts.close_answered_later(None, CUSTOMER, kept.answered_at, now=now)) == 3
+    posts = RecordingPosts(world.services)
+    assert posts.enqueue([kept], now) == 4
+    assert await posts.post_due(world.app.bot, now) == 1
+    by_chat = {p.chat_id: p.state for p in storage.recordings.posts(kept.vpbx_id)}
+    assert by_chat == {-100800: "due", -100700: "due", OTHER_GROUP: "due", GROUP: "sent"}
+
+
 # --- /record ---------------------------------------------------------------------------------------------------
 async def test_record_of_an_old_call_is_resent_by_its_file_at_once(world: World, manager: object) -> None:
     call, file_id = old_call(world.sandbox), await a_telegram_file(world)
@@ -240,6 +357,29 @@ async def test_record_asks_new_tel_when_telegram_lost_its_copy(world: World, man
     assert (refused.status, by_url.status) == (400, 200)
     assert audio["file_url"] == f"{world.sandbox.url}/records/{call.vpbx_id}.wav"
     assert len(world.newtel_requests(RECORD_LINK)) == 1
+    (entry,) = world.services.storage.audit.recent(action="record.fetch")  # listened once, tried two ways
+    assert entry.target == call.vpbx_id
+
+
+async def test_record_keeps_the_new_file_in_place_of_the_one_telegram_refused(world: World, manager: object) -> None:
+    call = answered(world.sandbox)
+    await world.ask(MANAGER, "/calls")
+    storage = world.services.storage
+    storage.recordings.keep(call.vpbx_id, "a-file-telegram-does-not-know", now=int(time.time()))
+    audio = await world.say(MANAGER, f"/record {call.vpbx_id}")
+    assert await file_kept(world, call.vpbx_id) == audio["audio"]["file_id"]
+    world.sandbox.requests.clear()
+    again = await world.say(MANAGER, f"/record {call.vpbx_id}")
+    assert again["audio"]["file_id"] == audio["audio"]["file_id"] and world.newtel_requests() == []
+
+
+async def test_record_of_a_call_the_archive_knows_nobody_answered_asks_no_one(world: World, manager: object) -> None:
+    now = world.sandbox.now()
+    missed = world.sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 40, end=now - 10)
+    await archived(world, missed)
+    world.sandbox.requests.clear()
+    assert await world.ask(MANAGER, f"/record {missed.vpbx_id}") == "У этого звонка нет записи разговора."
+    assert world.newtel_requests() == [] and world.sent("sendAudio") == []
 
 
 async def test_record_of_an_old_call_without_its_file_says_new_tel_no_longer_keeps_it(

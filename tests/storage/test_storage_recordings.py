@@ -32,6 +32,17 @@ def test_the_first_file_kept_stays(s: Storage) -> None:
     assert s.db.execute("SELECT count(*) FROM recordings").fetchone() == (1,)
 
 
+def test_a_file_telegram_refuses_is_forgotten_and_the_next_one_kept(s: Storage) -> None:
+    s.recordings.keep(TALK.vpbx_id, "file-1", now=3_100)
+    assert not s.recordings.forget(TALK.vpbx_id, "file-0")  # not the call's file (another was kept meanwhile)
+    assert not s.recordings.forget(OTHER.vpbx_id, "file-1")
+    assert s.recordings.file_id(TALK.vpbx_id) == "file-1"
+    assert s.recordings.forget(TALK.vpbx_id, "file-1")
+    assert s.recordings.file_id(TALK.vpbx_id) is None
+    assert s.recordings.keep(TALK.vpbx_id, "file-2", now=3_200)
+    assert s.recordings.file_id(TALK.vpbx_id) == "file-2"
+
+
 def test_a_post_per_chat_and_call_is_made_once_however_often_it_is_asked(s: Storage) -> None:
     wanted = [(SALES, TALK.vpbx_id), (SUPPORT, TALK.vpbx_id), (SALES, OTHER.vpbx_id)]
     assert s.recordings.enqueue(wanted, due_at=3_000) == 3
@@ -63,14 +74,14 @@ def test_due_posts_come_longest_waiting_first_and_a_sent_one_never_again(s: Stor
 
 def test_failed_attempts_back_off_then_give_up(s: Storage) -> None:
     s.recordings.enqueue([(SALES, TALK.vpbx_id)], due_at=3_000)
-    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_060, tries=3) == "due"
+    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_060, max_tries=3) == "due"
     assert s.recordings.due(now=3_059, limit=10) == []
     (post,) = s.recordings.due(now=3_060, limit=10)
     assert (post.tries, post.due_at) == (1, 3_060)
     s.recordings.postpone(SALES, TALK.vpbx_id, due_at=3_200)  # Telegram's fault: no attempt counted
     assert s.recordings.posts(TALK.vpbx_id)[0].tries == 1
-    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_300, tries=3) == "due"
-    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_500, tries=3) == "failed"
+    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_300, max_tries=3) == "due"
+    assert s.recordings.retry(SALES, TALK.vpbx_id, due_at=3_500, max_tries=3) == "failed"
     assert s.recordings.posts(TALK.vpbx_id) == [RecordPost(SALES, TALK, "failed", 3, 3_500, None)]
     assert s.recordings.due(now=10_000, limit=10) == []
 
