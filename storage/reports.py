@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from storage._db import dumps
+from storage.calls import MISSED_SQL
 
 READ_BUSY_TIMEOUT_MS = 5_000  # a reader waits out a checkpoint; it is off the loop, nobody else waits for it
 
 Outcome = Literal["called_back", "answered_later", "lost", "unresolved"]
 AlertOutcome = Literal["called_back", "answered_later", "done", "open"]
 
-_MISSED = "c.direction = 'in' AND NOT c.active AND c.status <> 'answered'"
 _TALK = "CASE WHEN c.ended_at > c.answered_at THEN c.ended_at - c.answered_at ELSE 0 END"
 _COMPANY = "CASE c.direction WHEN 'out' THEN c.clid ELSE c.dnid END"
 
@@ -134,7 +134,7 @@ def tallies(conn: sqlite3.Connection, edges: Sequence[int], numbers: Sequence[st
             f"""
             SELECT count(*) FILTER (WHERE c.direction = 'in'),
                 count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered'),
-                count(*) FILTER (WHERE {_MISSED}),
+                count(*) FILTER (WHERE {MISSED_SQL}),
                 count(*) FILTER (WHERE c.direction = 'out'),
                 total({_TALK})
             FROM calls c WHERE {where}
@@ -177,7 +177,7 @@ def _misses(where: str) -> str:
             SELECT c.id, c.customer, c.started_at, c.ended_at,
                 (SELECT a.id FROM calls a WHERE {_after("a", "c")} AND a.status = 'answered'
                  ORDER BY a.started_at, a.id LIMIT 1) AS answer_id
-            FROM calls c WHERE {where} AND {_MISSED}
+            FROM calls c WHERE {where} AND {MISSED_SQL}
         )"""
 
 
