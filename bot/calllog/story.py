@@ -54,4 +54,3 @@ def ordinal(number: int, lang: str) -> str:
         return f"{number}-й"
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
-
