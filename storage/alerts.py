@@ -330,10 +330,14 @@ class Alerts:
         """Alerts whose callback is in progress: the poll resolves their outcome."""
         return _alerts(self._db.query("SELECT * FROM alerts WHERE state = 'calling' ORDER BY id"))
 
-    def live_customers(self) -> dict[str, int]:
-        """Customers with a live (open or calling) alert in any chat -> the earliest ``last_at`` among those alerts:
-        only an answer after it can close one (``close_answered_later``)."""
-        rows = self._db.execute("SELECT clid, min(last_at) FROM alerts WHERE state <> 'closed' GROUP BY clid")
+    def live_customers(self, clids: Iterable[str]) -> dict[str, int]:
+        """Those of ``clids`` with a live (open or calling) alert in any chat -> the earliest ``last_at`` among those
+        alerts: only an answer after it can close one (``close_answered_later``)."""
+        rows = self._db.execute(
+            "SELECT clid, min(last_at) FROM alerts WHERE state <> 'closed'"
+            " AND clid IN (SELECT value FROM json_each(?)) GROUP BY clid",
+            (dumps(sorted(set(clids))),),
+        )
         return dict(rows.fetchall())
 
     def open_for(self, chat_id: int) -> list[Alert]:

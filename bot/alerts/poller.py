@@ -183,8 +183,9 @@ class Poller:
                     fresh = [m for m in wanted if m.vpbx_id in new_ids]
                     changed += sum(not r.is_duplicate for r in storage.alerts.record_missed_many(chat_id, fresh, now))
         # Most answered calls cannot close anything (no live alert missed before them): no write transaction for those.
-        live = storage.alerts.live_customers()
-        for answered in detect.answered_inbound(calls, since):
+        answered_calls = detect.answered_inbound(calls, since)
+        live = storage.alerts.live_customers(a.clid for a in answered_calls) if answered_calls else {}
+        for answered in answered_calls:
             if answered.answered_at > live.get(answered.clid, answered.answered_at):
                 changed += len(storage.alerts.close_answered_later(None, answered.clid, answered.answered_at, now))
         return changed

@@ -105,7 +105,7 @@ def _card(caller: Caller, number: str, asker: int, note: Html | None = None) -> 
     svc, now = caller.services, datetime.now(UTC)
     contact = svc.storage.contacts.get(number)
     summary = svc.storage.calls.customer(number, since=int(now.timestamp()) - RECENT_DAYS * 86_400)
-    alert_open = number in svc.storage.alerts.live_customers()
+    alert_open = number in svc.storage.alerts.live_customers([number])
     text = render.card(number, contact, summary, alert_open, caller.texts, svc.settings.zone, now, RECENT_DAYS)
     keyboard = keyboards.contact_card(caller.texts, number, contact is not None, asker)
     return (Html(note + "\n\n" + text) if note else text), keyboard

@@ -312,14 +312,16 @@ def test_record_missed_many_is_record_missed_in_one_transaction(s: Storage) -> N
 
 def test_live_customers_and_their_earliest_live_miss(s: Storage) -> None:
     s.chats.subscribe(-200, "Support", [], False, now=1)
-    assert s.alerts.live_customers() == {}
+    asked = [CUSTOMER, "79110000002", "79110000003"]
+    assert s.alerts.live_customers(asked) == {}
     miss(s, "c1", 100)  # alert 1: open
     miss(s, "c1", 90, chat=-200)  # alert 2: the same customer in another chat
     miss(s, "c2", 100, clid="79110000002")  # alert 3: calling
     miss(s, "c3", 100, clid="79110000003")  # alert 4: closed
     s.alerts.claim_callback(3, 7, "Ann", now=160)
     s.alerts.close(4, "done", by=7, name="Ann", now=170)
-    assert s.alerts.live_customers() == {CUSTOMER: 90, "79110000002": 100}
+    assert s.alerts.live_customers(asked) == {CUSTOMER: 90, "79110000002": 100}
+    assert s.alerts.live_customers(["79110000002"]) == {"79110000002": 100}  # only those asked about
 
 
 def test_pending_delivery_takes_a_few_of_each_chat_so_none_crowds_out_the_others(s: Storage) -> None:
