@@ -8,7 +8,8 @@ settle them once they have recorded what they decided, so a crash in between mak
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from sqlite_utils import Database
@@ -93,6 +94,7 @@ class CustomerSummary:
 
 
 _OBSERVED = [f.name for f in fields(CallRecord) if f.compare]
+_observed = attrgetter(*_OBSERVED)  # a call's observed values in column order (astuple deep-copies: 100 µs a call)
 _SELECT = ", ".join(f"c.{name}" for name in _OBSERVED) + ", m.internal, m.name"
 _FROM = "calls c LEFT JOIN members_seen m ON m.id = c.member_id"
 # "This call is missed" in SQL, over ``calls c`` (the one rule, as CallRecord.is_missed says it in Python).
@@ -139,7 +141,7 @@ class Calls:
                 + ", ".join(f"{c} = excluded.{c}" for c in _OBSERVED[1:])
                 + ", who_due = CASE WHEN member_id IS NULL THEN excluded.who_due END"
                 ", pending = 1, updated_at = excluded.updated_at",
-                [(*astuple(c.call)[: len(_OBSERVED)], now if c.call.needs_who else None, now) for c in changes],
+                [(*_observed(c.call), now if c.call.needs_who else None, now) for c in changes],
             )
         return changes
 
