@@ -33,6 +33,7 @@ from typing import Any, Literal
 from storage._db import dumps
 from storage.calls import MISSED_SQL
 
+HOUR = 3600
 READ_BUSY_TIMEOUT_MS = 5_000  # a reader waits out a checkpoint; it is off the loop, nobody else waits for it
 
 Outcome = Literal["called_back", "answered_later", "lost", "unresolved"]
@@ -114,70 +115,109 @@ def reading(path: str | Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _period(start: int, end: int, numbers: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    where = "c.started_at >= :start AND c.started_at < :end"
-    params: dict[str, Any] = {"start": start, "end": end}
+def _period(start: int, end: int, numbers: Sequence[str], tag: str = "") -> tuple[str, dict[str, Any]]:
+    """The calls of [start, end) (through ``numbers`` if any) in SQL; ``tag`` names its bounds apart from another
+    period's in the same query."""
+    where = f"c.started_at >= :start{tag} AND c.started_at < :end{tag}"
+    params: dict[str, Any] = {f"start{tag}": start, f"end{tag}": end}
     if numbers:
         where += f" AND {_COMPANY} IN (SELECT value FROM json_each(:numbers))"
         params["numbers"] = dumps(sorted(set(numbers)))
     return where, params
 
 
+def _hours(start: int, end: int, numbers: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """``_period`` over ``call_hours h``: the hours that start in [start, end)."""
+    where, params = _period(start, end, numbers)
+    return where.replace("c.started_at", "h.hour").replace(_COMPANY, "h.company"), params
+
+
+def _split(start: int, end: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """[start, end) as the whole hours ``call_hours`` has added up, and the ragged ends (at most two, each under
+    an hour: a period up to now, a zone's half hour) that are added up from the calls themselves."""
+    first, last = -(-start // HOUR) * HOUR, end // HOUR * HOUR
+    if first >= last:
+        return None, [(start, end)]
+    return (first, last), [(a, b) for a, b in ((start, first), (last, end)) if a < b]
+
+
 def tallies(conn: sqlite3.Connection, edges: Sequence[int], numbers: Sequence[str] = ()) -> list[Tally]:
     """The calls counted per bucket [edges[i], edges[i + 1]) (the caller's hours or days, in its time zone)."""
-    # One range query per bucket rather than one GROUP BY: SQLite sorts every row for a GROUP BY on an
-    # expression, which costs a month's report four times the scan itself.
     found = []
     for start, end in itertools.pairwise(edges):
-        where, params = _period(start, end, numbers)
-        inbound, answered, missed, outbound, talk = conn.execute(
-            f"""
-            SELECT count(*) FILTER (WHERE c.direction = 'in'),
-                count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered'),
-                count(*) FILTER (WHERE {MISSED_SQL}),
-                count(*) FILTER (WHERE c.direction = 'out'),
-                total({_TALK})
-            FROM calls c WHERE {where}
-            """,
-            params,
-        ).fetchone()
-        found.append(Tally(start, end, inbound, answered, missed, outbound, int(talk)))
+        hours, ragged = _split(start, end)
+        parts = []
+        if hours is not None:
+            where, params = _hours(*hours, numbers)
+            parts.append(
+                conn.execute(
+                    "SELECT total(h.inbound), total(h.answered), total(h.missed), total(h.outbound), total(h.talk)"
+                    f" FROM call_hours h WHERE {where}",
+                    params,
+                ).fetchone()
+            )
+        for piece in ragged:
+            where, params = _period(*piece, numbers)
+            parts.append(
+                conn.execute(
+                    f"""
+                    SELECT count(*) FILTER (WHERE c.direction = 'in'),
+                        count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered'),
+                        count(*) FILTER (WHERE {MISSED_SQL}),
+                        count(*) FILTER (WHERE c.direction = 'out'),
+                        total({_TALK})
+                    FROM calls c WHERE {where}
+                    """,
+                    params,
+                ).fetchone()
+            )
+        inbound, answered, missed, outbound, talk = (int(sum(column)) for column in zip(*parts, strict=True))
+        found.append(Tally(start, end, inbound, answered, missed, outbound, talk))
     return found
 
 
 def members(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[MemberTotals]:
     """Per member (by internal number), the inbound calls they answered, the calls they placed and the talk."""
-    where, params = _period(start, end, numbers)
-    # Added up per member id first (a look-up of the name per call would cost a month's report a tenth of a second),
-    # then per internal number, with the name of the latest call (SQLite's bare column rule: the one max()).
+    hours, ragged = _split(start, end)
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if hours is not None:
+        where, params = _hours(*hours, numbers)
+        parts.append(
+            "SELECT h.member, max(h.hour), total(h.answered), total(h.outbound), total(h.talk)"
+            f" FROM call_hours h WHERE {where} GROUP BY h.member"
+        )
+    for n, piece in enumerate(ragged):
+        where, piece_params = _period(*piece, numbers, tag=str(n))
+        params |= piece_params
+        parts.append(
+            "SELECT coalesce(c.member_id, 0), max(c.started_at), count(*) FILTER (WHERE c.direction = 'in'),"
+            f" count(*) FILTER (WHERE c.direction = 'out'), total({_TALK})"
+            f" FROM calls c WHERE {where} AND (c.direction = 'out' OR c.status = 'answered') GROUP BY c.member_id"
+        )
+    # Added up per member id first, then per internal number with the name of the latest hour or call (SQLite's
+    # bare column rule: the one max()); within one hour a renamed member's names are not told apart.
     rows = conn.execute(
         f"""
-        WITH per_id AS MATERIALIZED (
-            SELECT c.member_id AS id, max(c.started_at) AS last_at,
-                count(*) FILTER (WHERE c.direction = 'in') AS answered,
-                count(*) FILTER (WHERE c.direction = 'out') AS placed, total({_TALK}) AS talk
-            FROM calls c WHERE {where} AND (c.direction = 'out' OR c.status = 'answered')
-            GROUP BY c.member_id
-        )
-        SELECT m.internal, m.name, max(p.last_at), sum(p.answered), sum(p.placed), total(p.talk)
+        WITH per_id (id, last_at, answered, placed, talk) AS MATERIALIZED ({" UNION ALL ".join(parts)})
+        SELECT m.internal, m.name, max(p.last_at), total(p.answered), total(p.placed), total(p.talk)
         FROM per_id p LEFT JOIN members_seen m ON m.id = p.id GROUP BY m.internal
+        HAVING total(p.answered) + total(p.placed) > 0
         """,
         params,
     )
     return [
-        MemberTotals(internal, name, answered, placed, int(talk)) for internal, name, _, answered, placed, talk in rows
+        MemberTotals(internal, name, int(answered), int(placed), int(talk))
+        for internal, name, _, answered, placed, talk in rows
     ]
 
 
 def _misses(where: str) -> str:
-    """The period's misses, each with the first answered call after it (``answer_id``): misses that share it are one
-    episode. The sub-query walks the customer's index from the miss on: one short index seek per miss."""
+    """The period's misses, each with the first answered call after it (``answer_id``, kept by the archive's
+    triggers): misses that share it are one episode."""
     return f"""
         misses AS MATERIALIZED (
-            SELECT c.id, c.customer, c.started_at, c.ended_at,
-                (SELECT a.id FROM calls a WHERE {_after("a", "c")} AND a.status = 'answered'
-                 ORDER BY a.started_at, a.id LIMIT 1) AS answer_id
-            FROM calls c WHERE {where} AND {MISSED_SQL}
+            SELECT c.id, c.customer, c.started_at, c.ended_at, c.answer_id FROM calls c WHERE {where} AND {MISSED_SQL}
         )"""
 
 

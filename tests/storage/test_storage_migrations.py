@@ -14,8 +14,13 @@ def schema(db: Database) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-MIGRATION_NAMES = ["m001_initial", "m002_alerts", "m003_subscribed_at", "m004_calls", "m005_archive"]
-WITHOUT_ROWID = {"alert_calls": "chat_id, vpbx_id", "record_posts": "chat_id, call_id", "contacts": "number"}
+MIGRATION_NAMES = ["m001_initial", "m002_alerts", "m003_subscribed_at", "m004_calls", "m005_archive", "m006_reports"]
+WITHOUT_ROWID = {
+    "alert_calls": "chat_id, vpbx_id",
+    "record_posts": "chat_id, call_id",
+    "contacts": "number",
+    "call_hours": "hour, company, member",
+}
 
 
 def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
@@ -35,7 +40,7 @@ def dump(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 def test_migrates_an_empty_database_and_records_each_step() -> None:
     db = Database(memory=True)
-    assert migrate(db, now=1_000) == latest_version() == 5
+    assert migrate(db, now=1_000) == latest_version() == len(MIGRATION_NAMES)
     assert list(db["_migrations"].rows) == [
         {"number": n, "name": name, "applied_at": 1_000} for n, name in enumerate(MIGRATION_NAMES, start=1)
     ]
@@ -54,6 +59,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "record_posts",
         "contacts",
         "imports",
+        "call_hours",
     }
 
 
@@ -61,8 +67,8 @@ def test_re_running_is_a_no_op() -> None:
     db = Database(memory=True)
     migrate(db, now=1_000)
     before = (schema(db), list(db["_migrations"].rows))
-    assert migrate(db, now=2_000) == 5
-    assert Storage(db).schema_version == 5
+    assert migrate(db, now=2_000) == latest_version()
+    assert Storage(db).schema_version == latest_version()
     assert (schema(db), list(db["_migrations"].rows)) == before
 
 
@@ -81,7 +87,7 @@ def test_open_sets_wal_foreign_keys_and_busy_timeout(db_path: Path) -> None:
         assert storage.db.execute("PRAGMA busy_timeout").fetchone() == (200,)
         assert storage.schema_version == latest_version()
     with Storage.open(db_path) as again:  # reopening an up-to-date file changes nothing
-        assert [row["number"] for row in again.db["_migrations"].rows] == [1, 2, 3, 4, 5]
+        assert [row["number"] for row in again.db["_migrations"].rows] == list(range(1, len(MIGRATION_NAMES) + 1))
 
 
 # Data as each version's schema would hold it, written with that version's SQL.
@@ -159,7 +165,15 @@ V2_ROWS: dict[str, list[dict[str, Any]]] = {
 }
 V3_ROWS: dict[str, list[dict[str, Any]]] = {}  # V2's rows as m003 left them (filled below)
 V4_ROWS: dict[str, list[dict[str, Any]]] = {}  # V3's, with two archived calls (filled below)
-ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {0: {}, 1: V1_ROWS, 2: V2_ROWS, 3: V3_ROWS, 4: V4_ROWS}
+V5_ROWS: dict[str, list[dict[str, Any]]] = {}  # V4's as m005 left them, with an outbound call a member placed
+ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
+    0: {},
+    1: V1_ROWS,
+    2: V2_ROWS,
+    3: V3_ROWS,
+    4: V4_ROWS,
+    5: V5_ROWS,
+}
 V4_CALL = {
     "vpbx_id": "a" * 40,
     "direction": "in",
@@ -189,7 +203,11 @@ def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
             }
             for chat in rows["chats"]
         ]
-    if "calls" in rows:
+    if "calls" in rows and "id" in rows["calls"][0]:  # already numbered by m005
+        result["calls"] = [
+            {**call, "customer": call["dnid" if call["direction"] == "out" else "clid"]} for call in rows["calls"]
+        ]
+    elif "calls" in rows:
         ordered = sorted(rows["calls"], key=lambda call: call["started_at"])
         result["calls"] = [
             {
@@ -205,7 +223,43 @@ def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
             }
             for number, call in enumerate(ordered, start=1)
         ]
+    if "calls" in result:
+        result["calls"] = answers_of(result["calls"])
+        result["call_hours"] = hours_of(result["calls"])
     return result
+
+
+def answers_of(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What m006 gives each missed call (and its triggers keep): the customer's first answered call after it."""
+    order = sorted(calls, key=lambda call: (call["started_at"], call["id"]))
+
+    def answer(miss: dict[str, Any]) -> int | None:
+        later = order[order.index(miss) + 1 :]
+        return next((c["id"] for c in later if c["customer"] == miss["customer"] and c["status"] == "answered"), None)
+
+    missed = [c for c in calls if c["direction"] == "in" and not c["active"] and c["status"] != "answered"]
+    return [{**call, "answer_id": answer(call) if call in missed else None} for call in calls]
+
+
+def hours_of(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What m006 adds up (and its triggers keep): each hour's figures per company number and member."""
+    found: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for call in calls:
+        inbound = call["direction"] == "in"
+        key = (call["started_at"] // 3600 * 3600, call["dnid" if inbound else "clid"], call["member_id"] or 0)
+        hour = found.setdefault(
+            key,
+            dict(zip(("hour", "company", "member"), key, strict=True))
+            | {"inbound": 0, "answered": 0, "missed": 0, "outbound": 0, "talk": 0},
+        )
+        answered = call["status"] == "answered"
+        hour["inbound"] += inbound
+        hour["answered"] += inbound and answered
+        hour["missed"] += inbound and not call["active"] and not answered
+        hour["outbound"] += not inbound
+        if call["answered_at"] is not None and call["ended_at"] is not None:
+            hour["talk"] += max(0, call["ended_at"] - call["answered_at"])
+    return [found[key] for key in sorted(found)]
 
 
 V3_ROWS.update(
@@ -217,6 +271,29 @@ V3_ROWS.update(
     }
 )
 V4_ROWS.update({**V3_ROWS, "calls": [V4_CALL, V4_MISSED]})
+V5_PLACED = {
+    **upgraded(V4_ROWS)["calls"][1],
+    "id": 3,
+    "vpbx_id": "c" * 40,
+    "direction": "out",
+    "clid": "74950000000",
+    "dnid": "79161234567",
+    "started_at": 7_300,
+    "answered_at": 7_310,
+    "ended_at": 7_400,
+    "member_id": 1,
+    "who_due": None,
+}
+V5_ROWS.update(
+    {
+        **{table: rows for table, rows in upgraded(V4_ROWS).items() if table != "call_hours"},
+        "members_seen": [{"id": 1, "internal": "101", "name": "Анна"}],
+        "calls": [
+            {key: value for key, value in call.items() if key not in ("customer", "answer_id")}
+            for call in [*upgraded(V4_ROWS)["calls"], V5_PLACED]
+        ],
+    }
+)
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -234,7 +311,7 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
         "alerts": [],
         "alert_calls": [],
         "calls": [],
-        **{t: [] for t in ("members_seen", "recordings", "record_posts", "contacts", "imports")},
+        **{t: [] for t in ("members_seen", "recordings", "record_posts", "contacts", "imports", "call_hours")},
         **{t: [] for t in V1_ROWS},
         **upgraded(ROWS_BY_VERSION[start]),
     }
@@ -254,15 +331,15 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    def m006_broken(db: Database) -> None:
+    def m099_broken(db: Database) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m006_broken])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m099_broken])
     db = Database(memory=True)
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, now=1)
-    assert migrations_module.schema_version(db) == 5
+    assert migrations_module.schema_version(db) == len(MIGRATION_NAMES)
     assert "half_done" not in db.table_names()
     assert not db.conn.in_transaction
 

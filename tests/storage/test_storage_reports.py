@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,6 +174,113 @@ def test_members_are_counted_by_internal_number_with_their_latest_name(storage: 
         reports.MemberTotals("101", "Петрова", answered=1, placed=1, talk_seconds=30),
         reports.MemberTotals("102", "Попов", answered=0, placed=1, talk_seconds=45),
     ]
+
+
+def counted_from_calls(history: list[CallRecord], start: int, end: int, members: dict[str, str]) -> tuple[Any, ...]:
+    """The period's tally and per-member totals, counted call by call in Python (what the hours must add up to)."""
+    mine = [c for c in history if start <= c.started_at < end]
+    tally = (
+        sum(c.direction == "in" for c in mine),
+        sum(c.direction == "in" and c.status == "answered" for c in mine),
+        sum(c.is_missed for c in mine),
+        sum(c.direction == "out" for c in mine),
+        sum(c.talk_seconds for c in mine),
+    )
+    per_member: dict[str | None, list[int]] = {}
+    for c in mine:
+        if c.direction == "out" or c.status == "answered":
+            totals = per_member.setdefault(members.get(c.vpbx_id), [0, 0, 0])
+            totals[0] += c.direction == "in"
+            totals[1] += c.direction == "out"
+            totals[2] += c.talk_seconds
+    return tally, sorted((k or "", *v) for k, v in per_member.items())
+
+
+def test_the_hours_added_up_agree_with_the_calls_through_changes_who_and_the_prune(storage: Storage) -> None:
+    """Reports read whole hours from call_hours (kept by triggers) and the ragged ends from the calls: for periods
+    cut anywhere, through calls that end, get answered, get a member and are pruned, both ways give one answer."""
+    rng = random.Random(9)
+    moment, history = 10 * HOUR + 123, []
+    for n in range(400):
+        moment += rng.randrange(1, 700)
+        direction = "in" if rng.random() < 0.7 else "out"
+        company = COMPANY if rng.random() < 0.7 else OTHER_COMPANY
+        history.append(
+            call(n, direction, f"7916{rng.randrange(30):07d}", rng.random() < 0.6, moment, active=True, company=company)
+        )
+    storage.calls.ingest(history, now=moment)
+    for n, c in enumerate(history):  # most calls end (some answered, some missed), a few are still on
+        if n % 10:
+            history[n] = call(
+                n, c.direction, c.customer, rng.random() < 0.6, c.started_at, talk=rng.randrange(200), company=c.company
+            )
+    storage.calls.ingest(history, now=moment + 1)
+    members: dict[str, str] = {}
+    for c in rng.sample([c for c in history if c.needs_who], 150):
+        internal = rng.choice(["101", "102", "103"])
+        storage.calls.set_who(c.vpbx_id, internal, f"Сотрудник {internal}")
+        members[c.vpbx_id] = internal
+    pruned_before = history[0].started_at + 6 * HOUR
+    while storage.calls.prune(pruned_before, batch=7):
+        pass
+    history = [c for c in history if c.started_at >= pruned_before]
+    conn = storage.db.conn
+    for _ in range(40):
+        start = rng.randrange(history[0].started_at - HOUR, moment)
+        end = rng.randrange(start, moment + HOUR)
+        (tally,) = reports.tallies(conn, [start, end])
+        figures = (tally.inbound, tally.answered, tally.missed, tally.outbound, tally.talk_seconds)
+        found = sorted(
+            (m.internal or "", m.answered, m.placed, m.talk_seconds) for m in reports.members(conn, start, end)
+        )
+        assert (figures, found) == counted_from_calls(history, start, end, members)
+    (only_other,) = reports.tallies(conn, [0, moment + 1], numbers=[OTHER_COMPANY])
+    assert only_other.inbound == sum(c.direction == "in" and c.company == OTHER_COMPANY for c in history) > 0
+
+
+def test_each_miss_knows_its_answer_however_the_calls_arrive(storage: Storage) -> None:
+    """``answer_id`` (kept by triggers) is the customer's first answered call after the miss: checked against a
+    brute-force search while calls arrive out of order (a first day is taken newest first), in the same second,
+    ring then end answered or not, and are pruned."""
+    rng = random.Random(3)
+    moment, history = 1_000, []
+    for n in range(300):
+        moment += rng.choice([0, 0, 5, 60, 400])  # ties in seconds too
+        direction = "in" if rng.random() < 0.75 else "out"
+        history.append(call(n, direction, f"7916{rng.randrange(4):07d}", rng.random() < 0.4, moment, active=True))
+    ringing = set(rng.sample(range(len(history)), len(history) // 2))
+    for n, c in enumerate(history):  # half of them were over when first seen
+        if n not in ringing:
+            history[n] = call(n, c.direction, c.customer, rng.random() < 0.4, c.started_at)
+    batches = [history[i : i + 37] for i in range(0, len(history), 37)]
+    for batch in reversed(batches):  # newest first
+        storage.calls.ingest(batch, now=moment)
+    for n in rng.sample(sorted(ringing), len(ringing)):  # the others end, in any order
+        c = history[n]
+        history[n] = call(n, c.direction, c.customer, rng.random() < 0.4, c.started_at, active=rng.random() < 0.05)
+        storage.calls.ingest([history[n]], now=moment + 1)
+
+    def check() -> None:
+        rows = list(
+            storage.db.execute("SELECT id, customer, direction, status, active, started_at, answer_id FROM calls")
+        )
+        order = sorted(rows, key=lambda r: (r[5], r[0]))
+        expected, got = {}, {}
+        for i, (row_id, customer, direction, status, active, _, answer_id) in enumerate(order):
+            if direction == "in" and not active and status != "answered":
+                later = (r[0] for r in order[i + 1 :] if r[1] == customer and r[3] == "answered")
+                expected[row_id], got[row_id] = next(later, None), answer_id
+        assert got == expected
+        assert any(v is None for v in got.values()) and any(v is not None for v in got.values())
+
+    check()
+    with storage.db.conn:  # any writer: a call deleted from the middle
+        for row_id in rng.sample(range(1, len(history) + 1), 30):
+            storage.db.execute("DELETE FROM calls WHERE id = ?", (row_id,))
+    check()
+    while storage.calls.prune(history[len(history) // 3].started_at, batch=11):
+        pass
+    check()
 
 
 def test_export_rows_carry_names_numbers_times_and_the_alerts_outcome(storage: Storage) -> None:
