@@ -26,6 +26,7 @@ class Chat:
     subscribed_at: int | None  # when it last began to get these alerts (re-subscribing or new numbers reset it)
     records: bool = False  # each answered call's recording is posted here
     digest_weekly: str | None = None  # 'HH:MM' on Mondays: the past week's report
+    sip: bool = False  # told when a desk phone goes offline and comes back
 
     @property
     def since(self) -> int:
@@ -41,6 +42,7 @@ def _chat(row: dict[str, Any]) -> Chat:
         subscribed=bool(row["subscribed"]),
         balance_alerts=bool(row["balance_alerts"]),
         records=bool(row["records"]),
+        sip=bool(row["sip"]),
         numbers=tuple(loads(row["numbers"])),
     )
     return Chat(**row)

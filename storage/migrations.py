@@ -472,3 +472,38 @@ def m006_reports(db: Database) -> None:
         END;
         """
     )
+
+
+@migration
+def m007_live(db: Database) -> None:
+    """The live watch: a card on each ringing phone's owner's screen (sent once, then edited), per-user ``/notify``,
+    and the company's desk phones as last seen registered, for the chats subscribed with ``sip``."""
+    db.executescript(
+        """
+        ALTER TABLE users ADD COLUMN ringing_cards INTEGER NOT NULL DEFAULT 1 CHECK (ringing_cards IN (0, 1));
+        ALTER TABLE chats ADD COLUMN sip INTEGER NOT NULL DEFAULT 0 CHECK (sip IN (0, 1));
+
+        -- One card per call and user. The row is written before the card is sent, so a crash or a failed send
+        -- never sends a second one; message_id NULL: not (known to be) sent, never edited.
+        CREATE TABLE ringing_cards (
+            vpbx_id TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users (telegram_id) ON DELETE CASCADE,
+            message_id INTEGER,
+            shown TEXT NOT NULL,  -- what the card says now (the state it was rendered from): edited only on change
+            final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),  -- the call is over: nothing more to edit
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (vpbx_id, user_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX ringing_cards_open ON ringing_cards (vpbx_id) WHERE NOT final;
+
+        -- Each internal number's registration as last seen, and whether its being offline was reported.
+        CREATE TABLE phones (
+            internal TEXT PRIMARY KEY,
+            registered INTEGER NOT NULL CHECK (registered IN (0, 1)),
+            since INTEGER NOT NULL,  -- when it was first seen so
+            reported INTEGER NOT NULL DEFAULT 0 CHECK (reported IN (0, 1)),  -- offline, and said so
+            updated_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """
+    )

@@ -47,6 +47,7 @@ class User:
     language: Language | None
     created_at: int
     updated_at: int
+    ringing_cards: bool = True  # a card when their phone rings (/notify)
 
     @property
     def is_active(self) -> bool:
@@ -59,7 +60,7 @@ class User:
 
 def _user(row: dict[str, Any] | None) -> User:
     assert row is not None
-    return User(**row)
+    return User(**row | {"ringing_cards": bool(row["ringing_cards"])})
 
 
 class Users:
@@ -190,6 +191,18 @@ class Users:
     def set_language(self, telegram_id: int, language: Language | None, now: int) -> bool:
         return self._set(telegram_id, "language", language, now)
 
+    def set_ringing_cards(self, telegram_id: int, on: bool, now: int) -> bool:
+        return self._set(telegram_id, "ringing_cards", int(on), now)
+
+    def ringing(self, internal_numbers: Iterable[str]) -> builtins.list[User]:
+        """Active users whose member's internal number is one of these, who want a card when it rings."""
+        rows = self._db.query(
+            "SELECT * FROM users WHERE status = 'active' AND ringing_cards"
+            " AND internal_number IN (SELECT value FROM json_each(?)) ORDER BY telegram_id",
+            (dumps(sorted(set(internal_numbers))),),
+        )
+        return [_user(row) for row in rows]
+
     def is_allowed(self, telegram_id: int) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM users WHERE telegram_id = ? AND status = 'active'", (telegram_id,)
@@ -236,7 +249,7 @@ class Users:
             )
         ]
 
-    def _set(self, telegram_id: int, column: str, value: str | None, now: int) -> bool:
+    def _set(self, telegram_id: int, column: str, value: str | int | None, now: int) -> bool:
         with write(self._db) as conn:
             cursor = conn.execute(
                 f"UPDATE users SET {column} = ?, updated_at = ? WHERE telegram_id = ?", (value, now, telegram_id)

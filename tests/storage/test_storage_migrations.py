@@ -14,12 +14,22 @@ def schema(db: Database) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-MIGRATION_NAMES = ["m001_initial", "m002_alerts", "m003_subscribed_at", "m004_calls", "m005_archive", "m006_reports"]
+MIGRATION_NAMES = [
+    "m001_initial",
+    "m002_alerts",
+    "m003_subscribed_at",
+    "m004_calls",
+    "m005_archive",
+    "m006_reports",
+    "m007_live",
+]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
     "record_posts": "chat_id, call_id",
     "contacts": "number",
     "call_hours": "hour, company, member",
+    "ringing_cards": "vpbx_id, user_id",
+    "phones": "internal",
 }
 
 
@@ -60,6 +70,8 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "contacts",
         "imports",
         "call_hours",
+        "ringing_cards",
+        "phones",
     }
 
 
@@ -198,11 +210,14 @@ def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
             {
                 **chat,
                 "subscribed_at": chat.get("subscribed_at", chat["created_at"] if chat["subscribed"] else None),
-                "records": 0,
-                "digest_weekly": None,
+                "records": chat.get("records", 0),
+                "digest_weekly": chat.get("digest_weekly"),
+                "sip": 0,
             }
             for chat in rows["chats"]
         ]
+    if "users" in rows:
+        result["users"] = [{**user, "ringing_cards": 1} for user in rows["users"]]
     if "calls" in rows and "id" in rows["calls"][0]:  # already numbered by m005
         result["calls"] = [
             {**call, "customer": call["dnid" if call["direction"] == "out" else "clid"]} for call in rows["calls"]
@@ -284,14 +299,15 @@ V5_PLACED = {
     "member_id": 1,
     "who_due": None,
 }
+LATER_COLUMNS = {"customer", "answer_id", "ringing_cards", "sip"}  # generated, or added after m005
 V5_ROWS.update(
     {
-        **{table: rows for table, rows in upgraded(V4_ROWS).items() if table != "call_hours"},
-        "members_seen": [{"id": 1, "internal": "101", "name": "Анна"}],
-        "calls": [
-            {key: value for key, value in call.items() if key not in ("customer", "answer_id")}
-            for call in [*upgraded(V4_ROWS)["calls"], V5_PLACED]
-        ],
+        table: [{key: value for key, value in row.items() if key not in LATER_COLUMNS} for row in rows]
+        for table, rows in {
+            **{table: rows for table, rows in upgraded(V4_ROWS).items() if table != "call_hours"},
+            "members_seen": [{"id": 1, "internal": "101", "name": "Анна"}],
+            "calls": [*upgraded(V4_ROWS)["calls"], V5_PLACED],
+        }.items()
     }
 )
 
@@ -311,7 +327,19 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
         "alerts": [],
         "alert_calls": [],
         "calls": [],
-        **{t: [] for t in ("members_seen", "recordings", "record_posts", "contacts", "imports", "call_hours")},
+        **{
+            t: []
+            for t in (
+                "members_seen",
+                "recordings",
+                "record_posts",
+                "contacts",
+                "imports",
+                "call_hours",
+                "ringing_cards",
+                "phones",
+            )
+        },
         **{t: [] for t in V1_ROWS},
         **upgraded(ROWS_BY_VERSION[start]),
     }
