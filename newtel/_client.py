@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +33,13 @@ def _check_deadline(deadline: float | None) -> None:
         raise ConfigurationError("deadline must be a positive number of seconds (or None)")
 
 
+def _check_max_rps(max_rps: float | None) -> None:
+    if max_rps is None:
+        return
+    if isinstance(max_rps, bool) or not isinstance(max_rps, int | float) or not (0 < max_rps < math.inf):
+        raise ConfigurationError("max_rps must be a positive number of requests a second (or None)")
+
+
 class NewtelClient:
     """An async, signed client for the New-Tel API.
 
@@ -48,17 +56,21 @@ class NewtelClient:
         max_retries: int = 3,
         retry_backoff: float = 0.5,
         deadline: float | None = None,
+        max_rps: float | None = None,
         verify_signature: bool = True,
         require_signature: bool = True,
         body_format: BodyFormat = "json",
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
+        ``max_rps`` caps the requests a second of this client and all its ``with_options`` views together
+        (every attempt counts; a short burst of that many goes at once), None for no cap.
         ``require_signature=False`` accepts a success without a ``Signature`` header (a present one is still
         checked); ``verify_signature=False`` checks none."""
         if body_format not in ("json", "form"):
             raise ConfigurationError("body_format must be 'json' or 'form'")
         _check_deadline(deadline)
+        _check_max_rps(max_rps)
         self._bind(
             Transport(
                 access_key=_key("access_key", access_key),
@@ -67,6 +79,7 @@ class NewtelClient:
                 timeout=timeout,
                 max_retries=max_retries,
                 deadline=deadline,
+                max_rps=max_rps,
                 backoff_base=retry_backoff,
                 verify_signature=verify_signature,
                 require_signature=require_signature,
@@ -86,7 +99,8 @@ class NewtelClient:
         self, *, timeout: float | None = None, max_retries: int | None = None, deadline: float | None = None
     ) -> NewtelClient:
         """This client with other timings (None keeps this client's), e.g. a short ``deadline`` for a person
-        waiting. It shares the HTTP session and the learned clock offset; closing it leaves the session open."""
+        waiting. It shares the HTTP session, the learned clock offset and the ``max_rps`` limit; closing it leaves
+        the session open."""
         _check_deadline(deadline)
         view = object.__new__(NewtelClient)
         view._bind(self._transport.with_options(timeout=timeout, max_retries=max_retries, deadline=deadline))
@@ -120,4 +134,6 @@ class NewtelClient:
         timings = f"timeout={transport.timeout:g}, max_retries={transport.max_retries}"
         if transport.deadline is not None:
             timings += f", deadline={transport.deadline:g}"
+        if transport.max_rps is not None:
+            timings += f", max_rps={transport.max_rps:g}"
         return f"NewtelClient(base_url={self.base_url!r}, {timings})"

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pydantic
+from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, SecretStr, TypeAdapter
 
 from newtel import _signing
@@ -160,13 +161,25 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-class _Shared:
-    """What a transport and its ``with_options`` views have in common: one session and one clock offset."""
+def _limiter(max_rps: float) -> AsyncLimiter:
+    """A one-second bucket: up to ``max_rps`` requests may leave at once (a poll's few requests are not spread
+    out), and no second ever carries more than twice that. Below one a second the bucket holds one request and
+    refills over ``1 / max_rps`` seconds (aiolimiter cannot hand out more than its capacity)."""
+    if max_rps >= 1:
+        return AsyncLimiter(max_rate=max_rps, time_period=1)
+    return AsyncLimiter(max_rate=1, time_period=1 / max_rps)
 
-    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+
+class _Shared:
+    """What a transport and its ``with_options`` views have in common: one session, one clock offset and one
+    request limit."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, max_rps: float | None) -> None:
         self.session = session
         self.owns_session = session is None
         self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
+        self.max_rps = max_rps
+        self.limiter = None if max_rps is None else _limiter(max_rps)
 
 
 class Transport:
@@ -182,6 +195,7 @@ class Transport:
         body_format: BodyFormat,
         require_signature: bool = True,
         deadline: float | None = None,
+        max_rps: float | None = None,
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.time,
         backoff_base: float = 0.5,
@@ -193,7 +207,7 @@ class Transport:
         self._verify_signature = verify_signature
         self._require_signature = require_signature
         self._body_format: BodyFormat = body_format
-        self._shared = _Shared(session)
+        self._shared = _Shared(session, max_rps)
         self._is_view = False
         self._clock = clock
         self._backoff_base = backoff_base
@@ -222,6 +236,11 @@ class Transport:
     @property
     def clock_offset(self) -> float:
         return self._shared.clock_offset
+
+    @property
+    def max_rps(self) -> float | None:
+        """Requests a second for this transport and all its views together; None: unlimited."""
+        return self._shared.max_rps
 
     def _get_session(self) -> aiohttp.ClientSession:
         shared = self._shared
@@ -255,7 +274,16 @@ class Transport:
         give_up = None if self.deadline is None else time.monotonic() + self.deadline
         attempt = 0
         clock_corrected = False
+        failure: NewtelError | None = None
         while True:
+            # The turn comes first, so that the time and the attempt's timeout are taken when it really leaves.
+            if not await self._wait_turn(give_up):
+                # Not sent: after a failed attempt that attempt's error says more than the wait does.
+                raise failure or Timeout(
+                    f"The deadline passed waiting for the client's limit of {self.max_rps:g} requests a second",
+                    method=method,
+                    maybe_sent=False,
+                )
             attempt_timeout = request_timeout
             if give_up is not None and (left := give_up - time.monotonic()) < per_attempt:
                 # Never 0: aiohttp reads a zero timeout as none at all.
@@ -274,7 +302,7 @@ class Transport:
             try:
                 status, response_headers, raw = await self._send(url, body, headers, attempt_timeout, method)
             except TransportError as error:
-                failure: NewtelError = error
+                failure = error
             else:
                 if logger.isEnabledFor(logging.DEBUG):
                     elapsed = (time.perf_counter() - started) * 1000
@@ -295,6 +323,21 @@ class Transport:
             attempt += 1
             logger.info("%s failed (%s); retry %d in %.2f s", method, type(failure).__name__, attempt, delay)
             await asyncio.sleep(delay)
+
+    async def _wait_turn(self, give_up: float | None) -> bool:
+        """Wait for the request limit to let one more request go; False if ``give_up`` came first."""
+        limiter = self._shared.limiter
+        if limiter is None:
+            return True
+        if give_up is None:
+            await limiter.acquire()
+            return True
+        try:
+            async with asyncio.timeout(give_up - time.monotonic()):
+                await limiter.acquire()
+        except TimeoutError:
+            return False
+        return True
 
     async def _send(
         self, url: str, body: bytes, headers: dict[str, str], timeout: aiohttp.ClientTimeout, method: str

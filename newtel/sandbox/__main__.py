@@ -2,6 +2,12 @@
 
 Keys come from NEWTEL_ACCESS_KEY / NEWTEL_SIGNING_KEY when set; otherwise fresh ones are generated and
 printed, ready to paste into the bot's environment (it is a dev sandbox: printing them is the point).
+
+``--activity SECONDS`` gives the company a life: customers calling in, short rings, transfers, managers
+calling out, now and then a desk phone going offline for a few minutes. ``--push-url URL`` POSTs a small JSON
+event there whenever a call rings, is answered, transferred or ends and whenever a phone (un)registers (the
+format is the sandbox's own: New-Tel's is not documented). ``GET /sandbox/traffic`` answers the requests and
+response bytes served per method, for benchmarks. Requests are not kept in memory, so it can run for days.
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ import sys
 
 from newtel._signing import is_key
 
-from ._sandbox import Sandbox, new_key
+from ._sandbox import Sandbox, is_http_url, new_key
+
+
+def _http_url(text: str) -> str:
+    if not is_http_url(text):
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,7 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--activity",
         type=float,
         default=20.0,
-        help="mean seconds between random inbound calls; 0 turns them off (default 20)",
+        help="mean seconds between random events (inbound and outbound calls, short rings, transfers, a phone "
+        "going offline for a while); 0 turns them off (default 20)",
+    )
+    parser.add_argument(
+        "--push-url",
+        metavar="URL",
+        type=_http_url,
+        help="POST call and registration events there as JSON, e.g. the bot's webhook (default: none)",
     )
     return parser.parse_args(argv)
 
@@ -59,6 +78,8 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         history_size=args.history,
         activity=args.activity or None,
+        push_url=args.push_url,
+        record_requests=False,  # nobody in this process reads them, and a long run would keep them all
     )
     async with sandbox:
         if generated:

@@ -3,6 +3,7 @@
 Order of checks for ``POST /<method>``, as the document implies: authentication (401, unsigned) first;
 then injected faults; then the method's existence (404); the blocked account (403); the parameters (400);
 and finally the method itself (200, with ``data.result`` "success" or "error").
+Every answer, a refusal or a recording too, is counted with its body's bytes in ``Sandbox.traffic``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ log = logging.getLogger("newtel.sandbox")
 TIME_WINDOW = 600  # ±10 minutes, as the document says
 UNBLOCKED_METHODS = frozenset({"company/get-state"})  # the only method that answers a blocked account
 SANDBOX: web.AppKey[Sandbox] = web.AppKey("sandbox")
+RECORDINGS = "records"  # the traffic key of the recordings' downloads (GET /records/<vpbxId>.wav)
 
 Envelope = dict[str, Any]
 
@@ -46,6 +48,14 @@ class RecordedRequest:
     body: bytes
     headers: Mapping[str, str]
     time: float  # server clock (offset applied) when it arrived
+
+
+@dataclass(slots=True)
+class Traffic:
+    """What one method cost the clients: requests answered and the response bodies' bytes."""
+
+    requests: int = 0
+    body_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -61,6 +71,7 @@ def make_app(sandbox: Sandbox) -> web.Application:
     app[SANDBOX] = sandbox
     app.on_response_prepare.append(_date_header)
     app.router.add_get("/records/{vpbx_id:[0-9a-f]{40}}.wav", _serve_recording)
+    app.router.add_get("/sandbox/traffic", _serve_traffic)  # not New-Tel's: for a benchmark in another process
     app.router.add_post("/{method:.+}", _serve_method)
     return app
 
@@ -80,7 +91,8 @@ async def _serve_method(request: web.Request) -> web.StreamResponse:
         params, body_error = parse_body(body, request.content_type), None
     except InvalidBody as e:
         params, body_error = {}, e
-    sandbox.requests.append(RecordedRequest(method, params, body, request.headers, sandbox.now()))
+    if sandbox.record_requests:
+        sandbox.requests.append(RecordedRequest(method, params, body, request.headers, sandbox.now()))
     if sandbox.faults.latency > 0:
         await asyncio.sleep(sandbox.faults.latency)
 
@@ -88,9 +100,11 @@ async def _serve_method(request: web.Request) -> web.StreamResponse:
     if answer is None:  # an injected disconnect: close without a word
         assert request.transport is not None
         request.transport.close()
+        _count(sandbox, method, 0)
         log.info("%s dropped %.1f ms", method, (time.perf_counter() - started) * 1000)
         return web.Response()
     response = _render(request, sandbox, method, answer)
+    _count(sandbox, method, response.content_length or 0)
     log.info("%s %d %.1f ms", method, answer.status, (time.perf_counter() - started) * 1000)
     return response
 
@@ -160,6 +174,14 @@ def _fault_answer(fault: Fault, timestamp: int) -> Answer | None:
     return Answer(fault.status, _error(fault.message), timestamp)
 
 
+def _count(sandbox: Sandbox, key: str, body_bytes: int) -> None:
+    traffic = sandbox.traffic.get(key)
+    if traffic is None:
+        traffic = sandbox.traffic[key] = Traffic()
+    traffic.requests += 1
+    traffic.body_bytes += body_bytes
+
+
 def _error(message: str) -> Envelope:
     return {"status": "error", "message": message}
 
@@ -216,5 +238,16 @@ async def _serve_recording(request: web.Request) -> web.Response:
     now = sandbox.now()
     call = sandbox.company.find(request.match_info["vpbx_id"], now)
     if call is None or not call.answered(now):
-        return web.Response(status=404, text="Record not found")
-    return web.Response(body=recording(), content_type="audio/wav")
+        response = web.Response(status=404, text="Record not found")
+    else:
+        response = web.Response(body=recording(), content_type="audio/wav")
+    _count(sandbox, RECORDINGS, response.content_length or 0)
+    return response
+
+
+async def _serve_traffic(request: web.Request) -> web.Response:
+    """``Sandbox.traffic`` as JSON: {"company/get-state": {"requests": 3, "bodyBytes": 420}, ...}."""
+    traffic = request.app[SANDBOX].traffic
+    return web.json_response(
+        {key: {"requests": t.requests, "bodyBytes": t.body_bytes} for key, t in sorted(traffic.items())}
+    )

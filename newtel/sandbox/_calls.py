@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["in", "out"]
+Phase = Literal["ringing", "answered", "transferred", "ended"]
 DAY = 86_400
 
 
@@ -29,6 +30,8 @@ class Call:
     connect: float | None = None  # when the company side picks up: ringing stops, talking starts
     call_id: str | None = None  # the 16-digit id given by call/start-simple-call
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the timeout a caller asked for
+    # Inbound, two answered numbers: when the second takes the call over (None: both from the answer on).
+    transfer: float | None = None
 
     def started(self, now: float) -> bool:
         return self.start <= now
@@ -49,7 +52,21 @@ class Call:
         return int(self.end) if self.end is not None and self.end <= now else None
 
     def answered_numbers_now(self, now: float) -> tuple[str, ...]:
-        return self.answered_numbers if self.answered(now) else ()
+        if not self.answered(now):
+            return ()
+        if self.transfer is not None and now < self.transfer:
+            return self.answered_numbers[:1]
+        return self.answered_numbers
+
+    def phase(self, now: float) -> Phase | None:
+        """Where the call is at ``now`` (None: not started yet); a change of phase is what the sandbox pushes."""
+        if not self.started(now):
+            return None
+        if not self.active(now):
+            return "ended"
+        if not self.answered(now):
+            return "ringing"
+        return "transferred" if len(self.answered_numbers_now(now)) > 1 else "answered"
 
     def ringing_now(self, now: float) -> tuple[str, ...]:
         if not self.started(now) or not self.active(now) or (self.connect is not None and self.connect <= now):
@@ -61,7 +78,7 @@ class Call:
         if self.connect is None or now < self.connect or not self.active(now):
             return ()
         if self.direction == "in":
-            return self.answered_numbers[-1:]  # after a transfer only the last one still talks
+            return self.answered_numbers_now(now)[-1:]  # after a transfer only the last one still talks
         return (self.internal_clid,) if self.internal_clid else ()
 
     def to_json(self, now: float) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -84,6 +84,7 @@ class Company:
         self.registered_numbers = registered_numbers
         self.rng = rng
         self.calls: list[Call] = []
+        self.observers: list[Callable[[Call], None]] = []  # told of every call ``add`` stores
         self._by_vpbx_id: dict[str, Call] = {}
         self._by_call_id: dict[str, Call] = {}
 
@@ -98,6 +99,20 @@ class Company:
     def member_by_number(self, number: str) -> Member | None:
         return next((m for m in self.members if number in m.numbers()), None)
 
+    def set_registered(self, number: str, registered: bool) -> None:
+        """A desk phone goes offline or comes back; the list keeps the members' order either way."""
+        order = self.internal_numbers
+        if number not in order:
+            raise ValueError(f"{number!r} is not a member's internal number")
+        if registered == (number in self.registered_numbers):
+            return
+        if not registered:
+            self.registered_numbers.remove(number)
+            return
+        rank = order.index(number)
+        later = (i for i, n in enumerate(self.registered_numbers) if n in order and order.index(n) > rank)
+        self.registered_numbers.insert(next(later, len(self.registered_numbers)), number)
+
     # --- calls ---------------------------------------------------------------------------------------
     def new_vpbx_id(self) -> str:
         return f"{self.rng.getrandbits(160):040x}"
@@ -110,7 +125,13 @@ class Company:
         self._by_vpbx_id[call.vpbx_id] = call
         if call.call_id:
             self._by_call_id[call.call_id] = call
+        for observe in self.observers:
+            observe(call)
         return call
+
+    def __contains__(self, call: object) -> bool:
+        """Whether this very call is stored (``clear_calls`` forgets them all)."""
+        return isinstance(call, Call) and self._by_vpbx_id.get(call.vpbx_id) is call
 
     def clear_calls(self) -> None:
         """Forget every call (e.g. for a test that wants only its own)."""
@@ -214,6 +235,66 @@ class Company:
                 answered_numbers=answered_numbers,
                 ringing_numbers=group,
                 connect=answer,
+            )
+        )
+
+    def add_short_ring(self, now: float, rng: random.Random) -> Call:
+        """A customer hangs up after ringing the sales group for 1–2 s: over before a live watch looks twice."""
+        group = tuple(self.registered_numbers[:3]) or tuple(self.internal_numbers[:1])
+        return self.add(
+            Call(
+                vpbx_id=self.new_vpbx_id(),
+                direction="in",
+                clid=f"79{rng.randrange(10**9):09d}",
+                dnid=rng.choice(self.external_numbers),
+                start=now,
+                answer=None,
+                end=now + rng.uniform(1, 2),
+                ringing_numbers=group,
+            )
+        )
+
+    def add_random_transfer(self, now: float, rng: random.Random) -> Call:
+        """A customer is answered by the sales group, then transferred to a colleague who finishes the call."""
+        group = tuple(self.registered_numbers[:3]) or tuple(self.internal_numbers[:1])
+        first = rng.choice(group)
+        colleagues = [n for n in self.registered_numbers if n != first] or [
+            n for n in self.internal_numbers if n != first
+        ]
+        answer = now + rng.uniform(4, 15)
+        transfer = answer + rng.uniform(15, 60)
+        return self.add(
+            Call(
+                vpbx_id=self.new_vpbx_id(),
+                direction="in",
+                clid=f"79{rng.randrange(10**9):09d}",
+                dnid=rng.choice(self.external_numbers),
+                start=now,
+                answer=answer,
+                end=transfer + rng.uniform(30, 180),
+                answered_numbers=(first, rng.choice(colleagues)) if colleagues else (first,),
+                ringing_numbers=group,
+                connect=answer,
+                transfer=transfer if colleagues else None,
+            )
+        )
+
+    def add_random_outbound(self, now: float, rng: random.Random) -> Call:
+        """A manager calls a customer from a desk phone; most customers pick up."""
+        phones = self.registered_numbers or self.internal_numbers
+        ring = rng.uniform(5, 20)
+        answer = now + ring if rng.random() < 0.7 else None
+        return self.add(
+            Call(
+                vpbx_id=self.new_vpbx_id(),
+                direction="out",
+                clid=self.external_numbers[0] if rng.random() < 0.7 else rng.choice(self.external_numbers),
+                dnid=f"79{rng.randrange(10**9):09d}",
+                start=now,
+                answer=answer,
+                end=answer + rng.uniform(20, 240) if answer is not None else now + ring + rng.uniform(5, 15),
+                internal_clid=rng.choice(phones),
+                connect=now,
             )
         )
 

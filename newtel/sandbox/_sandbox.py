@@ -10,15 +10,17 @@ import secrets
 import time
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from newtel._signing import is_key
 
-from ._app import RecordedRequest, make_app
+from ._app import RecordedRequest, Traffic, make_app
 from ._calls import Call, Direction
 from ._company import Company, generate_company
 from ._faults import Faults
+from ._push import Pusher
 
 log = logging.getLogger("newtel.sandbox")
 
@@ -27,10 +29,22 @@ def new_key() -> str:
     return secrets.token_hex(24)
 
 
+def is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. a malformed IPv6 host or port
+        return False
+
+
 class Sandbox:
     """A New-Tel API server over loopback HTTP with a demo company behind it.
 
     ``async with Sandbox() as sb:`` starts it on a free port; ``sb.url`` is the API root.
+
+    ``activity`` (mean seconds between events) gives the company a life of its own (see ``_live``);
+    ``push_url`` makes it POST call and registration events there (see ``newtel.sandbox._push``);
+    ``record_requests=False`` keeps ``requests`` empty, for a long run (``traffic`` counts either way).
     """
 
     def __init__(
@@ -45,24 +59,34 @@ class Sandbox:
         ring_seconds: float = 1.0,
         talk_seconds: float = 3.0,
         activity: float | None = None,
+        push_url: str | None = None,
+        record_requests: bool = True,
     ) -> None:
         for name, key in (("access_key", access_key), ("signing_key", signing_key)):
             if key is not None and not is_key(key):
                 raise ValueError(f"{name} must be 48 lowercase hex digits")
+        if push_url is not None and not is_http_url(push_url):
+            raise ValueError("push_url must be an http:// or https:// URL")
         self.access_key = access_key or new_key()
         self.signing_key = signing_key or new_key()
         self.host, self.port = host, port
         self.ring_seconds, self.talk_seconds = ring_seconds, talk_seconds
         self.activity = activity
+        self.push_url = push_url
+        self.record_requests = record_requests
         self.clock_offset = 0.0  # seconds added to the server clock: auth window, Date, call progress
         self.company: Company = generate_company(seed, history_size, now=self.now())
         self.outcomes: dict[str, str] = {}  # dstNumber -> "answered" | "no answer" (default "answered")
         self.requests: list[RecordedRequest] = []
+        self.traffic: dict[str, Traffic] = {}  # method (or "records") -> requests and response body bytes
+        self.pushed: list[dict[str, Any]] = []  # every event pushed to push_url (delivered or not), in order
         self.password_calls: list[dict[str, str]] = []  # call/start-password-call calls (not in the PBX)
         self.faults = Faults()
         self._activity_rng = random.Random(seed + 1)
         self._runner: web.AppRunner | None = None
         self._activity_task: asyncio.Task[None] | None = None
+        self._away: dict[str, asyncio.TimerHandle] = {}  # desk phones the activity switched off, until back
+        self._pusher: Pusher | None = None
         self._url: str | None = None
 
     def now(self) -> float:
@@ -91,6 +115,9 @@ class Sandbox:
         host, port = runner.addresses[0][:2]
         self.port = port
         self._url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        if self.push_url:
+            self._pusher = Pusher(self, self.push_url)
+            self._pusher.start()
         if self.activity:
             self._activity_task = asyncio.create_task(self._live(self.activity))
         return self
@@ -101,6 +128,12 @@ class Sandbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._activity_task
             self._activity_task = None
+        for comeback in self._away.values():
+            comeback.cancel()
+        self._away.clear()
+        if self._pusher is not None:
+            await self._pusher.close()
+            self._pusher = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -114,11 +147,46 @@ class Sandbox:
         await self.close()
 
     async def _live(self, every: float) -> None:
-        """The demo's background life: now and then a customer calls in (some hang up unanswered)."""
+        """The demo's background life: an event every ``every`` seconds on average (exponential gaps), drawn
+        with everything about it from the activity rng, so a seed replays the same day:
+
+        - 55 %: a customer calls in, the sales group rings 4–20 s, seven in ten are answered
+          (``Company.add_random_inbound``);
+        - 15 %: a short ring, the customer hanging up after 1–2 s (over between two looks of a live watch);
+        - 10 %: an answered customer transferred to a colleague after 15–60 s of talk;
+        - 17 %: a manager calls a customer from a desk phone;
+        -  3 %: a desk phone unregisters (switched off, network gone) for 2–5 minutes, then comes back.
+        """
+        rng, company = self._activity_rng, self.company
         while True:
-            await asyncio.sleep(self._activity_rng.expovariate(1 / every))
-            call = self.company.add_random_inbound(self.now(), self._activity_rng)
-            log.info("activity: inbound call %s from %s", call.vpbx_id[:8], call.clid)
+            await asyncio.sleep(rng.expovariate(1 / every))
+            now, draw = self.now(), rng.random()
+            if draw < 0.55:
+                call, what = company.add_random_inbound(now, rng), "inbound call"
+            elif draw < 0.70:
+                call, what = company.add_short_ring(now, rng), "short ring"
+            elif draw < 0.80:
+                call, what = company.add_random_transfer(now, rng), "transferred call"
+            elif draw < 0.97:
+                call, what = company.add_random_outbound(now, rng), "outbound call"
+            else:
+                self._phone_goes_away(rng)
+                continue
+            log.info("activity: %s %s from %s", what, call.vpbx_id[:8], call.internal_clid or call.clid)
+
+    def _phone_goes_away(self, rng: random.Random) -> None:
+        candidates = [n for n in self.company.registered_numbers if n not in self._away]
+        if not candidates:
+            return
+        number, seconds = rng.choice(candidates), rng.uniform(120, 300)
+        self.set_registered(number, False)
+        self._away[number] = asyncio.get_running_loop().call_later(seconds, self._phone_comes_back, number)
+        log.info("activity: %s unregistered for %.0f s", number, seconds)
+
+    def _phone_comes_back(self, number: str) -> None:
+        del self._away[number]
+        self.set_registered(number, True)
+        log.info("activity: %s registered again", number)
 
     # --- steering -------------------------------------------------------------------------------------------
     def set_state(self, **changes: Any) -> None:
@@ -140,12 +208,14 @@ class Sandbox:
         active: bool = False,
         answered_numbers: tuple[str, ...] | list[str] = (),
         internal_clid: str | None = None,
+        transfer: float | None = None,
     ) -> Call:
         """Put a call into the PBX's 24-hour cache.
 
         Defaults fill a believable call: inbound from 79161112233 to the first external number (outbound:
         the reverse, placed from the first member's desk phone); a finished call started three minutes
-        ago, an active one a few seconds ago and still going (``end`` None unless given).
+        ago, an active one a few seconds ago and still going (``end`` None unless given). ``transfer``: when
+        the second of two ``answered_numbers`` takes the call over (None: both count from the answer on).
         """
         if direction not in ("in", "out"):
             raise ValueError("direction must be 'in' or 'out'")
@@ -183,9 +253,15 @@ class Sandbox:
             internal_clid=internal_clid if direction == "out" else None,
             ringing_numbers=tuple(company.registered_numbers[:3]) if direction == "in" else (),
             connect=answer if direction == "in" else start,
+            transfer=transfer if direction == "in" else None,
         )
         return company.add(call)
 
     def end_call(self, call: Call, *, at: float | None = None) -> None:
         """End an active call now (or at ``at``)."""
         call.end = self.now() if at is None else at
+
+    def set_registered(self, number: str, registered: bool) -> None:
+        """Switch a member's desk phone off (``False``) or back on: vpbx/get-registered-numbers-list shows it at
+        once, in the members' order. Raises ``ValueError`` for a number that is not a member's internal one."""
+        self.company.set_registered(number, registered)

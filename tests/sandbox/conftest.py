@@ -1,4 +1,5 @@
-"""Fixtures for the sandbox tests: a running sandbox and a raw signed caller (plain aiohttp, not the client)."""
+"""Fixtures for the sandbox tests: a running sandbox, a raw signed caller (plain aiohttp, not the client) and a
+receiver for the sandbox's pushes."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from newtel._signing import bearer_token, signature
 from newtel.sandbox import Sandbox
@@ -116,3 +118,36 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], timeout: float = 
 @pytest.fixture
 def eventually() -> Callable[..., Awaitable[None]]:
     return wait_until
+
+
+@dataclass
+class Receiver:
+    url: str
+    status: int = 200
+    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (arrival, body)
+
+    @property
+    def events(self) -> list[str]:
+        return [body["event"] for _, body in self.received]
+
+    def arrival(self, event: str) -> float:
+        return next(at for at, body in self.received if body["event"] == event)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    box = Receiver("")
+
+    async def collect(request: web.Request) -> web.Response:
+        box.received.append((time.time(), await request.json()))
+        return web.Response(status=box.status)
+
+    app = web.Application()
+    app.router.add_post("/newtel", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    box.url = f"http://127.0.0.1:{runner.addresses[0][1]}/newtel"
+    yield box
+    await runner.cleanup()

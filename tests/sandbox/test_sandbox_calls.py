@@ -153,11 +153,48 @@ async def test_big_history_is_generated_fast_and_served(api_for):
         assert len(data["callsList"]) == 50_000
 
 
-async def test_activity_adds_inbound_calls(eventually):
-    async with Sandbox(history_size=0, activity=0.02) as sb:
+def _kinds(calls):
+    """The activity's kinds of call, as a live watch would tell them apart."""
+    kinds = set()
+    for c in calls:
+        if c.direction == "out":
+            kinds.add("outbound")
+        elif c.transfer is not None and len(c.answered_numbers) == 2:
+            kinds.add("transferred")
+        elif c.answer is None and c.end - c.start <= 2:
+            kinds.add("short ring")
+        else:
+            kinds.add("inbound")
+    return kinds
 
-        async def some_calls():
-            return len(sb.company.calls) >= 3
 
-        await eventually(some_calls)
-        assert {c.direction for c in sb.company.calls} == {"in"}
+async def test_activity_mixes_calls_and_phones_going_away(eventually):
+    async with Sandbox(history_size=0, activity=0.005) as sb:
+        all_phones = list(sb.company.registered_numbers)
+
+        async def lively():
+            return len(sb.company.calls) >= 150 and sb.company.registered_numbers != all_phones
+
+        await eventually(lively)
+        assert _kinds(sb.company.calls) == {"inbound", "outbound", "transferred", "short ring"}
+        away = set(all_phones) - set(sb.company.registered_numbers)
+        assert away and set(sb._away) == away  # each with its way back scheduled
+        assert sb.company.registered_numbers == [n for n in all_phones if n not in away]  # order kept
+        sb._phone_comes_back(sorted(away)[0])
+        assert sorted(away)[0] in sb.company.registered_numbers
+
+
+async def test_activity_replays_with_its_seed(eventually):
+    def summary(sb):
+        return [(c.direction, c.clid, c.dnid, c.answered_numbers, c.internal_clid) for c in sb.company.calls[:30]]
+
+    runs = []
+    for _ in range(2):
+        async with Sandbox(history_size=0, seed=7, activity=0.005) as sb:
+
+            async def enough(sb=sb):
+                return len(sb.company.calls) >= 30
+
+            await eventually(enough)
+            runs.append(summary(sb))
+    assert runs[0] == runs[1]

@@ -80,3 +80,38 @@ async def test_cli_refuses_a_malformed_key():
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert "NEWTEL_ACCESS_KEY must be 48 lowercase hex digits" in stderr.decode()
+
+
+async def test_cli_pushes_its_activity_and_serves_its_traffic(receiver, eventually):
+    process = await _spawn(_env(), "--history", "0", "--activity", "0.05", "--push-url", receiver.url)
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        while not line.startswith(b"NEWTEL_API_URL="):
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        url = line.decode().strip().partition("=")[2]
+
+        async def pushed():
+            return len(receiver.received) >= 3
+
+        await eventually(pushed, timeout=10)
+        assert {body["event"] for _, body in receiver.received} <= {
+            "call.ringing",
+            "call.answered",
+            "call.transferred",
+            "call.ended",
+            "number.registered",
+            "number.unregistered",
+        }
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/sandbox/traffic") as response:
+            assert response.status == 200
+            assert await response.json() == {}  # nobody has asked the API anything
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.communicate(), timeout=20)
+
+
+async def test_cli_refuses_a_push_url_that_is_not_http():
+    process = await _spawn(_env(), "--push-url", "mailto:someone@example.com")
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 2
+    assert "--push-url" in stderr.decode()
