@@ -427,8 +427,10 @@ def m006_reports(db: Database) -> None:
     db.executescript(
         f"""
         ALTER TABLE calls ADD COLUMN answer_id INTEGER;
-        -- What a report reads of a miss, from the index alone.
-        CREATE INDEX calls_missed ON calls (started_at, customer, ended_at, answer_id) WHERE {_missed("calls")};
+        -- What a report reads of a miss, from the index alone: SQLite reads a partial index's own terms
+        -- (direction, active, status) and a generated column (customer: for a miss, clid) from the table.
+        CREATE INDEX calls_missed ON calls (started_at, clid, ended_at, answer_id, dnid, direction, active, status)
+            WHERE {_missed("calls")};
         CREATE INDEX calls_missed_customer ON calls (customer, started_at) WHERE {_missed("calls")};
         UPDATE calls SET answer_id = {_answer_after("calls")} WHERE {_missed("calls")};
 

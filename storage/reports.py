@@ -22,7 +22,6 @@ The definitions every report, digest and export shares (decided once, here):
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -217,7 +216,8 @@ def _misses(where: str) -> str:
     triggers): misses that share it are one episode."""
     return f"""
         misses AS MATERIALIZED (
-            SELECT c.id, c.customer, c.started_at, c.ended_at, c.answer_id FROM calls c WHERE {where} AND {MISSED_SQL}
+            SELECT c.id, c.clid AS customer, c.started_at, c.ended_at, c.answer_id FROM calls c
+            WHERE {where} AND {MISSED_SQL}
         )"""
 
 
@@ -238,31 +238,49 @@ class Outcomes:
 
 
 def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Outcomes:
-    """``episodes`` counted by outcome in SQL (a month has tens of thousands of them)."""
-    where, params = _period(start, end, numbers)
-    # Of an episode with no answer, only the last miss can have no later call: ``alone`` > 0 means lost. The first
-    # miss's end comes from the row of min(started_at) (SQLite's bare column rule: no other min or max here).
-    row = conn.execute(
-        f"""
-        WITH {_misses(where)},
-        episodes AS MATERIALIZED (
-            SELECT s.customer, s.answer_id, min(s.started_at), s.ended_at AS first_end,
-                total(CASE WHEN s.answer_id IS NULL THEN NOT {_LATER} END) AS alone
-            FROM misses s GROUP BY s.customer, s.answer_id
-        )
-        SELECT count(DISTINCT e.customer),
-            count(*) FILTER (WHERE a.direction = 'out'),
-            count(*) FILTER (WHERE a.direction = 'in'),
-            count(*) FILTER (WHERE e.answer_id IS NULL AND e.alone > 0),
-            count(*) FILTER (WHERE e.answer_id IS NULL AND e.alone = 0),
-            json_group_array(max(0, a.started_at - e.first_end))
-                FILTER (WHERE a.direction = 'out' AND e.first_end IS NOT NULL)
-        FROM episodes e LEFT JOIN calls a ON a.id = e.answer_id
-        """,
+    """``episodes`` counted by outcome (a month has tens of thousands of them). One pass over the period's misses,
+    oldest first, from their index alone; then one look-up per answer, and one per customer left unanswered (is there
+    any later call?). No sort and no join over a month of calls."""
+    where, params = _period(start, end, ())
+    if numbers:  # a miss is inbound: its company number is the one dialled
+        where += " AND c.dnid IN (SELECT value FROM json_each(:numbers))"
+        params["numbers"] = dumps(sorted(set(numbers)))
+    customers: set[str] = set()
+    firsts: dict[int, tuple[tuple[int, int], int | None]] = {}  # answer -> its episode's first miss: (start, id), end
+    unanswered: dict[str, tuple[int, int]] = {}  # customer -> (start, id) of their last miss nothing answered
+    rows = conn.execute(
+        f"SELECT c.clid, c.answer_id, c.started_at, c.id, c.ended_at FROM calls c WHERE {where} AND {MISSED_SQL}",
         params,
+    )
+    for customer, answer_id, started_at, row_id, ended_at in rows:
+        customers.add(customer)
+        moment = (started_at, row_id)
+        if answer_id is None:
+            unanswered[customer] = max(moment, unanswered.get(customer, moment))
+        elif answer_id not in firsts or moment < firsts[answer_id][0]:
+            firsts[answer_id] = (moment, ended_at)
+    called_back, answered_later, waits = 0, 0, []
+    answers = conn.execute(
+        "SELECT id, direction, started_at FROM calls WHERE id IN (SELECT value FROM json_each(?))",
+        (dumps(list(firsts)),),
+    )
+    for answer_id, direction, answered_start in answers:
+        if direction != "out":
+            answered_later += 1
+            continue
+        called_back += 1
+        first_end = firsts[answer_id][1]
+        if first_end is not None:
+            waits.append(max(0, answered_start - first_end))
+    last = "json_extract(j.value, '$[1]')"
+    (tried,) = conn.execute(
+        "SELECT count(*) FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM calls a"
+        f" WHERE a.customer = json_extract(j.value, '$[0]') AND a.started_at >= {last}"
+        f" AND (a.started_at > {last} OR a.id > json_extract(j.value, '$[2]')))",
+        (dumps([[customer, *moment] for customer, moment in unanswered.items()]),),
     ).fetchone()
-    customers, called_back, answered_later, lost, unresolved, waits = row
-    return Outcomes(customers, called_back, answered_later, lost, unresolved, tuple(sorted(json.loads(waits))))
+    lost = len(unanswered) - tried
+    return Outcomes(len(customers), called_back, answered_later, lost, tried, tuple(sorted(waits)))
 
 
 def episodes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[Episode]:

@@ -178,6 +178,7 @@ V2_ROWS: dict[str, list[dict[str, Any]]] = {
 V3_ROWS: dict[str, list[dict[str, Any]]] = {}  # V2's rows as m003 left them (filled below)
 V4_ROWS: dict[str, list[dict[str, Any]]] = {}  # V3's, with two archived calls (filled below)
 V5_ROWS: dict[str, list[dict[str, Any]]] = {}  # V4's as m005 left them, with an outbound call a member placed
+V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hours and answers are its triggers')
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
     1: V1_ROWS,
@@ -185,6 +186,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     3: V3_ROWS,
     4: V4_ROWS,
     5: V5_ROWS,
+    6: V6_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -299,7 +301,7 @@ V5_PLACED = {
     "member_id": 1,
     "who_due": None,
 }
-LATER_COLUMNS = {"customer", "answer_id", "ringing_cards", "sip"}  # generated, or added after m005
+LATER_COLUMNS = {"customer", "answer_id", "ringing_cards", "sip"}  # generated, kept by triggers, or added after m005
 V5_ROWS.update(
     {
         table: [{key: value for key, value in row.items() if key not in LATER_COLUMNS} for row in rows]
@@ -308,6 +310,17 @@ V5_ROWS.update(
             "members_seen": [{"id": 1, "internal": "101", "name": "Анна"}],
             "calls": [*upgraded(V4_ROWS)["calls"], V5_PLACED],
         }.items()
+    }
+)
+
+
+V6_ROWS.update(
+    {
+        table: [
+            {k: v for k, v in row.items() if k not in {"customer", "answer_id", "ringing_cards", "sip"}} for row in rows
+        ]
+        for table, rows in upgraded(V5_ROWS).items()
+        if table != "call_hours"
     }
 )
 

@@ -42,6 +42,7 @@ def test_allow_creates_an_active_manager_bound_to_a_member(storage: Storage) -> 
         "language": None,
         "created_at": 10,
         "updated_at": 10,
+        "ringing_cards": 1,
     }
     assert storage.users.is_allowed(2)
     assert storage.users.get(3) is None
