@@ -28,9 +28,11 @@ from storage.alerts import (
 )
 from storage.audit import AuditEntry
 from storage.calls import CallChange, CallRecord, CustomerSummary
+from storage.cards import Card
 from storage.chats import Chat
 from storage.contacts import Contact, ImportResult
 from storage.migrations import SchemaTooNew, latest_version, migrate
+from storage.phones import Observed, Phone
 from storage.recordings import RecordPost
 from storage.storage import Storage
 from storage.users import CompanyMember, Language, Role, User, UserStatus
@@ -43,6 +45,7 @@ __all__ = [
     "CallChange",
     "CallRecord",
     "CallbackOutcome",
+    "Card",
     "Chat",
     "CloseReason",
     "CompanyMember",
@@ -51,6 +54,8 @@ __all__ = [
     "ImportResult",
     "Language",
     "MissedCall",
+    "Observed",
+    "Phone",
     "RecordOutcome",
     "RecordPost",
     "RecordResult",

@@ -145,6 +145,16 @@ class Calls:
             )
         return changes
 
+    def ended_since(self, since: int) -> list[str]:
+        """The ids of the calls that started since ``since`` and are over."""
+        rows = self._db.execute("SELECT vpbx_id FROM calls WHERE started_at >= ? AND NOT active", (since,))
+        return [row[0] for row in rows]
+
+    def active_since(self, since: int) -> list[CallRecord]:
+        """The calls that started since ``since`` and were still going on when last seen."""
+        rows = self._db.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE c.started_at >= ? AND c.active", (since,))
+        return [_record(row) for row in rows]
+
     def pending(self, limit: int) -> list[CallRecord]:
         """Calls changed since the features last settled them, in the order they were first archived."""
         rows = self._db.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE c.pending ORDER BY c.id LIMIT ?", (limit,))

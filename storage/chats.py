@@ -53,24 +53,32 @@ class Chats:
         self._db = db
 
     def subscribe(
-        self, chat_id: int, title: str | None, numbers: Iterable[str], balance: bool, now: int, records: bool = False
+        self,
+        chat_id: int,
+        title: str | None,
+        numbers: Iterable[str],
+        balance: bool,
+        now: int,
+        records: bool = False,
+        sip: bool = False,
     ) -> Chat:
         """Subscribe (or re-subscribe with new filters); keeps the digest time and language."""
+        listed = dumps(sorted({str(n) for n in numbers}))
         with write(self._db) as conn:
             cursor = conn.execute(
                 """
                 INSERT INTO chats
-                    (chat_id, title, subscribed, numbers, balance_alerts, records,
+                    (chat_id, title, subscribed, numbers, balance_alerts, records, sip,
                      created_at, updated_at, subscribed_at)
-                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (chat_id) DO UPDATE SET title = coalesce(excluded.title, title), subscribed = 1,
                     subscribed_at = CASE WHEN subscribed AND numbers = excluded.numbers
                         THEN subscribed_at ELSE excluded.subscribed_at END,
                     numbers = excluded.numbers, balance_alerts = excluded.balance_alerts, records = excluded.records,
-                    updated_at = excluded.updated_at
+                    sip = excluded.sip, updated_at = excluded.updated_at
                 RETURNING *
                 """,
-                (chat_id, title, dumps(sorted({str(n) for n in numbers})), int(balance), int(records), now, now, now),
+                (chat_id, title, listed, int(balance), int(records), int(sip), now, now, now),
             )
             row = one(cursor)
         assert row is not None
@@ -91,6 +99,10 @@ class Chats:
         return [
             _chat(row) for row in self._db.query("SELECT * FROM chats WHERE subscribed AND records ORDER BY chat_id")
         ]
+
+    def sip_chats(self) -> list[Chat]:
+        """Subscribed chats that want to hear when a desk phone goes offline and comes back."""
+        return [_chat(row) for row in self._db.query("SELECT * FROM chats WHERE subscribed AND sip ORDER BY chat_id")]
 
     def set_language(self, chat_id: int, language: Language | None, now: int) -> bool:
         return self._set(chat_id, "language = ?", (language,), now)

@@ -12,10 +12,12 @@ from storage.access_requests import AccessRequests
 from storage.alerts import Alerts
 from storage.audit import Audit
 from storage.calls import Calls
+from storage.cards import Cards
 from storage.chats import Chats
 from storage.contacts import Contacts
 from storage.kv import KV
 from storage.migrations import migrate, schema_version
+from storage.phones import Phones
 from storage.recordings import Recordings
 from storage.users import Users
 
@@ -46,8 +48,10 @@ class Storage:
         self.alerts = Alerts(db)
         self.audit = Audit(db)
         self.calls = Calls(db)
+        self.cards = Cards(db)
         self.contacts = Contacts(db)
         self.recordings = Recordings(db)
+        self.phones = Phones(db)
         self.kv = KV(db)
 
     @classmethod
