@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from bot import logs
+from bot import logs, web
 from bot.app import build_application
 from bot.config import Settings, describe_errors
 from bot.ratelimit import transient
@@ -52,6 +52,8 @@ def main() -> int:
         else:
             webhook_secret = secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram allows
         hidden.append(webhook_secret)
+    if settings.newtel_events_secret is not None:
+        hidden.append(settings.newtel_events_secret.get_secret_value())  # it is in the doorbell's URL
     logs.configure(settings.log_level, hidden)
     if settings.webhook_url and settings.webhook_secret is None:
         log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
@@ -82,19 +84,42 @@ def run(application: Any, settings: Settings, webhook_secret: str | None) -> Non
         steps.append(("deleteWebhook", application.bot.delete_webhook))
     if not started(loop, application, steps):
         return
-    # PTB repeats the (idempotent) bootstrap call; should Telegram fail just then, it retries (-1: forever).
     if settings.webhook_url:
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-            bootstrap_retries=-1,
-        )
+        assert webhook_secret is not None
+        loop.run_until_complete(serve_webhook(application, settings, webhook_secret))
+        loop.close()
     else:
+        # PTB repeats the (idempotent) bootstrap call; should Telegram fail just then, it retries (-1: forever).
         application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+
+
+async def serve_webhook(application: Any, settings: Settings, webhook_secret: str) -> None:
+    """Webhook mode: the bot's own aiohttp server (``bot.web``) takes Telegram's updates into PTB's queue, and the
+    doorbell beside them on the same port, until SIGINT or SIGTERM; the webhook itself is already set."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.start()
+    live = application.bot_data.live
+    events = settings.newtel_events_secret
+    doorbell = (events.get_secret_value(), live.ring) if events is not None and live is not None else None
+    path = urlsplit(str(settings.webhook_url)).path
+    app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application))
+    runner = await web.serve(app, settings.webhook_listen, settings.webhook_port)
+    log.info("Listening for Telegram's webhook on port %d", settings.webhook_port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await application.stop()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+        await application.shutdown()
+        await application.bot.shutdown()
 
 
 def started(loop: asyncio.AbstractEventLoop, application: Any, steps: list[Step]) -> bool:

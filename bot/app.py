@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot import callback_data as cd
-from bot import errors
+from bot import errors, web
 from bot.access import admin, checks, requests
 from bot.alerts import buttons, digest, poller, subscriptions
 from bot.calls import commands as calls
@@ -29,9 +29,11 @@ from bot.company import commands as company
 from bot.config import Settings
 from bot.contacts import commands as contacts
 from bot.context import CONTEXT_TYPES, App
+from bot.health import sip
 from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
 from bot.reports import commands as reports
+from bot.ringing import commands as ringing
 from bot.services import Services
 from bot.texts import CATALOGS, Texts
 
@@ -50,6 +52,7 @@ MENU = [
     ("numbers", "menu_numbers"),
     ("whoami", "menu_whoami"),
     ("phone", "menu_phone"),
+    ("notify", "menu_notify"),
     ("lang", "menu_lang"),
     ("help", "menu_help"),
 ]
@@ -99,6 +102,7 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("phone", profile.phone),
         command(["lang", "language"], profile.language),
         command("help", profile.help_command),
+        command("notify", ringing.notify),
         # Alerts in the team groups.
         command("subscribe", subscriptions.subscribe),
         command("unsubscribe", subscriptions.unsubscribe),
@@ -119,12 +123,27 @@ async def post_init(application: App) -> None:
     data.services = await Services.create(data.settings)
     await register_menu(application)
     poller.start(application)
+    settings, live = data.settings, data.live
+    if settings.newtel_events_secret is not None and not settings.webhook_url:  # webhook mode: bot.__main__ serves it
+        if live is None:
+            log.warning("NEWTEL_EVENTS_SECRET is set but LIVE_INTERVAL is 0: the doorbell has nothing to ring")
+        else:
+            doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
+            data.web = await web.serve(doorbell, settings.webhook_listen, settings.newtel_events_port)
+    sip.start(application)  # the desk phones' registration, beside the poll (SIP_OFFLINE_ALERT=0: not at all)
     digest.schedule_all(application)
     assert application.job_queue is not None
     application.job_queue.run_repeating(contacts.tidy, interval=contacts.TIDY_EVERY, first=60, name="tidy-contacts")
 
 
 async def post_shutdown(application: App) -> None:
+    data = application.bot_data
+    if data.web is not None:
+        await data.web.cleanup()
+        data.web = None
+    if data.live is not None:
+        await data.live.stop()
+        data.live = None
     found, application.bot_data.services = application.bot_data.services, None
     if found is not None:
         await found.close()

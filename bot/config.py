@@ -34,7 +34,22 @@ class Settings(BaseSettings):
     )
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_path: Path = Path("bot.db")
-    poll_interval: float = Field(default=15.0, ge=0.2, le=3600)
+    # The reconcile: New-Tel's day of call ids, and what the live watch did not see (default from bench/live.py).
+    poll_interval: float = Field(default=60.0, ge=0.2, le=3600)
+    live_interval: float = Field(default=3.0, ge=0, le=60, description="seconds between live checks; 0: off")
+    newtel_max_rps: float = Field(
+        default=10.0, gt=0, le=1000, description="New-Tel requests a second at most, all in all"
+    )
+    newtel_events_secret: SecretStr | None = None  # set: POST /newtel/<secret> rings the live watch's doorbell
+    newtel_events_port: int = Field(
+        default=8081, ge=1, le=65535, description="the doorbell's port when polling Telegram"
+    )
+    sip_check_interval: float = Field(
+        default=60, ge=5, le=3600, description="seconds between looks at which desk phones are registered"
+    )
+    sip_offline_alert: float = Field(
+        default=300, ge=0, le=86400, description="seconds unregistered before it is reported; 0 off"
+    )
     default_caller_id: str | None = None
     timezone: str = "Europe/Moscow"
     bot_language: Language = "ru"
@@ -54,7 +69,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456789:AA… (the token BotFather gave)")
         return value
 
-    @field_validator("webhook_secret")
+    @field_validator("webhook_secret", "newtel_events_secret")
     @classmethod
     def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):

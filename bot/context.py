@@ -12,8 +12,11 @@ from bot.config import Settings
 from bot.services import Services
 
 if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
+
     from bot.alerts.delivery import Delivery
     from bot.alerts.poller import Poller
+    from bot.watch.live import LiveWatch
 
 
 @dataclass
@@ -23,6 +26,8 @@ class BotData:
     settings: Settings | None = None  # by build_application
     services: Services | None = None  # in post_init, closed in post_shutdown
     poller: Poller | None = None  # in post_init: the missed-call poll, its delivery and balance watch
+    live: LiveWatch | None = None  # in post_init, unless LIVE_INTERVAL is 0; stopped in post_shutdown
+    web: AppRunner | None = None  # the doorbell's server when polling Telegram (bot.web)
 
     def need_services(self) -> Services:
         if self.services is None:

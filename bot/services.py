@@ -94,6 +94,7 @@ class Services:
             settings.newtel_api_url,
             session=http,
             timeout=settings.newtel_timeout,
+            max_rps=settings.newtel_max_rps,  # one limit for the jobs, the live watch and every command together
         )
         people = background.with_options(deadline=settings.newtel_command_deadline)
         ingest = Ingest(storage, settings.call_retention_days)

@@ -1,9 +1,12 @@
-"""The job that polls ``vpbx/get-calls`` into the archive (the one ingest) and lets the features take what
-changed: missed calls become alerts (exactly once per call and chat, in SQLite), callbacks are followed to their
-outcome, alerts answered later close; it watches the balance, delivers whatever changed and asks New-Tel who
-answered the calls that ended. It never dies: each step's failure is logged and costs no other step;
-when New-Tel's history or the database fails, the poll backs off and a later one retries. The recordings the
-poll queues go out in a job of their own (a recording is big: up to 50 MB to download), which never holds it up."""
+"""The poll job and the features' reaction to the archive's changes.
+
+Every ``POLL_INTERVAL`` the poll checks the balance, reconciles New-Tel's day into the archive (``bot.watch``'s
+reconcile: what the live watch did not see) and asks New-Tel who answered the calls that ended. Whoever observed a
+change (the poll, the live watch, a command), ``react`` lets the features take it: missed calls become alerts
+(exactly once per call and chat, in SQLite), callbacks are followed to their outcome, alerts answered later
+close, and whatever changed is delivered. It never dies: each step's failure is logged and costs no other step;
+when New-Tel or the database fails, the poll backs off and a later one retries. The recordings the poll queues go
+out in a job of their own (a recording is big: up to 50 MB to download), which never holds it up."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from bot.alerts.delivery import Delivery
 from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
 from bot.services import Services
+from bot.watch.live import LiveWatch
+from bot.watch.reconcile import Reconcile
 from storage import CallRecord
 from storage.kv import KV
 
@@ -68,6 +73,8 @@ class Poller:
         self.balance = BalanceWatch(svc)
         self.recordings = RecordingPosts(svc)
         self.who = WhoAnswered(svc)
+        self.reconcile = Reconcile(svc)
+        self._reacting = asyncio.Lock()
         self._failures = 0
         self._skip = 0
         self._storage_failed = False  # set by a step the database failed, in the current poll
@@ -129,16 +136,22 @@ class Poller:
         self._storage_failed = False
         # The balance first: company/get-state is the one method that still answers when the account is blocked.
         await self._step("Balance check", lambda: self.balance.check(bot))
-        calls = await self._step("Fetching the call history", self._svc.background.vpbx.get_calls)
+        reconciled = await self._step("Reconciling the calls", self.reconcile.run)
         now = int(time.time())
-        if calls is not _FAILED:
-            await self._step("Archiving the calls", lambda: self._svc.ingest.take(calls, now))
-        await self._step("Taking the changes", lambda: self.take_changes(now))
-        await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
-        await self._step("Delivery", lambda: self.delivery.deliver_pending(bot))  # Telegram may take what is pending
+        await self.react(bot, now)
         # What can wait comes after the alerts are out (the recordings have a job of their own: see start).
         await self._step("Asking who answered", lambda: self.who.ask_due(now))
-        return calls is not _FAILED and not self._storage_failed
+        return reconciled is not _FAILED and not self._storage_failed
+
+    async def react(self, bot: Bot, now: int) -> None:
+        """The features take what the archive changed (whoever observed it): alerts, callbacks, then delivery. One
+        reaction at a time: the live watch and the reconcile both call it."""
+        async with self._reacting:
+            await self._step("Taking the changes", lambda: self.take_changes(now))
+            await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
+            await self._step(
+                "Delivery", lambda: self.delivery.deliver_pending(bot)
+            )  # Telegram may take what is pending
 
     async def _step(self, name: str, run: Callable[[], Any]) -> Any:
         """``run()`` (awaited if need be), or _FAILED after logging why."""
@@ -229,8 +242,8 @@ def poller(application: App) -> Poller:
 
 
 def start(application: App) -> Poller:
-    """Create the poller and schedule it (first run right away), and beside it the recordings it queues: their
-    downloads (up to 50 MB) never hold up the poll, and one round of them never overlaps the next."""
+    """Create the poller and schedule it (first run right away), and beside it the recordings it queues (their
+    downloads, up to 50 MB, never hold up the poll; one round of them never overlaps the next) and the live watch."""
     svc = application.bot_data.need_services()
     instance = Poller(svc)
     application.bot_data.poller = instance
@@ -241,4 +254,9 @@ def start(application: App) -> Poller:
     queue.run_repeating(
         instance.post_recordings, interval=svc.settings.poll_interval, first=0.1, name=RECORDINGS_JOB, job_kwargs=once
     )
+    if svc.settings.live_interval > 0:
+        live = LiveWatch(svc, instance)
+        instance.reconcile.followed = lambda: live.active_ids
+        application.bot_data.live = live
+        live.start(application.bot)
     return instance

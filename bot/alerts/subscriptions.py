@@ -14,6 +14,7 @@ from newtel import phones
 
 _BALANCE_WORDS = ("balance", "баланс")
 _RECORDS_WORDS = ("records", "записи")  # each answered call's recording posted here
+_SIP_WORDS = ("sip", "телефоны")  # a desk phone going offline and coming back (bot/health/sip.py)
 
 
 def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], str | None]:
@@ -42,18 +43,21 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
     balance = any(a.lower() in _BALANCE_WORDS for a in words)
     records = any(a.lower() in _RECORDS_WORDS for a in words)
+    sip = any(a.lower() in _SIP_WORDS for a in words)
     company = (await svc.directory.numbers()).external
-    options = (*_BALANCE_WORDS, *_RECORDS_WORDS)
+    options = (*_BALANCE_WORDS, *_RECORDS_WORDS, *_SIP_WORDS)
     chosen, unknown = company_numbers([a for a in words if a.lower() not in options], company)
     if unknown is not None:
         listed = ", ".join(format_for_people(n) for n in company)
         await message.reply_text(texts("subscribe_unknown_number", number=echo(unknown), numbers=listed))
         return
     now = int(time.time())
-    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now, records=records)
+    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now, records=records, sip=sip)
     details: dict[str, object] = {"numbers": chosen, "balance": balance}
     if records:
         details["records"] = True
+    if sip:
+        details["sip"] = True
     svc.storage.audit.log(
         "chat.subscribe", actor_id=caller.user.telegram_id, target=str(chat.id), details=details, now=now
     )
@@ -63,6 +67,8 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
         text = Html(text + "\n" + texts("subscribed_balance"))
     if records:
         text = Html(text + "\n" + texts("subscribed_records"))
+    if sip:
+        text = Html(text + "\n" + texts("subscribed_sip"))
     await message.reply_text(text)
 
 

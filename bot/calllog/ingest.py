@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from newtel import Call
@@ -11,6 +13,7 @@ from storage import CallChange, CallRecord, Storage
 INGEST_BATCH = 500  # calls compared with the archive and written per poll at most (~35 ms of SQLite, measured)
 RETENTION_BATCH = 500  # calls forgotten per poll at most: pruning a year's backlog never holds the loop long
 PRUNE_EVERY = 3_600  # seconds between looks for calls past the retention, once the backlog is gone
+DAY = 86_400  # New-Tel keeps a day of calls
 
 
 def record(call: Call) -> CallRecord:
@@ -53,23 +56,38 @@ class Ingest:
     def __init__(self, storage: Storage, retention_days: int) -> None:
         self._storage = storage
         self._retention = retention_days * 86_400
-        # The one cache here: the calls the archive holds as ended (it stays the truth). New-Tel never changes an
-        # ended call again, so a poll skips those with a set lookup and compares only the rest with the archive.
-        self._ended: set[str] = set()
+        # The one cache here: the calls the archive holds as ended (it stays the truth), New-Tel's day of them taken
+        # from it at start. New-Tel never changes an ended call again, so an observer skips those with a set lookup
+        # and the ingest compares only the rest with the archive.
+        self._ended: set[str] = set(storage.calls.ended_since(int(time.time()) - DAY))
         self._next_prune = 0
+
+    def knows_ended(self, vpbx_id: str) -> bool:
+        return vpbx_id in self._ended
 
     def take(self, calls: Sequence[Call], now: int) -> list[CallChange]:
         """Archive what changed among ``calls`` (one transaction) and forget what is past the retention. At most
-        INGEST_BATCH calls a time, newest first: the first start's day of history goes in over a few polls,
-        each write short enough not to hold the event loop."""
+        INGEST_BATCH calls a time, newest first: each write is short enough not to hold the event loop."""
         pending = [call for call in calls if call.vpbx_id not in self._ended]
         if len(pending) > INGEST_BATCH:
             pending = sorted(pending, key=lambda call: call.start_time, reverse=True)[:INGEST_BATCH]
         changes = self._storage.calls.ingest([record(call) for call in pending], now)
         self._ended.update(call.vpbx_id for call in pending if not call.active)
-        if len(self._ended) > 2 * len(calls) + INGEST_BATCH:  # calls that left New-Tel's window leave it too
-            self._ended &= {call.vpbx_id for call in calls}
-        if now >= self._next_prune:  # a full batch forgotten: more is due next poll; else look again in an hour
+        if now >= self._next_prune:  # a full batch forgotten: more is due next time; else look again in an hour
             pruned = self._storage.calls.prune(now - self._retention, RETENTION_BATCH)
             self._next_prune = now if pruned == RETENTION_BATCH else now + PRUNE_EVERY
         return changes
+
+    async def take_all(self, calls: Sequence[Call], now: int) -> list[CallChange]:
+        """``take`` New-Tel's whole day (a first start, a gap): batch after batch, the loop free between them."""
+        changes = self.take(calls, now)
+        for _ in range(len(calls) // INGEST_BATCH):  # each batch takes up to INGEST_BATCH more ended calls in
+            if all(call.vpbx_id in self._ended for call in calls if not call.active):
+                break
+            await asyncio.sleep(0)
+            changes += self.take(calls, now)
+        return changes
+
+    def window(self, vpbx_ids: Iterable[str]) -> None:
+        """New-Tel's day as it stands (its id list): calls that left it leave the cache too."""
+        self._ended &= set(vpbx_ids)

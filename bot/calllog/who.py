@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import newtel
 from bot.services import Services
@@ -39,6 +40,12 @@ class WhoAnswered:
                 return await self._ask(call, names, now, failing)
 
         return sum(await asyncio.gather(*(ask(call) for call in due)))
+
+    async def ask_now(self, calls: Sequence[CallRecord], now: int) -> int:
+        """Ask about these calls at once (inbound calls just answered: their ringing cards name who answered)."""
+        names = {m.internal_number: m.name for m in await self._svc.directory.members() if m.internal_number}
+        failing = asyncio.Event()
+        return sum(await asyncio.gather(*(self._ask(call, names, now, failing) for call in calls[:WHO_BATCH])))
 
     async def _ask(self, call: CallRecord, names: dict[str, str], now: int, failing: asyncio.Event) -> bool:
         calls, vpbx = self._svc.storage.calls, self._svc.background.vpbx

@@ -325,6 +325,25 @@ TEXTS: dict[str, str] = {
     "export_lost": "lost",
     "export_unresolved": "not reached",
     "menu_report": "Calls' figures and chart",
+    # --- ringing cards and /notify (bot/ringing/) ---
+    "card_ringing": "📞 <b>{customer} is calling</b>",
+    "card_ringing_many": "📞 <b>{count} calls ringing at once</b> — the PBX does not say which rings whom:",
+    "card_you_answered": "✅ <b>You answered:</b> {customer}",
+    "card_answered_by": "☑️ <b>{name} answered:</b> {customer}",
+    "card_answered": "☑️ <b>Answered:</b> {customer}",
+    "card_missed": "📵 <b>Missed</b> at {when}: {customer}",
+    "card_you_talked": "✅ <b>You talked</b> with {customer}: {talk}",
+    "card_talked_by": "☑️ <b>{name} talked</b> with {customer}: {talk}",
+    "card_talked": "☑️ <b>Talked</b> with {customer}: {talk}",
+    "card_call_back": "📞 Call back",
+    "menu_notify": "Incoming call cards: on/off",
+    "notify_is_on": "🔔 Incoming call cards are on: when your desk phone rings, I send who is calling. "
+    "Turn off: /notify off",
+    "notify_is_off": "🔕 Incoming call cards are off. Turn on: /notify on",
+    "notify_on": "🔔 Done: when your desk phone rings, I send a card of the caller.",
+    "notify_off": "🔕 Done: no more incoming call cards. Turn on again: /notify on",
+    "notify_usage": "I did not get “{typed}”. Send /notify on, /notify off, or /notify to see how it is now.",
+    "notify_no_phone": "ℹ️ Your New-Tel member has no internal number: there is no desk phone to ring for.",
     # --- recordings (recordings helper) ---
     "subscribed_records": "🎧 And call recordings: each answered call's recording comes here.",
     "recording_talk": "⏱ Talk: {talk}",
@@ -332,4 +351,15 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Placed by {member}",
     "record_gone": "New-Tel keeps recordings for 24 hours only, and this call is from {when}: its recording is gone there. "
     "Chats subscribed with records (/subscribe … records) keep each recording from then on.",
+    # phones offline (bot/health/sip.py)
+    "subscribed_sip": "📵 And desk phones: I'll say when a member's phone drops off the network and when it is back.",
+    "sip_offline": "📵 <b>Phone offline</b> since {since}: {member} (ext. {internal})",
+    "sip_offline_many": "📵 <b>Phones offline:</b>",
+    "sip_offline_line": "• {member} (ext. {internal}), since {since}",
+    "sip_back": "✅ <b>Phone back online</b>: {member} (ext. {internal}), offline for {gone}",
+    "sip_back_many": "✅ <b>Phones back online:</b>",
+    "sip_back_line": "• {member} (ext. {internal}), offline for {gone}",
+    "sip_seconds": "{seconds} s",
+    "sip_minutes": "{minutes} min",
+    "sip_hours": "{hours} h {minutes} min",
 }

@@ -326,6 +326,26 @@ TEXTS: dict[str, str] = {
     "export_lost": "потерян",
     "export_unresolved": "не дозвонились",
     "menu_report": "Итоги и график звонков",
+    # --- ringing cards and /notify (bot/ringing/) ---
+    "card_ringing": "📞 <b>Звонит {customer}</b>",
+    "card_ringing_many": "📞 <b>Звонят сразу {count}</b> — АТС не говорит, кому какой звонок:",
+    "card_you_answered": "✅ <b>Вы ответили:</b> {customer}",
+    "card_answered_by": "☑️ <b>Ответил(а) {name}:</b> {customer}",
+    "card_answered": "☑️ <b>Звонок принят:</b> {customer}",
+    "card_missed": "📵 <b>Пропущен</b> в {when}: {customer}",
+    "card_you_talked": "✅ <b>Вы поговорили</b> с {customer}: {talk}",
+    "card_talked_by": "☑️ <b>{name} поговорил(а)</b> с {customer}: {talk}",
+    "card_talked": "☑️ <b>Разговор</b> с {customer}: {talk}",
+    "card_call_back": "📞 Перезвонить",
+    "menu_notify": "Карточки входящих звонков: вкл/выкл",
+    "notify_is_on": "🔔 Карточки входящих звонков включены: когда звонит ваш рабочий телефон, я пришлю, кто звонит. "
+    "Выключить: /notify off",
+    "notify_is_off": "🔕 Карточки входящих звонков выключены. Включить: /notify on",
+    "notify_on": "🔔 Готово: когда звонит ваш рабочий телефон, я пришлю карточку звонящего.",
+    "notify_off": "🔕 Готово: карточек входящих звонков больше не будет. Включить снова: /notify on",
+    "notify_usage": "Не понял «{typed}». Напишите /notify on (включить), /notify off (выключить) или /notify — "
+    "посмотреть, как сейчас.",
+    "notify_no_phone": "ℹ️ У вашего сотрудника в «Нью-Тел» нет внутреннего номера: карточкам не к чему привязаться.",
     # --- recordings (recordings helper) ---
     "subscribed_records": "🎧 И на записи разговоров: запись каждого принятого звонка придёт сюда.",
     "recording_talk": "⏱ Разговор: {talk}",
@@ -333,4 +353,15 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Звонил(а): {member}",
     "record_gone": "«Нью-Тел» хранит записи только сутки, а этот звонок был {when}: записи там уже нет. "
     "Чаты, подписанные на записи (/subscribe … records), сохраняют каждую запись с момента подписки.",
+    # phones offline (bot/health/sip.py)
+    "subscribed_sip": "📵 И на рабочие телефоны: скажу, когда телефон сотрудника выпадет из сети и когда вернётся.",
+    "sip_offline": "📵 <b>Телефон не в сети</b> с {since}: {member} (доб. {internal})",
+    "sip_offline_many": "📵 <b>Телефоны не в сети:</b>",
+    "sip_offline_line": "• {member} (доб. {internal}), с {since}",
+    "sip_back": "✅ <b>Телефон снова в сети</b>: {member} (доб. {internal}), не было {gone}",
+    "sip_back_many": "✅ <b>Телефоны снова в сети:</b>",
+    "sip_back_line": "• {member} (доб. {internal}), не было {gone}",
+    "sip_seconds": "{seconds} с",
+    "sip_minutes": "{minutes} мин",
+    "sip_hours": "{hours} ч {minutes} мин",
 }

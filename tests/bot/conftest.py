@@ -151,8 +151,9 @@ def database_locked(path: os.PathLike[str] | str) -> Iterator[None]:
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
-    """The one local builder, with the tests' admin and a poll that waits for the tests to run it."""
-    values: dict[str, Any] = {"admin_ids": str(ADMIN), "poll_interval": 3600, **overrides}
+    """The one local builder, with the tests' admin, a poll that waits for the tests to run it and no live watch
+    (a test of the live watch turns it on)."""
+    values: dict[str, Any] = {"admin_ids": str(ADMIN), "poll_interval": 3600, "live_interval": 0, **overrides}
     return local_settings(sandbox, tg, tmp_path / "bot.db", **values)
 
 

@@ -281,7 +281,7 @@ async def test_low_balance_is_alerted_once_per_change(team: Team) -> None:
 
 
 async def test_newtel_down_for_several_polls_loses_nothing(team: Team) -> None:
-    team.sandbox.faults.fail(status=503, times=40, methods={"vpbx/get-calls"})
+    team.sandbox.faults.fail(status=503, times=40, methods={"vpbx/get-calls", "vpbx/get-calls-list"})
     team.miss(clid="79160000031")
     team.miss(clid="79160000032")
     await team.poller.wait_cycles(3)

@@ -93,7 +93,7 @@ def miss(sandbox: Sandbox, clid: str) -> None:
 
 
 def polls(sandbox: Sandbox) -> int:
-    return sum(1 for r in sandbox.requests if r.method == "vpbx/get-calls")
+    return sum(1 for r in sandbox.requests if r.method == "vpbx/get-calls-list")  # one a reconcile
 
 
 async def test_restart_and_kill_9_neither_repeat_nor_lose_alerts(parts: tuple[Sandbox, FakeBotAPI, Path]) -> None:

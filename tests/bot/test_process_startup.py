@@ -117,11 +117,11 @@ async def test_a_webhook_without_a_configured_secret_refuses_forged_updates(
     finally:
         await kill(process)
     assert process.returncode == 0, output
-    # The forged /allow did nothing: no other message, no members lookup at New-Tel, nobody in the database.
+    # The forged /allow did nothing: no other message, nobody in the database, nothing in the audit.
     assert [c.params["text"][:10] for c in tg.calls if c.method in SENDS] == [reply.params["text"][:10]]
-    assert not [r.method for r in sandbox.requests if r.method.startswith("company/get-member")]
     with sqlite3.connect(tmp_path / "bot.db") as db:
         assert db.execute("SELECT count(*) FROM users WHERE telegram_id = ?", (STRANGER,)).fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM audit WHERE action = 'user.allow'").fetchone() == (0,)
     assert "Traceback" not in output
     assert secret not in output and TOKEN not in output
 

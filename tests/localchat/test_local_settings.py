@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from localchat.settings import local_settings
 
 
@@ -23,5 +24,5 @@ def test_the_developers_shell_and_env_file_do_not_leak_in(monkeypatch: pytest.Mo
     (tmp_path / ".env").write_text("POLL_INTERVAL=1\nTELEGRAM_BOT_TOKEN=1:" + "x" * 30 + "\n")
     settings = local_settings(Endpoint(), Endpoint(), tmp_path / "bot.db", bot_language="en")
     assert settings.low_balance_threshold == Decimal("500")
-    assert settings.admin_ids == () and settings.poll_interval == 15
+    assert settings.admin_ids == () and settings.poll_interval == Settings.model_fields["poll_interval"].default
     assert settings.bot_language == "en" and settings.telegram_api_url == "http://127.0.0.1:9"

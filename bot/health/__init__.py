@@ -1,0 +1,1 @@
+"""Health of the company's telephony: desk phones' registration."""

@@ -1,0 +1,192 @@
+"""Ringing cards: while an inbound call rings a user's desk phone, a private card says who is calling (the number as
+people write it, the name and story from the archive, the number they dialled); it is edited as the call goes on
+(answered by you or by a colleague, missed with a Call back button) and left alone once the call is over.
+
+New-Tel tells which internal numbers ring, not which call rings which of them: when several inbound calls ring at
+once, a ringing user's card lists them all; nothing is guessed. A card is written to storage before it is sent,
+so a restart or a failed send never sends a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot import callback_data as cd
+from bot.calllog.story import story
+from bot.formatting import duration, format_for_people
+from bot.services import Services
+from bot.texts import Html, Texts
+from storage import CallRecord, Card, User
+
+log = logging.getLogger(__name__)
+
+KEEP_FINAL = 86_400  # seconds a finished card's row is kept (its calls' cards are never edited again)
+MAX_CALLS = 5  # calls one card lists at most (more ringing at once: the newest are left out of it)
+
+
+def is_ringing(call: CallRecord) -> bool:
+    return call.direction == "in" and call.active and call.status != "answered"
+
+
+class RingingCards:
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        # The one cache here: each call's story line, per language (it is the story of the calls *before* this one,
+        # so it cannot change while the call goes on); dropped with the call's last card.
+        self._stories: dict[tuple[str, str], Html] = {}
+
+    async def update(self, bot: Bot, ringing: Sequence[CallRecord], numbers: Collection[str]) -> None:
+        """One live check's news: the inbound calls ringing now, and the internal numbers that ring."""
+        storage, now = self._svc.storage, int(time.time())
+        cards = {card.user_id: card for card in storage.cards.open()}
+        calls = [call.vpbx_id for call in ringing][:MAX_CALLS]
+        wanted = storage.users.ringing(numbers) if calls and numbers else []
+        for user in wanted:
+            card = cards.get(user.telegram_id)
+            if card is not None and self._still_rings(card):
+                added = [vpbx_id for vpbx_id in calls if vpbx_id not in card.calls]
+                if added:
+                    cards[user.telegram_id] = Card(
+                        card.vpbx_id, card.user_id, card.message_id, (*card.calls, *added)[:MAX_CALLS], card.shown,
+                        card.final,
+                    )  # fmt: skip
+                continue
+            if storage.cards.claim(calls[0], user.telegram_id, calls, now):
+                await self._send(bot, user, calls, now)
+        users = {user.telegram_id: user for user in wanted}
+        for card in cards.values():
+            if card.message_id is None or card.final:
+                continue
+            owner = users.get(card.user_id) or storage.users.get(card.user_id)
+            if owner is not None:
+                await self._edit(bot, owner, card, now)
+        storage.cards.forget_before(now - KEEP_FINAL)
+
+    def _still_rings(self, card: Card) -> bool:
+        return any(call is not None and is_ringing(call) for call in map(self._svc.storage.calls.get, card.calls))
+
+    async def _send(self, bot: Bot, user: User, calls: Sequence[str], now: int) -> None:
+        found = self._calls(calls)
+        if not found:
+            return
+        texts = self._texts(user)
+        text, keyboard, _ = self.render(found, user, texts)
+        try:
+            message = await bot.send_message(user.telegram_id, text, reply_markup=keyboard)
+        except RetryAfter as error:  # refused before it was taken: the next check may send it
+            log.info("Ringing card for %s refused (%s); the next check tries again", user.telegram_id, error)
+            self._svc.storage.cards.unclaim(calls[0], user.telegram_id)
+            return
+        except TelegramError as error:  # may or may not have arrived: never a second card
+            log.warning("Ringing card for %s not sent (%s)", user.telegram_id, error)
+            return
+        self._svc.storage.cards.sent(calls[0], user.telegram_id, message.message_id, _digest(text, keyboard), now)
+
+    async def _edit(self, bot: Bot, user: User, card: Card, now: int) -> None:
+        found = self._calls(card.calls)
+        if not found:
+            self._svc.storage.cards.show(card, card.calls, card.shown, True, now)
+            return
+        text, keyboard, final = self.render(found, user, self._texts(user))
+        shown = _digest(text, keyboard)
+        if shown != card.shown:
+            assert card.message_id is not None
+            try:
+                await bot.edit_message_text(text, user.telegram_id, card.message_id, reply_markup=keyboard)
+            except BadRequest as error:
+                if "not modified" not in str(error).lower():
+                    log.warning("Ringing card %s of %s not edited (%s)", card.vpbx_id, user.telegram_id, error)
+                    self._svc.storage.cards.show(card, card.calls, shown, True, now)  # gone: never edited again
+                    return
+            except Forbidden as error:
+                log.info("Ringing card of %s not edited: %s", user.telegram_id, error)
+                self._svc.storage.cards.show(card, card.calls, shown, True, now)
+                return
+            except TelegramError as error:  # an edit is safe to repeat: the next check does
+                log.warning("Ringing card %s of %s not edited yet (%s)", card.vpbx_id, user.telegram_id, error)
+                return
+        if shown != card.shown or final:
+            self._svc.storage.cards.show(card, card.calls, shown, final, now)
+        if final:
+            for call in found:
+                self._stories.pop((call.vpbx_id, "ru"), None)
+                self._stories.pop((call.vpbx_id, "en"), None)
+
+    def _calls(self, vpbx_ids: Sequence[str]) -> list[CallRecord]:
+        calls = self._svc.storage.calls
+        return [call for call in map(calls.get, vpbx_ids) if call is not None]
+
+    def _texts(self, user: User) -> Texts:
+        return Texts(user.language or self._svc.settings.bot_language)
+
+    def _story(self, call: CallRecord, texts: Texts) -> Html:
+        key = (call.vpbx_id, texts.lang)
+        if key not in self._stories:
+            self._stories[key] = story(self._svc.storage, call.customer, before=call.started_at).line(
+                texts, self._svc.settings.zone
+            )
+        return self._stories[key]
+
+    def render(
+        self, calls: Sequence[CallRecord], user: User, texts: Texts
+    ) -> tuple[Html, InlineKeyboardMarkup | None, bool]:
+        """The card's text, its buttons (Call back for each missed call) and whether it is final."""
+        zone = self._svc.settings.zone
+        blocks = [self._block(call, user, texts, zone) for call in calls]
+        text = (
+            blocks[0]
+            if len(blocks) == 1
+            else Html("\n\n".join([texts("card_ringing_many", count=len(calls)), *blocks]))
+        )
+        missed = [call for call in calls if call.is_missed]
+        buttons = [
+            [
+                InlineKeyboardButton(
+                    texts.plain("card_call_back") if len(calls) == 1
+                    else texts.plain("card_call_back") + " " + format_for_people(call.customer),
+                    callback_data=cd.pack(cd.CardCall(call.customer, user.telegram_id)),
+                )
+            ]
+            for call in missed
+        ]  # fmt: skip
+        return text, InlineKeyboardMarkup(buttons) if buttons else None, all(not call.active for call in calls)
+
+    def _block(self, call: CallRecord, user: User, texts: Texts, zone: ZoneInfo) -> Html:
+        customer = format_for_people(call.customer)
+        mine = call.member is not None and call.member == user.internal_number
+        who = call.member_name or call.member
+        if is_ringing(call):
+            title = texts("card_ringing", customer=customer)
+        elif call.active:  # answered, still talking
+            if mine:
+                title = texts("card_you_answered", customer=customer)
+            elif who:
+                title = texts("card_answered_by", customer=customer, name=who)
+            else:
+                title = texts("card_answered", customer=customer)
+        elif call.is_missed:
+            ended = datetime.fromtimestamp(call.ended_at or call.started_at, UTC).astimezone(zone).strftime("%H:%M")
+            title = texts("card_missed", customer=customer, when=ended)
+        else:
+            talk = duration(call.talk_seconds)
+            if mine:
+                title = texts("card_you_talked", customer=customer, talk=talk)
+            elif who:
+                title = texts("card_talked_by", customer=customer, name=who, talk=talk)
+            else:
+                title = texts("card_talked", customer=customer, talk=talk)
+        lines = [title, texts("alert_dialled", number=format_for_people(call.dnid)), self._story(call, texts)]
+        return Html("\n".join(lines))
+
+
+def _digest(text: str, keyboard: InlineKeyboardMarkup | None) -> str:
+    payload = text + "|" + ("" if keyboard is None else str(keyboard.to_dict()))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

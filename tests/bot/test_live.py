@@ -1,0 +1,194 @@
+"""The live watch end to end: ringing cards, misses alerted within seconds, short calls the reconcile catches, the
+doorbell and the one limit on New-Tel's requests (the real Application between the sandbox and the fake Bot API)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import build_application, running
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, World, WorldFactory, make_settings
+
+CUSTOMER, OTHER = "79161234567", "79037654321"
+LIVE = 0.3  # seconds between live checks in these tests
+
+
+def cards(world: World, user_id: int) -> list[dict[str, Any]]:
+    return [m for m in world.tg.chat(user_id) if "На номер:" in m["text"]]
+
+
+async def eventually(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("not within the timeout")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def live(make_world: WorldFactory, sandbox: Any) -> AsyncIterator[World]:
+    """A live watch every LIVE seconds, the poll left to the test; a group subscribed, MANAGER on desk phone 101;
+    only the test's own calls ring."""
+    for call in sandbox.company.active_calls(sandbox.now()):
+        sandbox.end_call(call)
+    async with make_world(jobs=True, live_interval=LIVE, poll_interval=3600) as world:
+        world.make_manager(MANAGER, internal="101")
+        world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
+        await world.app.bot_data.need_poller().wait_cycles(1)  # the first reconcile: the day so far is not news
+        yield world
+
+
+def ring(world: World, clid: str = CUSTOMER, *, answer_in: float | None, end_in: float, by: str = "101") -> Any:
+    """An inbound call ringing the sales phones (100-102) now: answered by ``by`` after ``answer_in`` s, or not."""
+    now = world.sandbox.now()
+    answer = None if answer_in is None else now + answer_in
+    return world.sandbox.add_call(
+        direction="in", clid=clid, status="answered" if answer else "no answer", start=now, answer=answer,
+        end=now + end_in, active=True, answered_numbers=(by,) if answer else (),
+    )  # fmt: skip
+
+
+async def test_a_card_follows_the_call_through_ringing_answer_and_end(live: World) -> None:
+    started = time.monotonic()
+    ring(live, answer_in=1.2, end_in=2.4)
+    card_call = await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    assert time.monotonic() - started <= LIVE + 2  # by the live watch (bench/live.py measures the real bound)
+    text = live.tg.message(MANAGER, card_call.result["message_id"])["text"]  # type: ignore[index]
+    assert text.startswith("📞 Звонит +7 916 123-45-67")
+    assert "🆕 новый номер" in text and "На номер: +7 " in text
+
+    def shown() -> str:
+        return live.tg.message(MANAGER, card_call.result["message_id"])["text"]  # type: ignore[index]
+
+    await eventually(lambda: shown().startswith("✅ Вы ответили: +7 916 123-45-67"))
+    await eventually(lambda: shown().startswith("✅ Вы поговорили с +7 916 123-45-67: 0:0"))  # 1-2 s by the clock
+    edits = live.tg.message(MANAGER, card_call.result["message_id"])["edit_count"]  # type: ignore[index]
+    await asyncio.sleep(LIVE * 4)  # over: never edited again, never a second card
+    assert live.tg.message(MANAGER, card_call.result["message_id"])["edit_count"] == edits  # type: ignore[index]
+    assert len(cards(live, MANAGER)) == 1
+    assert not [c for c in live.sent("sendMessage", GROUP) if c.ok]  # answered: no alert
+
+
+async def test_a_missed_call_is_alerted_within_the_interval_and_its_card_offers_a_call_back(live: World) -> None:
+    live.make_manager(MANAGER2, internal="105")  # a phone that is not in the ringing group: no card
+    call = ring(live, answer_in=None, end_in=1.0)
+    card = await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    alert = await live.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=5)
+    assert time.time() - call.end <= LIVE + 2  # within seconds (bench/live.py measures the real bound)
+    assert "+7 916 123-45-67" in alert.params["text"]
+
+    def shown() -> dict[str, Any]:
+        return live.tg.message(MANAGER, card.result["message_id"])  # type: ignore[return-value]
+
+    await eventually(lambda: shown()["text"].startswith("📵 Пропущен в "))
+    (button,) = [b for row in shown()["reply_markup"]["inline_keyboard"] for b in row]
+    assert button["text"] == "📞 Перезвонить"
+    assert live.tg.chat(MANAGER2) == []
+    # The reconcile, later, neither repeats the alert nor asks for the call again.
+    await live.app.bot_data.need_poller().poll_once(live.app.bot)
+    assert len([c for c in live.sent("sendMessage", GROUP) if c.ok]) == 1
+
+
+async def test_notify_off_means_no_card(live: World) -> None:
+    assert (await live.ask(MANAGER, "/notify off")).startswith("🔕 Готово")
+    assert (await live.ask(MANAGER, "/notify")).startswith("🔕 Карточки входящих звонков выключены")
+    assert (await live.ask(MANAGER, "/notify maybe")).startswith("Не понял «maybe»")
+    ring(live, answer_in=None, end_in=0.8)
+    await live.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=5)  # the miss is still alerted
+    assert cards(live, MANAGER) == []
+    assert (await live.ask(MANAGER, "/notify on")).startswith("🔔 Готово")
+
+
+async def test_two_calls_ringing_at_once_are_both_on_the_card(live: World) -> None:
+    ring(live, answer_in=None, end_in=1.5)
+    ring(live, OTHER, answer_in=None, end_in=1.5)
+    await eventually(lambda: any("Звонят сразу 2" in m["text"] for m in live.tg.chat(MANAGER)))
+    (card,) = cards(live, MANAGER)
+    await eventually(lambda: live.tg.message(MANAGER, card["message_id"])["text"].count("Пропущен") == 2)  # type: ignore[index]
+    text = live.tg.message(MANAGER, card["message_id"])["text"]  # type: ignore[index]
+    assert "+7 916 123-45-67" in text and "+7 903 765-43-21" in text
+
+
+async def test_a_call_too_short_for_the_live_watch_is_caught_by_the_reconcile(make_world: WorldFactory) -> None:
+    async with make_world(jobs=True, live_interval=30, poll_interval=0.5) as world:
+        world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
+        poller = world.app.bot_data.need_poller()
+        await poller.wait_cycles(1)
+        full = len(world.newtel_requests("vpbx/get-calls"))
+        now = world.sandbox.now()
+        world.sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 1.5, end=now)
+        alert = await world.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=5)
+        assert time.time() - now <= 0.5 + 2  # within the reconcile's interval, not the live watch's 30 s
+        assert "+7 916 123-45-67" in alert.params["text"]
+        # Asked for by its id, not with the whole day again.
+        assert len(world.newtel_requests("vpbx/get-calls")) == full
+        assert len(world.newtel_requests("vpbx/get-call-details")) >= 1
+
+
+async def test_a_restart_mid_ring_sends_no_second_card(make_world: WorldFactory, sandbox: Any) -> None:
+    for call in sandbox.company.active_calls(sandbox.now()):
+        sandbox.end_call(call)
+    async with make_world(jobs=True, live_interval=LIVE) as world:
+        world.make_manager(MANAGER, internal="101")
+        await world.app.bot_data.need_poller().wait_cycles(1)
+        ring(world, answer_in=3.0, end_in=4.0)
+        await world.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    async with make_world(jobs=True, live_interval=LIVE) as again:  # the same database, the call still ringing
+        first = again.tg.chat(MANAGER)[0]
+        await eventually(lambda: again.tg.message(MANAGER, first["message_id"])["text"].startswith("✅ Вы ответили"))
+        assert len(cards(again, MANAGER)) == 1
+
+
+async def test_the_doorbell_rings_a_check_at_once_and_a_wrong_secret_is_404(
+    make_world: WorldFactory, unused_tcp_port: int
+) -> None:
+    secret = "doorbell-secret-0123456789"
+    settings = {"live_interval": 30, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
+    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+        world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
+        live = world.app.bot_data.live
+        assert live is not None
+        await live.wait_checks(1)
+        checks = live.checks
+        base = f"http://127.0.0.1:{unused_tcp_port}/newtel"
+        async with aiohttp.ClientSession() as http:
+            for wrong in (f"{base}/guess-guess-guess-guess", f"{base}/", f"http://127.0.0.1:{unused_tcp_port}/"):
+                async with http.post(wrong, data=b'{"event": "call.ended"}') as answer:
+                    assert answer.status == 404
+            await asyncio.sleep(1.1)
+            assert live.checks == checks  # nothing rang
+            call = ring(world, answer_in=None, end_in=1.0)  # New-Tel pushes when it starts ringing...
+            async with http.post(f"{base}/{secret}", data=b"{}") as answer:
+                assert answer.status == 204
+            await live.wait_checks(1, timeout=1)
+            await asyncio.sleep(max(0.0, call.end - world.sandbox.now()) + 0.1)
+            # ...and when it ends, a flood of them: a check at once, and at most one more a second.
+            started = time.monotonic()
+            answers = await asyncio.gather(*(http.post(f"{base}/{secret}", data=b"junk") for _ in range(200)))
+            assert {a.status for a in answers} == {204}
+            for answer in answers:
+                answer.release()
+            await world.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=3)
+            assert time.monotonic() - started < 1.5  # not the 30 s interval
+            await asyncio.sleep(1.2)
+            assert live.checks - checks <= 4
+
+
+async def test_one_limit_holds_every_new_tel_request(sandbox: Any, tg: Any, tmp_path: Any) -> None:
+    """NEWTEL_MAX_RPS for the live watch, the poll and the commands together: New-Tel never sees more."""
+    settings = make_settings(sandbox, tg, tmp_path, live_interval=0.05, poll_interval=0.2, newtel_max_rps=4)
+    app = build_application(settings)
+    async with running(app):
+        await asyncio.sleep(0.5)
+        for _ in range(6):
+            tg.send_text(ADMIN, "/balance")
+        await asyncio.sleep(3)
+    moments = sorted(r.time for r in sandbox.requests)
+    assert len(moments) > 8
+    busiest = max(sum(1 for m in moments if start <= m < start + 1) for start in moments)
+    assert busiest <= 4 + 4  # the rate, plus the one burst the limiter lets through at first
