@@ -192,3 +192,50 @@ async def test_one_limit_holds_every_new_tel_request(sandbox: Any, tg: Any, tmp_
     assert len(moments) > 8
     busiest = max(sum(1 for m in moments if start <= m < start + 1) for start in moments)
     assert busiest <= 4 + 4  # the rate, plus the one burst the limiter lets through at first
+
+
+async def test_new_tel_failing_on_the_live_path_backs_off_and_the_reconcile_fills_the_gap(
+    make_world: WorldFactory,
+) -> None:
+    async with make_world(jobs=True, live_interval=0.2, poll_interval=1.0) as world:
+        world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
+        await world.app.bot_data.need_poller().wait_cycles(1)
+        world.sandbox.faults.fail(status=503, times=10_000, methods={"vpbx/get-active-calls"})
+        before = len(world.newtel_requests("vpbx/get-active-calls"))
+        now = world.sandbox.now()
+        world.sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 5, end=now)
+        alert = await world.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=5)
+        assert "+7 916 123-45-67" in alert.params["text"]
+        await asyncio.sleep(3)
+        # Every 0.2 s would be ~20 requests by now; backing off (0.4, 0.8, 1.6 s...) makes it a handful.
+        assert len(world.newtel_requests("vpbx/get-active-calls")) - before <= 8
+        world.sandbox.faults.clear()
+        live = world.app.bot_data.live
+        assert live is not None
+        await live.wait_checks(1, timeout=8)  # and it comes back
+        assert len([c for c in world.sent("sendMessage", GROUP) if c.ok]) == 1
+
+
+async def test_a_flood_of_doorbells_keeps_the_bot_answering(make_world: WorldFactory, unused_tcp_port: int) -> None:
+    secret = "doorbell-secret-0123456789"
+    settings = {"live_interval": 30, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
+    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+        world.make_manager(MANAGER, internal="101")
+        live = world.app.bot_data.live
+        assert live is not None
+        await live.wait_checks(1)
+        checks, url = live.checks, f"http://127.0.0.1:{unused_tcp_port}/newtel/{secret}"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+
+            async def ring() -> int:
+                async with http.post(url, data=b"x" * 100) as answer:
+                    return answer.status
+
+            flood = asyncio.gather(*(ring() for _ in range(1_000)))
+            started = time.monotonic()
+            reply = await world.ask(MANAGER, "/notify")
+            answered_in = time.monotonic() - started
+            statuses = await flood
+        assert set(statuses) == {204}
+        assert reply.startswith("🔔") and answered_in < 2
+        assert live.checks - checks <= 1 + int(time.monotonic() - started) + 1  # one a second at most

@@ -140,14 +140,14 @@ async def test_the_bot_runs_on_a_webhook(
     sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, unused_tcp_port: int
 ) -> None:
     url = f"http://127.0.0.1:{unused_tcp_port}/telegram-hook"
-    secret = "webhook-secret-123"
+    secret, doorbell = "webhook-secret-123", "doorbell-secret-456789"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env=clean_env(
             tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=tg.url, NEWTEL_API_URL=sandbox.url,
             NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key, ADMIN_IDS=str(ADMIN),
             DATABASE_PATH=str(tmp_path / "bot.db"), WEBHOOK_URL=url, WEBHOOK_LISTEN="127.0.0.1",
-            WEBHOOK_PORT=str(unused_tcp_port), WEBHOOK_SECRET=secret,
+            WEBHOOK_PORT=str(unused_tcp_port), WEBHOOK_SECRET=secret, NEWTEL_EVENTS_SECRET=doorbell,
         ),
     )  # fmt: skip
     try:
@@ -172,6 +172,10 @@ async def test_the_bot_runs_on_a_webhook(
             headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
             async with http.post(url, json=update, headers=headers) as accepted:
                 assert accepted.status == 200
+            # New-Tel's doorbell shares the webhook's server; a wrong secret is a 404 like any unknown path.
+            bell = f"http://127.0.0.1:{unused_tcp_port}/newtel/"
+            async with http.post(bell + doorbell, data=b"{}") as rung, http.post(bell + secret, data=b"") as wrong:
+                assert (rung.status, wrong.status) == (204, 404)
         reply = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15)
         assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
         process.send_signal(signal.SIGTERM)
@@ -181,7 +185,7 @@ async def test_the_bot_runs_on_a_webhook(
             process.kill()
             await process.wait()
     assert "Traceback" not in output.decode()
-    assert secret not in output.decode() and TOKEN not in output.decode()
+    assert secret not in output.decode() and TOKEN not in output.decode() and doorbell not in output.decode()
 
 
 async def test_a_refused_token_is_said_plainly_and_never_printed(
