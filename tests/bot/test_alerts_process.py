@@ -15,7 +15,7 @@ import pytest
 from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from storage import Storage
-from tests.bot.conftest import ADMIN, GROUP, TOKEN
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, TOKEN
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -132,3 +132,42 @@ async def test_restart_and_kill_9_neither_repeat_nor_lose_alerts(parts: tuple[Sa
     log = bot.output.decode()
     for secret in (TOKEN, sandbox.access_key, sandbox.signing_key):
         assert secret not in log
+
+
+def card_recorded(database: Path) -> bool:
+    """The card's message is known (killed before that, the card stays as sent and is never edited)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return db.execute("SELECT count(*) FROM ringing_cards WHERE message_id IS NOT NULL").fetchone() == (1,)
+
+
+def cards_to(tg: FakeBotAPI, user_id: int) -> int:
+    return sum(
+        1 for c in tg.calls if c.method == "sendMessage" and c.chat_id == user_id and "На номер:" in c.params["text"]
+    )
+
+
+async def test_kill_9_mid_ring_sends_no_second_card_and_loses_no_alert(parts: tuple[Sandbox, FakeBotAPI, Path]) -> None:
+    sandbox, tg, database = parts
+    tg.user(MANAGER, first_name="Ivan")
+    with Storage.open(database) as storage:
+        storage.users.allow(MANAGER, "manager", member_id="m-1", member_name="Иван", internal_number="101", now=1)
+    for call in sandbox.company.active_calls(sandbox.now()):  # only this test's call rings
+        sandbox.end_call(call)
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["LIVE_INTERVAL"] = "0.3"
+    await bot.start()
+    await wait_until(lambda: polls(sandbox) >= 1)
+    now = sandbox.now()
+    sandbox.add_call(direction="in", clid="79160000201", status="no answer", start=now, end=now + 5, active=True)
+    await wait_until(lambda: cards_to(tg, MANAGER) == 1 and card_recorded(database))
+    assert await bot.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    bot = BotProcess(sandbox, tg, database)  # back while it still rings, then it is missed
+    bot.env["LIVE_INTERVAL"] = "0.3"
+    await bot.start()
+    await wait_until(lambda: sent_to_group(tg, "79160000201") == 1)
+    await wait_until(
+        lambda: any(c.method == "editMessageText" and "Пропущен" in c.params["text"] for c in tg.calls if c.ok)
+    )
+    assert await bot.stop(signal.SIGTERM) == 0
+    assert (cards_to(tg, MANAGER), sent_to_group(tg, "79160000201")) == (1, 1)
