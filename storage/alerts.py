@@ -51,6 +51,11 @@ class Alert:
     close_reason: CloseReason | None
     created_at: int
     updated_at: int
+    owner_id: int | None = None  # who took it ("I'll take it")
+    owner_name: str | None = None
+    owned_at: int | None = None
+    deadline_at: int | None = None  # when it is due to have been called back (the chat's /sla, business hours)
+    held: bool = False  # seen outside the chat's business hours: in the summary when they begin
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,7 @@ def _alert(row: dict[str, Any] | None) -> Alert | None:
     if row is None:
         return None
     row["dirty"] = bool(row["dirty"])
+    row["held"] = bool(row.get("held", 0))
     return Alert(**row)
 
 

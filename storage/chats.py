@@ -27,6 +27,10 @@ class Chat:
     records: bool = False  # each answered call's recording is posted here
     digest_weekly: str | None = None  # 'HH:MM' on Mondays: the past week's report
     sip: bool = False  # told when a desk phone goes offline and comes back
+    sla_minutes: int | None = None  # minutes to call a miss back (None: ALERT_SLA_MINUTES; 0: no deadline)
+    hours: str | None = None  # business hours as JSON (None: always)
+    min_ring: int = 0  # misses that rang less than this many seconds are not alerted
+    board_message_id: int | None = None  # the pinned board of open alerts
 
     @property
     def since(self) -> int:

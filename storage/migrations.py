@@ -509,3 +509,41 @@ def m007_live(db: Database) -> None:
         ) STRICT, WITHOUT ROWID;
         """
     )
+
+
+@migration
+def m008_owners(db: Database) -> None:
+    """Every missed call gets an owner and a deadline: who took an alert, reminders stored (not only scheduled in
+    memory) so a restart neither loses nor repeats one, and per chat the deadline (``/sla``), business hours
+    (``/hours``), the shortest ring worth an alert (``/subscribe … min``) and the pinned board of open alerts."""
+    db.executescript(
+        """
+        ALTER TABLE alerts ADD COLUMN owner_id INTEGER;  -- who pressed "I'll take it"; NULL: nobody
+        ALTER TABLE alerts ADD COLUMN owner_name TEXT;
+        ALTER TABLE alerts ADD COLUMN owned_at INTEGER;
+        ALTER TABLE alerts ADD COLUMN deadline_at INTEGER;  -- when it is due to have been called back; NULL: none
+        -- Seen outside the chat's business hours: told in the summary when the hours begin, not one by one.
+        ALTER TABLE alerts ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1));
+
+        ALTER TABLE chats ADD COLUMN sla_minutes INTEGER CHECK (sla_minutes IS NULL OR sla_minutes >= 0);  -- 0: off
+        ALTER TABLE chats ADD COLUMN hours TEXT CHECK (hours IS NULL OR json_valid(hours));  -- NULL: always
+        ALTER TABLE chats ADD COLUMN min_ring INTEGER NOT NULL DEFAULT 0 CHECK (min_ring >= 0);  -- seconds
+        ALTER TABLE chats ADD COLUMN board_message_id INTEGER;
+
+        -- A reminder is sent once per (alert, kind, user): the key is the guarantee, a restart re-reads what is due.
+        CREATE TABLE reminders (
+            alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('callback', 'deadline', 'escalation')),
+            user_id INTEGER NOT NULL DEFAULT 0,  -- who is reminded privately; 0: the alert's chat
+            due_at INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'due' CHECK (state IN ('due', 'sent', 'cancelled')),
+            message_id INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (alert_id, kind, user_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX reminders_due ON reminders (due_at) WHERE state = 'due';
+        CREATE INDEX alerts_owner ON alerts (owner_id) WHERE owner_id IS NOT NULL AND state <> 'closed';
+        CREATE INDEX alerts_deadline ON alerts (deadline_at) WHERE deadline_at IS NOT NULL AND state <> 'closed';
+        """
+    )

@@ -22,6 +22,7 @@ MIGRATION_NAMES = [
     "m005_archive",
     "m006_reports",
     "m007_live",
+    "m008_owners",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -30,6 +31,7 @@ WITHOUT_ROWID = {
     "call_hours": "hour, company, member",
     "ringing_cards": "vpbx_id, user_id",
     "phones": "internal",
+    "reminders": "alert_id, kind, user_id",
 }
 
 
@@ -72,6 +74,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "call_hours",
         "ringing_cards",
         "phones",
+        "reminders",
     }
 
 
@@ -178,6 +181,7 @@ V2_ROWS: dict[str, list[dict[str, Any]]] = {
 V3_ROWS: dict[str, list[dict[str, Any]]] = {}  # V2's rows as m003 left them (filled below)
 V4_ROWS: dict[str, list[dict[str, Any]]] = {}  # V3's, with two archived calls (filled below)
 V5_ROWS: dict[str, list[dict[str, Any]]] = {}  # V4's as m005 left them, with an outbound call a member placed
+V7_ROWS: dict[str, list[dict[str, Any]]] = {}  # V6's as m007 left them
 V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hours and answers are its triggers')
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
@@ -187,6 +191,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     4: V4_ROWS,
     5: V5_ROWS,
     6: V6_ROWS,
+    7: V7_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -215,6 +220,7 @@ def upgraded(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
                 "records": chat.get("records", 0),
                 "digest_weekly": chat.get("digest_weekly"),
                 "sip": 0,
+                **{"sla_minutes": None, "hours": None, "min_ring": 0, "board_message_id": None},
             }
             for chat in rows["chats"]
         ]
@@ -301,7 +307,9 @@ V5_PLACED = {
     "member_id": 1,
     "who_due": None,
 }
-LATER_COLUMNS = {"customer", "answer_id", "ringing_cards", "sip"}  # generated, kept by triggers, or added after m005
+M008_COLUMNS = {"sla_minutes", "hours", "min_ring", "board_message_id"}
+# Generated, kept by triggers, or added after m005.
+LATER_COLUMNS = {"customer", "answer_id", "ringing_cards", "sip", *M008_COLUMNS}
 V5_ROWS.update(
     {
         table: [{key: value for key, value in row.items() if key not in LATER_COLUMNS} for row in rows]
@@ -317,9 +325,17 @@ V5_ROWS.update(
 V6_ROWS.update(
     {
         table: [
-            {k: v for k, v in row.items() if k not in {"customer", "answer_id", "ringing_cards", "sip"}} for row in rows
+            {k: v for k, v in row.items() if k not in {"customer", "answer_id", "ringing_cards", "sip", *M008_COLUMNS}}
+            for row in rows
         ]
         for table, rows in upgraded(V5_ROWS).items()
+        if table != "call_hours"
+    }
+)
+V7_ROWS.update(
+    {
+        table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id", *M008_COLUMNS}} for row in rows]
+        for table, rows in upgraded(V6_ROWS).items()
         if table != "call_hours"
     }
 )
@@ -351,6 +367,7 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
                 "call_hours",
                 "ringing_cards",
                 "phones",
+                "reminders",
             )
         },
         **{t: [] for t in V1_ROWS},
