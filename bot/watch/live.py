@@ -35,6 +35,7 @@ DETAILS_CONCURRENCY = 4  # calls that ended in one interval, asked for at once
 DETAILS_TRIES = 3  # checks that ask for an ended call's details before it is left to the reconcile
 MAX_BACKOFF = 60.0  # seconds between checks at most while New-Tel keeps failing
 DOORBELL_GAP = 1.0  # seconds between two checks at least, however often the doorbell rings
+STALE_AFTER = 30.0  # seconds without a successful check after which the reconcile no longer leaves calls to it
 
 
 class LiveWatch:
@@ -48,6 +49,7 @@ class LiveWatch:
         self._bell = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_check = 0.0
+        self._last_success = float("-inf")  # time.monotonic() of the last check New-Tel answered
         self._failures = 0
         self.checks = 0  # completed checks; tests and benchmarks wait on it
         self._checked = asyncio.Condition()
@@ -59,7 +61,11 @@ class LiveWatch:
 
     @property
     def active_ids(self) -> frozenset[str]:
-        """Calls the watch follows: the reconcile leaves them to it."""
+        """Calls the watch follows, which the reconcile leaves to it; none while the watch is failing (New-Tel
+        refusing get-active-calls for good must not keep the reconcile from learning how those calls ended)."""
+        stale_after = max(3 * self._svc.settings.live_interval, STALE_AFTER)
+        if time.monotonic() - self._last_success > stale_after:
+            return frozenset()
         return frozenset(self._active)
 
     def ring(self) -> None:
@@ -109,6 +115,7 @@ class LiveWatch:
         except newtel.NewtelError as error:
             log.warning("Live check: vpbx/get-active-calls failed (%s: %s)", type(error).__name__, error)
             return False
+        self._last_success = time.monotonic()
         seen = {call.vpbx_id for call in active}
         gone = {vpbx_id: tries for vpbx_id, tries in self._active.items() if vpbx_id not in seen}
         ended, unresolved = await self._details(gone)
