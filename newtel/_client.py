@@ -118,6 +118,11 @@ class NewtelClient:
         """
         return await self._transport.request(Answer.raw(method.strip("/")), params, idempotent=False)
 
+    async def download(self, url: str, *, max_bytes: int, timeout: float = 120.0) -> bytes | None:
+        """A file New-Tel links to, such as ``vpbx.get_call_record_link``'s: its bytes, None when larger than
+        ``max_bytes``. TLS verified, the request limit respected, one attempt; errors are ``NewtelError``."""
+        return await self._transport.download(url, max_bytes, timeout)
+
     async def close(self) -> None:
         await self._transport.close()
 

@@ -28,6 +28,7 @@ from newtel._errors import (
     NetworkError,
     NewtelError,
     RateLimited,
+    RecordNotFound,
     ResponseError,
     ServerError,
     SignatureMismatch,
@@ -338,6 +339,34 @@ class Transport:
         except TimeoutError:
             return False
         return True
+
+    async def download(self, url: str, max_bytes: int, timeout: float) -> bytes | None:
+        """GET a file New-Tel links to (a call's recording): its bytes, or None past ``max_bytes`` (read no further).
+        One attempt, within the request limit; failures are this package's errors, never with the link in their text
+        (the link may be all the file's protection)."""
+        method = "download"
+        await self._wait_turn(None)
+        session = self._get_session()
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                if response.status in (404, 410):  # the file server has no such file (any more)
+                    raise RecordNotFound("New-Tel's file server has no such file", method=method, http_status=404)
+                if response.status >= 400:
+                    raise api_error(method, response.status, None, _retry_after(response.headers))
+                if (response.content_length or 0) > max_bytes:
+                    return None
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(256 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        return None
+                return bytes(data)
+        except NewtelError:
+            raise
+        except TimeoutError:
+            raise Timeout(f"The file did not come within {timeout:.3g} s", method=method) from None
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"Downloading the file failed: {type(error).__name__}", method=method) from None
 
     async def _send(
         self, url: str, body: bytes, headers: dict[str, str], timeout: aiohttp.ClientTimeout, method: str

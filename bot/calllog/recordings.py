@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
@@ -65,7 +64,7 @@ def caption(call: CallRecord, texts: Texts, zone: ZoneInfo, now: datetime) -> Ht
 
 async def send_recording(
     bot: Bot,
-    http: aiohttp.ClientSession,
+    client: newtel.NewtelClient,
     chat_id: int,
     vpbx_id: str,
     caption: Html,
@@ -92,7 +91,7 @@ async def send_recording(
         if not any(refusal in error.message.lower() for refusal in URL_REFUSALS):
             raise  # refused for another reason (the chat, the caption): an upload would be refused too
         log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
-    data = await _download(http, link)
+    data = await client.download(link, max_bytes=MAX_UPLOAD)
     if data is None:
         return await bot.send_message(chat_id, texts("record_link", caption=caption, url=link), **where)
     return await bot.send_audio(chat_id, InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, **where)
@@ -101,20 +100,6 @@ async def send_recording(
 def kept_file(message: Message) -> str | None:
     """The Telegram file a sent recording became (None when it went as a link)."""
     return message.audio.file_id if message.audio is not None else None
-
-
-async def _download(http: aiohttp.ClientSession, link: str) -> bytes | None:
-    """The recording's bytes, or None when it is over Telegram's upload limit."""
-    async with http.get(link, timeout=aiohttp.ClientTimeout(total=120)) as response:
-        response.raise_for_status()
-        if (response.content_length or 0) > MAX_UPLOAD:
-            return None
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(256 * 1024):
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return None
-        return bytes(data)
 
 
 class RecordingPosts:
@@ -186,7 +171,7 @@ class RecordingPosts:
         reply_to = alert.message_id if alert is not None and alert.message_id else None
         try:
             message = await send_recording(
-                bot, svc.http, chat_id, call.vpbx_id, text, texts, file_id=file_id, link=link, reply_to=reply_to
+                bot, svc.background, chat_id, call.vpbx_id, text, texts, file_id=file_id, link=link, reply_to=reply_to
             )
         except ChatMigrated as error:  # the group became a supergroup: its posts follow it (ON UPDATE CASCADE)
             log.info("Chat %s moved to %s", chat_id, error.new_chat_id)
@@ -215,12 +200,8 @@ class RecordingPosts:
             log.warning("Recording of %s not posted in chat %s yet (%s); will retry", call.vpbx_id, chat_id, error)
             recordings.postpone(chat_id, call.vpbx_id, now + TELEGRAM_RETRY)
             return None
-        except (TimeoutError, aiohttp.ClientError) as error:  # New-Tel's file server, for an upload
-            # The type and status only: the error's text can carry the recording's link.
-            status, kind = getattr(error, "status", None), type(error).__name__
-            log.info(
-                "Recording of %s not downloaded (%s)", call.vpbx_id, kind if status is None else f"{kind} {status}"
-            )
+        except newtel.NewtelError as error:  # New-Tel's file server, for an upload (its errors never carry the link)
+            log.info("Recording of %s not downloaded (%s: %s)", call.vpbx_id, type(error).__name__, error)
             self._retry(post, now)
             return 0
         # Recorded before anything else can run: the only window in which a post could go twice.

@@ -151,7 +151,7 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     async def send(caption: Html, *, file_id: str | None = None, link: str | None = None) -> Message:
         """In reply to the request (in its topic, if any)."""
         return await recordings.send_recording(
-            context.bot, svc.http, chat.id, vpbx_id, caption, texts,
+            context.bot, svc.newtel, chat.id, vpbx_id, caption, texts,
             file_id=file_id, link=link, reply_to=message.message_id, thread_id=topic,
         )  # fmt: skip
 
