@@ -39,7 +39,8 @@ class Cards:
 
     def open(self) -> list[Card]:
         """Cards whose calls are not all over yet."""
-        return [_card(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM ringing_cards WHERE NOT final")]
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM ringing_cards WHERE NOT final ORDER BY created_at, vpbx_id")
+        return [_card(row) for row in rows]
 
     def claim(self, vpbx_id: str, user_id: int, calls: Sequence[str], now: int) -> bool:
         """Write a new card (before it is sent); False when that user already has one for that call."""

@@ -9,6 +9,7 @@ so a restart or a failed send never sends a second one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -29,7 +30,7 @@ from storage import CallRecord, Card, User
 log = logging.getLogger(__name__)
 
 KEEP_FINAL = 86_400  # seconds a finished card's row is kept (its calls' cards are never edited again)
-MAX_CALLS = 5  # calls one card lists at most (more ringing at once: the newest are left out of it)
+MAX_CALLS = 5  # calls one card lists at most (more ringing at once: the next ones get a card of their own)
 
 
 def is_ringing(call: CallRecord) -> bool:
@@ -46,23 +47,30 @@ class RingingCards:
     async def update(self, bot: Bot, ringing: Sequence[CallRecord], numbers: Collection[str]) -> None:
         """One live check's news: the inbound calls ringing now, and the internal numbers that ring."""
         storage, now = self._svc.storage, int(time.time())
-        cards = {card.user_id: card for card in storage.cards.open()}
-        calls = [call.vpbx_id for call in ringing][:MAX_CALLS]
+        open_cards = storage.cards.open()
+        calls = [call.vpbx_id for call in ringing]
         wanted = storage.users.ringing(numbers) if calls and numbers else []
         for user in wanted:
-            card = cards.get(user.telegram_id)
-            if card is not None and self._still_rings(card):
-                added = [vpbx_id for vpbx_id in calls if vpbx_id not in card.calls]
-                if added:
-                    cards[user.telegram_id] = Card(
-                        card.vpbx_id, card.user_id, card.message_id, (*card.calls, *added)[:MAX_CALLS], card.shown,
-                        card.final,
-                    )  # fmt: skip
+            mine = [card for card in open_cards if card.user_id == user.telegram_id]
+            shown = {vpbx_id for card in mine for vpbx_id in card.calls}
+            fresh = [vpbx_id for vpbx_id in calls if vpbx_id not in shown]
+            if not fresh:
                 continue
-            if storage.cards.claim(calls[0], user.telegram_id, calls, now):
-                await self._send(bot, user, calls, now)
+            # A call that starts ringing while the user's card still rings joins it (which of them rings whom is
+            # not told); a full card, or none ringing, makes a new card.
+            ringing_card = next(
+                (card for card in mine if len(card.calls) < MAX_CALLS and self._still_rings(card)), None
+            )
+            if ringing_card is not None:
+                room = MAX_CALLS - len(ringing_card.calls)
+                joined, fresh = fresh[:room], fresh[room:]
+                open_cards[open_cards.index(ringing_card)] = dataclasses.replace(
+                    ringing_card, calls=(*ringing_card.calls, *joined)
+                )
+            if fresh and storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now):
+                await self._send(bot, user, fresh[:MAX_CALLS], now)
         users = {user.telegram_id: user for user in wanted}
-        for card in cards.values():
+        for card in open_cards:
             if card.message_id is None or card.final:
                 continue
             owner = users.get(card.user_id) or storage.users.get(card.user_id)

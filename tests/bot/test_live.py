@@ -264,3 +264,32 @@ async def test_calls_the_failing_live_watch_followed_are_reconciled(
         world.sandbox.end_call(call)
         alert = await world.tg.wait_for("sendMessage", chat_id=GROUP, ok=True, timeout=8)
         assert "+7 916 123-45-67" in alert.params["text"]
+
+
+async def test_every_call_that_rings_is_on_a_card_and_each_card_follows_its_calls(live: World) -> None:
+    """One call rings on and on while six more ring briefly (two at a time at most) and are answered elsewhere; and
+    one answered by the manager talks on while the next rings and is missed: each call is on a card, each card
+    follows its calls to their end."""
+    now = live.sandbox.now()
+
+    def at(clid: str, start: float, answer: float | None, end: float, by: str = "100") -> Any:
+        return live.sandbox.add_call(
+            direction="in", clid=clid, status="answered" if answer else "no answer", start=now + start,
+            answer=None if answer is None else now + answer, end=now + end, active=True,
+            answered_numbers=(by,) if answer else (),
+        )  # fmt: skip
+
+    long = at("79160000001", 0, None, 7.0)
+    brief = [at(f"7916000001{n}", 0.4 + n * 1.0, 1.2 + n * 1.0, 5 + n, by="100") for n in range(6)]
+    talk = at("79160000002", 7.4, 7.8, 11, by="101")
+    after = at("79160000003", 8.4, None, 10.0)
+
+    def texts() -> list[str]:
+        return [m["text"] for m in cards(live, MANAGER)]
+
+    def shown(call: Any) -> str:
+        return f"+7 916 000-00-{call.clid[-2:]}"
+
+    await eventually(lambda: all(any(shown(c) in t for t in texts()) for c in (long, *brief, talk, after)), timeout=12)
+    await eventually(lambda: any("Пропущен в " in t and shown(after) in t for t in texts()), timeout=5)
+    assert any("Пропущен в " in t and shown(long) in t for t in texts())
