@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from newtel import Call
 from storage import CallChange, CallRecord, Storage
 
-INGEST_BATCH = 500  # calls compared with the archive and written per poll at most (~35 ms of SQLite, measured)
-RETENTION_BATCH = 500  # calls forgotten per poll at most: pruning a year's backlog never holds the loop long
+# Calls compared and written per transaction at most: ~15 ms of SQLite with the archive's triggers (more on a busy
+# machine with a day of 50,000 calls, bench/live.py); the loop is free between two batches.
+INGEST_BATCH = 200
+RETENTION_BATCH = 200  # calls forgotten per round at most: pruning a year's backlog never holds the loop long
 PRUNE_EVERY = 3_600  # seconds between looks for calls past the retention, once the backlog is gone
 DAY = 86_400  # New-Tel keeps a day of calls
 
