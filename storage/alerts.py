@@ -9,7 +9,7 @@ it rendered, so a change racing with a send leaves the alert pending for another
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -90,7 +90,7 @@ def _alert(row: dict[str, Any] | None) -> Alert | None:
 
 
 def _alerts(rows: Iterable[dict[str, Any]]) -> list[Alert]:
-    return [Alert(**{**row, "dirty": bool(row["dirty"])}) for row in rows]
+    return [Alert(**{**row, "dirty": bool(row["dirty"]), "held": bool(row.get("held", 0))}) for row in rows]
 
 
 def _record(conn: sqlite3.Connection, chat_id: int, call: MissedCall, now: int) -> RecordResult:
@@ -199,14 +199,18 @@ class Alerts:
 
     def pending_delivery(self, limit: int = 50, per_chat: int | None = None) -> list[Alert]:
         """Alerts never sent or changed since their last send, oldest first; at most ``per_chat`` of each
-        chat, so one chat Telegram will not take cannot crowd out the others."""
+        chat, so one chat Telegram will not take cannot crowd out the others. Held alerts (missed outside the
+        chat's business hours) wait for their summary (``release``)."""
         if per_chat is None:
-            return _alerts(self._db.query("SELECT * FROM alerts WHERE dirty ORDER BY id LIMIT ?", (limit,)))
+            return _alerts(
+                self._db.query("SELECT * FROM alerts WHERE dirty AND NOT held ORDER BY id LIMIT ?", (limit,))
+            )
         return _alerts(
             self._db.query(
                 """
                 SELECT alerts.* FROM alerts JOIN (
-                    SELECT id, row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place FROM alerts WHERE dirty
+                    SELECT id, row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place FROM alerts
+                    WHERE dirty AND NOT held
                 ) AS ranked ON ranked.id = alerts.id
                 WHERE ranked.place <= ? ORDER BY alerts.id LIMIT ?
                 """,
@@ -365,3 +369,105 @@ class Alerts:
                 )
             )
         return _alert(row)
+
+    # --- deadlines and business hours (bot/alerts/deadlines.py, bot/alerts/held.py) ---
+
+    def record_missed_scheduled(
+        self,
+        chat_id: int,
+        calls: Iterable[MissedCall],
+        now: int,
+        schedule: Callable[[MissedCall], tuple[int | None, bool]],
+    ) -> list[RecordResult]:
+        """``record_missed_many``, each new alert stamped in the same transaction with ``schedule(call)``: its
+        deadline and whether it is held for the business-hours summary. So no alert is ever posted before its
+        hold is known, nor left without its deadline by a crash."""
+        with write(self._db) as conn:
+            results = []
+            for call in calls:
+                result = _record(conn, chat_id, call, now)
+                if result.is_new:
+                    deadline_at, held = schedule(call)
+                    conn.execute(
+                        "UPDATE alerts SET deadline_at = ?, held = ? WHERE id = ?",
+                        (deadline_at, int(held), result.alert_id),
+                    )
+                results.append(result)
+            return results
+
+    def past_deadline(self, now: int, limit: int = 100) -> list[Alert]:
+        """Live alerts whose deadline has passed and whose deadline reminder is not stored yet, shown in their
+        chat (delivered, not held), the earliest deadline first."""
+        return _alerts(
+            self._db.query(
+                """
+                SELECT * FROM alerts
+                WHERE deadline_at IS NOT NULL AND state <> 'closed' AND deadline_at <= ?
+                    AND NOT held AND message_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM reminders WHERE alert_id = alerts.id AND kind = 'deadline')
+                ORDER BY deadline_at, id LIMIT ?
+                """,
+                (now, limit),
+            )
+        )
+
+    def held_chats(self) -> list[int]:
+        """The chats with live alerts held for their business-hours summary."""
+        rows = self._db.execute(
+            "SELECT DISTINCT chat_id FROM alerts WHERE state <> 'closed' AND held ORDER BY chat_id"
+        ).fetchall()
+        return [chat_id for (chat_id,) in rows]
+
+    def held_for(self, chat_id: int) -> list[Alert]:
+        """The chat's live held alerts, least recent miss first (one per customer, as every live alert)."""
+        return _alerts(
+            self._db.query(
+                "SELECT * FROM alerts WHERE chat_id = ? AND state <> 'closed' AND held ORDER BY first_at, id",
+                (chat_id,),
+            )
+        )
+
+    def release(self, alert_ids: Iterable[int]) -> int:
+        """Held -> pending delivery (the summary is out): each gets its own message with its buttons. An alert
+        closed while held (answered later at night) stays held: nobody needs to hear of it in the morning."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "UPDATE alerts SET held = 0 WHERE held AND state <> 'closed'"
+                " AND id IN (SELECT value FROM json_each(?))",
+                (dumps(sorted(set(alert_ids))),),
+            )
+            return cursor.rowcount
+
+    # --- the owner ("I'll take it": bot/alerts/buttons.py) ---
+
+    def take(self, alert_id: int, user_id: int, name: str | None, now: int) -> Alert | None:
+        """``user_id`` becomes the owner of a live alert nobody owns; None if someone (or they) owns it already or
+        it is closed. The guard decides races: two presses, one owner."""
+        return self._change(
+            "owner_id = :user_id, owner_name = :name, owned_at = :now",
+            "owner_id IS NULL AND state <> 'closed'",
+            {"id": alert_id, "user_id": user_id, "name": name, "now": now},
+        )
+
+    def release_owner(self, alert_id: int, user_id: int, now: int) -> Alert | None:
+        """The owner lets a live alert go; None if ``user_id`` does not own it (any more) or it is closed."""
+        return self._change(
+            "owner_id = NULL, owner_name = NULL, owned_at = NULL",
+            "owner_id = :user_id AND state <> 'closed'",
+            {"id": alert_id, "user_id": user_id, "now": now},
+        )
+
+    def release_all_of(self, user_id: int, now: int) -> list[int]:
+        """Every live alert ``user_id`` owns is let go (they were removed); returns the ids, to be shown again.
+        A closed alert keeps its owner: that is who had it."""
+        with write(self._db) as conn:
+            rows = conn.execute(
+                """
+                UPDATE alerts SET owner_id = NULL, owner_name = NULL, owned_at = NULL,
+                    version = version + 1, updated_at = :now
+                WHERE owner_id = :user_id AND state <> 'closed'
+                RETURNING id
+                """,
+                {"user_id": user_id, "now": now},
+            ).fetchall()
+        return sorted(alert_id for (alert_id,) in rows)

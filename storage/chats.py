@@ -65,24 +65,26 @@ class Chats:
         now: int,
         records: bool = False,
         sip: bool = False,
+        min_ring: int = 0,
     ) -> Chat:
-        """Subscribe (or re-subscribe with new filters); keeps the digest time and language."""
+        """Subscribe (or re-subscribe with new filters); keeps the digest time and language. ``min_ring``: misses
+        that rang fewer seconds are not alerted here (0: every miss)."""
         listed = dumps(sorted({str(n) for n in numbers}))
         with write(self._db) as conn:
             cursor = conn.execute(
                 """
                 INSERT INTO chats
-                    (chat_id, title, subscribed, numbers, balance_alerts, records, sip,
+                    (chat_id, title, subscribed, numbers, balance_alerts, records, sip, min_ring,
                      created_at, updated_at, subscribed_at)
-                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (chat_id) DO UPDATE SET title = coalesce(excluded.title, title), subscribed = 1,
                     subscribed_at = CASE WHEN subscribed AND numbers = excluded.numbers
                         THEN subscribed_at ELSE excluded.subscribed_at END,
                     numbers = excluded.numbers, balance_alerts = excluded.balance_alerts, records = excluded.records,
-                    sip = excluded.sip, updated_at = excluded.updated_at
+                    sip = excluded.sip, min_ring = excluded.min_ring, updated_at = excluded.updated_at
                 RETURNING *
                 """,
-                (chat_id, title, listed, int(balance), int(records), int(sip), now, now, now),
+                (chat_id, title, listed, int(balance), int(records), int(sip), int(min_ring), now, now, now),
             )
             row = one(cursor)
         assert row is not None
@@ -97,6 +99,10 @@ class Chats:
 
     def set_weekly_digest(self, chat_id: int, digest_time: str | None, now: int) -> bool:
         return self._set(chat_id, "digest_weekly = ?", (digest_time,), now)
+
+    def set_board(self, chat_id: int, message_id: int | None, now: int) -> bool:
+        """The chat's board of open alerts is now message ``message_id`` (None: it has none)."""
+        return self._set(chat_id, "board_message_id = ?", (message_id,), now)
 
     def recording_chats(self) -> list[Chat]:
         """Subscribed chats that want each answered call's recording."""
@@ -143,3 +149,22 @@ class Chats:
                 f"UPDATE chats SET {assignment}, updated_at = ? WHERE chat_id = ?", (*params, now, chat_id)
             )
             return cursor.rowcount == 1
+
+    def set_sla(self, chat_id: int, minutes: int | None, now: int) -> bool:
+        """The chat's deadline for calling a miss back (None: ALERT_SLA_MINUTES). 0 turns deadlines off, for the
+        chat's live alerts too (in the same transaction), so no reminder about them comes after it."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "UPDATE chats SET sla_minutes = ?, updated_at = ? WHERE chat_id = ?", (minutes, now, chat_id)
+            )
+            if minutes == 0:
+                conn.execute(
+                    "UPDATE alerts SET deadline_at = NULL, version = version + 1, updated_at = ?"
+                    " WHERE chat_id = ? AND state <> 'closed' AND deadline_at IS NOT NULL",
+                    (now, chat_id),
+                )
+            return cursor.rowcount == 1
+
+    def set_hours(self, chat_id: int, hours: dict[str, Any] | None, now: int) -> bool:
+        """The chat's business hours, stored as JSON (None: always open)."""
+        return self._set(chat_id, "hours = ?", (None if hours is None else dumps(hours),), now)

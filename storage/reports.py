@@ -17,6 +17,8 @@ The definitions every report, digest and export shares (decided once, here):
   outbound -> **called back** (time to call back: that call's start - the episode's first miss's end);
   inbound -> **answered later**; none -> **lost** when there was no later call with the customer at all (no
   callback attempt, they never called again), else **unresolved** (tried, not reached).
+- An episode called back is **its callbacker's**: the member who placed that call (``outcomes``' ``callbacks``).
+- A miss is **short** when it rang (end - start) under a threshold the caller gives (``SHORT_RING_SECONDS``).
 """
 
 from __future__ import annotations
@@ -226,6 +228,13 @@ _LATER = f"EXISTS (SELECT 1 FROM calls a WHERE {_after('a', 's')})"
 
 
 @dataclass(frozen=True, slots=True)
+class MemberCallbacks:
+    internal: str | None  # None: callbacks nobody is known to have placed
+    name: str | None  # as it was at the member's latest callback in the period
+    called_back: int  # episodes their outbound call decided
+
+
+@dataclass(frozen=True, slots=True)
 class Outcomes:
     """The period's episodes added up (what a report shows of them)."""
 
@@ -235,6 +244,7 @@ class Outcomes:
     lost: int
     unresolved: int
     callback_waits: tuple[int, ...]  # seconds, one per episode called back, shortest first
+    callbacks: tuple[MemberCallbacks, ...]  # who called back how many of them, the most first (nobody known last)
 
 
 def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Outcomes:
@@ -260,15 +270,21 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         elif answer_id not in firsts or moment < firsts[answer_id][0]:
             firsts[answer_id] = (moment, ended_at)
     called_back, answered_later, waits = 0, 0, []
+    by_member: dict[str | None, tuple[int, str | None, int]] = {}  # internal -> latest callback, its name, count
     answers = conn.execute(
-        "SELECT id, direction, started_at FROM calls WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT c.id, c.direction, c.started_at, m.internal, m.name FROM calls c"
+        " LEFT JOIN members_seen m ON m.id = c.member_id WHERE c.id IN (SELECT value FROM json_each(?))",
         (dumps(list(firsts)),),
     )
-    for answer_id, direction, answered_start in answers:
+    for answer_id, direction, answered_start, internal, name in answers:
         if direction != "out":
             answered_later += 1
             continue
         called_back += 1
+        latest, latest_name, count = by_member.get(internal, (answered_start, name, 0))
+        if answered_start >= latest:
+            latest, latest_name = answered_start, name
+        by_member[internal] = (latest, latest_name, count + 1)
         first_end = firsts[answer_id][1]
         if first_end is not None:
             waits.append(max(0, answered_start - first_end))
@@ -280,7 +296,11 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         (dumps([[customer, *moment] for customer, moment in unanswered.items()]),),
     ).fetchone()
     lost = len(unanswered) - tried
-    return Outcomes(len(customers), called_back, answered_later, lost, tried, tuple(sorted(waits)))
+    callbacks = sorted(
+        (MemberCallbacks(internal, name, count) for internal, (_, name, count) in by_member.items()),
+        key=lambda m: (m.internal is None, -m.called_back, m.name or ""),
+    )
+    return Outcomes(len(customers), called_back, answered_later, lost, tried, tuple(sorted(waits)), tuple(callbacks))
 
 
 def episodes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[Episode]:
@@ -319,6 +339,56 @@ def _episode(misses: list[tuple[Any, ...]]) -> Episode:
         wait = max(0, answered_start - first_end) if first_end is not None else None
         return Episode(customer, ids, first_end, "called_back", member_name, wait)
     return Episode(customer, ids, first_end, "answered_later", member_name, None)
+
+
+def _misses_where(start: int, end: int, numbers: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """The period's misses as ``outcomes`` reads them (through the misses' covering index): a miss is inbound, its
+    company number is the one dialled."""
+    where, params = _period(start, end, ())
+    if numbers:
+        where += " AND c.dnid IN (SELECT value FROM json_each(:numbers))"
+        params["numbers"] = dumps(sorted(set(numbers)))
+    return f"{where} AND {MISSED_SQL}", params
+
+
+def short_misses(conn: sqlite3.Connection, start: int, end: int, under: int, numbers: Sequence[str] = ()) -> int:
+    """The period's misses that rang fewer than ``under`` seconds (a customer who hung up at once)."""
+    where, params = _misses_where(start, end, numbers)
+    (count,) = conn.execute(
+        f"SELECT count(*) FROM calls c WHERE {where} AND c.ended_at - c.started_at < :under", {**params, "under": under}
+    ).fetchone()
+    return int(count)
+
+
+@dataclass(frozen=True, slots=True)
+class LostCustomer:
+    """A lost episode (nobody got through to the customer, nor they to the company, ever since) as ``/lost`` shows
+    it: a customer has at most one, their last."""
+
+    customer: str
+    name: str | None  # from the customer book
+    attempts: int  # their misses in it
+    first_at: int  # when the first of them started
+    last_at: int  # when the last of them started
+
+
+def lost(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[LostCustomer]:
+    """The period's lost episodes (``episodes``), the most attempts first, then the most recent."""
+    found = [e for e in episodes(conn, start, end, numbers) if e.outcome == "lost"]
+    rows = conn.execute(
+        "SELECT c.id, c.started_at, k.name FROM calls c LEFT JOIN contacts k ON k.number = c.customer"
+        " WHERE c.id IN (SELECT value FROM json_each(?))",
+        (dumps([row_id for e in found for row_id in e.misses]),),
+    )
+    started: dict[int, int] = {}
+    names: dict[int, str | None] = {}
+    for row_id, started_at, name in rows:
+        started[row_id], names[row_id] = started_at, name
+    customers = [
+        LostCustomer(e.customer, names[e.misses[0]], len(e.misses), started[e.misses[0]], started[e.misses[-1]])
+        for e in found
+    ]
+    return sorted(customers, key=lambda c: (-c.attempts, -c.last_at, c.customer))
 
 
 def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Iterator[ExportRow]:

@@ -19,6 +19,7 @@ from storage.kv import KV
 from storage.migrations import migrate, schema_version
 from storage.phones import Phones
 from storage.recordings import Recordings
+from storage.reminders import Reminders
 from storage.users import Users
 
 # sqlite3 runs on the bot's event loop: while a write waits for another process's lock, nobody is answered. So
@@ -53,6 +54,7 @@ class Storage:
         self.recordings = Recordings(db)
         self.phones = Phones(db)
         self.kv = KV(db)
+        self.reminders = Reminders(db)  # about alerts: callback reminders, deadlines, escalations
 
     @classmethod
     def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:

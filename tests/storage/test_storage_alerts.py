@@ -358,3 +358,83 @@ def test_a_late_step_of_an_earlier_claim_changes_nothing(s: Storage) -> None:
     assert s.alerts.callback_finished(alert_id, True, 60, "a" * 40, now=240, claim=earlier) is None
     current = s.alerts.get(alert_id)
     assert current is not None and (current.state, current.callback_by) == ("calling", 8)
+
+
+# --- the owner ("I'll take it") and the callback reminder ---
+
+
+def test_one_owner_at_a_time_kept_through_callbacks_and_closing(s: Storage) -> None:
+    alert_id = miss(s, "c1", 100).alert_id
+    assert alert_id is not None
+    taken = s.alerts.take(alert_id, 7, "Ivan", now=200)
+    assert taken == fresh_alert(owner_id=7, owner_name="Ivan", owned_at=200, version=2, updated_at=200)
+    assert s.alerts.take(alert_id, 8, "Anna", now=201) is None  # someone has it
+    assert s.alerts.take(alert_id, 7, "Ivan", now=202) is None  # and it is already theirs
+    assert s.alerts.release_owner(alert_id, 8, now=203) is None  # only the owner lets it go
+    claim = s.alerts.claim_callback(alert_id, 8, "Anna", now=210)  # someone else calls anyway
+    assert claim is not None and s.alerts.callback_finished(alert_id, False, None, None, now=220, claim=claim)
+    reopened = s.alerts.get(alert_id)
+    assert reopened is not None and (reopened.state, reopened.owner_id, reopened.owned_at) == ("open", 7, 200)
+    released = s.alerts.release_owner(alert_id, 7, now=230)
+    assert released is not None and (released.owner_id, released.owner_name, released.owned_at) == (None, None, None)
+    assert released.version == reopened.version + 1  # shown again, without the owner
+    assert s.alerts.take(alert_id, 8, "Anna", now=240) is not None
+    assert s.alerts.close(alert_id, "done", by=8, name="Anna", now=250)
+    closed = s.alerts.get(alert_id)
+    assert closed is not None and (closed.owner_id, closed.owner_name) == (8, "Anna")  # who had it
+    assert s.alerts.release_owner(alert_id, 8, now=260) is None and s.alerts.take(alert_id, 7, "Ivan", now=260) is None
+
+
+def test_two_people_taking_an_alert_at_once_one_owns_it(db_path: Path) -> None:
+    """Two connections racing on the same alert, many rounds: one owner each time."""
+    with Storage.open(db_path) as main:
+        main.chats.subscribe(CHAT, "Sales", [], False, now=1)
+        miss(main, "c1", 100)
+        for round_ in range(20):
+            taken = race(db_path, [lambda st, u=user: st.alerts.take(1, u, f"user {u}", now=200) for user in (7, 8)])
+            owners = [alert.owner_id for alert in taken if alert is not None]
+            assert len(owners) == 1, (round_, owners)
+            current = main.alerts.get(1)
+            assert current is not None and (current.owner_id, current.owner_name) == (owners[0], f"user {owners[0]}")
+            assert main.alerts.release_owner(1, owners[0], now=300) is not None
+
+
+def test_a_removed_users_live_alerts_are_let_go(s: Storage) -> None:
+    ids = [miss(s, f"c{n}", 100, clid=f"7911000000{n}").alert_id for n in range(4)]
+    assert None not in ids
+    first, second, annas, closed = (int(i) for i in ids if i is not None)
+    for alert_id in (first, second, closed):
+        s.alerts.take(alert_id, 7, "Ivan", now=200)
+    s.alerts.take(annas, 8, "Anna", now=200)
+    s.alerts.close(closed, "done", by=7, name="Ivan", now=210)
+    versions = {a.id: a.version for a in s.alerts.open_for(CHAT)}
+    assert s.alerts.release_all_of(7, now=300) == [first, second]
+    after = {a.id: a for a in s.alerts.open_for(CHAT)}
+    assert [after[i].owner_id for i in (first, second, annas)] == [None, None, 8]
+    assert [after[i].version - versions[i] for i in (first, second, annas)] == [1, 1, 0]  # shown again
+    assert s.alerts.get(closed).owner_id == 7  # type: ignore[union-attr]  # closed: history
+    assert s.alerts.release_all_of(7, now=310) == []
+
+
+def test_a_callback_reminder_is_due_once_and_asked_for_again(s: Storage) -> None:
+    alert_id = miss(s, "c1", 100).alert_id
+    assert alert_id is not None
+    reminders = s.reminders
+    armed = reminders.rearm(alert_id, "callback", 7, due_at=500, now=200)
+    assert (armed.state, armed.due_at, armed.message_id, armed.created_at) == ("due", 500, None, 200)
+    assert reminders.due(499, kinds=["callback"]) == []
+    assert reminders.due(500, kinds=["callback"]) == [armed]
+    assert reminders.due(500, kinds=["deadline"]) == []
+    assert reminders.mark_sent(alert_id, "callback", 7, now=500)
+    assert not reminders.mark_sent(alert_id, "callback", 7, now=501)  # the second look finds it taken
+    assert reminders.due(10_000, kinds=["callback"]) == []  # never due again, a restart or not
+    reminders.set_message(alert_id, "callback", 7, 42, now=502)
+    assert reminders.get(alert_id, "callback", 7) == replace(armed, state="sent", message_id=42, updated_at=502)
+    # Asked for again after another call back nobody answered: due anew, the old message no longer its own.
+    again = reminders.rearm(alert_id, "callback", 7, due_at=900, now=600)
+    assert again == replace(armed, due_at=900, updated_at=600)
+    reminders.rearm(alert_id, "callback", 8, due_at=900, now=600)
+    assert reminders.cancel_for_user(7, "callback", now=700) == 1
+    assert [(r.user_id, r.state) for r in reminders.for_alert(alert_id)] == [(7, "cancelled"), (8, "due")]
+    assert reminders.cancel_for_user(7, "callback", now=701) == 0
+    assert reminders.get(alert_id, "callback", 9) is None

@@ -73,3 +73,15 @@ def test_move_to_a_supergroup_carries_alerts(storage: Storage) -> None:
     assert storage.chats.get(-1001).title == "group"  # type: ignore[union-attr]
     assert storage.alerts.get(result.alert_id).chat_id == -1001  # type: ignore[arg-type,union-attr]
     assert storage.alerts.record_missed(-1001, "c1", "7911", "7495", 100, 110, now=121).is_duplicate
+
+
+def test_min_ring_is_part_of_each_subscription_and_the_board_is_kept(storage: Storage) -> None:
+    chat = storage.chats.subscribe(-1, "t", [], False, now=1, min_ring=5)
+    assert (chat.min_ring, chat.board_message_id) == (5, None)
+    assert storage.chats.set_board(-1, 42, now=2)
+    again = storage.chats.subscribe(-1, "t", [], True, now=3)  # each /subscribe says all its options
+    assert (again.min_ring, again.board_message_id, again.subscribed_at) == (0, 42, 1)
+    assert storage.chats.set_board(-1, None, now=4) and storage.chats.get(-1).board_message_id is None  # type: ignore[union-attr]
+    assert not storage.chats.set_board(-2, 7, now=5)
+    with pytest.raises(Exception, match="CHECK"):
+        storage.chats.subscribe(-1, "t", [], False, now=6, min_ring=-1)

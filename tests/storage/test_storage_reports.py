@@ -81,11 +81,23 @@ def test_the_outcomes_add_up_the_episodes(storage: Storage) -> None:
         direction = "in" if rng.random() < 0.7 else "out"
         history.append(call(n, direction, rng.choice(customers), rng.random() < 0.5, start, active=n > 295))
     storage.calls.ingest(history, now=start + 1)
+    for n, placed in enumerate(history[:200]):  # who placed the earlier ones is known, the later ones nobody's
+        if placed.direction == "out":
+            storage.calls.set_who(placed.vpbx_id, f"10{n % 3}", f"Member {n % 3}")
     seen: set[str] = set()
+    named: set[str | None] = set()
     for period in ((0, start // 2), (start // 3, start), (0, start + 1)):
         found = reports.episodes(storage.db.conn, *period)
         kinds = [e.outcome for e in found]
         seen.update(kinds)
+        by_name: dict[str | None, int] = {}
+        for e in found:
+            if e.outcome == "called_back":
+                by_name[e.member_name] = by_name.get(e.member_name, 0) + 1
+        callbacks = sorted(
+            (reports.MemberCallbacks(name and "10" + name[-1], name, n) for name, n in by_name.items()),
+            key=lambda m: (m.internal is None, -m.called_back, m.name or ""),
+        )
         assert reports.outcomes(storage.db.conn, *period) == reports.Outcomes(
             customers=len({e.customer for e in found}),
             called_back=kinds.count("called_back"),
@@ -93,11 +105,14 @@ def test_the_outcomes_add_up_the_episodes(storage: Storage) -> None:
             lost=kinds.count("lost"),
             unresolved=kinds.count("unresolved"),
             callback_waits=tuple(sorted(e.callback_seconds for e in found if e.callback_seconds is not None)),
+            callbacks=tuple(callbacks),
         )
+        named.update(by_name)
         assert sum(len(e.misses) for e in found) == sum(
             1 for c in history if c.is_missed and period[0] <= c.started_at < period[1]
         )
     assert seen == {"called_back", "answered_later", "lost", "unresolved"}
+    assert named == {"Member 0", "Member 1", "Member 2", None}
 
 
 def test_an_episode_knows_its_calls_and_who_decided_it(storage: Storage) -> None:
@@ -332,3 +347,70 @@ def test_a_reader_has_its_own_read_only_connection_to_the_file(db_path: Path) ->
     with pytest.raises(sqlite3.OperationalError), reports.reading(db_path.with_name("elsewhere.db")):
         pass
     assert not db_path.with_name("elsewhere.db").exists()
+
+
+def test_who_called_back_short_rings_and_the_lost_customers(storage: Storage) -> None:
+    """Who called back (in ``outcomes``' one pass), the misses that rang under a threshold and the lost customers."""
+    a, b, c, d, e = (f"7916000000{i}" for i in range(1, 6))
+    storage.calls.ingest(
+        [
+            call(1, "in", a, False, 1_000, ring=3),  # a short ring, called back by 101
+            call(2, "out", a, True, 1_100),
+            call(3, "in", b, False, 1_200),  # two misses, called back by 101 (renamed since) from another number
+            call(4, "in", b, False, 1_300, ring=4),
+            call(5, "out", b, True, 1_400, company=OTHER_COMPANY),
+            call(6, "in", c, False, 1_500),  # called back by nobody known
+            call(7, "out", c, True, 1_600),
+            call(8, "in", d, False, 1_700),  # lost, twice; the book knows them
+            call(9, "in", d, False, 1_800, ring=5),
+            call(10, "in", e, False, 1_900, company=OTHER_COMPANY),  # lost, once
+            call(11, "in", c, False, 2_000),  # c again, after the callback: lost too
+        ],
+        now=3_000,
+    )
+    storage.calls.set_who("0" * 39 + "2", "101", "Иванова")
+    storage.calls.set_who("0" * 39 + "5", "101", "Петрова")
+    storage.contacts.set(d, "Сидоров", by=None, now=1)
+    conn = storage.db.conn
+    assert reports.outcomes(conn, 0, 3_000).callbacks == (
+        reports.MemberCallbacks("101", "Петрова", 2),
+        reports.MemberCallbacks(None, None, 1),
+    )
+    assert reports.outcomes(conn, 0, 3_000, numbers=[COMPANY]).callbacks == (
+        reports.MemberCallbacks("101", "Петрова", 2),  # the misses were through COMPANY, one callback was not
+        reports.MemberCallbacks(None, None, 1),
+    )
+    assert reports.outcomes(conn, 0, 1_150).callbacks == (reports.MemberCallbacks("101", "Иванова", 1),)
+    assert reports.short_misses(conn, 0, 3_000, under=5) == 2  # rang 3 and 4 s; 5 s is not short
+    assert reports.short_misses(conn, 0, 3_000, under=5, numbers=[OTHER_COMPANY]) == 0
+    assert reports.lost(conn, 0, 3_000) == [
+        reports.LostCustomer(d, "Сидоров", attempts=2, first_at=1_700, last_at=1_800),
+        reports.LostCustomer(c, None, attempts=1, first_at=2_000, last_at=2_000),  # the more recent first
+        reports.LostCustomer(e, None, attempts=1, first_at=1_900, last_at=1_900),
+    ]
+    assert [x.customer for x in reports.lost(conn, 0, 3_000, numbers=[OTHER_COMPANY])] == [e]
+
+
+def test_callbacks_per_member_add_up_to_the_episodes_called_back(storage: Storage) -> None:
+    rng = random.Random(11)
+    customers = [f"791600000{i:02d}" for i in range(30)]
+    start, history = 0, []
+    for n in range(400):
+        start += rng.randrange(1, 300)
+        direction = "in" if rng.random() < 0.7 else "out"
+        history.append(call(n, direction, rng.choice(customers), rng.random() < 0.5, start))
+    storage.calls.ingest(history, now=start + 1)
+    for n, record in enumerate(history):
+        if record.direction == "out" and record.status == "answered":
+            storage.calls.set_who(record.vpbx_id, f"10{n % 3}", f"Member {n % 3}")
+    for period in ((0, start // 2), (start // 3, start + 1)):
+        settled = reports.outcomes(storage.db.conn, *period)
+        episodes = reports.episodes(storage.db.conn, *period)
+        counted: dict[str | None, int] = {}
+        for episode in episodes:
+            if episode.outcome == "called_back":
+                counted[episode.member_name] = counted.get(episode.member_name, 0) + 1
+        assert {m.name: m.called_back for m in settled.callbacks} == counted and len(counted) == 3
+        assert sum(m.called_back for m in settled.callbacks) == settled.called_back
+        lost = [e for e in episodes if e.outcome == "lost"]
+        assert sorted(c.customer for c in reports.lost(storage.db.conn, *period)) == sorted(e.customer for e in lost)
