@@ -377,6 +377,24 @@ def delete_messages(world: World, params: Params, files: Files) -> Any:
     return True
 
 
+@method("pinChatMessage")
+def pin_chat_message(world: World, params: Params, files: Files) -> Any:
+    """The chat's pinned message (getChat's ``pinned_message``); one at a time, as the fake keeps it."""
+    stored = _target(world, params, "message to pin not found")
+    world.chats[stored.chat_id]["pinned_message"] = copy.deepcopy(stored.data)
+    return True
+
+
+@method("unpinChatMessage")
+def unpin_chat_message(world: World, params: Params, files: Files) -> Any:
+    chat = world.chats[_chat_id(world, params, sending=False)]
+    wanted = params.get("message_id")
+    pinned = chat.get("pinned_message")
+    if pinned is not None and (wanted is None or int(wanted) == pinned["message_id"]):
+        del chat["pinned_message"]
+    return True
+
+
 @method("answerCallbackQuery")
 def answer_callback_query(world: World, params: Params, files: Files) -> Any:
     query = world.queries.get(str(params.get("callback_query_id")))

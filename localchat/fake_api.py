@@ -314,6 +314,13 @@ class FakeBotAPI:
         chat = self._world.chats.get(chat_id)
         return dict(chat) if chat is not None else None
 
+    def pinned(self, chat_id: int) -> int | None:
+        """The id of the message pinned in the chat (pinChatMessage), or None (a deleted message is unpinned)."""
+        pinned = self._world.chats.get(chat_id, {}).get("pinned_message")
+        if pinned is None or self._world.find(chat_id, int(pinned["message_id"])) is None:
+            return None
+        return int(pinned["message_id"])
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         stored = self._world.find(chat_id, message_id)
         return stored.view() if stored is not None else None

@@ -160,6 +160,24 @@ async def test_delete_message(tg: FakeBotAPI, api: Api) -> None:
     assert (status, body["description"]) == (400, "Bad Request: message to delete not found")
 
 
+async def test_pinning_a_message(tg: FakeBotAPI, api: Api) -> None:
+    await api("sendMessage", chat_id=GROUP, text="board")
+    await api("sendMessage", chat_id=GROUP, text="news")
+    assert tg.pinned(GROUP) is None
+    assert (await api("pinChatMessage", chat_id=GROUP, message_id=1, disable_notification=True))[0] == 200
+    assert tg.pinned(GROUP) == 1
+    assert (await api("getChat", chat_id=GROUP))[1]["result"]["pinned_message"]["text"] == "board"
+    status, body = await api("pinChatMessage", chat_id=GROUP, message_id=99)
+    assert (status, body["description"]) == (400, "Bad Request: message to pin not found")
+    await api("unpinChatMessage", chat_id=GROUP, message_id=2)  # not the pinned one: nothing changes
+    assert tg.pinned(GROUP) == 1
+    await api("deleteMessage", chat_id=GROUP, message_id=1)  # a deleted message is no longer pinned
+    assert tg.pinned(GROUP) is None
+    await api("pinChatMessage", chat_id=GROUP, message_id=2)
+    await api("unpinChatMessage", chat_id=GROUP)
+    assert tg.pinned(GROUP) is None
+
+
 async def test_callback_queries_and_answers(tg: FakeBotAPI, api: Api) -> None:
     _, sent = await api("sendMessage", chat_id=USER, text="Missed call", reply_markup=KEYBOARD)
     message = sent["result"]
