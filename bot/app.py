@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot import callback_data as cd
 from bot import errors, web
 from bot.access import admin, checks, requests
-from bot.alerts import buttons, digest, poller, subscriptions
+from bot.alerts import board, buttons, deadlines, digest, held, poller, reminders, schedule, subscriptions
 from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
@@ -33,6 +33,7 @@ from bot.health import sip
 from bot.profile import commands as profile
 from bot.ratelimit import PatientRateLimiter
 from bot.reports import commands as reports
+from bot.reports import lost
 from bot.ringing import commands as ringing
 from bot.services import Services
 from bot.texts import CATALOGS, Texts
@@ -46,6 +47,7 @@ MENU = [
     ("call", "menu_call"),
     ("record", "menu_record"),
     ("report", "menu_report"),
+    ("lost", "menu_lost"),
     ("name", "menu_name"),
     ("contacts", "menu_contacts"),
     ("members", "menu_members"),
@@ -108,11 +110,21 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("unsubscribe", subscriptions.unsubscribe),
         MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.chat_migrated),
         command("digest", digest.digest_command),
+        command("sla", schedule.sla),  # the chat's callback deadline
+        command("hours", schedule.hours),  # the chat's business hours
+        command("board", board.board_command),  # the pinned list of open alerts, posted anew
         # Reports from the archive (the digest above sends the same report on a schedule).
         command("report", reports.report),
         command("export", reports.export_calls),
+        command("lost", lost.lost_command),
         CallbackQueryHandler(buttons.call_back, pattern=cd.matches(cd.CallBack)),
         CallbackQueryHandler(buttons.done, pattern=cd.matches(cd.Done)),
+        # The alert's owner, and the private reminder after a call back nobody answered.
+        CallbackQueryHandler(buttons.take, pattern=cd.matches(cd.Take)),
+        CallbackQueryHandler(buttons.release, pattern=cd.matches(cd.Release)),
+        CallbackQueryHandler(buttons.remind_me, pattern=cd.matches(cd.RemindMe)),
+        CallbackQueryHandler(reminders.remind_call, pattern=cd.matches(cd.RemindCall)),
+        CallbackQueryHandler(reminders.remind_done, pattern=cd.matches(cd.RemindDone)),
     ]
     return {-1: guards, 0: features}
 
@@ -123,6 +135,9 @@ async def post_init(application: App) -> None:
     data.services = await Services.create(data.settings)
     await register_menu(application)
     poller.start(application)
+    deadlines.start(application)  # reminders past a deadline, then the admins (stored: a restart repeats none)
+    reminders.start(application)  # "Remind me": the presser's private reminder (stored, sent once)
+    held.start(application)  # the summary of misses outside business hours, when they begin
     settings, live = data.settings, data.live
     if settings.newtel_events_secret is not None and not settings.webhook_url:  # webhook mode: bot.__main__ serves it
         if live is None:

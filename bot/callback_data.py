@@ -52,6 +52,41 @@ class Done:
     alert_id: int
 
 
+# The alert's owner and the callback reminder.
+@dataclass(frozen=True)
+class Take:
+    tag: ClassVar[str] = "take"
+    alert_id: int
+
+
+@dataclass(frozen=True)
+class Release:
+    tag: ClassVar[str] = "rel"
+    alert_id: int
+
+
+@dataclass(frozen=True)
+class RemindMe:
+    tag: ClassVar[str] = "rmd"
+    alert_id: int
+
+
+@dataclass(frozen=True)
+class RemindCall:
+    """Call back, from the presser's private reminder."""
+
+    tag: ClassVar[str] = "rmcb"
+    alert_id: int
+
+
+@dataclass(frozen=True)
+class RemindDone:
+    """Done, from the presser's private reminder."""
+
+    tag: ClassVar[str] = "rmdone"
+    alert_id: int
+
+
 # The customer book.
 @dataclass(frozen=True)
 class CardCall:
@@ -104,6 +139,11 @@ Payload = (
     | Reject
     | CallBack
     | Done
+    | Take
+    | Release
+    | RemindMe
+    | RemindCall
+    | RemindDone
     | CardCall
     | CardRename
     | CardRemove
@@ -164,7 +204,11 @@ def on_its_message(press: CallbackQuery) -> bool:
         return False
     offered = [button.callback_data for row in (message.reply_markup or _NO_MARKUP).inline_keyboard for button in row]
     payload = parse(press.data)
-    stale_ok = RequestAccess | CallBack | Done | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel
+    # An alert's buttons change as it is taken, released and called back: those presses are stale, not forged.
+    stale_ok = (
+        RequestAccess | CallBack | Done | Take | Release | RemindMe
+        | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel
+    )  # fmt: skip
     if press.data in offered or isinstance(payload, stale_ok):
         return True
     # Another page of a list: the message must be a list with pages (a double tap on › lands here).

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     low_balance_threshold: Decimal = Decimal("500")
     call_retention_days: int = Field(default=365, ge=1, le=3650, description="days the call archive keeps a call")
     alert_max_age: float = Field(default=24 * 3600, gt=0, description="seconds; older missed calls are not alerted")
+    alert_remind_minutes: float = Field(
+        default=30, gt=0, le=24 * 60, description="minutes from a Remind me press to the private reminder"
+    )  # fractions of a minute are for tests
+    alert_sla_minutes: float = Field(
+        default=15, ge=0, le=7 * 24 * 60, description="minutes (business time) to call a miss back; 0: no deadline"
+    )  # a chat's /sla overrides it; fractions of a minute are for tests
+    short_ring_seconds: int = Field(
+        default=0, ge=0, le=120, description="misses that rang under this count as short in reports; 0: none"
+    )
+    alert_board: bool = True  # every subscribed chat gets the pinned board of its open alerts (False: on /board)
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)

@@ -64,14 +64,37 @@ def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyb
 
 
 def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
-    """Call back and Done, while the alert is open (while someone is calling back, nobody else is offered them)."""
+    """Call back and Done, while the alert is open (while someone is calling back, nobody else is offered them);
+    under them "I'll take it", or Release once someone has (everyone sees it, only the owner's press counts), and
+    after a call back nobody answered, "Remind me"."""
     if alert.state != "open":
         return None
+    owner = (
+        _button(texts.plain("button_release"), cd.Release(alert.id))
+        if alert.owner_id is not None
+        else _button(texts.plain("button_take"), cd.Take(alert.id))
+    )
+    second = [owner]
+    if alert.callback_outcome == "no answer":
+        second.append(_button(texts.plain("button_remind"), cd.RemindMe(alert.id)))
     return InlineKeyboardMarkup(
         [
             [
                 _button(texts.plain("button_call_back"), cd.CallBack(alert.id)),
                 _button(texts.plain("button_done"), cd.Done(alert.id)),
+            ],
+            second,
+        ]
+    )
+
+
+def reminder(alert_id: int, texts: Texts) -> InlineKeyboardMarkup:
+    """The presser's private reminder: Call back and Done, acting on the alert in its group."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.plain("button_call_back"), cd.RemindCall(alert_id)),
+                _button(texts.plain("button_done"), cd.RemindDone(alert_id)),
             ]
         ]
     )

@@ -1,12 +1,16 @@
 """The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
-storage, so a second press by anyone places nothing). "Done": closes the alert by hand. A press counts only
-on the alert's own message: not forced onto another message, nor on a stale copy of the alert."""
+storage, so a second press by anyone places nothing); on an alert someone else took, it asks first and a second
+tap within CALL_ANYWAY_SECONDS calls. "Done": closes the alert by hand. "I'll take it" makes the presser its owner
+(atomic too: two presses, one owner) and the owner's Release lets it go. "Remind me" stores a private reminder
+(``bot.alerts.reminders`` sends it and handles its buttons through ``place_callback`` and ``close_by_hand``). A press
+counts only on the alert's own message: not forced onto another message, nor on a stale copy of the alert."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
+from datetime import datetime
 
 from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
@@ -17,8 +21,12 @@ from bot.calls import calling
 from bot.context import Context
 from bot.texts import Html, Texts
 from storage import Alert
+from storage.kv import KV
 
 log = logging.getLogger(__name__)
+
+CALL_ANYWAY_SECONDS = 15  # a second Call back on an alert someone else took, this soon after the first, calls
+_ASKED = "alerts.call-anyway:"  # kv: <alert id>:<user id> -> when that user was asked, and about which owner
 
 
 def _name(caller: Caller) -> str:
@@ -31,13 +39,26 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
     if (found := cd.pressed(update, cd.CallBack)) is None:
         return
     press, payload = found
-    svc, texts, now = caller.services, caller.texts, int(time.time())
-    alerts = svc.storage.alerts
-    alert = alerts.get(payload.alert_id)
+    alert = caller.services.storage.alerts.get(payload.alert_id)
     if alert is None:
-        await press.answer(texts.plain("alert_gone"), show_alert=True)
+        await press.answer(caller.texts.plain("alert_gone"), show_alert=True)
         return
     if not await _on_the_alert(press, alert, context, caller):
+        return
+    await place_callback(press, alert, context, caller, told_in=(alert.chat_id, alert.message_id))
+
+
+async def place_callback(
+    press: CallbackQuery, alert: Alert, context: Context, caller: Caller, *, told_in: tuple[int, int | None]
+) -> None:
+    """A press of Call back, on the alert or on its reminder (the caller checked it came from that message): asks
+    first when someone else took the alert, else claims it and places one call. ``told_in``: the chat (and the
+    message to reply to) where a problem is said once the popup is answered."""
+    svc, texts, now = caller.services, caller.texts, int(time.time())
+    alerts = svc.storage.alerts
+    if not _may_call(svc.storage.kv, alert, caller.user.telegram_id):
+        asked = texts("owner_call_anyway", name=alert.owner_name or "—", seconds=CALL_ANYWAY_SECONDS)
+        await press.answer(Texts.strip(asked), show_alert=True)
         return
     plan = await calling.prepare(svc, caller.user, alert.clid, dialled=alert.dnid)
     if isinstance(plan, calling.CannotCall):
@@ -65,15 +86,31 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
     elif isinstance(outcome, calling.MayHaveStarted):
         # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
         log.warning("Callback for alert %s unconfirmed", alert.id)
-        await _tell(context, alert, texts("callback_uncertain"))
+        await _tell(context, told_in, texts("callback_uncertain"))
     else:
-        await _tell(context, alert, calling.why_not(outcome, texts))
+        await _tell(context, told_in, calling.why_not(outcome, texts))
         try:
             alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
         except sqlite3.Error as error:  # e.g. the database that refused the audit: the poll reopens it later
             log.warning("Alert %s stays claimed until the poll gives up on it: %s", alert.id, error)
             return
         await delivery.deliver(context.bot, alert.id)
+
+
+def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
+    """Whether this press of Call back may call: nobody else took the alert, or the presser was asked about the same
+    owner at most CALL_ANYWAY_SECONDS ago. A first press is remembered in storage (a popup cannot hold buttons)."""
+    if alert.owner_id is None or alert.owner_id == user_id:
+        return True
+    key, now = f"{_ASKED}{alert.id}:{user_id}", time.time()
+    asked = kv.get(key)
+    about_this_owner = isinstance(asked, dict) and asked.get("owner") == alert.owner_id
+    if about_this_owner and 0 <= now - float(asked["at"]) <= CALL_ANYWAY_SECONDS:
+        kv.delete(key)
+        return True
+    kv.forget_older(_ASKED, before=int(now) - 60)  # the asks nobody confirmed
+    kv.set(key, {"at": now, "owner": alert.owner_id}, now=int(now))
+    return False
 
 
 async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:
@@ -107,12 +144,13 @@ def _why_not(current: Alert | None, texts: Texts) -> Html:
     return texts("callback_closed")
 
 
-async def _tell(context: Context, alert: Alert, text: str) -> None:
-    """A callback's trouble, said in the alert's chat (the button's popup has been answered already)."""
+async def _tell(context: Context, told_in: tuple[int, int | None], text: str) -> None:
+    """A callback's trouble, said in the alert's chat or the reminder's (the button's popup has been answered)."""
+    chat_id, reply_to = told_in
     try:
-        await context.bot.send_message(alert.chat_id, text, reply_to_message_id=alert.message_id)
+        await context.bot.send_message(chat_id, text, reply_to_message_id=reply_to)
     except TelegramError as error:
-        log.warning("Could not report a callback problem in chat %s: %s", alert.chat_id, error)
+        log.warning("Could not report a callback problem in chat %s: %s", chat_id, error)
 
 
 @requires("manager")
@@ -120,15 +158,106 @@ async def done(update: Update, context: Context, caller: Caller) -> None:
     if (found := cd.pressed(update, cd.Done)) is None:
         return
     press, payload = found
-    svc, texts = caller.services, caller.texts
-    alert = svc.storage.alerts.get(payload.alert_id)
+    alert = caller.services.storage.alerts.get(payload.alert_id)
     if alert is None:
-        await press.answer(texts.plain("alert_gone"), show_alert=True)
+        await press.answer(caller.texts.plain("alert_gone"), show_alert=True)
         return
     if not await _on_the_alert(press, alert, context, caller):
         return
+    await close_by_hand(press, alert, context, caller)
+
+
+async def close_by_hand(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> None:
+    """A press of Done, on the alert or on its reminder (the caller checked it came from that message)."""
+    svc, texts = caller.services, caller.texts
     if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
         await press.answer(texts.plain("callback_closed"))
         return
-    await context.delivery.deliver(context.bot, payload.alert_id)
+    await context.delivery.deliver(context.bot, alert.id)
     await press.answer(texts.plain("done_ok"))
+
+
+# --- the owner ----------------------------------------------------------------------------------------------
+
+
+@requires("manager")
+async def take(update: Update, context: Context, caller: Caller) -> None:
+    """I'll take it: the presser owns the alert, unless someone pressed first."""
+    if (found := await _pressed_on_alert(update, context, caller, cd.Take)) is None:
+        return
+    press, alert = found
+    svc, texts, me = caller.services, caller.texts, caller.user.telegram_id
+    taken = svc.storage.alerts.take(alert.id, me, _name(caller), int(time.time()))
+    if taken is None:
+        current = svc.storage.alerts.get(alert.id)
+        if current is None or current.state == "closed":
+            why = texts("callback_closed")
+        elif current.owner_id == me:
+            why = texts("owner_already_yours")
+        else:
+            why = texts("owner_taken_by", name=current.owner_name or "—")
+        await press.answer(Texts.strip(why), show_alert=True)
+        return
+    await _answer_then_show(press, texts.plain("owner_taken"), context, alert.id)
+
+
+@requires("manager")
+async def release(update: Update, context: Context, caller: Caller) -> None:
+    """Release: only the owner's press lets the alert go; anyone else hears whose it is."""
+    if (found := await _pressed_on_alert(update, context, caller, cd.Release)) is None:
+        return
+    press, alert = found
+    svc, texts = caller.services, caller.texts
+    released = svc.storage.alerts.release_owner(alert.id, caller.user.telegram_id, int(time.time()))
+    if released is None:
+        current = svc.storage.alerts.get(alert.id)
+        if current is None or current.state == "closed":
+            why = texts("callback_closed")
+        elif current.owner_id is None:
+            why = texts("owner_nobody")
+        else:
+            why = texts("owner_not_yours", name=current.owner_name or "—")
+        await press.answer(Texts.strip(why), show_alert=True)
+        return
+    await _answer_then_show(press, texts.plain("owner_released"), context, alert.id)
+
+
+@requires("manager")
+async def remind_me(update: Update, context: Context, caller: Caller) -> None:
+    """Remind me: the alert comes to the presser privately ALERT_REMIND_MINUTES from now, unless it closes first."""
+    if (found := await _pressed_on_alert(update, context, caller, cd.RemindMe)) is None:
+        return
+    press, alert = found
+    svc, texts, now = caller.services, caller.texts, int(time.time())
+    if alert.state == "closed":
+        await press.answer(texts.plain("callback_closed"), show_alert=True)
+        return
+    minutes = svc.settings.alert_remind_minutes
+    due = svc.storage.reminders.rearm(alert.id, "callback", caller.user.telegram_id, int(now + minutes * 60), now)
+    at = datetime.fromtimestamp(due.due_at, svc.settings.zone).strftime("%H:%M")
+    await press.answer(Texts.strip(texts("remind_set", minutes=f"{minutes:g}", time=at)))
+
+
+async def _pressed_on_alert(
+    update: Update, context: Context, caller: Caller, kind: type[cd.Take | cd.Release | cd.RemindMe]
+) -> tuple[CallbackQuery, Alert] | None:
+    """The press of ``kind`` and its alert, when it came from the alert's own message; otherwise answered here."""
+    if (found := cd.pressed(update, kind)) is None:
+        return None
+    press, payload = found
+    alert = caller.services.storage.alerts.get(payload.alert_id)
+    if alert is None:
+        await press.answer(caller.texts.plain("alert_gone"), show_alert=True)
+        return None
+    if not await _on_the_alert(press, alert, context, caller):
+        return None
+    return press, alert
+
+
+async def _answer_then_show(press: CallbackQuery, text: str, context: Context, alert_id: int) -> None:
+    """The popup first (Telegram waits for it, the group's edit may queue behind its limit), then the alert."""
+    try:
+        await press.answer(text)
+    except TelegramError as error:  # the change is stored: the alert shows it either way
+        log.info("Press on alert %s not confirmed to its presser: %s", alert_id, error)
+    await context.delivery.deliver(context.bot, alert_id)

@@ -41,12 +41,20 @@ def answered_inbound(calls: Iterable[CallRecord], since: int) -> list[Answered]:
 
 def per_chat(missed: Sequence[MissedCall], chats: Iterable[Chat], since: dict[int, int]) -> dict[int, list[MissedCall]]:
     """The missed calls each subscribed chat should hear of: its number filter matches the number the
-    customer dialled, and the call ended after the chat subscribed (``since``)."""
+    customer dialled, the call ended after the chat subscribed (``since``) and it rang at least the chat's
+    ``min_ring`` seconds (a shorter ring is a customer who hung up at once: noise, not a lead)."""
     result: dict[int, list[MissedCall]] = defaultdict(list)
     for chat in chats:
         start = since.get(chat.chat_id, 0)
-        result[chat.chat_id] = [m for m in missed if m.ended_at >= start and chat.wants(m.dnid or "")]
+        result[chat.chat_id] = [
+            m for m in missed if m.ended_at >= start and chat.wants(m.dnid or "") and ring_seconds(m) >= chat.min_ring
+        ]
     return dict(result)
+
+
+def ring_seconds(missed: MissedCall) -> int:
+    """How long a missed call rang: from its start to its end (nobody answered it)."""
+    return max(0, missed.ended_at - missed.started_at)
 
 
 def baseline(calls: Iterable[CallRecord], now: int) -> tuple[int, list[str]]:

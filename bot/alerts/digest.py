@@ -1,6 +1,7 @@
 """A chat's digests from the call archive, each the report of ``/report`` (a chart with its figures as the caption):
 ``/digest HH:MM`` every day, of yesterday; ``/digest weekly HH:MM`` on Mondays, of the past week (Monday to
-Sunday). Both in the bot's time zone, of the calls through the chat's company numbers."""
+Sunday), with the week's lost customers. Both in the bot's time zone, of the calls through the chat's company
+numbers."""
 
 from __future__ import annotations
 
@@ -104,11 +105,12 @@ def window(now: datetime, zone: ZoneInfo, weekly: bool) -> tuple[int, int]:
 
 
 async def prepare(svc: Services, chat: Chat, now: datetime, weekly: bool = False) -> Report:
-    """The chat's digest as of ``now``, in its language, of its company numbers' calls (off the event loop)."""
+    """The chat's digest as of ``now``, in its language, of its company numbers' calls (off the event loop); the
+    weekly one names the week's lost customers too."""
     start, end = window(now, svc.settings.zone, weekly)
     texts = svc.chat_texts(chat.chat_id)
     title = "digest_weekly_title" if weekly else "digest_title"
-    return await make(svc, start, end, texts, title, chat.numbers)
+    return await make(svc, start, end, texts, title, chat.numbers, with_lost=weekly)
 
 
 async def send_daily(context: Context) -> None:

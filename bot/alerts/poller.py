@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot
 
 import newtel
-from bot.alerts import detect
+from bot.alerts import deadlines, detect
 from bot.alerts.balance import BalanceWatch
+from bot.alerts.board import Board
 from bot.alerts.delivery import Delivery
 from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
@@ -70,6 +71,7 @@ class Poller:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         self.delivery = Delivery(svc)
+        self.board = Board(svc)  # each chat's pinned list of open alerts
         self.balance = BalanceWatch(svc)
         self.recordings = RecordingPosts(svc)
         self.who = WhoAnswered(svc)
@@ -152,6 +154,7 @@ class Poller:
             await self._step(
                 "Delivery", lambda: self.delivery.deliver_pending(bot)
             )  # Telegram may take what is pending
+            await self._step("The boards", lambda: self.board.refresh(bot))
 
     async def _step(self, name: str, run: Callable[[], Any]) -> Any:
         """``run()`` (awaited if need be), or _FAILED after logging why."""
@@ -190,11 +193,15 @@ class Poller:
         changed = 0
         if missed and chats:
             subscribed_at = {chat.chat_id: chat.since for chat in chats}
+            by_id = {chat.chat_id: chat for chat in chats}
             for chat_id, wanted in detect.per_chat(missed, chats, subscribed_at).items():
                 new_ids = storage.alerts.filter_new(chat_id, [m.vpbx_id for m in wanted]) if wanted else set()
                 if new_ids:
                     fresh = [m for m in wanted if m.vpbx_id in new_ids]
-                    changed += sum(not r.is_duplicate for r in storage.alerts.record_missed_many(chat_id, fresh, now))
+                    # Each new alert's deadline and hold (business hours) are written with it, in one transaction.
+                    stamp = deadlines.stamp(by_id[chat_id], settings, now)
+                    recorded = storage.alerts.record_missed_scheduled(chat_id, fresh, now, stamp)
+                    changed += sum(not r.is_duplicate for r in recorded)
         # Most answered calls cannot close anything (no live alert missed before them): no write transaction for those.
         answered_calls = detect.answered_inbound(calls, since)
         live = storage.alerts.live_customers(a.clid for a in answered_calls) if answered_calls else {}

@@ -42,11 +42,27 @@ def render_alert(
                 ring=duration(alert.ring_seconds),
             )
         )
-    status = _status(alert, texts, zone, now)
-    if status:
+    under = [line for line in (owner_line(alert, texts, zone, now), _status(alert, texts, zone, now)) if line]
+    if under:
         lines.append("")
-        lines.append(status)
+        lines.extend(under)
     return Html("\n".join(lines)), keyboards.alert(alert, texts)
+
+
+def owner_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
+    """Who took the alert and when ("👤 Взял(а): Попов, 10:42"); kept once it is closed: that is who had it."""
+    if alert.owner_name is None:
+        return None
+    return texts("alert_owner", name=alert.owner_name, when=_at(alert.owned_at, zone, texts, now))
+
+
+def attempt_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
+    """The last call back, when it reached nobody ("☎️ Попов: клиент не ответил, 10:42"). Only the last: the alert
+    holds one attempt (the audit log keeps every call it placed)."""
+    if alert.callback_outcome != "no answer":
+        return None
+    when = _at(alert.callback_started_at, zone, texts, now)
+    return texts("alert_attempt", name=alert.callback_name or "—", when=when)
 
 
 def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
@@ -60,7 +76,7 @@ def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html |
             return texts("alert_answered_later", when=_at(alert.closed_at, zone, texts, now))
         return texts("alert_done", name=alert.closed_name or "—", when=_at(alert.closed_at, zone, texts, now))
     if alert.callback_outcome == "no answer":
-        return texts("alert_no_answer", name=name)
+        return attempt_line(alert, texts, zone, now)
     if alert.callback_outcome == "failed":
         return texts("alert_failed", name=name)
     return None

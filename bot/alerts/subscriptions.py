@@ -15,6 +15,21 @@ from newtel import phones
 _BALANCE_WORDS = ("balance", "баланс")
 _RECORDS_WORDS = ("records", "записи")  # each answered call's recording posted here
 _SIP_WORDS = ("sip", "телефоны")  # a desk phone going offline and coming back (bot/health/sip.py)
+_MIN_WORDS = ("min", "мин")  # "min 5": misses that rang under 5 seconds are not alerted here
+MIN_RING_RANGE = range(1, 121)  # seconds
+
+
+def min_ring(words: list[str]) -> tuple[list[str], int | None, str | None]:
+    """Takes "min <seconds>" out of ``words``: (the other words, the seconds or None when not asked, what was typed
+    after "min" when it is not a number of seconds in ``MIN_RING_RANGE``, else None)."""
+    for at, word in enumerate(words):
+        if word.lower() in _MIN_WORDS:
+            typed = words[at + 1] if at + 1 < len(words) else ""
+            rest = words[:at] + words[at + 2 :]
+            if typed.isdecimal() and int(typed) in MIN_RING_RANGE:
+                return rest, int(typed), None
+            return rest, None, typed
+    return words, None, None
 
 
 def company_numbers(words: list[str], company: list[str]) -> tuple[list[str], str | None]:
@@ -41,6 +56,11 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
     message, chat, texts, svc = update.effective_message, update.effective_chat, caller.texts, caller.services
     assert message is not None and chat is not None
     words = [a for a in " ".join(context.args or []).replace(",", " ").split()]
+    words, shortest, bad_min = min_ring(words)
+    if bad_min is not None:
+        bad = texts("subscribe_bad_min", typed=echo(bad_min)) if bad_min else texts("subscribe_min_missing")
+        await message.reply_text(bad)
+        return
     balance = any(a.lower() in _BALANCE_WORDS for a in words)
     records = any(a.lower() in _RECORDS_WORDS for a in words)
     sip = any(a.lower() in _SIP_WORDS for a in words)
@@ -52,12 +72,16 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(texts("subscribe_unknown_number", number=echo(unknown), numbers=listed))
         return
     now = int(time.time())
-    svc.storage.chats.subscribe(chat.id, chat.title, chosen, balance, now=now, records=records, sip=sip)
+    svc.storage.chats.subscribe(
+        chat.id, chat.title, chosen, balance, now=now, records=records, sip=sip, min_ring=shortest or 0
+    )
     details: dict[str, object] = {"numbers": chosen, "balance": balance}
     if records:
         details["records"] = True
     if sip:
         details["sip"] = True
+    if shortest:
+        details["min_ring"] = shortest
     svc.storage.audit.log(
         "chat.subscribe", actor_id=caller.user.telegram_id, target=str(chat.id), details=details, now=now
     )
@@ -69,6 +93,8 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
         text = Html(text + "\n" + texts("subscribed_records"))
     if sip:
         text = Html(text + "\n" + texts("subscribed_sip"))
+    if shortest:
+        text = Html(text + "\n" + texts("subscribed_min_ring", seconds=shortest))
     await message.reply_text(text)
 
 

@@ -19,7 +19,7 @@ from telegram import Bot
 from telegram.constants import MessageLimit
 from telegram.error import Forbidden, TelegramError
 
-import newtel
+from bot import jobs
 from bot.formatting import format_for_people, moment
 from bot.services import Services
 from bot.texts import Html, Texts
@@ -48,14 +48,7 @@ class PhoneWatch:
 
     async def job(self, context: Context) -> None:
         """The JobQueue callback: one look. A failure is logged and changes nothing; the next look retries."""
-        try:
-            await self.check(context.bot)
-        except newtel.NewtelError as error:  # never "everyone went offline": no answer is no news
-            log.warning("Phone check failed (%s: %s)", type(error).__name__, error)
-        except sqlite3.OperationalError as error:
-            log.warning("Phone check failed: the database cannot be written (%s)", error)
-        except Exception:
-            log.exception("Phone check failed")
+        await jobs.logged("Phone check", self.check(context.bot))  # no answer is no news: never "all offline"
 
     def recipients(self) -> list[tuple[int, str | None]]:
         """(chat id, language) of every admin and every chat subscribed with ``sip``."""

@@ -6,12 +6,15 @@ import html
 import re
 from datetime import datetime, timedelta
 
-from bot.formatting import duration
+from bot.formatting import duration, format_for_people
 from bot.reports.figures import Figures
-from bot.texts import Html, Texts
+from bot.texts import Html, Texts, echo
 
 # Telegram's is 1024 characters of a caption once its tags are parsed (counted in UTF-16: an emoji takes two).
 CAPTION_LIMIT = 1000
+TOP_CALLBACKS = 5  # members named in the "who called back" line; the rest are "…and N more"
+TOP_LOST = 3  # lost customers named in the weekly digest
+NAME_LIMIT = 30  # characters of a name in those lines: they must leave the caption room for the members
 
 
 def visible_length(text: str) -> int:
@@ -44,10 +47,59 @@ def customers(count: int, texts: Texts) -> Html:
     return texts("report_customers_one" if one else "report_customers_many", count=count)
 
 
+def _settled_lines(figures: Figures, texts: Texts) -> list[Html]:
+    """Within the deadline, who called back how many, and (when asked for) the lost customers: a line each, of
+    bounded length (at most a few names, each cut short)."""
+    lines: list[Html] = []
+    percent = figures.within_deadline_percent
+    if percent is not None:
+        lines.append(
+            texts(
+                "report_within_deadline",
+                deadline=wait(figures.deadline_seconds, texts),
+                within=figures.within_deadline,
+                episodes=figures.episodes,
+                percent=percent,
+            )
+        )
+    if figures.callbacks:
+        shown = figures.callbacks[:TOP_CALLBACKS]
+        who = ", ".join(
+            texts(
+                "report_callbacks_member",
+                name=echo(member.name, NAME_LIMIT) if member.name else texts.plain("report_member_unknown"),
+                count=member.called_back,
+            )
+            for member in shown
+        )
+        rest = len(figures.callbacks) - len(shown)
+        more = " " + texts("report_more_members", count=rest) if rest else ""
+        lines.append(texts("report_callbacks", members=Html(who + more)))
+    if figures.lost_customers:
+        shown_lost = figures.lost_customers[:TOP_LOST]
+        named = ", ".join(
+            texts(
+                "report_lost_customer",
+                customer=format_for_people(lost.customer),
+                name=" " + echo(lost.name, NAME_LIMIT) if lost.name else "",
+                attempts=lost.attempts,
+            )
+            for lost in shown_lost
+        )
+        rest = len(figures.lost_customers) - len(shown_lost)
+        more = " " + texts("report_more_members", count=rest) if rest else ""
+        lines.append(texts("report_lost", count=len(figures.lost_customers), customers=Html(named + more)))
+    return lines
+
+
 def caption(figures: Figures, texts: Texts, title: Html) -> Html:
     """The title, the period's totals and one line per member, within Telegram's 1024 characters."""
     share = f" ({figures.missed_percent}%)" if figures.missed_percent is not None else ""
-    median = figures.callback_median_seconds
+    median, p90 = figures.callback_median_seconds, figures.callback_p90_seconds
+    waits = ""
+    if median is not None and p90 is not None:
+        waits = texts("report_median_p90", wait=wait(median, texts), p90=wait(p90, texts))
+    short = texts("report_short", seconds=figures.short_under, count=figures.short) if figures.short_under else ""
     lines: list[str] = [
         title,
         texts(
@@ -57,15 +109,17 @@ def caption(figures: Figures, texts: Texts, title: Html) -> Html:
             missed=figures.missed,
             share=share,
             customers=customers(figures.missed_customers, texts),
-        ),
+        )
+        + short,
         texts(
             "report_outcomes",
             called_back=figures.called_back,
-            median=texts("report_median", wait=wait(median, texts)) if median is not None else "",
+            median=waits,
             answered_later=figures.answered_later,
             lost=figures.lost,
             unresolved=texts("report_unresolved", count=figures.unresolved) if figures.unresolved else "",
         ),
+        *_settled_lines(figures, texts),
         texts("report_outbound", outbound=figures.outbound, talk=duration(figures.talk_seconds)),
     ]
     people = [

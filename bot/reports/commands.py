@@ -30,6 +30,7 @@ from telegram.error import TelegramError
 from bot.access.checks import Caller, requires
 from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
+from bot.config import Settings
 from bot.context import Context
 from bot.reports import chart, export
 from bot.reports.caption import caption, period_label
@@ -55,24 +56,72 @@ class Report:
     png: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Standards:
+    """What a report measures against: the callback deadline (``ALERT_SLA_MINUTES``; a chat's own ``/sla`` is for its
+    alerts) and the short ring (``SHORT_RING_SECONDS``), both in seconds, 0: none."""
+
+    deadline_seconds: int = 0
+    short_under: int = 0
+
+    @classmethod
+    def of(cls, settings: Settings) -> Standards:
+        return cls(round(settings.alert_sla_minutes * 60), settings.short_ring_seconds)
+
+
 def build(
-    database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, title_key: str, numbers: tuple[str, ...] = ()
+    database: Path,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    texts: Texts,
+    title_key: str,
+    numbers: tuple[str, ...] = (),
+    standards: Standards = Standards(),
+    with_lost: bool = False,
 ) -> Report:
-    """The caption and chart of [start, end). Blocking: call it in a worker thread (``make``)."""
+    """The caption and chart of [start, end); ``with_lost``: the lost customers named too. Blocking: call it in a
+    worker thread (``make``)."""
     with reports.reading(database) as conn:
-        figures = gather(conn, start, end, zone, numbers)
+        figures = gather(
+            conn,
+            start,
+            end,
+            zone,
+            numbers,
+            deadline_seconds=standards.deadline_seconds,
+            short_under=standards.short_under,
+            with_lost=with_lost,
+        )
     label = period_label(figures.start, figures.end)
     png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label)))
     return Report(caption(figures, texts, texts(title_key, period=label)), png)
 
 
 async def make(
-    svc: Services, start: int, end: int, texts: Texts, title_key: str, numbers: tuple[str, ...] = ()
+    svc: Services,
+    start: int,
+    end: int,
+    texts: Texts,
+    title_key: str,
+    numbers: tuple[str, ...] = (),
+    *,
+    with_lost: bool = False,
 ) -> Report:
     """``build`` in a report thread."""
     settings = svc.settings
     return await off_the_loop(
-        svc.report_workers, build, settings.database_path, start, end, settings.zone, texts, title_key, numbers
+        svc.report_workers,
+        build,
+        settings.database_path,
+        start,
+        end,
+        settings.zone,
+        texts,
+        title_key,
+        numbers,
+        Standards.of(settings),
+        with_lost,
     )
 
 

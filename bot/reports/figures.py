@@ -2,11 +2,14 @@
 
 What is counted as missed, an episode, called back, answered later, lost or unresolved is defined once, in
 ``storage.reports``; here the period is cut into buckets in the bot's time zone (by hour for a day, by day for
-longer) and the episodes are added up.
+longer) and the episodes are added up: the time to call back as its median and p90 (nearest rank: a wait some
+customer really had), and the share of all episodes called back within the deadline (``ALERT_SLA_MINUTES``; an
+episode answered later or lost was not).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import statistics
 from collections.abc import Sequence
@@ -50,6 +53,24 @@ class Figures:
     answered_later: int
     lost: int
     unresolved: int
+    callback_p90_seconds: int | None = None  # nine in ten episodes called back were called back within this
+    deadline_seconds: int = 0  # the callback deadline the share below is of (0: none)
+    within_deadline: int = 0  # episodes called back within the deadline
+    callbacks: tuple[reports.MemberCallbacks, ...] = ()  # who called back how many, the most first
+    short_under: int = 0  # the "short" ring, seconds (0: not counted)
+    short: int = 0  # misses that rang under ``short_under``
+    lost_customers: tuple[reports.LostCustomer, ...] = ()  # asked for (the weekly digest): the most attempts first
+
+    @property
+    def episodes(self) -> int:
+        return self.called_back + self.answered_later + self.lost + self.unresolved
+
+    @property
+    def within_deadline_percent(self) -> int | None:
+        """Of all episodes, those called back within the deadline, rounded; None without a deadline or episodes."""
+        if not self.deadline_seconds or not self.episodes:
+            return None
+        return round(100 * self.within_deadline / self.episodes)
 
     @property
     def inbound(self) -> int:
@@ -90,8 +111,26 @@ def edges(start: int, end: int, zone: ZoneInfo) -> list[int]:
     return [*found, end]
 
 
-def gather(conn: sqlite3.Connection, start: int, end: int, zone: ZoneInfo, numbers: Sequence[str] = ()) -> Figures:
-    """The figures of [start, end); ``numbers``: only the calls through these company numbers (a chat's filter)."""
+def nearest_rank(values: Sequence[int], share: float) -> int | None:
+    """The value ``share`` of ``values`` (sorted) are at most: the nearest-rank percentile (p90: share 0.9), one of
+    the values themselves; None when there are none."""
+    return values[max(0, math.ceil(share * len(values)) - 1)] if values else None
+
+
+def gather(
+    conn: sqlite3.Connection,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    numbers: Sequence[str] = (),
+    *,
+    deadline_seconds: int = 0,
+    short_under: int = 0,
+    with_lost: bool = False,
+) -> Figures:
+    """The figures of [start, end); ``numbers``: only the calls through these company numbers (a chat's filter);
+    ``deadline_seconds``: the callback deadline to count the episodes called back within (0: none);
+    ``short_under``: count the misses that rang fewer seconds (0: not); ``with_lost``: list the lost customers."""
     bounds = edges(start, end, zone)
     buckets = tuple(
         Bucket(datetime.fromtimestamp(t.start, zone), t.inbound, t.answered, t.missed, t.outbound, t.talk_seconds)
@@ -105,7 +144,7 @@ def gather(conn: sqlite3.Connection, start: int, end: int, zone: ZoneInfo, numbe
         key=lambda m: (m.name is None, -(m.answered + m.placed), m.name or ""),
     )
     settled = reports.outcomes(conn, start, end, numbers)
-    waits = settled.callback_waits
+    waits = settled.callback_waits  # shortest first
     return Figures(
         start=datetime.fromtimestamp(start, zone),
         end=datetime.fromtimestamp(end, zone),
@@ -118,4 +157,11 @@ def gather(conn: sqlite3.Connection, start: int, end: int, zone: ZoneInfo, numbe
         answered_later=settled.answered_later,
         lost=settled.lost,
         unresolved=settled.unresolved,
+        callback_p90_seconds=nearest_rank(waits, 0.9),
+        deadline_seconds=deadline_seconds,
+        within_deadline=sum(1 for w in waits if w <= deadline_seconds) if deadline_seconds else 0,
+        callbacks=settled.callbacks,
+        short_under=short_under,
+        short=reports.short_misses(conn, start, end, short_under, numbers) if short_under else 0,
+        lost_customers=tuple(reports.lost(conn, start, end, numbers)) if with_lost else (),
     )

@@ -127,14 +127,17 @@ TEXTS: dict[str, str] = {
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
     "/report [period] — a report with a chart\n/name &lt;number&gt; [name] — a customer's card, name a customer\n"
-    "/contacts [text] — the customer book\n"
+    "/contacts [text] — the customer book\n/lost [period] — lost customers: not called back, never called again\n"
     "/members — members and who is online\n/numbers — company numbers\n/whoami — who you are to the bot\n"
-    "/phone &lt;number&gt; — your phone for calls\n/lang ru — по-русски",
+    "/phone &lt;number&gt; — your phone for calls\n/notify on|off — a card when your desk phone rings\n"
+    "/lang ru — по-русски",
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
     "/users — bot users\n/export [period] — calls as an Excel file\n"
     "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
-    "In a group chat: /subscribe [numbers…] [balance] [records] — missed-call alerts (and call recordings), "
-    "/unsubscribe — stop them, /digest HH:MM | weekly HH:MM — the digest",
+    "In a group chat: /subscribe [numbers…] [balance] [records] [sip] [min N] — missed-call alerts (and call "
+    "recordings, phones offline; none for rings under N s), /unsubscribe — stop them, "
+    "/digest HH:MM | weekly HH:MM — the digest, /sla &lt;min&gt;|off — the callback deadline, "
+    "/hours 09:00-19:00 mon-fri|off — business hours, /board — the board of misses not called back",
     # --- New-Tel errors ---
     "newtel_unavailable": "⚠️ New-Tel is not answering right now. Try again in a minute.",
     "newtel_rate_limited": "⚠️ New-Tel asks to slow down (~{seconds} s). Try again a little later.",
@@ -281,7 +284,6 @@ TEXTS: dict[str, str] = {
     "report_customers_one": "{count} customer",
     "report_customers_many": "{count} customers",
     "report_outcomes": "Called back {called_back}{median}, answered later {answered_later}, lost {lost}{unresolved}",
-    "report_median": " (median {wait})",
     "report_unresolved": ", not reached {count}",
     "report_outbound": "Outbound {outbound} · talk {talk}",
     "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
@@ -362,4 +364,90 @@ TEXTS: dict[str, str] = {
     "sip_seconds": "{seconds} s",
     "sip_minutes": "{minutes} min",
     "sip_hours": "{hours} h {minutes} min",
+    # --- board and lost (issue 11: short rings, the open board, /lost, the report's new figures) ---
+    "subscribe_min_missing": "After “min” write how many seconds a call must ring, 1 to 120: for example, "
+    "/subscribe min 5. Nothing changed.",
+    "subscribe_bad_min": "“{typed}” is not a number of seconds from 1 to 120. For example: /subscribe min 5. "
+    "Nothing changed.",
+    "subscribed_min_ring": "⏱ Calls that rang under {seconds} s will not come here: the customer hung up at once.",
+    "report_median_p90": " (median {wait}, 9 in 10 within {p90})",
+    "report_short": " · short, under {seconds} s: {count}",
+    "report_within_deadline": "Called back within {deadline}: {within} of {episodes} ({percent}%)",
+    "report_callbacks": "Called back by: {members}",
+    "report_callbacks_member": "{name} {count}",
+    "report_lost": "Lost: {count} — {customers}",
+    "report_lost_customer": "{customer}{name} ×{attempts}",
+    "menu_lost": "Customers nobody called back",
+    "lost_title": "🕳 <b>Lost, {period}: {count}</b>\n"
+    "Nobody called back and the customer never called again. Most attempts first.",
+    "lost_line": "{place}. {customer}{name} — {attempts} missed, last {last}",
+    "lost_none": "✅ No lost customers, {period}: everyone was called back or got through.",
+    "board_title": "📋 <b>Not called back: {count}</b>",
+    "board_line": "{place}. {customer}{name} — missed {since}{extras}",
+    "board_times": " ×{count}",
+    "board_calling": " · 📞 {name}",
+    "board_owner": " · 👤 {name}",
+    "board_overdue": " · ⏰ overdue",
+    "board_all_called_back": "✅ Everyone called back",
+    "board_cannot_pin": "📋 The list is above. I cannot pin it: give the bot the right to pin messages and send /board "
+    "again.",
+    "board_failed": "Could not post the list: Telegram did not answer. Try /board again a little later.",
+    # --- deadlines, business hours and the morning summary (bot/alerts/deadlines.py, held.py, schedule.py) ---
+    "sla_is": "⏰ Callback deadline in this chat: <b>{minutes} min</b>. Past it I remind here, past twice that the "
+    "admins privately. Change: /sla 30, no deadline: /sla off",
+    "sla_is_default": "⏰ Callback deadline in this chat: <b>{minutes} min</b> (the default). Past it I remind here, "
+    "past twice that the admins privately. Change: /sla 30, no deadline: /sla off",
+    "sla_is_off": "⏰ No callback deadline in this chat: I send no overdue reminders. Turn it on: /sla 15",
+    "sla_set": "⏰ Done: {minutes} min to call back. Past it I remind here, past twice that the admins privately.",
+    "sla_off": "⏰ Done: no callback deadline, no overdue reminders.",
+    "sla_usage": "I did not understand “{typed}”. The deadline is minutes from 1 to {max}: /sla 15, /sla 30; "
+    "/sla off — no deadline; /sla — see the current one.",
+    "sla_business_hours": "Only business hours count: {hours}.",
+    "hours_is": "🕘 This chat's business hours: <b>{hours}</b> ({zone}). Misses outside them come in one summary "
+    "when the hours begin, and the callback deadline runs only within them. Change: /hours 09:00-19:00 mon-fri, "
+    "always: /hours off",
+    "hours_is_always": "🕘 No business hours set: every miss is posted at once and the callback deadline runs around "
+    "the clock. Set them: /hours 09:00-19:00 mon-fri",
+    "hours_set": "🕘 Done: business hours {hours} ({zone}). Misses outside them come in one summary when the hours "
+    "begin.",
+    "hours_off": "🕘 Done: around the clock — every miss is posted at once.",
+    "hours_usage": "I did not understand “{typed}”. Examples: /hours 09:00-19:00 mon-fri, /hours 10:00-18:00 "
+    "mon,wed,fri, /hours 9-21 (every day), /hours 08:30-17:30 weekdays; /hours off — around the clock. The hours "
+    "stay within one day, the start before the end.",
+    "schedule_not_subscribed": "Subscribe this chat to alerts first (/subscribe): the callback deadline and business hours are for its alerts.",
+    "hours_day_names": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+    "hours_every_day": "every day",
+    "held_summary_title": "🌅 <b>Missed outside business hours: {count}</b>",
+    "held_summary_line": "• {customer} — {when}",
+    "held_summary_line_many": "• {customer} — ×{count}, {first} … {last}",
+    "held_summary_more": "…and {count} more",
+    "held_summary_footer": "Each one follows below, with its buttons.",
+    "deadline_reminder": "⏰ Callback deadline passed: {customer} (missed {when}) is still waiting for a call.",
+    "deadline_reminder_owner": "⏰ {owner}, the callback deadline passed: {customer} (missed {when}) is still "
+    "waiting for a call.",
+    "deadline_reminder_many": "⏰ <b>Callback deadline passed: {count}</b>",
+    "deadline_line": "• {customer} — missed {when}",
+    "deadline_line_owner": "• {customer} — missed {when}, taken by {owner}",
+    "escalation": "🚨 <b>Not called back in twice the deadline</b> in “{chat}”: {customer}, missed {when}.",
+    "escalation_owner": "🚨 <b>Not called back in twice the deadline</b> in “{chat}”: {customer}, missed {when}, "
+    "taken by {owner}.",
+    "escalation_many": "🚨 <b>Not called back in twice the deadline: {count}</b>",
+    "escalation_line": "• {customer} in “{chat}” — missed {when}",
+    "escalation_line_owner": "• {customer} in “{chat}” — missed {when}, taken by {owner}",
+    # --- owner (issue 11: "I'll take it", call anyway, the attempt and its reminder) ---
+    "button_take": "🙋 I'll take it",
+    "button_release": "↩️ Release",
+    "button_remind": "⏰ Remind me later",
+    "alert_owner": "👤 Taken by {name}, {when}",
+    "alert_attempt": "☎️ {name}: no answer, {when}",
+    "owner_taken": "🙋 This alert is yours now.",
+    "owner_taken_by": "{name} has already taken this alert.",
+    "owner_already_yours": "This alert is already yours. To hand it back: Release.",
+    "owner_released": "Released: someone else can take it.",
+    "owner_not_yours": "Only {name} can release it.",
+    "owner_nobody": "Nobody has taken this alert.",
+    "owner_call_anyway": "{name} has taken this alert. To call anyway, press Call back again within {seconds} s.",
+    "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
+    "remind_title": "⏰ <b>Reminder: call the customer back</b>",
+    "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",
 }

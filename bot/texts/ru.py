@@ -128,14 +128,17 @@ TEXTS: dict[str, str] = {
     "/calls [missed|in|out|active] [период] [N | номер] — звонки; с периодом или номером — из архива бота\n"
     "/call &lt;номер&gt; — позвонить клиенту через ваш телефон\n/record &lt;N&gt; — запись разговора\n"
     "/report [период] — отчёт с графиком\n/name &lt;номер&gt; [имя] — карточка клиента, назвать клиента\n"
-    "/contacts [текст] — книга клиентов\n"
+    "/contacts [текст] — книга клиентов\n/lost [период] — потерянные клиенты: не перезвонили, больше не звонили\n"
     "/members — сотрудники и кто на связи\n/numbers — номера компании\n/whoami — кто вы для бота\n"
-    "/phone &lt;номер&gt; — ваш телефон для звонков\n/lang en — English",
+    "/phone &lt;номер&gt; — ваш телефон для звонков\n/notify on|off — карточка, когда звонит ваш телефон\n"
+    "/lang en — English",
     "help_admin": "<b>Администратору</b>\n/allow &lt;id&gt; &lt;сотрудник&gt; — выдать доступ\n/deny &lt;id&gt; — отозвать\n"
     "/users — пользователи бота\n/export [период] — звонки в Excel\n"
     "Файл .csv, .xlsx или .vcf с подписью /import — загрузить клиентов\n"
-    "В групповом чате: /subscribe [номера…] [balance] [records] — уведомления о пропущенных (и записи разговоров), "
-    "/unsubscribe — отключить, /digest ЧЧ:ММ | weekly ЧЧ:ММ — сводка",
+    "В групповом чате: /subscribe [номера…] [balance] [records] [sip] [min N] — уведомления о пропущенных (и записи "
+    "разговоров, телефоны не в сети; без звонков короче N с), /unsubscribe — отключить, "
+    "/digest ЧЧ:ММ | weekly ЧЧ:ММ — сводка, /sla &lt;мин&gt;|off — срок перезвона, "
+    "/hours 09:00-19:00 пн-пт|off — рабочие часы, /board — доска неперезвоненных",
     # --- ошибки «Нью-Тел» ---
     "newtel_unavailable": "⚠️ «Нью-Тел» сейчас не отвечает. Попробуйте через минуту.",
     "newtel_rate_limited": "⚠️ «Нью-Тел» просит подождать (~{seconds} с). Попробуйте чуть позже.",
@@ -282,7 +285,6 @@ TEXTS: dict[str, str] = {
     "report_customers_one": "{count} клиента",
     "report_customers_many": "{count} клиентов",
     "report_outcomes": "Перезвонили {called_back}{median}, ответили позже {answered_later}, потеряны {lost}{unresolved}",
-    "report_median": " (медиана {wait})",
     "report_unresolved": ", не дозвонились {count}",
     "report_outbound": "Исходящие {outbound} · разговоры {talk}",
     "report_member": "{name}: принял {answered}, позвонил {placed}, {talk}",
@@ -364,4 +366,88 @@ TEXTS: dict[str, str] = {
     "sip_seconds": "{seconds} с",
     "sip_minutes": "{minutes} мин",
     "sip_hours": "{hours} ч {minutes} мин",
+    # --- board and lost (issue 11: short rings, the open board, /lost, the report's new figures) ---
+    "subscribe_min_missing": "После «min» напишите, сколько секунд должен прозвонить звонок, от 1 до 120: например, "
+    "/subscribe min 5. Ничего не изменилось.",
+    "subscribe_bad_min": "«{typed}» — не число секунд от 1 до 120. Например: /subscribe min 5. Ничего не изменилось.",
+    "subscribed_min_ring": "⏱ Звонки, которые прозвонили меньше {seconds} с, сюда не придут: клиент сразу положил трубку.",
+    "report_median_p90": " (медиана {wait}, 9 из 10 — за {p90})",
+    "report_short": " · коротких, меньше {seconds} с: {count}",
+    "report_within_deadline": "В срок ({deadline}) перезвонили {within} из {episodes} ({percent}%)",
+    "report_callbacks": "Кто перезвонил: {members}",
+    "report_callbacks_member": "{name} {count}",
+    "report_lost": "Потерянные: {count} — {customers}",
+    "report_lost_customer": "{customer}{name} ×{attempts}",
+    "menu_lost": "Клиенты, которым никто не перезвонил",
+    "lost_title": "🕳 <b>Потерянные за {period}: {count}</b>\n"
+    "Никто не перезвонил, и клиент больше не звонил. Больше попыток — выше.",
+    "lost_line": "{place}. {customer}{name} — пропущено {attempts}, последний {last}",
+    "lost_none": "✅ Потерянных за {period} нет: всем перезвонили или клиенты дозвонились сами.",
+    "board_title": "📋 <b>Не перезвонили: {count}</b>",
+    "board_line": "{place}. {customer}{name} — пропущен {since}{extras}",
+    "board_times": " ×{count}",
+    "board_calling": " · 📞 {name}",
+    "board_owner": " · 👤 {name}",
+    "board_overdue": " · ⏰ просрочен",
+    "board_all_called_back": "✅ Все перезвонили",
+    "board_cannot_pin": "📋 Список выше. Закрепить его не могу: дайте боту право закреплять сообщения и повторите /board.",
+    "board_failed": "Не получилось отправить список: Telegram не ответил. Попробуйте /board ещё раз чуть позже.",
+    # --- deadlines, business hours and the morning summary (bot/alerts/deadlines.py, held.py, schedule.py) ---
+    "sla_is": "⏰ Срок перезвона в этом чате: <b>{minutes} мин</b>. Вышел срок — напомню здесь, два срока — "
+    "администраторам лично. Изменить: /sla 30, без срока: /sla off",
+    "sla_is_default": "⏰ Срок перезвона в этом чате: <b>{minutes} мин</b> (по умолчанию). Вышел срок — напомню "
+    "здесь, два срока — администраторам лично. Изменить: /sla 30, без срока: /sla off",
+    "sla_is_off": "⏰ Срока перезвона в этом чате нет: о просроченных не напоминаю. Включить: /sla 15",
+    "sla_set": "⏰ Готово: на перезвон {minutes} мин. Вышел срок — напомню здесь, два срока — администраторам лично.",
+    "sla_off": "⏰ Готово: без срока перезвона — о просроченных не напоминаю.",
+    "sla_usage": "Не понял «{typed}». Срок — число минут от 1 до {max}: /sla 15, /sla 30; /sla off — без срока; "
+    "/sla — посмотреть, какой сейчас.",
+    "sla_business_hours": "Считаю только рабочие часы: {hours}.",
+    "hours_is": "🕘 Рабочие часы этого чата: <b>{hours}</b> ({zone}). Пропущенные вне их соберу в одну сводку к "
+    "началу рабочего времени, срок перезвона идёт только в эти часы. Изменить: /hours 09:00-19:00 пн-пт, "
+    "круглосуточно: /hours off",
+    "hours_is_always": "🕘 Рабочие часы не заданы: о каждом пропущенном пишу сразу, срок перезвона идёт "
+    "круглосуточно. Задать: /hours 09:00-19:00 пн-пт",
+    "hours_set": "🕘 Готово: рабочие часы {hours} ({zone}). Пропущенные вне их соберу в одну сводку к началу "
+    "рабочего времени.",
+    "hours_off": "🕘 Готово: круглосуточно — о каждом пропущенном пишу сразу.",
+    "hours_usage": "Не понял «{typed}». Примеры: /hours 09:00-19:00 пн-пт, /hours 10:00-18:00 пн,ср,пт, "
+    "/hours 9-21 (каждый день), /hours 08:30-17:30 будни; /hours off — круглосуточно. Часы — в пределах суток, "
+    "начало раньше конца.",
+    "schedule_not_subscribed": "Сначала подпишите этот чат на оповещения (/subscribe): срок перезвона и рабочие часы — для его оповещений.",
+    "hours_day_names": "пн,вт,ср,чт,пт,сб,вс",
+    "hours_every_day": "каждый день",
+    "held_summary_title": "🌅 <b>Пропущенные в нерабочее время: {count}</b>",
+    "held_summary_line": "• {customer} — {when}",
+    "held_summary_line_many": "• {customer} — ×{count}, {first} … {last}",
+    "held_summary_more": "…и ещё {count}",
+    "held_summary_footer": "Ниже — каждый отдельно, с кнопками.",
+    "deadline_reminder": "⏰ Срок перезвона вышел: {customer} (пропущен {when}) ещё ждёт звонка.",
+    "deadline_reminder_owner": "⏰ {owner}, срок перезвона вышел: {customer} (пропущен {when}) ещё ждёт звонка.",
+    "deadline_reminder_many": "⏰ <b>Срок перезвона вышел: {count}</b>",
+    "deadline_line": "• {customer} — пропущен {when}",
+    "deadline_line_owner": "• {customer} — пропущен {when}, взял(а) {owner}",
+    "escalation": "🚨 <b>Не перезвонили и за два срока</b> в «{chat}»: {customer}, пропущен {when}.",
+    "escalation_owner": "🚨 <b>Не перезвонили и за два срока</b> в «{chat}»: {customer}, пропущен {when}, "
+    "взял(а) {owner}.",
+    "escalation_many": "🚨 <b>Не перезвонили и за два срока: {count}</b>",
+    "escalation_line": "• {customer} в «{chat}» — пропущен {when}",
+    "escalation_line_owner": "• {customer} в «{chat}» — пропущен {when}, взял(а) {owner}",
+    # --- owner (issue 11: "I'll take it", call anyway, the attempt and its reminder) ---
+    "button_take": "🙋 Беру",
+    "button_release": "↩️ Отпустить",
+    "button_remind": "⏰ Напомнить позже",
+    "alert_owner": "👤 Взял(а): {name}, {when}",
+    "alert_attempt": "☎️ {name}: клиент не ответил, {when}",
+    "owner_taken": "🙋 Теперь это уведомление ваше.",
+    "owner_taken_by": "{name} уже взял(а) это уведомление.",
+    "owner_already_yours": "Это уведомление уже ваше. Отдать его: «Отпустить».",
+    "owner_released": "Отпущено: его может взять кто-то другой.",
+    "owner_not_yours": "Отпустить может только {name}.",
+    "owner_nobody": "Это уведомление никто не взял.",
+    "owner_call_anyway": "{name} взял(а) это уведомление. Чтобы позвонить всё равно, нажмите «Перезвонить» ещё раз "
+    "в течение {seconds} с.",
+    "remind_set": "⏰ Напомню в личном чате через {minutes} мин, в {time}.",
+    "remind_title": "⏰ <b>Напоминание: перезвонить клиенту</b>",
+    "remind_unreachable": "⏰ Не могу прислать напоминание: {name}, откройте личный чат с ботом и нажмите /start.",
 }

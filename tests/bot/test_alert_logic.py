@@ -72,6 +72,23 @@ def test_each_chat_gets_its_numbers_from_its_subscription_on() -> None:
     assert {k: [m.vpbx_id for m in v] for k, v in by_chat.items()} == {1: ["a", "b"], 2: ["b"], 3: ["b"]}
 
 
+def test_a_chat_with_a_min_ring_hears_only_of_misses_that_rang_that_long() -> None:
+    missed = [
+        MissedCall("hung up", "7916", "74951112233", T0, T0 + 3),
+        MissedCall("just", "7916", "74951112233", T0 + 10, T0 + 15),
+        MissedCall("rang", "7916", "74951112233", T0 + 20, T0 + 30),
+        MissedCall("clock skew", "7916", "74951112233", T0 + 40, T0 + 39),  # an end before the start rang 0 s
+    ]
+    chats = [chat(1), dataclasses.replace(chat(2), min_ring=5), dataclasses.replace(chat(3), min_ring=11)]
+    by_chat = detect.per_chat(missed, chats, {})
+    assert {k: [m.vpbx_id for m in v] for k, v in by_chat.items()} == {
+        1: ["hung up", "just", "rang", "clock skew"],
+        2: ["just", "rang"],  # 5 s is enough for "min 5"
+        3: [],
+    }
+    assert [detect.ring_seconds(m) for m in missed] == [3, 5, 10, 0]
+
+
 def test_answered_inbound_calls_close_alerts() -> None:
     history = [call("a", status="answered", start=T0, ring=5, talk=30), call("b", direction="out", status="answered")]
     assert detect.answered_inbound(history, since=0) == [detect.Answered("79160000001", T0 + 5)]
@@ -111,8 +128,8 @@ def test_every_state_says_who_did_what() -> None:
     texts = Texts("ru")
     cases = {
         "📞 Иван перезванивает…": alert(state="calling", callback_name="Иван"),
-        "☎️ Иван перезвонил(а) — клиент не ответил. Можно попробовать ещё раз.": alert(
-            callback_name="Иван", callback_outcome="no answer"
+        f"☎️ Иван: клиент не ответил, {datetime.fromtimestamp(T0 + 120, MOSCOW):%H:%M}": alert(
+            callback_name="Иван", callback_outcome="no answer", callback_started_at=T0 + 120
         ),
         "✅ Перезвонил(а) Иван, разговор 2:31.": alert(
             state="closed", close_reason="called_back", callback_name="Иван", talk_seconds=151

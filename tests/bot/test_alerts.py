@@ -109,8 +109,8 @@ async def test_a_missed_call_is_alerted_within_one_poll(team: Team) -> None:
         f"На номер: {dialled}",
     ]
     assert "звонил 0:25" in message["text"]
-    buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
-    assert buttons == ["📞 Перезвонить", "✅ Готово"]
+    buttons = [[b["text"] for b in row] for row in message["reply_markup"]["inline_keyboard"]]
+    assert buttons == [["📞 Перезвонить", "✅ Готово"], ["🙋 Беру"]]
     await team.poller.wait_cycles(3)
     assert len(team.alerts_sent()) == 1  # later polls see the same call: still one alert
     assert call.vpbx_id  # the sandbox's call, alerted once

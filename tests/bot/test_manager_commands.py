@@ -402,8 +402,8 @@ async def test_help_lists_every_managers_command(world: World, manager: object) 
 
 
 async def test_the_command_menu_is_registered_in_both_languages(world: World) -> None:
-    names = ["balance", "calls", "call", "record", "report", "name", "contacts", "members", "numbers", "whoami"]
-    names += ["phone", "notify", "lang", "help"]
+    names = ["balance", "calls", "call", "record", "report", "lost", "name", "contacts", "members", "numbers"]
+    names += ["whoami", "phone", "notify", "lang", "help"]
     ru, en, default = (world.tg.my_commands(language_code=code) for code in ("ru", "en", ""))
     assert [c["command"] for c in ru] == [c["command"] for c in en] == names
     assert ru[0]["description"] == "Баланс и расходы"

@@ -31,6 +31,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 COMPANY = "74955325585"
 MEMBERS = [("101", "Попов"), ("102", "Смирнова"), ("103", "Кузнецов")]
 CUSTOMERS = [f"7916{n:07d}" for n in range(1, 13)]
+DEADLINE_MINUTES = 15  # ALERT_SLA_MINUTES' default: the report's "within the deadline"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,18 @@ def waited(seconds: float) -> str:
     return f"{minutes} мин" if minutes < 60 else f"{minutes // 60} ч {minutes % 60} мин"
 
 
-def expected_caption(seeded: Seeded, title: str) -> list[str]:
+def as_written(number: str) -> str:
+    """A Russian number as people write it: +7 916 123-45-67."""
+    return f"+7 {number[1:4]} {number[4:7]}-{number[7:9]}-{number[9:11]}"
+
+
+def nearest_rank(values: Sequence[int], share: float) -> int:
+    """The smallest of ``values`` that at least ``share`` of them do not exceed."""
+    ordered = sorted(values)
+    return next(v for v in ordered if sum(w <= v for w in ordered) >= share * len(ordered))
+
+
+def expected_caption(seeded: Seeded, title: str, *, with_lost: bool = False) -> list[str]:
     calls = in_period(seeded)
     inbound = [c for c in calls if c.direction == "in"]
     answered = [c for c in inbound if c.status == "answered"]
@@ -147,7 +159,11 @@ def expected_caption(seeded: Seeded, title: str) -> list[str]:
         answer.started_at - misses[0].ended_at for _, misses, answer in found if answer and answer.direction == "out"
     ]  # type: ignore[operator]
     customers = len({customer for customer, _, _ in found})
-    median = f" (медиана {waited(round(statistics.median(waits)))})" if waits else ""
+    median = (
+        f" (медиана {waited(round(statistics.median(waits)))}, 9 из 10 — за {waited(nearest_rank(waits, 0.9))})"
+        if waits
+        else ""
+    )
     unresolved = f", не дозвонились {kinds.count('unresolved')}" if "unresolved" in kinds else ""
     share = f" ({round(100 * len(missed) / len(inbound))}%)" if inbound else ""
     talk = sum(c.talk_seconds for c in calls)
@@ -157,8 +173,26 @@ def expected_caption(seeded: Seeded, title: str) -> list[str]:
         f"Входящие {len(inbound)} · приняты {len(answered)} · пропущены {len(missed)}{share} от {customers} {noun}",
         f"Перезвонили {kinds.count('called_back')}{median}, ответили позже {kinds.count('answered_later')},"
         f" потеряны {kinds.count('lost')}{unresolved}",
-        f"Исходящие {sum(c.direction == 'out' for c in calls)} · разговоры {duration(talk)}",
     ]
+    if found:
+        within = sum(w <= DEADLINE_MINUTES * 60 for w in waits)
+        percent = round(100 * within / len(found))
+        lines.append(f"В срок ({DEADLINE_MINUTES} мин) перезвонили {within} из {len(found)} ({percent}%)")
+    by_member: dict[str | None, int] = {}
+    for _, _, answer in found:
+        if answer is not None and answer.direction == "out":
+            by_member[answer.member_name] = by_member.get(answer.member_name, 0) + 1
+    if by_member:
+        ranked = sorted(by_member.items(), key=lambda item: (item[0] is None, -item[1], item[0] or ""))
+        more = f" …и ещё {len(ranked) - 5}" if len(ranked) > 5 else ""
+        lines.append("Кто перезвонил: " + ", ".join(f"{name or '—'} {n}" for name, n in ranked[:5]) + more)
+    lost = [misses for (_, misses, answer), kind in zip(found, kinds, strict=True) if kind == "lost"]
+    if with_lost and lost:
+        lost.sort(key=lambda misses: (-len(misses), -misses[-1].started_at, misses[0].customer))
+        named = ", ".join(f"{as_written(misses[0].customer)} ×{len(misses)}" for misses in lost[:3])
+        more = f" …и ещё {len(lost) - 3}" if len(lost) > 3 else ""
+        lines.append(f"Потерянные: {len(lost)} — {named}{more}")
+    lines.append(f"Исходящие {sum(c.direction == 'out' for c in calls)} · разговоры {duration(talk)}")
     people: dict[str | None, list[int]] = {}
     for c in calls:
         if c.direction == "out" or c.status == "answered":
@@ -360,7 +394,7 @@ async def test_the_weekly_digest_goes_out_on_mondays_with_the_past_week(world: W
     made = await digest.prepare(svc, chat, monday, weekly=True)
     week = replace(seeded, start=midnight((monday - timedelta(days=7)).date()), end=midnight(monday.date()))
     title = f"🗓 <b>Сводка за неделю {period_label(week)}</b>"
-    assert made.caption.split("\n") == [title, *expected_caption(week, "")[1:]]
+    assert made.caption.split("\n") == [title, *expected_caption(week, "", with_lost=True)[1:]]
 
     world.tg.mark()
     world.tg.send_text(ADMIN, "/digest weekly off", chat_id=GROUP)

@@ -1,0 +1,195 @@
+"""The open board: one message per subscribed chat naming the customers nobody has called back yet, longest
+waiting first, pinned when the bot may pin. It opens with the chat's first alert and is edited after each reaction
+(``Poller.react``) only when its text changes: the text says since when each customer waits ("с 10:42"), not for
+how long, so it stays still between changes. The message is kept in ``chats.board_message_id``; one somebody
+deleted is posted again. ``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off a
+chat has a board only once an admin asked for it there."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import logging
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+
+from bot.access.checks import Caller, requires
+from bot.context import Context
+from bot.formatting import format_for_people, moment
+from bot.services import Services
+from bot.texts import Html, Texts, echo
+from storage import Alert
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 20  # customers named; the rest are "…and N more" (the message stays far under 4096)
+NAME_LIMIT = 40  # characters of a name from the customer book
+
+
+def render_board(
+    alerts: Sequence[Alert], names: Mapping[str, str], texts: Texts, zone: ZoneInfo, now: datetime
+) -> Html:
+    """The board of a chat's live alerts (``names``: the customer book's, by number)."""
+    if not alerts:
+        return texts("board_all_called_back")
+    waiting = sorted(alerts, key=lambda a: (a.first_at, a.id))
+    lines = [texts("board_title", count=len(waiting))]
+    for place, alert in enumerate(waiting[:MAX_LINES], start=1):
+        name = names.get(alert.clid)
+        extras = []
+        if alert.missed_count > 1:
+            extras.append(texts("board_times", count=alert.missed_count))
+        if alert.state == "calling":
+            extras.append(texts("board_calling", name=alert.callback_name or "—"))
+        elif alert.owner_name:
+            extras.append(texts("board_owner", name=alert.owner_name))
+        if alert.deadline_at is not None and alert.deadline_at <= now.timestamp():
+            extras.append(texts("board_overdue"))
+        lines.append(
+            texts(
+                "board_line",
+                place=place,
+                customer=format_for_people(alert.clid),
+                name=" · " + echo(name, NAME_LIMIT) if name else "",
+                since=moment(datetime.fromtimestamp(alert.first_at, UTC), zone, texts.lang, now),
+                extras=Html("".join(extras)),
+            )
+        )
+    if len(waiting) > MAX_LINES:
+        lines.append(texts("report_more_members", count=len(waiting) - MAX_LINES))
+    return Html("\n".join(lines))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Posted(enum.Enum):
+    PINNED = "pinned"
+    UNPINNED = "unpinned"  # the bot may not pin here
+    FAILED = "failed"  # Telegram took nothing: a later reaction tries again
+
+
+class Board:
+    """Every chat's board. What Telegram shows of each is remembered (the message and its text's digest) so an
+    unchanged board costs no request; after a restart the first edit of each is answered "not modified"."""
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        self._shown: dict[int, tuple[int, str]] = {}  # chat id -> (message id, digest of the text it shows)
+        self._unrecorded: dict[int, int] = {}  # chat id -> a board Telegram has that storage could not record yet
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one post or edit per chat
+
+    async def refresh(self, bot: Bot) -> None:
+        """Bring every subscribed chat's board up to date: at most one edit each, none when nothing changed."""
+        chats = self._svc.storage.chats.subscribed()
+        await asyncio.gather(*(self.update(bot, chat.chat_id) for chat in chats))
+
+    async def update(self, bot: Bot, chat_id: int) -> bool:
+        """The chat's board as its alerts stand now; False when Telegram failed (a later reaction tries again)."""
+        async with self._locks[chat_id]:
+            message_id = self._message_id(chat_id)
+            if message_id is None and not self._svc.settings.alert_board:
+                return True  # ALERT_BOARD off: a chat has a board once an admin asked for it (/board)
+            alerts = self._svc.storage.alerts.open_for(chat_id)
+            if message_id is None and not alerts:
+                return True  # the board opens with the chat's first alert
+            text = self._text(chat_id, alerts)
+            if message_id is None:
+                return await self._post(bot, chat_id, text) is not Posted.FAILED
+            if self._shown.get(chat_id) == (message_id, _digest(text)):
+                return True
+            try:
+                await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+            except BadRequest as error:
+                reason = error.message.lower()
+                if "not found" in reason or "can't be edited" in reason:
+                    # Somebody deleted the board (or Telegram will not edit it any more): a new one takes its place.
+                    return await self._post(bot, chat_id, text) is not Posted.FAILED
+                if "not modified" not in reason:
+                    log.error("Telegram refused the board of chat %s: %s", chat_id, error.message)
+            except ChatMigrated as error:  # a supergroup now: the chat (its board too) follows, edited next time
+                self._svc.storage.chats.move(chat_id, error.new_chat_id, now=int(time.time()))
+                return False
+            except Forbidden as error:  # not in the chat any more; delivery unsubscribes it with its next alert
+                log.warning("The board of chat %s cannot be edited (%s)", chat_id, error)
+            except TelegramError as error:
+                log.warning("The board of chat %s not edited yet (%s: %s)", chat_id, type(error).__name__, error)
+                return False
+            self._shown[chat_id] = (message_id, _digest(text))
+            return True
+
+    async def post_again(self, bot: Bot, chat_id: int) -> Posted:
+        """``/board``: the board posted anew at the bottom of the chat and pinned; the old one is deleted."""
+        async with self._locks[chat_id]:
+            old = self._message_id(chat_id)
+            posted = await self._post(bot, chat_id, self._text(chat_id, self._svc.storage.alerts.open_for(chat_id)))
+            if posted is not Posted.FAILED and old is not None:
+                try:
+                    await bot.delete_message(chat_id, old)
+                except TelegramError as error:  # too old to delete, or gone already: two boards, the new one pinned
+                    log.info("The old board of chat %s not deleted (%s)", chat_id, error)
+            return posted
+
+    def _text(self, chat_id: int, alerts: Sequence[Alert]) -> Html:
+        names = self._svc.storage.contacts.names(a.clid for a in alerts) if alerts else {}
+        zone = self._svc.settings.zone
+        return render_board(alerts, names, self._svc.chat_texts(chat_id), zone, datetime.now(UTC))
+
+    def _message_id(self, chat_id: int) -> int | None:
+        """The chat's board: one Telegram has that is not recorded yet (recorded now if storage can), else the
+        stored one."""
+        pending = self._unrecorded.get(chat_id)
+        if pending is not None:
+            self._record(chat_id, pending)
+            return pending
+        chat = self._svc.storage.chats.get(chat_id)
+        return None if chat is None else chat.board_message_id
+
+    def _record(self, chat_id: int, message_id: int) -> None:
+        try:
+            self._svc.storage.chats.set_board(chat_id, message_id, now=int(time.time()))
+        except sqlite3.OperationalError as error:
+            # Kept in memory meanwhile: the board is edited, never posted twice, while the database is locked.
+            log.warning("The board of chat %s is not recorded yet (%s)", chat_id, error)
+            self._unrecorded[chat_id] = message_id
+        else:
+            self._unrecorded.pop(chat_id, None)
+
+    async def _post(self, bot: Bot, chat_id: int, text: Html) -> Posted:
+        try:
+            sent = await bot.send_message(chat_id, text, disable_notification=True)
+        except TelegramError as error:
+            log.warning("The board of chat %s not posted yet (%s: %s)", chat_id, type(error).__name__, error)
+            return Posted.FAILED
+        self._record(chat_id, sent.message_id)
+        self._shown[chat_id] = (sent.message_id, _digest(text))
+        try:
+            await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
+        except TelegramError as error:  # no right to pin here: the board works unpinned
+            log.info("The board of chat %s not pinned (%s)", chat_id, error)
+            return Posted.UNPINNED
+        return Posted.PINNED
+
+
+@requires("admin", group_only=True)
+async def board_command(update: Update, context: Context, caller: Caller) -> None:
+    chat, texts, svc = update.effective_chat, caller.texts, caller.services
+    assert chat is not None
+    stored = svc.storage.chats.get(chat.id)
+    if stored is None or not stored.subscribed:
+        await caller.reply(texts("not_subscribed"))
+        return
+    posted = await context.application.bot_data.need_poller().board.post_again(context.bot, chat.id)
+    if posted is Posted.UNPINNED:
+        await caller.reply(texts("board_cannot_pin"))
+    elif posted is Posted.FAILED:
+        await caller.reply(texts("board_failed"))

@@ -1,0 +1,414 @@
+"""Deadlines, escalation and business hours end to end: the sandbox's calls, the real Application, the fake Bot API.
+Most looks are taken by hand with their clock (``check(bot, now=…)``, ``release_due(bot, now=…)``), so a deadline or
+a morning takes no time; one test of each lets the scheduled job take its own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import ratelimit
+from bot.alerts import deadlines, held
+from bot.alerts.deadlines import DeadlineWatch
+from bot.alerts.held import HeldAlerts
+from bot.alerts.poller import poller
+from storage import Alert
+from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, World, WorldFactory
+
+CUSTOMER, OTHER = "79035551122", "79161234567"
+MOSCOW = ZoneInfo("Europe/Moscow")
+SLA = 0.02  # minutes: 1.2 s, so the deadline is the miss's end + 2 s (whole seconds, rounded up)
+ADMINS = f"{ADMIN},{ADMIN2}"
+REMINDER = "⏰ Срок перезвона вышел"
+
+
+def shown(number: str) -> str:
+    return f"+7 {number[1:4]} {number[4:7]}-{number[7:9]}-{number[9:11]}"
+
+
+def messages(world: World, chat_id: int) -> list[dict[str, Any]]:
+    """The alerts, reminders and summaries the bot posted in the chat (not the board, say), as the chat sees them
+    now, oldest first."""
+    found = [world.tg.message(chat_id, c.result["message_id"]) for c in world.sent("sendMessage", chat_id) if c.ok]
+    kinds = ("📵", "⏰", "🌅", "🚨") if chat_id == GROUP else ("",)
+    return [message for message in found if message is not None and message["text"].startswith(kinds)]
+
+
+def texts(world: World, chat_id: int, starts: str = "") -> list[str]:
+    return [m["text"] for m in messages(world, chat_id) if m["text"].startswith(starts)]
+
+
+def alert(world: World, clid: str = CUSTOMER) -> Alert:
+    (found,) = [a for a in world.services.storage.alerts.open_for(GROUP) if a.clid == clid]
+    return found
+
+
+async def poll(world: World) -> None:
+    assert await poller(world.app).poll_once(world.app.bot)
+
+
+async def start(world: World) -> None:
+    """GROUP subscribed, and the first poll's baseline taken (the history before it is not news)."""
+    await world.ask(ADMIN, "/subscribe", chat_id=GROUP)
+    await poll(world)
+
+
+def miss(world: World, clid: str = CUSTOMER, ring: float = 20) -> int:
+    """A missed call that ended just now; returns its end as the archive will have it."""
+    now = world.sandbox.now()
+    world.sandbox.add_call(direction="in", clid=clid, status="no answer", start=now - ring, end=now)
+    return int(now)
+
+
+def closed_today_and_tomorrow() -> tuple[str, float]:
+    """/hours that are closed all of today and tomorrow (Moscow), and when they open next: midnight after tomorrow."""
+    today = datetime.now(MOSCOW).date()
+    open_days = [d for d in range(7) if d not in (today.weekday(), (today.weekday() + 1) % 7)]
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    opening = datetime.combine(today + timedelta(days=2), datetime.min.time(), tzinfo=MOSCOW).timestamp()
+    return "00:00-24:00 " + ",".join(names[d] for d in open_days), opening
+
+
+@pytest.fixture
+async def world(make_world: WorldFactory) -> AsyncIterator[World]:
+    async with make_world(alert_sla_minutes=SLA, admin_ids=ADMINS) as started:
+        await start(started)
+        yield started
+
+
+# --- /sla and /hours ---------------------------------------------------------------------------------------------
+
+
+async def test_sla_is_shown_set_and_bad_input_changes_nothing(world: World) -> None:
+    chats = world.services.storage.chats
+    assert (await world.ask(ADMIN, "/sla", chat_id=GROUP)).startswith(
+        "⏰ Срок перезвона в этом чате: 0.02 мин (по умолчанию)."
+    )
+    assert await world.ask(ADMIN, "/sla 30", chat_id=GROUP) == (
+        "⏰ Готово: на перезвон 30 мин. Вышел срок — напомню здесь, два срока — администраторам лично."
+    )
+    assert chats.get(GROUP).sla_minutes == 30  # type: ignore[union-attr]
+    for bad in ("abc", "-5", "10081", "30 часов", "1.5"):
+        answer = await world.ask(ADMIN, f"/sla {bad}", chat_id=GROUP)
+        assert answer.startswith(f"Не понял «{bad}». Срок — число минут от 1 до 10080: /sla 15, /sla 30;"), answer
+    assert chats.get(GROUP).sla_minutes == 30  # type: ignore[union-attr]
+    assert (await world.ask(ADMIN, "/sla", chat_id=GROUP)).startswith("⏰ Срок перезвона в этом чате: 30 мин. Вышел")
+    assert await world.ask(ADMIN, "/sla off", chat_id=GROUP) == (
+        "⏰ Готово: без срока перезвона — о просроченных не напоминаю."
+    )
+    assert chats.get(GROUP).sla_minutes == 0  # type: ignore[union-attr]
+    assert await world.ask(ADMIN, "/sla", chat_id=GROUP) == (
+        "⏰ Срока перезвона в этом чате нет: о просроченных не напоминаю. Включить: /sla 15"
+    )
+    # A manager may not change it; the audit knows who did.
+    world.make_manager()
+    await world.ask(MANAGER, "/sla 5", chat_id=GROUP)
+    assert chats.get(GROUP).sla_minutes == 0  # type: ignore[union-attr]
+    entries = world.services.storage.audit.recent(action="chat.sla")
+    assert [(e.actor_id, e.details) for e in entries] == [(ADMIN, {"minutes": 0}), (ADMIN, {"minutes": 30})]
+
+
+async def test_hours_are_shown_set_and_bad_input_changes_nothing(world: World) -> None:
+    chats = world.services.storage.chats
+    assert (await world.ask(ADMIN, "/hours", chat_id=GROUP)).startswith("🕘 Рабочие часы не заданы: о каждом")
+    assert await world.ask(ADMIN, "/hours 09:00-19:00 пн-пт", chat_id=GROUP) == (
+        "🕘 Готово: рабочие часы 09:00–19:00, пн–пт (Europe/Moscow). Пропущенные вне их соберу в одну сводку "
+        "к началу рабочего времени."
+    )
+    assert chats.get(GROUP).hours == '{"days":[0,1,2,3,4],"end":"19:00","start":"09:00"}'  # type: ignore[union-attr]
+    for bad in ("19:00-09:00", "9-19 someday", "every morning"):
+        answer = await world.ask(ADMIN, f"/hours {bad}", chat_id=GROUP)
+        assert answer.startswith(f"Не понял «{bad}». Примеры: /hours 09:00-19:00 пн-пт,"), answer
+    assert (await world.ask(ADMIN, "/hours", chat_id=GROUP)).startswith(
+        "🕘 Рабочие часы этого чата: 09:00–19:00, пн–пт (Europe/Moscow)."
+    )
+    await world.ask(ADMIN, "/sla 20", chat_id=GROUP)
+    assert (await world.ask(ADMIN, "/sla", chat_id=GROUP)).endswith("\nСчитаю только рабочие часы: 09:00–19:00, пн–пт.")
+    assert await world.ask(ADMIN, "/hours off", chat_id=GROUP) == (
+        "🕘 Готово: круглосуточно — о каждом пропущенном пишу сразу."
+    )
+    assert chats.get(GROUP).hours is None  # type: ignore[union-attr]
+
+
+async def test_sla_and_hours_in_english(world: World) -> None:
+    world.services.storage.users.set_language(ADMIN, "en", now=1)
+    assert await world.ask(ADMIN, "/sla 45", chat_id=GROUP) == (
+        "⏰ Done: 45 min to call back. Past it I remind here, past twice that the admins privately."
+    )
+    answer = await world.ask(ADMIN, "/sla soon", chat_id=GROUP)
+    assert answer.startswith("I did not understand “soon”. The deadline is minutes from 1 to 10080: /sla 15")
+    assert await world.ask(ADMIN, "/hours 10-18 mon,wed,fri", chat_id=GROUP) == (
+        "🕘 Done: business hours 10:00–18:00, Mon, Wed, Fri (Europe/Moscow). Misses outside them come in one "
+        "summary when the hours begin."
+    )
+    answer = await world.ask(ADMIN, "/hours 18-10", chat_id=GROUP)
+    assert answer.startswith("I did not understand “18-10”. Examples: /hours 09:00-19:00 mon-fri,")
+    assert world.services.storage.chats.get(GROUP).sla_minutes == 45  # type: ignore[union-attr]
+
+
+async def test_the_settings_live_with_the_subscription(world: World) -> None:
+    world.tg.group(-100900, title="Elsewhere")
+    assert await world.ask(ADMIN, "/sla 10", chat_id=-100900) == (
+        "Сначала подпишите этот чат на оповещения (/subscribe): срок перезвона и рабочие часы — для его оповещений."
+    )
+    assert (await world.ask(ADMIN, "/hours 9-18", chat_id=-100900)).startswith("Сначала подпишите")
+    assert world.services.storage.chats.get(-100900) is None
+
+
+# --- the deadline and the escalation -----------------------------------------------------------------------------
+
+
+async def test_past_the_deadline_the_group_is_reminded_once_then_each_admin_once(world: World) -> None:
+    end = miss(world)
+    await poll(world)
+    (posted,) = messages(world, GROUP)[-1:]
+    assert shown(CUSTOMER) in posted["text"]
+    due = alert(world).deadline_at
+    assert due == end + 2  # the miss's end plus 1.2 s, rounded up
+    watch, bot = DeadlineWatch(world.services), world.app.bot
+    assert await watch.check(bot, now=due - 1) == 0
+    assert await watch.check(bot, now=due) == 1
+    (reminder,) = texts(world, GROUP, REMINDER)
+    assert reminder.startswith(f"⏰ Срок перезвона вышел: {shown(CUSTOMER)} (пропущен ")
+    assert reminder.endswith(") ещё ждёт звонка.")
+    last = messages(world, GROUP)[-1]
+    assert last["reply_to_message"]["message_id"] == posted["message_id"]  # a reply to the alert
+    assert await watch.check(bot, now=due + 1) == 0  # short of twice the deadline: nothing more yet
+    assert texts(world, ADMIN) == [] and texts(world, ADMIN2) == []
+    assert await watch.check(bot, now=due + 2) == 2  # twice the deadline: each admin, privately
+    for admin in (ADMIN, ADMIN2):
+        (escalated,) = texts(world, admin)
+        assert escalated.startswith(f"🚨 Не перезвонили и за два срока в «Sales»: {shown(CUSTOMER)}, пропущен ")
+    for later in range(3, 30):
+        assert await watch.check(bot, now=due + later) == 0
+    assert len(texts(world, GROUP, REMINDER)) == 1 and len(texts(world, ADMIN)) == 1 and len(texts(world, ADMIN2)) == 1
+    stored = world.services.storage.reminders.for_alert(alert(world).id)
+    assert [(r.kind, r.user_id, r.state) for r in stored] == [
+        ("deadline", 0, "sent"), ("escalation", ADMIN, "sent"), ("escalation", ADMIN2, "sent"),
+    ]  # fmt: skip
+    assert stored[0].message_id == last["message_id"]
+
+
+async def test_the_owner_is_named_and_english_speakers_read_english(world: World) -> None:
+    storage = world.services.storage
+    storage.chats.set_language(GROUP, "en", now=1)
+    storage.users.set_language(ADMIN2, "en", now=1)
+    miss(world)
+    await poll(world)
+    missed = alert(world)
+    assert missed.deadline_at is not None
+    assert storage.alerts.take(missed.id, MANAGER, "Иван", now=int(time.time())) is not None  # "I'll take it"
+    watch, bot = DeadlineWatch(world.services), world.app.bot
+    await watch.check(bot, now=missed.deadline_at)
+    (reminder,) = [m for m in messages(world, GROUP) if m["text"].startswith("⏰")]
+    assert reminder["text"].startswith(f"⏰ Иван, the callback deadline passed: {shown(CUSTOMER)} (missed ")
+    mention = next(e for e in reminder["entities"] if e["type"] == "text_link")
+    assert mention["url"] == f"tg://user?id={MANAGER}"  # Telegram tells the owner
+    await watch.check(bot, now=missed.deadline_at + 2)
+    (russian,) = texts(world, ADMIN)
+    assert russian.endswith(", взял(а) Иван.")
+    (english,) = texts(world, ADMIN2)
+    assert english.startswith(f"🚨 Not called back in twice the deadline in “Sales”: {shown(CUSTOMER)}, missed ")
+    assert english.endswith(", taken by Иван.")
+
+
+async def test_a_closed_alert_is_not_reminded(world: World) -> None:
+    world.make_manager()
+    miss(world)
+    await poll(world)
+    (posted,) = messages(world, GROUP)[-1:]
+    missed = alert(world)
+    assert missed.deadline_at is not None
+    due = missed.deadline_at
+    watch, bot = DeadlineWatch(world.services), world.app.bot
+    await watch.check(bot, now=due)  # the group is reminded; the escalations are stored, due later
+    answer = await world.press(MANAGER, posted, button=1)  # Done
+    assert answer["text"] == "Закрыто."
+    assert await watch.check(bot, now=due + 100) == 0
+    assert texts(world, ADMIN) == [] and texts(world, ADMIN2) == []
+    states = [(r.kind, r.state) for r in world.services.storage.reminders.for_alert(missed.id)]
+    assert states == [("deadline", "sent"), ("escalation", "cancelled"), ("escalation", "cancelled")]
+    # Closed before its deadline: nothing is even stored.
+    miss(world, OTHER)
+    await poll(world)
+    other = alert(world, OTHER)
+    (posted,) = [m for m in messages(world, GROUP) if shown(OTHER) in m["text"]]
+    await world.press(MANAGER, posted, button=1)
+    assert await watch.check(bot, now=(other.deadline_at or 0) + 100) == 0
+    assert world.services.storage.reminders.for_alert(other.id) == []
+
+
+async def test_several_due_at_once_make_one_message(world: World) -> None:
+    miss(world, CUSTOMER)
+    miss(world, OTHER)
+    await poll(world)
+    due = max(alert(world, CUSTOMER).deadline_at or 0, alert(world, OTHER).deadline_at or 0)
+    await DeadlineWatch(world.services).check(world.app.bot, now=due)
+    (reminder,) = texts(world, GROUP, REMINDER)
+    lines = reminder.splitlines()
+    assert lines[0] == "⏰ Срок перезвона вышел: 2"
+    assert sorted(line.split(" — ")[0] for line in lines[1:]) == sorted(f"• {shown(n)}" for n in (CUSTOMER, OTHER))
+
+
+async def test_a_reminder_telegram_did_not_take_comes_at_the_next_look(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    miss(world)
+    await poll(world)
+    due = alert(world).deadline_at
+    assert due is not None
+    watch, bot = DeadlineWatch(world.services), world.app.bot
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # Telegram failing past the requests' own retries
+    world.tg.faults.fail(status=500, methods="sendMessage", times=1000)
+    assert await watch.check(bot, now=due) == 0
+    world.tg.faults.clear()
+    assert texts(world, GROUP, REMINDER) == []
+    assert await watch.check(bot, now=due + 1) == 1
+    assert len(texts(world, GROUP, REMINDER)) == 1
+
+
+async def test_no_deadline_with_sla_off(world: World) -> None:
+    miss(world, CUSTOMER)
+    await poll(world)
+    await world.ask(ADMIN, "/sla off", chat_id=GROUP)  # the live alert loses its deadline too
+    miss(world, OTHER)
+    await poll(world)
+    assert alert(world, CUSTOMER).deadline_at is None and alert(world, OTHER).deadline_at is None
+    assert await DeadlineWatch(world.services).check(world.app.bot, now=int(time.time()) + 3600) == 0
+    assert texts(world, GROUP, REMINDER) == []
+
+
+async def test_a_chat_that_unsubscribed_is_not_reminded(world: World) -> None:
+    miss(world)
+    await poll(world)
+    missed = alert(world)
+    await world.ask(ADMIN, "/unsubscribe", chat_id=GROUP)
+    assert await DeadlineWatch(world.services).check(world.app.bot, now=(missed.deadline_at or 0) + 60) == 0
+    assert texts(world, GROUP, REMINDER) == [] and texts(world, ADMIN) == []
+    assert {r.state for r in world.services.storage.reminders.for_alert(missed.id)} == {"cancelled"}
+
+
+async def test_a_restart_between_the_steps_repeats_none_and_loses_none(make_world: WorldFactory) -> None:
+    async with make_world(alert_sla_minutes=SLA) as world:
+        await start(world)
+        miss(world)
+        await poll(world)
+        due = alert(world).deadline_at
+        assert due is not None
+        await DeadlineWatch(world.services).check(world.app.bot, now=due)
+        assert len(texts(world, GROUP, REMINDER)) == 1
+    async with make_world(alert_sla_minutes=SLA) as world:  # restarted before twice the deadline
+        watch = DeadlineWatch(world.services)
+        assert await watch.check(world.app.bot, now=due + 1) == 0
+        assert len(texts(world, GROUP, REMINDER)) == 1
+        assert await watch.check(world.app.bot, now=due + 2) == 1
+        assert len(texts(world, ADMIN, "🚨")) == 1
+    async with make_world(alert_sla_minutes=SLA) as world:  # and after it
+        assert await DeadlineWatch(world.services).check(world.app.bot, now=due + 60) == 0
+        assert len(texts(world, GROUP, REMINDER)) == 1 and len(texts(world, ADMIN, "🚨")) == 1
+
+
+async def test_the_job_reminds_by_itself(make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deadlines, "FIRST_CHECK", 0.1)
+    monkeypatch.setattr(deadlines, "INTERVAL", 0.2)
+    async with make_world(jobs=True, alert_sla_minutes=SLA) as world:
+        (job,) = world.app.job_queue.get_jobs_by_name(deadlines.JOB_NAME)
+        assert job.trigger.interval.total_seconds() == 0.2
+        await start(world)
+        miss(world)
+        await poll(world)
+        await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
+            predicate=lambda c: c.params.get("text", "").startswith(REMINDER),
+        )  # fmt: skip
+        await world.tg.wait_for(
+            "sendMessage", chat_id=ADMIN, ok=True, since=0, timeout=10,
+            predicate=lambda c: c.params.get("text", "").startswith("🚨"),
+        )  # fmt: skip
+        assert len(texts(world, GROUP, REMINDER)) == 1
+
+
+# --- business hours: held at night, the summary in the morning ---------------------------------------------------
+
+
+async def test_misses_outside_the_hours_come_in_one_summary_when_they_begin(world: World) -> None:
+    hours, opening = closed_today_and_tomorrow()
+    await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+    before = len(messages(world, GROUP))
+    miss(world, CUSTOMER)
+    miss(world, OTHER)
+    await poll(world)
+    miss(world, CUSTOMER, ring=5)  # the same customer again: still one of them
+    await poll(world)
+    assert len(messages(world, GROUP)) == before  # nothing posted at night
+    first, other = alert(world, CUSTOMER), alert(world, OTHER)
+    assert (first.held, first.missed_count, other.held) == (True, 2, True)
+    assert first.deadline_at == opening + 2  # the SLA counts from the opening
+    release = HeldAlerts(world.services, poller(world.app).delivery)
+    bot = world.app.bot
+    assert await release.release_due(bot, now=int(opening) - 60) == 0  # still closed
+    assert await DeadlineWatch(world.services).check(bot, now=int(opening) - 1) == 0
+    assert await release.release_due(bot, now=int(opening) + 1) == 2
+    summary, *alerts = messages(world, GROUP)[before:]
+    title, *customers, gap, footer = summary["text"].splitlines()
+    assert (title, gap, footer) == ("🌅 Пропущенные в нерабочее время: 2", "", "Ниже — каждый отдельно, с кнопками.")
+    by_number = {line.split(" — ")[0]: line.split(" — ")[1] for line in customers}  # each customer once
+    assert sorted(by_number) == sorted(f"• {shown(n)}" for n in (CUSTOMER, OTHER))
+    assert by_number[f"• {shown(CUSTOMER)}"].startswith("×2, ") and "×" not in by_number[f"• {shown(OTHER)}"]
+    assert sorted(next(n for n in (CUSTOMER, OTHER) if shown(n) in a["text"]) for a in alerts) == sorted(
+        (CUSTOMER, OTHER)
+    )
+    for posted in alerts:  # each its own alert message, with its buttons
+        assert [b["text"] for b in posted["reply_markup"]["inline_keyboard"][0]] == ["📞 Перезвонить", "✅ Готово"]
+    assert await release.release_due(bot, now=int(opening) + 31) == 0
+    await poll(world)
+    assert len(messages(world, GROUP)) == before + 3  # one summary, each alert once
+
+
+async def test_a_summary_telegram_did_not_take_is_posted_later_and_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hours, opening = closed_today_and_tomorrow()
+    await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+    before = len(messages(world, GROUP))
+    miss(world)
+    await poll(world)
+    release, bot = HeldAlerts(world.services, poller(world.app).delivery), world.app.bot
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # Telegram failing past the requests' own retries
+    world.tg.faults.fail(status=500, methods="sendMessage", times=1000)
+    assert await release.release_due(bot, now=int(opening)) == 0
+    world.tg.faults.clear()
+    assert alert(world).held  # still held: its summary has not been seen
+    assert await release.release_due(bot, now=int(opening) + 30) == 1
+    assert [m["text"].splitlines()[0] for m in messages(world, GROUP)[before:]][:1] == [
+        "🌅 Пропущенные в нерабочее время: 1"
+    ]
+    assert len(texts(world, GROUP, "🌅")) == 1
+
+
+async def test_the_business_hours_job_releases_by_itself(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(held, "FIRST_CHECK", 0.1)
+    monkeypatch.setattr(held, "INTERVAL", 0.2)
+    async with make_world(jobs=True) as world:
+        (job,) = world.app.job_queue.get_jobs_by_name(held.JOB_NAME)
+        assert job.trigger.interval.total_seconds() == 0.2
+        await start(world)
+        hours, _ = closed_today_and_tomorrow()
+        await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+        miss(world)
+        await poll(world)
+        await poll(world)
+        assert alert(world).held and texts(world, GROUP, "🌅") == []
+        await world.ask(ADMIN, "/hours off", chat_id=GROUP)  # always open from now on: the job lets them out
+        await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, timeout=10,
+            predicate=lambda c: shown(CUSTOMER) in c.params.get("text", "") and "Перезвонить" in str(c.params),
+        )  # fmt: skip
+        assert len(texts(world, GROUP, "🌅")) == 1

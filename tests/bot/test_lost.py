@@ -1,0 +1,177 @@
+"""The report's new figures, /lost and the weekly digest's lost customers, end to end over a small seeded history
+whose every figure is worked out by hand here."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.alerts import digest
+from storage import CallRecord
+from tests.bot.conftest import GROUP, MANAGER, STRANGER, World, WorldFactory
+
+ZONE = ZoneInfo("Europe/Moscow")  # the tests' settings
+COMPANY = "74955325585"
+A, B, C, D, E, F, G, H = (f"791600000{n:02d}" for n in range(1, 9))
+POPOV, SMIRNOVA, KUZNETSOV = ("101", "Попов"), ("102", "Смирнова"), ("103", "Кузнецов")
+
+
+def midnight(day: date) -> int:
+    return int(datetime.combine(day, datetime.min.time(), ZONE).timestamp())
+
+
+class History:
+    """A day of calls, three days ago (New-Tel has long forgotten them), each outcome of a missed call in it."""
+
+    def __init__(self) -> None:
+        self.day = datetime.now(ZONE).date() - timedelta(days=3)
+        self.base = midnight(self.day) + 10 * 3600  # 10:00
+        self.calls: list[CallRecord] = []
+
+    def miss(self, customer: str, at: int, ring: int = 20) -> None:
+        start = self.base + at
+        self._add("in", customer, "no answer", start, None, start + ring, None)
+
+    def answered(self, direction: str, customer: str, at: int, member: tuple[str, str] | None) -> None:
+        start = self.base + at
+        self._add(direction, customer, "answered", start, start + 5, start + 65, member)  # 1:00 of talk
+
+    def unanswered_callback(self, customer: str, at: int) -> None:
+        start = self.base + at
+        self._add("out", customer, "no answer", start, None, start + 30, None)
+
+    def _add(
+        self,
+        direction: str,
+        customer: str,
+        status: str,
+        start: int,
+        answer: int | None,
+        end: int,
+        member: tuple[str, str] | None,
+    ) -> None:
+        clid, dnid = (customer, COMPANY) if direction == "in" else (COMPANY, customer)
+        self.calls.append(
+            CallRecord(
+                f"{len(self.calls) + 1:040x}", direction, clid, dnid, status, False, start, answer, end,
+                member[0] if member else None, member[1] if member else None,
+            )
+        )  # fmt: skip
+
+    def when(self, at: int) -> str:
+        return datetime.fromtimestamp(self.base + at, ZONE).strftime("%d.%m %H:%M")
+
+
+def seeded() -> History:
+    h = History()
+    h.miss(A, 0)  # ends at 0:20; called back at 2:20 by Попов: 2 min
+    h.answered("out", A, 140, POPOV)
+    h.miss(B, 100, ring=30)  # two misses, the first ends at 2:10; called back at 12:10 by Попов: 10 min
+    h.miss(B, 300)
+    h.answered("out", B, 730, POPOV)
+    h.miss(C, 1000)  # ends at 17:00; called back 40 min later by Смирнова: past the deadline
+    h.answered("out", C, 3420, SMIRNOVA)
+    h.miss(D, 2000)  # got through on their own later: answered later
+    h.answered("in", D, 2500, KUZNETSOV)
+    for at in (3000, 3600, 4200):  # three tries, nothing since: lost
+        h.miss(E, at)
+    h.miss(F, 5000)  # lost; the book knows them
+    h.miss(G, 6000, ring=3)  # lost, and a short ring
+    h.miss(H, 7000)  # a callback nobody answered: unresolved
+    h.unanswered_callback(H, 7100)
+    return h
+
+
+def archive(world: World, history: History) -> None:
+    storage = world.services.storage
+    storage.calls.ingest(history.calls, now=int(time.time()))
+    for call in history.calls:
+        if call.member is not None and call.member_name is not None:
+            storage.calls.set_who(call.vpbx_id, call.member, call.member_name)
+    storage.contacts.set(F, "Петров Пётр", by=None, now=1)
+
+
+async def test_the_report_gains_p90_the_share_within_the_deadline_who_called_back_and_short_rings(
+    make_world: WorldFactory,
+) -> None:
+    async with make_world(short_ring_seconds=5) as world:
+        world.make_manager()
+        history = seeded()
+        archive(world, history)
+        world.tg.send_text(MANAGER, f"/report {history.day:%d.%m}")
+        sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
+        assert sent.result["caption"].split("\n") == [
+            f"📊 Звонки за {history.day:%d.%m.%Y}",
+            "Входящие 12 · приняты 1 · пропущены 11 (92%) от 8 клиентов · коротких, меньше 5 с: 1",
+            "Перезвонили 3 (медиана 10 мин, 9 из 10 — за 40 мин), ответили позже 1, потеряны 3, не дозвонились 1",
+            "В срок (15 мин) перезвонили 2 из 8 (25%)",
+            "Кто перезвонил: Попов 2, Смирнова 1",
+            "Исходящие 4 · разговоры 4:00",
+            "",
+            "Попов: принял 0, позвонил 2, 2:00",
+            "Кузнецов: принял 1, позвонил 0, 1:00",
+            "Смирнова: принял 0, позвонил 1, 1:00",
+            "—: принял 0, позвонил 1, 0:00",
+        ]
+
+
+async def test_lost_lists_whom_nobody_returned_and_who_never_called_again_most_attempts_first(
+    world: World,
+) -> None:
+    world.make_manager()
+    history = seeded()
+    archive(world, history)
+    expected = [
+        f"🕳 Потерянные за {history.day:%d.%m.%Y}: 3",
+        "Никто не перезвонил, и клиент больше не звонил. Больше попыток — выше.",
+        f"1. +7 916 000-00-05 — пропущено 3, последний {history.when(4200)}",
+        f"2. +7 916 000-00-07 — пропущено 1, последний {history.when(6000)}",  # the more recent first
+        f"3. +7 916 000-00-06 · Петров Пётр — пропущено 1, последний {history.when(5000)}",
+    ]
+    assert (await world.ask(MANAGER, f"/lost {history.day:%d.%m}")).split("\n") == expected
+    reply = (await world.ask(MANAGER, "/lost")).split("\n")  # the past 7 days by default
+    assert reply[0].startswith("🕳 Потерянные за ") and reply[0].endswith(": 3") and reply[1:] == expected[1:]
+    yesterday = datetime.now(ZONE).date() - timedelta(days=1)
+    assert await world.ask(MANAGER, "/lost вчера") == (
+        f"✅ Потерянных за {yesterday:%d.%m.%Y} нет: всем перезвонили или клиенты дозвонились сами."
+    )
+    assert await world.ask(MANAGER, "/lost 31.02") == (
+        "Такого периода нет: «31.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+    )
+    assert (await world.ask(STRANGER, "/lost")).startswith("Извините, этот бот работает только для сотрудников")
+
+
+async def test_a_long_lost_list_is_cut_under_telegrams_limit(world: World) -> None:
+    world.make_manager()
+    history = History()
+    for n in range(300):
+        history.miss(f"7926{n:07d}", 60 * n)
+    archive(world, history)
+    text = await world.ask(MANAGER, f"/lost {history.day:%d.%m}")
+    lines = text.split("\n")
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    assert lines[0] == f"🕳 Потерянные за {history.day:%d.%m.%Y}: 300"
+    named = [line for line in lines if line.split(".")[0].isdigit()]
+    assert named[0].startswith("1. +7 926 000-02-99 — ")  # one try each: the most recent first
+    assert lines[-1] == f"…и ещё {300 - len(named)}" and 0 < len(named) < 300
+    assert len(text) + len(named[-1]) > 4000  # as many as fit: one more would not
+
+
+async def test_the_weekly_digest_names_the_lost_customers_and_the_daily_one_does_not(world: World) -> None:
+    svc = world.services
+    svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
+    history = seeded()
+    archive(world, history)
+    chat = svc.storage.chats.get(GROUP)
+    assert chat is not None
+    start = datetime.combine(history.day, datetime.min.time(), ZONE)
+    monday = start + timedelta(days=7 - history.day.weekday(), hours=9)
+    weekly = (await digest.prepare(svc, chat, monday, weekly=True)).caption.split("\n")
+    assert "Потерянные: 3 — +7 916 000-00-05 ×3, +7 916 000-00-07 ×1, +7 916 000-00-06 Петров Пётр ×1" in weekly
+    assert weekly.index("Кто перезвонил: Попов 2, Смирнова 1") + 1 == weekly.index(
+        "Потерянные: 3 — +7 916 000-00-05 ×3, +7 916 000-00-07 ×1, +7 916 000-00-06 Петров Пётр ×1"
+    )
+    morning = start + timedelta(days=1, hours=9)
+    daily = (await digest.prepare(svc, chat, morning)).caption
+    assert "Перезвонили 3 (медиана 10 мин, 9 из 10 — за 40 мин)" in daily and "Потерянные" not in daily
