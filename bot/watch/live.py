@@ -128,8 +128,6 @@ class LiveWatch:
             if change.call.direction == "in" and change.call.status == "answered"
             and (change.before is None or change.before.status != "answered")
         ]  # fmt: skip
-        if answered:
-            await self._poller.who.ask_now(answered, now)
         ringing = [call for call in map(self._svc.storage.calls.get, sorted(seen)) if call and is_ringing(call)]
         ringing.sort(key=lambda call: (call.started_at, call.vpbx_id))
         numbers: list[str] = []
@@ -138,8 +136,15 @@ class LiveWatch:
                 numbers = await self._vpbx.get_ringing_numbers_list()
             except newtel.NewtelError as error:  # no cards this time; the next check asks again
                 log.info("Live check: vpbx/get-ringing-numbers-list failed (%s)", type(error).__name__)
-        await self._poller.react(bot, now)
-        await self.cards.update(bot, ringing, numbers)
+        # The alerts and the cards at once, neither waiting for the other; who answered after them (a card says so
+        # on the next check), since those requests queue behind NEWTEL_MAX_RPS with everyone else's.
+        for failure in await asyncio.gather(
+            self._poller.react(bot, now), self.cards.update(bot, ringing, numbers), return_exceptions=True
+        ):
+            if isinstance(failure, Exception):
+                log.error("Live check: %s", failure, exc_info=failure)
+        if answered:
+            await self._poller.who.ask_now(answered, now)
         return True
 
     async def _details(self, gone: dict[str, int]) -> tuple[list[newtel.Call], dict[str, int]]:
