@@ -253,13 +253,5 @@ def start(application: App) -> DeadlineWatch:
     """Schedule the look; one at a time, and looks missed while one ran slow are not run back to back."""
     svc = application.bot_data.need_services()
     watch = DeadlineWatch(svc)
-    queue = application.job_queue
-    assert queue is not None
-    queue.run_repeating(
-        watch.job,
-        interval=INTERVAL,
-        first=FIRST_CHECK,
-        name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )
+    jobs.every(application, watch.job, INTERVAL, first=FIRST_CHECK, name=JOB_NAME)
     return watch

@@ -124,13 +124,5 @@ def start(application: App) -> HeldAlerts:
     """Schedule the release beside the poll (whose delivery it uses); one run at a time."""
     svc = application.bot_data.need_services()
     held = HeldAlerts(svc, application.bot_data.need_poller().delivery)
-    queue = application.job_queue
-    assert queue is not None
-    queue.run_repeating(
-        held.job,
-        interval=INTERVAL,
-        first=FIRST_CHECK,
-        name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )
+    jobs.every(application, held.job, INTERVAL, first=FIRST_CHECK, name=JOB_NAME)
     return held

@@ -166,12 +166,4 @@ async def _reminded(press: CallbackQuery, alert_id: int, caller: Caller) -> Aler
 
 def start(application: App) -> None:
     """Schedule the look; one at a time, and looks missed while one ran slow are not run back to back."""
-    queue = application.job_queue
-    assert queue is not None
-    queue.run_repeating(
-        job,
-        interval=INTERVAL,
-        first=FIRST_CHECK,
-        name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )
+    jobs.every(application, job, INTERVAL, first=FIRST_CHECK, name=JOB_NAME)

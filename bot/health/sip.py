@@ -168,13 +168,5 @@ def start(application: App) -> PhoneWatch | None:
     if not svc.settings.sip_offline_alert:
         return None
     watch = PhoneWatch(svc)
-    queue = application.job_queue
-    assert queue is not None
-    queue.run_repeating(
-        watch.job,
-        interval=svc.settings.sip_check_interval,
-        first=FIRST_CHECK,
-        name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )
+    jobs.every(application, watch.job, svc.settings.sip_check_interval, first=FIRST_CHECK, name=JOB_NAME)
     return watch
