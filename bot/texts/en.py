@@ -172,7 +172,6 @@ TEXTS: dict[str, str] = {
     "alert_called_back": "✅ Called back by {name}, talked {talk}.",
     "alert_answered_later": "✅ The customer called again and was answered ({when}).",
     "alert_done": "✅ Closed by {name}, {when}.",
-    "alert_no_answer": "☎️ {name} called back: no answer. You can try again.",
     "alert_failed": "⚠️ {name}'s call could not be started. You can try again.",
     "button_call_back": "📞 Call back",
     "button_done": "✅ Done",

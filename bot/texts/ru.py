@@ -173,7 +173,6 @@ TEXTS: dict[str, str] = {
     "alert_called_back": "✅ Перезвонил(а) {name}, разговор {talk}.",
     "alert_answered_later": "✅ Клиент дозвонился позже, звонок принят ({when}).",
     "alert_done": "✅ Закрыто: {name}, {when}.",
-    "alert_no_answer": "☎️ {name} перезвонил(а) — клиент не ответил. Можно попробовать ещё раз.",
     "alert_failed": "⚠️ Звонок {name} не удалось начать. Можно попробовать ещё раз.",
     "button_call_back": "📞 Перезвонить",
     "button_done": "✅ Готово",
