@@ -110,7 +110,7 @@ async def prepare(svc: Services, chat: Chat, now: datetime, weekly: bool = False
     start, end = window(now, svc.settings.zone, weekly)
     texts = svc.chat_texts(chat.chat_id)
     title = "digest_weekly_title" if weekly else "digest_title"
-    return await make(svc, start, end, texts, title, chat.numbers, with_lost=weekly)
+    return await make(svc, start, end, texts, title, chat.numbers, chat=chat, with_lost=weekly)
 
 
 async def send_daily(context: Context) -> None:

@@ -28,6 +28,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
+from bot.alerts.deadlines import sla_seconds
 from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
 from bot.config import Settings
@@ -37,7 +38,7 @@ from bot.reports.caption import caption, period_label
 from bot.reports.figures import gather
 from bot.services import Services
 from bot.texts import Html, Texts, echo
-from storage import reports
+from storage import Chat, reports
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,15 +59,18 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Standards:
-    """What a report measures against: the callback deadline (``ALERT_SLA_MINUTES``; a chat's own ``/sla`` is for its
-    alerts) and the short ring (``SHORT_RING_SECONDS``), both in seconds, 0: none."""
+    """What a report measures against: the callback deadline and the short ring, both in seconds, 0: none. In a chat
+    subscribed to alerts they are its own (``/sla``, ``/subscribe … min``), the figures its alerts live by; elsewhere
+    the company's (``ALERT_SLA_MINUTES``, ``SHORT_RING_SECONDS``)."""
 
     deadline_seconds: int = 0
     short_under: int = 0
 
     @classmethod
-    def of(cls, settings: Settings) -> Standards:
-        return cls(round(settings.alert_sla_minutes * 60), settings.short_ring_seconds)
+    def of(cls, settings: Settings, chat: Chat | None = None) -> Standards:
+        if chat is None or not chat.subscribed:
+            return cls(round(settings.alert_sla_minutes * 60), settings.short_ring_seconds)
+        return cls(round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds)
 
 
 def build(
@@ -106,9 +110,10 @@ async def make(
     title_key: str,
     numbers: tuple[str, ...] = (),
     *,
+    chat: Chat | None = None,
     with_lost: bool = False,
 ) -> Report:
-    """``build`` in a report thread."""
+    """``build`` in a report thread; ``chat``: the chat it is for (its standards, ``Standards.of``)."""
     settings = svc.settings
     return await off_the_loop(
         svc.report_workers,
@@ -120,7 +125,7 @@ async def make(
         texts,
         title_key,
         numbers,
-        Standards.of(settings),
+        Standards.of(settings, chat),
         with_lost,
     )
 
@@ -168,7 +173,8 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
         return
     _, start, end = asked
     async with showing(context, chat.id, ChatAction.UPLOAD_PHOTO):
-        made = await make(caller.services, start, end, caller.texts, "report_title")
+        subscribed = caller.services.storage.chats.get(chat.id)
+        made = await make(caller.services, start, end, caller.texts, "report_title", chat=subscribed)
     await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
 
 

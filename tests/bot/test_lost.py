@@ -175,3 +175,30 @@ async def test_the_weekly_digest_names_the_lost_customers_and_the_daily_one_does
     morning = start + timedelta(days=1, hours=9)
     daily = (await digest.prepare(svc, chat, morning)).caption
     assert "Перезвонили 3 (медиана 10 мин, 9 из 10 — за 40 мин)" in daily and "Потерянные" not in daily
+
+
+async def test_a_subscribed_chat_is_measured_by_its_own_deadline_and_shortest_ring(make_world: WorldFactory) -> None:
+    """Its digest and a /report asked in it count "in time" by its /sla and "short" by its min, not the company's."""
+    async with make_world(short_ring_seconds=5) as world:
+        svc = world.services
+        world.make_manager()
+        svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1, min_ring=25)
+        svc.storage.chats.set_sla(GROUP, 45, now=1)
+        history = seeded()
+        archive(world, history)
+        ours = [
+            "Входящие 12 · приняты 1 · пропущены 11 (92%) от 8 клиентов · коротких, меньше 25 с: 10",
+            "В срок (45 мин) перезвонили 3 из 8 (38%)",  # C's 40 minutes are in time now
+        ]
+        chat = svc.storage.chats.get(GROUP)
+        assert chat is not None
+        morning = datetime.combine(history.day, datetime.min.time(), ZONE) + timedelta(days=1, hours=9)
+        daily = (await digest.prepare(svc, chat, morning)).caption.split("\n")
+        assert all(line in daily for line in ours)
+        world.tg.send_text(MANAGER, f"/report {history.day:%d.%m}", chat_id=GROUP)
+        sent = await world.tg.wait_for("sendPhoto", chat_id=GROUP, ok=True, timeout=20)
+        assert all(line in sent.result["caption"].split("\n") for line in ours)
+        world.tg.send_text(MANAGER, f"/report {history.day:%d.%m}")  # in private: the company's
+        sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
+        assert "В срок (15 мин) перезвонили 2 из 8 (25%)" in sent.result["caption"].split("\n")
+        assert "коротких, меньше 5 с: 1" in sent.result["caption"]
