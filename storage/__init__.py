@@ -20,6 +20,7 @@ from storage.access_requests import AccessRequest, RequestStatus
 from storage.alerts import (
     Alert,
     AlertState,
+    Attempt,
     CallbackOutcome,
     CloseReason,
     MissedCall,
@@ -41,6 +42,7 @@ __all__ = [
     "AccessRequest",
     "Alert",
     "AlertState",
+    "Attempt",
     "AuditEntry",
     "CallChange",
     "CallRecord",

@@ -8,6 +8,7 @@ it rendered, so a change racing with a send leaves the alert pending for another
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ class Alert:
     owned_at: int | None = None
     deadline_at: int | None = None  # when it is due to have been called back (the chat's /sla, business hours)
     held: bool = False  # seen outside the chat's business hours: in the summary when they begin
+    attempts: tuple[Attempt, ...] = ()  # the call backs that reached nobody, oldest first
+    summary: bool = False  # shown in a business-hours summary (``message_id``) beside that summary's other alerts
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A call back nobody answered: when it was placed and by whom."""
+
+    at: int
+    name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +92,18 @@ class MissedCall:
     ended_at: int
 
 
+def _from_row(row: dict[str, Any]) -> Alert:
+    attempts = tuple(Attempt(at, name) for at, name in json.loads(row["attempts"]))
+    flags = {flag: bool(row[flag]) for flag in ("dirty", "held", "summary")}
+    return Alert(**{**row, **flags, "attempts": attempts})
+
+
 def _alert(row: dict[str, Any] | None) -> Alert | None:
-    if row is None:
-        return None
-    row["dirty"] = bool(row["dirty"])
-    row["held"] = bool(row.get("held", 0))
-    return Alert(**row)
+    return None if row is None else _from_row(row)
 
 
 def _alerts(rows: Iterable[dict[str, Any]]) -> list[Alert]:
-    return [Alert(**{**row, "dirty": bool(row["dirty"]), "held": bool(row.get("held", 0))}) for row in rows]
+    return [_from_row(row) for row in rows]
 
 
 def _record(conn: sqlite3.Connection, chat_id: int, call: MissedCall, now: int) -> RecordResult:
@@ -292,7 +305,10 @@ class Alerts:
                 params,
             )
         return self._change(
-            "state = 'open', callback_outcome = 'no answer', talk_seconds = :talk, callback_vpbx_id = :vpbx_id",
+            """
+            state = 'open', callback_outcome = 'no answer', talk_seconds = :talk, callback_vpbx_id = :vpbx_id,
+            attempts = json_insert(attempts, '$[#]', json_array(callback_started_at, callback_name))
+            """,
             "state = 'calling'" + _same_claim(claim),
             params,
         )

@@ -547,3 +547,17 @@ def m008_owners(db: Database) -> None:
         CREATE INDEX alerts_deadline ON alerts (deadline_at) WHERE deadline_at IS NOT NULL AND state <> 'closed';
         """
     )
+
+
+@migration
+def m009_attempts(db: Database) -> None:
+    """Every call back that reached nobody is kept on its alert (not only the last), and the alerts released by a
+    business-hours summary are shown in it: several alerts share that one message, each with its buttons there."""
+    db.executescript(
+        """
+        -- [[started_at, name], ...] of the callbacks nobody answered, oldest first.
+        ALTER TABLE alerts ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(attempts));
+        -- Shown in a summary message (its message_id) with the other alerts of that summary.
+        ALTER TABLE alerts ADD COLUMN summary INTEGER NOT NULL DEFAULT 0 CHECK (summary IN (0, 1));
+        """
+    )

@@ -12,6 +12,8 @@ from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
 from storage import Alert
 
+ATTEMPTS_SHOWN = 4  # of the call backs nobody answered, the latest this many are named; the count says the rest
+
 
 def _at(seconds: int | None, zone: ZoneInfo, texts: Texts, now: datetime) -> str:
     if seconds is None:
@@ -42,7 +44,15 @@ def render_alert(
                 ring=duration(alert.ring_seconds),
             )
         )
-    under = [line for line in (owner_line(alert, texts, zone, now), _status(alert, texts, zone, now)) if line]
+    under = [
+        line
+        for line in (
+            owner_line(alert, texts, zone, now),
+            attempt_line(alert, texts, zone, now),
+            _status(alert, texts, zone, now),
+        )
+        if line
+    ]
     if under:
         lines.append("")
         lines.extend(under)
@@ -57,12 +67,19 @@ def owner_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Htm
 
 
 def attempt_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
-    """The last call back, when it reached nobody ("☎️ Попов: клиент не ответил, 10:42"). Only the last: the alert
-    holds one attempt (the audit log keeps every call it placed)."""
-    if alert.callback_outcome != "no answer":
+    """The call backs that reached nobody, written in ("☎️ Попов: клиент не ответил, 10:42"); of many, the count and
+    the latest few ("☎️ Не дозвонились (5): …, Попов 10:42, Иванов 11:05, …"). Kept once the alert is closed."""
+    if not alert.attempts:
         return None
-    when = _at(alert.callback_started_at, zone, texts, now)
-    return texts("alert_attempt", name=alert.callback_name or "—", when=when)
+    if len(alert.attempts) == 1:
+        (attempt,) = alert.attempts
+        return texts("alert_attempt", name=attempt.name or "—", when=_at(attempt.at, zone, texts, now))
+    shown = [
+        f"{attempt.name or '—'} {_at(attempt.at, zone, texts, now)}" for attempt in alert.attempts[-ATTEMPTS_SHOWN:]
+    ]
+    if len(alert.attempts) > ATTEMPTS_SHOWN:
+        shown.insert(0, "…")
+    return texts("alert_attempts", count=len(alert.attempts), attempts=", ".join(shown))
 
 
 def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
@@ -75,8 +92,6 @@ def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html |
         if alert.close_reason == "answered_later":
             return texts("alert_answered_later", when=_at(alert.closed_at, zone, texts, now))
         return texts("alert_done", name=alert.closed_name or "—", when=_at(alert.closed_at, zone, texts, now))
-    if alert.callback_outcome == "no answer":
-        return attempt_line(alert, texts, zone, now)
     if alert.callback_outcome == "failed":
         return texts("alert_failed", name=name)
     return None

@@ -439,6 +439,7 @@ TEXTS: dict[str, str] = {
     "button_remind": "⏰ Remind me later",
     "alert_owner": "👤 Taken by {name}, {when}",
     "alert_attempt": "☎️ {name}: no answer, {when}",
+    "alert_attempts": "☎️ No answer ({count}): {attempts}",
     "owner_taken": "🙋 This alert is yours now.",
     "owner_taken_by": "{name} has already taken this alert.",
     "owner_already_yours": "This alert is already yours. To hand it back: Release.",

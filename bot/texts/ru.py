@@ -438,6 +438,7 @@ TEXTS: dict[str, str] = {
     "button_remind": "⏰ Напомнить позже",
     "alert_owner": "👤 Взял(а): {name}, {when}",
     "alert_attempt": "☎️ {name}: клиент не ответил, {when}",
+    "alert_attempts": "☎️ Не дозвонились ({count}): {attempts}",
     "owner_taken": "🙋 Теперь это уведомление ваше.",
     "owner_taken_by": "{name} уже взял(а) это уведомление.",
     "owner_already_yours": "Это уведомление уже ваше. Отдать его: «Отпустить».",

@@ -11,7 +11,7 @@ from bot.alerts.render import render_alert
 from bot.calllog.ingest import record
 from bot.texts import Texts
 from newtel import Call
-from storage import Alert, CallRecord, Chat, MissedCall
+from storage import Alert, Attempt, CallRecord, Chat, MissedCall
 
 T0 = 1_800_000_000
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -129,7 +129,7 @@ def test_every_state_says_who_did_what() -> None:
     cases = {
         "📞 Иван перезванивает…": alert(state="calling", callback_name="Иван"),
         f"☎️ Иван: клиент не ответил, {datetime.fromtimestamp(T0 + 120, MOSCOW):%H:%M}": alert(
-            callback_name="Иван", callback_outcome="no answer", callback_started_at=T0 + 120
+            callback_name="Иван", callback_outcome="no answer", attempts=(Attempt(T0 + 120, "Иван"),)
         ),
         "✅ Перезвонил(а) Иван, разговор 2:31.": alert(
             state="closed", close_reason="called_back", callback_name="Иван", talk_seconds=151
@@ -141,3 +141,16 @@ def test_every_state_says_who_did_what() -> None:
         text, keyboard = render_alert(shown, texts, MOSCOW, now)
         assert expected in text.split("\n\n")[1], text
         assert (keyboard is not None) == (shown.state == "open")
+
+
+def test_of_many_call_backs_nobody_answered_the_count_and_the_latest_are_shown() -> None:
+    now = datetime.fromtimestamp(T0 + 3600, UTC)
+    tried = tuple(Attempt(T0 + 600 * n, name) for n, name in enumerate(["Иван", "Анна", "Иван", "Олег", "Анна"], 1))
+    text, keyboard = render_alert(alert(callback_outcome="no answer", attempts=tried), Texts("ru"), MOSCOW, now)
+    times = [datetime.fromtimestamp(attempt.at, MOSCOW).strftime("%H:%M") for attempt in tried]
+    assert text.split("\n")[-1] == (
+        f"☎️ Не дозвонились (5): …, Анна {times[1]}, Иван {times[2]}, Олег {times[3]}, Анна {times[4]}"
+    )
+    assert keyboard is not None and [b.text for b in keyboard.inline_keyboard[1]] == ["🙋 Беру", "⏰ Напомнить позже"]
+    two, _ = render_alert(alert(attempts=tried[:2]), Texts("en"), MOSCOW, now)
+    assert two.split("\n")[-1] == f"☎️ No answer (2): Иван {times[0]}, Анна {times[1]}"

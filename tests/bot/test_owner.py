@@ -286,3 +286,24 @@ async def test_deny_lets_the_users_alerts_go(make_world: WorldFactory) -> None:
         assert buttons(released) == [["📞 Перезвонить", "✅ Готово"], ["🙋 Беру"]]
         assert the_alert(world, message).owner_id is None
         assert world.services.storage.reminders.get(alert.id, "callback", MANAGER).state == "cancelled"  # type: ignore[union-attr]
+
+
+async def test_every_call_back_nobody_answered_stays_written_in(make_world: WorldFactory) -> None:
+    async with staffed(make_world) as world:
+        world.sandbox.outcomes[CUSTOMER] = "no answer"
+        miss(world)
+        message = await alert_message(world)
+        world.tg.press(MANAGER, message, button="📞 Перезвонить")
+        first = await shown_with(world, message, lambda text: f"☎️ {MEMBER_NAME}: клиент не ответил, " in text)
+        world.tg.press(ADMIN, first, button="📞 Перезвонить")
+        second = await shown_with(world, message, lambda text: "☎️ Не дозвонились (2): " in text)
+        tried = the_alert(world, second).attempts
+        assert [attempt.name for attempt in tried] == [MEMBER_NAME, "Попов Сергей"]
+        listed = ", ".join(f"{attempt.name} {at(world, attempt.at)}" for attempt in tried)
+        assert f"☎️ Не дозвонились (2): {listed}" in second["text"].splitlines()
+
+        del world.sandbox.outcomes[CUSTOMER]  # the third one gets through: the attempts stay on the closed alert
+        world.tg.press(MANAGER, second, button="📞 Перезвонить")
+        closed = await shown_with(world, message, lambda text: f"✅ Перезвонил(а) {MEMBER_NAME}" in text)
+        assert f"☎️ Не дозвонились (2): {listed}" in closed["text"].splitlines()
+        assert len(starts(world)) == 3

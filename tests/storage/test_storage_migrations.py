@@ -23,6 +23,7 @@ MIGRATION_NAMES = [
     "m006_reports",
     "m007_live",
     "m008_owners",
+    "m009_attempts",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -183,6 +184,7 @@ V4_ROWS: dict[str, list[dict[str, Any]]] = {}  # V3's, with two archived calls (
 V5_ROWS: dict[str, list[dict[str, Any]]] = {}  # V4's as m005 left them, with an outbound call a member placed
 V7_ROWS: dict[str, list[dict[str, Any]]] = {}  # V6's as m007 left them
 V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hours and answers are its triggers')
+V8_ROWS: dict[str, list[dict[str, Any]]] = {}  # V7's as m008 left them
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
     1: V1_ROWS,
@@ -192,6 +194,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     5: V5_ROWS,
     6: V6_ROWS,
     7: V7_ROWS,
+    8: V8_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -336,6 +339,13 @@ V7_ROWS.update(
     {
         table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id", *M008_COLUMNS}} for row in rows]
         for table, rows in upgraded(V6_ROWS).items()
+        if table != "call_hours"
+    }
+)
+V8_ROWS.update(
+    {
+        table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id"}} for row in rows]
+        for table, rows in upgraded(V7_ROWS).items()
         if table != "call_hours"
     }
 )
