@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot import callback_data as cd
+from bot.formatting import format_for_people
 from bot.texts import Texts
 from newtel import Member
 from storage import Alert
@@ -69,23 +70,40 @@ def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
     after a call back nobody answered, "Remind me"."""
     if alert.state != "open":
         return None
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.plain("button_call_back"), cd.CallBack(alert.id)), _done(alert, texts)],
+            _owner_row(alert, texts),
+        ]
+    )
+
+
+def summary(alerts: Sequence[Alert], texts: Texts) -> InlineKeyboardMarkup | None:
+    """A business-hours summary's buttons: for each open alert, by its place in the list, Call back naming the
+    customer on a row of its own (a number needs the width), then Done and the owner's buttons."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for place, shown in enumerate(alerts, start=1):
+        if shown.state != "open":
+            continue
+        label = texts.plain("button_call_back_numbered").format(place=place, customer=format_for_people(shown.clid))
+        rows.append([_button(label, cd.CallBack(shown.id))])
+        rows.append([_done(shown, texts), *_owner_row(shown, texts)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _done(alert: Alert, texts: Texts) -> InlineKeyboardButton:
+    return _button(texts.plain("button_done"), cd.Done(alert.id))
+
+
+def _owner_row(alert: Alert, texts: Texts) -> list[InlineKeyboardButton]:
     owner = (
         _button(texts.plain("button_release"), cd.Release(alert.id))
         if alert.owner_id is not None
         else _button(texts.plain("button_take"), cd.Take(alert.id))
     )
-    second = [owner]
     if alert.callback_outcome == "no answer":
-        second.append(_button(texts.plain("button_remind"), cd.RemindMe(alert.id)))
-    return InlineKeyboardMarkup(
-        [
-            [
-                _button(texts.plain("button_call_back"), cd.CallBack(alert.id)),
-                _button(texts.plain("button_done"), cd.Done(alert.id)),
-            ],
-            second,
-        ]
-    )
+        return [owner, _button(texts.plain("button_remind"), cd.RemindMe(alert.id))]
+    return [owner]
 
 
 def reminder(alert_id: int, texts: Texts) -> InlineKeyboardMarkup:

@@ -559,5 +559,7 @@ def m009_attempts(db: Database) -> None:
         ALTER TABLE alerts ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(attempts));
         -- Shown in a summary message (its message_id) with the other alerts of that summary.
         ALTER TABLE alerts ADD COLUMN summary INTEGER NOT NULL DEFAULT 0 CHECK (summary IN (0, 1));
+        -- A press names its message: which alert (or summary) it shows.
+        CREATE INDEX alerts_message ON alerts (chat_id, message_id) WHERE message_id IS NOT NULL;
         """
     )

@@ -9,17 +9,21 @@ import asyncio
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bot.alerts.render import render_alert
+from bot.alerts.render import render_alert, render_summary
 from bot.calllog.story import story
 from bot.services import Services
+from bot.texts import Html, Texts
 from storage import Alert
 
 log = logging.getLogger(__name__)
+
+_Shows = int | tuple[int, int]  # what a message shows: an alert (its id), or a summary (chat id, message id)
 
 PER_CHAT_PER_ROUND = 5  # Telegram allows ~20 messages a minute in a group; the rest waits for the next poll
 
@@ -27,10 +31,11 @@ PER_CHAT_PER_ROUND = 5  # Telegram allows ~20 messages a minute in a group; the 
 class Delivery:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
-        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one send/edit per alert at a time
-        # The one cache of what Telegram shows of each live alert (storage decides what to deliver): an edit
-        # that would change nothing visible (say, the callback's call id) is skipped.
-        self._shown: dict[int, tuple[str, str | None]] = {}
+        # One send/edit per message at a time: an alert's id, or a summary's (chat id, message id).
+        self._locks: defaultdict[_Shows, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # The one cache of what Telegram shows of each live alert or summary (storage decides what to deliver): an
+        # edit that would change nothing visible (say, the callback's call id) is skipped.
+        self._shown: dict[_Shows, tuple[str, str | None]] = {}
         # Sent or edited in Telegram, not yet recorded in storage: alert id -> (message id, version).
         self.unrecorded: dict[int, tuple[int, int]] = {}
 
@@ -75,13 +80,58 @@ class Delivery:
         return delivered
 
     async def deliver(self, bot: Bot, alert_id: int) -> bool:
-        """Bring the alert's message up to date; False when Telegram failed and it stays pending."""
-        async with self._locks[alert_id]:
-            delivered, closed = await self._deliver(bot, alert_id)
-        if closed:  # a closed alert never changes again: forget it
-            self._locks.pop(alert_id, None)
-            self._shown.pop(alert_id, None)
+        """Bring the alert's message (its own, or the summary that shows it) up to date; False when Telegram failed
+        and it stays pending."""
+        alert = self._svc.storage.alerts.get(alert_id)
+        shows: _Shows = alert_id
+        if alert is not None and alert.summary and alert.message_id is not None:
+            shows = (alert.chat_id, alert.message_id)
+        async with self._locks[shows]:
+            if isinstance(shows, tuple):
+                delivered, closed = await self._deliver_summary(bot, *shows)
+            else:
+                delivered, closed = await self._deliver(bot, alert_id)
+        if closed:  # a closed alert (every alert of a summary) never changes again: forget it
+            self._locks.pop(shows, None)
+            self._shown.pop(shows, None)
         return delivered
+
+    async def _deliver_summary(self, bot: Bot, chat_id: int, message_id: int) -> tuple[bool, bool]:
+        """Edit a business-hours summary (``bot.alerts.held``) to show its alerts as they are now; re-posted if
+        someone deleted it. Returns (delivered, every alert of it closed)."""
+        if not self.record_unrecorded():
+            return False, False
+        shown = self._svc.storage.alerts.in_summary(chat_id, message_id)
+        closed = all(alert.state == "closed" for alert in shown)
+        if not any(alert.dirty for alert in shown):
+            return True, closed
+        texts, zone = self._svc.chat_texts(chat_id), self._svc.settings.zone
+        text, keyboard = render_summary(shown, texts, zone, datetime.now(UTC), stories(self._svc, shown, texts))
+        seen = (text, keyboard.to_json() if keyboard else None)
+        if self._shown.get((chat_id, message_id)) != seen:
+            try:
+                await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
+            except BadRequest as error:
+                if "not found" in error.message.lower():  # deleted: post it again rather than lose its alerts
+                    try:
+                        message_id = (await bot.send_message(chat_id, text, reply_markup=keyboard)).message_id
+                    except TelegramError as again:
+                        log.warning("Summary %s in %s not re-posted yet (%s); will retry", message_id, chat_id, again)
+                        return False, False
+                elif "not modified" not in error.message.lower():
+                    log.error("Telegram refused summary %s in chat %s: %s", message_id, chat_id, error.message)
+            except (ChatMigrated, Forbidden) as error:
+                if not self._chat_lost(chat_id, error):
+                    return False, False
+            except TelegramError as error:
+                log.warning(
+                    "Summary %s in %s not edited yet (%s: %s)", message_id, chat_id, type(error).__name__, error
+                )
+                return False, False
+            self._shown[(chat_id, message_id)] = seen
+        for alert in shown:
+            self.unrecorded[alert.id] = (message_id, alert.version)
+        return self.record_unrecorded(), closed
 
     async def _deliver(self, bot: Bot, alert_id: int) -> tuple[bool, bool]:
         if not self.record_unrecorded():
@@ -91,7 +141,7 @@ class Delivery:
             return True, alert is None or alert.state == "closed"
         texts = self._svc.chat_texts(alert.chat_id)
         zone = self._svc.settings.zone
-        told = story(self._svc.storage, alert.clid, before=alert.first_at).line(texts, zone)
+        told = stories(self._svc, [alert], texts)[alert.id]
         text, keyboard = render_alert(alert, texts, zone, datetime.now(UTC), told)
         shown = (text, keyboard.to_json() if keyboard else None)
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
@@ -118,14 +168,9 @@ class Delivery:
             else:
                 log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
                 message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
-        except ChatMigrated as error:
-            # The group became a supergroup: its alerts (and settings) follow it, and go out next round.
-            log.info("Chat %s moved to %s", alert.chat_id, error.new_chat_id)
-            self._svc.storage.chats.move(alert.chat_id, error.new_chat_id, now=int(datetime.now(UTC).timestamp()))
-            return False, False
-        except Forbidden as error:
-            log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", alert.chat_id, error)
-            self._svc.storage.chats.unsubscribe(alert.chat_id, now=int(datetime.now(UTC).timestamp()))
+        except (ChatMigrated, Forbidden) as error:
+            if not self._chat_lost(alert.chat_id, error):
+                return False, False
             message_id = alert.message_id or 0
         except TelegramError as error:
             log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
@@ -133,8 +178,26 @@ class Delivery:
         self._shown[alert.id] = shown
         return self._landed(alert, message_id), alert.state == "closed"
 
+    def _chat_lost(self, chat_id: int, error: ChatMigrated | Forbidden) -> bool:
+        """The group became a supergroup: its alerts (and settings) follow it and go out there next round (False).
+        The bot may no longer write to it: unsubscribed, nothing to retry (True)."""
+        now = int(datetime.now(UTC).timestamp())
+        if isinstance(error, ChatMigrated):
+            log.info("Chat %s moved to %s", chat_id, error.new_chat_id)
+            self._svc.storage.chats.move(chat_id, error.new_chat_id, now=now)
+            return False
+        log.warning("The bot can no longer write to chat %s (%s); unsubscribing it", chat_id, error)
+        self._svc.storage.chats.unsubscribe(chat_id, now=now)
+        return True
+
     def _landed(self, alert: Alert, message_id: int) -> bool:
         """Telegram shows ``alert``'s version in ``message_id``: record it, first thing after Telegram's answer
         (the only window in which a crash posts an alert twice). False while storage cannot take it."""
         self.unrecorded[alert.id] = (message_id, alert.version)
         return self.record_unrecorded()
+
+
+def stories(svc: Services, alerts: Sequence[Alert], texts: Texts) -> dict[int, Html]:
+    """Each alert's caller's story as it stood at their first missed call: alert id -> its line."""
+    zone = svc.settings.zone
+    return {alert.id: story(svc.storage, alert.clid, before=alert.first_at).line(texts, zone) for alert in alerts}

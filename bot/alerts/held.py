@@ -1,16 +1,18 @@
 """The morning summary: misses outside a chat's business hours are held (not posted one by one at night) and, when
-the hours begin, told in one message listing each customer once (how many times and when they called). Then each
-held alert is released and gets its own message with its buttons, like any alert.
+the hours begin, told in one message listing each customer once (how many times and when they called, who they are)
+with each one's buttons under the list, by number. That message is then the held alerts' own: a press on it is
+checked against it, and "calling back…", the owner and "done" are edited into its lines.
 
-Why the buttons stay on the alerts' own messages rather than on the summary: a press is checked against the message
-that shows its alert (a forged or stale one changes nothing), and "calling back…" and "done" are edited into that
-message; a summary with a button per customer would need a second copy of all of it, and Telegram's 100 buttons and
-4096 characters would split it. The summary is marked told in storage before it goes out, so a restart never repeats
-it; the holds are in the alerts table, so a restart loses none."""
+Past SUMMARY_CUSTOMERS customers the summary comes in several messages, each a summary of its own (Telegram takes 100
+buttons and 4096 characters). Each is marked told in storage before it is sent and its alerts are recorded as shown in
+it right after Telegram's answer, so a restart never repeats one: a summary whose message is unknown after a crash, or
+that Telegram refused, gives way to each of its alerts in a message of its own. The holds are in the alerts table, so
+a restart loses none."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,10 +23,9 @@ from telegram.error import ChatMigrated, NetworkError, RetryAfter, TelegramError
 
 from bot import jobs
 from bot.alerts.deadlines import chat_hours
-from bot.alerts.delivery import Delivery
-from bot.formatting import format_for_people, moment
+from bot.alerts.delivery import Delivery, stories
+from bot.alerts.render import render_summary
 from bot.services import Services
-from bot.texts import Html, Texts
 from storage import Alert
 
 if TYPE_CHECKING:
@@ -35,89 +36,93 @@ log = logging.getLogger(__name__)
 JOB_NAME = "business-hours"
 INTERVAL = 30.0  # seconds: the summary comes at most this long after the hours begin
 FIRST_CHECK = 3.0
-SUMMARY_BUDGET = 3500  # characters of customer lines; Telegram takes 4096 in all
-_TOLD = "alerts.held_summary."  # + chat id: the held alerts whose summary went out (marked before it is sent)
+SUMMARY_CUSTOMERS = 8  # per message: two rows of buttons each, and their lines, stay well inside Telegram's limits
+_TOLD = "alerts.held_summary."  # + chat id: the held alerts of the summary being sent (marked before it is sent)
 
 
 class HeldAlerts:
     def __init__(self, svc: Services, delivery: Delivery) -> None:
         self._svc = svc
         self._delivery = delivery
+        # Summaries Telegram took that storage could not record yet: chat id -> (message id, alert id -> version).
+        self._unrecorded: dict[int, tuple[int, dict[int, int]]] = {}
 
     async def job(self, context: Context) -> None:
         """The JobQueue callback; a failure is logged and the next run tries again (the holds stay stored)."""
         await jobs.logged("Releasing held alerts", self.release_due(context.bot, int(time.time())))
 
     async def release_due(self, bot: Bot, now: int) -> int:
-        """In each chat whose hours have begun (or that has none any more): the summary, then its held alerts are
-        released and delivered. Returns how many were released."""
-        storage, zone = self._svc.storage, self._svc.settings.zone
+        """In each chat whose hours have begun (or that has none any more): its held alerts told in summaries.
+        Returns how many alerts were released (into a summary or, failing that, one by one)."""
+        storage = self._svc.storage
         released = 0
         for chat_id in storage.alerts.held_chats():
+            if not self._record(chat_id):
+                continue  # a summary Telegram has and storage does not know: never sent twice
             chat = storage.chats.get(chat_id)
             if chat is None or not chat.subscribed:
                 continue  # kept until the chat subscribes again
             hours = chat_hours(chat)
-            if hours is not None and not hours.is_open(now, zone):
+            if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
             held = storage.alerts.held_for(chat_id)
-            ids = [alert.id for alert in held]
-            if storage.kv.get(_TOLD + str(chat_id)) != ids:
-                storage.kv.set(_TOLD + str(chat_id), ids, now=now)  # told before it is sent: never twice
-                if not await self._tell(bot, chat_id, held, now):
-                    storage.kv.delete(_TOLD + str(chat_id))
-                    continue  # Telegram did not take it: the alerts stay held, the next run tries again
-            released += storage.alerts.release(ids)
+            for first in range(0, len(held), SUMMARY_CUSTOMERS):
+                told = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
+                if told is None:
+                    break  # Telegram did not take it: the rest stays held, the next run tries again
+                released += told
         if released:
-            await self._delivery.deliver_pending(bot)  # right after the summary, not at the next poll
+            await self._delivery.deliver_pending(bot)  # those that go one by one: right away, not at the next poll
         return released
 
-    async def _tell(self, bot: Bot, chat_id: int, held: Sequence[Alert], now: int) -> bool:
-        """Post the summary; False only when Telegram surely did not take it (worth another try)."""
-        text = summary_text(held, self._svc.chat_texts(chat_id), self._svc, now)
+    async def _summarize(self, bot: Bot, chat_id: int, part: Sequence[Alert], now: int) -> int | None:
+        """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it."""
+        alerts, kv, key = self._svc.storage.alerts, self._svc.storage.kv, _TOLD + str(chat_id)
+        ids = [alert.id for alert in part]
+        if kv.get(key) == ids:  # sent before a crash, its message unknown: each alert goes on its own
+            kv.delete(key)
+            return alerts.release(ids)
+        kv.set(key, ids, now=now)  # told before it is sent: never twice
+        texts = self._svc.chat_texts(chat_id)
+        at = datetime.fromtimestamp(now, UTC)
+        text, keyboard = render_summary(part, texts, self._svc.settings.zone, at, stories(self._svc, part, texts))
         try:
-            await bot.send_message(chat_id, text)
+            sent = await bot.send_message(chat_id, text, reply_markup=keyboard)
         except (RetryAfter, ChatMigrated) as error:
             log.warning("Summary of held alerts in %s waits for the next run (%s)", chat_id, error)
-            return False
+            kv.delete(key)
+            return None
         except NetworkError as error:
-            if isinstance(error, TimedOut):  # it may have landed: the alerts follow, the summary is not repeated
-                log.warning("Summary of held alerts in %s may not have arrived (%s)", chat_id, error)
-                return True
-            log.warning("Summary of held alerts in %s waits for the next run (%s)", chat_id, error)
-            return False
-        except TelegramError as error:  # refused for good: the alerts still go out (delivery handles the chat)
+            if not isinstance(error, TimedOut):
+                log.warning("Summary of held alerts in %s waits for the next run (%s)", chat_id, error)
+                kv.delete(key)
+                return None
+            # It may have landed, with buttons the bot cannot tie to it: each alert goes on its own instead.
+            log.warning("Summary of held alerts in %s may not have arrived (%s)", chat_id, error)
+            kv.delete(key)
+            return alerts.release(ids)
+        except TelegramError as error:  # refused for good: the alerts go one by one (delivery handles the chat)
             log.warning("Telegram refused the summary of held alerts in %s: %s", chat_id, error)
-        return True
+            kv.delete(key)
+            return alerts.release(ids)
+        self._unrecorded[chat_id] = (sent.message_id, {alert.id: alert.version for alert in part})
+        return len(part) if self._record(chat_id) else 0
 
-
-def summary_text(held: Sequence[Alert], texts: Texts, svc: Services, now: int) -> Html:
-    """Each customer once: their number as people write it, how many times and when; as many as fit."""
-    zone, at = svc.settings.zone, datetime.fromtimestamp(now, UTC)
-
-    def when(seconds: int) -> str:
-        return moment(datetime.fromtimestamp(seconds, UTC), zone, texts.lang, at)
-
-    lines: list[str] = []
-    used = 0
-    for shown, alert in enumerate(held):
-        customer = format_for_people(alert.clid)
-        if alert.missed_count == 1:
-            line = texts("held_summary_line", customer=customer, when=when(alert.last_at))
-        else:
-            line = texts(
-                "held_summary_line_many",
-                customer=customer,
-                count=alert.missed_count,
-                first=when(alert.first_at),
-                last=when(alert.last_at),
+    def _record(self, chat_id: int) -> bool:
+        """Record the chat's summary Telegram took, if storage does not know it yet; False while storage cannot."""
+        if chat_id not in self._unrecorded:
+            return True
+        message_id, versions = self._unrecorded[chat_id]
+        try:
+            self._svc.storage.alerts.summarized(message_id, versions)
+            self._svc.storage.kv.delete(_TOLD + str(chat_id))
+        except sqlite3.OperationalError as error:
+            log.warning(
+                "The database cannot record the summary in %s (%s); sending it nothing until it can", chat_id, error
             )
-        if used + len(line) > SUMMARY_BUDGET:
-            lines.append(texts("held_summary_more", count=len(held) - shown))
-            break
-        lines.append(line)
-        used += len(line) + 1
-    return Html("\n".join([texts("held_summary_title", count=len(held)), *lines, "", texts("held_summary_footer")]))
+            return False
+        del self._unrecorded[chat_id]
+        return True
 
 
 def start(application: App) -> HeldAlerts:

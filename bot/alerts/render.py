@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,8 @@ from bot.formatting import duration, format_for_people, moment
 from bot.texts import Html, Texts
 from storage import Alert
 
+MESSAGE_LIMIT = 4096  # characters Telegram takes in a message
+SUMMARY_INDENT = "    "  # under a summary's numbered line: what belongs to it
 ATTEMPTS_SHOWN = 4  # of the call backs nobody answered, the latest this many are named; the count says the rest
 
 
@@ -57,6 +60,54 @@ def render_alert(
         lines.append("")
         lines.extend(under)
     return Html("\n".join(lines)), keyboards.alert(alert, texts)
+
+
+def render_summary(
+    alerts: Sequence[Alert], texts: Texts, zone: ZoneInfo, now: datetime, stories: Mapping[int, Html] | None = None
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """The business-hours summary: the alerts held outside the hours, each customer once, numbered, with what happened
+    to each since under it and the buttons of the open ones by number. ``stories``: alert id -> its caller's story,
+    left out when they would make the message longer than Telegram takes."""
+    for told in (stories or {}, {}):
+        lines: list[str] = [texts("held_summary_title", count=len(alerts))]
+        for place, alert in enumerate(alerts, start=1):
+            customer = format_for_people(alert.clid)
+            if alert.missed_count == 1:
+                lines.append(
+                    texts(
+                        "held_summary_line", place=place, customer=customer, when=_at(alert.last_at, zone, texts, now)
+                    )
+                )
+            else:
+                first, last = _at(alert.first_at, zone, texts, now), _at(alert.last_at, zone, texts, now)
+                lines.append(
+                    texts(
+                        "held_summary_line_many",
+                        place=place,
+                        customer=customer,
+                        count=alert.missed_count,
+                        first=first,
+                        last=last,
+                    )
+                )
+            story = told.get(alert.id)
+            lines.extend(SUMMARY_INDENT + line for line in ([story] if story else []) + _under(alert, texts, zone, now))
+        if any(alert.state == "open" for alert in alerts):
+            lines.extend(["", texts("held_summary_footer")])
+        text = "\n".join(lines)
+        if len(text) <= MESSAGE_LIMIT:
+            break
+    return Html(text), keyboards.summary(alerts, texts)
+
+
+def _under(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> list[Html]:
+    """What became of the alert since: who took it, the call backs nobody answered, where it stands."""
+    lines = (
+        owner_line(alert, texts, zone, now),
+        attempt_line(alert, texts, zone, now),
+        _status(alert, texts, zone, now),
+    )
+    return [line for line in lines if line]
 
 
 def owner_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:

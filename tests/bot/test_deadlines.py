@@ -354,20 +354,134 @@ async def test_misses_outside_the_hours_come_in_one_summary_when_they_begin(worl
     assert await release.release_due(bot, now=int(opening) - 60) == 0  # still closed
     assert await DeadlineWatch(world.services).check(bot, now=int(opening) - 1) == 0
     assert await release.release_due(bot, now=int(opening) + 1) == 2
-    summary, *alerts = messages(world, GROUP)[before:]
-    title, *customers, gap, footer = summary["text"].splitlines()
-    assert (title, gap, footer) == ("🌅 Пропущенные в нерабочее время: 2", "", "Ниже — каждый отдельно, с кнопками.")
-    by_number = {line.split(" — ")[0]: line.split(" — ")[1] for line in customers}  # each customer once
-    assert sorted(by_number) == sorted(f"• {shown(n)}" for n in (CUSTOMER, OTHER))
-    assert by_number[f"• {shown(CUSTOMER)}"].startswith("×2, ") and "×" not in by_number[f"• {shown(OTHER)}"]
-    assert sorted(next(n for n in (CUSTOMER, OTHER) if shown(n) in a["text"]) for a in alerts) == sorted(
-        (CUSTOMER, OTHER)
-    )
-    for posted in alerts:  # each its own alert message, with its buttons
-        assert [b["text"] for b in posted["reply_markup"]["inline_keyboard"][0]] == ["📞 Перезвонить", "✅ Готово"]
+    (summary,) = messages(world, GROUP)[before:]  # one message, not one per customer
+    first, other = alert(world, CUSTOMER), alert(world, OTHER)
+    assert first.summary and other.summary and first.message_id == other.message_id == summary["message_id"]
+    lines = summary["text"].splitlines()
+    assert lines[0] == "🌅 Пропущенные в нерабочее время: 2"
+    assert lines[-2:] == ["", "Кнопки ниже — по номерам в списке."]
+    numbered = {line.split(". ", 1)[1].split(" — ")[0]: line for line in lines if line[:1].isdigit()}
+    assert sorted(numbered) == sorted(shown(n) for n in (CUSTOMER, OTHER))  # each customer once
+    assert " — ×2, " in numbered[shown(CUSTOMER)] and "×" not in numbered[shown(OTHER)]
+    under = [line for line in lines[1:-2] if not line[:1].isdigit()]
+    assert len(under) == 2 and all(line.startswith("    ") for line in under)  # each one's story, indented
+    place = {n: numbered[shown(n)].split(".")[0] for n in (CUSTOMER, OTHER)}
+    assert buttons(summary) == [
+        row for n in sorted((CUSTOMER, OTHER), key=lambda n: place[n])
+        for row in ([f"📞 {place[n]}. {shown(n)}"], ["✅ Готово", "🙋 Беру"])
+    ]  # fmt: skip
     assert await release.release_due(bot, now=int(opening) + 31) == 0
     await poll(world)
-    assert len(messages(world, GROUP)) == before + 3  # one summary, each alert once
+    assert len(messages(world, GROUP)) == before + 1  # the summary once, and no alert of its own
+
+
+def buttons(message: dict[str, Any]) -> list[list[str]]:
+    return [[b["text"] for b in row] for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])]
+
+
+async def morning_summary(world: World, *customers: str) -> dict[str, Any]:
+    """``customers`` missed at night, then the summary of them posted when the hours begin."""
+    hours, opening = closed_today_and_tomorrow()
+    await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+    for customer in customers:
+        miss(world, customer)
+    await poll(world)
+    release = HeldAlerts(world.services, poller(world.app).delivery)
+    assert await release.release_due(world.app.bot, now=int(opening) + 1) == len(customers)
+    return texts_of(world, "🌅")[-1]
+
+
+def texts_of(world: World, starts: str) -> list[dict[str, Any]]:
+    return [m for m in messages(world, GROUP) if m["text"].startswith(starts)]
+
+
+def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
+    found = world.tg.message(GROUP, message["message_id"])
+    assert found is not None
+    return found
+
+
+async def test_the_summarys_buttons_act_on_each_customer_and_its_lines_follow(world: World) -> None:
+    world.make_manager(MANAGER)
+    summary = await morning_summary(world, CUSTOMER, OTHER)
+    place = {
+        n: next(line.split(".")[0] for line in summary["text"].splitlines() if shown(n) in line)
+        for n in (CUSTOMER, OTHER)
+    }
+    taken = await world.press(MANAGER, summary, 2 if place[CUSTOMER] == "1" else 5)  # its 🙋
+    assert taken["text"] == "🙋 Теперь это уведомление ваше."
+    owned = alert(world, CUSTOMER)
+    assert owned.owner_id == MANAGER and alert(world, OTHER).owner_id is None
+    await poll(world)
+    after = current(world, summary)
+    customer_row = 1 if place[CUSTOMER] == "1" else 3
+    assert buttons(after)[customer_row] == ["✅ Готово", "↩️ Отпустить"]
+    assert buttons(after)[4 - customer_row] == ["✅ Готово", "🙋 Беру"]
+    assert any(line.startswith("    👤 Взял(а): Васильева Татьяна, ") for line in after["text"].splitlines())
+
+    calling = await world.press(MANAGER, after, f"📞 {place[CUSTOMER]}. {shown(CUSTOMER)}")
+    assert calling["text"].startswith("Звоню")
+    await world.tg.wait_for("editMessageText", predicate=lambda c: "перезванивает" in c.params.get("text", ""))
+    for _ in range(50):  # the call is placed once the press is answered; the poll then finds it answered
+        await poll(world)
+        closed = current(world, summary)
+        if "✅ Перезвонил(а)" in closed["text"]:
+            break
+    starts = [r.params for r in world.sandbox.requests if r.method == "call/start-simple-call"]
+    assert len(starts) == 1 and CUSTOMER in str(starts[0])
+    assert "    ✅ Перезвонил(а) Васильева Татьяна, разговор" in closed["text"]
+    assert buttons(closed) == [[f"📞 {place[OTHER]}. {shown(OTHER)}"], ["✅ Готово", "🙋 Беру"]]  # the other's only
+
+    done = await world.press(MANAGER, closed, "✅ Готово")
+    assert done["text"] == "Закрыто."
+    await poll(world)
+    final = current(world, summary)
+    assert buttons(final) == [] and final["text"].splitlines()[-1] != "Кнопки ниже — по номерам в списке."
+    assert alert_closed(world, OTHER)
+    assert len(texts_of(world, "📵")) == 0  # neither ever had a message of its own
+
+
+def alert_closed(world: World, clid: str) -> bool:
+    return all(a.clid != clid for a in world.services.storage.alerts.open_for(GROUP))
+
+
+async def test_many_customers_come_in_several_summaries_each_with_its_buttons(world: World) -> None:
+    customers = [f"7916000{n:04d}" for n in range(held.SUMMARY_CUSTOMERS + 3)]
+    await morning_summary(world, *customers)
+    summaries = texts_of(world, "🌅")
+    assert [s["text"].splitlines()[0] for s in summaries] == [
+        f"🌅 Пропущенные в нерабочее время: {held.SUMMARY_CUSTOMERS}",
+        "🌅 Пропущенные в нерабочее время: 3",
+    ]
+    called = [b[0] for s in summaries for b in buttons(s) if b[0].startswith("📞")]
+    assert sorted(label.split(" ", 2)[2] for label in called) == sorted(shown(n) for n in customers)
+    assert all(len(s["text"]) <= 4096 and len(buttons(s)) <= 100 for s in summaries)
+
+
+async def test_a_summary_sent_before_a_crash_is_not_repeated_its_alerts_go_one_by_one(world: World) -> None:
+    hours, opening = closed_today_and_tomorrow()
+    await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+    miss(world)
+    await poll(world)
+    held_now = world.services.storage.alerts.held_for(GROUP)
+    # The mark of a summary whose message the bot never learnt (killed between the mark and the record).
+    world.services.storage.kv.set(f"alerts.held_summary.{GROUP}", [a.id for a in held_now], now=1)
+    release = HeldAlerts(world.services, poller(world.app).delivery)
+    assert await release.release_due(world.app.bot, now=int(opening) + 1) == 1
+    assert texts_of(world, "🌅") == []  # never a second summary
+    (posted,) = texts_of(world, "📵")
+    assert shown(CUSTOMER) in posted["text"] and buttons(posted)[0] == ["📞 Перезвонить", "✅ Готово"]
+
+
+async def test_a_deleted_summary_is_posted_again_with_what_is_still_open(world: World) -> None:
+    summary = await morning_summary(world, CUSTOMER, OTHER)
+    await world.app.bot.delete_message(GROUP, summary["message_id"])  # somebody deleted it
+    assert world.services.storage.alerts.take(alert(world).id, MANAGER, "Васильева Татьяна", int(time.time()))
+    await poll(world)
+    again = texts_of(world, "🌅")
+    assert len(again) == 1 and again[0]["message_id"] != summary["message_id"]
+    assert {a.message_id for a in world.services.storage.alerts.open_for(GROUP)} == {again[0]["message_id"]}
+    assert "👤 Взял(а): Васильева Татьяна" in again[0]["text"]
 
 
 async def test_a_summary_telegram_did_not_take_is_posted_later_and_once(
@@ -409,6 +523,8 @@ async def test_the_business_hours_job_releases_by_itself(
         await world.ask(ADMIN, "/hours off", chat_id=GROUP)  # always open from now on: the job lets them out
         await world.tg.wait_for(
             "sendMessage", chat_id=GROUP, ok=True, timeout=10,
-            predicate=lambda c: shown(CUSTOMER) in c.params.get("text", "") and "Перезвонить" in str(c.params),
+            predicate=lambda c: c.params.get("text", "").startswith("🌅") and f"📞 1. {shown(CUSTOMER)}" in str(
+                c.params
+            ),
         )  # fmt: skip
         assert len(texts(world, GROUP, "🌅")) == 1
