@@ -8,13 +8,26 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 
 RETRY_BUDGET = 8.0  # seconds one request may spend retrying; with New-Tel's bound a reply comes within ~20 s
 _FIRST_DELAY, _MAX_DELAY = 0.25, 4.0
+
+
+def not_taken(error: TelegramError) -> bool:
+    """Whether Telegram surely did not act on the request: it asked to wait (429), answered that it failed (a 5xx,
+    which PTB raises with no transport error behind it), or the request never left (no connection, no free one). A
+    connection that broke or timed out after the request was written may have been acted on."""
+    if isinstance(error, RetryAfter):
+        return True
+    if not isinstance(error, NetworkError) or isinstance(error, BadRequest):
+        return False
+    cause = error.__cause__
+    return cause is None or isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 def transient(error: TelegramError) -> bool:
@@ -43,8 +56,9 @@ class PatientRateLimiter(AIORateLimiter):
             try:
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
             except NetworkError as error:
-                # A send that timed out may have been posted all the same: better no reply twice than a retry.
-                if not transient(error) or (isinstance(error, TimedOut) and endpoint.startswith("send")):
+                # A send whose connection broke or timed out may have been posted all the same: better no reply
+                # twice than a retry.
+                if not transient(error) or (endpoint.startswith("send") and not not_taken(error)):
                     raise
                 wait = random.uniform(delay / 2, delay)  # jitter: many replies must not retry in step
                 if loop.time() + wait > give_up:

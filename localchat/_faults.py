@@ -29,6 +29,7 @@ class FaultRule:
     retry_after: float
     description: str
     migrate_to_chat_id: int | None = None  # the answer for a group that became a supergroup
+    taken: bool = False  # the request is carried out, then the connection drops before the answer (``lose_answer``)
 
     def matches(self, method: str) -> bool:
         if self.remaining <= 0:
@@ -79,6 +80,13 @@ class Faults:
             migrate_to_chat_id=migrate_to_chat_id,
         )
         self._rules.append(rule)
+        return rule
+
+    def lose_answer(self, times: int = 1, methods: Iterable[str] | str | None = None) -> FaultRule:
+        """The next matching requests are carried out (the message is posted), then the connection closes before
+        the answer: the client cannot tell whether Telegram took them."""
+        rule = self.fail(status=200, times=times, methods=methods)
+        rule.taken = True
         return rule
 
     def clear(self) -> None:

@@ -418,7 +418,7 @@ class FakeBotAPI:
         call = ApiCall(len(self._calls), canonical_name(name), params, files, arrived)
         self._calls.append(call)
         self._notify()
-        if (rule := self.faults.take(call.method)) is not None:
+        if (rule := self.faults.take(call.method)) is not None and not rule.taken:
             return self._finish(call, rule.status, rule.body())
         if call.method == "getUpdates":
             return await self._get_updates(call)
@@ -427,7 +427,10 @@ class FakeBotAPI:
             result = dispatch(self._world, call.method, params, files)
         except BotApiError as e:
             return self._finish(call, e.status, _error_body(e))
-        return self._finish(call, 200, {"ok": True, "result": result})
+        answer = self._finish(call, 200, {"ok": True, "result": result})
+        if rule is not None and request.transport is not None:  # carried out, and the answer lost on the way
+            request.transport.close()
+        return answer
 
     async def _get_updates(self, call: ApiCall) -> web.Response:
         # A newer getUpdates terminates an older waiting one with 409, as Telegram does; this also ends

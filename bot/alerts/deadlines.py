@@ -2,9 +2,10 @@
 in the chat's business hours (``/hours``). Past the deadline the group is reminded once, in a reply to the alert (its
 owner by name, else the chat); past twice the deadline each admin, privately, once.
 
-The steps are stored (``storage.reminders``: one row per alert, step and person) and each is marked sent before it
-goes out, so a restart neither repeats nor loses one, and a crash between the mark and the send costs that one
-reminder, never a second copy. Reminders due in one chat (or for one admin) at once go out as one message."""
+The steps are stored (``storage.reminders``: one row per alert, step and person), so a restart loses none that is due,
+and each is marked sent before it goes out (``bot.alerts.once``), so none is ever sent twice: a crash between the mark
+and the send, or a send Telegram may have taken unseen, costs that one reminder instead. Reminders due in one chat (or
+for one admin) at once go out as one message."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import html
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -19,10 +21,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from telegram import Bot, ReplyParameters
-from telegram.error import ChatMigrated, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import jobs
 from bot.alerts.hours import Hours
+from bot.alerts.once import Unsent, send_once
 from bot.config import Settings
 from bot.formatting import format_for_people, moment
 from bot.services import Services
@@ -111,6 +113,8 @@ class DeadlineWatch:
         return armed
 
     async def send_due(self, bot: Bot, now: int) -> int:
+        """Send what is due, one message per chat and per admin; returns how many reminders went out. Each message is
+        marked, sent and recorded on its own: one that fails costs only its own reminders."""
         storage = self._svc.storage
         reminders = storage.reminders
         admins = {user.telegram_id: user for user in storage.users.list(active_only=True) if user.is_admin}
@@ -131,12 +135,9 @@ class DeadlineWatch:
             if stale or not subscribed[alert.chat_id]:  # /sla off since, the admin is one no more, or the chat left
                 reminders.cancel(reminder.alert_id, reminder.kind, reminder.user_id, now)
                 continue
-            if not reminders.mark_sent(reminder.alert_id, reminder.kind, reminder.user_id, now):
-                continue  # another look took it
-            if reminder.kind == "deadline":
-                to_chats[alert.chat_id].append((reminder, alert))
-            else:
-                to_admins[reminder.user_id].append((reminder, alert))
+            (to_chats[alert.chat_id] if reminder.kind == "deadline" else to_admins[reminder.user_id]).append(
+                (reminder, alert)
+            )
         sent = 0
         for chat_id, items in to_chats.items():
             texts = self._svc.chat_texts(chat_id)
@@ -163,31 +164,31 @@ class DeadlineWatch:
         now: int,
         reply_to: int | None = None,
     ) -> int:
-        """One message for ``items`` (marked sent already). When Telegram surely did not take it they are due
-        again for the next look; when it may have (a timeout) or never will, they stay sent: never twice."""
+        """One message for ``items``: those this look marks sent go out (``once``: due again only when Telegram
+        surely did not take it). Returns how many went out."""
         reminders = self._svc.storage.reminders
-        reply = None if reply_to is None else ReplyParameters(reply_to, allow_sending_without_reply=True)
         try:
-            message = await bot.send_message(chat_id, text, reply_parameters=reply)
-        except (RetryAfter, ChatMigrated) as error:
-            log.warning("Deadline reminders for %s wait for the next look (%s)", chat_id, error)
-            for reminder, _ in items:
-                reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
+            items = [
+                item for item in items if reminders.mark_sent(item[0].alert_id, item[0].kind, item[0].user_id, now)
+            ]
+        except sqlite3.Error as error:  # nothing marked is sent: the next look takes them again
+            log.warning("Deadline reminders for %s wait for the database (%s)", chat_id, error)
             return 0
-        except NetworkError as error:
-            if isinstance(error, TimedOut):  # it may have landed: not sent again
-                log.warning("Deadline reminders for %s may not have arrived (%s)", chat_id, error)
+        if not items:
+            return 0  # another look took them
+        reply = None if reply_to is None else ReplyParameters(reply_to, allow_sending_without_reply=True)
+        message = await send_once(self._svc, bot, chat_id, text, "Deadline reminders", reply_parameters=reply)
+        try:
+            if message is Unsent.AGAIN:
+                for reminder, _ in items:
+                    reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
+            if isinstance(message, Unsent):
                 return 0
-            log.warning("Deadline reminders for %s wait for the next look (%s)", chat_id, error)
             for reminder, _ in items:
-                reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
-            return 0
-        except TelegramError as error:  # refused (blocked by an admin, a chat that is gone): never repeated
-            log.warning("Telegram refused deadline reminders for %s: %s", chat_id, error)
-            return 0
-        for reminder, _ in items:
-            reminders.set_message(reminder.alert_id, reminder.kind, reminder.user_id, message.message_id, now)
-        return len(items)
+                reminders.set_message(reminder.alert_id, reminder.kind, reminder.user_id, message.message_id, now)
+        except sqlite3.Error as error:  # what went out stays sent; what did not comes at a later look, or never
+            log.warning("Deadline reminders for %s not recorded (%s)", chat_id, error)
+        return 0 if isinstance(message, Unsent) else len(items)
 
 
 def _owner(alert: Alert) -> Html | None:

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from telegram import Bot
-from telegram.error import ChatMigrated, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import jobs
 from bot.alerts.deadlines import chat_hours
 from bot.alerts.delivery import Delivery, stories
+from bot.alerts.once import Unsent, send_once
 from bot.alerts.render import render_summary
 from bot.services import Services
 from storage import Alert
@@ -86,25 +86,13 @@ class HeldAlerts:
         texts = self._svc.chat_texts(chat_id)
         at = datetime.fromtimestamp(now, UTC)
         text, keyboard = render_summary(part, texts, self._svc.settings.zone, at, stories(self._svc, part, texts))
-        try:
-            sent = await bot.send_message(chat_id, text, reply_markup=keyboard)
-        except (RetryAfter, ChatMigrated) as error:
-            log.warning("Summary of held alerts in %s waits for the next run (%s)", chat_id, error)
+        sent = await send_once(self._svc, bot, chat_id, text, "Summary of held alerts", reply_markup=keyboard)
+        if sent is Unsent.AGAIN:
             kv.delete(key)
             return None
-        except NetworkError as error:
-            if not isinstance(error, TimedOut):
-                log.warning("Summary of held alerts in %s waits for the next run (%s)", chat_id, error)
-                kv.delete(key)
-                return None
-            # It may have landed, with buttons the bot cannot tie to it: each alert goes on its own instead.
-            log.warning("Summary of held alerts in %s may not have arrived (%s)", chat_id, error)
+        if isinstance(sent, Unsent):  # it may have landed with buttons the bot cannot tie to it, or never will
             kv.delete(key)
-            return alerts.release(ids)
-        except TelegramError as error:  # refused for good: the alerts go one by one (delivery handles the chat)
-            log.warning("Telegram refused the summary of held alerts in %s: %s", chat_id, error)
-            kv.delete(key)
-            return alerts.release(ids)
+            return alerts.release(ids)  # each alert goes on its own (delivery handles a chat that is gone)
         self._unrecorded[chat_id] = (sent.message_id, {alert.id: alert.version for alert in part})
         return len(part) if self._record(chat_id) else 0
 

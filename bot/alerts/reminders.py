@@ -2,24 +2,27 @@
 privately ALERT_REMIND_MINUTES later, with Call back and Done (the alert's own flow: ``buttons.place_callback``,
 ``buttons.close_by_hand``).
 
-Stored (``storage.reminders``, kind 'callback', one per alert and presser) and marked sent before it goes out, so a
-restart neither loses one that is due nor sends one twice; a crash between the mark and the send costs that one
-reminder, never a second copy. An alert closed meanwhile, or a presser removed since, is never reminded of."""
+Stored (``storage.reminders``, kind 'callback', one per alert and presser), so a restart loses none that is due, and
+marked sent before it goes out (``bot.alerts.once``), so none is sent twice: a crash between the mark and the send, or
+a send Telegram may have taken unseen, costs that one reminder instead. An alert closed meanwhile, or a presser
+removed since, is never reminded of."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from telegram import Bot, CallbackQuery, ReplyParameters, Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot import jobs, keyboards
 from bot.access.checks import Caller, allowed, requires
 from bot.alerts import buttons
+from bot.alerts.once import Unsent, send_once
 from bot.alerts.render import attempt_line, owner_line
 from bot.calllog.story import story
 from bot.formatting import format_for_people
@@ -73,40 +76,39 @@ async def send_due(svc: Services, bot: Bot, now: int) -> int:
             continue
         if alert.state == "calling":
             continue  # someone is calling the customer right now: answered closes it, else the reminder comes after
+        texts = Texts(user.language or svc.settings.bot_language)
+        told = story(storage, alert.clid, before=alert.first_at).line(texts, svc.settings.zone)
+        text = reminder_text(alert, texts, svc.settings.zone, datetime.now(UTC), told)  # all of it before the mark
         if not reminders.mark_sent(reminder.alert_id, reminder.kind, reminder.user_id, now):
             continue  # another look took it
-        sent += await _send(svc, bot, reminder, alert, user, now)
+        sent += await _send(svc, bot, reminder, alert, user, text, keyboards.reminder(alert.id, texts), now)
     return sent
 
 
-async def _send(svc: Services, bot: Bot, reminder: Reminder, alert: Alert, user: User, now: int) -> int:
-    """One reminder, marked sent already. When Telegram surely did not take it, it is due again for the next look;
-    when it may have (a timeout) or never will, it stays sent: never twice."""
-    reminders, zone = svc.storage.reminders, svc.settings.zone
-    texts = Texts(user.language or svc.settings.bot_language)
-    told = story(svc.storage, alert.clid, before=alert.first_at).line(texts, zone)
-    text = reminder_text(alert, texts, zone, datetime.now(UTC), told)
-    try:
-        message = await bot.send_message(user.telegram_id, text, reply_markup=keyboards.reminder(alert.id, texts))
-    except RetryAfter as error:
-        log.warning("Reminder of alert %s for %s waits for the next look (%s)", alert.id, user.telegram_id, error)
+async def _send(
+    svc: Services,
+    bot: Bot,
+    reminder: Reminder,
+    alert: Alert,
+    user: User,
+    text: str,
+    keyboard: InlineKeyboardMarkup,
+    now: int,
+) -> int:
+    """One reminder, marked sent already (``once``: due again only when Telegram surely did not take it)."""
+    reminders = svc.storage.reminders
+    what = f"Reminder of alert {alert.id}"
+    message = await send_once(svc, bot, user.telegram_id, text, what, reply_markup=keyboard)
+    if message is Unsent.AGAIN:
         reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
-        return 0
-    except NetworkError as error:
-        if isinstance(error, TimedOut):  # it may have landed: not sent again
-            log.warning("Reminder of alert %s for %s may not have arrived (%s)", alert.id, user.telegram_id, error)
-            return 0
-        log.warning("Reminder of alert %s for %s waits for the next look (%s)", alert.id, user.telegram_id, error)
-        reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
-        return 0
-    except Forbidden as error:  # never started the bot in private, or blocked it: said in the alert's chat
-        log.info("Reminder of alert %s cannot reach %s: %s", alert.id, user.telegram_id, error)
+    elif message is Unsent.FORBIDDEN:  # never started the bot in private, or blocked it: said in the alert's chat
         await _unreachable(svc, bot, alert, user)
+    if isinstance(message, Unsent):
         return 0
-    except TelegramError as error:  # refused: never repeated
-        log.warning("Telegram refused the reminder of alert %s for %s: %s", alert.id, user.telegram_id, error)
-        return 0
-    reminders.set_message(reminder.alert_id, reminder.kind, reminder.user_id, message.message_id, now)
+    try:
+        reminders.set_message(reminder.alert_id, reminder.kind, reminder.user_id, message.message_id, now)
+    except sqlite3.Error as error:  # it went out: its buttons answer "not your reminder" until the next one
+        log.warning("The reminder of alert %s went out unrecorded: %s", alert.id, error)
     return 1
 
 

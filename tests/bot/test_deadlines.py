@@ -4,6 +4,7 @@ a morning takes no time; one test of each lets the scheduled job take its own.""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -270,6 +271,47 @@ async def test_a_reminder_telegram_did_not_take_comes_at_the_next_look(
     assert texts(world, GROUP, REMINDER) == []
     assert await watch.check(bot, now=due + 1) == 1
     assert len(texts(world, GROUP, REMINDER)) == 1
+
+
+async def test_a_reminder_whose_answer_was_lost_is_never_sent_again(world: World) -> None:
+    """Telegram posted it and the connection broke before its answer: the bot cannot tell, so it does not repeat it
+    (neither the request's own retries nor the next look); one lost reminder is a smaller harm than two."""
+    miss(world)
+    await poll(world)
+    due = alert(world).deadline_at
+    assert due is not None
+    watch, bot = DeadlineWatch(world.services), world.app.bot
+    before = len(world.sent("sendMessage", GROUP))
+    world.tg.faults.lose_answer(methods="sendMessage")
+    assert await watch.check(bot, now=due) == 0
+    assert len(texts(world, GROUP, REMINDER)) == 1  # it did land
+    assert await watch.check(bot, now=due + 1) == 0  # short of the escalation
+    assert len(texts(world, GROUP, REMINDER)) == 1 and len(world.sent("sendMessage", GROUP)) == before + 1
+    (reminder,) = [r for r in world.services.storage.reminders.for_alert(alert(world).id) if r.kind == "deadline"]
+    assert reminder.state == "sent"
+
+
+async def test_a_message_that_cannot_be_recorded_costs_the_others_of_the_look_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    miss(world)
+    await poll(world)
+    due = alert(world).deadline_at
+    assert due is not None
+    reminders = world.services.storage.reminders
+    record, failures = reminders.set_message, [sqlite3.OperationalError("database is locked")]
+
+    def locked_once(*args: Any, **kwargs: Any) -> bool:
+        if failures:
+            raise failures.pop()
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "set_message", locked_once)
+    # The first look after a pause (a restart, say): the group's step and both admins' are due at once.
+    assert await DeadlineWatch(world.services).check(world.app.bot, now=due + 5) == 3
+    assert len(texts(world, GROUP, REMINDER)) == 1
+    assert len(texts(world, ADMIN, "🚨")) == 1 and len(texts(world, ADMIN2, "🚨")) == 1
+    assert {r.state for r in reminders.for_alert(alert(world).id)} == {"sent"}
 
 
 async def test_no_deadline_with_sla_off(world: World) -> None:
