@@ -249,17 +249,20 @@ class Alerts:
 
     # --- the Call back button ---
 
-    def claim_callback(self, alert_id: int, user_id: int, name: str | None, now: int) -> Alert | None:
-        """open -> calling for ``user_id``; None if someone else claimed it first, it is closed, or the same
-        customer is already being called back from another chat's alert (one call per customer at a time)."""
+    def claim_callback(
+        self, alert_id: int, user_id: int, name: str | None, now: int, *, owner_seen: int | None = None
+    ) -> Alert | None:
+        """open -> calling for ``user_id``; None if someone else claimed it first, it is closed, the same customer is
+        already being called back from another chat's alert (one call per customer at a time), or someone other than
+        the presser took it since the presser last saw it (``owner_seen``: its owner then, None for nobody)."""
         return self._change(
             """
             state = 'calling', callback_by = :user_id, callback_name = :name, callback_started_at = :now,
             callback_call_id = NULL, callback_vpbx_id = NULL, callback_outcome = NULL, talk_seconds = NULL
             """,
-            "state = 'open' AND NOT EXISTS (SELECT 1 FROM alerts other WHERE other.clid = alerts.clid"
-            " AND other.state = 'calling')",
-            {"id": alert_id, "user_id": user_id, "name": name, "now": now},
+            "state = 'open' AND (owner_id IS NULL OR owner_id = :user_id OR owner_id = :owner_seen)"
+            " AND NOT EXISTS (SELECT 1 FROM alerts other WHERE other.clid = alerts.clid AND other.state = 'calling')",
+            {"id": alert_id, "user_id": user_id, "name": name, "now": now, "owner_seen": owner_seen},
         )
 
     # The callback's later steps name the claim they belong to (``claim``: the claimed alert), so a late

@@ -1,9 +1,11 @@
 """The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
-storage, so a second press by anyone places nothing); on an alert someone else took, it asks first and a second
-tap within CALL_ANYWAY_SECONDS calls. "Done": closes the alert by hand. "I'll take it" makes the presser its owner
-(atomic too: two presses, one owner) and the owner's Release lets it go. "Remind me" stores a private reminder
-(``bot.alerts.reminders`` sends it and handles its buttons through ``place_callback`` and ``close_by_hand``). A press
-counts only on the alert's own message: not forced onto another message, nor on a stale copy of the alert."""
+storage, so a second press by anyone places nothing); on an alert someone else took, it asks first, and a second tap
+within CALL_ANYWAY_SECONDS calls (at least CONFIRM_AFTER_SECONDS after the first: a double tap is not an answer; the
+claim itself is refused if someone took the alert while the press was on its way). "Done": closes the alert by hand.
+"I'll take it" makes the presser its owner (atomic too: two presses, one owner) and the owner's Release lets it go.
+"Remind me" stores a private reminder (``bot.alerts.reminders`` sends it and handles its buttons through
+``place_callback`` and ``close_by_hand``). A press counts only on the alert's own message: not forced onto another
+message, nor on a stale copy of the alert."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from storage.kv import KV
 log = logging.getLogger(__name__)
 
 CALL_ANYWAY_SECONDS = 15  # a second Call back on an alert someone else took, this soon after the first, calls
+CONFIRM_AFTER_SECONDS = 1.5  # ...but not sooner: a double tap is one press, not a confirmation
 _ASKED = "alerts.call-anyway:"  # kv: <alert id>:<user id> -> when that user was asked, and about which owner
 
 
@@ -66,9 +69,9 @@ async def place_callback(
         why = texts("callback_no_phone") if plan.key == "no_own_phone" else calling.why_not(plan, texts)
         await press.answer(Texts.strip(why), show_alert=True)
         return
-    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now)
+    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now, owner_seen=alert.owner_id)
     if claimed is None:
-        await press.answer(Texts.strip(_why_not(alerts.get(alert.id), texts)), show_alert=True)
+        await press.answer(Texts.strip(_why_not(alerts.get(alert.id), alert, texts)), show_alert=True)
         return
     try:
         # Answered before anything rings: a press queued while the bot was down has expired by now, and
@@ -105,7 +108,9 @@ def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
     key, now = f"{_ASKED}{alert.id}:{user_id}", time.time()
     asked = kv.get(key)
     about_this_owner = isinstance(asked, dict) and asked.get("owner") == alert.owner_id
-    if about_this_owner and 0 <= now - float(asked["at"]) <= CALL_ANYWAY_SECONDS:
+    if about_this_owner and now - float(asked["at"]) < CONFIRM_AFTER_SECONDS:
+        return False  # a double tap, not an answer to the question: asked again, the question's time kept
+    if about_this_owner and now - float(asked["at"]) <= CALL_ANYWAY_SECONDS:
         kv.delete(key)
         return True
     kv.forget_older(_ASKED, before=int(now) - 60)  # the asks nobody confirmed
@@ -136,9 +141,13 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     return False
 
 
-def _why_not(current: Alert | None, texts: Texts) -> Html:
+def _why_not(current: Alert | None, seen: Alert, texts: Texts) -> Html:
+    """Why the claim of ``seen`` (the alert as the press found it) failed, as it stands now."""
     if current is not None and current.state == "calling":
         return texts("callback_taken", name=current.callback_name or "—")
+    if current is not None and current.state == "open" and current.owner_id not in (None, seen.owner_id):
+        # Taken by someone else while this press was on its way: asked first, as on any alert someone took.
+        return texts("owner_call_anyway", name=current.owner_name or "—", seconds=CALL_ANYWAY_SECONDS)
     if current is not None and current.state == "open":
         return texts("callback_busy")  # the customer is being called back from another chat's alert
     return texts("callback_closed")

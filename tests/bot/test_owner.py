@@ -13,6 +13,7 @@ from typing import Any
 
 from bot import callback_data as cd
 from bot.alerts import reminders
+from bot.alerts.buttons import CONFIRM_AFTER_SECONDS
 from storage import Alert
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
@@ -179,9 +180,12 @@ async def test_call_back_on_an_alert_someone_else_took_asks_first(make_world: Wo
             f"{MEMBER_NAME} взял(а) это уведомление. "
             "Чтобы позвонить всё равно, нажмите «Перезвонить» ещё раз в течение 15 с."
         )
+        double = await world.press(ADMIN, message, "📞 Перезвонить")  # a double tap is no answer: asked again
+        assert double["text"] == asked["text"]
         await world.app.bot_data.need_poller().wait_cycles(1)
         assert starts(world) == [] and the_alert(world, message).state == "open"  # asking placed nothing
 
+        await asyncio.sleep(CONFIRM_AFTER_SECONDS)
         anyway = await world.press(ADMIN, message, "📞 Перезвонить")
         assert anyway["text"].startswith("Звоню")
         done = await shown_with(world, message, lambda text: "✅ Перезвонил(а) Попов Сергей" in text)

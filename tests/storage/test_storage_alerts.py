@@ -371,7 +371,7 @@ def test_one_owner_at_a_time_kept_through_callbacks_and_closing(s: Storage) -> N
     assert s.alerts.take(alert_id, 8, "Anna", now=201) is None  # someone has it
     assert s.alerts.take(alert_id, 7, "Ivan", now=202) is None  # and it is already theirs
     assert s.alerts.release_owner(alert_id, 8, now=203) is None  # only the owner lets it go
-    claim = s.alerts.claim_callback(alert_id, 8, "Anna", now=210)  # someone else calls anyway
+    claim = s.alerts.claim_callback(alert_id, 8, "Anna", now=210, owner_seen=7)  # someone else calls anyway
     assert claim is not None and s.alerts.callback_finished(alert_id, False, None, None, now=220, claim=claim)
     reopened = s.alerts.get(alert_id)
     assert reopened is not None and (reopened.state, reopened.owner_id, reopened.owned_at) == ("open", 7, 200)
@@ -438,3 +438,15 @@ def test_a_callback_reminder_is_due_once_and_asked_for_again(s: Storage) -> None
     assert [(r.user_id, r.state) for r in reminders.for_alert(alert_id)] == [(7, "cancelled"), (8, "due")]
     assert reminders.cancel_for_user(7, "callback", now=701) == 0
     assert reminders.get(alert_id, "callback", 9) is None
+
+
+def test_a_claim_is_refused_when_someone_took_the_alert_since_the_presser_saw_it(s: Storage) -> None:
+    miss(s, "c1", 100)
+    assert s.alerts.take(1, user_id=5, name="Олег", now=150) is not None
+    assert s.alerts.claim_callback(1, user_id=7, name="Ann", now=200) is None  # saw nobody: Олег took it since
+    assert s.alerts.claim_callback(1, user_id=7, name="Ann", now=201, owner_seen=9) is None  # saw someone else
+    assert s.alerts.get(1).state == "open"  # type: ignore[union-attr]
+    claimed = s.alerts.claim_callback(1, user_id=7, name="Ann", now=202, owner_seen=5)  # asked about Олег: calls
+    assert claimed is not None and (claimed.state, claimed.owner_id) == ("calling", 5)
+    s.alerts.callback_failed(1, now=203)
+    assert s.alerts.claim_callback(1, user_id=5, name="Олег", now=204) is not None  # the owner's own: always
