@@ -11,6 +11,7 @@ sqlite-utils does not express: CHECK constraints, partial unique indexes, genera
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,23 @@ def latest_version() -> int:
     return _number(MIGRATIONS[-1])
 
 
+def _script(db: Database, sql: str) -> None:
+    """Run ``sql``'s statements one by one inside the caller's transaction.
+
+    Not ``executescript``: sqlite3's (and sqlite-utils' before 4.0) COMMITs the open transaction first, so a
+    migration failing half-way would keep its first statements without its ``_migrations`` row. A statement
+    ends at the first ``;`` that ``sqlite3.complete_statement`` accepts, so one inside a comment, a string
+    or a trigger body does not.
+    """
+    start = 0
+    for end in (i + 1 for i, char in enumerate(sql) if char == ";"):
+        if sqlite3.complete_statement(sql[start:end]):
+            db.conn.execute(sql[start:end])
+            start = end
+    if sql[start:].strip():  # a last statement without its ";" (or only a comment), as executescript allows
+        db.conn.execute(sql[start:])
+
+
 def migrate(db: Database, upto: int | None = None, now: int | None = None) -> int:
     """Apply every migration not yet recorded, up to version ``upto`` (default: all). Returns the version.
 
@@ -77,7 +95,8 @@ def migrate(db: Database, upto: int | None = None, now: int | None = None) -> in
 
 @migration
 def m001_initial(db: Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE users (
             telegram_id INTEGER PRIMARY KEY,
@@ -154,13 +173,14 @@ def m001_initial(db: Database) -> None:
             value TEXT NOT NULL CHECK (json_valid(value)),
             updated_at INTEGER NOT NULL
         ) STRICT;
-        """
+        """,
     )
 
 
 @migration
 def m002_alerts(db: Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE alerts (
             id INTEGER PRIMARY KEY,
@@ -213,7 +233,7 @@ def m002_alerts(db: Database) -> None:
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX alert_calls_alert ON alert_calls (alert_id) WHERE alert_id IS NOT NULL;
         CREATE INDEX alert_calls_chat_started ON alert_calls (chat_id, started_at) WHERE alert_id IS NOT NULL;
-        """
+        """,
     )
 
 
@@ -228,7 +248,8 @@ def m003_subscribed_at(db: Database) -> None:
 @migration
 def m004_calls(db: Database) -> None:
     """The call archive: every call the bot observed, kept past New-Tel's 24 hours (``CALL_RETENTION_DAYS``)."""
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE calls (
             vpbx_id TEXT PRIMARY KEY,
@@ -246,7 +267,7 @@ def m004_calls(db: Database) -> None:
         CREATE INDEX calls_clid_started ON calls (clid, started_at);
         CREATE INDEX calls_dnid_started ON calls (dnid, started_at);
         CREATE INDEX calls_started ON calls (started_at);
-        """
+        """,
     )
 
 
@@ -259,7 +280,8 @@ def m005_archive(db: Database) -> None:
     ``calls`` becomes a rowid table: its secondary indexes then carry an 8-byte rowid instead of the 40-digit
     vpbx id, which keeps a call under 300 bytes on disk; one index on the customer (the other side of the call)
     replaces the two on clid and dnid."""
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE members_seen (
             id INTEGER PRIMARY KEY,
@@ -352,7 +374,7 @@ def m005_archive(db: Database) -> None:
             created_at INTEGER NOT NULL,
             decided_at INTEGER
         ) STRICT;
-        """
+        """,
     )
 
 
@@ -424,7 +446,8 @@ def m006_reports(db: Database) -> None:
     report starts from a month's misses (a tenth of its calls), an answered call from its customer's last misses.
     """
     moved = "OLD.customer IS NOT NEW.customer OR OLD.started_at IS NOT NEW.started_at"
-    db.executescript(
+    _script(
+        db,
         f"""
         ALTER TABLE calls ADD COLUMN answer_id INTEGER;
         -- What a report reads of a miss, from the index alone: SQLite reads a partial index's own terms
@@ -472,7 +495,7 @@ def m006_reports(db: Database) -> None:
             UPDATE calls SET answer_id = CASE WHEN {_missed("NEW")} THEN {_answer_after("NEW")} END
             WHERE id = NEW.id AND (({_missed("NEW")}) IS NOT ({_missed("OLD")}) OR {moved});
         END;
-        """
+        """,
     )
 
 
@@ -480,7 +503,8 @@ def m006_reports(db: Database) -> None:
 def m007_live(db: Database) -> None:
     """The live watch: a card on each ringing phone's owner's screen (sent once, then edited), per-user ``/notify``,
     and the company's desk phones as last seen registered, for the chats subscribed with ``sip``."""
-    db.executescript(
+    _script(
+        db,
         """
         ALTER TABLE users ADD COLUMN ringing_cards INTEGER NOT NULL DEFAULT 1 CHECK (ringing_cards IN (0, 1));
         ALTER TABLE chats ADD COLUMN sip INTEGER NOT NULL DEFAULT 0 CHECK (sip IN (0, 1));
@@ -507,7 +531,7 @@ def m007_live(db: Database) -> None:
             reported INTEGER NOT NULL DEFAULT 0 CHECK (reported IN (0, 1)),  -- offline, and said so
             updated_at INTEGER NOT NULL
         ) STRICT, WITHOUT ROWID;
-        """
+        """,
     )
 
 
@@ -516,7 +540,8 @@ def m008_owners(db: Database) -> None:
     """Every missed call gets an owner and a deadline: who took an alert, reminders stored (not only scheduled in
     memory) so a restart neither loses nor repeats one, and per chat the deadline (``/sla``), business hours
     (``/hours``), the shortest ring worth an alert (``/subscribe … min``) and the pinned board of open alerts."""
-    db.executescript(
+    _script(
+        db,
         """
         ALTER TABLE alerts ADD COLUMN owner_id INTEGER;  -- who pressed "I'll take it"; NULL: nobody
         ALTER TABLE alerts ADD COLUMN owner_name TEXT;
@@ -545,7 +570,7 @@ def m008_owners(db: Database) -> None:
         CREATE INDEX reminders_due ON reminders (due_at) WHERE state = 'due';
         CREATE INDEX alerts_owner ON alerts (owner_id) WHERE owner_id IS NOT NULL AND state <> 'closed';
         CREATE INDEX alerts_deadline ON alerts (deadline_at) WHERE deadline_at IS NOT NULL AND state <> 'closed';
-        """
+        """,
     )
 
 
@@ -553,7 +578,8 @@ def m008_owners(db: Database) -> None:
 def m009_attempts(db: Database) -> None:
     """Every call back that reached nobody is kept on its alert (not only the last), and the alerts released by a
     business-hours summary are shown in it: several alerts share that one message, each with its buttons there."""
-    db.executescript(
+    _script(
+        db,
         """
         -- [[started_at, name], ...] of the callbacks nobody answered, oldest first.
         ALTER TABLE alerts ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(attempts));
@@ -561,5 +587,7 @@ def m009_attempts(db: Database) -> None:
         ALTER TABLE alerts ADD COLUMN summary INTEGER NOT NULL DEFAULT 0 CHECK (summary IN (0, 1));
         -- A press names its message: which alert (or summary) it shows.
         CREATE INDEX alerts_message ON alerts (chat_id, message_id) WHERE message_id IS NOT NULL;
-        """
+        -- A chat's live alerts, read every few seconds (the board, open_for): alerts_chat_last walks its closed too.
+        CREATE INDEX alerts_chat_live ON alerts (chat_id, last_at) WHERE state <> 'closed';
+        """,
     )

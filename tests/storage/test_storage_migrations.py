@@ -1,3 +1,4 @@
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -418,3 +419,33 @@ def test_refuses_a_database_from_a_newer_version() -> None:
     db.execute("INSERT INTO _migrations VALUES (99, 'm099_future', 1)")
     with pytest.raises(SchemaTooNew):
         Storage(db)
+
+
+def test_a_migration_failing_after_its_first_statement_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    # sqlite3's executescript (sqlite-utils' before 4.0) would COMMIT before its first statement: the column would
+    # stay without its _migrations row, and every later start would fail on "duplicate column name".
+    def m099_half(db: Database) -> None:
+        migrations_module._script(
+            db,
+            """
+            ALTER TABLE users ADD COLUMN x INTEGER;  -- applied; then (a ';' in a comment is not an end):
+            SELECT no_such_function();
+            """,
+        )
+
+    def m099_half_fixed(db: Database) -> None:
+        migrations_module._script(db, "ALTER TABLE users ADD COLUMN x INTEGER; -- done")
+
+    m099_half_fixed.__name__ = m099_half.__name__
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS, m099_half])
+    db = Database(memory=True)
+    with pytest.raises(sqlite3.OperationalError, match="no such function"):
+        migrate(db, now=1)
+    assert migrations_module.schema_version(db) == len(MIGRATION_NAMES)
+    assert "x" not in db["users"].columns_dict
+    assert not db.conn.in_transaction
+
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [*migrations_module.MIGRATIONS[:-1], m099_half_fixed])
+    assert migrate(db, now=2) == 99
+    assert "x" in db["users"].columns_dict
+    assert db.execute("SELECT name, applied_at FROM _migrations WHERE number = 99").fetchone() == ("m099_half", 2)
