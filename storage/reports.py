@@ -245,6 +245,9 @@ class Outcomes:
     unresolved: int
     callback_waits: tuple[int, ...]  # seconds, one per episode called back, shortest first
     callbacks: tuple[MemberCallbacks, ...]  # who called back how many of them, the most first (nobody known last)
+    # (its first miss's end, its wait) per episode called back, by that end: what a deadline counted in business
+    # hours is measured by (the callback started at end + wait; a wait of 0 may also be one that started before)
+    callback_spans: tuple[tuple[int, int], ...]
 
 
 def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Outcomes:
@@ -269,7 +272,7 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
             unanswered[customer] = max(moment, unanswered.get(customer, moment))
         elif answer_id not in firsts or moment < firsts[answer_id][0]:
             firsts[answer_id] = (moment, ended_at)
-    called_back, answered_later, waits = 0, 0, []
+    called_back, answered_later, spans = 0, 0, []
     by_member: dict[str | None, tuple[int, str | None, int]] = {}  # internal -> latest callback, its name, count
     answers = conn.execute(
         "SELECT c.id, c.direction, c.started_at, m.internal, m.name FROM calls c"
@@ -287,7 +290,7 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         by_member[internal] = (latest, latest_name, count + 1)
         first_end = firsts[answer_id][1]
         if first_end is not None:
-            waits.append(max(0, answered_start - first_end))
+            spans.append((first_end, max(0, answered_start - first_end)))
     last = "json_extract(j.value, '$[1]')"
     (tried,) = conn.execute(
         "SELECT count(*) FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM calls a"
@@ -300,7 +303,9 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         (MemberCallbacks(internal, name, count) for internal, (_, name, count) in by_member.items()),
         key=lambda m: (m.internal is None, -m.called_back, m.name or ""),
     )
-    return Outcomes(len(customers), called_back, answered_later, lost, tried, tuple(sorted(waits)), tuple(callbacks))
+    spans.sort()
+    waits = tuple(sorted(wait for _, wait in spans))
+    return Outcomes(len(customers), called_back, answered_later, lost, tried, waits, tuple(callbacks), tuple(spans))
 
 
 def episodes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[Episode]:

@@ -28,7 +28,8 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
-from bot.alerts.deadlines import sla_seconds
+from bot.alerts.deadlines import chat_hours, sla_seconds
+from bot.alerts.hours import Hours
 from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
 from bot.config import Settings
@@ -59,18 +60,22 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Standards:
-    """What a report measures against: the callback deadline and the short ring, both in seconds, 0: none. In a chat
-    subscribed to alerts they are its own (``/sla``, ``/subscribe … min``), the figures its alerts live by; elsewhere
-    the company's (``ALERT_SLA_MINUTES``, ``SHORT_RING_SECONDS``)."""
+    """What a report measures against: the callback deadline and the short ring, both in seconds, 0: none, and the
+    business hours the deadline is counted in (None: on the clock). In a chat subscribed to alerts they are its own
+    (``/sla``, ``/hours``, ``/subscribe … min``), the figures its alerts live by; elsewhere the company's
+    (``ALERT_SLA_MINUTES``, ``SHORT_RING_SECONDS``, no hours)."""
 
     deadline_seconds: int = 0
     short_under: int = 0
+    hours: Hours | None = None
 
     @classmethod
     def of(cls, settings: Settings, chat: Chat | None = None) -> Standards:
         if chat is None or not chat.subscribed:
             return cls(round(settings.alert_sla_minutes * 60), settings.short_ring_seconds)
-        return cls(round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds)
+        return cls(
+            round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds, chat_hours(chat)
+        )
 
 
 def build(
@@ -94,6 +99,7 @@ def build(
             zone,
             numbers,
             deadline_seconds=standards.deadline_seconds,
+            hours=standards.hours,
             short_under=standards.short_under,
             with_lost=with_lost,
         )

@@ -3,11 +3,15 @@ whose every figure is worked out by hand here."""
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.alerts import digest
+from bot.alerts.hours import parse
+from bot.reports.figures import within
 from storage import CallRecord
 from tests.bot.conftest import GROUP, MANAGER, STRANGER, World, WorldFactory
 
@@ -202,3 +206,71 @@ async def test_a_subscribed_chat_is_measured_by_its_own_deadline_and_shortest_ri
         sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
         assert "В срок (15 мин) перезвонили 2 из 8 (25%)" in sent.result["caption"].split("\n")
         assert "коротких, меньше 5 с: 1" in sent.result["caption"]
+
+
+async def test_a_chat_with_business_hours_counts_in_time_by_the_deadline_its_alerts_had(world: World) -> None:
+    """The deadline is the first miss's end plus the SLA counted in the chat's /hours, as its alerts' deadline is:
+    a miss just before closing called back soon after the next opening was in time. The time to call back stays
+    what the customer waited on the clock, and /report in private (the company's standards, no hours) counts it
+    late."""
+    svc = world.services
+    world.make_manager()
+    svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)  # the company's 15 minutes: no /sla of its own
+    # What "/hours 09:00-19:00" stores (bot.alerts.hours.parse(...).to_json()): every day, so the day's weekday does
+    # not matter; Moscow keeps no clock changes.
+    svc.storage.chats.set_hours(GROUP, {"start": "09:00", "end": "19:00", "days": [0, 1, 2, 3, 4, 5, 6]}, now=1)
+    history = seeded()  # all of it between 10:00 and 12:00, inside the hours: business time is the clock's there
+    late_i, late_j = "79160000009", "79160000010"
+    # I's miss ends at 18:50:20 (at 31820). Business time: 9:40 to the 19:00 closing, the 5:20 left of the 15 minutes
+    # from 09:00 on: due 09:05:20 the next morning; called back at 09:05:00 (at 83100), in time. On the clock it waited
+    # 83100 - 31820 = 51280 s (14 h 14 min 40 s).
+    history.miss(late_i, 8 * 3600 + 50 * 60)
+    history.answered("out", late_i, 23 * 3600 + 5 * 60, POPOV)
+    # J's ends at 18:55:20 (at 32120): 4:40 to closing, 10:20 after the opening: due 09:10:20; called back at 09:12:00
+    # (at 83520), late even so. On the clock: 83520 - 32120 = 51400 s.
+    history.miss(late_j, 8 * 3600 + 55 * 60)
+    history.answered("out", late_j, 23 * 3600 + 12 * 60, SMIRNOVA)
+    archive(world, history)
+    # The day: seeded()'s 12 inbound, 11 missed from 8 customers, plus two misses from two more: 14 inbound, 13
+    # missed (93%) from 10; 10 episodes, called back 5: A 2 min, B 10 min, C 40 min, I and J the next morning
+    # (their callbacks fall after the day, its outbound calls stay seeded()'s 4). Waits 120, 600, 2400, 51280,
+    # 51400 s: the median the third, 40 min; p90 the ceil(0.9 * 5) = 5th, 51400 s = 856.7 min, 14 h 17 min.
+    waits = "Перезвонили 5 (медиана 40 мин, 9 из 10 — за 14 ч 17 мин), ответили позже 1, потеряны 3, не дозвонились 1"
+    who = "Кто перезвонил: Попов 3, Смирнова 2"
+    # In business hours: A and B within 15 minutes on the clock (and so in business time too), I by 20 s: 3 of 10;
+    # C's 40 minutes were all inside the hours, J 1:40 past its deadline.
+    ours = [waits, "В срок (15 мин) перезвонили 3 из 10 (30%)", who]
+    chat = svc.storage.chats.get(GROUP)
+    assert chat is not None
+    later = datetime.combine(history.day, datetime.min.time(), ZONE) + timedelta(days=1, hours=12)  # past 09:12
+    daily = (await digest.prepare(svc, chat, later)).caption.split("\n")
+    assert all(line in daily for line in ours), daily
+    world.tg.send_text(MANAGER, f"/report {history.day:%d.%m}", chat_id=GROUP)  # asked in the chat: its standards
+    sent = await world.tg.wait_for("sendPhoto", chat_id=GROUP, ok=True, timeout=20)
+    assert all(line in sent.result["caption"].split("\n") for line in ours)
+    world.tg.send_text(MANAGER, f"/report {history.day:%d.%m}")  # in private: 15 minutes on the clock, A and B only
+    sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
+    lines = sent.result["caption"].split("\n")
+    assert "Входящие 14 · приняты 1 · пропущены 13 (93%) от 10 клиентов" in lines[1]
+    assert [waits, "В срок (15 мин) перезвонили 2 из 10 (20%)", who] == lines[2:5]
+
+
+def test_in_time_in_business_hours_is_by_the_deadline_hours_add_gives() -> None:
+    """``within`` lists the windows once instead of asking ``Hours.add`` per episode: the same answer, also at the
+    edges (an end at closing, a callback at the deadline's second, weekends, hours to 24:00, a deadline of days)."""
+    monday = midnight(date(2025, 3, 3))
+    rng = random.Random(5)
+    ends = [monday + 19 * 3600, monday + 19 * 3600 - 1, monday + 9 * 3600, monday + 4 * 86400 + 18 * 3600 + 59 * 60]
+    ends += [monday + rng.randrange(14 * 86400) for _ in range(300)]
+    for text in ("09:00-19:00 mon-fri", "00:00-24:00 sat", "9-18", "08:30-09:00 wed"):
+        hours = parse(text)
+        assert hours is not None
+        for sla in (900, 3 * 3600, 2 * 86400):
+            spans = []
+            for ended in ends:
+                due = math.ceil(hours.add(ended, sla, ZONE))
+                spans += [(ended, due - ended), (ended, due - ended + 1), (ended, rng.randrange(sla + 1, 6 * 86400))]
+            spans.sort()
+            expected = sum(1 for ended, wait in spans if ended + wait <= math.ceil(hours.add(ended, sla, ZONE)))
+            assert within(spans, sla, hours, ZONE) == expected, (text, sla)
+            assert within(spans, sla, None, ZONE) == sum(1 for _, wait in spans if wait <= sla)

@@ -106,6 +106,9 @@ def test_the_outcomes_add_up_the_episodes(storage: Storage) -> None:
             unresolved=kinds.count("unresolved"),
             callback_waits=tuple(sorted(e.callback_seconds for e in found if e.callback_seconds is not None)),
             callbacks=tuple(callbacks),
+            callback_spans=tuple(
+                sorted((e.first_end, e.callback_seconds) for e in found if e.callback_seconds is not None)
+            ),
         )
         named.update(by_name)
         assert sum(len(e.misses) for e in found) == sum(
