@@ -202,7 +202,7 @@ def on_its_message(press: CallbackQuery) -> bool:
     message = press.message
     if not isinstance(message, Message):
         return False
-    offered = [button.callback_data for row in (message.reply_markup or _NO_MARKUP).inline_keyboard for button in row]
+    offered = _offered(message)
     payload = parse(press.data)
     # An alert's buttons change as it is taken, released and called back: those presses are stale, not forged.
     stale_ok = (
@@ -213,6 +213,15 @@ def on_its_message(press: CallbackQuery) -> bool:
         return True
     # Another page of a list: the message must be a list with pages (a double tap on › lands here).
     return isinstance(payload, CallsPage) and any(isinstance(parse(data), CallsPage) for data in offered)
+
+
+def offered_by_its_message(press: CallbackQuery) -> bool:
+    """Whether the press's payload is one of the buttons its message shows now (not only one it may have shown)."""
+    return isinstance(press.message, Message) and press.data in _offered(press.message)
+
+
+def _offered(message: Message) -> list[str | object | None]:
+    return [button.callback_data for row in (message.reply_markup or _NO_MARKUP).inline_keyboard for button in row]
 
 
 def matches(*kinds: type[Any]) -> Callable[[object], bool]:

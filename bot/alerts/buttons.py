@@ -125,8 +125,10 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     chat_id, message_id = (message.chat.id, message.message_id) if message is not None else (None, None)
     if chat_id == alert.chat_id and message_id == context.delivery.message_id(alert):
         return True
-    if chat_id != alert.chat_id or message_id is None or caller.services.storage.alerts.by_message(chat_id, message_id):
-        # Another chat's alert, or this alert's payload on another alert's message: forged.
+    known = message_id is not None and caller.services.storage.alerts.by_message(chat_id or 0, message_id) is not None
+    if chat_id != alert.chat_id or message_id is None or known or not cd.offered_by_its_message(press):
+        # Another chat's alert, this alert's payload on another alert's message, or on a message that never showed
+        # it (the board, a reply): forged, and nothing is edited.
         log.warning("Refused a press by %s on alert %s from another message", caller.user.telegram_id, alert.id)
         await press.answer(texts.plain("button_foreign"), show_alert=True)
         return False

@@ -246,3 +246,17 @@ async def test_a_balance_hovering_at_the_threshold_is_alerted_once(team: World) 
         team.sandbox.set_state(balance=balance)
         await the_poller(team).wait_cycles(2)
     assert len(balance_messages(team, "снова выше")) == 1 and len(balance_messages(team, "ниже порога")) == 1
+
+
+async def test_an_alert_payload_forged_onto_another_bot_message_edits_nothing(team: World) -> None:
+    """Not an orphan copy: a message that never showed the alert's buttons (a digest, a reply) keeps its text."""
+    miss(team)
+    message = await alert_message(team)
+    await eventually(team, lambda: alert_of(team).message_id == message["message_id"])
+    alert = alert_of(team)
+    sent = await team.app.bot.send_message(GROUP, "📋 Не перезвонили: 1")  # a message of the bot's with no buttons
+    for payload in (cd.Done(alert.id), cd.CallBack(alert.id), cd.Take(alert.id)):
+        answer = await team.press(MANAGER, (GROUP, sent.message_id), data=cd.pack(payload))
+        assert answer["text"] == "Эта кнопка не относится к этому сообщению."
+    assert team.tg.message(GROUP, sent.message_id)["text"] == "📋 Не перезвонили: 1"
+    assert call_starts(team) == [] and alert_of(team).state == "open" and alert_of(team).owner_id is None
