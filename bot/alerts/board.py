@@ -2,8 +2,9 @@
 waiting first, pinned when the bot may pin. It opens with the chat's first alert and is edited after each reaction
 (``Poller.react``) only when its text changes: the text says since when each customer waits ("с 10:42"), not for
 how long, so it stays still between changes. The message is kept in ``chats.board_message_id``; one somebody
-deleted is posted again. ``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off a
-chat has a board only once an admin asked for it there."""
+deleted is posted again. Misses held outside the business hours stay off it until their summary tells them.
+``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off a chat has a board only once an
+admin asked for it there."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def render_board(
             )
         )
     if len(waiting) > MAX_LINES:
-        lines.append(texts("report_more_members", count=len(waiting) - MAX_LINES))
+        lines.append(texts("and_more", count=len(waiting) - MAX_LINES))
     return Html("\n".join(lines))
 
 
@@ -99,7 +100,7 @@ class Board:
             message_id = self._message_id(chat_id)
             if message_id is None and not self._svc.settings.alert_board:
                 return True  # ALERT_BOARD off: a chat has a board once an admin asked for it (/board)
-            alerts = self._svc.storage.alerts.open_for(chat_id)
+            alerts = self._live(chat_id)
             if message_id is None and not alerts:
                 return True  # the board opens with the chat's first alert
             text = self._text(chat_id, alerts)
@@ -131,13 +132,17 @@ class Board:
         """``/board``: the board posted anew at the bottom of the chat and pinned; the old one is deleted."""
         async with self._locks[chat_id]:
             old = self._message_id(chat_id)
-            posted = await self._post(bot, chat_id, self._text(chat_id, self._svc.storage.alerts.open_for(chat_id)))
+            posted = await self._post(bot, chat_id, self._text(chat_id, self._live(chat_id)))
             if posted is not Posted.FAILED and old is not None:
                 try:
                     await bot.delete_message(chat_id, old)
                 except TelegramError as error:  # too old to delete, or gone already: two boards, the new one pinned
                     log.info("The old board of chat %s not deleted (%s)", chat_id, error)
             return posted
+
+    def _live(self, chat_id: int) -> list[Alert]:
+        """The chat's live alerts the chat has been told of: not those held for the morning summary."""
+        return [alert for alert in self._svc.storage.alerts.open_for(chat_id) if not alert.held]
 
     def _text(self, chat_id: int, alerts: Sequence[Alert]) -> Html:
         names = self._svc.storage.contacts.names(a.clid for a in alerts) if alerts else {}

@@ -73,7 +73,7 @@ def _settled_lines(figures: Figures, texts: Texts) -> list[Html]:
             for member in shown
         )
         rest = len(figures.callbacks) - len(shown)
-        more = " " + texts("report_more_members", count=rest) if rest else ""
+        more = " " + texts("and_more", count=rest) if rest else ""
         lines.append(texts("report_callbacks", members=Html(who + more)))
     if figures.lost_customers:
         shown_lost = figures.lost_customers[:TOP_LOST]
@@ -87,7 +87,7 @@ def _settled_lines(figures: Figures, texts: Texts) -> list[Html]:
             for lost in shown_lost
         )
         rest = len(figures.lost_customers) - len(shown_lost)
-        more = " " + texts("report_more_members", count=rest) if rest else ""
+        more = " " + texts("and_more", count=rest) if rest else ""
         lines.append(texts("report_lost", count=len(figures.lost_customers), customers=Html(named + more)))
     return lines
 
@@ -137,10 +137,10 @@ def caption(figures: Figures, texts: Texts, title: Html) -> Html:
     text = "\n".join(lines)
     for shown, line in enumerate(people):
         rest = len(people) - shown - 1
-        more = "\n" + texts("report_more_members", count=rest) if rest else ""
+        more = "\n" + texts("and_more", count=rest) if rest else ""
         # Room is kept for the "…and N more" line that would follow if the next member did not fit.
         if visible_length(text + "\n" + line + more) > CAPTION_LIMIT:
-            text += "\n" + texts("report_more_members", count=len(people) - shown)
+            text += "\n" + texts("and_more", count=len(people) - shown)
             break
         text += "\n" + line
     return Html(text)

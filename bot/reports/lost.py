@@ -40,10 +40,10 @@ def render_lost(
             last=moment(datetime.fromtimestamp(customer.last_at, UTC), zone, texts.lang, now),
         )
         rest = len(found) - shown - 1
-        more = "\n" + texts("report_more_members", count=rest) if rest else ""
+        more = "\n" + texts("and_more", count=rest) if rest else ""
         # Room is kept for the "…and N more" line that would follow if the next customer did not fit.
         if visible_length(text + "\n" + line + more) > MESSAGE_LIMIT:
-            return Html(text + "\n" + texts("report_more_members", count=len(found) - shown))
+            return Html(text + "\n" + texts("and_more", count=len(found) - shown))
         text = Html(text + "\n" + line)
     return text
 

@@ -287,7 +287,7 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Outbound {outbound} · talk {talk}",
     "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
     "report_member_unknown": "—",
-    "report_more_members": "…and {count} more",
+    "and_more": "…and {count} more",
     "report_seconds": "{count} s",
     "report_minutes": "{count} min",
     "report_hours": "{hours} h {minutes} min",

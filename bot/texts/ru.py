@@ -288,7 +288,7 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Исходящие {outbound} · разговоры {talk}",
     "report_member": "{name}: принял {answered}, позвонил {placed}, {talk}",
     "report_member_unknown": "—",
-    "report_more_members": "…и ещё {count}",
+    "and_more": "…и ещё {count}",
     "report_seconds": "{count} с",
     "report_minutes": "{count} мин",
     "report_hours": "{hours} ч {minutes} мин",

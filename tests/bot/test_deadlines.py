@@ -570,3 +570,22 @@ async def test_the_business_hours_job_releases_by_itself(
             ),
         )  # fmt: skip
         assert len(texts(world, GROUP, "🌅")) == 1
+
+
+async def test_held_misses_stay_off_the_board_until_their_summary(make_world: WorldFactory) -> None:
+    async with make_world(alert_sla_minutes=SLA, admin_ids=ADMINS, alert_board=True) as world:
+        await start(world)
+        hours, opening = closed_today_and_tomorrow()
+        await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+        miss(world)
+        await poll(world)
+        await poll(world)
+        chat = world.services.storage.chats.get(GROUP)
+        assert alert(world).held and chat is not None and chat.board_message_id is None  # no board posted at night
+        release = HeldAlerts(world.services, poller(world.app).delivery)
+        assert await release.release_due(world.app.bot, now=int(opening) + 1) == 1
+        await poll(world)
+        chat = world.services.storage.chats.get(GROUP)
+        assert chat is not None and chat.board_message_id is not None
+        board = world.tg.message(GROUP, chat.board_message_id)
+        assert board is not None and shown(CUSTOMER) in board["text"]
