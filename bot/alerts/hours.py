@@ -75,8 +75,16 @@ class Hours:
         return self.opens_at(at, zone) == at
 
     def add(self, at: float, seconds: float, zone: ZoneInfo) -> float:
-        """The moment ``seconds`` of business time after ``at`` (time outside the hours does not count)."""
+        """The moment ``seconds`` of business time after ``at`` (time outside the hours does not count). Past two
+        weeks' worth, whole weeks are stepped over on the calendar (a long deadline with short hours, "/sla 10080"
+        with one minute on Sundays, would otherwise walk a century of days); a clock change inside a stepped-over
+        week may then shift the moment by its hour."""
         left = max(0.0, seconds)
+        week = len(self.days) * (self.end - self.start) * 60
+        if left > 2 * week:
+            weeks = int(left // week) - 1
+            at = (datetime.fromtimestamp(at, zone) + timedelta(weeks=weeks)).timestamp()
+            left -= weeks * week
         for opening, closing in self.windows(at, zone):
             begin = max(opening, at)
             if closing <= begin:

@@ -123,3 +123,29 @@ def test_a_day_with_a_clock_change_is_as_long_as_it_really_is() -> None:
     night = Hours(60, 4 * 60, frozenset(range(7)))
     assert local(night.add(at("2025-03-30 01:00", BERLIN), 3 * 3600, BERLIN), BERLIN) == "Mon 2025-03-31 02:00"
     assert night.is_open(at("2025-03-30 03:30", BERLIN), BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("hours", "start", "minutes"),
+    [
+        (Hours(9 * 60, 19 * 60, WEEKDAYS), "2025-03-14 18:50", 10_080),  # a week of minutes: 16.8 working weeks
+        (Hours(9 * 60, 19 * 60, WEEKDAYS), "2025-03-15 03:00", 3 * 3000 + 7),  # from a Saturday night
+        (Hours(9 * 60, 9 * 60 + 1, frozenset({6})), "2025-03-14 10:00", 137),  # a minute on Sundays
+    ],
+)
+def test_a_long_deadline_steps_over_whole_weeks_to_the_same_moment(hours: Hours, start: str, minutes: int) -> None:
+    """The same moment as adding it a piece (under two weeks' worth) at a time, which walks every window."""
+    week = len(hours.days) * (hours.end - hours.start) * 60
+    expected, left = at(start), minutes * 60
+    while left > 0:
+        piece = min(left, week)
+        expected, left = hours.add(expected, piece, MOSCOW), left - piece
+    assert local(hours.add(at(start), minutes * 60, MOSCOW)) == local(expected)
+
+
+def test_a_deadline_of_a_week_with_a_minute_on_sundays_is_quick() -> None:
+    """The reviewer's pathological /sla 10080 with /hours 09:00-09:01 вс: 10,080 Sundays, found at once."""
+    sundays = Hours(9 * 60, 9 * 60 + 1, frozenset({6}))
+    due = sundays.add(at("2025-03-14 10:00"), 10_080 * 60, MOSCOW)
+    assert local(due).startswith("Sun ") and local(due).endswith(" 09:01")
+    assert datetime.fromtimestamp(due, MOSCOW).year == 2218  # 10,080 weeks after March 2025
