@@ -66,6 +66,11 @@ class HeldAlerts:
             if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
             held = storage.alerts.held_for(chat_id)
+            told = storage.kv.get(_TOLD + str(chat_id))
+            if isinstance(told, list):  # a summary sent before a crash, its message unknown: its alerts go one by one
+                storage.kv.delete(_TOLD + str(chat_id))
+                released += storage.alerts.release(told)
+                held = [alert for alert in held if alert.id not in told]
             for first in range(0, len(held), SUMMARY_CUSTOMERS):
                 told = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
                 if told is None:
@@ -79,9 +84,6 @@ class HeldAlerts:
         """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it."""
         alerts, kv, key = self._svc.storage.alerts, self._svc.storage.kv, _TOLD + str(chat_id)
         ids = [alert.id for alert in part]
-        if kv.get(key) == ids:  # sent before a crash, its message unknown: each alert goes on its own
-            kv.delete(key)
-            return alerts.release(ids)
         kv.set(key, ids, now=now)  # told before it is sent: never twice
         texts = self._svc.chat_texts(chat_id)
         at = datetime.fromtimestamp(now, UTC)
