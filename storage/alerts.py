@@ -446,7 +446,7 @@ class Alerts:
             )
         )
 
-    def release(self, alert_ids: Iterable[int]) -> int:
+    def unhold(self, alert_ids: Iterable[int]) -> int:
         """Held -> pending delivery, each to get its own message with its buttons (a summary that went out unseen by
         the bot, or that Telegram refused). An alert closed while held (answered later at night) stays held: nobody
         needs to hear of it in the morning."""

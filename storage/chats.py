@@ -159,7 +159,7 @@ class Chats:
             )
             if minutes == 0:
                 conn.execute(
-                    "UPDATE alerts SET deadline_at = NULL, version = version + 1, updated_at = ?"
+                    "UPDATE alerts SET deadline_at = NULL, updated_at = ?"  # not shown in the alert: no edit
                     " WHERE chat_id = ? AND state <> 'closed' AND deadline_at IS NOT NULL",
                     (now, chat_id),
                 )

@@ -54,6 +54,11 @@ class User:
         return self.status == "active"
 
     @property
+    def name(self) -> str:
+        """How colleagues know them: the company member they act as, else their Telegram name, else their id."""
+        return self.member_name or self.display_name or str(self.telegram_id)
+
+    @property
     def is_admin(self) -> bool:
         return self.role == "admin" and self.status == "active"
 

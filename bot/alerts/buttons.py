@@ -32,11 +32,6 @@ CONFIRM_AFTER_SECONDS = 1.5  # ...but not sooner: a double tap is one press, not
 _ASKED = "alerts.call-anyway:"  # kv: <alert id>:<user id> -> when that user was asked, and about which owner
 
 
-def _name(caller: Caller) -> str:
-    user = caller.user
-    return user.member_name or user.display_name or str(user.telegram_id)
-
-
 @requires("manager")
 async def call_back(update: Update, context: Context, caller: Caller) -> None:
     if (found := cd.pressed(update, cd.CallBack)) is None:
@@ -69,7 +64,7 @@ async def place_callback(
         why = texts("callback_no_phone") if plan.key == "no_own_phone" else calling.why_not(plan, texts)
         await press.answer(Texts.strip(why), show_alert=True)
         return
-    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, _name(caller), now, owner_seen=alert.owner_id)
+    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, caller.user.name, now, owner_seen=alert.owner_id)
     if claimed is None:
         await press.answer(Texts.strip(_why_not(alerts.get(alert.id), alert, texts)), show_alert=True)
         return
@@ -181,7 +176,7 @@ async def done(update: Update, context: Context, caller: Caller) -> None:
 async def close_by_hand(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> None:
     """A press of Done, on the alert or on its reminder (the caller checked it came from that message)."""
     svc, texts = caller.services, caller.texts
-    if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, _name(caller), int(time.time())):
+    if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, caller.user.name, int(time.time())):
         await press.answer(texts.plain("callback_closed"))
         return
     await context.delivery.deliver(context.bot, alert.id)
@@ -198,7 +193,7 @@ async def take(update: Update, context: Context, caller: Caller) -> None:
         return
     press, alert = found
     svc, texts, me = caller.services, caller.texts, caller.user.telegram_id
-    taken = svc.storage.alerts.take(alert.id, me, _name(caller), int(time.time()))
+    taken = svc.storage.alerts.take(alert.id, me, caller.user.name, int(time.time()))
     if taken is None:
         current = svc.storage.alerts.get(alert.id)
         if current is None or current.state == "closed":

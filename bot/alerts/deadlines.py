@@ -10,7 +10,6 @@ for one admin) at once go out as one message."""
 from __future__ import annotations
 
 import html
-import json
 import logging
 import math
 import sqlite3
@@ -49,15 +48,11 @@ def sla_seconds(chat: Chat, settings: Settings) -> float | None:
     return minutes * 60 if minutes > 0 else None
 
 
-def chat_hours(chat: Chat) -> Hours | None:
-    return Hours.from_json(None if chat.hours is None else json.loads(chat.hours))
-
-
 def stamp(chat: Chat, settings: Settings, now: int) -> Callable[[MissedCall], tuple[int | None, bool]]:
     """What a new alert of ``chat`` is stamped with when recorded at ``now``: (its deadline, whether it is held).
     Held: the miss ended outside the hours, or it is outside them now (caught up at night): it waits for the
     morning summary. The deadline is the miss's end plus the SLA in business time."""
-    sla, hours, zone = sla_seconds(chat, settings), chat_hours(chat), settings.zone
+    sla, hours, zone = sla_seconds(chat, settings), Hours.of(chat), settings.zone
 
     def schedule(call: MissedCall) -> tuple[int | None, bool]:
         held = hours is not None and not (hours.is_open(call.ended_at, zone) and hours.is_open(now, zone))
@@ -74,7 +69,7 @@ def escalation_due(alert: Alert, chat: Chat, settings: Settings) -> int | None:
     sla = sla_seconds(chat, settings)
     if sla is None or alert.deadline_at is None:
         return None
-    hours = chat_hours(chat)
+    hours = Hours.of(chat)
     due = hours.add(alert.deadline_at, sla, settings.zone) if hours is not None else alert.deadline_at + sla
     return math.ceil(due)
 

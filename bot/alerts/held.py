@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from telegram import Bot
 
 from bot import jobs
-from bot.alerts.deadlines import chat_hours
 from bot.alerts.delivery import Delivery, stories
+from bot.alerts.hours import Hours
 from bot.alerts.once import Unsent, send_once
 from bot.alerts.render import render_summary
 from bot.services import Services
@@ -62,14 +62,14 @@ class HeldAlerts:
             chat = storage.chats.get(chat_id)
             if chat is None or not chat.subscribed:
                 continue  # kept until the chat subscribes again
-            hours = chat_hours(chat)
+            hours = Hours.of(chat)
             if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
             held = storage.alerts.held_for(chat_id)
             told = storage.kv.get(_TOLD + str(chat_id))
             if isinstance(told, list):  # a summary sent before a crash, its message unknown: its alerts go one by one
                 storage.kv.delete(_TOLD + str(chat_id))
-                released += storage.alerts.release(told)
+                released += storage.alerts.unhold(told)
                 held = [alert for alert in held if alert.id not in told]
             for first in range(0, len(held), SUMMARY_CUSTOMERS):
                 told = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
@@ -94,7 +94,7 @@ class HeldAlerts:
             return None
         if isinstance(sent, Unsent):  # it may have landed with buttons the bot cannot tie to it, or never will
             kv.delete(key)
-            return alerts.release(ids)  # each alert goes on its own (delivery handles a chat that is gone)
+            return alerts.unhold(ids)  # each alert goes on its own (delivery handles a chat that is gone)
         self._unrecorded[chat_id] = (sent.message_id, {alert.id: alert.version for alert in part})
         return len(part) if self._record(chat_id) else 0
 

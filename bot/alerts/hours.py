@@ -6,13 +6,17 @@ each day's opening and closing are placed with zoneinfo, so a day with a clock c
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from storage import Chat
 
 WEEK = range(7)  # 0 = Monday, as date.weekday()
 DAY = 24 * 60  # minutes
@@ -51,6 +55,11 @@ class Hours:
         if value is None:
             return None
         return cls(_minutes(value["start"]), _minutes(value["end"]), frozenset(int(day) for day in value["days"]))
+
+    @classmethod
+    def of(cls, chat: Chat) -> Hours | None:
+        """The chat's hours (``/hours``); None: always open."""
+        return cls.from_json(None if chat.hours is None else json.loads(chat.hours))
 
     # --- time inside the hours ---
 

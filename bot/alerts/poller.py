@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot
 
 import newtel
+from bot import jobs
 from bot.alerts import deadlines, detect
 from bot.alerts.balance import BalanceWatch
 from bot.alerts.board import Board
@@ -255,13 +256,8 @@ def start(application: App) -> Poller:
     svc = application.bot_data.need_services()
     instance = Poller(svc)
     application.bot_data.poller = instance
-    queue = application.job_queue
-    assert queue is not None
-    once: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    queue.run_repeating(instance.job, interval=svc.settings.poll_interval, first=0.1, name=JOB_NAME, job_kwargs=once)
-    queue.run_repeating(
-        instance.post_recordings, interval=svc.settings.poll_interval, first=0.1, name=RECORDINGS_JOB, job_kwargs=once
-    )
+    jobs.every(application, instance.job, svc.settings.poll_interval, first=0.1, name=JOB_NAME)
+    jobs.every(application, instance.post_recordings, svc.settings.poll_interval, first=0.1, name=RECORDINGS_JOB)
     if svc.settings.live_interval > 0:
         live = LiveWatch(svc, instance)
         instance.reconcile.followed = lambda: live.active_ids

@@ -113,7 +113,7 @@ async def _send(
 
 
 async def _unreachable(svc: Services, bot: Bot, alert: Alert, user: User) -> None:
-    name = user.member_name or user.display_name or str(user.telegram_id)
+    name = user.name
     reply = None if alert.message_id is None else ReplyParameters(alert.message_id, allow_sending_without_reply=True)
     try:
         await bot.send_message(

@@ -10,20 +10,21 @@ from telegram import Update
 
 from bot.access.checks import Caller, requires
 from bot.alerts import hours as business
-from bot.alerts.deadlines import chat_hours
+from bot.alerts.hours import Hours
 from bot.context import Context
 from bot.texts import Html, Texts, echo
 from storage import Chat
 
 SLA_MAX = 7 * 24 * 60  # minutes: a week
-_OFF = ("off", "выкл", "нет", "0")
+_OFF = ("off", "выкл", "нет")
+_SLA_OFF = (*_OFF, "0")
 _MINUTES = re.compile(r"^(\d{1,6})\s*(?:m|min|мин|м)?\.?$")
 
 
 def parse_sla(typed: str) -> int | None:
     """Minutes 1…SLA_MAX (``30``, ``30 мин``), 0 for off; None for anything else."""
     text = typed.strip().lower()
-    if text in _OFF:
+    if text in _SLA_OFF:
         return 0
     match = _MINUTES.match(text)
     if match is None or not 1 <= int(match[1]) <= SLA_MAX:
@@ -36,7 +37,7 @@ def _minutes(value: float) -> str:
 
 
 def _hours_shown(chat: Chat, texts: Texts) -> str | None:
-    found = chat_hours(chat)
+    found = Hours.of(chat)
     if found is None:
         return None
     return found.describe(texts.plain("hours_day_names").split(","), texts.plain("hours_every_day"))

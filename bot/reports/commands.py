@@ -28,7 +28,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.access.checks import Caller, requires
-from bot.alerts.deadlines import chat_hours, sla_seconds
+from bot.alerts.deadlines import sla_seconds
 from bot.alerts.hours import Hours
 from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
@@ -74,7 +74,7 @@ class Standards:
         if chat is None or not chat.subscribed:
             return cls(round(settings.alert_sla_minutes * 60), settings.short_ring_seconds)
         return cls(
-            round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds, chat_hours(chat)
+            round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds, Hours.of(chat)
         )
 
 

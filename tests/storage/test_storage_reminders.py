@@ -63,8 +63,8 @@ def test_held_alerts_wait_for_their_release(s: Storage) -> None:
     assert [a.id for a in s.alerts.pending_delivery(per_chat=5)] == [first]
     assert s.alerts.held_chats() == [GROUP]
     assert [a.id for a in s.alerts.held_for(GROUP)] == [held]
-    assert s.alerts.release([held]) == 1
-    assert s.alerts.release([held]) == 0
+    assert s.alerts.unhold([held]) == 1
+    assert s.alerts.unhold([held]) == 0
     assert [a.id for a in s.alerts.pending_delivery()] == [first, held]
     assert s.alerts.held_chats() == []
 
@@ -72,7 +72,7 @@ def test_held_alerts_wait_for_their_release(s: Storage) -> None:
 def test_a_held_alert_closed_at_night_is_never_posted(s: Storage) -> None:
     (result,) = s.alerts.record_missed_scheduled(GROUP, [missed("1")], 130, lambda call: (None, True))
     assert s.alerts.close_answered_later(GROUP, CUSTOMER, answered_at=200, now=200) == [result.alert_id]
-    assert s.alerts.held_chats() == [] and s.alerts.release([result.alert_id or 0]) == 0
+    assert s.alerts.held_chats() == [] and s.alerts.unhold([result.alert_id or 0]) == 0
     assert s.alerts.pending_delivery() == []
 
 
