@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import html
-import time
 
 from telegram import Update
 
 from bot import arguments
 from bot.access.checks import Caller, requires
-from bot.access.requests import grant, settle_pending
+from bot.access.requests import grant, revoke, settle_pending
 from bot.context import Context
 from bot.texts import Html, echo
 from newtel import Member
@@ -72,17 +71,10 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     if telegram_id in svc.settings.admin_ids:
         await message.reply_text(texts("deny_configured_admin"))
         return
-    now = int(time.time())
     existed = svc.storage.users.get(telegram_id) is not None
-    svc.storage.users.deny(telegram_id, now=now)
-    svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(telegram_id), now=now)
-    # What they took goes back to everyone; their reminders would go to nobody. (A /deny again redoes both.)
-    released = svc.storage.alerts.release_all_of(telegram_id, now)
-    svc.storage.reminders.cancel_for_user(telegram_id, "callback", now)
+    await revoke(context, svc, telegram_id, caller)
     await settle_pending(context, svc, telegram_id, None, caller)
     await message.reply_text(texts("deny_done" if existed else "deny_unknown", telegram_id=telegram_id))
-    for alert_id in released:  # shown without the owner now; what Telegram does not take, the poll delivers later
-        await context.delivery.deliver(context.bot, alert_id)
 
 
 def _who(user: User) -> Html:

@@ -210,8 +210,7 @@ async def decide(update: Update, context: Context, caller: Caller) -> None:
         grant(svc, request.telegram_id, member, caller, display_name=request.first_name, username=request.username)
         notice = Texts(svc.settings.bot_language)("you_are_approved", member=member.name)
     else:
-        svc.storage.users.deny(request.telegram_id, now=now)
-        svc.storage.audit.log("user.deny", actor_id=caller.user.telegram_id, target=str(request.telegram_id), now=now)
+        await revoke(context, svc, request.telegram_id, caller)
         notice = Texts(svc.settings.bot_language)("you_are_rejected")
     await press.answer()
     shown_at = request.admin_messages
@@ -261,6 +260,18 @@ async def _announce(
             )
         except TelegramError as error:
             log.info("could not update an access request message: %s", error)
+
+
+async def revoke(context: Context, svc: Services, telegram_id: int, by: Caller) -> None:
+    """``telegram_id`` may no longer use the bot (/deny, or a request rejected), audited. What they took goes back to
+    everyone, shown without them; their reminders would go to nobody. Doing it again redoes both, harmlessly."""
+    now = int(time.time())
+    svc.storage.users.deny(telegram_id, now=now)
+    svc.storage.audit.log("user.deny", actor_id=by.user.telegram_id, target=str(telegram_id), now=now)
+    released = svc.storage.alerts.release_all_of(telegram_id, now)
+    svc.storage.reminders.cancel_for_user(telegram_id, "callback", now)
+    for alert_id in released:  # what Telegram does not take now, the poll delivers later
+        await context.delivery.deliver(context.bot, alert_id)
 
 
 def grant(
