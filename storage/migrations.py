@@ -589,5 +589,7 @@ def m009_attempts(db: Database) -> None:
         CREATE INDEX alerts_message ON alerts (chat_id, message_id) WHERE message_id IS NOT NULL;
         -- A chat's live alerts, read every few seconds (the board, open_for): alerts_chat_last walks its closed too.
         CREATE INDEX alerts_chat_live ON alerts (chat_id, last_at) WHERE state <> 'closed';
+        -- The private reminders on screen, whose buttons go once their alert closes.
+        CREATE INDEX reminders_shown ON reminders (alert_id) WHERE state = 'sent' AND message_id IS NOT NULL;
         """,
     )

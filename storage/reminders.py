@@ -141,6 +141,29 @@ class Reminders:
         row = next(rows, None)
         return None if row is None else Reminder(**row)
 
+    def shown_of_closed(self, kind: ReminderKind, limit: int = 100) -> list[Reminder]:
+        """Sent reminders of ``kind`` still on screen (their message known) whose alert has closed since."""
+        rows = self._db.query(
+            """
+            SELECT reminders.* FROM reminders JOIN alerts ON alerts.id = reminders.alert_id
+            WHERE reminders.state = 'sent' AND reminders.message_id IS NOT NULL AND reminders.kind = ?
+                AND alerts.state = 'closed'
+            ORDER BY reminders.alert_id LIMIT ?
+            """,
+            (kind, limit),
+        )
+        return [Reminder(**row) for row in rows]
+
+    def forget_message(self, alert_id: int, kind: ReminderKind, user_id: int, now: int) -> bool:
+        """The reminder's message no longer acts (its buttons are gone): its presses count for nothing."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "UPDATE reminders SET message_id = NULL, updated_at = ?"
+                " WHERE alert_id = ? AND kind = ? AND user_id = ?",
+                (now, alert_id, kind, user_id),
+            )
+            return cursor.rowcount == 1
+
     def cancel_for_user(self, user_id: int, kind: ReminderKind, now: int) -> int:
         """Every due reminder of ``kind`` for ``user_id`` (they were removed); returns how many."""
         with write(self._db) as conn:

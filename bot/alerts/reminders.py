@@ -23,9 +23,10 @@ from bot import jobs, keyboards
 from bot.access.checks import Caller, allowed, requires
 from bot.alerts import buttons
 from bot.alerts.once import Unsent, send_once
-from bot.alerts.render import attempt_line, owner_line
+from bot.alerts.render import attempt_line, owner_line, status_line
 from bot.calllog.story import story
 from bot.formatting import format_for_people
+from bot.ratelimit import not_taken
 from bot.services import Services
 from bot.texts import Html, Texts
 from storage import Alert, User
@@ -61,6 +62,7 @@ def reminder_text(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime, tol
 async def job(context: Context) -> None:
     """The JobQueue callback; a failure is logged and the next look tries again (what is due stays due)."""
     await jobs.logged("Sending callback reminders", send_due(context.services, context.bot, int(time.time())))
+    await jobs.logged("Retiring callback reminders", retire_closed(context.services, context.bot, int(time.time())))
 
 
 async def send_due(svc: Services, bot: Bot, now: int) -> int:
@@ -110,6 +112,33 @@ async def _send(
     except sqlite3.Error as error:  # it went out: its buttons answer "not your reminder" until the next one
         log.warning("The reminder of alert %s went out unrecorded: %s", alert.id, error)
     return 1
+
+
+async def retire_closed(svc: Services, bot: Bot, now: int) -> int:
+    """The reminders on screen whose alert has closed since: how it closed is written in and their buttons go (a
+    press would only hear "closed"). Returns how many were retired."""
+    reminders, zone = svc.storage.reminders, svc.settings.zone
+    retired = 0
+    for reminder in reminders.shown_of_closed(KIND, BATCH):
+        alert, user = svc.storage.alerts.get(reminder.alert_id), svc.storage.users.get(reminder.user_id)
+        assert reminder.message_id is not None
+        if alert is not None and user is not None:
+            texts = Texts(user.language or svc.settings.bot_language)
+            at = datetime.now(UTC)
+            told = story(svc.storage, alert.clid, before=alert.first_at).line(texts, zone)
+            lines = [reminder_text(alert, texts, zone, at, told), "", status_line(alert, texts, zone, at) or ""]
+            try:
+                await bot.edit_message_text(
+                    "\n".join(lines).rstrip(), chat_id=user.telegram_id, message_id=reminder.message_id
+                )
+            except TelegramError as error:
+                if not_taken(error):
+                    log.info("Reminder of alert %s not retired yet (%s)", alert.id, error)
+                    continue
+                log.info("Reminder of alert %s could not be retired (%s)", alert.id, error)  # deleted, too old
+        reminders.forget_message(reminder.alert_id, reminder.kind, reminder.user_id, now)
+        retired += 1
+    return retired
 
 
 async def _unreachable(svc: Services, bot: Bot, alert: Alert, user: User) -> None:

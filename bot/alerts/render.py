@@ -52,7 +52,7 @@ def render_alert(
         for line in (
             owner_line(alert, texts, zone, now),
             attempt_line(alert, texts, zone, now),
-            _status(alert, texts, zone, now),
+            status_line(alert, texts, zone, now),
         )
         if line
     ]
@@ -105,7 +105,7 @@ def _under(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> list[Ht
     lines = (
         owner_line(alert, texts, zone, now),
         attempt_line(alert, texts, zone, now),
-        _status(alert, texts, zone, now),
+        status_line(alert, texts, zone, now),
     )
     return [line for line in lines if line]
 
@@ -133,7 +133,8 @@ def attempt_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> H
     return texts("alert_attempts", count=len(alert.attempts), attempts=", ".join(shown))
 
 
-def _status(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
+def status_line(alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime) -> Html | None:
+    """Where the alert stands: being called back, closed and how, or a call back that could not start."""
     name = alert.callback_name or "—"
     if alert.state == "calling":
         return texts("alert_calling", name=name)

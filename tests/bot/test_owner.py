@@ -243,6 +243,12 @@ async def test_a_call_back_nobody_answered_is_written_in_and_reminded_privately_
         await shown_with(world, message, lambda text: f"✅ Перезвонил(а) {MEMBER_NAME}" in text)
         assert len(starts(world)) == 2
 
+        await run_reminders(world)  # the alert closed: the reminder says how, and its buttons go
+        retired = current(world, sent.result)
+        assert retired["text"].splitlines()[-1].startswith(f"✅ Перезвонил(а) {MEMBER_NAME}, разговор ")
+        assert buttons(retired) == []
+        assert world.services.storage.reminders.get(alert.id, "callback", MANAGER).message_id is None  # type: ignore[union-attr]
+
 
 async def test_a_reminder_survives_restarts_and_is_never_sent_twice(make_world: WorldFactory) -> None:
     async with staffed(make_world) as world:
