@@ -19,18 +19,24 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, Update
+from telegram import Bot, Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.access.checks import Caller, requires
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.services import Services
-from bot.texts import Html, Texts, echo
+from bot.texts import CATALOGS, Html, Texts, echo
 from storage import Alert
 
 log = logging.getLogger(__name__)
 
+# How a board begins, in any language: a pinned message of the bot's that does is one.
+_BOARD_STARTS = tuple(
+    Texts.strip(Texts(lang)(key, count=0)).split(":")[0]
+    for lang in CATALOGS
+    for key in ("board_title", "board_all_called_back")
+)
 MAX_LINES = 20  # customers named; the rest are "…and N more" (the message stays far under 4096)
 NAME_LIMIT = 40  # characters of a name from the customer book
 
@@ -104,7 +110,7 @@ class Board:
             if message_id is None and not alerts:
                 return True  # the board opens with the chat's first alert
             text = self._text(chat_id, alerts)
-            if message_id is None:
+            if message_id is None and (message_id := await self._pinned_board(bot, chat_id)) is None:
                 return await self._post(bot, chat_id, text) is not Posted.FAILED
             if self._shown.get(chat_id) == (message_id, _digest(text)):
                 return True
@@ -139,6 +145,23 @@ class Board:
                 except TelegramError as error:  # too old to delete, or gone already: two boards, the new one pinned
                     log.info("The old board of chat %s not deleted (%s)", chat_id, error)
             return posted
+
+    async def _pinned_board(self, bot: Bot, chat_id: int) -> int | None:
+        """A board of the bot's pinned in the chat that storage does not know (posted just before a crash, say): it
+        is taken back rather than a second one posted. Asked of Telegram once per chat, only when it has no board."""
+        try:
+            pinned = (await bot.get_chat(chat_id)).pinned_message
+        except TelegramError as error:
+            log.info("Could not look for a pinned board in chat %s (%s)", chat_id, error)
+            return None
+        text = getattr(pinned, "text", None) or ""
+        if not isinstance(pinned, Message) or pinned.from_user is None or pinned.from_user.id != bot.id:
+            return None
+        if not text.startswith(_BOARD_STARTS):
+            return None
+        log.info("The board of chat %s found pinned: taken back", chat_id)
+        self._record(chat_id, pinned.message_id)
+        return pinned.message_id
 
     def _live(self, chat_id: int) -> list[Alert]:
         """The chat's live alerts the chat has been told of: not those held for the morning summary."""

@@ -170,6 +170,23 @@ async def test_a_board_the_bot_may_not_pin_still_works_and_a_restart_posts_no_se
         assert team.tg.message(GROUP, board["message_id"])["text"] == "✅ Все перезвонили"  # type: ignore[index]
 
 
+async def test_a_board_posted_just_before_a_crash_is_taken_back_not_posted_again(bots: Started, tg: FakeBotAPI) -> None:
+    async with bots() as team:
+        team.miss(clid=A)
+        await team.alert_for(A)
+        board = await board_says(team, "📋 Не перезвонили: 1")
+        # What a kill between Telegram's answer and the commit leaves: a pinned board the database does not know.
+        team.svc.storage.chats.set_board(GROUP, None, now=2)
+    async with bots() as team:
+        team.miss(clid=B)
+        await team.alert_for(B)
+        again = await board_says(team, "📋 Не перезвонили: 2")
+        assert again["message_id"] == board["message_id"]
+        assert len([c for c in tg.calls if c.method == "sendMessage" and "📋" in c.params["text"]]) == 1
+        chat = team.svc.storage.chats.get(GROUP)
+        assert chat is not None and chat.board_message_id == board["message_id"]
+
+
 async def test_board_posts_it_anew_and_pins_it_or_says_why_it_cannot(bots: Started, tg: FakeBotAPI) -> None:
     async with bots(board=False) as team:  # ALERT_BOARD=false: a chat has a board once an admin asks for it
         team.miss(clid=A)
