@@ -19,15 +19,18 @@ _FIRST_DELAY, _MAX_DELAY = 0.25, 4.0
 
 
 def not_taken(error: TelegramError) -> bool:
-    """Whether Telegram surely did not act on the request: it asked to wait (429), answered that it failed (a 5xx,
-    which PTB raises with no transport error behind it), or the request never left (no connection, no free one). A
-    connection that broke or timed out after the request was written may have been acted on."""
+    """Whether Telegram surely did not act on the request: it asked to wait (429), answered that it failed (a 5xx:
+    PTB raises it with no transport error behind it, or with the error of parsing a body that is not JSON, such as a
+    proxy's 502 page), or the request never left (no connection, no free one). A connection that broke or timed out
+    after the request was written may have been acted on."""
     if isinstance(error, RetryAfter):
         return True
     if not isinstance(error, NetworkError) or isinstance(error, BadRequest):
         return False
     cause = error.__cause__
-    return cause is None or isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return cause is None or isinstance(
+        cause, TelegramError | httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
 
 
 def transient(error: TelegramError) -> bool:

@@ -10,7 +10,7 @@ import enum
 import logging
 import time
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from bot.ratelimit import not_taken
@@ -25,10 +25,19 @@ class Unsent(enum.Enum):
     FORBIDDEN = "forbidden"  # the bot may not write there (blocked, never started in private, removed)
 
 
-async def send_once(svc: Services, bot: Bot, chat_id: int, text: str, what: str, **options: object) -> Message | Unsent:
-    """``bot.send_message(chat_id, text, **options)``, its failure told apart; ``what`` names it in the log."""
+async def send_once(
+    svc: Services,
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    what: str,
+    *,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    reply_parameters: ReplyParameters | None = None,
+) -> Message | Unsent:
+    """``bot.send_message``, its failure told apart; ``what`` names it in the log."""
     try:
-        return await bot.send_message(chat_id, text, **options)  # type: ignore[arg-type]
+        return await bot.send_message(chat_id, text, reply_markup=reply_markup, reply_parameters=reply_parameters)
     except ChatMigrated as error:
         log.info("Chat %s moved to %s; %s goes there next", chat_id, error.new_chat_id, what)
         svc.storage.chats.move(chat_id, error.new_chat_id, now=int(time.time()))
