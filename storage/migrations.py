@@ -591,5 +591,8 @@ def m009_attempts(db: Database) -> None:
         CREATE INDEX alerts_chat_live ON alerts (chat_id, last_at) WHERE state <> 'closed';
         -- The private reminders on screen, whose buttons go once their alert closes.
         CREATE INDEX reminders_shown ON reminders (alert_id) WHERE state = 'sent' AND message_id IS NOT NULL;
+        -- The one attempt an alert held so far (the last callback nobody answered) becomes its first.
+        UPDATE alerts SET attempts = json_array(json_array(callback_started_at, callback_name))
+        WHERE callback_outcome = 'no answer' AND callback_started_at IS NOT NULL;
         """,
     )

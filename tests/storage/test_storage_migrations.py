@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from storage import SchemaTooNew, Storage, latest_version, migrate
+from storage import Attempt, SchemaTooNew, Storage, latest_version, migrate
 from storage import migrations as migrations_module
 
 
@@ -449,3 +449,17 @@ def test_a_migration_failing_after_its_first_statement_leaves_no_trace(monkeypat
     assert migrate(db, now=2) == 99
     assert "x" in db["users"].columns_dict
     assert db.execute("SELECT name, applied_at FROM _migrations WHERE number = 99").fetchone() == ("m099_half", 2)
+
+
+def test_m009_keeps_the_attempt_an_alert_held_as_its_first() -> None:
+    db = Database(memory=True)
+    migrate(db, upto=8, now=1)
+    alert = "INSERT INTO alerts (chat_id, clid, first_at, last_at, created_at, updated_at, callback_outcome,"
+    db.execute(
+        alert + " callback_started_at, callback_name) VALUES (-1, '7916', 10, 10, 10, 10, 'no answer', 40, 'Ann')"
+    )
+    db.execute(alert + " callback_started_at, callback_name) VALUES (-1, '7903', 10, 10, 10, 10, 'failed', 50, 'Bob')")
+    migrate(db, now=2)
+    rows = db.execute("SELECT clid, attempts FROM alerts ORDER BY id").fetchall()
+    assert rows == [("7916", '[[40,"Ann"]]'), ("7903", "[]")]
+    assert [a.attempts for a in Storage(db).alerts.open_for(-1)] == [(Attempt(40, "Ann"),), ()]
