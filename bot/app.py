@@ -159,6 +159,8 @@ async def post_shutdown(application: App) -> None:
     if data.live is not None:
         await data.live.stop()
         data.live = None
+    if data.poller is not None:
+        await data.poller.board.stop()
     found, application.bot_data.services = application.bot_data.services, None
     if found is not None:
         await found.close()

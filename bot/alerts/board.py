@@ -9,6 +9,7 @@ admin asked for it there."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import logging
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
+from bot import jobs
 from bot.access.checks import Caller, requires
 from bot.context import Context
 from bot.formatting import format_for_people, moment
@@ -94,6 +96,35 @@ class Board:
         self._shown: dict[int, tuple[int, str]] = {}  # chat id -> (message id, digest of the text it shows)
         self._unrecorded: dict[int, int] = {}  # chat id -> a board Telegram has that storage could not record yet
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one post or edit per chat
+        self._refreshing: asyncio.Task[None] | None = None
+        self._again = False
+
+    def kick(self, bot: Bot) -> None:
+        """Refresh the boards in the background: a board's edit may wait on its group's Telegram limit, and neither
+        the alerts nor the next poll wait for it. Kicked while a refresh runs, one more follows it."""
+        if self._refreshing is not None and not self._refreshing.done():
+            self._again = True
+            return
+        self._refreshing = asyncio.create_task(self._refresh_while_kicked(bot), name="boards")
+
+    async def _refresh_while_kicked(self, bot: Bot) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await jobs.logged("Refreshing the boards", self.refresh(bot))
+
+    async def settled(self) -> None:
+        """Once the refresh under way (and the one it was kicked for) is done; tests and benchmarks wait on it."""
+        while self._refreshing is not None and not self._refreshing.done():
+            await asyncio.shield(self._refreshing)
+
+    async def stop(self) -> None:
+        """At shutdown: the refresh under way is cancelled (what it did not edit, the next start does)."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
+            self._refreshing = None
 
     async def refresh(self, bot: Bot) -> None:
         """Bring every subscribed chat's board up to date: at most one edit each, none when nothing changed."""

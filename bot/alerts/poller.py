@@ -155,8 +155,7 @@ class Poller:
             await self._step(
                 "Delivery", lambda: self.delivery.deliver_pending(bot)
             )  # Telegram may take what is pending
-        # Outside the reaction: a board's edit may wait on the group's Telegram limit, the next alerts must not.
-        await self._step("The boards", lambda: self.board.refresh(bot))
+        self.board.kick(bot)  # in the background: a board's edit may wait on its group's Telegram limit
 
     async def _step(self, name: str, run: Callable[[], Any]) -> Any:
         """``run()`` (awaited if need be), or _FAILED after logging why."""
