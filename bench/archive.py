@@ -237,18 +237,25 @@ def report_history(result: dict[str, Any]) -> None:
 
 # --- 3. a month's report and export ------------------------------------------------------------------------------
 def measure_report(path: Path, now: int) -> dict[str, Any]:
+    from bot.alerts.hours import parse
     from bot.reports import chart, figures
     from bot.texts import Texts
     from storage import reports
 
     zone = settings_zone()
     start, end = now - MONTH, now
-    queries, charts = [], []
+    queries, in_hours, charts = [], [], []
+    # As a subscribed chat's digest asks it: its deadline (15 min) counted in its business hours.
+    office = parse("09:00-19:00 пн-пт")
     for _ in range(3):
         started = time.perf_counter()
         with reports.reading(path) as conn:
-            found = figures.gather(conn, start, end, zone)
+            found = figures.gather(conn, start, end, zone, deadline_seconds=900)
         queries.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        with reports.reading(path) as conn:
+            figures.gather(conn, start, end, zone, deadline_seconds=900, hours=office)
+        in_hours.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         png = chart.render(found, Texts("ru"), "Отчёт за 30 дней")
         charts.append((time.perf_counter() - started) * 1000)
@@ -259,6 +266,7 @@ def measure_report(path: Path, now: int) -> dict[str, Any]:
         "inbound": found.inbound,
         "png_bytes": len(png),
         "query_ms": statistics.median(queries),
+        "query_hours_ms": statistics.median(in_hours),
         "chart_first_ms": charts[0],
         "chart_ms": statistics.median(charts[1:]),
         **exported,
@@ -296,7 +304,8 @@ def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
 def report_report(result: dict[str, Any]) -> None:
     print(f"\n3. A month's report and export on that archive ({result['inbound']:,} inbound calls in the month)")
     print(
-        f"   query {result['query_ms']:.0f} ms (target ≤ {TARGETS['query_ms']:.0f}); chart {result['chart_ms']:.0f} ms"
+        f"   query {result['query_ms']:.0f} ms, with a chat's business hours {result['query_hours_ms']:.0f} ms"
+        f" (target ≤ {TARGETS['query_ms']:.0f}); chart {result['chart_ms']:.0f} ms"
         f" (first, with matplotlib's import: {result['chart_first_ms']:.0f} ms; target ≤ {TARGETS['chart_ms']:.0f});"
         f" PNG {result['png_bytes'] / 1024:.0f} KB"
     )
@@ -306,7 +315,7 @@ def report_report(result: dict[str, Any]) -> None:
         f" peak RSS growth {result['export_rss_growth']:.1f} MB (target ≤ {TARGETS['export_mb']:.0f})"
     )
     ok = (
-        result["query_ms"] <= TARGETS["query_ms"]
+        max(result["query_ms"], result["query_hours_ms"]) <= TARGETS["query_ms"]
         and result["chart_ms"] <= TARGETS["chart_ms"]
         and result["export_rss_growth"] <= TARGETS["export_mb"]
     )

@@ -80,14 +80,24 @@ def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
 
 def summary(alerts: Sequence[Alert], texts: Texts) -> InlineKeyboardMarkup | None:
     """A business-hours summary's buttons: for each open alert, by its place in the list, Call back naming the
-    customer on a row of its own (a number needs the width), then Done and the owner's buttons."""
+    customer on a row of its own (a number needs the width), then Done and the owner's buttons with that place."""
     rows: list[list[InlineKeyboardButton]] = []
     for place, shown in enumerate(alerts, start=1):
         if shown.state != "open":
             continue
         label = texts.plain("button_call_back_numbered").format(place=place, customer=format_for_people(shown.clid))
         rows.append([_button(label, cd.CallBack(shown.id))])
-        rows.append([_done(shown, texts), *_owner_row(shown, texts)])
+        # Numbered too: a row above that goes (called back, closed) moves these up under a finger about to tap.
+        numbered = [_done(shown, texts), *_owner_row(shown, texts)]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    texts.plain("button_for_place").format(label=button.text, place=place),
+                    callback_data=button.callback_data,
+                )
+                for button in numbered
+            ]
+        )
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -237,15 +237,22 @@ class Alerts:
         If the alert changed meanwhile (``version`` is older than the current one) it stays pending, for another
         edit. Returns False for an unknown alert or a version from the future.
         """
+        return bool(self.mark_delivered_many([(alert_id, message_id, version)]))
+
+    def mark_delivered_many(self, shown: Iterable[tuple[int, int, int]]) -> int:
+        """``mark_delivered`` of each (alert id, message id, version), all in one transaction: a summary's alerts move
+        to its new message together. Returns how many were recorded."""
         with write(self._db) as conn:
-            cursor = conn.execute(
-                """
-                UPDATE alerts SET message_id = :message_id, delivered_version = max(delivered_version, :version)
-                WHERE id = :id AND :version <= version
-                """,
-                {"id": alert_id, "message_id": message_id, "version": version},
+            return sum(
+                conn.execute(
+                    """
+                    UPDATE alerts SET message_id = :message_id, delivered_version = max(delivered_version, :version)
+                    WHERE id = :id AND :version <= version
+                    """,
+                    {"id": alert_id, "message_id": message_id, "version": version},
+                ).rowcount
+                for alert_id, message_id, version in shown
             )
-            return cursor.rowcount == 1
 
     # --- the Call back button ---
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sqlite_utils import Database
 
@@ -18,6 +18,7 @@ from storage._db import dumps, one, write
 ReminderKind = Literal["callback", "deadline", "escalation"]
 ReminderState = Literal["due", "sent", "cancelled"]
 CHAT = 0  # user_id of a reminder told in the alert's chat, not privately
+ReminderKey = tuple[int, ReminderKind, int]  # (alert id, kind, user id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,14 @@ class Reminder:
     message_id: int | None
     created_at: int
     updated_at: int
+
+    @property
+    def key(self) -> ReminderKey:
+        return (self.alert_id, self.kind, self.user_id)
+
+    @staticmethod
+    def key_of(alert_id: int, kind: ReminderKind, user_id: int) -> ReminderKey:
+        return (alert_id, kind, user_id)
 
 
 class Reminders:
@@ -100,18 +109,50 @@ class Reminders:
     def _move(
         self, alert_id: int, kind: ReminderKind, user_id: int, before: ReminderState, after: ReminderState, now: int
     ) -> bool:
-        params: dict[str, Any] = {
-            "alert_id": alert_id, "kind": kind, "user_id": user_id, "before": before, "after": after, "now": now,
-        }  # fmt: skip
+        return bool(self._move_many([Reminder.key_of(alert_id, kind, user_id)], before, after, now))
+
+    def _move_many(
+        self, keys: Iterable[ReminderKey], before: ReminderState, after: ReminderState, now: int
+    ) -> list[ReminderKey]:
+        """``before`` -> ``after`` for those of ``keys`` in ``before``, in one transaction; returns those moved."""
+        moved: list[ReminderKey] = []
         with write(self._db) as conn:
-            cursor = conn.execute(
-                """
-                UPDATE reminders SET state = :after, updated_at = :now
-                WHERE alert_id = :alert_id AND kind = :kind AND user_id = :user_id AND state = :before
-                """,
-                params,
+            for alert_id, kind, user_id in keys:
+                cursor = conn.execute(
+                    """
+                    UPDATE reminders SET state = :after, updated_at = :now
+                    WHERE alert_id = :alert_id AND kind = :kind AND user_id = :user_id AND state = :before
+                    """,
+                    {
+                        "alert_id": alert_id,
+                        "kind": kind,
+                        "user_id": user_id,
+                        "before": before,
+                        "after": after,
+                        "now": now,
+                    },
+                )
+                if cursor.rowcount == 1:
+                    moved.append((alert_id, kind, user_id))
+        return moved
+
+    # --- several at once: one message for several reminders (bot/alerts/deadlines.py) ---
+
+    def mark_sent_many(self, keys: Iterable[ReminderKey], now: int) -> list[ReminderKey]:
+        """``mark_sent`` of each, all or none (one transaction); returns those this call took."""
+        return self._move_many(keys, "due", "sent", now)
+
+    def retry_many(self, keys: Iterable[ReminderKey], now: int) -> list[ReminderKey]:
+        """``retry`` of each, all or none."""
+        return self._move_many(keys, "sent", "due", now)
+
+    def set_message_many(self, keys: Iterable[ReminderKey], message_id: int, now: int) -> None:
+        """The one message these sent reminders became."""
+        with write(self._db) as conn:
+            conn.executemany(
+                "UPDATE reminders SET message_id = ?, updated_at = ? WHERE alert_id = ? AND kind = ? AND user_id = ?",
+                [(message_id, now, *key) for key in keys],
             )
-            return cursor.rowcount == 1
 
     # --- asked for again (a callback reminder: bot/alerts/reminders.py) ---
 

@@ -120,6 +120,9 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     chat_id, message_id = (message.chat.id, message.message_id) if message is not None else (None, None)
     if chat_id == alert.chat_id and message_id == context.delivery.message_id(alert):
         return True
+    if alert.held:  # on its summary, which went out a moment ago and is being recorded: nothing to retire
+        await press.answer(texts.plain("alert_summary_pending"), show_alert=True)
+        return False
     known = message_id is not None and caller.services.storage.alerts.by_message(chat_id or 0, message_id) is not None
     if chat_id != alert.chat_id or message_id is None or known or not cd.offered_by_its_message(press):
         # Another chat's alert, this alert's payload on another alert's message, or on a message that never showed

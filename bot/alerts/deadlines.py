@@ -162,28 +162,30 @@ class DeadlineWatch:
         """One message for ``items``: those this look marks sent go out (``once``: due again only when Telegram
         surely did not take it). Returns how many went out."""
         reminders = self._svc.storage.reminders
+        keys = [reminder.key for reminder, _ in items]
         try:
-            items = [
-                item for item in items if reminders.mark_sent(item[0].alert_id, item[0].kind, item[0].user_id, now)
-            ]
-        except sqlite3.Error as error:  # nothing marked is sent: the next look takes them again
+            taken = reminders.mark_sent_many(keys, now)  # all of them or, the database failing, none
+        except sqlite3.Error as error:
             log.warning("Deadline reminders for %s wait for the database (%s)", chat_id, error)
             return 0
-        if not items:
-            return 0  # another look took them
+        if len(taken) < len(keys):  # another look took some (one look runs at a time: never, in practice)
+            reminders.retry_many(taken, now)
+            return 0
         reply = None if reply_to is None else ReplyParameters(reply_to, allow_sending_without_reply=True)
         message = await send_once(self._svc, bot, chat_id, text, "Deadline reminders", reply_parameters=reply)
+        if message is Unsent.AGAIN:
+            try:
+                reminders.retry_many(taken, now)
+            except sqlite3.Error as error:  # they stay sent: lost, never doubled
+                log.warning("Deadline reminders for %s could not be put back for the next look (%s)", chat_id, error)
+            return 0
+        if isinstance(message, Unsent):
+            return 0
         try:
-            if message is Unsent.AGAIN:
-                for reminder, _ in items:
-                    reminders.retry(reminder.alert_id, reminder.kind, reminder.user_id, now)
-            if isinstance(message, Unsent):
-                return 0
-            for reminder, _ in items:
-                reminders.set_message(reminder.alert_id, reminder.kind, reminder.user_id, message.message_id, now)
-        except sqlite3.Error as error:  # what went out stays sent; what did not comes at a later look, or never
-            log.warning("Deadline reminders for %s not recorded (%s)", chat_id, error)
-        return 0 if isinstance(message, Unsent) else len(items)
+            reminders.set_message_many(taken, message.message_id, now)
+        except sqlite3.Error as error:  # they went out, and stay sent
+            log.warning("Deadline reminders for %s went out unrecorded (%s)", chat_id, error)
+        return len(taken)
 
 
 def _owner(alert: Alert) -> Html | None:

@@ -48,10 +48,9 @@ class Delivery:
         """Record what Telegram has and storage does not; False while storage cannot (nothing is sent then)."""
         if not self.unrecorded:
             return True
+        recorded = list(self.unrecorded.items())
         try:
-            for alert_id, (message_id, version) in list(self.unrecorded.items()):
-                self._svc.storage.alerts.mark_delivered(alert_id, message_id, version)
-                del self.unrecorded[alert_id]
+            self._svc.storage.alerts.mark_delivered_many((alert_id, *shown) for alert_id, shown in recorded)
         except sqlite3.OperationalError as error:
             log.warning(
                 "The database cannot record %d alert(s) Telegram has (%s); sending nothing until it can",
@@ -59,6 +58,9 @@ class Delivery:
                 error,
             )
             return False
+        for alert_id, shown in recorded:
+            if self.unrecorded.get(alert_id) == shown:
+                del self.unrecorded[alert_id]
         return True
 
     async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
@@ -82,19 +84,26 @@ class Delivery:
     async def deliver(self, bot: Bot, alert_id: int) -> bool:
         """Bring the alert's message (its own, or the summary that shows it) up to date; False when Telegram failed
         and it stays pending."""
+        for _ in range(3):
+            shows = self._shows(alert_id)
+            async with self._locks[shows]:
+                if self._shows(alert_id) != shows:
+                    continue  # its summary was posted anew while this waited: follow it there
+                if isinstance(shows, tuple):
+                    delivered, closed = await self._deliver_summary(bot, *shows)
+                else:
+                    delivered, closed = await self._deliver(bot, alert_id)
+            if closed:  # a closed alert (every alert of a summary) never changes again: forget it
+                self._locks.pop(shows, None)
+                self._shown.pop(shows, None)
+            return delivered
+        return False  # moving faster than it can be followed: the next round delivers it
+
+    def _shows(self, alert_id: int) -> _Shows:
+        """What shows the alert: its own message (keyed by its id), or the summary (chat id, message id)."""
         alert = self._svc.storage.alerts.get(alert_id)
-        shows: _Shows = alert_id
-        if alert is not None and alert.summary and alert.message_id is not None:
-            shows = (alert.chat_id, alert.message_id)
-        async with self._locks[shows]:
-            if isinstance(shows, tuple):
-                delivered, closed = await self._deliver_summary(bot, *shows)
-            else:
-                delivered, closed = await self._deliver(bot, alert_id)
-        if closed:  # a closed alert (every alert of a summary) never changes again: forget it
-            self._locks.pop(shows, None)
-            self._shown.pop(shows, None)
-        return delivered
+        message_id = None if alert is None or not alert.summary else self.message_id(alert)
+        return alert_id if alert is None or message_id is None else (alert.chat_id, message_id)
 
     async def _deliver_summary(self, bot: Bot, chat_id: int, message_id: int) -> tuple[bool, bool]:
         """Edit a business-hours summary (``bot.alerts.held``) to show its alerts as they are now; re-posted if
@@ -114,6 +123,7 @@ class Delivery:
             except BadRequest as error:
                 if "not found" in error.message.lower():  # deleted: post it again rather than lose its alerts
                     try:
+                        self._shown.pop((chat_id, message_id), None)
                         message_id = (await bot.send_message(chat_id, text, reply_markup=keyboard)).message_id
                     except TelegramError as again:
                         log.warning("Summary %s in %s not re-posted yet (%s); will retry", message_id, chat_id, again)

@@ -56,7 +56,7 @@ class HeldAlerts:
         Returns how many alerts were released (into a summary or, failing that, one by one)."""
         storage = self._svc.storage
         released = 0
-        for chat_id in storage.alerts.held_chats():
+        for chat_id in sorted({*storage.alerts.held_chats(), *self._unrecorded}):
             if not self._record(chat_id):
                 continue  # a summary Telegram has and storage does not know: never sent twice
             chat = storage.chats.get(chat_id)
@@ -66,22 +66,23 @@ class HeldAlerts:
             if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
             held = storage.alerts.held_for(chat_id)
-            told = storage.kv.get(_TOLD + str(chat_id))
-            if isinstance(told, list):  # a summary sent before a crash, its message unknown: its alerts go one by one
+            marked = storage.kv.get(_TOLD + str(chat_id))
+            if isinstance(marked, list):  # a summary sent before a crash, its message unknown: its alerts go one by one
                 storage.kv.delete(_TOLD + str(chat_id))
-                released += storage.alerts.unhold(told)
-                held = [alert for alert in held if alert.id not in told]
+                released += storage.alerts.unhold(marked)
+                held = [alert for alert in held if alert.id not in marked]
             for first in range(0, len(held), SUMMARY_CUSTOMERS):
-                told = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
-                if told is None:
-                    break  # Telegram did not take it: the rest stays held, the next run tries again
-                released += told
+                summarized = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
+                if summarized is None:
+                    break  # not taken, or not recorded yet: the rest stays held, the next run goes on
+                released += summarized
         if released:
             await self._delivery.deliver_pending(bot)  # those that go one by one: right away, not at the next poll
         return released
 
     async def _summarize(self, bot: Bot, chat_id: int, part: Sequence[Alert], now: int) -> int | None:
-        """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it."""
+        """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it or
+        storage could not record it yet (no next part goes out before it is)."""
         alerts, kv, key = self._svc.storage.alerts, self._svc.storage.kv, _TOLD + str(chat_id)
         ids = [alert.id for alert in part]
         kv.set(key, ids, now=now)  # told before it is sent: never twice
@@ -96,7 +97,7 @@ class HeldAlerts:
             kv.delete(key)
             return alerts.unhold(ids)  # each alert goes on its own (delivery handles a chat that is gone)
         self._unrecorded[chat_id] = (sent.message_id, {alert.id: alert.version for alert in part})
-        return len(part) if self._record(chat_id) else 0
+        return len(part) if self._record(chat_id) else None
 
     def _record(self, chat_id: int) -> bool:
         """Record the chat's summary Telegram took, if storage does not know it yet; False while storage cannot."""

@@ -179,8 +179,11 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
         return
     _, start, end = asked
     async with showing(context, chat.id, ChatAction.UPLOAD_PHOTO):
-        subscribed = caller.services.storage.chats.get(chat.id)
-        made = await make(caller.services, start, end, caller.texts, "report_title", chat=subscribed)
+        # In a subscribed chat: its numbers, measured by its standards, as its digest is.
+        found = caller.services.storage.chats.get(chat.id)
+        ours = found if found is not None and found.subscribed else None
+        numbers = ours.numbers if ours is not None else ()
+        made = await make(caller.services, start, end, caller.texts, "report_title", numbers, chat=ours)
     await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
 
 

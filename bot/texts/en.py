@@ -191,6 +191,7 @@ TEXTS: dict[str, str] = {
     "digest_set": "🗓 The summary will arrive every day at {time} ({zone}).",
     "digest_off": "🗓 Daily summary turned off.",
     # alerts hardening
+    "alert_summary_pending": "This summary is still being recorded: press again in a few seconds.",
     "alert_outdated": "This copy of the alert is outdated: see the newer message below.",
     # --- the archive: who, story (main session) ---
     "story_name": "<b>{name}</b>",
@@ -421,6 +422,7 @@ TEXTS: dict[str, str] = {
     "held_summary_line_many": "{place}. <b>{customer}</b> — ×{count}, {first} … {last}",
     "held_summary_footer": "The buttons below go by the numbers in the list.",
     "button_call_back_numbered": "📞 {place}. {customer}",
+    "button_for_place": "{label} ({place})",
     "deadline_reminder": "⏰ Callback deadline passed: {customer} (missed {when}) is still waiting for a call.",
     "deadline_reminder_owner": "⏰ {owner}, the callback deadline passed: {customer} (missed {when}) is still "
     "waiting for a call.",

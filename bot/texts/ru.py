@@ -192,6 +192,7 @@ TEXTS: dict[str, str] = {
     "digest_set": "🗓 Сводка будет приходить каждый день в {time} ({zone}).",
     "digest_off": "🗓 Ежедневная сводка отключена.",
     # alerts hardening
+    "alert_summary_pending": "Сводка ещё записывается: нажмите ещё раз через несколько секунд.",
     "alert_outdated": "Это уведомление устарело: актуальное — ниже в чате.",
     # --- the archive: who, story (main session) ---
     "story_name": "<b>{name}</b>",
@@ -421,6 +422,7 @@ TEXTS: dict[str, str] = {
     "held_summary_line_many": "{place}. <b>{customer}</b> — ×{count}, {first} … {last}",
     "held_summary_footer": "Кнопки ниже — по номерам в списке.",
     "button_call_back_numbered": "📞 {place}. {customer}",
+    "button_for_place": "{label} ({place})",
     "deadline_reminder": "⏰ Срок перезвона вышел: {customer} (пропущен {when}) ещё ждёт звонка.",
     "deadline_reminder_owner": "⏰ {owner}, срок перезвона вышел: {customer} (пропущен {when}) ещё ждёт звонка.",
     "deadline_reminder_many": "⏰ <b>Срок перезвона вышел: {count}</b>",

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from bot import callback_data as cd
+from bot.alerts import buttons as buttons_module
 from bot.alerts import reminders
-from bot.alerts.buttons import CONFIRM_AFTER_SECONDS
 from storage import Alert
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
@@ -167,7 +169,9 @@ async def test_two_presses_at_once_make_one_owner(make_world: WorldFactory) -> N
         await shown_with(world, message, lambda text: f"👤 Взял(а): {owner.owner_name}, " in text)
 
 
-async def test_call_back_on_an_alert_someone_else_took_asks_first(make_world: WorldFactory) -> None:
+async def test_call_back_on_an_alert_someone_else_took_asks_first(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with staffed(make_world) as world:
         miss(world)
         message = await alert_message(world)
@@ -185,7 +189,7 @@ async def test_call_back_on_an_alert_someone_else_took_asks_first(make_world: Wo
         await world.app.bot_data.need_poller().wait_cycles(1)
         assert starts(world) == [] and the_alert(world, message).state == "open"  # asking placed nothing
 
-        await asyncio.sleep(CONFIRM_AFTER_SECONDS)
+        monkeypatch.setattr(buttons_module, "CONFIRM_AFTER_SECONDS", 0.0)  # as if a considered second tap
         anyway = await world.press(ADMIN, message, "📞 Перезвонить")
         assert anyway["text"].startswith("Звоню")
         done = await shown_with(world, message, lambda text: "✅ Перезвонил(а) Попов Сергей" in text)
