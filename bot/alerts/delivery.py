@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.alerts.render import render_alert, render_summary
@@ -118,26 +118,12 @@ class Delivery:
         text, keyboard = render_summary(shown, texts, zone, datetime.now(UTC), stories(self._svc, shown, texts))
         seen = (text, keyboard.to_json() if keyboard else None)
         if self._shown.get((chat_id, message_id)) != seen:
-            try:
-                await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
-            except BadRequest as error:
-                if "not found" in error.message.lower():  # deleted: post it again rather than lose its alerts
-                    try:
-                        self._shown.pop((chat_id, message_id), None)
-                        message_id = (await bot.send_message(chat_id, text, reply_markup=keyboard)).message_id
-                    except TelegramError as again:
-                        log.warning("Summary %s in %s not re-posted yet (%s); will retry", message_id, chat_id, again)
-                        return False, False
-                elif "not modified" not in error.message.lower():
-                    log.error("Telegram refused summary %s in chat %s: %s", message_id, chat_id, error.message)
-            except (ChatMigrated, Forbidden) as error:
-                if not self._chat_lost(chat_id, error):
-                    return False, False
-            except TelegramError as error:
-                log.warning(
-                    "Summary %s in %s not edited yet (%s: %s)", message_id, chat_id, type(error).__name__, error
-                )
+            landed = await self._put(bot, chat_id, message_id, text, keyboard, f"Summary {message_id}")
+            if landed is None:
                 return False, False
+            if landed != message_id:  # posted anew: its alerts move to it below
+                self._shown.pop((chat_id, message_id), None)
+                message_id = landed
             self._shown[(chat_id, message_id)] = seen
         for alert in shown:
             self.unrecorded[alert.id] = (message_id, alert.version)
@@ -157,36 +143,49 @@ class Delivery:
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
             # A change nobody can see (e.g. the callback's call id): no edit Telegram would refuse anyway.
             return self._landed(alert, alert.message_id), alert.state == "closed"
-        try:
-            if alert.message_id is None:
-                sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
-                message_id = sent.message_id
-            else:
-                message_id = alert.message_id
-                await bot.edit_message_text(text, chat_id=alert.chat_id, message_id=message_id, reply_markup=keyboard)
-        except BadRequest as error:
-            if "not modified" in error.message.lower():
-                message_id = alert.message_id or 0
-            elif alert.message_id is not None and "not found" in error.message.lower():
-                # Someone deleted the alert: post it again rather than lose it.
-                try:
-                    sent = await bot.send_message(alert.chat_id, text, reply_markup=keyboard)
-                except TelegramError as again:
-                    log.warning("Alert %s not re-posted yet (%s); will retry", alert.id, again)
-                    return False, False
-                message_id = sent.message_id
-            else:
-                log.error("Telegram refused alert %s in chat %s: %s", alert.id, alert.chat_id, error.message)
-                message_id = alert.message_id or 0  # a message Telegram will never take: do not retry forever
-        except (ChatMigrated, Forbidden) as error:
-            if not self._chat_lost(alert.chat_id, error):
-                return False, False
-            message_id = alert.message_id or 0
-        except TelegramError as error:
-            log.warning("Alert %s not delivered yet (%s: %s); will retry", alert.id, type(error).__name__, error)
+        message_id = await self._put(bot, alert.chat_id, alert.message_id, text, keyboard, f"Alert {alert.id}")
+        if message_id is None:
             return False, False
         self._shown[alert.id] = shown
         return self._landed(alert, message_id), alert.state == "closed"
+
+    async def _put(
+        self,
+        bot: Bot,
+        chat_id: int,
+        message_id: int | None,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None,
+        what: str,
+    ) -> int | None:
+        """Post the message (``message_id`` None) or edit it; one somebody deleted is posted again rather than lost.
+        Returns the message that shows it now (0: one Telegram will never take, not retried forever), or None when
+        Telegram failed and it stays pending. ``what`` names it in the log."""
+        try:
+            if message_id is None:
+                return (await bot.send_message(chat_id, text, reply_markup=keyboard)).message_id
+            await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
+            return message_id
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "not modified" in reason:
+                return message_id or 0
+            if message_id is not None and "not found" in reason:
+                try:
+                    return (await bot.send_message(chat_id, text, reply_markup=keyboard)).message_id
+                except TelegramError as again:
+                    log.warning("%s in chat %s not re-posted yet (%s); will retry", what, chat_id, again)
+                    return None
+            log.error("Telegram refused %s in chat %s: %s", what, chat_id, error.message)
+        except (ChatMigrated, Forbidden) as error:
+            if not self._chat_lost(chat_id, error):
+                return None
+        except TelegramError as error:
+            log.warning(
+                "%s in chat %s not delivered yet (%s: %s); will retry", what, chat_id, type(error).__name__, error
+            )
+            return None
+        return message_id or 0
 
     def _chat_lost(self, chat_id: int, error: ChatMigrated | Forbidden) -> bool:
         """The group became a supergroup: its alerts (and settings) follow it and go out there next round (False).
