@@ -34,15 +34,9 @@ _ASKED = "alerts.call-anyway:"  # kv: <alert id>:<user id> -> when that user was
 
 @requires("manager")
 async def call_back(update: Update, context: Context, caller: Caller) -> None:
-    if (found := cd.pressed(update, cd.CallBack)) is None:
+    if (found := await _pressed_on_alert(update, context, caller, cd.CallBack)) is None:
         return
-    press, payload = found
-    alert = caller.services.storage.alerts.get(payload.alert_id)
-    if alert is None:
-        await press.answer(caller.texts.plain("alert_gone"), show_alert=True)
-        return
-    if not await _on_the_alert(press, alert, context, caller):
-        return
+    press, alert = found
     await place_callback(press, alert, context, caller, told_in=(alert.chat_id, alert.message_id))
 
 
@@ -164,15 +158,9 @@ async def _tell(context: Context, told_in: tuple[int, int | None], text: str) ->
 
 @requires("manager")
 async def done(update: Update, context: Context, caller: Caller) -> None:
-    if (found := cd.pressed(update, cd.Done)) is None:
+    if (found := await _pressed_on_alert(update, context, caller, cd.Done)) is None:
         return
-    press, payload = found
-    alert = caller.services.storage.alerts.get(payload.alert_id)
-    if alert is None:
-        await press.answer(caller.texts.plain("alert_gone"), show_alert=True)
-        return
-    if not await _on_the_alert(press, alert, context, caller):
-        return
+    press, alert = found
     await close_by_hand(press, alert, context, caller)
 
 
@@ -248,7 +236,10 @@ async def remind_me(update: Update, context: Context, caller: Caller) -> None:
 
 
 async def _pressed_on_alert(
-    update: Update, context: Context, caller: Caller, kind: type[cd.Take | cd.Release | cd.RemindMe]
+    update: Update,
+    context: Context,
+    caller: Caller,
+    kind: type[cd.CallBack | cd.Done | cd.Take | cd.Release | cd.RemindMe],
 ) -> tuple[CallbackQuery, Alert] | None:
     """The press of ``kind`` and its alert, when it came from the alert's own message; otherwise answered here."""
     if (found := cd.pressed(update, kind)) is None:

@@ -38,9 +38,11 @@ def _minutes(value: float) -> str:
 
 def _hours_shown(chat: Chat, texts: Texts) -> str | None:
     found = Hours.of(chat)
-    if found is None:
-        return None
-    return found.describe(texts.plain("hours_day_names").split(","), texts.plain("hours_every_day"))
+    return None if found is None else _described(found, texts)
+
+
+def _described(hours: Hours, texts: Texts) -> str:
+    return hours.describe(texts.plain("hours_day_names").split(","), texts.plain("hours_every_day"))
 
 
 async def _subscribed(caller: Caller, chat_id: int) -> Chat | None:
@@ -118,5 +120,4 @@ async def hours(update: Update, context: Context, caller: Caller) -> None:
     svc.storage.audit.log(
         "chat.hours", actor_id=caller.user.telegram_id, target=str(chat.id), details=parsed.to_json(), now=now
     )
-    shown = parsed.describe(texts.plain("hours_day_names").split(","), texts.plain("hours_every_day"))
-    await caller.reply(texts("hours_set", hours=shown, zone=zone))
+    await caller.reply(texts("hours_set", hours=_described(parsed, texts), zone=zone))
