@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from storage import Storage
 log = logging.getLogger(__name__)
 
 _DIRECTORY_TTL = 60.0  # seconds; members and numbers change rarely, commands ask often
+# A command waits this long at most for the member list its access is checked against, then goes by the last list
+# while the fetch finishes in the background: a slow New-Tel must not add to the NEWTEL_COMMAND_DEADLINE a command has.
+ACCESS_WAIT = 0.25
 # Strangers' access requests read the member list (to match a shared phone): a list up to this old will do, and
 # a cold one is fetched for them at most once per this many seconds overall, however many strangers ask.
 STRANGERS_MEMBERS_AGE = 600.0
@@ -29,18 +34,53 @@ class Directory:
     """The company's members and numbers, cached briefly so each command costs one New-Tel call less."""
 
     client: NewtelClient
+    ttl: float = _DIRECTORY_TTL  # seconds a list is used before New-Tel is asked again
     _members: tuple[float, list[Member]] | None = field(default=None, repr=False)
     _numbers: tuple[float, CompanyNumbers] | None = field(default=None, repr=False)
     _strangers_fetch: float = field(default=-STRANGERS_MEMBERS_AGE, repr=False)
+    _refresh: asyncio.Task[None] | None = field(default=None, repr=False)  # access's fetch of the members, if one runs
+    _refresh_failed: float = field(default=-math.inf, repr=False)  # when it last failed
     # One fetch of each at a time: users asking at once after the cache expired share one New-Tel request.
     _members_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _numbers_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def members(self) -> list[Member]:
+        """The members as New-Tel lists them, at most ``ttl`` old; New-Tel's error when it cannot say."""
         async with self._members_lock:
-            if self._members is None or time.monotonic() - self._members[0] > _DIRECTORY_TTL:
+            if self._members is None or time.monotonic() - self._members[0] > self.ttl:
                 self._members = (time.monotonic(), await self.client.company.get_members())
             return self._members[1]
+
+    async def known_members(self) -> list[Member] | None:
+        """The members to decide access by: at most ``ttl`` old when New-Tel answers within ``ACCESS_WAIT``, else
+        the last list it gave (None before any). One fetch for everyone asking, and after a failed one none for
+        ``ttl``: an outage locks nobody out, nor makes each command wait."""
+        now = time.monotonic()
+        if self._members is not None and now - self._members[0] <= self.ttl:
+            return self._members[1]
+        if self._refresh is None and now - self._refresh_failed > self.ttl:
+            self._refresh = asyncio.create_task(self._refresh_members(), name="refresh-members")
+        if self._refresh is not None:
+            await asyncio.wait([self._refresh], timeout=ACCESS_WAIT)  # waiting for it does not cancel it
+        return self._members[1] if self._members is not None else None
+
+    async def _refresh_members(self) -> None:
+        try:
+            await self.members()
+        except NewtelError as error:
+            self._refresh_failed = time.monotonic()
+            log.warning("Members unavailable: access goes by the last list (%s: %s)", type(error).__name__, error)
+        except Exception:  # nobody awaits this task: what went wrong is said here, and tried again after ``ttl``
+            self._refresh_failed = time.monotonic()
+            log.exception("Members not refreshed")
+        finally:
+            self._refresh = None
+
+    async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
 
     async def members_for_strangers(self) -> list[Member] | None:
         """The members for a stranger's access request, within its budget (``STRANGERS_MEMBERS_AGE``); None when
@@ -60,7 +100,7 @@ class Directory:
 
     async def numbers(self) -> CompanyNumbers:
         async with self._numbers_lock:
-            if self._numbers is None or time.monotonic() - self._numbers[0] > _DIRECTORY_TTL:
+            if self._numbers is None or time.monotonic() - self._numbers[0] > self.ttl:
                 self._numbers = (time.monotonic(), await self.client.company.get_numbers())
             return self._numbers[1]
 
@@ -119,6 +159,7 @@ class Services:
         # A report still running finishes on its own connection; those still waiting are dropped.
         for workers in (self.report_workers, self.export_worker):
             workers.shutdown(wait=False, cancel_futures=True)
+        await self.directory.close()
         await self.background.close()
         await self.http.close()
         self.storage.close()

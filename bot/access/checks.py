@@ -1,15 +1,18 @@
 """Who may do what. Every handler is wrapped here, so each command and each button press re-checks
-the sender against storage before anything reaches New-Tel."""
+the sender against storage before anything reaches New-Tel, and a manager against New-Tel's member list."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from telegram import Chat, Message, Update
+from telegram import User as TelegramUser
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -18,11 +21,13 @@ from bot import callback_data as cd
 from bot.context import Context
 from bot.services import Services
 from bot.texts import Texts
+from newtel import Member
 from storage import User
 
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters of text; HTML tags do not count, the margin covers them
+_TOLD_GONE = "member_gone:"  # kv key prefix: the admins were told that this user's member is gone
 Level = Literal["manager", "admin"]
 
 
@@ -73,6 +78,50 @@ def allowed(user: User | None, level: Level) -> bool:
     return user is not None and user.is_active and (level == "manager" or user.is_admin)
 
 
+def current_member(user: User, members: list[Member]) -> Member | None:
+    """The company member the user acts as, as New-Tel describes it now (None: the member was deleted)."""
+    return next((m for m in members if user.member_id is not None and str(m.id) == user.member_id), None)
+
+
+async def member_gone(context: Context, user: User, sender: TelegramUser | None = None) -> bool:
+    """Whether the member a manager acts as is gone from New-Tel's list (as ``Directory.known_members`` has it: at
+    most its ``ttl`` old, the last one while New-Tel fails). The first time, the admins are told. Admins are never
+    held to it: ADMIN_IDS makes them, and they are the ones to put it right."""
+    if user.is_admin or user.member_id is None:
+        return False
+    members = await context.services.directory.known_members()
+    if members is None or current_member(user, members) is not None:
+        return False
+    await _tell_admins_once(context, user, sender)
+    return True
+
+
+async def _tell_admins_once(context: Context, user: User, sender: TelegramUser | None) -> None:
+    svc, now = context.services, int(time.time())
+    try:
+        if not svc.storage.kv.set_if_absent(f"{_TOLD_GONE}{user.telegram_id}:{user.member_id}", now, now=now):
+            return
+        svc.storage.audit.log(
+            "user.member_gone", actor_id=None, target=str(user.telegram_id), details={"member": user.member_id}, now=now
+        )
+    except sqlite3.Error as error:  # the user is refused all the same; the admins hear of it on a later refusal
+        log.warning("Could not record that user %s's member is gone: %s", user.telegram_id, error)
+        return
+    log.warning(
+        "User %s acts as member %s, gone from New-Tel: refused until it is back", user.telegram_id, user.member_id
+    )
+    who = user.name if sender is None else sender.full_name + (f" @{sender.username}" if sender.username else "")
+    for admin in svc.storage.users.list(active_only=True):
+        if not admin.is_admin:
+            continue
+        texts = Texts(admin.language or svc.settings.bot_language)
+        text = texts("member_gone_admin", member=user.member_name or "—", user=who, telegram_id=user.telegram_id)
+        try:
+            await context.bot.send_message(admin.telegram_id, text)
+        except TelegramError as error:
+            log.warning("Could not tell admin %s that a member is gone: %s", admin.telegram_id, error)
+
+
 def enabled_in(chat: Chat | None, svc: Services) -> bool:
     """Commands are answered in private chats and in groups an admin enabled (subscribed) only."""
     if chat is None or chat.type == ChatType.PRIVATE:
@@ -115,6 +164,9 @@ def requires(
                 elif message is not None:
                     await message.reply_text(texts("group_not_enabled"))
                 return
+            if await member_gone(context, user, sender):
+                await refuse_member_gone(update, texts, user)
+                return
             await handler(update, context, Caller(user, texts, svc, update))
 
         return checked
@@ -148,6 +200,17 @@ async def refuse(update: Update, texts: Texts, *, known: bool = False) -> None:
         # Strangers in groups get nothing; a known manager asking for an admin command is told why.
         if message is not None and chat is not None and (known or chat.type == ChatType.PRIVATE):
             await message.reply_text(texts(key))
+    except TelegramError as error:
+        log.warning("could not send a refusal: %s", error)
+
+
+async def refuse_member_gone(update: Update, texts: Texts, user: User) -> None:
+    """A user whose member is gone hears why, in the button's answer or in the chat they asked in."""
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.plain("member_gone_access_short"), show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(texts("member_gone_access", member=user.member_name or "—"))
     except TelegramError as error:
         log.warning("could not send a refusal: %s", error)
 

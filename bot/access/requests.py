@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot import keyboards
-from bot.access.checks import Caller, allowed, enabled_in, requires, texts_for
+from bot.access.checks import Caller, allowed, enabled_in, member_gone, refuse_member_gone, requires, texts_for
 from bot.contacts import commands as contacts
 from bot.context import Context
 from bot.formatting import format_for_people
@@ -40,7 +40,10 @@ async def start(update: Update, context: Context) -> None:
     texts = texts_for(update, svc, user)
     if allowed(user, "manager"):
         assert user is not None
-        await message.reply_text(texts("start_known", name=user.member_name or sender.first_name))
+        if await member_gone(context, user, sender):
+            await refuse_member_gone(update, texts, user)
+        else:
+            await message.reply_text(texts("start_known", name=user.member_name or sender.first_name))
         return
     if chat.type != ChatType.PRIVATE:
         return  # strangers get nothing in groups

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import newtel
+from bot.access.checks import current_member
 from bot.errors import describe
 from bot.services import Services
 from bot.texts import Html, Texts, echo
@@ -55,11 +56,6 @@ class CannotCall:
 
 
 Outcome = Started | MayHaveStarted | CannotCall
-
-
-def current_member(user: User, members: list[Member]) -> Member | None:
-    """The company member the user acts as, as New-Tel describes it now (None: the member was deleted)."""
-    return next((m for m in members if user.member_id is not None and str(m.id) == user.member_id), None)
 
 
 def first_phone(user: User, member: Member | None) -> str | None:

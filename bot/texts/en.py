@@ -6,6 +6,9 @@ TEXTS: dict[str, str] = {
     "refused_short": "No access. Send /start to the bot in a private chat to ask for it.",
     "admins_only": "This command is for admins only.",
     "admins_only_short": "Admins only.",
+    "member_gone_access": "The member «{member}» you act as no longer exists at New-Tel, so the company's data is closed to you for now. Please ask an admin.",
+    "member_gone_access_short": "Your member no longer exists at New-Tel: access is closed. Please ask an admin.",
+    "member_gone_admin": "⚠️ The member «{member}» no longer exists at New-Tel, and {user} (id <code>{telegram_id}</code>) acts as them: until the member is back, the bot is closed to this user. To bind them to another member: /allow {telegram_id} &lt;member&gt;; to close access for good: /deny {telegram_id}",
     "start_known": "Hello, {name}! I'm connected to New-Tel telephony. /help shows what I can do.",
     "start_stranger": "Hello! This bot helps the company's staff work with New-Tel telephony.\n"
     "An admin grants access: press the button and I'll pass your request on.",
