@@ -86,7 +86,8 @@ async def test_name_saves_a_customer_and_shows_the_card_with_the_archives_figure
     (entry,) = world.services.storage.audit.recent(action="contact.set")
     assert (entry.actor_id, entry.target) == (MANAGER, IVAN)
     assert entry.details == {"name": "Иван Петров", "before": None, "origin": "command"}
-    assert world.newtel_requests() == []  # the card is the archive's: New-Tel is not asked
+    # The card is the archive's: New-Tel is only asked who the members are (access).
+    assert {r.method for r in world.newtel_requests()} == {"company/get-members"}
 
 
 async def test_the_number_typed_any_way_is_one_customer_and_name_again_renames(world: World, manager: object) -> None:

@@ -41,9 +41,11 @@ async def test_a_dropped_connection_is_reported(world: World, manager: object) -
 
 
 async def test_rate_limiting_says_how_long_to_wait_without_hammering_new_tel(world: World, manager: object) -> None:
-    world.sandbox.faults.rate_limit(retry_after=120)
+    world.sandbox.faults.rate_limit(retry_after=120, methods=["company/get-state"])
     assert await world.ask(MANAGER, "/balance") == "⚠️ «Нью-Тел» просит подождать (~120 с). Попробуйте чуть позже."
-    assert len(world.newtel_requests()) == 1  # a long Retry-After is the user's to wait, not the bot's
+    assert (
+        len(world.newtel_requests("company/get-state")) == 1
+    )  # a long Retry-After is the user's to wait, not the bot's
 
 
 async def test_a_blocked_account_still_shows_the_balance_but_nothing_else(world: World, manager: object) -> None:

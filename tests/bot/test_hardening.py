@@ -75,13 +75,13 @@ async def test_a_user_whose_member_was_deleted_cannot_call(world: World, manager
     company = world.sandbox.company
     company.members[:] = [m for m in company.members if m.personal_number != MEMBER_PERSONAL]
     reply = await world.ask(MANAGER, "/call +7 916 555-44-33")
-    assert reply == (
-        "Сотрудника «Васильева Татьяна», от имени которого вы работаете, больше нет в «Нью-Тел», и звонить от его "
-        "имени нельзя. Обратитесь к администратору."
+    assert reply == (  # refused by the access check (Hardening II, 5: tests/bot/test_access_members.py)
+        "Сотрудника «Васильева Татьяна», от имени которого вы работаете, больше нет в «Нью-Тел», поэтому данные "
+        "компании вам сейчас недоступны. Обратитесь к администратору."
     )
     alert_message = await post_alert(world)
     answer = await world.press(MANAGER, alert_message, "📞 Перезвонить")
-    assert answer["show_alert"] and answer["text"].startswith("Сотрудника «Васильева Татьяна»")
+    assert answer["show_alert"] and answer["text"].startswith("Вашего сотрудника больше нет в «Нью-Тел»")
     assert world.newtel_requests(START_CALL) == []
     (alert,) = world.services.storage.alerts.open_for(GROUP)
     assert alert.state == "open"  # not claimed: nobody is shown as calling back
