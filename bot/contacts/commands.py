@@ -19,7 +19,7 @@ from bot import callback_data as cd
 from bot import keyboards
 from bot.access.checks import Caller, requires, show_typing
 from bot.calls import calling
-from bot.contacts import importing, render
+from bot.contacts import importing, names, render
 from bot.context import Context
 from bot.formatting import format_for_people
 from bot.texts import Html, Texts, echo
@@ -75,6 +75,9 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
     if given:
         if len(given) > importing.MAX_NAME:
             await caller.reply(texts("name_too_long", limit=importing.MAX_NAME))
+            return
+        if (hidden := names.hidden_character(given)) is not None:
+            await caller.reply(texts("name_hidden_char", code=names.code_point(hidden)))
             return
         note = _named(caller, number, given, origin="command")
     text, keyboard = _card(caller, number, caller.user.telegram_id, note)
@@ -231,6 +234,9 @@ async def offer_shared(update: Update, context: Context, caller: Caller) -> None
     given = clean_name(f"{contact.first_name or ''} {contact.last_name or ''}")[: importing.MAX_NAME]
     if not given:
         await message.reply_text(texts("contact_offer_no_name", digits=number))
+        return
+    if (hidden := names.hidden_character(given)) is not None:
+        await message.reply_text(texts("contact_offer_hidden_char", code=names.code_point(hidden), digits=number))
         return
     known, shown = svc.storage.contacts.get(number), format_for_people(number)
     if known is not None and known.name == given:

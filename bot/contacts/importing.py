@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from bot.contacts import names
 from bot.texts import echo
 from newtel import phones
 
@@ -32,7 +33,7 @@ _XLSX_MAX_UNPACKED = 100 * 1024 * 1024  # a zip bomb is refused before openpyxl 
 _SAMPLE = 200  # rows looked at to find the columns
 _VALUE_SHOWN = 40  # characters of a bad cell quoted back
 
-Reason = Literal["no_number", "letters", "not_phone", "no_name", "name_too_long"]  # of a line
+Reason = Literal["no_number", "letters", "not_phone", "no_name", "name_too_long", "hidden_char"]  # of a line
 Problem = Literal["format", "not_text", "bad_xlsx", "too_many_rows", "no_columns", "no_cards", "empty"]  # of a file
 
 
@@ -107,6 +108,8 @@ class _Book:
             self._unreadable.append(Unreadable(line, "no_name", echo(number, _VALUE_SHOWN)))
         elif len(name) > MAX_NAME:
             self._unreadable.append(Unreadable(line, "name_too_long", echo(name, _VALUE_SHOWN)))
+        elif (hidden := names.hidden_character(name)) is not None:  # shown by its code: it would not show itself
+            self._unreadable.append(Unreadable(line, "hidden_char", names.code_point(hidden)))
         else:
             if digits in self._named:
                 self._repeated += 1

@@ -207,6 +207,7 @@ TEXTS: dict[str, str] = {
     # --- the customer book (contacts helper) ---
     "name_usage": "Usage: /name &lt;number&gt; [name]\n/name +7 916 123-45-67 Ivan Petrov — save a customer in the book, /name +7 916 123-45-67 — their card.",
     "name_too_long": "The name is too long: {limit} characters at most.",
+    "name_hidden_char": "The name contains an invisible or control character ({code}). Please type the name as plain text.",
     "contact_saved": "✅ Saved: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Renamed: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Removed from the book: {name} ({number}).",
@@ -242,6 +243,7 @@ TEXTS: dict[str, str] = {
     "contact_offer_rename": "Customer {number} is saved as <b>{before}</b>. Rename to <b>{name}</b>?",
     "contact_offer_same": "Already in the book: <b>{name}</b> — {number}.",
     "contact_offer_no_name": "The contact has no name. Save the customer: /name {digits} &lt;name&gt;",
+    "contact_offer_hidden_char": "The contact's name contains an invisible or control character ({code}). Save the customer: /name {digits} &lt;name&gt;",
     "contact_offer_bad_number": "“{value}” does not look like a customer's number, so it cannot be saved.",
     "button_save_contact": "💾 Save",
     "button_skip_contact": "No, thanks",
@@ -269,6 +271,7 @@ TEXTS: dict[str, str] = {
     "import_reason_not_phone": "not a phone number",
     "import_reason_no_name": "no name",
     "import_reason_name_too_long": "name longer than {limit} characters",
+    "import_reason_hidden_char": "an invisible or control character in the name",
     "import_nothing": "Nothing to change in the book.",
     "import_confirm": "Save {count} in the book? All of it applies at once, or none.",
     "button_import_apply": "✅ Save ({count})",

@@ -208,6 +208,7 @@ TEXTS: dict[str, str] = {
     # --- the customer book (contacts helper) ---
     "name_usage": "Использование: /name &lt;номер&gt; [имя]\n/name +7 916 123-45-67 Иван Петров — записать клиента в книгу, /name +7 916 123-45-67 — его карточка.",
     "name_too_long": "Имя слишком длинное: не больше {limit} символов.",
+    "name_hidden_char": "В имени есть невидимый или управляющий символ ({code}). Напишите имя обычным текстом.",
     "contact_saved": "✅ Записано: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Переименовано: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Удалено из книги: {name} ({number}).",
@@ -243,6 +244,7 @@ TEXTS: dict[str, str] = {
     "contact_offer_rename": "Клиент {number} уже записан как <b>{before}</b>. Переименовать в <b>{name}</b>?",
     "contact_offer_same": "Клиент уже в книге: <b>{name}</b> — {number}.",
     "contact_offer_no_name": "У контакта нет имени. Записать клиента: /name {digits} &lt;имя&gt;",
+    "contact_offer_hidden_char": "В имени контакта есть невидимый или управляющий символ ({code}). Записать клиента: /name {digits} &lt;имя&gt;",
     "contact_offer_bad_number": "«{value}» не похоже на номер клиента — записать его не получится.",
     "button_save_contact": "💾 Записать",
     "button_skip_contact": "Не надо",
@@ -270,6 +272,7 @@ TEXTS: dict[str, str] = {
     "import_reason_not_phone": "не номер телефона",
     "import_reason_no_name": "нет имени",
     "import_reason_name_too_long": "имя длиннее {limit} символов",
+    "import_reason_hidden_char": "невидимый или управляющий символ в имени",
     "import_nothing": "Менять в книге нечего.",
     "import_confirm": "Записать {count} в книгу? Применится всё сразу или ничего.",
     "button_import_apply": "✅ Записать ({count})",
