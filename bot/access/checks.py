@@ -83,7 +83,7 @@ def current_member(user: User, members: list[Member]) -> Member | None:
     return next((m for m in members if user.member_id is not None and str(m.id) == user.member_id), None)
 
 
-async def member_gone(context: Context, user: User, sender: TelegramUser | None = None) -> bool:
+async def member_gone(context: Context, user: User, sender: TelegramUser | None) -> bool:
     """Whether the member a manager acts as is gone from New-Tel's list (as ``Directory.known_members`` has it: at
     most its ``ttl`` old, the last one while New-Tel fails). The first time, the admins are told. Admins are never
     held to it: ADMIN_IDS makes them, and they are the ones to put it right."""
