@@ -61,8 +61,8 @@ def database(world: World) -> list[str]:
 
 
 # --- what is refused ---------------------------------------------------------------------------------------------
-# Each action is set up while the member still exists (the message with the button is shown); it returns what the
-# manager does once the member is gone, and that returns the refusal the manager saw.
+# Each action is set up while the member still exists (its button's message is put up) and returns what the manager
+# does once the member is gone, which returns the refusal the manager saw.
 Act = Callable[[], Awaitable[str]]
 Setup = Callable[[World], Awaitable[Act]]
 
@@ -76,15 +76,19 @@ def command(text: str, chat_id: int | None = None) -> Setup:
     return setup
 
 
-def press(show: Callable[[World], Awaitable[dict[str, Any]]], button: str | None = None, **data: Any) -> Setup:
-    """A press on a message ``show`` puts up: its ``button``, else a payload made by ``data["payload"](message)``."""
+def press(
+    show: Callable[[World], Awaitable[dict[str, Any]]],
+    button: str | None = None,
+    payload: Callable[[World, dict[str, Any]], cd.Payload] | None = None,
+) -> Setup:
+    """A press on the message ``show`` puts up: on its ``button``, or with the ``payload`` made for that message."""
 
     async def setup(world: World) -> Act:
         message = await show(world)
-        packed = cd.pack(data["payload"](world, message)) if "payload" in data else None
+        data = cd.pack(payload(world, message)) if payload is not None else None
 
         async def act() -> str:
-            answer = await world.press(MANAGER, message, button, data=packed)
+            answer = await world.press(MANAGER, message, button, data=data)
             assert answer["show_alert"] is True
             return str(answer["text"])
 
@@ -120,9 +124,7 @@ async def taken_alert(world: World) -> dict[str, Any]:
 async def reminder(world: World) -> dict[str, Any]:
     """MANAGER's private reminder of an alert, with its Call back and Done."""
     message, now = await post_alert(world), int(time.time())
-    shown = world.services.storage.alerts.by_message(GROUP, message["message_id"])
-    assert shown is not None
-    world.services.storage.reminders.arm(shown.id, reminders.KIND, MANAGER, due_at=now, now=now)
+    world.services.storage.reminders.arm(alert_id(world, message), reminders.KIND, MANAGER, due_at=now, now=now)
     assert await reminders.send_due(world.services, world.app.bot, now) == 1
     (sent,) = await world.replies(MANAGER)
     return sent
