@@ -4,7 +4,7 @@ A call that left the active list is asked for with ``vpbx/get-call-details`` and
 is alerted within an interval of its end; while an inbound call rings, ``vpbx/get-ringing-numbers-list`` says whose
 desk phones ring (the ringing cards). An inbound call answered is asked who answered it then and there (the card
 names them; the "who" worker then has nothing left to ask). The doorbell (``ring``) makes a check happen now, at
-most one a second however often it rings.
+most one a second however often it rings, and none sooner than the back-off allows while New-Tel fails.
 
 It only observes: what it sees goes to the one ingest, and the features react to the archive's changes. New-Tel
 failing here backs off and loses nothing: the reconcile poll catches up whatever the watch did not see.
@@ -69,7 +69,8 @@ class LiveWatch:
         return frozenset(self._active)
 
     def ring(self) -> None:
-        """The doorbell: check now (or as soon as a second has passed since the last check)."""
+        """The doorbell: check now (or as soon as a second has passed since the last check, or while New-Tel fails,
+        the back-off step)."""
         self._bell.set()
 
     def start(self, bot: Bot) -> None:
@@ -94,8 +95,11 @@ class LiveWatch:
             pause = min(interval * 2**self._failures, MAX_BACKOFF)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), timeout=max(0.0, self._last_check + pause - loop.time()))
-            if self._bell.is_set() and (early := self._last_check + DOORBELL_GAP - loop.time()) > 0:
-                await asyncio.sleep(early)  # rung right after a check: the rest of the second first
+            # Rung right after a check: the rest of the second first; while New-Tel fails, the rest of the back-off
+            # step (the doorbell rings for every call that changes, and must not make the steps a second each).
+            gap = pause if self._failures else DOORBELL_GAP
+            if self._bell.is_set() and (early := self._last_check + gap - loop.time()) > 0:
+                await asyncio.sleep(early)
             self._bell.clear()
             self._last_check = loop.time()
             try:
