@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 from telegram import Bot
 
 import newtel
+from bot import jobs
 from bot.ringing.cards import RingingCards, is_ringing
 from bot.services import Services
 from newtel._vpbx import VpbxMethods
+from storage import DatabaseBusy
 
 if TYPE_CHECKING:
     from bot.alerts.poller import Poller
@@ -104,9 +106,10 @@ class LiveWatch:
             self._last_check = loop.time()
             try:
                 ok = await self.check(bot)
-            except Exception:
-                log.exception("Live check failed")
-                ok = False
+            except Exception as error:
+                jobs.failed("Live check", error)
+                # Refused by the database once New-Tel had answered: no reason to ask New-Tel less often.
+                ok = isinstance(error, DatabaseBusy)
             self._failures = 0 if ok else min(self._failures + 1, 6)
             async with self._checked:
                 self.checks += 1
@@ -123,6 +126,8 @@ class LiveWatch:
         seen = {call.vpbx_id for call in active}
         gone = {vpbx_id: tries for vpbx_id, tries in self._active.items() if vpbx_id not in seen}
         ended, unresolved = await self._details(gone)
+        # Followed even when the archive refuses them this time (the database locked): their end is asked for later.
+        self._active = self._active | {vpbx_id: 0 for vpbx_id in seen}
         now = int(time.time())
         changes = self._svc.ingest.take([*active, *ended], now)
         still = {call.vpbx_id: 0 for call in ended if call.active}  # left the list, yet not over (a transfer)
@@ -146,7 +151,7 @@ class LiveWatch:
             self._poller.react(bot, now), self.cards.update(bot, ringing, numbers), return_exceptions=True
         ):
             if isinstance(failure, Exception):
-                log.error("Live check: %s", failure, exc_info=failure)
+                jobs.failed("Live check", failure)
         if answered:
             await self._poller.who.ask_now(answered, now)
         return True
