@@ -60,8 +60,10 @@ async def on_error(update: object, context: Context) -> None:
     texts = texts_for(update, svc, user)
     if isinstance(error, newtel.NewtelError):
         text = describe(error, texts)
+    elif isinstance(error, DatabaseBusy):
+        text = texts("database_busy")  # nothing was written: the same press or command works once it lets go
     else:
-        text = texts("database_busy") if isinstance(error, DatabaseBusy) else texts("internal_error")
+        text = texts("internal_error")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(Texts.strip(text), show_alert=True)

@@ -54,6 +54,7 @@ class _PastTheBudget(Exception):
     """A 429 asking for a wait the request's budget does not have: given up, not waited out."""
 
     def __init__(self, error: RetryAfter) -> None:
+        super().__init__(error)
         self.error = error
 
 
