@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import logging
 import random
 import secrets
 import signal
 import sys
-import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +20,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from bot import logs, web
 from bot.app import build_application
 from bot.config import Settings, describe_errors
-from bot.ratelimit import transient
+from bot.ratelimit import transient, wait_asked
 
 log = logging.getLogger("bot.main")
 
@@ -186,11 +184,7 @@ def retry_after(error: TelegramError) -> float | None:
     """The wait Telegram asked for (429), plus up to a second so that restarted instances spread out."""
     if not isinstance(error, RetryAfter):
         return None
-    with warnings.catch_warnings():  # PTB 22 deprecates reading it as an int
-        warnings.simplefilter("ignore")
-        value = error.retry_after
-    seconds = value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
-    return seconds + random.uniform(0, 1)
+    return wait_asked(error) + random.uniform(0, 1)
 
 
 if __name__ == "__main__":

@@ -187,10 +187,11 @@ def build_application(settings: Settings) -> App:
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .context_types(CONTEXT_TYPES)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
-        # Groups are held to Telegram's ~20 messages a minute and every 429 is waited out (retry_after).
+        # Groups are held to Telegram's ~20 messages a minute and a 429 is waited out when it fits the request's
+        # budget (bot/ratelimit.py).
         # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
         # asking at once must not queue behind it; Telegram's 429 is the real limit and it is honoured.
-        .rate_limiter(PatientRateLimiter(overall_max_rate=0, max_retries=3))
+        .rate_limiter(PatientRateLimiter(overall_max_rate=0))
         .concurrent_updates(32)  # one slow New-Tel answer must not hold up everyone else
         .post_init(post_init)
         .post_shutdown(post_shutdown)

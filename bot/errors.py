@@ -11,6 +11,7 @@ import newtel
 from bot.access.checks import texts_for
 from bot.context import Context
 from bot.texts import Html, Texts
+from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ async def on_error(update: object, context: Context) -> None:
     elif isinstance(error, TelegramError):
         log.warning("Telegram failed: %s: %s", type(error).__name__, error)
         return  # answering would most likely fail the same way
+    elif isinstance(error, DatabaseBusy):
+        log.debug("An update waits for the database: %s", error)  # the storage warns once an episode
     else:
         log.error("Unexpected error while handling an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
@@ -55,7 +58,12 @@ async def on_error(update: object, context: Context) -> None:
     svc = context.services
     user = svc.storage.users.get(update.effective_user.id) if update.effective_user else None
     texts = texts_for(update, svc, user)
-    text = describe(error, texts) if isinstance(error, newtel.NewtelError) else texts("internal_error")
+    if isinstance(error, newtel.NewtelError):
+        text = describe(error, texts)
+    elif isinstance(error, DatabaseBusy):
+        text = texts("database_busy")  # nothing was written: the same press or command works once it lets go
+    else:
+        text = texts("internal_error")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(Texts.strip(text), show_alert=True)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import newtel
+from storage import DatabaseBusy
 
 if TYPE_CHECKING:
     from bot.context import App, Context
@@ -22,12 +23,20 @@ async def logged(what: str, round_: Awaitable[object]) -> None:
     """Await one round of a job; ``what`` names it in the log ("Phone check")."""
     try:
         await round_
-    except newtel.NewtelError as error:  # New-Tel down, slow or refusing: nothing was learnt, nothing changes
+    except Exception as error:
+        failed(what, error)
+
+
+def failed(what: str, error: Exception) -> None:
+    """Log the failure of a round (or of a step of one: the poll's, the live watch's), the same way for every job."""
+    if isinstance(error, newtel.NewtelError):  # New-Tel down, slow or refusing: nothing was learnt, nothing changes
         log.warning("%s failed (%s: %s)", what, type(error).__name__, error)
-    except sqlite3.OperationalError as error:  # locked by another process, disk full: nothing was written
+    elif isinstance(error, DatabaseBusy):  # locked by another process: the storage warns once an episode
+        log.debug("%s waits for the database (%s)", what, error)
+    elif isinstance(error, sqlite3.OperationalError):  # disk full, say: nothing was written
         log.warning("%s failed: the database cannot be written (%s)", what, error)
-    except Exception:
-        log.exception("%s failed", what)
+    else:
+        log.error("%s failed", what, exc_info=error)
 
 
 def every(application: App, callback: JobCallback, interval: float, *, first: float, name: str) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dtm
 import logging
 import random
+import sys
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -14,7 +17,7 @@ from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 
-RETRY_BUDGET = 8.0  # seconds one request may spend retrying; with New-Tel's bound a reply comes within ~20 s
+RETRY_BUDGET = 8.0  # seconds one request may spend on 429s and 5xx; with New-Tel's bound a reply comes within ~20 s
 _FIRST_DELAY, _MAX_DELAY = 0.25, 4.0
 
 
@@ -33,16 +36,37 @@ def not_taken(error: TelegramError) -> bool:
     )
 
 
+def wait_asked(error: RetryAfter) -> float:
+    """The seconds a 429 asked to wait."""
+    with warnings.catch_warnings():  # PTB 22 deprecates reading it as an int
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
 def transient(error: TelegramError) -> bool:
     """A failure worth retrying: 5xx answers, network errors and timeouts (``NetworkError``, less the 400s PTB
     files under it), and 429."""
     return isinstance(error, RetryAfter) or (isinstance(error, NetworkError) and not isinstance(error, BadRequest))
 
 
+class _PastTheBudget(Exception):
+    """A 429 asking for a wait the request's budget does not have: given up, not waited out."""
+
+    def __init__(self, error: RetryAfter) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class PatientRateLimiter(AIORateLimiter):
-    """AIORateLimiter (groups held to ~20 messages a minute, every 429 waited out) that also retries Telegram's
-    5xx answers and network failures for a few seconds, so a command's reply survives a storm the way an alert
-    does. A refusal (400 and the like: ``BadRequest``) is final and not retried."""
+    """AIORateLimiter (groups held to ~20 messages a minute, 429s waited out with every request paused) within one
+    budget per request: the 429s whose wait fits in ``RETRY_BUDGET`` are waited out and the request made again, and
+    Telegram's 5xx answers and network failures are retried for as long, so a command's reply survives a storm the
+    way an alert does. A wait past the budget is not waited: the 429 is raised at once, for the caller to log once
+    (a reply is dropped; an alert waits for the next look). A refusal (400 and the like: ``BadRequest``) is final."""
+
+    def __init__(self, **limits: Any) -> None:
+        super().__init__(max_retries=sys.maxsize, **limits)  # 429s are bounded by the budget, not counted
 
     async def process_request(
         self,
@@ -55,9 +79,20 @@ class PatientRateLimiter(AIORateLimiter):
     ) -> Any:
         loop = asyncio.get_running_loop()
         give_up, delay = loop.time() + RETRY_BUDGET, _FIRST_DELAY
+
+        async def within_budget(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:  # AIORateLimiter waits out what reaches it
+                if loop.time() + wait_asked(error) > give_up:
+                    raise _PastTheBudget(error) from error
+                raise
+
         while True:
             try:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+                return await super().process_request(within_budget, args, kwargs, endpoint, data, rate_limit_args)
+            except _PastTheBudget as late:
+                raise late.error from None
             except NetworkError as error:
                 # A send whose connection broke or timed out may have been posted all the same: better no reply
                 # twice than a retry.

@@ -16,6 +16,7 @@ if "numpy" not in sys.modules:
     finally:
         del sys.modules["numpy"]
 
+from storage._db import DatabaseBusy
 from storage.access_requests import AccessRequest, RequestStatus
 from storage.alerts import (
     Alert,
@@ -53,6 +54,7 @@ __all__ = [
     "CompanyMember",
     "Contact",
     "CustomerSummary",
+    "DatabaseBusy",
     "ImportResult",
     "Language",
     "MissedCall",

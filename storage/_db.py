@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
+
+log = logging.getLogger("storage")
+
+
+class DatabaseBusy(sqlite3.OperationalError):
+    """Another connection (a backup, a second instance) held the write lock past the busy timeout: nothing was
+    written. The storage logs each episode of it once; those who catch it only say so to the person waiting."""
+
+
+@dataclass
+class _Episode:
+    since: float  # time.monotonic() of its first refusal
+    refused: int = 1
+
+
+# Per database: while its writes are refused, since when and how many (sqlite3 connections take no weak references).
+_locked: weakref.WeakKeyDictionary[Database, _Episode] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -23,7 +43,20 @@ def write(db: Database) -> Iterator[sqlite3.Connection]:
     conn = db.conn
     if conn.in_transaction:
         raise RuntimeError("storage calls do not nest; a transaction is already open")
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        if (episode := _locked.get(db)) is None:
+            _locked[db] = _Episode(time.monotonic())
+            log.warning("The database is locked by another connection: writes are refused until it lets go")
+        else:
+            episode.refused += 1
+        raise DatabaseBusy(*error.args) from error
+    if (episode := _locked.pop(db, None)) is not None:
+        waited = time.monotonic() - episode.since
+        log.info("The database takes writes again (%d refused in %.0f s)", episode.refused, waited)
     try:
         yield conn
     except BaseException:

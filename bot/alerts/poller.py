@@ -101,11 +101,7 @@ class Poller:
         """The recordings job's callback: a few due recordings posted, apart from the poll. A failure is logged
         and the next run tries again (what is due stays due)."""
         try:
-            await self.recordings.post_due(context.bot, int(time.time()))
-        except sqlite3.OperationalError as error:
-            log.warning("Posting recordings failed: the database cannot be written (%s)", error)
-        except Exception:
-            log.exception("Posting recordings failed")
+            await jobs.logged("Posting recordings", self.recordings.post_due(context.bot, int(time.time())))
         finally:
             async with self._cycle_done:
                 self.recording_rounds += 1
@@ -130,7 +126,7 @@ class Poller:
             return
         self._failures += 1
         self._skip = min(2 ** (self._failures - 1) - 1, _MAX_SKIPS)
-        log.warning("Next poll in %d interval(s)", self._skip + 1)
+        log.info("Next poll in %d interval(s)", self._skip + 1)  # why was logged by the step that failed
 
     async def poll_once(self, bot: Bot) -> bool:
         """One poll, each step on its own: a step's failure is logged and the others still run. The history goes
@@ -162,13 +158,10 @@ class Poller:
         try:
             result = run()
             return await result if inspect.isawaitable(result) else result
-        except newtel.NewtelError as error:
-            log.warning("%s failed (%s: %s)", name, type(error).__name__, error)
-        except sqlite3.OperationalError as error:  # locked by another process, disk full: nothing was written
-            self._storage_failed = True
-            log.warning("%s failed: the database cannot be written (%s)", name, error)
-        except Exception:
-            log.exception("%s failed", name)
+        except Exception as error:
+            if isinstance(error, sqlite3.OperationalError):  # locked by another process, disk full: the poll backs off
+                self._storage_failed = True
+            jobs.failed(name, error)
         return _FAILED
 
     def take_changes(self, now: int) -> int:

@@ -153,6 +153,7 @@ TEXTS: dict[str, str] = {
     "newtel_invalid": "Invalid parameter: {detail}",
     "newtel_error": "⚠️ New-Tel answered with an error: {detail}",
     "internal_error": "⚠️ Something went wrong. Please try again.",
+    "database_busy": "⏳ The bot is busy right now; nothing was changed. Please try again in a minute.",
     # --- menu ---
     "menu_balance": "Balance and spend",
     "menu_calls": "Recent calls",

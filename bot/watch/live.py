@@ -4,7 +4,7 @@ A call that left the active list is asked for with ``vpbx/get-call-details`` and
 is alerted within an interval of its end; while an inbound call rings, ``vpbx/get-ringing-numbers-list`` says whose
 desk phones ring (the ringing cards). An inbound call answered is asked who answered it then and there (the card
 names them; the "who" worker then has nothing left to ask). The doorbell (``ring``) makes a check happen now, at
-most one a second however often it rings.
+most one a second however often it rings, and none sooner than the back-off allows while New-Tel fails.
 
 It only observes: what it sees goes to the one ingest, and the features react to the archive's changes. New-Tel
 failing here backs off and loses nothing: the reconcile poll catches up whatever the watch did not see.
@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 from telegram import Bot
 
 import newtel
+from bot import jobs
 from bot.ringing.cards import RingingCards, is_ringing
 from bot.services import Services
 from newtel._vpbx import VpbxMethods
+from storage import DatabaseBusy
 
 if TYPE_CHECKING:
     from bot.alerts.poller import Poller
@@ -69,7 +71,8 @@ class LiveWatch:
         return frozenset(self._active)
 
     def ring(self) -> None:
-        """The doorbell: check now (or as soon as a second has passed since the last check)."""
+        """The doorbell: check now (or as soon as a second has passed since the last check, or while New-Tel fails,
+        the back-off step)."""
         self._bell.set()
 
     def start(self, bot: Bot) -> None:
@@ -94,15 +97,19 @@ class LiveWatch:
             pause = min(interval * 2**self._failures, MAX_BACKOFF)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), timeout=max(0.0, self._last_check + pause - loop.time()))
-            if self._bell.is_set() and (early := self._last_check + DOORBELL_GAP - loop.time()) > 0:
-                await asyncio.sleep(early)  # rung right after a check: the rest of the second first
+            # Rung right after a check: the rest of the second first; while New-Tel fails, the rest of the back-off
+            # step (the doorbell rings for every call that changes, and must not make the steps a second each).
+            gap = pause if self._failures else DOORBELL_GAP
+            if self._bell.is_set() and (early := self._last_check + gap - loop.time()) > 0:
+                await asyncio.sleep(early)
             self._bell.clear()
             self._last_check = loop.time()
             try:
                 ok = await self.check(bot)
-            except Exception:
-                log.exception("Live check failed")
-                ok = False
+            except Exception as error:
+                jobs.failed("Live check", error)
+                # Refused by the database once New-Tel had answered: no reason to ask New-Tel less often.
+                ok = isinstance(error, DatabaseBusy)
             self._failures = 0 if ok else min(self._failures + 1, 6)
             async with self._checked:
                 self.checks += 1
@@ -119,6 +126,8 @@ class LiveWatch:
         seen = {call.vpbx_id for call in active}
         gone = {vpbx_id: tries for vpbx_id, tries in self._active.items() if vpbx_id not in seen}
         ended, unresolved = await self._details(gone)
+        # Followed even when the archive refuses them this time (the database locked): their end is asked for later.
+        self._active = self._active | {vpbx_id: 0 for vpbx_id in seen}
         now = int(time.time())
         changes = self._svc.ingest.take([*active, *ended], now)
         still = {call.vpbx_id: 0 for call in ended if call.active}  # left the list, yet not over (a transfer)
@@ -142,7 +151,7 @@ class LiveWatch:
             self._poller.react(bot, now), self.cards.update(bot, ringing, numbers), return_exceptions=True
         ):
             if isinstance(failure, Exception):
-                log.error("Live check: %s", failure, exc_info=failure)
+                jobs.failed("Live check", failure)
         if answered:
             await self._poller.who.ask_now(answered, now)
         return True

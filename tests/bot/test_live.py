@@ -4,6 +4,7 @@ doorbell and the one limit on New-Tel's requests (the real Application between t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -220,6 +221,28 @@ async def test_new_tel_failing_on_the_live_path_backs_off_and_the_reconcile_fill
         assert live is not None
         await live.wait_checks(1, timeout=8)  # and it comes back
         assert len([c for c in world.sent("sendMessage", GROUP) if c.ok]) == 1
+
+
+async def test_the_doorbell_does_not_cut_the_back_off_short(make_world: WorldFactory, unused_tcp_port: int) -> None:
+    """New-Tel answering 500 while it rings the doorbell every 0.1 s: still one get-active-calls per back-off step."""
+    secret, interval = "doorbell-secret-0123456789", 0.5
+    settings = {"live_interval": interval, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
+    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+        live = world.app.bot_data.live
+        assert live is not None
+        await live.wait_checks(1)
+        world.sandbox.faults.fail(status=500, times=10_000, methods={"vpbx/get-active-calls"})
+        since, rung_until = world.sandbox.now(), time.monotonic() + 5.0
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < rung_until:
+                async with http.post(f"http://127.0.0.1:{unused_tcp_port}/newtel/{secret}", data=b"{}") as answer:
+                    assert answer.status == 204
+                await asyncio.sleep(0.1)
+    moments = [r.time for r in world.newtel_requests("vpbx/get-active-calls") if r.time >= since]
+    assert len(moments) >= 3
+    # The request after the n-th failure waits the n-th step (interval doubled n times), however often it rang.
+    for failures, (before, after) in enumerate(itertools.pairwise(moments), start=1):
+        assert after - before >= interval * 2**failures - 0.1, (failures, after - before)
 
 
 async def test_a_flood_of_doorbells_keeps_the_bot_answering(make_world: WorldFactory, unused_tcp_port: int) -> None:

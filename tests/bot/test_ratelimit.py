@@ -1,11 +1,15 @@
 """Which of Telegram's failures surely left nothing behind (``not_taken``), told from the errors PTB's own request code
-raises for each way a request can fail: a send that may have landed is never sent again."""
+raises for each way a request can fail: a send that may have landed is never sent again. And a command's reply in a
+storm of 429s and 5xx (the real Application and the fake Bot API): sent once if it can go within the bound, else
+dropped with one warning."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,7 +17,9 @@ import pytest
 from telegram.error import TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import ratelimit
 from bot.ratelimit import not_taken
+from tests.bot.conftest import MANAGER, World
 
 
 class Answering(BaseRequest):
@@ -96,3 +102,41 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# --- a command's reply in a storm ------------------------------------------------------------------------------
+
+
+async def test_a_reply_waits_out_a_storm_of_429s_that_fits_the_bound(world: World, manager: object) -> None:
+    world.tg.faults.fail(status=429, times=3, methods={"sendMessage"}, retry_after=0.3)
+    world.tg.faults.fail(status=503, times=1, methods={"sendMessage"})
+    world.tg.faults.fail(status=429, times=4, methods={"sendMessage"}, retry_after=0.3)
+    started = time.monotonic()
+    (reply,) = await world.say_all(MANAGER, "/balance", count=1, timeout=ratelimit.RETRY_BUDGET + 2)
+    assert reply["text"].startswith("💰 Баланс")
+    assert time.monotonic() - started < ratelimit.RETRY_BUDGET
+    assert [c.status for c in world.sent("sendMessage", MANAGER)] == [429, 429, 429, 503, 429, 429, 429, 429, 200]
+    assert len(world.tg.chat(MANAGER)) == 1
+
+
+@pytest.mark.parametrize(("times", "retry_after"), [(1, 30), (10_000, 0.3)], ids=["one-long-wait", "endless"])
+async def test_a_reply_that_cannot_go_within_the_bound_is_dropped_with_one_warning(
+    world: World, manager: object, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    times: int, retry_after: float,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 1.0)
+    world.tg.faults.fail(status=429, times=times, methods={"sendMessage"}, retry_after=retry_after)
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        world.tg.send_text(MANAGER, "/balance")
+        deadline = started + 5
+        while not [r for r in caplog.records if r.levelno >= logging.WARNING]:
+            assert time.monotonic() < deadline, "no warning"
+            await asyncio.sleep(0.02)
+    assert time.monotonic() - started < 1.0 + 0.5  # not 30 s: a wait past the bound is not waited
+    (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warning.levelno == logging.WARNING and warning.exc_info is None
+    assert "RetryAfter" in warning.getMessage()
+    world.tg.faults.clear()
+    assert (await world.ask(MANAGER, "/whoami")).startswith("Кто вы")  # the next reply goes out, the dropped one never
+    assert [m["text"].split("\n")[0] for m in world.tg.chat(MANAGER)] == ["Кто вы"]
