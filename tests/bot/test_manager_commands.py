@@ -423,3 +423,15 @@ async def test_a_slow_new_tel_answer_does_not_hold_up_other_users(world: World, 
     # Both others were answered while New-Tel was still thinking about the manager's balance.
     replies = [c.chat_id for c in world.sent("sendMessage")]
     assert replies == [STRANGER, ADMIN, MANAGER]
+
+
+async def test_record_whose_upload_telegram_fails_once_uploads_the_whole_file_again(
+    world: World, manager: object
+) -> None:
+    calls = add_calls(world, 1)
+    world.tg.faults.fail(status=502, methods={"sendAudio"}, times=1, description="Bad Gateway")
+    audio = await world.say(MANAGER, f"/record {calls[0].vpbx_id}", timeout=15)
+    failed, uploaded = world.sent("sendAudio")
+    assert (failed.status, uploaded.status) == (502, 200)
+    (file,) = uploaded.files.values()  # read from its start again, not from where the failed attempt stopped
+    assert file.data[:4] == b"RIFF" and len(file.data) == audio["audio"]["file_size"] > 20_000
