@@ -9,7 +9,6 @@ from collections.abc import Iterable
 import pydantic
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from pydantic import AnyHttpUrl, TypeAdapter
-from yarl import URL
 
 from newtel._errors import ConfigurationError, LinkRefused
 
@@ -17,28 +16,25 @@ from newtel._errors import ConfigurationError, LinkRefused
 DEFAULT_LINK_HOSTS = ("web.new-tel.net", "api.new-tel.net")
 MAX_REDIRECTS = 5
 
-_Origin = tuple[str, str, int | None]  # scheme, host (IDNA-encoded), port (the scheme's own when not given)
+_Origin = tuple[str, str | None, int | None]  # scheme, host (lower case, IDNA-encoded), port (the scheme's own if none)
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
-def _origin(url: URL) -> _Origin:
-    return url.scheme, url.raw_host or "", url.port
+def _http_url(text: str) -> AnyHttpUrl | None:
+    try:
+        return _HTTP_URL.validate_python(text)
+    except pydantic.ValidationError:
+        return None
 
 
 def link_origin(entry: str) -> _Origin:
     """A host allowed: ``host`` or ``host:port`` (https), or a whole origin ``http(s)://host[:port]`` (plain http
     only so, for a sandbox). ValueError when ``entry`` is not one of these."""
-    url = URL(entry.strip() if "://" in entry else f"https://{entry.strip()}")
-    if (
-        url.scheme not in ("https", "http")
-        or not url.raw_host
-        or url.path not in ("", "/")
-        or url.query_string
-        or url.fragment
-        or url.user is not None
-    ):
+    entry = entry.strip()
+    url = _http_url(entry if "://" in entry else f"https://{entry}")
+    if url is None or url.path not in (None, "/") or url.query or url.fragment or url.username is not None:
         raise ValueError(f"{entry!r} is not a host, host:port or http(s)://host[:port]")
-    return _origin(url)
+    return url.scheme, url.host, url.port
 
 
 def is_link_host(entry: str) -> bool:
@@ -59,27 +55,25 @@ class LinkRule:
             origins = {link_origin(host) for host in hosts}
         except ValueError as error:
             raise ConfigurationError(f"link_hosts: {error}") from None
-        api = URL(api_url)
-        if api.scheme == "https" and api.raw_host:
-            origins.add(_origin(api))
+        api = _http_url(api_url)
+        if api is not None and api.scheme == "https":
+            origins.add((api.scheme, api.host, api.port))
         self._origins = frozenset(origins)
-
-    def admits(self, url: URL) -> bool:
-        return _origin(url) in self._origins
 
     def link(self, text: str, method: str) -> AnyHttpUrl:
         """``text`` as a link this rule admits; anything else is ``LinkRefused``, which never carries the link (it may
         be all that protects the file, or a secret's path)."""
-        try:
-            url = _HTTP_URL.validate_python(text)
-        except pydantic.ValidationError:
-            raise LinkRefused("The link is not an http(s) URL", method=method) from None
-        if not self.admits(URL(str(url), encoded=True)):
+        url = _http_url(text)
+        if url is None:
+            raise LinkRefused("The link is not an http(s) URL", method=method)
+        if (url.scheme, url.host, url.port) not in self._origins:
             raise LinkRefused("The link leads off the hosts links may lead to", method=method)
         return url
 
     async def middleware(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """aiohttp runs it before each hop of a request, redirects included: none connects off the rule."""
-        if not self.admits(request.url):
+        """aiohttp runs it before each hop of a request, redirects included: none connects off the rule (checked on
+        the URL as aiohttp itself parsed it)."""
+        url = request.url
+        if (url.scheme, url.raw_host, url.port) not in self._origins:
             raise LinkRefused("A redirect leads off the hosts links may lead to", method="download")
         return await handler(request)

@@ -22,7 +22,6 @@ import aiohttp
 import pydantic
 from aiolimiter import AsyncLimiter
 from pydantic import AnyHttpUrl, BaseModel, SecretStr, TypeAdapter
-from yarl import URL
 
 from newtel import _signing
 from newtel._errors import (
@@ -351,7 +350,7 @@ class Transport:
         One attempt, within the request limit; failures are this package's errors, never with the link in their text
         (the link may be all the file's protection)."""
         method = "download"
-        url = URL(str(self.links.link(str(link), method)), encoded=True)
+        url = str(self.links.link(str(link), method))
         await self._wait_turn(None)
         session = self._get_session()
         try:
