@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     newtel_api_url: str = "https://api.new-tel.net"
     newtel_access_key: SecretStr
     newtel_signing_key: SecretStr
+    # Where New-Tel's links to recordings may lead, redirects included: https on these hosts (``host[:port]``) and
+    # on NEWTEL_API_URL's; plain http only to an origin named whole (``http://127.0.0.1:8080``, the sandbox).
+    newtel_recording_hosts: Annotated[tuple[str, ...], NoDecode] = newtel.DEFAULT_LINK_HOSTS
     newtel_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to wait for one New-Tel answer")
     newtel_command_deadline: float = Field(
         default=12.0, gt=0, le=120, description="seconds a person's command waits for New-Tel in all, retries included"
@@ -104,6 +107,14 @@ class Settings(BaseSettings):
                 raise ValueError("must be Telegram user ids separated by commas, e.g. 12345,67890")
             return tuple(int(part) for part in parts)
         return value
+
+    @field_validator("newtel_recording_hosts", mode="before")
+    @classmethod
+    def _link_hosts(cls, value: object) -> object:
+        hosts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        if isinstance(hosts, list | tuple) and not all(isinstance(h, str) and newtel.is_link_host(h) for h in hosts):
+            raise ValueError("must be host names (web.new-tel.net), host:port or http(s)://host[:port], by commas")
+        return hosts
 
     @field_validator("default_caller_id")
     @classmethod

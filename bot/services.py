@@ -135,6 +135,7 @@ class Services:
             session=http,
             timeout=settings.newtel_timeout,
             max_rps=settings.newtel_max_rps,  # one limit for the jobs, the live watch and every command together
+            link_hosts=settings.newtel_recording_hosts,
         )
         people = background.with_options(deadline=settings.newtel_command_deadline)
         ingest = Ingest(storage, settings.call_retention_days)

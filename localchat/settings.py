@@ -46,6 +46,7 @@ def local_settings(newtel: NewtelEndpoint, telegram: Endpoint, database: Path, *
         "newtel_api_url": newtel.url,
         "newtel_access_key": newtel.access_key,
         "newtel_signing_key": newtel.signing_key,
+        "newtel_recording_hosts": (newtel.url,),  # the sandbox serves its recordings itself, over plain http
         "database_path": database,
         **overrides,
     }

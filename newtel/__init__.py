@@ -12,6 +12,7 @@ from newtel._errors import (
     ConfigurationError,
     InboundCallOnly,
     InvalidParameters,
+    LinkRefused,
     MemberNotFound,
     MethodError,
     MethodNotFound,
@@ -30,6 +31,7 @@ from newtel._errors import (
     TransportError,
     ValidationError,
 )
+from newtel._links import DEFAULT_LINK_HOSTS, is_link_host
 from newtel._signing import is_key
 from newtel._user import UserProfile
 from newtel._validation import is_vpbx_id
@@ -37,6 +39,7 @@ from newtel._vpbx import Call
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_LINK_HOSTS",
     "APIError",
     "AccountBlocked",
     "AuthError",
@@ -49,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "InboundCallOnly",
     "InvalidParameters",
+    "LinkRefused",
     "Member",
     "MemberNotFound",
     "MethodError",
@@ -71,5 +75,6 @@ __all__ = [
     "UserProfile",
     "ValidationError",
     "is_key",
+    "is_link_host",
     "is_vpbx_id",
 ]

@@ -1,6 +1,7 @@
 """``python -m newtel METHOD [key=value ...]``: call one New-Tel method and print its data as JSON.
 
-Reads NEWTEL_API_URL, NEWTEL_ACCESS_KEY and NEWTEL_SIGNING_KEY from the environment or ``.env``.
+Reads NEWTEL_API_URL, NEWTEL_ACCESS_KEY and NEWTEL_SIGNING_KEY from the environment or ``.env``, and
+NEWTEL_RECORDING_HOSTS (where a recording's link may lead; New-Tel's hosts by default) as the bot does.
 Example: ``python -m newtel call/start-simple-call srcNumber=101 dstNumber="+7 916 111-22-33" callerId=74951234567``
 """
 
@@ -11,14 +12,15 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_core import to_jsonable_python
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newtel._client import DEFAULT_BASE_URL, NewtelClient
 from newtel._errors import NewtelError
+from newtel._links import DEFAULT_LINK_HOSTS
 
 _PYTHON_NAMES = {"async": "asynchronous"}  # parameters whose documented name is a Python keyword
 _INTEGERS = {"timeout"}
@@ -30,6 +32,12 @@ class CliSettings(BaseSettings):
     api_url: str = DEFAULT_BASE_URL
     access_key: SecretStr
     signing_key: SecretStr
+    recording_hosts: Annotated[tuple[str, ...], NoDecode] = DEFAULT_LINK_HOSTS  # comma-separated
+
+    @field_validator("recording_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
 
 def _python_name(parameter: str) -> str:
@@ -75,7 +83,9 @@ async def _run(method: str, params: dict[str, Any]) -> int:
         print(f"error: set {missing} in the environment or .env", file=sys.stderr)
         return 2
     try:
-        async with NewtelClient(settings.access_key, settings.signing_key, settings.api_url) as client:
+        async with NewtelClient(
+            settings.access_key, settings.signing_key, settings.api_url, link_hosts=settings.recording_hosts
+        ) as client:
             result = await _call(client, method, params)
     except NewtelError as error:
         print(f"error: {error}", file=sys.stderr)

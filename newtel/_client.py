@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-from pydantic import SecretStr
+from pydantic import AnyHttpUrl, SecretStr
 
 from newtel._call import CallMethods
 from newtel._company import CompanyMethods
 from newtel._errors import ConfigurationError
+from newtel._links import DEFAULT_LINK_HOSTS, LinkRule
 from newtel._signing import is_key
 from newtel._transport import Answer, BodyFormat, Transport
 from newtel._user import UserMethods
@@ -61,12 +63,16 @@ class NewtelClient:
         require_signature: bool = True,
         body_format: BodyFormat = "json",
         session: aiohttp.ClientSession | None = None,
+        link_hosts: Iterable[str] = DEFAULT_LINK_HOSTS,
     ) -> None:
         """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
         ``max_rps`` caps the requests a second of this client and all its ``with_options`` views together
         (every attempt counts; a short burst of that many goes at once), None for no cap.
         ``require_signature=False`` accepts a success without a ``Signature`` header (a present one is still
-        checked); ``verify_signature=False`` checks none."""
+        checked); ``verify_signature=False`` checks none.
+        ``link_hosts``: where the links New-Tel gives (a recording's) may lead, redirects included: https on these
+        hosts (``host`` or ``host:port``) and on the API's own https origin; plain http only to an origin named
+        whole, ``http://127.0.0.1:8080`` (a sandbox). Any other link is ``LinkRefused``."""
         if body_format not in ("json", "form"):
             raise ConfigurationError("body_format must be 'json' or 'form'")
         _check_deadline(deadline)
@@ -85,6 +91,7 @@ class NewtelClient:
                 require_signature=require_signature,
                 body_format=body_format,
                 session=session,
+                links=LinkRule(link_hosts, base_url),
             )
         )
 
@@ -118,10 +125,11 @@ class NewtelClient:
         """
         return await self._transport.request(Answer.raw(method.strip("/")), params, idempotent=False)
 
-    async def download(self, url: str, *, max_bytes: int, timeout: float = 120.0) -> bytes | None:
+    async def download(self, link: str | AnyHttpUrl, *, max_bytes: int, timeout: float = 120.0) -> bytes | None:
         """A file New-Tel links to, such as ``vpbx.get_call_record_link``'s: its bytes, None when larger than
-        ``max_bytes``. TLS verified, the request limit respected, one attempt; errors are ``NewtelError``."""
-        return await self._transport.download(url, max_bytes, timeout)
+        ``max_bytes``. Only where ``link_hosts`` admits, each redirect too (``LinkRefused`` before connecting
+        elsewhere); TLS verified, the request limit respected, one attempt; errors are ``NewtelError``."""
+        return await self._transport.download(link, max_bytes, timeout)
 
     async def close(self) -> None:
         await self._transport.close()

@@ -165,6 +165,11 @@ class RecordNotFound(MethodError):
     """The call has no recording."""
 
 
+class LinkRefused(RecordNotFound):
+    """New-Tel's link to a file (or a redirect on the way to it) is not an http(s) URL on the hosts links may lead
+    to: it is not followed, so to the caller there is no recording. Its text never carries the link."""
+
+
 class SameSourceAndDestination(MethodError):
     """``srcNumber`` and ``dstNumber`` are the same."""
 

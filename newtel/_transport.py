@@ -21,10 +21,11 @@ from urllib.parse import urlencode
 import aiohttp
 import pydantic
 from aiolimiter import AsyncLimiter
-from pydantic import BaseModel, SecretStr, TypeAdapter
+from pydantic import AnyHttpUrl, BaseModel, SecretStr, TypeAdapter
 
 from newtel import _signing
 from newtel._errors import (
+    LinkRefused,
     NetworkError,
     NewtelError,
     RateLimited,
@@ -38,6 +39,7 @@ from newtel._errors import (
     api_error,
     method_error,
 )
+from newtel._links import DEFAULT_LINK_HOSTS, MAX_REDIRECTS, LinkRule
 from newtel._models import parse_field, parse_model
 
 logger = logging.getLogger("newtel")
@@ -198,6 +200,7 @@ class Transport:
         deadline: float | None = None,
         max_rps: float | None = None,
         session: aiohttp.ClientSession | None = None,
+        links: LinkRule | None = None,
         clock: Callable[[], float] = time.time,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
@@ -205,6 +208,7 @@ class Transport:
         self._access_key = access_key
         self._signing_key = signing_key
         self.base_url = base_url.rstrip("/")
+        self.links = links or LinkRule(DEFAULT_LINK_HOSTS, base_url)
         self._verify_signature = verify_signature
         self._require_signature = require_signature
         self._body_format: BodyFormat = body_format
@@ -340,29 +344,41 @@ class Transport:
             return False
         return True
 
-    async def download(self, url: str, max_bytes: int, timeout: float) -> bytes | None:
+    async def download(self, link: str | AnyHttpUrl, max_bytes: int, timeout: float) -> bytes | None:
         """GET a file New-Tel links to (a call's recording): its bytes, or None past ``max_bytes`` (read no further).
+        The link and each redirect must lead where ``links`` admits (``LinkRefused`` before connecting otherwise).
         One attempt, within the request limit; failures are this package's errors, never with the link in their text
         (the link may be all the file's protection)."""
         method = "download"
+        url = str(self.links.link(str(link), method))
         await self._wait_turn(None)
         session = self._get_session()
         try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            async with session.get(
+                url,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                max_redirects=MAX_REDIRECTS,
+                middlewares=(self.links.middleware,),
+            ) as response:
                 if response.status in (404, 410):  # the file server has no such file (any more)
                     raise RecordNotFound("New-Tel's file server has no such file", method=method, http_status=404)
                 if response.status >= 400:
                     raise api_error(method, response.status, None, _retry_after(response.headers))
                 if (response.content_length or 0) > max_bytes:
                     return None
-                data = bytearray()
+                chunks, size = [], 0
                 async for chunk in response.content.iter_chunked(256 * 1024):
-                    data += chunk
-                    if len(data) > max_bytes:
+                    size += len(chunk)
+                    if size > max_bytes:
                         return None
-                return bytes(data)
+                    chunks.append(chunk)
+            # One copy, and in a thread (bytes.join lets go of the GIL for big joins): growing one buffer instead
+            # stalled the event loop for ~100 ms on a 50 MB recording.
+            return await asyncio.to_thread(b"".join, chunks)
         except NewtelError:
             raise
+        except (aiohttp.NonHttpUrlRedirectClientError, aiohttp.InvalidUrlRedirectClientError):
+            raise LinkRefused("A redirect leads to something other than an http(s) URL", method=method) from None
         except TimeoutError:
             raise Timeout(f"The file did not come within {timeout:.3g} s", method=method) from None
         except aiohttp.ClientError as error:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pydantic
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
@@ -256,8 +256,11 @@ class VpbxMethods:
     async def get_outbound_call_dnid(self, vpbx_id: str) -> str:
         return await self._ask(_OUTBOUND_CALL_DNID, vpbx_id)
 
-    async def get_call_record_link(self, vpbx_id: str) -> str:
-        return await self._ask(_CALL_RECORD_LINK, vpbx_id)
+    async def get_call_record_link(self, vpbx_id: str) -> AnyHttpUrl:
+        """The link to the call's recording: an http(s) URL on the hosts links may lead to (``NewtelClient``'s
+        ``link_hosts``), else ``LinkRefused`` (a ``RecordNotFound``)."""
+        link = await self._ask(_CALL_RECORD_LINK, vpbx_id)
+        return self._transport.links.link(link, _CALL_RECORD_LINK.method)
 
     async def get_registered_numbers_list(self) -> list[str]:
         """Internal numbers with a registered SIP account (online)."""

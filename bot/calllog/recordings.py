@@ -10,6 +10,7 @@ and never sent again, and a send that timed out (Telegram may have posted it all
 
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, InputFile, Message, ReplyParameters
+from pydantic import AnyHttpUrl
+from telegram import Audio, Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
 import newtel
@@ -28,6 +30,8 @@ from storage import Alert, CallRecord, RecordPost
 
 log = logging.getLogger(__name__)
 
+Links = dict[str, AnyHttpUrl | newtel.NewtelError]  # New-Tel's link to each call's recording, or why there is none
+
 NEWTEL_KEEPS = 24 * 3600  # seconds New-Tel keeps a call (and its recording)
 POSTS_PER_POLL = 3  # recordings are big: a round of the recordings job attempts at most this many
 DUE_ROWS = 100  # due posts a round reads: those still waiting for their alert are passed over, not attempted
@@ -36,13 +40,7 @@ RETRY_FIRST = 60  # seconds before the first retry; each next waits twice as lon
 TELEGRAM_RETRY = 60  # seconds before a post Telegram failed to take is tried again (never given up)
 ALERT_WAIT = 120  # seconds a post waits for its alert's first delivery, to be posted as a reply to it
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
-URL_FETCH_WAIT = 60  # seconds Telegram may take to fetch a recording by its URL before it answers
-# Telegram's refusals of a URL it could not fetch itself: then the bot downloads the file and uploads it.
-URL_REFUSALS = (
-    "wrong file identifier/http url specified",
-    "failed to get http url content",
-    "wrong type of the web page content",
-)
+UPLOAD_WAIT = 60  # seconds Telegram may take to answer a recording's upload (it reads the whole file first)
 
 
 def caption(call: CallRecord, texts: Texts, zone: ZoneInfo, now: datetime) -> Html:
@@ -71,30 +69,33 @@ async def send_recording(
     texts: Texts,
     *,
     file_id: str | None = None,
-    link: str | None = None,
+    link: AnyHttpUrl | None = None,
     reply_to: int | None = None,
     thread_id: int | None = None,
 ) -> Message:
-    """The one way a recording is sent: by the ``file_id`` Telegram keeps; else by New-Tel's ``link`` (Telegram
-    fetches it), else, when Telegram could not fetch it, downloaded and uploaded when under 50 MB, else as the
-    link. ``reply_to`` a message that may be gone: then it is sent without the reply; ``thread_id``: the forum
-    topic it belongs in."""
+    """The one way a recording is sent: by the ``file_id`` Telegram keeps; else downloaded from New-Tel's ``link``
+    (the client follows it only to New-Tel's hosts: ``newtel.LinkRefused`` otherwise) and uploaded from memory when
+    under 50 MB, else as the link. PTB is never handed a string for the file: it would read one that names a local
+    file as that file and upload it. ``reply_to`` a message that may be gone: then it is sent without the reply;
+    ``thread_id``: the forum topic it belongs in."""
     reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
     where: dict[str, Any] = {"reply_parameters": reply, "message_thread_id": thread_id}
     if file_id is not None:
-        return await bot.send_audio(chat_id, file_id, caption=caption, **where)
+        return await bot.send_audio(chat_id, telegrams_copy(file_id), caption=caption, **where)
     if link is None:
         raise ValueError("a recording is sent by its file_id or its link")
-    try:
-        return await bot.send_audio(chat_id, link, caption=caption, read_timeout=URL_FETCH_WAIT, **where)
-    except BadRequest as error:
-        if not any(refusal in error.message.lower() for refusal in URL_REFUSALS):
-            raise  # refused for another reason (the chat, the caption): an upload would be refused too
-        log.info("Telegram could not fetch the recording by URL (%s); uploading it", error.message)
     data = await client.download(link, max_bytes=MAX_UPLOAD)
     if data is None:
-        return await bot.send_message(chat_id, texts("record_link", caption=caption, url=link), **where)
-    return await bot.send_audio(chat_id, InputFile(data, filename=f"{vpbx_id}.wav"), caption=caption, **where)
+        return await bot.send_message(chat_id, texts("record_link", caption=caption, url=str(link)), **where)
+    # A handle httpx reads in 64 kB pieces (from the start again on a retry): bytes went to the socket's buffer in one
+    # piece, which held the event loop ~75 ms for a 50 MB recording.
+    upload = InputFile(io.BytesIO(data), filename=f"{vpbx_id}.wav", read_file_handle=False)
+    return await bot.send_audio(chat_id, upload, caption=caption, read_timeout=UPLOAD_WAIT, **where)
+
+
+def telegrams_copy(file_id: str) -> Audio:
+    """A file Telegram keeps, as PTB sends it by its id without looking for a local file of that name."""
+    return Audio(file_id, file_unique_id=file_id, duration=0)
 
 
 def kept_file(message: Message) -> str | None:
@@ -131,7 +132,7 @@ class RecordingPosts:
         if not self._record_unrecorded(now):
             return 0
         recordings = self._svc.storage.recordings
-        links: dict[str, str | None] = {}  # New-Tel's link per call (None: it failed), asked once per round
+        links: Links = {}  # asked once per round
         attempted = posted = 0
         for post in recordings.due(now, DUE_ROWS):
             alert = recordings.alert_of(post.chat_id, post.call)
@@ -146,9 +147,7 @@ class RecordingPosts:
                 break
         return posted
 
-    async def _post(
-        self, bot: Bot, post: RecordPost, alert: Alert | None, now: int, links: dict[str, str | None]
-    ) -> int | None:
+    async def _post(self, bot: Bot, post: RecordPost, alert: Alert | None, now: int, links: Links) -> int | None:
         """Send one post (a reply to ``alert``'s message, if it has one): 1 when it went, 0 when it did not
         (retried later or given up), None to stop the round."""
         svc, call, chat_id = self._svc, post.call, post.chat_id
@@ -160,12 +159,15 @@ class RecordingPosts:
                 try:
                     links[call.vpbx_id] = await svc.background.vpbx.get_call_record_link(call.vpbx_id)
                 except newtel.NewtelError as error:  # often: no recording yet, right after the call
-                    links[call.vpbx_id] = None
-                    log.info("No recording of %s from New-Tel yet (%s: %s)", call.vpbx_id, type(error).__name__, error)
-            link = links[call.vpbx_id]
-            if link is None:
+                    links[call.vpbx_id] = error
+            found = links[call.vpbx_id]
+            if isinstance(found, newtel.LinkRefused):
+                return self._refused(post, found)
+            if isinstance(found, newtel.NewtelError):
+                log.info("No recording of %s from New-Tel yet (%s: %s)", call.vpbx_id, type(found).__name__, found)
                 self._retry(post, now)
                 return 0
+            link = found
         texts = svc.chat_texts(chat_id)
         text = caption(call, texts, svc.settings.zone, datetime.fromtimestamp(now, UTC))
         reply_to = alert.message_id if alert is not None and alert.message_id else None
@@ -200,13 +202,25 @@ class RecordingPosts:
             log.warning("Recording of %s not posted in chat %s yet (%s); will retry", call.vpbx_id, chat_id, error)
             recordings.postpone(chat_id, call.vpbx_id, now + TELEGRAM_RETRY)
             return None
-        except newtel.NewtelError as error:  # New-Tel's file server, for an upload (its errors never carry the link)
+        except newtel.LinkRefused as error:  # a redirect off New-Tel's hosts
+            return self._refused(post, error)
+        except newtel.NewtelError as error:  # New-Tel's file server (its errors never carry the link)
             log.info("Recording of %s not downloaded (%s: %s)", call.vpbx_id, type(error).__name__, error)
             self._retry(post, now)
             return 0
         # Recorded before anything else can run: the only window in which a post could go twice.
         self._unrecorded[(chat_id, call.vpbx_id)] = (message.message_id, kept_file(message))
         return 1 if self._record_unrecorded(now) else None
+
+    def _refused(self, post: RecordPost, error: newtel.LinkRefused) -> int:
+        """New-Tel's link leads off its hosts: given up at once, as it will lead nowhere better later."""
+        self._svc.storage.recordings.give_up(post.chat_id, post.call.vpbx_id)
+        log.warning(
+            "New-Tel's link to the recording of %s is refused (%s); not posted in chat %s"
+            " (NEWTEL_RECORDING_HOSTS says where links may lead)",
+            post.call.vpbx_id, error.message, post.chat_id,
+        )  # fmt: skip
+        return 0
 
     def _retry(self, post: RecordPost, now: int) -> None:
         """New-Tel had no recording to give (yet): try again later, each time waiting twice as long."""

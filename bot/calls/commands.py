@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
+from pydantic import AnyHttpUrl
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
@@ -148,7 +149,7 @@ async def record(update: Update, context: Context, caller: Caller) -> None:
     now = datetime.now(UTC)
     topic = message.message_thread_id if message.is_topic_message else None
 
-    async def send(caption: Html, *, file_id: str | None = None, link: str | None = None) -> Message:
+    async def send(caption: Html, *, file_id: str | None = None, link: AnyHttpUrl | None = None) -> Message:
         """In reply to the request (in its topic, if any)."""
         return await recordings.send_recording(
             context.bot, svc.newtel, chat.id, vpbx_id, caption, texts,

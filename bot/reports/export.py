@@ -12,7 +12,7 @@ import html
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot.formatting import format_for_people
@@ -59,26 +59,60 @@ def write(
     # Numbers as people write them, the busy customers' remembered: parsing one (phonenumbers) costs as much as
     # writing the rest of its row; a bounded cache keeps a month of 150,000 customers in little memory.
     number = functools.lru_cache(maxsize=4096)(format_for_people)
+    text = functools.partial(text_cell, sheet)  # every text from outside: names, numbers as New-Tel gave them
     count = 0
     for row in reports.export_rows(conn, start, end, numbers):
         sheet.append(
             [
                 datetime.fromtimestamp(row.started_at, zone).replace(tzinfo=None),  # Excel has no time zones
                 words["export_in" if row.direction == "in" else "export_out"],
-                number(row.customer),
-                row.customer_name,
-                number(row.company_number),
+                text(number(row.customer)),
+                text(row.customer_name),
+                text(number(row.company_number)),
                 words[_status(row)],
                 timedelta(seconds=row.ring_seconds),
                 timedelta(seconds=row.talk_seconds),
-                row.member_name or "—",
-                outcome(row, episodes.get(row.call_id), texts),
+                text(row.member_name or "—"),
+                text(outcome(row, episodes.get(row.call_id), texts)),
             ]
         )
         count += 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(names))}{count + 1}"
     book.save(target)
     return count
+
+
+# How a formula (or, with #, an error value such as #N/A) starts, in the spreadsheets people open exports in.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "#")
+_DIGITS_AND_SIGNS = "0123456789 ()+-"  # a number as people write it: +7 916 123-45-67
+
+
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula or an error rather than as text. Any writer must then
+    write it as an explicit text cell (openpyxl and xlsxwriter both guess a formula from a leading =). Digits and
+    signs alone (every phone number in the export) call nothing and read nothing: they are not."""
+    return text.startswith(FORMULA_STARTS) and text.lstrip(_DIGITS_AND_SIGNS) != ""
+
+
+def text_cell(sheet: Any, text: str | None) -> Any:
+    """``text`` from outside (a customer's or a member's name, a number as New-Tel gave it) for ``sheet.append``:
+    held as text whatever it starts with: a string cell, quote-prefixed so that editing it in Excel does not make it
+    a formula either. Characters a spreadsheet cannot hold (control characters) are dropped: one such name must not
+    fail the whole export. Other text goes as it is (the common case costs a check, not a cell)."""
+    if text is None:
+        return None
+    if not text.isprintable():  # rare: a fast check first, then the slower clean-up
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if not starts_like_formula(text):
+        return text
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 _WORDS = ("export_in", "export_out", "export_answered", "export_missed", "export_no_answer", "export_active")

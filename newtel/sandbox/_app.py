@@ -239,6 +239,8 @@ async def _serve_recording(request: web.Request) -> web.Response:
     call = sandbox.company.find(request.match_info["vpbx_id"], now)
     if call is None or not call.answered(now):
         response = web.Response(status=404, text="Record not found")
+    elif (elsewhere := sandbox.faults.record_redirect) is not None:
+        response = web.Response(status=302, headers={"Location": elsewhere})
     else:
         response = web.Response(body=recording(), content_type="audio/wav")
     _count(sandbox, RECORDINGS, response.content_length or 0)

@@ -1,5 +1,5 @@
 """Faults a test can inject: latency, error statuses, rate limiting, dropped connections, bad or missing
-signatures, malformed call rows."""
+signatures, malformed call rows, recording links that lead elsewhere."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ class Faults:
         self.tamper_signature = False  # when True, signed answers carry a wrong Signature
         self.drop_signature = False  # when True, no answer carries a Signature
         self.malformed: dict[str, dict[str, Any]] = {}  # vpbxId -> wire fields served instead of the call's own
+        self.record_link: str | None = None  # served (signed) as every call's callRecordLink instead of its own
+        self.record_redirect: str | None = None  # where every recording's own link redirects (302) instead
         self.pending: list[Fault] = []
 
     def fail(
@@ -57,6 +59,7 @@ class Faults:
         self.tamper_signature = False
         self.drop_signature = False
         self.malformed.clear()
+        self.record_link = self.record_redirect = None
         self.pending.clear()
 
     def take(self, method: str) -> Fault | None:

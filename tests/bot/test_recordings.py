@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from telegram import Bot, InputFile
 from telegram.request import HTTPXRequest
 
@@ -90,6 +94,65 @@ def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == recordings.__name__]
 
 
+def the_bots_log(caplog: pytest.LogCaptureFixture) -> str:
+    """Every line the bot and its libraries logged (not the local servers' access logs)."""
+    return "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("aiohttp.access", "localchat")))
+
+
+SECRET = b"TELEGRAM_BOT_TOKEN=123456:a-secret-of-the-bots-network"
+
+
+@dataclass
+class Elsewhere:
+    """A server inside the bot's network, on loopback beside the sandbox: no link from New-Tel may reach it."""
+
+    url: str
+    hits: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def elsewhere(unused_tcp_port: int) -> AsyncIterator[Elsewhere]:
+    server = Elsewhere(f"http://127.0.0.1:{unused_tcp_port}")
+
+    async def secret(request: web.Request) -> web.Response:
+        server.hits.append(request.path)
+        return web.Response(body=SECRET, content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", secret)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    yield server
+    await runner.cleanup()
+
+
+# What a signed answer of New-Tel's may carry as a recording's link, none of which the bot may follow or hand on.
+HOSTILE = {
+    "a local file": lambda world, elsewhere: "/proc/self/environ",
+    "a file beside the bot": lambda world, elsewhere: "pyproject.toml",
+    "a file URL": lambda world, elsewhere: "file:///etc/passwd",
+    "another port of the bot's host": lambda world, elsewhere: f"{elsewhere.url}/secret",
+    "New-Tel's own, redirected": lambda world, elsewhere: None,  # the sandbox's link, which redirects elsewhere
+}
+
+
+def serve_hostile(world: World, elsewhere: Elsewhere, kind: str) -> str:
+    """Make New-Tel give ``kind`` of link; returns what must never show (in a log, say)."""
+    link = HOSTILE[kind](world, elsewhere)
+    if link is None:
+        world.sandbox.faults.record_redirect = f"{elsewhere.url}/secret"
+        return elsewhere.url.removeprefix("http://")
+    if not link.startswith(("file:", "http")):
+        assert Path(link).is_file()  # there is a file for a careless bot to read
+    world.sandbox.faults.record_link = link
+    return link
+
+
+def nothing_uploaded(world: World) -> bool:
+    return all(not c.files for c in world.tg.calls) and world.sent("sendAudio") == []
+
+
 # --- /subscribe … records -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("words", ["records", "записи", "Records balance"])
 async def test_subscribe_with_records_says_so_and_remembers_it(world: World, words: str) -> None:
@@ -118,7 +181,7 @@ async def test_each_answered_call_is_posted_once_as_a_reply_to_the_alert_it_clos
         posted = await world.tg.wait_for("sendAudio", chat_id=GROUP, ok=True, since=0)
         audio = world.tg.message(GROUP, posted.result["message_id"])
         assert audio is not None
-        assert posted.params["audio"] == f"{sandbox.url}/records/{call.vpbx_id}.wav"  # by URL: Telegram fetches it
+        assert posted.files["audio"].data[:4] == b"RIFF"  # downloaded from New-Tel, uploaded from memory
         assert audio["reply_to_message"]["message_id"] == alert_sent.result["message_id"]
         lines = audio["caption"].splitlines()
         assert lines[0].startswith("🎧 Запись звонка ")
@@ -207,7 +270,7 @@ async def test_the_file_one_chat_got_goes_to_the_next_and_a_chat_that_blocked_th
     by_chat = {p.chat_id: p.state for p in world.services.storage.recordings.posts(kept.vpbx_id)}
     assert by_chat == {-100700: "failed", OTHER_GROUP: "sent", GROUP: "sent"}
     first, second = audio_sent(world, OTHER_GROUP) + audio_sent(world, GROUP)
-    assert first.params["audio"].endswith(f"/records/{kept.vpbx_id}.wav")
+    assert first.files["audio"].filename == f"{kept.vpbx_id}.wav"
     assert second.params["audio"] == first.result["audio"]["file_id"]  # uploaded once, then re-sent by its file
     assert len(world.newtel_requests(RECORD_LINK)) == 1
 
@@ -250,7 +313,7 @@ async def test_a_send_that_timed_out_is_never_sent_again(world: World, caplog: p
     async with impatient:
         world.tg.faults.latency = 0.3  # Telegram answers slowly, and posts all the same
         with caplog.at_level(logging.WARNING, logger=recordings.__name__):
-            # OTHER_GROUP's by URL: Telegram is given a minute to fetch it. GROUP's by that file: timed out.
+            # OTHER_GROUP's uploaded: Telegram is given a minute to take it. GROUP's by that file: timed out.
             assert await posts.post_due(impatient, now) == 1
         await world.tg.wait_for("sendAudio", chat_id=GROUP, ok=True, since=0)  # it went, after all
     world.tg.faults.latency = 0
@@ -263,33 +326,28 @@ async def test_a_send_that_timed_out_is_never_sent_again(world: World, caplog: p
     ]
 
 
-async def test_a_refusal_other_than_the_url_is_not_followed_by_an_upload(world: World) -> None:
+async def test_a_post_telegram_refuses_is_not_sent_again(world: World) -> None:
     await subscribe_with_records(world)
     kept = await archived(world, answered(world.sandbox))
     posts, now = RecordingPosts(world.services), int(time.time())
     posts.enqueue([kept], now)
     world.tg.faults.fail(status=400, methods={"sendAudio"}, description="Bad Request: chat not found")
     assert await posts.post_due(world.app.bot, now) == 0
+    assert await posts.post_due(world.app.bot, now + DAY) == 0
     (refused,) = world.sent("sendAudio", chat_id=GROUP)
-    assert refused.status == 400 and refused.files == {}
+    assert refused.status == 400
     (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
     assert post.state == "failed"
 
 
 async def test_a_failed_download_is_logged_without_the_recordings_link(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     await subscribe_with_records(world)
     kept = await archived(world, answered(world.sandbox))
     posts, now = RecordingPosts(world.services), int(time.time())
     posts.enqueue([kept], now)
-    gone = f"{world.sandbox.url}/records/{'f' * 40}.wav"  # a link New-Tel's file server answers with 404
-
-    async def link(vpbx_id: str) -> str:
-        return gone
-
-    monkeypatch.setattr(world.services.background.vpbx, "get_call_record_link", link)
-    world.tg.faults.fail(status=400, methods={"sendAudio"}, description="Bad Request: failed to get HTTP URL content")
+    world.sandbox.faults.record_link = f"{world.sandbox.url}/records/{'f' * 40}.wav"  # its file server says 404
     with caplog.at_level(logging.INFO, logger=recordings.__name__):
         assert await posts.post_due(world.app.bot, now) == 0
     (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
@@ -319,7 +377,56 @@ async def test_posts_waiting_for_their_alert_leave_the_round_to_the_others(world
     assert by_chat == {-100800: "due", -100700: "due", OTHER_GROUP: "due", GROUP: "sent"}
 
 
+async def test_a_post_whose_link_new_tel_should_never_give_is_given_up_and_nothing_is_posted(
+    world: World, elsewhere: Elsewhere, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    posts.enqueue([kept], now)
+    hidden = serve_hostile(world, elsewhere, "another port of the bot's host")
+    with caplog.at_level(logging.DEBUG):
+        assert await posts.post_due(world.app.bot, now) == 0
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert post.state == "failed"  # a link that leads elsewhere does not lead anywhere better later
+    assert nothing_uploaded(world) and world.sent(chat_id=GROUP)[-1].method == "sendMessage"  # the subscribe reply
+    assert elsewhere.hits == []
+    refused = f"New-Tel's link to the recording of {kept.vpbx_id} is refused"
+    assert any(line.startswith(refused) for line in logged(caplog))
+    assert hidden not in the_bots_log(caplog) and "secret" not in the_bots_log(caplog)
+
+
+async def test_a_post_whose_recording_redirects_off_new_tel_is_given_up_before_anything_is_fetched(
+    world: World, elsewhere: Elsewhere, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe_with_records(world)
+    kept = await archived(world, answered(world.sandbox))
+    posts, now = RecordingPosts(world.services), int(time.time())
+    posts.enqueue([kept], now)
+    hidden = serve_hostile(world, elsewhere, "New-Tel's own, redirected")
+    with caplog.at_level(logging.DEBUG):
+        assert await posts.post_due(world.app.bot, now) == 0
+    (post,) = world.services.storage.recordings.posts(kept.vpbx_id)
+    assert post.state == "failed"
+    assert nothing_uploaded(world) and elsewhere.hits == []
+    assert hidden not in the_bots_log(caplog) and "/records/" not in the_bots_log(caplog)
+
+
 # --- /record ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", list(HOSTILE))
+async def test_record_of_a_link_new_tel_should_never_give_says_no_recording_and_uploads_nothing(
+    world: World, manager: object, elsewhere: Elsewhere, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    call = answered(world.sandbox)
+    hidden = serve_hostile(world, elsewhere, kind)
+    with caplog.at_level(logging.DEBUG):
+        assert await world.ask(MANAGER, f"/record {call.vpbx_id}") == "У этого звонка нет записи разговора."
+    assert nothing_uploaded(world) and elsewhere.hits == []
+    assert world.services.storage.recordings.file_id(call.vpbx_id) is None
+    said = the_bots_log(caplog)
+    assert hidden not in said and SECRET.decode() not in said
+
+
 async def test_record_of_an_old_call_is_resent_by_its_file_at_once(world: World, manager: object) -> None:
     call, file_id = old_call(world.sandbox), await a_telegram_file(world)
     storage = world.services.storage
@@ -356,9 +463,9 @@ async def test_record_asks_new_tel_when_telegram_lost_its_copy(world: World, man
     await world.ask(MANAGER, "/calls")
     world.services.storage.recordings.keep(call.vpbx_id, "a-file-telegram-does-not-know", now=int(time.time()))
     audio = await world.say(MANAGER, f"/record {call.vpbx_id}")
-    refused, by_url = world.sent("sendAudio", chat_id=MANAGER)
-    assert (refused.status, by_url.status) == (400, 200)
-    assert audio["file_url"] == f"{world.sandbox.url}/records/{call.vpbx_id}.wav"
+    refused, uploaded = world.sent("sendAudio", chat_id=MANAGER)
+    assert (refused.status, uploaded.status) == (400, 200)
+    assert audio["audio"]["file_name"] == f"{call.vpbx_id}.wav" and uploaded.files["audio"].data[:4] == b"RIFF"
     assert len(world.newtel_requests(RECORD_LINK)) == 1
     (entry,) = world.services.storage.audit.recent(action="record.fetch")  # listened once, tried two ways
     assert entry.target == call.vpbx_id

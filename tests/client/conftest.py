@@ -17,6 +17,6 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest.fixture
 async def client(sandbox: Sandbox) -> AsyncIterator[NewtelClient]:
     async with NewtelClient(
-        sandbox.access_key, sandbox.signing_key, sandbox.url, timeout=2, retry_backoff=0.01
+        sandbox.access_key, sandbox.signing_key, sandbox.url, timeout=2, retry_backoff=0.01, link_hosts=(sandbox.url,)
     ) as client:
         yield client

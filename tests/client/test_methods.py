@@ -124,7 +124,7 @@ async def test_record_link_serves_audio(client: NewtelClient, sandbox: Sandbox) 
     answered = sandbox.add_call(direction="in", status="answered")
     missed = sandbox.add_call(direction="in", status="no answer")
     link = await client.vpbx.get_call_record_link(answered.vpbx_id)
-    assert link.startswith(sandbox.url)
+    assert str(link) == f"{sandbox.url}/records/{answered.vpbx_id}.wav"
     with pytest.raises(newtel.RecordNotFound):
         await client.vpbx.get_call_record_link(missed.vpbx_id)
 

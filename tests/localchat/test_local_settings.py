@@ -26,3 +26,8 @@ def test_the_developers_shell_and_env_file_do_not_leak_in(monkeypatch: pytest.Mo
     assert settings.low_balance_threshold == Decimal("500")
     assert settings.admin_ids == () and settings.poll_interval == Settings.model_fields["poll_interval"].default
     assert settings.bot_language == "en" and settings.telegram_api_url == "http://127.0.0.1:9"
+
+
+def test_the_sandboxs_recordings_over_plain_http_are_allowed_by_name(tmp_path: Path) -> None:
+    local = local_settings(Endpoint(), Endpoint(), tmp_path / "bot.db")
+    assert local.newtel_recording_hosts == ("http://127.0.0.1:9",)

@@ -76,6 +76,21 @@ async def test_malformed_call_rows(api, sandbox):
     assert details["clid"] is None
 
 
+async def test_a_recording_link_that_leads_elsewhere(api, sandbox):
+    call = sandbox.add_call(status="answered")
+    own = f"{sandbox.url}/records/{call.vpbx_id}.wav"
+    sandbox.faults.record_link = "/proc/self/environ"
+    reply = await api("vpbx/get-call-record-link", {"vpbxId": call.vpbx_id})
+    assert reply.data["callRecordLink"] == "/proc/self/environ" and "Signature" in reply.headers
+    sandbox.faults.record_redirect = "http://127.0.0.1:9/secret"
+    async with api.session.get(own, allow_redirects=False) as served:
+        assert (served.status, served.headers["Location"]) == (302, "http://127.0.0.1:9/secret")
+    sandbox.faults.clear()
+    assert (await api.ok("vpbx/get-call-record-link", {"vpbxId": call.vpbx_id}))["callRecordLink"] == own
+    async with api.session.get(own, allow_redirects=False) as served:
+        assert served.status == 200
+
+
 async def test_disconnect_closes_without_an_answer(api, sandbox):
     sandbox.faults.disconnect(times=1, methods="call/start-simple-call")
     params = {
