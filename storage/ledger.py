@@ -84,7 +84,7 @@ class Ledger:
             """
             SELECT ledger.message_id FROM ledger JOIN chats USING (chat_id)
             WHERE ledger.chat_id = ? AND kind = 'board' AND ledger.message_id IS NOT NULL AND retired_at IS NULL
-                AND ledger.message_id IS NOT chats.board_message_id
+                AND ledger.message_id <> chats.board_message_id  -- (none while the chat has no board)
             ORDER BY ledger.id
             """,
             (chat_id,),
