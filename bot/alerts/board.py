@@ -40,7 +40,7 @@ from storage import Alert
 
 log = logging.getLogger(__name__)
 
-# How a board begins, in any language: a pinned message of the bot's that does is one.
+# How a board begins, in any language (its pointer too): a pinned message of the bot's that does is one.
 _BOARD_STARTS = tuple(
     Texts.strip(Texts(lang)(key, count=0)).split(":")[0]
     for lang in CATALOGS
@@ -225,15 +225,13 @@ class Board:
             ledger.retired(chat_id, message_id, now=int(time.time()))
 
     async def _empty(self, bot: Bot, chat_id: int, message_id: int) -> None:
-        stub = self._svc.chat_texts(chat_id)("board_stub")
-        for request in (
-            bot.edit_message_text(stub, chat_id=chat_id, message_id=message_id),
-            bot.unpin_chat_message(chat_id, message_id),
-        ):
-            try:
-                await request
-            except TelegramError as error:
-                log.info("The old board %s of chat %s: %s", message_id, chat_id, error)
+        """An old board that cannot be deleted, made harmless as far as Telegram lets it."""
+        with contextlib.suppress(TelegramError):
+            await bot.edit_message_text(
+                self._svc.chat_texts(chat_id)("board_stub"), chat_id=chat_id, message_id=message_id
+            )
+        with contextlib.suppress(TelegramError):
+            await bot.unpin_chat_message(chat_id, message_id)
 
     def _live(self, chat_id: int) -> list[Alert]:
         """The chat's live alerts the chat has been told of: not those held for the morning summary."""
