@@ -428,6 +428,8 @@ class FakeBotAPI:
         except BotApiError as e:
             return self._finish(call, e.status, _error_body(e))
         answer = self._finish(call, 200, {"ok": True, "result": result})
+        if rule is not None and rule.held:  # carried out, and the answer still on its way when the client dies
+            await self._wait_until(lambda: self._closed, None)
         if rule is not None and request.transport is not None:  # carried out, and the answer lost on the way
             request.transport.close()
         return answer

@@ -396,6 +396,8 @@ TEXTS: dict[str, str] = {
     "board_owner": " · 👤 {name}",
     "board_overdue": " · ⏰ overdue",
     "board_all_called_back": "✅ Everyone called back",
+    # A board's first message before its list is written in, and what an old or orphaned board is emptied to.
+    "board_stub": "📋 <b>Not called back</b>: the list is in the pinned message.",
     "board_cannot_pin": "📋 The list is above. I cannot pin it: give the bot the right to pin messages and send /board "
     "again.",
     "board_failed": "Could not post the list: Telegram did not answer. Try /board again a little later.",

@@ -397,6 +397,8 @@ TEXTS: dict[str, str] = {
     "board_owner": " · 👤 {name}",
     "board_overdue": " · ⏰ просрочен",
     "board_all_called_back": "✅ Все перезвонили",
+    # A board's first message before its list is written in, and what an old or orphaned board is emptied to.
+    "board_stub": "📋 <b>Не перезвонили</b>: список — в закреплённом сообщении.",
     "board_cannot_pin": "📋 Список выше. Закрепить его не могу: дайте боту право закреплять сообщения и повторите /board.",
     "board_failed": "Не получилось отправить список: Telegram не ответил. Попробуйте /board ещё раз чуть позже.",
     # --- deadlines, business hours and the morning summary (bot/alerts/deadlines.py, held.py, schedule.py) ---
