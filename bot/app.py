@@ -144,7 +144,7 @@ async def post_init(application: App) -> None:
             log.warning("NEWTEL_EVENTS_SECRET is set but LIVE_INTERVAL is 0: the doorbell has nothing to ring")
         else:
             doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
-            data.web = await web.serve(doorbell, settings.webhook_listen, settings.newtel_events_port)
+            data.web = await web.serve(doorbell, settings.newtel_events_listen, settings.newtel_events_port)
     sip.start(application)  # the desk phones' registration, beside the poll (SIP_OFFLINE_ALERT=0: not at all)
     digest.schedule_all(application)
     assert application.job_queue is not None
