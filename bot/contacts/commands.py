@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 RECENT_DAYS = 30  # the card counts the calls of these last days apart
 SEARCH_LIMIT = 30  # customers listed by /contacts
-IMPORT_MAX_BYTES = 5 * 1024 * 1024  # refused by the size Telegram states, and never read further than
+IMPORT_MAX_BYTES = 5 * 1024 * 1024  # refused by the size Telegram states, else the download stops past it
 IMPORT_DOWNLOAD_TIMEOUT = 60  # seconds for the whole file
 PREVIEW_TTL = 24 * 3600  # seconds a preview may be confirmed: later, the book may have moved on
 CALL_PAUSE = 60  # seconds: another press on one card's call button within them places nothing

@@ -83,13 +83,15 @@ def parse(filename: str, data: bytes) -> Parsed:
         raise Unusable("empty")
     deadline = _Deadline(MAX_SECONDS)
     if kind == "xlsx":
-        return parse_xlsx(data, deadline)
+        return _parse_xlsx(data, deadline)
     if kind == "vcf":
-        return parse_vcf(data, deadline)
-    return parse_csv(data, deadline)
+        return _parse_vcf(data, deadline)
+    return _parse_csv(data, deadline)
 
 
 class _Deadline:
+    """The time a file may take to read: a worker thread cannot be stopped, so the reading looks at the clock."""
+
     def __init__(self, seconds: float) -> None:
         self._at = time.monotonic() + seconds
 
@@ -227,7 +229,7 @@ def _looks_like_number(cell: str) -> bool:
     return bool(phones.TYPED_CHARS.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
 
 
-def parse_csv(data: bytes, deadline: _Deadline) -> Parsed:
+def _parse_csv(data: bytes, deadline: _Deadline) -> Parsed:
     """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text") or Windows-1251; ``;`` (as Russian Excel
     writes it), ``,`` or tab between the cells."""
     text = _decode(data)
@@ -288,7 +290,7 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def parse_xlsx(data: bytes, deadline: _Deadline) -> Parsed:
+def _parse_xlsx(data: bytes, deadline: _Deadline) -> Parsed:
     """The first sheet, by the same rules as a CSV, once ``_census`` found nothing that would cost openpyxl too
     much."""
     import openpyxl  # imported here: only imports pay for it
@@ -397,7 +399,7 @@ def _count(stream: IO[bytes], totals: Counter[str], deadline: _Deadline) -> None
 # --- vCard -------------------------------------------------------------------------------------------------
 
 
-def parse_vcf(data: bytes, deadline: _Deadline) -> Parsed:
+def _parse_vcf(data: bytes, deadline: _Deadline) -> Parsed:
     """Every TEL of each card under its FN (else N as "given family"); vCard 2.1 (quoted-printable, as Android
     exports Cyrillic), 3.0 and 4.0 (``tel:`` URIs)."""
     text = _decode(data)
@@ -455,11 +457,11 @@ def _properties(text: str, deadline: _Deadline) -> Iterator[tuple[int, str, list
         elif folded is not None and folded.soft_break():
             folded.add(raw, soft=True)
         else:
-            if folded is not None:
-                yield from folded.property()
+            if folded is not None and (found := folded.property()) is not None:
+                yield found
             folded = _Folded(number, raw)
-    if folded is not None:
-        yield from folded.property()
+    if folded is not None and (found := folded.property()) is not None:
+        yield found
 
 
 class _Folded:
@@ -470,6 +472,7 @@ class _Folded:
         self._line = line
         self._pieces: list[str] = []  # none empty, so the last one ends as the whole does
         self._head: str | None = None  # what comes before the first ":", once there is one
+        self._quoted_printable = False  # said in the head
         self.add(raw)
 
     def add(self, piece: str, *, soft: bool = False) -> None:
@@ -479,24 +482,21 @@ class _Folded:
                 self._pieces.pop()
         if self._head is None and ":" in piece:
             self._head = "".join(self._pieces) + piece.partition(":")[0]
+            self._quoted_printable = "QUOTED-PRINTABLE" in self._head.upper()
         if piece:
             self._pieces.append(piece)
 
     def soft_break(self) -> bool:
         """A quoted-printable value (vCard 2.1) that goes on in the next line."""
-        return (
-            self._head is not None
-            and "QUOTED-PRINTABLE" in self._head.upper()
-            and bool(self._pieces)
-            and self._pieces[-1].endswith("=")
-        )
+        return self._quoted_printable and self._pieces[-1].endswith("=")
 
-    def property(self) -> Iterator[tuple[int, str, list[str], str]]:
+    def property(self) -> tuple[int, str, list[str], str] | None:
+        """(line, NAME, parameters, value); None for a line without a ":"."""
         if self._head is None:
-            return
+            return None
         name, *params = self._head.split(";")
         value = "".join(self._pieces)[len(self._head) + 1 :]
-        yield self._line, name.rsplit(".", 1)[-1].strip().upper(), [p.upper() for p in params], value
+        return self._line, name.rsplit(".", 1)[-1].strip().upper(), [p.upper() for p in params], value
 
 
 def _lines(text: str) -> Iterator[str]:

@@ -252,11 +252,6 @@ def test_an_xlsx_no_excel_would_write_is_refused_as_such() -> None:
     assert refused_why("parts.xlsx", with_parts(NAMED, parts)) == "bad_xlsx"
 
 
-def test_an_xlsx_is_read_by_its_cells_not_by_the_size_its_dimension_claims() -> None:
-    data = spreadsheets.excel_like([["Имя", "Телефон"], ["Иван", IVAN]], dimension="A1:XFD1048576")
-    assert parse("wide.xlsx", data) == Parsed([(IVAN, "Иван")], [], lines=1, repeated=0)
-
-
 def test_a_vcard_value_folded_over_many_lines_is_read_in_linear_time() -> None:
     card = b"BEGIN:VCARD\r\nFN:Ivan\r\nNOTE:" + b" a\r\n" * 600_000 + b"TEL:89161234567\r\nEND:VCARD\r\n"
     started = time.monotonic()
