@@ -65,6 +65,7 @@ CASES: list[tuple[str, str, Callable[[], bytes]]] = [
     ("finding: 16,384-column dimension, rows from 190,001", "xlsx",
      lambda: xl.excel_like(xl.customers(3), first_row=190_001, dimension="A1:XFD1048576")),
     ("hostile: 250,001 shared strings", "xlsx", lambda: xl.shared_strings_bomb(250_001)),
+    ("hostile: 250,001 shared strings, said to be 1", "xlsx", lambda: xl.shared_strings_bomb(250_001, stated=1)),
     ("hostile: 40 rows of 16,384 cells", "xlsx", lambda: xl.huge_rows(40, 16_384)),
     ("hostile: one row of 70,000 cells", "xlsx", lambda: xl.huge_rows(1, 70_000)),
     ("hostile: a vCard value folded over 1.25 M lines", "vcf",

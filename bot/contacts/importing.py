@@ -354,12 +354,14 @@ def _count(stream: IO[bytes], totals: Counter[str], deadline: _Deadline) -> None
     depth = row_depth = in_row = 0  # row_depth: where the row being read began (0: outside rows)
     streamed = True
 
-    def start(name: str, _attributes: object) -> None:
+    def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal depth, row_depth, in_row, streamed
         depth += 1
         totals["elements"] += 1
         if depth == 1:
             streamed = name in _STREAMED
+            if name == _MAIN + "sst" and _number(attributes.get("uniqueCount")) > MAX_CELLS:
+                raise Unusable("too_many_cells")  # as Excel says: refused at once (a lie is counted below)
         if not streamed:
             totals["built"] += 1
         if row_depth:
@@ -394,6 +396,10 @@ def _count(stream: IO[bytes], totals: Counter[str], deadline: _Deadline) -> None
         parser.Parse(b"", True)
     except expat.ExpatError:
         pass
+
+
+def _number(text: str | None) -> int:
+    return int(text) if text is not None and text.isascii() and text.isdigit() else 0
 
 
 # --- vCard -------------------------------------------------------------------------------------------------

@@ -248,7 +248,7 @@ TEXTS: dict[str, str] = {
     "import_format": "“{file}” will not do: I take .csv, .xlsx and .vcf.",
     "import_too_big": "“{file}” is too big: I take up to {megabytes} MB. Split it into parts.",
     "import_too_big_unpacked": "The table “{file}” unpacks to more than {unpacked} MB. Keep only its name and number columns, or split it into parts. Nothing changed.",
-    "import_too_many_cells": "The table “{file}” has more than {cells} cells. Keep only its name and number columns, or split it into parts. Nothing changed.",
+    "import_too_many_cells": "The table “{file}” has more than {cells} cells (all its sheets together). Keep only the customers' sheet and, in it, the name and number columns, or split it into parts. Nothing changed.",
     "import_too_slow": "Reading “{file}” takes longer than {seconds} s. Split it into parts. Nothing changed.",
     "import_download_failed": "Could not get “{file}” from Telegram. Please send it again.",
     "import_not_text": "Cannot read “{file}”: it is not a text file in UTF-8 or Windows-1251. Nothing changed.",

@@ -232,7 +232,9 @@ NAMED = spreadsheets.excel_like([["Имя", "Телефон"], ["Иван", IVAN
 
 def test_an_xlsx_whose_parts_would_cost_openpyxl_too_much_is_refused_by_counting_them_first() -> None:
     # Each of these was read by openpyxl before: seconds of CPU and hundreds of MB for files of kilobytes.
-    assert refused_why("texts.xlsx", spreadsheets.shared_strings_bomb(importing.MAX_CELLS + 1)) == "too_many_cells"
+    too_many = importing.MAX_CELLS + 1
+    assert refused_why("texts.xlsx", spreadsheets.shared_strings_bomb(too_many)) == "too_many_cells"
+    assert refused_why("lying.xlsx", spreadsheets.shared_strings_bomb(too_many, stated=1)) == "too_many_cells"
     assert refused_why("cells.xlsx", spreadsheets.huge_rows(16, 16_384)) == "too_many_cells"
     styles = f'<styleSheet xmlns="{spreadsheets.NS}"><cellXfs>{"<xf/>" * 100_001}</cellXfs></styleSheet>'
     assert refused_why("styles.xlsx", with_parts(NAMED, {"xl/styles.xml": styles.encode()})) == "too_many_cells"
