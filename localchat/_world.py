@@ -77,6 +77,14 @@ class StoredFile:
     file_name: str | None
     mime_type: str | None
     url: str | None = None
+    stated_size: int | None = None  # the size the update and getFile say, when not its length (untrusted)
+
+    @property
+    def size(self) -> int | None:
+        """What Telegram says of its size."""
+        if self.stated_size is not None:
+            return self.stated_size
+        return None if self.data is None else len(self.data)
 
     @property
     def file_path(self) -> str:
