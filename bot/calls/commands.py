@@ -18,7 +18,7 @@ from bot.access.checks import Caller, requires, show_typing
 from bot.calllog import recordings
 from bot.calllog.ingest import as_call
 from bot.calllog.story import story
-from bot.calls import calling, listing, periods
+from bot.calls import calling, listing, numbers, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html, echo
@@ -116,6 +116,9 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     if datetime.now(UTC) - message.date > STALE_CALL:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
         await message.reply_text(texts("call_stale", command=echo(message.text or "/call")))
+        return
+    if isinstance(refused := await numbers.to_call(svc, typed), calling.CannotCall):  # before "typing…"
+        await message.reply_text(calling.why_not(refused, texts))
         return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)

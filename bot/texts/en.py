@@ -93,6 +93,8 @@ TEXTS: dict[str, str] = {
     "bad_number": "“{value}” does not look like a phone number. For example: +7 916 123-45-67 or 8 916 123 45 67.",
     "no_own_phone": "I don't know which phone to ring for you. Set it: /phone +7 916 123-45-67",
     "call_yourself": "That is your own phone: you cannot call yourself.",
+    "call_internal": "{number} is one of the company's internal numbers, and /call connects outside numbers only: that "
+    "is how New-Tel places calls. Ring a colleague from your desk phone. For example: /call +7 916 123-45-67",
     "no_caller_id": "The company has no external number to show the customer. Set DEFAULT_CALLER_ID.",
     "member_gone_call": "The member «{member}» you act as no longer exists at New-Tel, so you cannot call as them. Please ask an admin.",
     "call_not_recorded": "Call not started: the bot cannot write it to its log. Please try again in a minute.",
@@ -121,6 +123,10 @@ TEXTS: dict[str, str] = {
     "/call rings first: {rings}",
     "phone_usage": "Usage: /phone &lt;number&gt; — the phone I ring first for you. /phone off — reset.\nNow: {current}",
     "phone_set": "✅ I'll ring you at {phone} from now on.",
+    "phone_bad": "“{value}” is not a number New-Tel can ring: it takes a phone number or one of the company's "
+    "internal numbers. For example: /phone +7 916 123-45-67",
+    "phone_bad_internal": "“{value}” is not a number New-Tel can ring: it takes a phone number or one of the company's "
+    "internal numbers. For example: /phone +7 916 123-45-67 or /phone {internal}",
     "phone_cleared": "✅ Reset: I ring your member's personal or internal number.",
     "lang_usage": "Usage: /lang ru or /lang en",
     "lang_set": "Language: English.",

@@ -370,9 +370,11 @@ async def test_whoami_and_phone_show_which_phone_rings_first(world: World, manag
     )
     assert world.user(MANAGER).callback_phone is None  # type: ignore[union-attr]
     assert await world.ask(MANAGER, "/phone call me") == (
-        "«call me» не похоже на номер телефона. Например: +7 916 123-45-67 или 8 916 123 45 67."
+        "«call me» — на такой номер «Нью-Тел» позвонить не может: нужен номер телефона или внутренний номер компании. "
+        "Например: /phone +7 916 123-45-67 или /phone 101"
     )
-    assert {r.method for r in world.newtel_requests()} == {"company/get-members"}  # only who the members are (access)
+    # Who the members are (access), and the company's internal numbers (104 is one).
+    assert {r.method for r in world.newtel_requests()} == {"company/get-members", "company/get-numbers"}
 
 
 # --- language, help, menu -------------------------------------------------------------------------------------
