@@ -207,6 +207,7 @@ TEXTS: dict[str, str] = {
     "story_name": "<b>{name}</b>",
     "story_new": "🆕 new number",
     "story_nth": "{nth} call in {days} days",
+    "story_recent": "calls in {days} days: {count}",
     "story_before": "calls before: {count}",
     "story_last_talk_with": "last talk {day} with {who}, {talk}",
     "story_last_talk": "last talk {day}, {talk}",

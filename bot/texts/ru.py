@@ -208,6 +208,7 @@ TEXTS: dict[str, str] = {
     "story_name": "<b>{name}</b>",
     "story_new": "🆕 новый номер",
     "story_nth": "{nth} звонок за {days} дн.",
+    "story_recent": "звонков за {days} дн.: {count}",
     "story_before": "звонков раньше: {count}",
     "story_last_talk_with": "последний разговор {day}: {who}, {talk}",
     "story_last_talk": "последний разговор {day}, {talk}",
