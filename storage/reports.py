@@ -258,14 +258,14 @@ class Outcomes:
     open: int = 0  # still within the deadline
 
 
-def _closed_by_hand(conn: sqlite3.Connection, start: int, end: int) -> dict[int, str | None]:
-    """The period's misses whose alert was closed by hand (Done, in any chat): call id -> who closed it. One pass
-    over the period's alerted calls (alert_calls is keyed by chat first)."""
+def _closed_by_hand(conn: sqlite3.Connection, misses: Sequence[int]) -> dict[int, str | None]:
+    """Those of ``misses`` (call ids) whose alert was closed by hand (Done, in any chat): call id -> who closed it.
+    Each looked up by alert_calls' key (chat, call), for every chat there is: a few probes, not a month's scan."""
     rows = conn.execute(
-        "SELECT c.id, max(a.closed_name) FROM alert_calls ac JOIN alerts a ON a.id = ac.alert_id"
-        " JOIN calls c ON c.vpbx_id = ac.vpbx_id"
-        " WHERE a.close_reason = 'done' AND ac.started_at >= ? AND ac.started_at < ? GROUP BY c.id",
-        (start, end),
+        "SELECT c.id, max(a.closed_name) FROM json_each(?) j JOIN calls c ON c.id = j.value"
+        " JOIN alert_calls ac ON ac.chat_id IN (SELECT chat_id FROM chats) AND ac.vpbx_id = c.vpbx_id"
+        " JOIN alerts a ON a.id = ac.alert_id WHERE a.close_reason = 'done' GROUP BY c.id",
+        (dumps(list(misses)),),
     )
     return dict(rows.fetchall())
 
@@ -315,7 +315,7 @@ def outcomes(
         first_end = firsts[answer_id][1]
         if first_end is not None:
             spans.append((first_end, max(0, answered_start - first_end)))
-    closed = _closed_by_hand(conn, start, end) if unanswered else {}
+    closed = _closed_by_hand(conn, [row_id for (_, row_id), _ in unanswered.values()]) if unanswered else {}
     done = [customer for customer, ((_, row_id), _) in unanswered.items() if row_id in closed]
     still = [
         customer
@@ -350,7 +350,6 @@ def episodes(
     """The period's misses grouped into episodes (see the module's docstring), by customer then time; a miss that
     ended after ``open_after`` is still within its deadline (None: every deadline has passed)."""
     where, params = _period(start, end, numbers)
-    closed = _closed_by_hand(conn, start, end)
     rows = conn.execute(
         f"""
         WITH {_misses(where)}
@@ -361,16 +360,13 @@ def episodes(
         """,
         params,
     )
-    found: list[Episode] = []
-    group: list[tuple[Any, ...]] = []
+    groups: list[list[tuple[Any, ...]]] = []
     for row in rows:
-        if group and (row[1], row[3]) != (group[0][1], group[0][3]):
-            found.append(_episode(group, closed, open_after))
-            group = []
-        group.append(row)
-    if group:
-        found.append(_episode(group, closed, open_after))
-    return found
+        if not groups or (row[1], row[3]) != (groups[-1][0][1], groups[-1][0][3]):
+            groups.append([])
+        groups[-1].append(row)
+    closed = _closed_by_hand(conn, [group[-1][0] for group in groups if group[0][3] is None])
+    return [_episode(group, closed, open_after) for group in groups]
 
 
 def _episode(misses: list[tuple[Any, ...]], closed: dict[int, str | None], open_after: int | None) -> Episode:
