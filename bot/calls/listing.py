@@ -138,6 +138,7 @@ def render(
     )
     if about:
         header = Html(header + "\n" + about)
-    lines = [rows[i] if story is None else Html(rows[i] + "\n      " + story(calls[i])) for i in shown]
+    told = {i: story(calls[i]) if story is not None else "" for i in shown}
+    lines = [Html(rows[i] + "\n      " + told[i]) if told[i] else rows[i] for i in shown]
     text = Html(header + "\n" + "\n".join(lines) + "\n" + texts("calls_footer"))
     return text, keyboards.calls_pages(texts, query, page, len(layout))

@@ -8,11 +8,10 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.access.checks import Caller, requires
-from bot.calls import calling
+from bot.calls import calling, numbers
 from bot.context import Context
 from bot.formatting import format_for_people
-from bot.texts import Html, Texts, echo, language_named
-from newtel import phones
+from bot.texts import Html, Texts, language_named
 
 
 @requires("manager")
@@ -45,9 +44,9 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
         svc.storage.users.set_callback_phone(caller.user.telegram_id, None, now=now)
         await message.reply_text(texts("phone_cleared"))
         return
-    number = phones.source(typed)
-    if number is None:
-        await message.reply_text(texts("bad_number", value=echo(typed)))
+    number = await numbers.first_phone(svc, caller.user, typed)
+    if isinstance(number, calling.CannotCall):
+        await message.reply_text(calling.why_not(number, texts))
         return
     svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)
     await message.reply_text(texts("phone_set", phone=format_for_people(number)))

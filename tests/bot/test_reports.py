@@ -185,7 +185,7 @@ def expected_caption(seeded: Seeded, title: str, *, with_lost: bool = False) -> 
     if by_member:
         ranked = sorted(by_member.items(), key=lambda item: (item[0] is None, -item[1], item[0] or ""))
         more = f" …и ещё {len(ranked) - 5}" if len(ranked) > 5 else ""
-        lines.append("Кто перезвонил: " + ", ".join(f"{name or '—'} {n}" for name, n in ranked[:5]) + more)
+        lines.append("Кто перезвонил: " + ", ".join(f"{name or 'неизвестно кто'} {n}" for name, n in ranked[:5]) + more)
     lost = [misses for (_, misses, answer), kind in zip(found, kinds, strict=True) if kind == "lost"]
     if with_lost and lost:
         lost.sort(key=lambda misses: (-len(misses), -misses[-1].started_at, misses[0].customer))
@@ -202,7 +202,7 @@ def expected_caption(seeded: Seeded, title: str, *, with_lost: bool = False) -> 
     order = sorted(people.items(), key=lambda item: (item[0] is None, -(item[1][0] + item[1][1]), item[0] or ""))
     if order:
         lines.append("")
-    lines += [f"{name or '—'}: принял {a}, позвонил {p}, {duration(t)}" for name, (a, p, t) in order]
+    lines += [f"{name or 'неизвестно кто'}: принято {a}, исходящих {p}, {duration(t)}" for name, (a, p, t) in order]
     return lines
 
 
