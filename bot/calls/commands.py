@@ -57,10 +57,13 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
 async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     svc = caller.services
     if query.from_archive:  # past New-Tel's 24 hours; the poll keeps the archive current
-        window = periods.bounds(query.period, svc.settings.zone, datetime.now(UTC)) if query.period else (None, None)
-        if window is None:
-            return caller.texts("calls_bad_period", period=query.period), None
-        start, end = window
+        start: int | None = None
+        end: int | None = None
+        if query.period:
+            days = periods.read(query.period, svc.settings.zone, datetime.now(UTC))
+            if isinstance(days, periods.Refused):
+                return periods.refusal(days, query.period, caller.texts), None
+            start, end = days.start, days.end
         # The kind is asked of the archive, so a busy period's misses are not cut off by its other calls.
         kept = svc.storage.calls.find(
             number=query.number or None, start=start, end=end, kind=query.kind, limit=ARCHIVE_ROWS

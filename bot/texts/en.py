@@ -72,8 +72,11 @@ TEXTS: dict[str, str] = {
     "account_blocked": "⛔ <b>The company's account is blocked.</b> Top up the balance: while it is blocked, "
     "New-Tel only answers /balance.",
     # --- calls ---
-    "calls_usage": "Usage: /calls [missed|in|out|active] [period] [N | number]\nPeriod: today, yesterday, 7d, 28.11 or 25.11-28.11.\nFor example: /calls missed 20, /calls yesterday, /calls 7d +7 916 123-45-67",
-    "calls_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11 or 25.11-28.11.",
+    "calls_usage": "Usage: /calls [missed|in|out|active] [period] [N | number]\nPeriod: today, yesterday, 7d, 28.11, 25.11–28.11 or 28.11.2025.\nFor example: /calls missed 20, /calls yesterday, /calls 7d +7 916 123-45-67",
+    "calls_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11, 25.11–28.11 or 28.11.2025.",
+    "period_reversed": "“{period}” ends before it starts. Did you mean {instead}?",
+    "period_future": "“{period}” is still to come: today is {today}. This will do, for example: {instead}.",
+    "period_too_long": "“{period}” is longer than {max} days, the most one answer covers. For example: {instead}.",
     "calls_empty": "No calls ({kind}).",
     "calls_header": "📞 <b>Calls</b> ({kind}) — {first}–{last} of {total}, newest first:",
     "calls_row": "<code>{index:>2}</code> {when} {icon} {caller} → {dialled} · {state}",

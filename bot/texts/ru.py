@@ -72,8 +72,11 @@ TEXTS: dict[str, str] = {
     "account_blocked": "⛔ <b>Аккаунт компании заблокирован.</b> Пополните баланс: пока он заблокирован, "
     "«Нью-Тел» отвечает только на /balance.",
     # --- звонки ---
-    "calls_usage": "Использование: /calls [missed|in|out|active] [период] [N | номер]\nПериод: сегодня, вчера, 7д, 28.11 или 25.11-28.11.\nНапример: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67",
-    "calls_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11.",
+    "calls_usage": "Использование: /calls [missed|in|out|active] [период] [N | номер]\nПериод: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025.\nНапример: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67",
+    "calls_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025.",
+    "period_reversed": "В периоде «{period}» начало позже конца. Может быть, {instead}?",
+    "period_future": "«{period}» — ещё впереди: сегодня {today}. Подойдёт, например, {instead}.",
+    "period_too_long": "Период «{period}» длиннее {max} дней — за один раз столько не покажу. Например: {instead}.",
     "calls_empty": "Звонков нет ({kind}).",
     "calls_header": "📞 <b>Звонки</b> ({kind}) — {first}–{last} из {total}, новые сверху:",
     "calls_row": "<code>{index:>2}</code> {when} {icon} {caller} → {dialled} · {state}",
