@@ -127,8 +127,11 @@ TEXTS: dict[str, str] = {
     "phone_cleared": "✅ Reset: I ring your member's personal or internal number.",
     "lang_usage": "Usage: /lang ru or /lang en",
     "lang_set": "Language: English.",
-    "lang_set_chat": "This chat's alerts are in English now.",
-    "lang_chat_unknown": "The language is that of the chat's alerts: subscribe the chat first with /subscribe",
+    "lang_set_chat": "This chat is in English now: its alerts, its board and every answer here.",
+    "lang_set_private": "Done: in our private chat I write to you {language}. In the group, in the group's language, which an admin chooses.",
+    "in_language_ru": "in Russian",
+    "in_language_en": "in English",
+    "lang_chat_unknown": "A group's language goes with its alerts: subscribe the group first with /subscribe",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"

@@ -137,7 +137,7 @@ async def test_hours_are_shown_set_and_bad_input_changes_nothing(world: World) -
 
 
 async def test_sla_and_hours_in_english(world: World) -> None:
-    world.services.storage.users.set_language(ADMIN, "en", now=1)
+    world.services.storage.chats.set_language(GROUP, "en", now=1)  # the group's language, not the admin's own
     assert await world.ask(ADMIN, "/sla 45", chat_id=GROUP) == (
         "⏰ Done: 45 min to call back. Past it I remind here, past twice that the admins privately."
     )
