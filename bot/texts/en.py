@@ -44,6 +44,7 @@ TEXTS: dict[str, str] = {
     "deny_usage": "Usage: /deny &lt;telegram id&gt;",
     "deny_configured_admin": "This admin is listed in ADMIN_IDS; remove them there to revoke access.",
     "deny_done": "⛔ Access of user <code>{telegram_id}</code> revoked.",
+    "deny_already": "User <code>{telegram_id}</code> already had no access: nothing changed.",
     "deny_unknown": "⛔ User <code>{telegram_id}</code> will not be able to use the bot.",
     "users_header": "<b>Bot users</b>",
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
@@ -60,8 +61,14 @@ TEXTS: dict[str, str] = {
     "all_numbers": "all company numbers",
     "subscribed": "🔔 This chat now gets missed-call alerts: {numbers}.",
     "subscribed_balance": "💰 And balance alerts.",
+    "subscribed_off": "Turned off: {what}, as this /subscribe did not name them. To keep them too: {command}",
+    "option_balance": "balance alerts",
+    "option_records": "call recordings",
+    "option_sip": "desk phones",
+    "option_min_ring": "leaving out rings under {seconds} s",
     "unsubscribed": "🔕 This chat no longer gets alerts.",
     "not_subscribed": "This chat was not subscribed.",
+    "not_subscribed_yet": "This group gets no alerts yet. Subscribe it first: /subscribe",
     # --- balance ---
     "balance": "💰 <b>Balance:</b> {balance}\nCredit: {credit}\nSpent today: {day}\nSpent this month: {month}\n"
     "Status: {status}",
@@ -413,8 +420,8 @@ TEXTS: dict[str, str] = {
     "sla_is_off": "⏰ No callback deadline in this chat: I send no overdue reminders. Turn it on: /sla 15",
     "sla_set": "⏰ Done: {minutes} min to call back. Past it I remind here, past twice that the admins privately.",
     "sla_off": "⏰ Done: no callback deadline, no overdue reminders.",
-    "sla_usage": "I did not understand “{typed}”. The deadline is minutes from 1 to {max}: /sla 15, /sla 30; "
-    "/sla off — no deadline; /sla — see the current one.",
+    "sla_usage": "I did not understand “{typed}”. The deadline is minutes from 0 to {max}: /sla 15, /sla 30; "
+    "/sla 0 or /sla off — no deadline; /sla — see the current one.",
     "sla_business_hours": "Only business hours count: {hours}.",
     "hours_is": "🕘 This chat's business hours: <b>{hours}</b> ({zone}). Misses outside them come in one summary "
     "when the hours begin, and the callback deadline runs only within them. Change: /hours 09:00-19:00 mon-fri, "

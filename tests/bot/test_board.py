@@ -213,7 +213,7 @@ async def test_board_posts_it_anew_and_pins_it_or_says_why_it_cannot(bots: Start
         team.svc.storage.chats.unsubscribe(GROUP, now=2)
         team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
         refused = await tg.wait_for("sendMessage", chat_id=GROUP)
-        assert refused.params["text"] == "Чат и так не подписан."
+        assert refused.params["text"] == "Эта группа ещё не подписана на оповещения. Сначала подпишите её: /subscribe"
 
 
 def test_the_board_names_at_most_twenty_the_longest_waiting_first() -> None:
