@@ -22,6 +22,7 @@ from bot.calls import calling, listing, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html, echo
+from newtel import phones
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +121,20 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
         await message.reply_text(texts("call_stale", command=echo(message.text or "/call")))
         return
+    typed, extension = phones.split_extension(typed)
+    if isinstance(bad := calling.number_to_call(typed), calling.CannotCall):
+        await message.reply_text(calling.said(bad, texts))  # at once: "typing…" is for waiting on New-Tel
+        return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )
-    await message.reply_text(calling.said(outcome, texts))
+    said = calling.said(outcome, texts)
+    if extension is not None and not isinstance(outcome, calling.CannotCall):
+        note = texts("extension_left_out", extension=extension, number=format_for_people(outcome.plan.destination))
+        said = Html(note + "\n" + said)
+    await message.reply_text(said)
 
 
 @requires("manager")

@@ -1,5 +1,5 @@
 """Small answers that say what happened: a second /deny, /board before /subscribe, /sla's range, what a /subscribe
-turned off."""
+turned off, and no "typing…" after an answer given at once."""
 
 from __future__ import annotations
 
@@ -101,3 +101,14 @@ async def test_subscribing_again_names_what_it_turned_off_and_how_to_keep_it(
     assert len((await world.ask(ADMIN, turned_off.rsplit(": ", 1)[1], chat_id=GROUP)).splitlines()) == 5
     chat = world.services.storage.chats.get(GROUP)
     assert chat is not None and (chat.balance_alerts, chat.records, chat.sip, chat.min_ring) == (True, True, True, 5)
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_no_typing_after_a_call_refused_at_once(world: World, manager: object, language: str) -> None:
+    speaking(world, language)
+    refused = await world.ask(MANAGER, "/call abc")
+    assert refused.startswith(("«abc» не похоже на номер телефона", "“abc” does not look like a phone number"))
+    await world.ask(MANAGER, "/help")  # the /call was handled before it: a chat action it started would be in by now
+    assert world.sent("sendChatAction") == []
+    await world.ask(MANAGER, "/call +7 916 555-44-33")  # one that asks New-Tel shows it
+    assert [c.params["action"] for c in world.sent("sendChatAction", chat_id=MANAGER)] == ["typing"]
