@@ -140,6 +140,12 @@ TEXTS: dict[str, str] = {
     "in_language_ru": "in Russian",
     "in_language_en": "in English",
     "lang_chat_unknown": "A group's language goes with its alerts: subscribe the group first with /subscribe",
+    "unknown_command_closest": "There is no command {command}. Did you mean {closest}? What I can do: /help",
+    "unknown_command": "There is no command {command}. What I can do: /help",
+    "unknown_text": "I answer commands, which start with “/”. What I can do: /help",
+    "unknown_file": "To import customers from this file, reply to it with /import (or send it again with the caption "
+    "/import). .csv, .xlsx and .vcf will do.",
+    "unknown_file_manager": "I take files only to import customers, which an admin does. What I can do: /help",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
