@@ -216,8 +216,9 @@ def _is_name_head(head: str) -> bool:
 
 
 def _looks_like_number(cell: str) -> bool:
-    """Cheap, for telling columns apart: phone characters only, and at least 9 digits."""
-    return bool(phones.TYPED_CHARS.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
+    """Cheap, for telling columns apart: phone characters only (an extension after them aside), at least 9 digits."""
+    number, _ = phones.split_extension(cell)
+    return bool(phones.TYPED_CHARS.fullmatch(number)) and sum(ch.isdigit() for ch in number) >= 9
 
 
 def parse_csv(data: bytes) -> Parsed:

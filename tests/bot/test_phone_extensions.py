@@ -41,6 +41,8 @@ def test_an_imported_line_keeps_the_number_and_names_the_extension_it_left_out()
     parsed = importing.parse("a.csv", "Имя;Телефон\nИван;+7 495 111 22 33 доб. 5\nПётр;8 916 123-45-67\n".encode())
     assert parsed.rows == [(OFFICE, "Иван"), (MOBILE, "Пётр")] and parsed.unreadable == []
     assert parsed.extensions == [importing.Extension(2, OFFICE, "5")]
+    headless = importing.parse("b.csv", "Иван;+7 495 111 22 33 доб. 5\nПётр;8 916 123-45-67 x12\n".encode())
+    assert headless.rows == [(OFFICE, "Иван"), (MOBILE, "Пётр")] and len(headless.extensions) == 2
 
 
 def speaking(world: World, user: int, language: str) -> None:
