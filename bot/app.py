@@ -31,6 +31,7 @@ from bot.contacts import commands as contacts
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
 from bot.profile import commands as profile
+from bot.profile import unknown
 from bot.ratelimit import PatientRateLimiter
 from bot.reports import commands as reports
 from bot.reports import lost
@@ -125,6 +126,8 @@ def handlers() -> dict[int, Sequence[Any]]:
         CallbackQueryHandler(buttons.remind_me, pattern=cd.matches(cd.RemindMe)),
         CallbackQueryHandler(reminders.remind_call, pattern=cd.matches(cd.RemindCall)),
         CallbackQueryHandler(reminders.remind_done, pattern=cd.matches(cd.RemindDone)),
+        # Last: a message none of the above took gets a hint in private (a group only when it addresses the bot).
+        MessageHandler(unknown.LEFT_OVER, unknown.left_over),
     ]
     return {-1: guards, 0: features}
 

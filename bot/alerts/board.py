@@ -289,7 +289,7 @@ async def board_command(update: Update, context: Context, caller: Caller) -> Non
     assert chat is not None
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:
-        await caller.reply(texts("not_subscribed"))
+        await caller.reply(texts("not_subscribed_yet"))
         return
     posted = await context.application.bot_data.need_poller().board.post_again(context.bot, chat.id)
     if posted is Posted.UNPINNED:

@@ -23,6 +23,7 @@ from bot.calls import calling, listing, numbers, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html, echo
+from newtel import phones
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,13 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
 async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     svc = caller.services
     if query.from_archive:  # past New-Tel's 24 hours; the poll keeps the archive current
-        window = periods.bounds(query.period, svc.settings.zone, datetime.now(UTC)) if query.period else (None, None)
-        if window is None:
-            return caller.texts("calls_bad_period", period=query.period), None
-        start, end = window
+        start: int | None = None
+        end: int | None = None
+        if query.period:
+            days = periods.read(query.period, svc.settings.zone, datetime.now(UTC))
+            if isinstance(days, periods.Refused):
+                return periods.refusal(days, query.period, caller.texts), None
+            start, end = days.start, days.end
         # The kind is asked of the archive, so a busy period's misses are not cut off by its other calls.
         kept = svc.storage.calls.find(
             number=query.number or None, start=start, end=end, kind=query.kind, limit=ARCHIVE_ROWS
@@ -120,6 +124,7 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
         await message.reply_text(texts("call_stale", command=echo(message.text or "/call")))
         return
+    typed, extension = phones.split_extension(typed)
     if isinstance(refused := await numbers.to_call(svc, typed), calling.CannotCall):  # before "typing…"
         await message.reply_text(calling.why_not(refused, texts))
         return
@@ -128,7 +133,11 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )
-    await message.reply_text(calling.said(outcome, texts))
+    said = calling.said(outcome, texts)
+    if extension is not None and not isinstance(outcome, calling.CannotCall):
+        note = texts("extension_left_out", extension=extension, number=format_for_people(outcome.plan.destination))
+        said = Html(note + "\n" + said)
+    await message.reply_text(said)
 
 
 @requires("manager")

@@ -43,6 +43,7 @@ class Query:
 def parse_query(args: Sequence[str]) -> Query | None:
     """``[missed|in|out|active] [period] [N | number]`` in any order, the number as people type it; None when
     something else was given."""
+    args = periods.words(list(args))
     found = [periods.canonical(arg) for arg in args]
     period = next((p for p in found if p is not None), "")
     if sum(p is not None for p in found) > 1:

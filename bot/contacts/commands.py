@@ -46,13 +46,13 @@ IMPORT_FILE = (
 )
 
 
-def number_and_name(args: list[str]) -> tuple[str | None, str, str]:
-    """(international digits or None, the words typed as the number, the rest as the name) of "/name 8 916 123 45 67
-    Иван Петров": the number as ``phones.leading_number`` reads the first words."""
-    digits, taken = phones.leading_number(args)
+def number_and_name(args: list[str]) -> tuple[str | None, str | None, str, str]:
+    """(international digits or None, the extension typed after them or None, the words typed as the number, the rest
+    as the name) of "/name 8 916 123 45 67 Иван Петров": as ``phones.leading_number_and_extension`` reads them."""
+    digits, extension, taken = phones.leading_number_and_extension(args)
     if digits is None:
-        return None, " ".join(args[: max(taken, 1)]), ""
-    return digits, " ".join(args[:taken]), " ".join(args[taken:])
+        return None, None, " ".join(args[: max(taken, 1)]), ""
+    return digits, extension, " ".join(args[:taken]), " ".join(args[taken:])
 
 
 def clean_name(typed: str) -> str:
@@ -68,12 +68,14 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
     if not args:
         await caller.reply(texts("name_usage"))
         return
-    number, typed, rest = number_and_name(args)
+    number, extension, typed, rest = number_and_name(args)
     if number is None:
         await caller.reply(texts("bad_number", value=echo(typed)))
         return
     given = clean_name(rest)
-    note = None
+    notes: list[Html] = []
+    if extension is not None:
+        notes.append(texts("extension_left_out", extension=extension, number=format_for_people(number)))
     if given:
         if len(given) > importing.MAX_NAME:
             await caller.reply(texts("name_too_long", limit=importing.MAX_NAME))
@@ -81,8 +83,8 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
         if (hidden := names.hidden_character(given)) is not None:
             await caller.reply(texts("name_hidden_char", code=names.code_point(hidden)))
             return
-        note = _named(caller, number, given, origin="command")
-    text, keyboard = _card(caller, number, caller.user.telegram_id, note)
+        notes.append(_named(caller, number, given, origin="command"))
+    text, keyboard = _card(caller, number, caller.user.telegram_id, Html("\n".join(notes)) if notes else None)
     await caller.reply(text, reply_markup=keyboard)
 
 

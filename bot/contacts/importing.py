@@ -55,11 +55,19 @@ class Unreadable:
 
 
 @dataclass(frozen=True, slots=True)
+class Extension:
+    line: int
+    number: str  # international digits, as kept
+    extension: str  # as typed after it ("доб. 5": "5"), left out: New-Tel dials none
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     rows: list[tuple[str, str]]  # (international digits, name), one per number: a later line wins
     unreadable: list[Unreadable]
     lines: int  # lines with a customer in them (the header and blank lines not counted)
     repeated: int  # lines whose number an earlier line already had
+    extensions: list[Extension] = field(default_factory=list)  # lines read without the extension their number had
 
 
 class Unusable(Exception):
@@ -112,6 +120,7 @@ class _Book:
         self._unreadable: list[Unreadable] = []
         self._lines = 0
         self._repeated = 0
+        self._extensions: list[Extension] = []
 
     def add(self, line: int, number: str, name: str) -> None:
         number, name = number.strip(), " ".join(name.split())
@@ -120,6 +129,7 @@ class _Book:
         self._lines += 1
         if self._lines > MAX_ROWS:
             raise Unusable("too_many_rows")
+        number, extension = phones.split_extension(number)
         problem = _number_problem(number)
         digits = None if problem else phones.destination(number)
         if problem == "no_number":
@@ -137,9 +147,11 @@ class _Book:
                 self._repeated += 1
                 del self._named[digits]  # the later line wins, and takes the later place
             self._named[digits] = name
+            if extension is not None:
+                self._extensions.append(Extension(line, digits, extension))
 
     def parsed(self) -> Parsed:
-        return Parsed(list(self._named.items()), self._unreadable, self._lines, self._repeated)
+        return Parsed(list(self._named.items()), self._unreadable, self._lines, self._repeated, self._extensions)
 
 
 def _number_problem(number: str) -> Reason | None:
@@ -228,8 +240,9 @@ def _is_name_head(head: str) -> bool:
 
 
 def _looks_like_number(cell: str) -> bool:
-    """Cheap, for telling columns apart: phone characters only, and at least 9 digits."""
-    return bool(phones.TYPED_CHARS.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
+    """Cheap, for telling columns apart: phone characters only (an extension after them aside), at least 9 digits."""
+    number, _ = phones.split_extension(cell)
+    return bool(phones.TYPED_CHARS.fullmatch(number)) and sum(ch.isdigit() for ch in number) >= 9
 
 
 def _parse_csv(data: bytes, deadline: _Deadline) -> Parsed:

@@ -61,12 +61,16 @@ async def language(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(caller.texts("lang_usage"))
         return
     now = int(time.time())
-    if update.effective_chat.type != ChatType.PRIVATE and caller.user.is_admin:
-        # In a group, an admin sets the language of the group's alerts (their own replies keep theirs).
+    in_group = update.effective_chat.type != ChatType.PRIVATE
+    if in_group and caller.user.is_admin:
+        # In a group, an admin sets the group's language: of its alerts, its board and every answer there.
         changed = svc.storage.chats.set_language(update.effective_chat.id, wanted, now=now)
         await message.reply_text(Texts(wanted)("lang_set_chat") if changed else caller.texts("lang_chat_unknown"))
         return
     svc.storage.users.set_language(caller.user.telegram_id, wanted, now=now)
+    if in_group:  # the manager's own language is for the private chat; the group keeps its own
+        await message.reply_text(caller.texts("lang_set_private", language=caller.texts(f"in_language_{wanted}")))
+        return
     await message.reply_text(Texts(wanted)("lang_set"))
 
 

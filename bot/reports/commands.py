@@ -13,7 +13,6 @@ import functools
 import html
 import logging
 import math
-import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -192,14 +191,15 @@ async def asked_period(caller: Caller, args: Sequence[str] | None, default: str)
     """The period typed after the command (``default`` when none) as (its canonical spelling, start, end); None
     once the caller was told it is not one."""
     typed = " ".join(args or []) or default
-    # "25.11 - 28.11" is one period: the spaces around its dash are the typist's, not the period's.
-    period = periods.canonical(re.sub(r"\s*-\s*", "-", typed))
-    found = None if period is None else periods.bounds(period, caller.services.settings.zone, datetime.now(UTC))
-    if period is None or found is None:
+    period = periods.canonical(typed)
+    if period is None:
         await caller.reply(caller.texts("calls_bad_period", period=echo(typed)))
         return None
-    start, end = found
-    return period, start, end
+    days = periods.read(period, caller.services.settings.zone, datetime.now(UTC))
+    if isinstance(days, periods.Refused):
+        await caller.reply(periods.refusal(days, typed, caller.texts))
+        return None
+    return period, days.start, days.end
 
 
 @requires("manager")

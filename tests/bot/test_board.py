@@ -232,7 +232,7 @@ async def test_board_posts_it_anew_and_pins_it_or_says_why_it_cannot(bots: Start
         team.svc.storage.chats.unsubscribe(GROUP, now=2)
         team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
         refused = await tg.wait_for("sendMessage", chat_id=GROUP)
-        assert refused.params["text"] == "Чат и так не подписан."
+        assert refused.params["text"] == "Эта группа ещё не подписана на оповещения. Сначала подпишите её: /subscribe"
 
 
 def lists(tg: FakeBotAPI) -> list[dict[str, Any]]:

@@ -96,7 +96,7 @@ async def test_sla_is_shown_set_and_bad_input_changes_nothing(world: World) -> N
     assert chats.get(GROUP).sla_minutes == 30  # type: ignore[union-attr]
     for bad in ("abc", "-5", "10081", "30 часов", "1.5"):
         answer = await world.ask(ADMIN, f"/sla {bad}", chat_id=GROUP)
-        assert answer.startswith(f"Не понял «{bad}». Срок — число минут от 1 до 10080: /sla 15, /sla 30;"), answer
+        assert answer.startswith(f"Не понял «{bad}». Срок — число минут от 0 до 10080: /sla 15, /sla 30;"), answer
     assert chats.get(GROUP).sla_minutes == 30  # type: ignore[union-attr]
     assert (await world.ask(ADMIN, "/sla", chat_id=GROUP)).startswith("⏰ Срок перезвона в этом чате: 30 мин. Вышел")
     assert await world.ask(ADMIN, "/sla off", chat_id=GROUP) == (
@@ -137,12 +137,12 @@ async def test_hours_are_shown_set_and_bad_input_changes_nothing(world: World) -
 
 
 async def test_sla_and_hours_in_english(world: World) -> None:
-    world.services.storage.users.set_language(ADMIN, "en", now=1)
+    world.services.storage.chats.set_language(GROUP, "en", now=1)  # the group's language, not the admin's own
     assert await world.ask(ADMIN, "/sla 45", chat_id=GROUP) == (
         "⏰ Done: 45 min to call back. Past it I remind here, past twice that the admins privately."
     )
     answer = await world.ask(ADMIN, "/sla soon", chat_id=GROUP)
-    assert answer.startswith("I did not understand “soon”. The deadline is minutes from 1 to 10080: /sla 15")
+    assert answer.startswith("I did not understand “soon”. The deadline is minutes from 0 to 10080: /sla 15")
     assert await world.ask(ADMIN, "/hours 10-18 mon,wed,fri", chat_id=GROUP) == (
         "🕘 Done: business hours 10:00–18:00, Mon, Wed, Fri (Europe/Moscow). Misses outside them come in one "
         "summary when the hours begin."

@@ -142,7 +142,7 @@ async def test_only_admins_export_and_nothing_is_worked_out_for_a_period_that_is
     assert await world.ask(MANAGER, "/export") == "Эта команда доступна только администраторам."
     assert (await world.ask(STRANGER, "/export")).startswith("Извините, этот бот работает только для сотрудников")
     assert await world.ask(ADMIN, "/export 30.02") == (
-        "Такого периода нет: «30.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+        "Такого периода нет: «30.02». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
     )
     assert world.sent("sendDocument") == [] and world.sent("sendChatAction") == []
     assert world.services.storage.audit.recent(action="export") == []

@@ -139,7 +139,7 @@ async def test_lost_lists_whom_nobody_returned_and_who_never_called_again_most_a
     yesterday = datetime.now(ZONE).date() - timedelta(days=1)
     assert await world.ask(MANAGER, "/lost вчера") == f"✅ Потерянных за {yesterday:%d.%m.%Y} нет."
     assert await world.ask(MANAGER, "/lost 31.02") == (
-        "Такого периода нет: «31.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+        "Такого периода нет: «31.02». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
     )
     assert (await world.ask(STRANGER, "/lost")).startswith("Извините, этот бот работает только для сотрудников")
 

@@ -149,7 +149,7 @@ async def test_calls_says_when_there_are_none(world: World, manager: object) -> 
 async def test_calls_explains_its_usage_without_asking_new_tel(world: World, manager: object, arguments: str) -> None:
     assert await world.ask(MANAGER, f"/calls {arguments}") == (
         "Использование: /calls [missed|in|out|active] [период] [N | номер]\n"
-        "Период: сегодня, вчера, 7д, 28.11 или 25.11-28.11.\n"
+        "Период: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025.\n"
         "Например: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67"
     )
     assert {r.method for r in world.newtel_requests()} == {"company/get-members"}  # only who the members are (access)

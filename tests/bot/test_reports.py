@@ -240,7 +240,7 @@ async def test_report_is_of_today_by_default_and_a_period_that_is_none_is_refuse
     archive(world, history())  # days ago: nothing of it today
     for typed in ("31.02", "завтра", "0d"):
         assert await world.ask(MANAGER, f"/report {typed}") == (
-            f"Такого периода нет: «{typed}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+            f"Такого периода нет: «{typed}». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
         )
     assert world.sent("sendChatAction") == []  # nothing was worked out
     world.tg.send_text(MANAGER, "/report")
@@ -292,7 +292,7 @@ async def test_a_period_is_echoed_as_typed_and_one_with_spaces_around_its_dash_i
     seeded = history()
     archive(world, seeded)
     assert await world.ask(MANAGER, "/report 7d 8d") == (
-        "Такого периода нет: «7d 8d». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+        "Такого периода нет: «7d 8d». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
     )
     first, last = seeded.typed.split("-")
     world.tg.send_text(MANAGER, f"/report {first} - {last}")
