@@ -1,18 +1,26 @@
 """The boards and business-hours summaries the bot posts, each written down before it is sent (``intend``) and given
 its message once Telegram answers (``landed``). A row still without its message after that is one a kill or a lost
-answer left: the chat may hold what was sent (a stub, never a list: see ``bot.alerts.board`` and ``held``). Every
-board ever posted stays here until it is taken down (``retired``), so a crash never leaves a second one behind."""
+answer left: the chat may hold what was sent (a stub, never a list: see ``bot.alerts.board`` and ``held``); those of
+a summary are counted, so titles that keep landing unseen give way to alerts of their own. Every board ever posted
+stays here until it is taken down (``retired``), so a crash never leaves a second one behind."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlite_utils import Database
 
 from storage._db import dumps, one, write
 
 Kind = Literal["board", "summary"]
+
+
+class Unseen(NamedTuple):
+    """The summaries written down with an alert whose message the bot never learned (a kill or a lost answer)."""
+
+    titles: int  # how many
+    last_at: int  # when the last of them was written down
 
 
 class Ledger:
@@ -61,6 +69,21 @@ class Ledger:
                     " WHERE held AND chat_id = ? AND id IN (SELECT value FROM json_each(?))",
                     (message_id, row["chat_id"], row["alert_ids"]),
                 )
+
+    def unseen_summaries(self, chat_id: int) -> dict[int, Unseen]:
+        """The chat's live held alerts that went out in summaries Telegram may have posted unseen: alert id ->
+        those summaries (each left at most its title in the chat)."""
+        rows = self._db.execute(
+            """
+            SELECT alerts.id, count(*), max(ledger.created_at) FROM ledger, json_each(ledger.alert_ids) AS told
+            JOIN alerts ON alerts.id = told.value AND alerts.chat_id = ledger.chat_id
+            WHERE ledger.chat_id = ? AND kind = 'summary' AND ledger.message_id IS NULL
+                AND alerts.held AND alerts.state <> 'closed'
+            GROUP BY alerts.id
+            """,
+            (chat_id,),
+        )
+        return {alert_id: Unseen(titles, last_at) for alert_id, titles, last_at in rows}
 
     def adopt_board(self, chat_id: int, message_id: int, now: int) -> None:
         """A board of the bot's found in the chat (pinned) that storage did not know: written down as the chat's."""

@@ -59,3 +59,21 @@ def test_a_summary_releases_its_held_alerts_into_its_message_once_it_landed(stor
     assert [(r["kind"], r["alert_ids"], r["message_id"]) for r in rows(storage)] == [
         ("summary", f"[{told[0]},{told[1]}]", 55)
     ]
+
+
+def test_the_summaries_an_alert_went_out_in_unseen_are_counted_while_it_is_held(storage: Storage) -> None:
+    storage.chats.subscribe(CHAT, "Sales", [], False, now=1)
+    calls = [MissedCall(f"v{n}", f"7916000000{n}", "74950000000", 100 + n, 110 + n) for n in range(3)]
+    recorded = storage.alerts.record_missed_scheduled(CHAT, calls, now=200, schedule=lambda call: (None, True))
+    first, second, third = [r.alert_id for r in recorded if r.alert_id is not None]
+    storage.ledger.intend(CHAT, "summary", now=300, alert_ids=[first])  # a kill or a lost answer: never seen
+    storage.ledger.forget(storage.ledger.intend(CHAT, "summary", now=310, alert_ids=[first, second]))  # surely not
+    storage.ledger.intend(CHAT, "summary", now=320, alert_ids=[first, second])
+    storage.ledger.intend(CHAT, "board", now=330)
+    assert storage.ledger.unseen_summaries(CHAT) == {first: (2, 320), second: (1, 320)}
+    assert storage.ledger.unseen_summaries(-200) == {}
+
+    storage.ledger.landed(storage.ledger.intend(CHAT, "summary", now=340, alert_ids=[second, third]), 55, now=341)
+    assert storage.ledger.unseen_summaries(CHAT) == {first: (2, 320)}  # told in a summary seen: not held any more
+    assert storage.alerts.unhold([first]) == 1
+    assert storage.ledger.unseen_summaries(CHAT) == {}  # told on its own
