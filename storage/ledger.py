@@ -2,7 +2,8 @@
 its message once Telegram answers (``landed``). A row still without its message after that is one a kill or a lost
 answer left: the chat may hold what was sent (a stub, never a list: see ``bot.alerts.board`` and ``held``); those of
 a summary are counted, so titles that keep landing unseen give way to alerts of their own. Every board ever posted
-stays here until it is taken down (``retired``), so a crash never leaves a second one behind."""
+stays here until it is taken down (``retired``), so a crash never leaves a second one behind, and whether it is pinned
+is kept with it, so a kill or a failure between posting and pinning is made good later."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlite_utils import Database
 from storage._db import dumps, one, write
 
 Kind = Literal["board", "summary"]
+Pin = Literal["pinned", "refused"]  # refused: Telegram will not let the bot pin it (no right to pin)
 
 
 class Unseen(NamedTuple):
@@ -98,7 +100,31 @@ class Ledger:
                     (chat_id, message_id, now, now),
                 )
             conn.execute(
+                "UPDATE ledger SET pin = 'pinned' WHERE chat_id = ? AND kind = 'board' AND message_id = ?",
+                (chat_id, message_id),
+            )
+            conn.execute(
                 "UPDATE chats SET board_message_id = ?, updated_at = ? WHERE chat_id = ?", (message_id, now, chat_id)
+            )
+
+    def board_to_pin(self, chat_id: int) -> int | None:
+        """The chat's board when it is not pinned yet and Telegram has not refused to pin it."""
+        row = self._db.execute(
+            """
+            SELECT ledger.message_id FROM ledger JOIN chats USING (chat_id)
+            WHERE ledger.chat_id = ? AND kind = 'board' AND ledger.message_id = chats.board_message_id
+                AND pin IS NULL AND retired_at IS NULL
+            """,
+            (chat_id,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def pinned(self, chat_id: int, message_id: int, pin: Pin, now: int) -> None:
+        """What became of pinning the board ``message_id``: never asked again."""
+        with write(self._db) as conn:
+            conn.execute(
+                "UPDATE ledger SET pin = ?, updated_at = ? WHERE chat_id = ? AND kind = 'board' AND message_id = ?",
+                (pin, now, chat_id, message_id),
             )
 
     def stale_boards(self, chat_id: int) -> list[int]:
