@@ -285,8 +285,9 @@ class Board:
 
     async def _pin(self, bot: Bot, chat_id: int) -> bool:
         """The chat's board pinned, unless it is already or Telegram refused it before; False when Telegram refuses
-        now (no right to pin here: the board works unpinned). Failing on the way, it is left to the next refresh:
-        pinning a message twice changes nothing. A board not recorded yet is pinned once it is."""
+        now (no right to pin here: the board works unpinned). Failing on the way, it is left to the next refresh (a
+        pin that may have been made is asked again: pinning a pinned message is harmless). A board not recorded yet
+        is pinned once it is."""
         ledger = self._svc.storage.ledger
         message_id = None if chat_id in self._unrecorded else ledger.board_to_pin(chat_id)
         if message_id is None:
