@@ -638,10 +638,12 @@ def m010_ledger(db: Database) -> None:
 @migration
 def m011_board_pins(db: Database) -> None:
     """Whether each board is pinned, so a kill or a failure between posting a board and pinning it is made good at
-    a later refresh, and a refusal (no right to pin) is asked once per board, not at every refresh."""
+    a later refresh, and a refusal (no right to pin) is asked once per board, not at every refresh. And the summaries
+    never seen found without reading the ledger's year of boards and summaries (each round of the morning release)."""
     _script(
         db,
         """
+        CREATE INDEX ledger_unseen_summaries ON ledger (chat_id) WHERE kind = 'summary' AND message_id IS NULL;
         -- NULL: not pinned yet (a refresh pins it); 'refused': Telegram will not let the bot pin it.
         ALTER TABLE ledger ADD COLUMN pin TEXT CHECK (pin IN ('pinned', 'refused'));
         -- The boards posted so far were pinned right after they were posted, or refused: not asked again (an
