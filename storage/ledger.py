@@ -1,18 +1,28 @@
 """The boards and business-hours summaries the bot posts, each written down before it is sent (``intend``) and given
 its message once Telegram answers (``landed``). A row still without its message after that is one a kill or a lost
-answer left: the chat may hold what was sent (a stub, never a list: see ``bot.alerts.board`` and ``held``). Every
-board ever posted stays here until it is taken down (``retired``), so a crash never leaves a second one behind."""
+answer left: the chat may hold what was sent (a stub, never a list: see ``bot.alerts.board`` and ``held``); those of
+a summary are counted, so titles that keep landing unseen give way to alerts of their own. Every board ever posted
+stays here until it is taken down (``retired``), so a crash never leaves a second one behind, and whether it is pinned
+is kept with it, so a kill or a failure between posting and pinning is made good later."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlite_utils import Database
 
 from storage._db import dumps, one, write
 
 Kind = Literal["board", "summary"]
+Pin = Literal["pinned", "refused"]  # refused: Telegram will not let the bot pin it (no right to pin)
+
+
+class Unseen(NamedTuple):
+    """The summaries written down with an alert whose message the bot never learned (a kill or a lost answer)."""
+
+    titles: int  # how many
+    last_at: int  # when the last of them was written down
 
 
 class Ledger:
@@ -62,6 +72,21 @@ class Ledger:
                     (message_id, row["chat_id"], row["alert_ids"]),
                 )
 
+    def unseen_summaries(self, chat_id: int) -> dict[int, Unseen]:
+        """The chat's live held alerts that went out in summaries Telegram may have posted unseen: alert id ->
+        those summaries (each left at most its title in the chat)."""
+        rows = self._db.execute(
+            """
+            SELECT alerts.id, count(*), max(ledger.created_at) FROM ledger, json_each(ledger.alert_ids) AS told
+            JOIN alerts ON alerts.id = told.value AND alerts.chat_id = ledger.chat_id
+            WHERE ledger.chat_id = ? AND kind = 'summary' AND ledger.message_id IS NULL
+                AND alerts.held AND alerts.state <> 'closed'
+            GROUP BY alerts.id
+            """,
+            (chat_id,),
+        )
+        return {alert_id: Unseen(titles, last_at) for alert_id, titles, last_at in rows}
+
     def adopt_board(self, chat_id: int, message_id: int, now: int) -> None:
         """A board of the bot's found in the chat (pinned) that storage did not know: written down as the chat's."""
         with write(self._db) as conn:
@@ -75,7 +100,31 @@ class Ledger:
                     (chat_id, message_id, now, now),
                 )
             conn.execute(
+                "UPDATE ledger SET pin = 'pinned' WHERE chat_id = ? AND kind = 'board' AND message_id = ?",
+                (chat_id, message_id),
+            )
+            conn.execute(
                 "UPDATE chats SET board_message_id = ?, updated_at = ? WHERE chat_id = ?", (message_id, now, chat_id)
+            )
+
+    def board_to_pin(self, chat_id: int) -> int | None:
+        """The chat's board when it is not pinned yet and Telegram has not refused to pin it."""
+        row = self._db.execute(
+            """
+            SELECT ledger.message_id FROM ledger JOIN chats USING (chat_id)
+            WHERE ledger.chat_id = ? AND kind = 'board' AND ledger.message_id = chats.board_message_id
+                AND pin IS NULL AND retired_at IS NULL
+            """,
+            (chat_id,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def pinned(self, chat_id: int, message_id: int, pin: Pin, now: int) -> None:
+        """What became of pinning the board ``message_id``: never asked again."""
+        with write(self._db) as conn:
+            conn.execute(
+                "UPDATE ledger SET pin = ?, updated_at = ? WHERE chat_id = ? AND kind = 'board' AND message_id = ?",
+                (pin, now, chat_id, message_id),
             )
 
     def stale_boards(self, chat_id: int) -> list[int]:

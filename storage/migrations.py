@@ -633,3 +633,21 @@ def m010_ledger(db: Database) -> None:
         DELETE FROM kv WHERE substr(key, 1, 20) = 'alerts.held_summary.';
         """,
     )
+
+
+@migration
+def m011_board_pins(db: Database) -> None:
+    """Whether each board is pinned, so a kill or a failure between posting a board and pinning it is made good at
+    a later refresh, and a refusal (no right to pin) is asked once per board, not at every refresh. And the summaries
+    never seen found without reading the ledger's year of boards and summaries (each round of the morning release)."""
+    _script(
+        db,
+        """
+        CREATE INDEX ledger_unseen_summaries ON ledger (chat_id) WHERE kind = 'summary' AND message_id IS NULL;
+        -- NULL: not pinned yet (a refresh pins it); 'refused': Telegram will not let the bot pin it.
+        ALTER TABLE ledger ADD COLUMN pin TEXT CHECK (pin IN ('pinned', 'refused'));
+        -- The boards posted so far were pinned right after they were posted, or refused: not asked again (an
+        -- upgrade posts no "pinned a message" in every group).
+        UPDATE ledger SET pin = 'pinned' WHERE kind = 'board' AND message_id IS NOT NULL;
+        """,
+    )

@@ -10,7 +10,9 @@ One list per chat, whatever crashes: every board is written down in the ledger b
 pointer to the pinned list; its list is written in only once its message is recorded. A kill or a lost answer before
 that leaves the pointer, never a list nobody edits. Every board but the chat's own (replaced by ``/board`` or a new
 one, with a crash or Telegram in the way of taking it down) is deleted at the next refresh, or emptied into the
-pointer and unpinned when Telegram no longer lets it be deleted."""
+pointer and unpinned when Telegram no longer lets it be deleted. The pin is recorded too: a board a kill or Telegram
+kept from being pinned is pinned at a later refresh, and one Telegram refuses to pin (no right to) is not asked again
+until ``/board`` posts a new one."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from bot.access.checks import Caller, requires
 from bot.alerts.once import Unsent, send_once
 from bot.context import Context
 from bot.formatting import format_for_people, moment
+from bot.ratelimit import transient
 from bot.services import Services
 from bot.texts import CATALOGS, Html, Texts, echo
 from storage import Alert
@@ -89,7 +92,7 @@ def _digest(text: str) -> str:
 
 
 class Posted(enum.Enum):
-    PINNED = "pinned"
+    PINNED = "pinned"  # or to be, at a later refresh: Telegram failed on the way
     UNPINNED = "unpinned"  # the bot may not pin here
     FAILED = "failed"  # Telegram took nothing: a later reaction tries again
 
@@ -153,18 +156,20 @@ class Board:
                 message_id = await self._pinned_board(bot, chat_id)
             shown = None if message_id is None else await self._edit(bot, chat_id, message_id, text)
             if shown is None:  # none yet, or somebody deleted it (or Telegram will not edit it any more): a new one
-                shown = await self._post(bot, chat_id, text) is not Posted.FAILED
+                shown = await self._post(bot, chat_id, text)
             if shown:
+                await self._pin(bot, chat_id)
                 await self._retire_stale(bot, chat_id)
             return shown
 
     async def post_again(self, bot: Bot, chat_id: int) -> Posted:
         """``/board``: the board posted anew at the bottom of the chat and pinned; the old one is taken down."""
         async with self._locks[chat_id]:
-            posted = await self._post(bot, chat_id, self._text(chat_id, self._live(chat_id)))
-            if posted is not Posted.FAILED:
-                await self._retire_stale(bot, chat_id)
-            return posted
+            if not await self._post(bot, chat_id, self._text(chat_id, self._live(chat_id))):
+                return Posted.FAILED
+            pinned = await self._pin(bot, chat_id)
+            await self._retire_stale(bot, chat_id)
+            return Posted.PINNED if pinned else Posted.UNPINNED
 
     async def _edit(self, bot: Bot, chat_id: int, message_id: int, text: Html) -> bool | None:
         """The board ``message_id`` made to show ``text``: True when it does, False when Telegram failed (a later
@@ -261,10 +266,11 @@ class Board:
             self._unrecorded.pop(chat_id, None)
         return message_id
 
-    async def _post(self, bot: Bot, chat_id: int, text: Html) -> Posted:
+    async def _post(self, bot: Bot, chat_id: int, text: Html) -> bool:
         """A new board: written down, sent as a pointer to the pinned list (``board_stub``), recorded, and only then
-        given its list and pinned. A kill or a lost answer before the record leaves that pointer, never a second
-        list nobody edits; the board posted after it is the one pinned."""
+        given its list (the caller pins it). A kill or a lost answer before the record leaves that pointer, never a
+        second list nobody edits; the board posted after it is the one pinned. False when it is not (known to be) in
+        the chat."""
         ledger = self._svc.storage.ledger
         entry = ledger.intend(chat_id, "board", now=int(time.time()))
         stub = self._svc.chat_texts(chat_id)("board_stub")
@@ -272,15 +278,31 @@ class Board:
         if isinstance(sent, Unsent):
             if sent is not Unsent.MAYBE:  # surely not in the chat
                 ledger.forget(entry)
-            return Posted.FAILED
+            return False
         self._record(chat_id, entry, sent.message_id)
         await self._edit(bot, chat_id, sent.message_id, text)  # failing, the next reaction writes the list in
+        return True
+
+    async def _pin(self, bot: Bot, chat_id: int) -> bool:
+        """The chat's board pinned, unless it is already or Telegram refused it before; False when Telegram refuses
+        now (no right to pin here: the board works unpinned). Failing on the way, it is left to the next refresh (a
+        pin that may have been made is asked again: pinning a pinned message is harmless). A board not recorded yet
+        is pinned once it is."""
+        ledger = self._svc.storage.ledger
+        message_id = None if chat_id in self._unrecorded else ledger.board_to_pin(chat_id)
+        if message_id is None:
+            return True
         try:
-            await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
-        except TelegramError as error:  # no right to pin here: the board works unpinned
-            log.info("The board of chat %s not pinned (%s)", chat_id, error)
-            return Posted.UNPINNED
-        return Posted.PINNED
+            await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+        except TelegramError as error:
+            if transient(error):
+                log.info("The board of chat %s not pinned yet (%s: %s)", chat_id, type(error).__name__, error)
+                return True
+            log.info("The board of chat %s may not be pinned (%s)", chat_id, error)
+            ledger.pinned(chat_id, message_id, "refused", now=int(time.time()))
+            return False
+        ledger.pinned(chat_id, message_id, "pinned", now=int(time.time()))
+        return True
 
 
 @requires("admin", group_only=True)

@@ -11,14 +11,18 @@ summary is therefore written down in the ledger before it is sent, and sent as i
 Only once its message is recorded are its alerts released into it, and delivery writes their lines and buttons in (and
 edits it from then on). So what a crash leaves behind is at most that title; its alerts, still held, are told in the
 next summary. Nobody is shown twice, and no button is left on a message the bot does not know. The holds are in the
-alerts table, so a restart loses none."""
+alerts table, so a restart loses none.
+
+Telegram slow to answer (PTB raises TimedOut, yet the message lands) would leave a title a round. So the ledger counts
+the titles each alert went out in unseen: after the second the chat waits longer for each (1 min, then 2), and after
+MAX_TITLES its alerts go one per message, as alerts that were never held: a few titles at most, and nobody lost."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from telegram import Bot
@@ -29,6 +33,7 @@ from bot.alerts.hours import Hours
 from bot.alerts.once import Unsent, send_once
 from bot.services import Services
 from storage import Alert
+from storage.ledger import Unseen
 
 if TYPE_CHECKING:
     from bot.context import App, Context
@@ -39,6 +44,7 @@ JOB_NAME = "business-hours"
 INTERVAL = 30.0  # seconds: the summary comes at most this long after the hours begin
 FIRST_CHECK = 3.0
 SUMMARY_CUSTOMERS = 8  # per message: two rows of buttons each, and their lines, stay well inside Telegram's limits
+MAX_TITLES = 3  # summaries an alert may go out in unseen before it goes on its own
 
 
 class HeldAlerts:
@@ -66,6 +72,13 @@ class HeldAlerts:
             hours = Hours.of(chat)
             if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
+            unseen = storage.ledger.unseen_summaries(chat_id)
+            if _waits(unseen, now):
+                continue
+            alone = {alert_id for alert_id, told in unseen.items() if told.titles >= MAX_TITLES}
+            if alone:
+                log.warning("%d alert(s) of chat %s go one by one: their summary was never seen", len(alone), chat_id)
+                released += storage.alerts.unhold(alone)
             held = storage.alerts.held_for(chat_id)
             for first in range(0, len(held), SUMMARY_CUSTOMERS):
                 summarized = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
@@ -113,6 +126,15 @@ class HeldAlerts:
         if told:
             await self._delivery.deliver(bot, told[0].id)
         return True
+
+
+def _waits(unseen: Mapping[int, Unseen], now: int) -> bool:
+    """Whether the chat's next summary waits: one after a title that may have landed unseen goes at the next round (a
+    kill leaves one such), from the second on after twice as long each time; MAX_TITLES bounds it."""
+    if not unseen:
+        return False
+    titles, last_at = max(told.titles for told in unseen.values()), max(told.last_at for told in unseen.values())
+    return titles > 1 and now < last_at + INTERVAL * 2 ** (titles - 1)
 
 
 def start(application: App) -> HeldAlerts:

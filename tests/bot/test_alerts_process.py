@@ -305,3 +305,29 @@ async def test_kill_9_in_the_middle_of_a_board_post_leaves_one_board(parts: tupl
     assert await bot.stop(signal.SIGTERM) == 0
     (board,) = lists_in_chat(tg)
     assert str(board["text"]).startswith("📋 Не перезвонили: 2") and tg.pinned(GROUP) == board["message_id"]
+
+
+async def test_kill_9_between_a_boards_record_and_its_pin_leaves_it_pinned(
+    parts: tuple[Sandbox, FakeBotAPI, Path],
+) -> None:
+    sandbox, tg, database = parts
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"  # a board on /board only
+    await bot.start()
+    await wait_until(lambda: polls(sandbox) >= 1)
+    miss(sandbox, "79160000501")
+    await wait_until(lambda: sent_to_group(tg, "79160000501") == 1)
+    tg.faults.hold_answer(methods="editMessageText")  # the board recorded, its list written in: killed before the pin
+    mark = tg.mark()
+    tg.send_text(ADMIN, "/board", chat_id=GROUP)
+    await wait_until(lambda: any(c.method == "editMessageText" and c.ok for c in tg.calls[mark:]))
+    assert await bot.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert tg.pinned(GROUP) is None
+
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"
+    await bot.start()
+    (board,) = lists_in_chat(tg)
+    await wait_until(lambda: tg.pinned(GROUP) == board["message_id"])  # the next refresh pins it
+    assert await bot.stop(signal.SIGTERM) == 0
+    assert len([c for c in tg.calls if c.method == "pinChatMessage"]) == 1

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import ratelimit
 from bot.alerts.board import MAX_LINES, render_board
 from bot.alerts.poller import poller
 from bot.app import build_application, running
@@ -183,6 +184,25 @@ async def test_a_board_the_bot_may_not_pin_still_works_and_a_restart_posts_no_se
         team.tg.press(ADMIN, message, button="✅ Готово")
         await board_says(team, "✅ Все перезвонили")
         assert team.tg.message(GROUP, board["message_id"])["text"] == "✅ Все перезвонили"  # type: ignore[index]
+    assert len([c for c in tg.calls if c.method == "pinChatMessage"]) == 1  # refused: not asked at each refresh
+
+
+async def test_a_board_telegram_failed_to_pin_is_pinned_at_a_later_refresh_once(
+    bots: Started, tg: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # Telegram failing past the request's own retries
+    tg.faults.fail(500, methods="pinChatMessage", times=1000)
+    async with bots() as team:
+        team.miss(clid=A)
+        await team.alert_for(A)
+        board = await board_says(team, "📋 Не перезвонили: 1")
+        await team.poller.board.settled()  # the pin given up
+        assert tg.pinned(GROUP) is None
+        tg.faults.clear()
+        await tg.wait_for("pinChatMessage", chat_id=GROUP, ok=True, timeout=5)
+        assert tg.pinned(GROUP) == board["message_id"]
+        await team.poller.wait_cycles(3)
+        assert len([c for c in tg.calls if c.method == "pinChatMessage" and c.ok]) == 1  # not again at each refresh
 
 
 async def test_a_board_posted_just_before_a_crash_is_taken_back_not_posted_again(bots: Started, tg: FakeBotAPI) -> None:

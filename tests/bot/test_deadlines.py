@@ -527,6 +527,33 @@ async def test_a_summary_whose_answer_was_lost_is_told_again_and_nobody_is_shown
     assert {a.message_id for a in world.services.storage.alerts.open_for(GROUP)} == {summary["message_id"]}
 
 
+async def test_a_summary_whose_answers_keep_getting_lost_backs_off_then_tells_its_alerts_on_their_own(
+    world: World,
+) -> None:
+    hours, opening = closed_today_and_tomorrow()
+    await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
+    miss(world)
+    await poll(world)
+    release, bot = HeldAlerts(world.services, poller(world.app).delivery), world.app.bot
+    world.tg.faults.lose_answer(times=1000, methods="sendMessage")  # a slow Telegram: each lands, its answer never
+    titles, alone = [], []
+    for round_ in range(20):  # ten minutes of the job's rounds
+        await release.release_due(bot, now=int(opening + held.INTERVAL * round_))
+        titles.append(len(texts_of(world, "🌅")))
+        alone.append(len(texts_of(world, "📵")))
+    # A title at 0 s, the next round (a kill leaves one such), then 60 s later; no more, where each round posted one.
+    assert [r for r in range(20) if titles[r] > ([0, *titles][r])] == [0, 1, 3]
+    # 120 s after the third, the alert goes on its own, once; it is not held any more.
+    assert [r for r in range(20) if alone[r] > ([0, *alone][r])] == [7] and alone[-1] == 1
+    assert not alert(world).held
+    assert all((m["text"], buttons(m)) == ("🌅 Пропущенные в нерабочее время: 1", []) for m in texts_of(world, "🌅"))
+
+    world.tg.faults.clear()  # Telegram answers again: the alert's message is known, with its buttons
+    await poll(world)
+    own = world.tg.message(GROUP, alert(world).message_id or 0)
+    assert own is not None and own["text"].startswith("📵") and shown(CUSTOMER) in own["text"] and buttons(own)
+
+
 async def test_a_deleted_summary_is_posted_again_with_what_is_still_open(world: World) -> None:
     summary = await morning_summary(world, CUSTOMER, OTHER)
     await world.app.bot.delete_message(GROUP, summary["message_id"])  # somebody deleted it

@@ -14,12 +14,16 @@ def test_a_board_is_written_down_before_it_is_sent_and_becomes_the_chats_once_it
     first = storage.ledger.intend(CHAT, "board", now=10)
     assert rows(storage) == [
         {"id": first, "chat_id": CHAT, "kind": "board", "alert_ids": "[]", "message_id": None, "retired_at": None,
-         "created_at": 10, "updated_at": 10},
+         "created_at": 10, "updated_at": 10, "pin": None},
     ]  # fmt: skip
     assert storage.chats.get(CHAT).board_message_id is None  # type: ignore[union-attr]
+    assert storage.ledger.board_to_pin(CHAT) is None  # nothing to pin before Telegram answered
     storage.ledger.landed(first, 7, now=11)
     assert storage.chats.get(CHAT).board_message_id == 7  # type: ignore[union-attr]
     assert storage.ledger.stale_boards(CHAT) == []
+    assert storage.ledger.board_to_pin(CHAT) == 7
+    storage.ledger.pinned(CHAT, 7, "pinned", now=11)
+    assert storage.ledger.board_to_pin(CHAT) is None
 
     lost = storage.ledger.intend(CHAT, "board", now=12)  # a kill or a lost answer: it never gets its message
     surely_not = storage.ledger.intend(CHAT, "board", now=13)
@@ -28,16 +32,20 @@ def test_a_board_is_written_down_before_it_is_sent_and_becomes_the_chats_once_it
     storage.ledger.landed(newer, 9, now=15)
     assert storage.chats.get(CHAT).board_message_id == 9  # type: ignore[union-attr]
     assert storage.ledger.stale_boards(CHAT) == [7]  # replaced: to be taken down
+    assert storage.ledger.board_to_pin(CHAT) == 9  # the chat's own, not the one it replaced
+    storage.ledger.pinned(CHAT, 9, "refused", now=15)  # no right to pin here: not asked again
+    assert storage.ledger.board_to_pin(CHAT) is None
     storage.ledger.retired(CHAT, 7, now=16)
     assert storage.ledger.stale_boards(CHAT) == []
-    assert [(r["id"], r["message_id"], r["retired_at"]) for r in rows(storage)] == [
-        (first, 7, 16), (lost, None, None), (newer, 9, None)
+    assert [(r["id"], r["message_id"], r["retired_at"], r["pin"]) for r in rows(storage)] == [
+        (first, 7, 16, "pinned"), (lost, None, None, None), (newer, 9, None, "refused")
     ]  # fmt: skip
 
     storage.ledger.adopt_board(CHAT, 11, now=17)  # found pinned, unknown to storage
     storage.ledger.adopt_board(CHAT, 11, now=18)  # found again: written down once
     assert storage.chats.get(CHAT).board_message_id == 11  # type: ignore[union-attr]
     assert storage.ledger.stale_boards(CHAT) == [9]
+    assert (rows(storage)[-1]["message_id"], rows(storage)[-1]["pin"]) == (11, "pinned")  # it was found pinned
 
     assert storage.chats.move(CHAT, -200, now=19)  # a supergroup now: its boards follow it
     assert storage.ledger.stale_boards(-200) == [9]
@@ -59,3 +67,21 @@ def test_a_summary_releases_its_held_alerts_into_its_message_once_it_landed(stor
     assert [(r["kind"], r["alert_ids"], r["message_id"]) for r in rows(storage)] == [
         ("summary", f"[{told[0]},{told[1]}]", 55)
     ]
+
+
+def test_the_summaries_an_alert_went_out_in_unseen_are_counted_while_it_is_held(storage: Storage) -> None:
+    storage.chats.subscribe(CHAT, "Sales", [], False, now=1)
+    calls = [MissedCall(f"v{n}", f"7916000000{n}", "74950000000", 100 + n, 110 + n) for n in range(3)]
+    recorded = storage.alerts.record_missed_scheduled(CHAT, calls, now=200, schedule=lambda call: (None, True))
+    first, second, third = [r.alert_id for r in recorded if r.alert_id is not None]
+    storage.ledger.intend(CHAT, "summary", now=300, alert_ids=[first])  # a kill or a lost answer: never seen
+    storage.ledger.forget(storage.ledger.intend(CHAT, "summary", now=310, alert_ids=[first, second]))  # surely not
+    storage.ledger.intend(CHAT, "summary", now=320, alert_ids=[first, second])
+    storage.ledger.intend(CHAT, "board", now=330)
+    assert storage.ledger.unseen_summaries(CHAT) == {first: (2, 320), second: (1, 320)}
+    assert storage.ledger.unseen_summaries(-200) == {}
+
+    storage.ledger.landed(storage.ledger.intend(CHAT, "summary", now=340, alert_ids=[second, third]), 55, now=341)
+    assert storage.ledger.unseen_summaries(CHAT) == {first: (2, 320)}  # told in a summary seen: not held any more
+    assert storage.alerts.unhold([first]) == 1
+    assert storage.ledger.unseen_summaries(CHAT) == {}  # told on its own

@@ -26,6 +26,7 @@ MIGRATION_NAMES = [
     "m008_owners",
     "m009_attempts",
     "m010_ledger",
+    "m011_board_pins",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -189,6 +190,7 @@ V7_ROWS: dict[str, list[dict[str, Any]]] = {}  # V6's as m007 left them
 V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hours and answers are its triggers')
 V8_ROWS: dict[str, list[dict[str, Any]]] = {}  # V7's as m008 left them
 V9_ROWS: dict[str, list[dict[str, Any]]] = {}  # V8's as m009 left them
+V10_ROWS: dict[str, list[dict[str, Any]]] = {}  # V9's as m010 left them
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
     1: V1_ROWS,
@@ -200,6 +202,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     7: V7_ROWS,
     8: V8_ROWS,
     9: V9_ROWS,
+    10: V10_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -361,6 +364,13 @@ V9_ROWS.update(
         if table != "call_hours"
     }
 )
+V10_ROWS.update(
+    {
+        table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id"}} for row in rows]
+        for table, rows in upgraded(V9_ROWS).items()
+        if table != "call_hours"
+    }
+)
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -487,7 +497,7 @@ def test_m010_writes_down_the_boards_posted_and_a_summary_marked_before_a_crash(
     db.execute(kv, ("alerts.held_summary.-2", "[3,4]", 7))  # the held alerts of a summary its crash left unknown
     db.execute(kv, ("alerts.held_summary.-9", "[5]", 8))  # of a chat that is gone: nothing to tell
     db.execute(kv, ("alerts.baseline", '{"at":1,"known":[]}', 9))
-    migrate(db, now=2)
+    migrate(db, upto=10, now=2)
     assert list(db.query("SELECT * FROM ledger ORDER BY id")) == [
         {"id": 1, "chat_id": -1, "kind": "board", "alert_ids": "[]", "message_id": 42, "retired_at": None,
          "created_at": 5, "updated_at": 5},
@@ -495,3 +505,20 @@ def test_m010_writes_down_the_boards_posted_and_a_summary_marked_before_a_crash(
          "created_at": 7, "updated_at": 7},
     ]  # fmt: skip
     assert [key for (key,) in db.execute("SELECT key FROM kv")] == ["alerts.baseline"]
+
+
+def test_m011_counts_the_boards_posted_so_far_as_pinned() -> None:
+    db = Database(memory=True)
+    migrate(db, upto=10, now=1)
+    db.execute("INSERT INTO chats (chat_id, subscribed, created_at, updated_at) VALUES (-1, 1, 1, 1)")
+    ledger = (
+        "INSERT INTO ledger (chat_id, kind, alert_ids, message_id, created_at, updated_at) VALUES (-1, ?, ?, ?, 2, 2)"
+    )
+    db.execute(ledger, ("board", "[]", 42))  # posted, and pinned right after (or refused) by the code before
+    db.execute(ledger, ("board", "[]", None))  # a kill or a lost answer: no message known
+    db.execute(ledger, ("summary", "[3]", 43))
+    migrate(db, now=3)
+    assert db.execute("SELECT kind, message_id, pin FROM ledger ORDER BY id").fetchall() == [
+        ("board", 42, "pinned"), ("board", None, None), ("summary", 43, None)
+    ]  # fmt: skip
+    assert Storage(db).ledger.board_to_pin(-1) is None  # an upgrade pins nothing again
