@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     @field_validator("newtel_recording_hosts", mode="before")
     @classmethod
     def _link_hosts(cls, value: object) -> object:
-        hosts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        hosts = newtel.parse_link_hosts(value) if isinstance(value, str) else value
         if isinstance(hosts, list | tuple) and not all(isinstance(h, str) and newtel.is_link_host(h) for h in hosts):
             raise ValueError("must be host names (web.new-tel.net), host:port or http(s)://host[:port], by commas")
         return hosts

@@ -44,6 +44,13 @@ def wait_asked(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
+def _asked_to_wait(seconds: float) -> RetryAfter:
+    """The 429 Telegram would answer while its wait lasts."""
+    with warnings.catch_warnings():  # its constructor reads the deprecated int
+        warnings.simplefilter("ignore")
+        return RetryAfter(dtm.timedelta(seconds=seconds))
+
+
 def transient(error: TelegramError) -> bool:
     """A failure worth retrying: 5xx answers, network errors and timeouts (``NetworkError``, less the 400s PTB
     files under it), and 429."""
@@ -63,10 +70,23 @@ class PatientRateLimiter(AIORateLimiter):
     budget per request: the 429s whose wait fits in ``RETRY_BUDGET`` are waited out and the request made again, and
     Telegram's 5xx answers and network failures are retried for as long, so a command's reply survives a storm the
     way an alert does. A wait past the budget is not waited: the 429 is raised at once, for the caller to log once
-    (a reply is dropped; an alert waits for the next look). A refusal (400 and the like: ``BadRequest``) is final."""
+    (a reply is dropped; an alert waits for the next look). A refusal (400 and the like: ``BadRequest``) is final.
+
+    Until a 429's wait is over, nothing more goes to its chat (to every chat when the request had none): Telegram
+    lengthens the wait of a bot that keeps sending. Such a request waits out what is left if its budget allows,
+    else it is refused with that ``RetryAfter`` at once, without asking Telegram."""
 
     def __init__(self, **limits: Any) -> None:
         super().__init__(max_retries=sys.maxsize, **limits)  # 429s are bounded by the budget, not counted
+        self._held: dict[str | None, float] = {}  # until when (loop time) Telegram asked a chat (None: all) to wait
+
+    def _hold(self, chat: str | None, until: float, now: float) -> None:
+        self._held = {key: end for key, end in self._held.items() if end > now}  # the waits that are over, forgotten
+        self._held[chat] = max(until, self._held.get(chat, until))
+
+    def _left(self, chat: str | None, now: float) -> float:
+        """Seconds left of the waits Telegram asked for that hold a request to ``chat``."""
+        return max(self._held.get(None, now), self._held.get(chat, now)) - now
 
     async def process_request(
         self,
@@ -79,12 +99,19 @@ class PatientRateLimiter(AIORateLimiter):
     ) -> Any:
         loop = asyncio.get_running_loop()
         give_up, delay = loop.time() + RETRY_BUDGET, _FIRST_DELAY
+        chat = None if data.get("chat_id") is None else str(data["chat_id"])
 
         async def within_budget(*args: Any, **kwargs: Any) -> Any:
+            while (left := self._left(chat, loop.time())) > 0:
+                if loop.time() + left > give_up:
+                    raise _PastTheBudget(_asked_to_wait(left))
+                await asyncio.sleep(left)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:  # AIORateLimiter waits out what reaches it
-                if loop.time() + wait_asked(error) > give_up:
+                now = loop.time()
+                self._hold(chat, now + wait_asked(error), now)
+                if now + wait_asked(error) > give_up:
                     raise _PastTheBudget(error) from error
                 raise
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from bot.calllog.ingest import Ingest
 from bot.config import Settings
 from bot.texts import Texts
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
-from storage import Storage
+from storage import DatabaseBusy, Storage
+from storage.kv import KV
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,11 @@ ACCESS_WAIT = 0.25
 # Strangers' access requests read the member list (to match a shared phone): a list up to this old will do, and
 # a cold one is fetched for them at most once per this many seconds overall, however many strangers ask.
 STRANGERS_MEMBERS_AGE = 600.0
+_MEMBER_IDS = "directory.member_ids"  # kv: the ids of the last member list New-Tel gave, for access after a restart
+
+
+def _ids(members: list[Member]) -> frozenset[str]:
+    return frozenset(str(m.id) for m in members)
 
 
 @dataclass
@@ -34,12 +41,14 @@ class Directory:
     """The company's members and numbers, cached briefly so each command costs one New-Tel call less."""
 
     client: NewtelClient
+    kv: KV  # keeps the ids of the last member list across restarts
     ttl: float = _DIRECTORY_TTL  # seconds a list is used before New-Tel is asked again
     _members: tuple[float, list[Member]] | None = field(default=None, repr=False)
     _numbers: tuple[float, CompanyNumbers] | None = field(default=None, repr=False)
     _strangers_fetch: float = field(default=-STRANGERS_MEMBERS_AGE, repr=False)
     _refresh: asyncio.Task[None] | None = field(default=None, repr=False)  # access's fetch of the members, if one runs
     _refresh_failed: float = field(default=-math.inf, repr=False)  # when it last failed
+    _kept_ids: frozenset[str] | None = field(default=None, repr=False)  # as ``kv`` has them, once read or written
     # One fetch of each at a time: users asking at once after the cache expired share one New-Tel request.
     _members_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _numbers_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -49,20 +58,39 @@ class Directory:
         async with self._members_lock:
             if self._members is None or time.monotonic() - self._members[0] > self.ttl:
                 self._members = (time.monotonic(), await self.client.company.get_members())
+                self._keep_ids(self._members[1])
             return self._members[1]
 
-    async def known_members(self) -> list[Member] | None:
-        """The members to decide access by: at most ``ttl`` old when New-Tel answers within ``ACCESS_WAIT``, else
-        the last list it gave (None before any). One fetch for everyone asking, and after a failed one none for
-        ``ttl``: an outage locks nobody out, nor makes each command wait."""
+    async def known_member_ids(self) -> frozenset[str] | None:
+        """The ids of the members to decide access by: of a list at most ``ttl`` old when New-Tel answers within
+        ``ACCESS_WAIT``, else of the last list it gave, before a restart too (None before any ever). One fetch for
+        everyone asking, and after a failed one none for ``ttl``: an outage locks nobody out, nor makes each command
+        wait, and a restart lets in nobody the last list left out."""
         now = time.monotonic()
         if self._members is not None and now - self._members[0] <= self.ttl:
-            return self._members[1]
+            return _ids(self._members[1])
         if self._refresh is None and now - self._refresh_failed > self.ttl:
             self._refresh = asyncio.create_task(self._refresh_members(), name="refresh-members")
         if self._refresh is not None:
             await asyncio.wait([self._refresh], timeout=ACCESS_WAIT)  # waiting for it does not cancel it
-        return self._members[1] if self._members is not None else None
+        return _ids(self._members[1]) if self._members is not None else self._kept()
+
+    def _kept(self) -> frozenset[str] | None:
+        if self._kept_ids is None and (stored := self.kv.get(_MEMBER_IDS)) is not None:
+            self._kept_ids = frozenset(stored)
+        return self._kept_ids
+
+    def _keep_ids(self, members: list[Member]) -> None:
+        ids = _ids(members)
+        if ids == self._kept():
+            return
+        try:
+            self.kv.set(_MEMBER_IDS, sorted(ids), now=int(time.time()))
+        except sqlite3.Error as error:  # the list serves all the same; a later one is kept
+            if not isinstance(error, DatabaseBusy):  # (a lock the storage has warned of)
+                log.warning("The member list was not kept for after a restart: %s", error)
+            return
+        self._kept_ids = ids
 
     async def _refresh_members(self) -> None:
         try:
@@ -145,7 +173,7 @@ class Services:
             people,
             background,
             http,
-            Directory(people),
+            Directory(people, storage.kv),
             ingest,
             report_workers=ThreadPoolExecutor(max_workers=2, thread_name_prefix="report"),
             export_worker=ThreadPoolExecutor(max_workers=1, thread_name_prefix="export"),

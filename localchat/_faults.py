@@ -19,13 +19,16 @@ _DESCRIPTIONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+# What a rule names to answer a file's download (GET /file/bot<token>/<path>) instead: its status, and a redirect's
+# Location to the file itself.
+DOWNLOAD = "file download"
 
 
 @dataclass
 class FaultRule:
     status: int
     remaining: int
-    methods: frozenset[str] | None  # None: every method except getUpdates
+    methods: frozenset[str] | None  # None: every method except getUpdates (and downloads)
     retry_after: float
     description: str
     migrate_to_chat_id: int | None = None  # the answer for a group that became a supergroup
@@ -36,7 +39,7 @@ class FaultRule:
         if self.remaining <= 0:
             return False
         if self.methods is None:
-            return method != "getUpdates"
+            return method not in ("getUpdates", DOWNLOAD)
         return method in self.methods
 
     def body(self) -> dict[str, Any]:
@@ -53,7 +56,7 @@ class Faults:
 
     ``methods=None`` means every method *except* ``getUpdates``: the bot's next long poll usually reaches
     the server before its reply does, and would otherwise silently eat a fault meant for the reply.
-    Name ``"getUpdates"`` explicitly to break polling.
+    Name ``"getUpdates"`` explicitly to break polling, and ``DOWNLOAD`` to break a file's download.
     """
 
     def __init__(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localchat._faults import Faults
+from localchat._faults import DOWNLOAD, Faults
 from localchat._methods import (
     MAX_UPLOAD,
     BotApiError,
@@ -475,6 +475,9 @@ class FakeBotAPI:
         stored = next((f for f in self._world.files.values() if f.file_path == file_path), None)
         if stored is None or stored.data is None:
             return _json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        if (rule := self.faults.take(DOWNLOAD)) is not None:
+            moved = {"Location": str(request.url)} if 300 <= rule.status < 400 else {}
+            return web.Response(status=rule.status, headers=moved, text=rule.description)
         # Streamed in chunks, each counted once the socket took it, so a test sees how much a downloader read.
         response = web.StreamResponse(headers={"Content-Type": stored.mime_type or "application/octet-stream"})
         response.content_length = len(stored.data)

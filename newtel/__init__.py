@@ -31,7 +31,7 @@ from newtel._errors import (
     TransportError,
     ValidationError,
 )
-from newtel._links import DEFAULT_LINK_HOSTS, is_link_host
+from newtel._links import DEFAULT_LINK_HOSTS, is_link_host, parse_link_hosts
 from newtel._signing import is_key
 from newtel._user import UserProfile
 from newtel._validation import is_vpbx_id
@@ -77,4 +77,5 @@ __all__ = [
     "is_key",
     "is_link_host",
     "is_vpbx_id",
+    "parse_link_hosts",
 ]

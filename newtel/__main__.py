@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newtel._client import DEFAULT_BASE_URL, NewtelClient
 from newtel._errors import NewtelError
-from newtel._links import DEFAULT_LINK_HOSTS
+from newtel._links import DEFAULT_LINK_HOSTS, parse_link_hosts
 
 _PYTHON_NAMES = {"async": "asynchronous"}  # parameters whose documented name is a Python keyword
 _INTEGERS = {"timeout"}
@@ -37,7 +37,7 @@ class CliSettings(BaseSettings):
     @field_validator("recording_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+        return parse_link_hosts(value) if isinstance(value, str) else value
 
 
 def _python_name(parameter: str) -> str:

@@ -37,6 +37,11 @@ def link_origin(entry: str) -> _Origin:
     return url.scheme, url.host, url.port
 
 
+def parse_link_hosts(text: str) -> tuple[str, ...]:
+    """A setting's comma-separated hosts (``NEWTEL_RECORDING_HOSTS``), as ``link_hosts`` takes them; blanks dropped."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def is_link_host(entry: str) -> bool:
     """Whether ``entry`` is a host links may lead to, as ``link_hosts`` takes it."""
     try:

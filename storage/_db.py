@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,38 +25,46 @@ class DatabaseBusy(sqlite3.OperationalError):
 @dataclass
 class _Episode:
     since: float  # time.monotonic() of its first refusal
-    refused: int = 1
+    refused: int = 0
 
 
-# Per database: while its writes are refused, since when and how many (sqlite3 connections take no weak references).
-_locked: weakref.WeakKeyDictionary[Database, _Episode] = weakref.WeakKeyDictionary()
+# Per database file, while its writes are refused: since when and how many, whichever connection was refused (the
+# loop's, or a worker thread's own).
+_locked: dict[str, _Episode] = {}
+_locked_guard = threading.Lock()
+
+
+def _file(conn: sqlite3.Connection) -> str:
+    (_, _, path), *_ = conn.execute("PRAGMA database_list").fetchall()  # main comes first; "" in memory
+    return str(path)
 
 
 @contextmanager
-def write(db: Database) -> Iterator[sqlite3.Connection]:
-    """One short write transaction.
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn`` (in autocommit mode), committed at the end, rolled back on an error.
 
     BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes
     fails with SQLITE_BUSY on the lock upgrade when another connection wrote in between, and
     busy_timeout does not help there. Taking the lock first makes read-then-write steps atomic.
+    A lock held elsewhere past ``conn``'s busy timeout is ``DatabaseBusy``: nothing was written.
     """
-    conn = db.conn
-    if conn.in_transaction:
-        raise RuntimeError("storage calls do not nest; a transaction is already open")
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise
-        if (episode := _locked.get(db)) is None:
-            _locked[db] = _Episode(time.monotonic())
-            log.warning("The database is locked by another connection: writes are refused until it lets go")
-        else:
+        with _locked_guard:
+            episode = _locked.setdefault(_file(conn), _Episode(time.monotonic()))
             episode.refused += 1
+        if episode.refused == 1:
+            log.warning("The database is locked by another connection: writes are refused until it lets go")
         raise DatabaseBusy(*error.args) from error
-    if (episode := _locked.pop(db, None)) is not None:
-        waited = time.monotonic() - episode.since
-        log.info("The database takes writes again (%d refused in %.0f s)", episode.refused, waited)
+    if _locked:  # an episode may be over: a short look only while one lasts
+        with _locked_guard:
+            ended = _locked.pop(_file(conn), None)
+        if ended is not None:
+            waited = time.monotonic() - ended.since
+            log.info("The database takes writes again (%d refused in %.0f s)", ended.refused, waited)
     try:
         yield conn
     except BaseException:
@@ -64,6 +72,15 @@ def write(db: Database) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def write(db: Database) -> Iterator[sqlite3.Connection]:
+    """One short write transaction on the storage's own connection (``immediate``)."""
+    if db.conn.in_transaction:
+        raise RuntimeError("storage calls do not nest; a transaction is already open")
+    with immediate(db.conn) as conn:
+        yield conn
 
 
 def now_or_clock(now: int | None) -> int:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from storage._db import dumps, loads, write
+from storage._db import dumps, immediate, loads, write
 from storage.reports import reading
 
 WRITER_BUSY_TIMEOUT_MS = 5_000  # a worker thread's write waits out the loop's short ones; nobody waits on it
@@ -212,14 +212,8 @@ def apply_import(path: str | Path, import_id: int, now: int) -> ImportResult | N
     conn = sqlite3.connect(str(path), timeout=WRITER_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = _apply(conn, import_id, now)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        with immediate(conn):  # a lock held past the timeout is DatabaseBusy, as for the loop's writes
+            return _apply(conn, import_id, now)
     finally:
         conn.close()
 

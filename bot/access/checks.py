@@ -81,13 +81,13 @@ def current_member(user: User, members: list[Member]) -> Member | None:
 
 
 async def member_gone(context: Context, user: User, sender: TelegramUser | None) -> bool:
-    """Whether the member a manager acts as is gone from New-Tel's list (as ``Directory.known_members`` has it: at
-    most its ``ttl`` old, the last one while New-Tel fails). The first time, the admins are told. Admins are never
+    """Whether the member a manager acts as is gone from New-Tel's list (as ``Directory.known_member_ids`` has it:
+    at most its ``ttl`` old, the last one while New-Tel fails). The first time, the admins are told. Admins are never
     held to it: ADMIN_IDS makes them, and they are the ones to put it right."""
     if user.is_admin or user.member_id is None:
         return False
-    members = await context.services.directory.known_members()
-    if members is None or current_member(user, members) is not None:
+    members = await context.services.directory.known_member_ids()
+    if members is None or user.member_id in members:
         return False
     await _tell_admins_once(context, user, sender)
     return True

@@ -383,7 +383,8 @@ async def _download(session: aiohttp.ClientSession, file: File) -> bytes | None:
         raise aiohttp.InvalidURL("getFile gave no file_path")
     timeout = aiohttp.ClientTimeout(total=IMPORT_DOWNLOAD_TIMEOUT)
     async with session.get(file.file_path, timeout=timeout, allow_redirects=False) as response:
-        response.raise_for_status()
+        if response.status != 200:  # a redirect (not followed) or a part: its body is not the file
+            raise aiohttp.ClientResponseError(response.request_info, (), status=response.status)
         if (response.content_length or 0) > IMPORT_MAX_BYTES:
             return None
         data = bytearray()

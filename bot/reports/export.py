@@ -98,6 +98,15 @@ def starts_like_formula(text: str) -> bool:
     return text.startswith(FORMULA_STARTS) and text.lstrip(_DIGITS_AND_SIGNS) != ""
 
 
+@functools.cache
+def _openpyxl() -> Any:
+    """openpyxl's cell module, imported on the first export that needs it (the bot does not load openpyxl until
+    then), and once: ``text_cell`` runs per cell."""
+    from openpyxl.cell import cell
+
+    return cell
+
+
 def text_cell(sheet: Any, text: str | None) -> Any:
     """``text`` from outside (a customer's or a member's name, a number as New-Tel gave it) for ``sheet.append``:
     held as text whatever it starts with: a string cell, quote-prefixed so that editing it in Excel does not make it
@@ -106,14 +115,10 @@ def text_cell(sheet: Any, text: str | None) -> Any:
     if text is None:
         return None
     if not text.isprintable():  # rare: a fast check first, then the slower clean-up
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        text = ILLEGAL_CHARACTERS_RE.sub("", text)
+        text = _openpyxl().ILLEGAL_CHARACTERS_RE.sub("", text)
     if not starts_like_formula(text):
         return text
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = _openpyxl().WriteOnlyCell(sheet, value=text)
     cell.data_type = "s"
     cell.quotePrefix = True
     return cell

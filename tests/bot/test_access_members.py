@@ -18,7 +18,8 @@ import pytest
 from bot import callback_data as cd
 from bot import services
 from bot.alerts import reminders
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, MEMBER_INTERNAL, MEMBER_NAME, World
+from newtel.sandbox import Sandbox
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, MEMBER_INTERNAL, MEMBER_NAME, World, WorldFactory
 from tests.bot.test_hardening import post_alert
 
 MEMBERS = "company/get-members"
@@ -251,6 +252,23 @@ async def test_while_new_tel_fails_access_follows_the_last_list_and_locks_nobody
     assert await world.ask(MANAGER, "/help") == GONE  # the list New-Tel gave says so
     world.sandbox.faults.fail(status=503, times=1_000, methods=[MEMBERS])
     assert await world.ask(MANAGER, "/help") == GONE  # and still says so while New-Tel fails
+
+
+@pytest.mark.parametrize("new_tel", ["slow", "failing"])
+async def test_after_a_restart_access_goes_by_the_last_list_until_new_tel_gives_one(
+    make_world: WorldFactory, sandbox: Sandbox, new_tel: str
+) -> None:
+    async with make_world() as world:
+        world.make_manager()
+        delete_member(world)
+        await asyncio.wait_for(world.services.directory.members(), timeout=10)  # the last list before the restart
+    async with make_world() as world:
+        if new_tel == "slow":
+            sandbox.faults.latency = 3.0  # past the access wait
+        else:
+            sandbox.faults.fail(status=503, times=1_000, methods=[MEMBERS])
+        assert await world.ask(MANAGER, "/help") == GONE
+        assert world.user(MANAGER).is_active  # type: ignore[union-attr]  # refused, not changed
 
 
 async def test_a_slow_new_tel_holds_no_command_past_the_access_wait(world: World, manager: object) -> None:

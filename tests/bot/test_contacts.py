@@ -18,6 +18,7 @@ import pytest
 from bot import callback_data as cd
 from bot.contacts import commands as contact_commands
 from bot.formatting import moment
+from localchat._faults import DOWNLOAD
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, MEMBER_INTERNAL, MEMBER_NAME, STRANGER, World
 
@@ -441,6 +442,16 @@ async def test_a_file_over_the_limit_is_refused_before_it_is_downloaded(world: W
     reply = await upload(world, ADMIN, b"\0" * (40 * 1024 * 1024), "huge.csv")
     assert reply["text"] == "Файл «huge.csv» слишком большой: принимаю до 5 МБ. Разделите его на части."
     assert world.sent("getFile") == []
+
+
+@pytest.mark.parametrize("status", [302, 204, 206])
+async def test_a_download_answered_other_than_200_is_not_taken_for_the_file(world: World, status: int) -> None:
+    # A redirect is not followed, and its body (like a partial or empty answer's) is not the file.
+    world.tg.faults.fail(status=status, methods=DOWNLOAD)
+    reply = await upload(world, ADMIN, b"89161234567;Ivan\n", "clients.csv")
+    assert reply["text"] == "Не удалось получить файл «clients.csv» от Telegram. Пришлите его ещё раз."
+    assert world.services.storage.contacts.imports.get(1) is None
+    assert (await upload(world, ADMIN, b"89161234567;Ivan\n", "clients.csv"))["text"].startswith("📥 Импорт")
 
 
 async def test_only_an_admin_imports_and_only_the_admin_who_sent_it_confirms(world: World, manager: object) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import GROUP, MANAGER, WorldFactory, database_locked
+from storage import contacts
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory, database_locked
+from tests.bot.test_contacts import book, upload
 from tests.bot.test_hardening import post_alert
-from tests.bot.test_live import quiet, ring
+from tests.bot.test_live import eventually, quiet, ring
 
 BUSY = {
     "ru": "⏳ Бот сейчас занят, ничего не изменено. Попробуйте ещё раз через минуту.",
@@ -79,3 +81,20 @@ async def test_the_live_watch_waits_out_a_locked_database_with_one_warning(
         assert "+7 916 123-45-67" in alert.params["text"]
         await live.wait_checks(2)
     assert len(logged(caplog, logging.WARNING)) == 1
+
+
+async def test_an_imports_apply_while_the_database_is_locked_says_busy_and_applies_on_the_next_press(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import is applied by a worker thread on a connection of its own, which waits 5 s for the lock in earnest.
+    monkeypatch.setattr(contacts, "WRITER_BUSY_TIMEOUT_MS", 100)
+    preview = await upload(world, ADMIN, b"name,phone\nIvan,+7 916 123-45-67\n", "clients.csv")
+    imports = world.services.storage.contacts.imports
+    await eventually(lambda: imports.get(1).message_id is not None)  # type: ignore[union-attr]  # its buttons count
+    caplog.clear()
+    with database_locked(world.settings.database_path):
+        assert (await world.press(ADMIN, preview, "✅ Записать (1)"))["text"] == BUSY["ru"]
+    assert book(world) == {} and imports.get(1).state == "previewed"  # type: ignore[union-attr]
+    assert [(r.levelno, r.exc_info) for r in logged(caplog, logging.WARNING)] == [(logging.WARNING, None)]
+    assert await world.press(ADMIN, preview, "✅ Записать (1)") == {}
+    assert book(world) == {"79161234567": "Ivan"}

@@ -3,6 +3,7 @@ calls seeded (the names, numbers, times and outcomes worked out here from the se
 
 from __future__ import annotations
 
+import builtins
 import io
 import time
 from dataclasses import replace
@@ -226,3 +227,20 @@ def test_text_that_starts_like_a_formula_is_a_quoted_text_cell(start: str) -> No
     assert (cell.data_type, cell.quotePrefix) == ("s", True)
     assert cell.value == text.replace("\r", "\n")  # XML reads every CR as a line feed
     assert (number.data_type, number.value) == ("s", "+7 916 123-45-67")
+
+
+def test_text_cells_import_nothing_per_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    sheet = Workbook(write_only=True).create_sheet("x")
+    export.text_cell(sheet, "=1+1\x00")  # the first may import openpyxl's cells
+    imports: list[str] = []
+    original = builtins.__import__
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        imports.append(name)
+        return original(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", counted)
+    for _ in range(100):
+        export.text_cell(sheet, "=1+1\x00")
+    monkeypatch.undo()
+    assert imports == []

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import ratelimit
-from bot.ratelimit import not_taken
-from tests.bot.conftest import MANAGER, World
+from bot.ratelimit import PatientRateLimiter, not_taken, wait_asked
+from tests.bot.conftest import MANAGER, MANAGER2, World
 
 
 class Answering(BaseRequest):
@@ -138,5 +138,67 @@ async def test_a_reply_that_cannot_go_within_the_bound_is_dropped_with_one_warni
     assert warning.levelno == logging.WARNING and warning.exc_info is None
     assert "RetryAfter" in warning.getMessage()
     world.tg.faults.clear()
-    assert (await world.ask(MANAGER, "/whoami")).startswith("Кто вы")  # the next reply goes out, the dropped one never
-    assert [m["text"].split("\n")[0] for m in world.tg.chat(MANAGER)] == ["Кто вы"]
+    world.make_manager(MANAGER2, internal="102")
+    assert (await world.ask(MANAGER2, "/whoami")).startswith("Кто вы")  # the next reply goes out, the dropped one never
+    assert world.tg.chat(MANAGER) == []  # (and that chat waits as long as Telegram asked: the test below)
+
+
+async def warned(caplog: pytest.LogCaptureFixture, count: int, timeout: float = 5.0) -> list[logging.LogRecord]:
+    """The first ``count`` warnings logged, once they are."""
+    deadline = time.monotonic() + timeout
+    while len(found := [r for r in caplog.records if r.levelno >= logging.WARNING]) < count:
+        assert time.monotonic() < deadline, f"{len(found)} warnings, not {count}"
+        await asyncio.sleep(0.02)
+    return found[:count]
+
+
+async def test_while_telegram_asks_a_chat_to_wait_nothing_is_sent_there_and_other_chats_go_on(
+    world: World, manager: object, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Telegram tends to lengthen the wait of a bot that keeps sending through it.
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 1.0)
+    world.make_manager(MANAGER2, internal="102")
+    world.tg.faults.fail(status=429, times=1, methods={"sendMessage"}, retry_after=3)
+    with caplog.at_level(logging.INFO):
+        world.tg.send_text(MANAGER, "/whoami")
+        await warned(caplog, 1)  # past the bound: dropped
+        world.tg.send_text(MANAGER, "/whoami")
+        await warned(caplog, 2)  # within the wait asked: dropped without asking Telegram
+        assert (await world.ask(MANAGER2, "/whoami")).startswith("Кто вы")  # another chat is not held
+    assert [c.status for c in world.sent("sendMessage", MANAGER)] == [429]
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 8.0)
+    assert (await world.ask(MANAGER, "/whoami")).startswith("Кто вы")  # the rest of the wait fits: waited out
+    refused, sent = world.sent("sendMessage", MANAGER)
+    assert sent.ok and sent.time - refused.time >= 3.0
+
+
+@pytest.mark.parametrize(
+    ("told", "then", "reaches"),
+    [
+        ({"chat_id": 1}, {"chat_id": 1}, False),
+        ({"chat_id": "1"}, {"chat_id": 1}, False),  # one chat, however its id is written
+        ({"chat_id": 1}, {"chat_id": -100500}, True),
+        ({"callback_query_id": "7"}, {"chat_id": -100500}, False),  # a request of no chat: every request waits
+        ({"callback_query_id": "7"}, {"callback_query_id": "8"}, False),
+    ],
+)
+async def test_a_429_holds_back_its_chat_or_without_one_every_request(
+    told: dict[str, object], then: dict[str, object], reaches: bool
+) -> None:
+    limiter, reached = PatientRateLimiter(overall_max_rate=0), []
+
+    async def telegram(data: dict[str, object]) -> bool:
+        reached.append(data)
+        if len(reached) == 1:
+            raise RetryAfter(30)
+        return True
+
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(telegram, (told,), {}, "sendMessage", told, None)
+    if reaches:
+        assert await limiter.process_request(telegram, (then,), {}, "sendMessage", then, None) is True
+    else:
+        with pytest.raises(RetryAfter) as refused:
+            await limiter.process_request(telegram, (then,), {}, "sendMessage", then, None)
+        assert 29 < wait_asked(refused.value) <= 30
+    assert reached == ([told, then] if reaches else [told])

@@ -111,6 +111,23 @@ def test_a_host_that_is_not_one_is_a_configuration_error(entry: str) -> None:
         NewtelClient("0" * 48, "0" * 48, link_hosts=(entry,))
 
 
+@pytest.mark.parametrize(
+    ("setting", "hosts"),
+    [
+        ("web.new-tel.net", ("web.new-tel.net",)),
+        (
+            " web.new-tel.net, records.example:8443,,http://127.0.0.1:8080,",
+            ("web.new-tel.net", "records.example:8443", "http://127.0.0.1:8080"),
+        ),
+        (" , ", ()),
+    ],
+)
+def test_a_settings_hosts_are_read_by_commas_for_the_bot_and_the_command_line_alike(
+    setting: str, hosts: tuple[str, ...]
+) -> None:
+    assert newtel.parse_link_hosts(setting) == hosts
+
+
 @dataclass
 class FileServer:
     """A file server that redirects: /hop to /file on itself, /away to ``elsewhere``, /scheme to a local file."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import DatabaseBusy, Storage
+from storage import DatabaseBusy, ImportResult, Storage, contacts
 
 
 def test_a_locked_database_refuses_writes_and_says_so_once_an_episode(
@@ -29,3 +29,24 @@ def test_a_locked_database_refuses_writes_and_says_so_once_an_episode(
     assert [level for level, _ in said] == [logging.WARNING, logging.INFO] * 2
     assert said[0] == said[2] == refused
     assert said[1][1].startswith("The database takes writes again (3 refused in ")
+
+
+def test_an_import_applied_on_a_connection_of_its_own_is_refused_alike_in_the_same_episode(
+    db_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts, "WRITER_BUSY_TIMEOUT_MS", 50)  # a worker's write waits 5 s in earnest
+    with Storage.open(db_path) as storage, caplog.at_level(logging.INFO, logger="storage"):
+        staged = storage.contacts.imports.create(1, 1, [("79161234567", "Ivan")], now=1)
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseBusy):
+            storage.kv.set("key", "refused", now=2)
+        with pytest.raises(DatabaseBusy, match="database is locked"):
+            contacts.apply_import(db_path, staged.id, now=2)
+        other.execute("ROLLBACK")
+        other.close()
+        assert storage.contacts.imports.get(staged.id).state == "previewed"  # type: ignore[union-attr]
+        assert contacts.apply_import(db_path, staged.id, now=3) == ImportResult(added=1, updated=0)
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "storage"]
+    assert [level for level, _ in said] == [logging.WARNING, logging.INFO]  # one episode, whoever was refused
+    assert said[1][1].startswith("The database takes writes again (2 refused in ")
