@@ -144,6 +144,11 @@ def contact_card(texts: Texts, number: str, named: bool, asker: int) -> InlineKe
     )
 
 
+def call_confirm(texts: Texts, number: str, asker: int) -> InlineKeyboardMarkup:
+    """``/call`` of a number abroad: the call, placed by the card's call button once ``asker`` presses it."""
+    return InlineKeyboardMarkup([[_button(texts.plain("button_card_call"), cd.CardCall(number, asker))]])
+
+
 def contact_offer(texts: Texts, number: str) -> InlineKeyboardMarkup:
     """A contact a manager passed on: save it in the book, or not."""
     return InlineKeyboardMarkup(

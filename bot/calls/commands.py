@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 import newtel
-from bot import arguments
+from bot import arguments, keyboards
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
 from bot.calllog import recordings
@@ -120,6 +120,10 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)
+    if isinstance(plan, calling.Confirm):  # its button (or the same /call again) places it
+        ask = keyboards.call_confirm(texts, plan.plan.destination, caller.user.telegram_id)
+        await message.reply_text(calling.question(plan, texts, popup=False), reply_markup=ask)
+        return
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )

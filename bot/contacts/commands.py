@@ -116,7 +116,8 @@ def _card(caller: Caller, number: str, asker: int, note: Html | None = None) -> 
 
 @requires("manager")
 async def card_call(update: Update, context: Context, caller: Caller) -> None:
-    """The card's call button: a press of the manager who opened that card, placed once (never repeated)."""
+    """The card's call button (and a ``/call`` abroad's): a press of the manager who asked for it, placed once (never
+    repeated)."""
     found = cd.pressed(update, cd.CardCall)
     if found is None or not isinstance(found[0].message, Message):
         return
@@ -130,6 +131,9 @@ async def card_call(update: Update, context: Context, caller: Caller) -> None:
         await press.answer(texts.plain("card_call_again"), show_alert=True)
         return
     plan = await calling.prepare(svc, caller.user, payload.number)
+    if isinstance(plan, calling.Confirm):
+        await press.answer(Texts.strip(calling.question(plan, texts, popup=True)), show_alert=True)
+        return
     if isinstance(plan, calling.CannotCall):
         await press.answer(Texts.strip(calling.why_not(plan, texts)), show_alert=True)
         return

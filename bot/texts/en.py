@@ -104,6 +104,10 @@ TEXTS: dict[str, str] = {
     "call_uncertain": "⚠️ New-Tel did not confirm the call. It may have started anyway: wait a minute to see whether your phone {source} rings before you try again.",
     "calling": "📞 Calling: your phone {source} rings first, then I connect {destination}.\n"
     "The customer sees {caller_id}.",
+    "call_abroad": "🌍 {destination} is in another country: a call there costs more than usual.\n"
+    "Call anyway? Press «📞 Call» within {seconds} s.",
+    "call_abroad_popup": "🌍 {destination} is in another country: a call there costs more than usual. To call "
+    "anyway, press the button again within {seconds} s.",
     "record_usage": "Usage: /record &lt;row number from /calls or vpbxId&gt;",
     "record_no_index": "There is no call number {index}. Open the list first: /calls",
     "record_caption": "🎧 Recording of the call at {when}: {caller} → {dialled}",

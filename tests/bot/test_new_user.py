@@ -1,0 +1,132 @@
+"""What a new user trips on (issue 18): what costs money is asked first, what cannot be undone can be, and the
+smaller surprises (an empty report, /whoami in a group, a list's pages that move). End to end, in Russian and in
+English where the words differ."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.calls import calling
+from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
+from tests.bot.test_owner import eventually, staffed, starts
+
+START_CALL = "call/start-simple-call"
+ABROAD, ABROAD_SHOWN = "12125550100", "+1 212-555-0100"  # New York: not the company's country (Russia)
+EXTERNAL = "74955325585"  # the demo company's first external number, which customers see
+
+
+def keyboard(message: dict[str, Any]) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [button["text"] for row in rows for button in row]
+
+
+@contextlib.contextmanager
+def answered_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Iterator[None]:
+    """Presses count as a considered answer only ``seconds`` after the question (the real 1.5 s would make a test
+    wait, or race a loaded machine): 60 makes every press a double tap, 0 every press an answer."""
+    with monkeypatch.context() as patch:
+        patch.setattr(calling, "CONFIRM_AFTER", seconds)
+        yield
+
+
+# --- 8: a call abroad is asked first --------------------------------------------------------------------------
+ASKED_RU = (
+    f"🌍 {ABROAD_SHOWN} — номер в другой стране, звонок туда дороже обычного.\n"
+    "Позвонить? Нажмите «📞 Позвонить» в течение 15 с."
+)
+POPUP_RU = (
+    f"🌍 {ABROAD_SHOWN} — номер в другой стране, звонок туда дороже обычного. Чтобы позвонить, нажмите кнопку ещё "
+    "раз в течение 15 с."
+)
+
+
+async def test_call_to_another_country_asks_first_and_its_button_places_one_call(
+    world: World, manager: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = await world.say(MANAGER, "/call +1 212 555 0100")
+    assert asked["text"] == ASKED_RU
+    assert keyboard(asked) == ["📞 Позвонить"]
+    assert world.newtel_requests(START_CALL) == []
+    with answered_after(monkeypatch, 60):
+        double = await world.press(MANAGER, asked, "📞 Позвонить")  # a tap on the heels of the question
+    assert double == {"text": POPUP_RU, "show_alert": True}
+    assert world.newtel_requests(START_CALL) == []
+
+    with answered_after(monkeypatch, 0):
+        answer = await world.press(MANAGER, asked, "📞 Позвонить")
+    assert answer["text"] == "Звоню: сначала зазвонит ваш телефон."
+    (placed,) = await world.replies(MANAGER)
+    assert placed["text"] == (
+        f"📞 Звоню: сначала зазвонит ваш телефон +7 974 714-48-54, затем соединю с {ABROAD_SHOWN}.\n"
+        "Клиент увидит номер +7 495 532-55-85."
+    )
+    (start,) = world.newtel_requests(START_CALL)
+    assert start.params == {"srcNumber": "79747144854", "dstNumber": ABROAD, "callerId": EXTERNAL}
+    again = await world.press(MANAGER, asked, "📞 Позвонить")  # placed once, however often it is pressed
+    assert again["text"].startswith("С этой карточки уже звонили только что.")
+    assert len(world.newtel_requests(START_CALL)) == 1
+
+
+async def test_call_abroad_in_english_and_the_same_command_again_is_the_answer(
+    world: World, manager: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.say(MANAGER, "/lang en")
+    assert await world.ask(MANAGER, "/call +1 (212) 555-01-00") == (
+        f"🌍 {ABROAD_SHOWN} is in another country: a call there costs more than usual.\n"
+        "Call anyway? Press «📞 Call» within 15 s."
+    )
+    with answered_after(monkeypatch, 0):
+        assert (await world.ask(MANAGER, "/call +12125550100")).startswith(
+            f"📞 Calling: your phone +7 974 714-48-54 rings first, then I connect {ABROAD_SHOWN}."
+        )
+    assert [r.params["dstNumber"] for r in world.newtel_requests(START_CALL)] == [ABROAD]
+    # A number at home, another kind of Russian number included, is called at once.
+    assert (await world.ask(MANAGER, "/call 8 800 555-35-35")).startswith("📞 Calling:")
+    assert len(world.newtel_requests(START_CALL)) == 2
+
+
+async def test_a_cards_call_to_another_country_asks_in_its_popup(
+    world: World, manager: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card = await world.say(MANAGER, "/name +1 212 555 0100 John Smith")
+    with answered_after(monkeypatch, 60):
+        asked = await world.press(MANAGER, card, "📞 Позвонить")
+    assert asked == {"text": POPUP_RU, "show_alert": True}
+    assert world.newtel_requests(START_CALL) == []
+    with answered_after(monkeypatch, 0):
+        assert (await world.press(MANAGER, card, "📞 Позвонить"))["text"] == "Звоню: сначала зазвонит ваш телефон."
+    (placed,) = await world.replies(MANAGER)  # said once New-Tel has started it
+    assert placed["text"].startswith("📞 Звоню:")
+    assert [r.params["dstNumber"] for r in world.newtel_requests(START_CALL)] == [ABROAD]
+
+
+async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with staffed(make_world) as world:
+        await world.say(MANAGER, "/lang en")
+        now = world.sandbox.now()
+        world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
+        sent = await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
+            predicate=lambda c: c.params.get("text", "").startswith("📵") and ABROAD_SHOWN in c.params["text"],
+        )  # fmt: skip
+        alert = world.tg.message(GROUP, sent.result["message_id"])
+        assert alert is not None
+        with answered_after(monkeypatch, 60):
+            asked = await world.press(MANAGER, alert, "📞 Перезвонить")
+        assert asked == {
+            "text": f"🌍 {ABROAD_SHOWN} is in another country: a call there costs more than usual. To call anyway, "
+            "press the button again within 15 s.",
+            "show_alert": True,
+        }
+        assert starts(world) == [] and world.services.storage.alerts.by_message(GROUP, alert["message_id"]) is not None
+        with answered_after(monkeypatch, 0):
+            calling_now = await world.press(MANAGER, alert, "📞 Перезвонить")
+        assert calling_now["text"].startswith("Calling")
+        await eventually(lambda: len(starts(world)) == 1)
+        assert starts(world)[0]["dstNumber"] == ABROAD
