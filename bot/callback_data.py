@@ -109,6 +109,15 @@ class CardRemove:
 
 
 @dataclass(frozen=True)
+class CardRestore:
+    """Undo, on the card a removal left."""
+
+    tag: ClassVar[str] = "kundo"
+    number: str
+    asker: int  # kept on the card shown after
+
+
+@dataclass(frozen=True)
 class SaveShared:
     tag: ClassVar[str] = "ksave"
     number: str
@@ -147,6 +156,7 @@ Payload = (
     | CardCall
     | CardRename
     | CardRemove
+    | CardRestore
     | SaveShared
     | SkipShared
     | ImportApply
@@ -207,7 +217,7 @@ def on_its_message(press: CallbackQuery) -> bool:
     # An alert's buttons change as it is taken, released and called back: those presses are stale, not forged.
     stale_ok = (
         RequestAccess | CallBack | Done | Take | Release | RemindMe
-        | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel
+        | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel | CardRestore
     )  # fmt: skip
     if press.data in offered or isinstance(payload, stale_ok):
         return True

@@ -131,11 +131,15 @@ def reminder(alert_id: int, texts: Texts) -> InlineKeyboardMarkup:
 # --- the customer book ---------------------------------------------------------------------------------------
 
 
-def contact_card(texts: Texts, number: str, named: bool, asker: int) -> InlineKeyboardMarkup:
-    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book."""
+def contact_card(texts: Texts, number: str, named: bool, asker: int, *, undo: bool = False) -> InlineKeyboardMarkup:
+    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book, and
+    with ``undo`` (the card a removal left) a way to put the name back."""
     call = _button(texts.plain("button_card_call"), cd.CardCall(number, asker))
     if not named:
-        return InlineKeyboardMarkup([[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]])
+        rows = [[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]]
+        if undo:
+            rows.append([_button(texts.plain("button_card_restore"), cd.CardRestore(number, asker))])
+        return InlineKeyboardMarkup(rows)
     return InlineKeyboardMarkup(
         [
             [call, _button(texts.plain("button_card_rename"), cd.CardRename(number))],

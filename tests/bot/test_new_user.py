@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot import callback_data as cd
 from bot.calls import calling
 from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
 from tests.bot.test_owner import eventually, staffed, starts
@@ -130,3 +131,46 @@ async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
         assert calling_now["text"].startswith("Calling")
         await eventually(lambda: len(starts(world)) == 1)
         assert starts(world)[0]["dstNumber"] == ABROAD
+
+
+# --- 8: a removed contact can be put back ---------------------------------------------------------------------
+IVAN = "79161234567"
+
+
+async def test_a_removed_contact_comes_back_with_undo_once(world: World, manager: object) -> None:
+    card = await world.say(MANAGER, "/name 8 916 123-45-67 Иван Петров")
+    created = world.services.storage.contacts.get(IVAN)
+    assert (await world.press(MANAGER, card, "🗑 Удалить"))["text"] == "Удалено из книги."
+    removed = await world.edited(card)
+    assert keyboard(removed) == ["📞 Позвонить", "✏️ Назвать", "↩️ Вернуть"]
+    assert world.services.storage.contacts.get(IVAN) is None
+
+    assert (await world.press(MANAGER, removed, "↩️ Вернуть"))["text"] == "Возвращено в книгу."
+    back = await world.edited(card)
+    assert back["text"] == (
+        "↩️ Снова в книге: Иван Петров — +7 916 123-45-67.\n\n👤 Иван Петров\n+7 916 123-45-67\nЗвонков в архиве нет."
+    )
+    assert keyboard(back) == ["📞 Позвонить", "✏️ Переименовать", "🗑 Удалить"]
+    restored = world.services.storage.contacts.get(IVAN)
+    assert created is not None and restored is not None
+    assert (restored.name, restored.created_by, restored.created_at) == ("Иван Петров", MANAGER, created.created_at)
+    (entry,) = world.services.storage.audit.recent(action="contact.restore")
+    assert (entry.actor_id, entry.target, entry.details) == (MANAGER, IVAN, {"name": "Иван Петров"})
+    # A second press of the same Undo (a double tap, arriving after the button went) changes nothing.
+    again = await world.press(MANAGER, back, data=cd.pack(cd.CardRestore(IVAN, MANAGER)))
+    assert again == {"text": "Это удаление уже не отменить.", "show_alert": True}
+    assert len(world.services.storage.audit.recent(action="contact.restore")) == 1
+
+
+async def test_undo_keeps_a_name_given_meanwhile_in_english(world: World, manager: object) -> None:
+    await world.say(MANAGER, "/lang en")
+    card = await world.say(MANAGER, "/name 8 916 123-45-67 Ivan")
+    assert (await world.press(MANAGER, card, "🗑 Remove"))["text"] == "Removed from the book."
+    removed = await world.edited(card)
+    assert keyboard(removed) == ["📞 Call", "✏️ Name", "↩️ Undo"]
+    await world.say(MANAGER, "/name 8 916 123-45-67 Ivan Petrov")  # named again in the meantime
+    late = await world.press(MANAGER, removed, "↩️ Undo")
+    assert late == {"text": "The customer has been named again meanwhile: Ivan Petrov. That name stays.",
+                    "show_alert": True}  # fmt: skip
+    assert world.services.storage.contacts.get(IVAN).name == "Ivan Petrov"  # type: ignore[union-attr]
+    assert world.services.storage.audit.recent(action="contact.restore") == []
