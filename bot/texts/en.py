@@ -325,6 +325,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_off": "🗓 Weekly summary turned off.",
     "export_caption": "📄 Calls, {period}: {count}",
     "export_empty": "No calls in {period}.",
+    "report_no_calls": "No calls.",
     "export_too_big": "The export of {period} is over 50 MB, more than Telegram takes. Please choose a shorter period.",
     "export_sheet": "Calls",
     "export_columns": "Time|Direction|Customer|Customer name|Company number|Status|Ring time|Talk time|Member|Outcome",

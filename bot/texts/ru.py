@@ -326,6 +326,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_off": "🗓 Недельная сводка отключена.",
     "export_caption": "📄 Звонки за {period}: {count}",
     "export_empty": "Звонков за {period} нет.",
+    "report_no_calls": "Звонков нет.",
     "export_too_big": "Выгрузка за {period} больше 50 МБ — столько Telegram не примет. Выберите период короче.",
     "export_sheet": "Звонки",
     "export_columns": "Время|Направление|Клиент|Имя клиента|Номер компании|Статус|Ожидание|Разговор|Сотрудник|Итог",

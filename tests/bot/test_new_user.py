@@ -5,13 +5,16 @@ English where the words differ."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from bot import callback_data as cd
 from bot.calls import calling
+from storage import CallRecord
 from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
 from tests.bot.test_owner import eventually, staffed, starts
 
@@ -174,3 +177,20 @@ async def test_undo_keeps_a_name_given_meanwhile_in_english(world: World, manage
                     "show_alert": True}  # fmt: skip
     assert world.services.storage.contacts.get(IVAN).name == "Ivan Petrov"  # type: ignore[union-attr]
     assert world.services.storage.audit.recent(action="contact.restore") == []
+
+
+# --- 10: a report of a day without calls is said in words ---------------------------------------------------------
+async def test_a_report_of_a_day_without_calls_says_so_without_a_chart(world: World, manager: object) -> None:
+    today = datetime.now(world.settings.zone).strftime("%d.%m.%Y")
+    assert await world.ask(MANAGER, "/report") == f"📊 Звонки за {today}\nЗвонков нет."
+    await world.say(MANAGER, "/lang en")
+    assert await world.ask(MANAGER, "/report today") == f"📊 Calls, {today}\nNo calls."
+    assert world.sent("sendPhoto") == []
+    # A day with a call is a chart again.
+    now = int(time.time())
+    world.services.storage.calls.ingest(
+        [CallRecord("f" * 40, "in", IVAN, EXTERNAL, "answered", False, now - 3, now - 2, now - 1)], now=now
+    )
+    world.tg.send_text(MANAGER, "/report")
+    sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
+    assert sent.params["caption"].startswith(f"📊 <b>Calls, {today}</b>\nInbound 1 · answered 1")
