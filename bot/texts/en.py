@@ -123,6 +123,8 @@ TEXTS: dict[str, str] = {
     "whoami": "<b>Who you are</b>\nTelegram id: <code>{telegram_id}</code>\nRole: {role}\nMember: {member}\n"
     "Internal number: {internal}\nPersonal number: {personal}\nCallback phone: {callback}\n"
     "/call rings first: {rings}",
+    "whoami_group": "<b>Who you are</b>\nRole: {role}\nMember: {member}\nYour numbers and Telegram id are not shown "
+    "in a group, where everyone would read them. Send me /whoami in a private chat.",
     "phone_usage": "Usage: /phone &lt;number&gt; — the phone I ring first for you. /phone off — reset.\nNow: {current}",
     "phone_set": "✅ I'll ring you at {phone} from now on.",
     "phone_cleared": "✅ Reset: I ring your member's personal or internal number.",

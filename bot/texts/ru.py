@@ -123,6 +123,8 @@ TEXTS: dict[str, str] = {
     "whoami": "<b>Кто вы</b>\nTelegram id: <code>{telegram_id}</code>\nРоль: {role}\nСотрудник: {member}\n"
     "Внутренний номер: {internal}\nЛичный номер: {personal}\nТелефон для обратных звонков: {callback}\n"
     "При /call сначала зазвонит: {rings}",
+    "whoami_group": "<b>Кто вы</b>\nРоль: {role}\nСотрудник: {member}\nНомера и Telegram id в группе не показываю — "
+    "их увидели бы все. Напишите мне /whoami в личном чате.",
     "phone_usage": "Использование: /phone &lt;номер&gt; — телефон, на который я звоню вам первым. "
     "/phone off — сбросить.\nСейчас: {current}",
     "phone_set": "✅ Теперь я буду звонить вам на {phone}.",

@@ -194,3 +194,25 @@ async def test_a_report_of_a_day_without_calls_says_so_without_a_chart(world: Wo
     world.tg.send_text(MANAGER, "/report")
     sent = await world.tg.wait_for("sendPhoto", chat_id=MANAGER, ok=True, timeout=20)
     assert sent.params["caption"].startswith(f"📊 <b>Calls, {today}</b>\nInbound 1 · answered 1")
+
+
+# --- 10: /whoami in a group shows nobody's numbers --------------------------------------------------------------
+async def test_whoami_in_a_group_leaves_out_the_numbers_and_the_id(world: World, manager: object) -> None:
+    world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
+    shown = await world.ask(MANAGER, "/whoami", chat_id=GROUP)
+    assert shown == (
+        "Кто вы\nРоль: менеджер\nСотрудник: Васильева Татьяна\nНомера и Telegram id в группе не показываю — их "
+        "увидели бы все. Напишите мне /whoami в личном чате."
+    )
+    private = await world.ask(MANAGER, "/whoami")  # in private, all of it
+    assert f"Telegram id: {MANAGER}\n" in private and "Личный номер: +7 974 714-48-54" in private
+
+    await world.say(MANAGER, "/lang en")
+    world.services.storage.chats.set_language(GROUP, "en", now=1)  # the group's language, and the sender's
+    shown = await world.ask(MANAGER, "/whoami", chat_id=GROUP)
+    assert shown == (
+        "Who you are\nRole: manager\nMember: Васильева Татьяна\nYour numbers and Telegram id are not shown in a "
+        "group, where everyone would read them. Send me /whoami in a private chat."
+    )
+    for text in (m["text"] for m in world.tg.chat(GROUP)):
+        assert str(MANAGER) not in text and "974" not in text
