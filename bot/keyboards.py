@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,9 @@ def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyb
     """‹ › between the pages of a /calls list; None for a single page."""
 
     def to(other: int) -> cd.CallsPage:
-        return cd.CallsPage(query.kind, query.limit, other, query.number, query.period)
+        fixed = cd.CallsPage(query.kind, query.limit, other, query.number, query.period, query.until)
+        # A 15-digit number with a range of dated days leaves no room for the time: its pages follow "now".
+        return fixed if cd.fits(fixed) else dataclasses.replace(fixed, until=0)
 
     buttons = []
     if page > 0:

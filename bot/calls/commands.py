@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -36,6 +37,7 @@ async def calls(update: Update, context: Context, caller: Caller) -> None:
     if query is None:
         await caller.reply(caller.texts("calls_usage"))
         return
+    query = dataclasses.replace(query, until=int(time.time()))  # its pages keep to the calls there are now
     if not query.from_archive:  # the archive answers at once; New-Tel may take a moment
         await show_typing(update, context)
     text, keyboard = await _calls_page(caller, query, 0)
@@ -49,7 +51,7 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
         return
     press, payload = found
     # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
-    query = listing.Query(payload.kind, payload.limit, payload.number, payload.period)
+    query = listing.Query(payload.kind, payload.limit, payload.number, payload.period, payload.until)
     text, keyboard = await _calls_page(caller, query, payload.page)
     await press.answer()
     await press.edit_message_text(text, reply_markup=keyboard)

@@ -5,6 +5,7 @@ English where the words differ."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot import callback_data as cd
-from bot.calls import calling
+from bot import keyboards
+from bot.calls import calling, listing
+from bot.texts import Texts
 from storage import CallRecord
 from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
 from tests.bot.test_owner import eventually, staffed, starts
@@ -216,3 +219,38 @@ async def test_whoami_in_a_group_leaves_out_the_numbers_and_the_id(world: World,
     )
     for text in (m["text"] for m in world.tg.chat(GROUP)):
         assert str(MANAGER) not in text and "974" not in text
+
+
+# --- 10: a list's pages keep to the calls it showed ------------------------------------------------------------
+async def test_a_call_arriving_between_two_pages_moves_no_row(world: World, manager: object) -> None:
+    world.sandbox.company.clear_calls()
+    now = world.sandbox.now()
+    for n in range(1, 16):  # row n is from +7 916 000-00-nn
+        world.sandbox.add_call("in", clid=f"7916{n:07d}", status="answered", start=now - 600 - 60 * n)
+    first = await world.say(MANAGER, "/calls 20")
+    lines = first["text"].splitlines()
+    assert lines[0] == "📞 Звонки (все) — 1–10 из 15, новые сверху:"
+    assert "+7 916 000-00-10 →" in lines[-3]  # the last row of the page (each row has its story under it)
+
+    world.sandbox.clock_offset = 5  # a few seconds on, without waiting them out
+    world.sandbox.add_call("in", clid="79169999999", status="answered", start=world.sandbox.now())  # meanwhile
+    await world.press(MANAGER, first, "Далее ›")
+    second = (await world.edited(first))["text"].splitlines()
+    assert second[0] == "📞 Звонки (все) — 11–15 из 15, новые сверху:"
+    assert second[1].startswith("11 ") and "+7 916 000-00-11 →" in second[1]
+    await world.press(MANAGER, await world.edited(first), "‹ Назад")
+    back = (await world.edited(first))["text"].splitlines()
+    assert back[:2] == lines[:2] and "+7 916 999-99-99" not in "\n".join(back)
+    # /record follows the rows as shown: row 11 is the eleventh call of the list, not the new one.
+    world.sandbox.requests.clear()
+    assert (await world.say(MANAGER, "/record 11"))["caption"].endswith("+7 916 000-00-11 → +7 495 532-55-85")
+
+
+def test_a_page_button_keeps_its_time_while_it_fits_and_an_older_button_still_parses() -> None:
+    query = listing.Query("missed", 100, "79161234567", "25.11-28.11", until=1_796_600_483)
+    (button,) = keyboards.calls_pages(Texts("ru"), query, 0, 2).inline_keyboard[0]
+    assert cd.parse(button.callback_data) == cd.CallsPage("missed", 100, 1, "79161234567", "25.11-28.11", 1_796_600_483)
+    longest = dataclasses.replace(query, number="491701234567890", period="25.11.2025-28.11.2025")
+    (button,) = keyboards.calls_pages(Texts("ru"), longest, 0, 2).inline_keyboard[0]
+    assert cd.parse(button.callback_data) == cd.CallsPage("missed", 100, 1, longest.number, longest.period, 0)
+    assert cd.parse("v1:calls:all:25:1::") == cd.CallsPage("all", 25, 1)  # sent before the time was kept
