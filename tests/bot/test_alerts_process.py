@@ -24,6 +24,7 @@ class BotProcess:
     def __init__(self, sandbox: Sandbox, tg: FakeBotAPI, database: Path) -> None:
         self.env = {
             "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's code, not an installed one
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": tg.url,
             "NEWTEL_API_URL": sandbox.url,
