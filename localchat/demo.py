@@ -86,11 +86,11 @@ def prepare(database: Path, sandbox: Sandbox, tg: FakeBotAPI) -> list[Person]:
         storage.chats.subscribe(DEMO_GROUP, GROUP_TITLE, numbers=(), balance=True, now=now)
     mobile = format_for_people(stranger.personal_number)
     return [
-        Person("anna", DEMO_USER, "Анна", f"you: an admin, acting as {admin.name} (ext. {admin.internal_number})"),
+        Person("anna", DEMO_USER, "Анна", f"an admin, acting as {admin.name} (ext. {admin.internal_number})"),
         Person(
             "tanya", COLLEAGUE, "Татьяна", f"a manager, acting as {colleague.name} (ext. {colleague.internal_number})"
         ),
-        Person("natasha", STRANGER, "Наталья", f"not let in yet: /start, then !contact {mobile} (her mobile)"),
+        Person("natasha", STRANGER, "Наталья", f"nobody let her in yet: /start, and her mobile is {mobile}"),
     ]
 
 
@@ -110,7 +110,7 @@ async def demo(args: argparse.Namespace) -> None:
             logs.configure(settings.log_level, [TOKEN, sandbox.access_key, sandbox.signing_key])
             async with running(build_application(settings)):
                 company = sandbox.company.profile.company_name
-                print(f"{company}: you are Анна, {people[0].about.removeprefix('you: ')}.")
+                print(f"{company}: you are Анна, {people[0].about}.")
                 print(f"Missed-call alerts go to the team group «{GROUP_TITLE}», shown here too.\n", flush=True)
                 await run_terminal_chat(tg, user_id=DEMO_USER, group_chat_id=DEMO_GROUP, people=people, files=files)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import mimetypes
 import posixpath
 import sys
@@ -191,6 +192,8 @@ class _Terminal:
         # chat -> message_id -> its inline buttons
         self.buttons: dict[int, dict[int, list[dict[str, Any]]]] = {}
         self.shown: Ref | None = None  # the message printed last: the one a typed number presses
+        self.recency: dict[Ref, int] = {}  # when each message was printed last: the latest is the highest
+        self.prints = itertools.count(1)
         self.my_queries: set[str] = set()
         self.downloads: set[asyncio.Task[None]] = set()
 
@@ -239,6 +242,7 @@ class _Terminal:
                     msg["file_url"] = call.params[kind]
             self.track_buttons(chat_id, msg)
             self.shown = (chat_id, int(msg["message_id"]))
+            self.recency[self.shown] = next(self.prints)
             self.print(render_header(msg, edited=call.method in _EDITS, reader=self.reader(chat_id)))
             self.print(render_message(msg))
             if call.method in _SENDS and self.files is not None:
@@ -264,12 +268,14 @@ class _Terminal:
             if not media:
                 continue
             meta = media[-1] if kind == "photo" else media
-            data = self.tg.file_data(str(meta.get("file_id")))
+            kept = self.tg.file(str(meta.get("file_id")))
             url = msg.get("file_url")
             name = meta.get("file_name") or (posixpath.basename(urlsplit(url).path) if url else "") or kind
-            if data is not None:
-                if kind == "photo":
-                    name = "photo.png" if data.startswith(_PNG) else "photo.jpg"
+            if kept is not None:
+                data, uploaded = kept
+                if kind == "photo":  # a photo's name is only what the upload said, if it names a picture
+                    named = uploaded is not None and Path(uploaded).suffix.lower() in (".png", ".jpg", ".jpeg")
+                    name = uploaded if named else ("photo.png" if data.startswith(_PNG) else "photo.jpg")
                 self.print(f"💾 saved to {self.save(name, data)}")
             elif url:
                 task = asyncio.get_running_loop().create_task(self.download(url, name))
@@ -386,21 +392,26 @@ class _Terminal:
         if self.chat_id == self.me:
             self.chat_id = found.user_id
         self.me = found.user_id
-        where = "the team group" if self.chat_id == self.group_chat_id else "their private chat with the bot"
-        about = f" ({found.about})" if found.about else ""
-        self.print(f"(now speaking as {found.name}{about}, in {where})")
+        where = "the team group" if self.chat_id == self.group_chat_id else "a private chat with the bot"
+        about = f", {found.about}" if found.about else ""
+        self.print(f"(now speaking as {found.name}{about}; writing in {where})")
 
     def press_shown(self, number: int) -> None:
         """A typed number presses a button of the message just shown, and no other: anything else asks which."""
         if self.shown is not None and self.shown[1] in self.buttons.get(self.shown[0], {}):
             self.press(self.shown, number)
             return
-        lines = ["(the message just shown has no buttons: which one did you mean? Messages with buttons:"]
-        waiting = [(chat_id, message_id) for chat_id, ids in self.buttons.items() for message_id in ids]
-        for chat_id, message_id in sorted(waiting, key=lambda ref: ref[1])[-5:]:
+        mine = (self.me, self.group_chat_id)  # another person's chat is theirs to press in
+        waiting = [(chat, message_id) for chat in mine if chat is not None for message_id in self.buttons.get(chat, {})]
+        if not waiting:
+            self.print(f"(the message just shown has no buttons, nor has any you could press: !say {number} sends it)")
+            return
+        latest = sorted(waiting, key=lambda ref: self.recency.get(ref, 0))[-5:]
+        lines = ["(the message just shown has no buttons: which one did you mean? The latest with buttons:"]
+        for chat_id, message_id in latest:
             labels = "  ".join(f"[{n}] {b['text']}" for n, b in enumerate(self.buttons[chat_id][message_id], 1))
             lines.append(f"  #{message_id} {self._where(chat_id)}: {labels}")
-        example = sorted(waiting, key=lambda ref: ref[1])[-1][1]
+        example = latest[-1][1]
         lines.append(f" !press {example} {number} presses [{number}] of #{example}; !say {number} sends it as text)")
         self.print("\n".join(lines))
 

@@ -193,7 +193,7 @@ async def test_a_number_presses_only_the_message_just_shown(
     await screen.expect("── bot → you #2 (")  # in the private chat: #1 is the user's /plain
     await screen.expect("Just text\n")
     keyboard.write("1\n")  # the message just shown has no buttons: the group's alert is not pressed
-    await screen.expect("(the message just shown has no buttons: which one did you mean? Messages with buttons:\n")
+    await screen.expect("(the message just shown has no buttons: which one did you mean? The latest with buttons:\n")
     await screen.expect("  #2 in Sales group: [1] Call back  [2] Done\n !press 2 1 presses [1] of #2; !say 1 sends")
     assert [c for c in tg.calls if c.method == "answerCallbackQuery"] == []
     assert [m.get("text") for m in tg.chat(USER, include_user=True) if not m["from"]["is_bot"]][-1] == "/plain"
@@ -209,7 +209,7 @@ async def test_as_speaks_as_someone_else_and_shows_their_chat(
     keyboard.write("!as\n")
     await screen.expect("  !as ivan: Ivan, the first  ← speaking now\n  !as olga: Olga, a colleague\n")
     keyboard.write("!as olga\n/echo from Olga\n")
-    await screen.expect("(now speaking as Olga (a colleague), in their private chat with the bot)")
+    await screen.expect("(now speaking as Olga, a colleague; writing in a private chat with the bot)")
     await screen.expect("── bot → you #2 (")
     assert tg.last_message(OLGA)["text"] == "Echo: from Olga"  # type: ignore[index]
     keyboard.write("!as ivan\n")
