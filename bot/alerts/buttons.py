@@ -93,7 +93,8 @@ def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
     owner a moment ago (``calling.confirmed``)."""
     if alert.owner_id is None or alert.owner_id == user_id:
         return True
-    return calling.confirmed(kv, f"call-anyway:{alert.id}:{user_id}", about=alert.owner_id)
+    # Kept for its window: for a customer abroad, the press that answers it is asked that question next.
+    return calling.confirmed(kv, f"call-anyway:{alert.id}:{user_id}", about=alert.owner_id, once=False)
 
 
 async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:

@@ -114,17 +114,20 @@ async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None 
     return plan
 
 
-def confirmed(kv: KV, question: str, *, about: object) -> bool:
+def confirmed(kv: KV, question: str, *, about: object, once: bool = True) -> bool:
     """Whether this request answers ``question``, asked of the same person about the same ``about`` at least
     CONFIRM_AFTER and at most CONFIRM_WITHIN seconds ago. Otherwise the question is asked now (a double tap keeps
-    the first time) and False. Kept in storage: a popup cannot hold buttons, and a restart forgets nothing."""
+    the first time) and False. Kept in storage: a popup cannot hold buttons, and a restart forgets nothing.
+    ``once``: an answer counts for one request; else for every request until the window ends (a question another
+    may follow, the next press answering that one)."""
     key, now = _ASKED + question, time.time()
     asked = kv.get(key)
     same = isinstance(asked, dict) and asked.get("about") == about
     if same and now - float(asked["at"]) < CONFIRM_AFTER:
         return False
     if same and now - float(asked["at"]) <= CONFIRM_WITHIN:
-        kv.delete(key)
+        if once:
+            kv.delete(key)
         return True
     kv.forget_older(_ASKED, before=int(now) - 60)  # the questions nobody answered
     kv.set(key, {"at": now, "about": about}, now=int(now))

@@ -18,7 +18,7 @@ from bot import keyboards
 from bot.calls import calling, listing
 from bot.texts import Texts
 from storage import CallRecord
-from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory
 from tests.bot.test_owner import eventually, staffed, starts
 
 START_CALL = "call/start-simple-call"
@@ -254,3 +254,29 @@ def test_a_page_button_keeps_its_time_while_it_fits_and_an_older_button_still_pa
     (button,) = keyboards.calls_pages(Texts("ru"), longest, 0, 2).inline_keyboard[0]
     assert cd.parse(button.callback_data) == cd.CallsPage("missed", 100, 1, longest.number, longest.period, 0)
     assert cd.parse("v1:calls:all:25:1::") == cd.CallsPage("all", 25, 1)  # sent before the time was kept
+
+
+async def test_call_back_on_someone_elses_alert_from_abroad_asks_each_question_once(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with staffed(make_world) as world:
+        now = world.sandbox.now()
+        world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
+        sent = await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
+            predicate=lambda c: c.params.get("text", "").startswith("📵") and ABROAD_SHOWN in c.params["text"],
+        )  # fmt: skip
+        alert = world.tg.message(GROUP, sent.result["message_id"])
+        assert alert is not None
+        await world.press(MANAGER, alert, "🙋 Беру")
+        await eventually(lambda: "👤 Взял(а)" in (world.tg.message(GROUP, alert["message_id"]) or {})["text"])
+        with answered_after(monkeypatch, 0):  # every press a considered one: each answers the question before it
+            owner = await world.press(ADMIN, alert, "📞 Перезвонить")
+            abroad = await world.press(ADMIN, alert, "📞 Перезвонить")
+            assert starts(world) == []
+            placed = await world.press(ADMIN, alert, "📞 Перезвонить")
+        assert owner["text"].startswith("Васильева Татьяна взял(а) это уведомление.")
+        assert abroad["text"] == POPUP_RU
+        assert placed["text"].startswith("Звоню")
+        await eventually(lambda: len(starts(world)) == 1)
+        assert starts(world)[0]["dstNumber"] == ABROAD
