@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/alert_window.py
+	$(BIN)/python bench/idle_connections.py
+	$(BIN)/python bench/import_bounds.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

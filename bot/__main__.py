@@ -61,6 +61,7 @@ def main() -> int:
         hidden.append(settings.newtel_events_secret.get_secret_value())  # it is in the doorbell's URL
     logs.configure(settings.log_level, hidden)
     log.info("%s", starting(settings))
+    web.raise_open_files_limit()  # room for the bot's own connections, whatever holds descriptors
     if settings.webhook_url and settings.webhook_secret is None:
         log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
     application = build_application(settings)

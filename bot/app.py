@@ -31,6 +31,7 @@ from bot.contacts import commands as contacts
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
 from bot.profile import commands as profile
+from bot.profile import unknown
 from bot.ratelimit import PatientRateLimiter
 from bot.reports import commands as reports
 from bot.reports import lost
@@ -126,6 +127,8 @@ def handlers() -> dict[int, Sequence[Any]]:
         CallbackQueryHandler(buttons.remind_me, pattern=cd.matches(cd.RemindMe)),
         CallbackQueryHandler(reminders.remind_call, pattern=cd.matches(cd.RemindCall)),
         CallbackQueryHandler(reminders.remind_done, pattern=cd.matches(cd.RemindDone)),
+        # Last: a message none of the above took gets a hint in private (a group only when it addresses the bot).
+        MessageHandler(unknown.LEFT_OVER, unknown.left_over),
     ]
     return {-1: guards, 0: features}
 
@@ -145,7 +148,7 @@ async def post_init(application: App) -> None:
             log.warning("NEWTEL_EVENTS_SECRET is set but LIVE_INTERVAL is 0: the doorbell has nothing to ring")
         else:
             doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
-            data.web = await web.serve(doorbell, settings.webhook_listen, settings.newtel_events_port)
+            data.web = await web.serve(doorbell, settings.newtel_events_listen, settings.newtel_events_port)
     sip.start(application)  # the desk phones' registration, beside the poll (SIP_OFFLINE_ALERT=0: not at all)
     digest.schedule_all(application)
     assert application.job_queue is not None

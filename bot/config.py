@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     newtel_events_port: int = Field(
         default=8081, ge=1, le=65535, description="the doorbell's port when polling Telegram"
     )
+    # Loopback unless told otherwise: in front of the bot's server goes a TLS reverse proxy (see the README).
+    newtel_events_listen: str = "127.0.0.1"  # the doorbell's address when polling Telegram
     sip_check_interval: float = Field(
         default=60, ge=5, le=3600, description="seconds between looks at which desk phones are registered"
     )
@@ -70,7 +72,7 @@ class Settings(BaseSettings):
     )
     alert_board: bool = True  # every subscribed chat gets the pinned board of its open alerts (False: on /board)
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -30,6 +30,7 @@ class FaultRule:
     description: str
     migrate_to_chat_id: int | None = None  # the answer for a group that became a supergroup
     taken: bool = False  # the request is carried out, then the connection drops before the answer (``lose_answer``)
+    held: bool = False  # ...and the answer is held back until the fake closes (``hold_answer``)
 
     def matches(self, method: str) -> bool:
         if self.remaining <= 0:
@@ -87,6 +88,13 @@ class Faults:
         the answer: the client cannot tell whether Telegram took them."""
         rule = self.fail(status=200, times=times, methods=methods)
         rule.taken = True
+        return rule
+
+    def hold_answer(self, times: int = 1, methods: Iterable[str] | str | None = None) -> FaultRule:
+        """The next matching requests are carried out and their answers never come (the connection stays open
+        until the fake closes): Telegram's answer in flight when the bot's process is killed."""
+        rule = self.lose_answer(times, methods)
+        rule.held = True
         return rule
 
     def clear(self) -> None:

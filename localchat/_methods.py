@@ -449,8 +449,8 @@ def _file_object(stored: StoredFile, params: Params) -> dict[str, Any]:
         obj["file_name"] = stored.file_name
     if stored.mime_type:
         obj["mime_type"] = stored.mime_type
-    if stored.data is not None:
-        obj["file_size"] = len(stored.data)
+    if stored.size is not None:
+        obj["file_size"] = stored.size
     return obj
 
 
@@ -508,6 +508,6 @@ def get_file(world: World, params: Params, files: Files) -> Any:
         "file_unique_id": stored.file_unique_id,
         "file_path": stored.file_path,
     }
-    if stored.data is not None:
-        obj["file_size"] = len(stored.data)
+    if stored.size is not None:
+        obj["file_size"] = stored.size
     return obj

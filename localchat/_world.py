@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,14 @@ class StoredFile:
     file_name: str | None
     mime_type: str | None
     url: str | None = None
+    stated_size: int | None = None  # the size the update and getFile say, when not its length (untrusted)
+
+    @property
+    def size(self) -> int | None:
+        """What Telegram says of its size."""
+        if self.stated_size is not None:
+            return self.stated_size
+        return None if self.data is None else len(self.data)
 
     @property
     def file_path(self) -> str:
@@ -202,8 +211,17 @@ def _update_type(update: dict[str, Any]) -> str:
 
 
 def command_entities(text: str) -> list[dict[str, Any]] | None:
-    """A leading "/cmd" or "/cmd@bot" is a bot_command entity, which PTB's CommandHandler requires."""
-    if not text.startswith("/") or len(text) < 2:
-        return None
-    command = text.split(maxsplit=1)[0]
-    return [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+    """A leading "/cmd" or "/cmd@bot" is a bot_command entity, which PTB's CommandHandler requires; each "@username"
+    after it is a mention, as Telegram marks them."""
+    found: list[dict[str, Any]] = []
+    after = 0
+    if text.startswith("/") and len(text) >= 2:
+        command = text.split(maxsplit=1)[0]
+        found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
+        after = len(command)
+    for mention in _MENTION.finditer(text, after):
+        found.append({"type": "mention", "offset": utf16_len(text[: mention.start()]), "length": utf16_len(mention[0])})
+    return found or None
+
+
+_MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}\b")

@@ -36,6 +36,7 @@ __all__ = ["ApiCall", "FakeBotAPI", "UploadedFile"]
 _log = logging.getLogger(__name__)
 
 MessageRef = Mapping[str, Any] | tuple[int, int]
+_FILE_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -104,6 +105,8 @@ class FakeBotAPI:
             bot_user={"id": bot_id, "is_bot": True, "first_name": bot_first_name, "username": bot_username}
         )
         self._calls: list[ApiCall] = []
+        # Bytes of each file (by file_id) sent to a downloader; fewer than it has when the download was cut short.
+        self.served: dict[str, int] = {}
         self._completed: list[ApiCall] = []  # in completion order, for follow()
         self._cursor = 0
         self._changed = asyncio.Event()
@@ -263,13 +266,17 @@ class FakeBotAPI:
         chat_id: int | None = None,
         mime_type: str | None = None,
         reply_to: MessageRef | None = None,
+        stated_size: int | None = None,
     ) -> dict[str, Any]:
         """The user sends a file (``caption`` "/cmd ..." gets its bot_command entity); the bot can getFile and
-        download it. Returns the Update."""
+        download it. ``stated_size``: the ``file_size`` Telegram states, when it is not the data's length.
+        Returns the Update."""
         sender = self._world.ensure_user(user_id)
         chat = self._user_chat(user_id, chat_id)
         n = self._world.next_id()
-        stored = StoredFile(f"fake-user-document-{n}", f"d{n}", "document", data, filename, mime_type)
+        stored = StoredFile(
+            f"fake-user-document-{n}", f"d{n}", "document", data, filename, mime_type, stated_size=stated_size
+        )
         self._world.files[stored.file_id] = stored
         message = self._world.new_message(
             chat,
@@ -408,7 +415,7 @@ class FakeBotAPI:
         arrived = time.monotonic()
         path = request.path
         if path.startswith("/file/bot"):
-            return self._serve_file(path.removeprefix("/file/bot"))
+            return await self._serve_file(request, path.removeprefix("/file/bot"))
         token, _, name = path.removeprefix("/bot").partition("/")
         if not path.startswith("/bot") or not token or not name or "/" in name:
             return _json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -434,6 +441,8 @@ class FakeBotAPI:
         except BotApiError as e:
             return self._finish(call, e.status, _error_body(e))
         answer = self._finish(call, 200, {"ok": True, "result": result})
+        if rule is not None and rule.held:  # carried out, and the answer still on its way when the client dies
+            await self._wait_until(lambda: self._closed, None)
         if rule is not None and request.transport is not None:  # carried out, and the answer lost on the way
             request.transport.close()
         return answer
@@ -465,14 +474,28 @@ class FakeBotAPI:
         self._notify()
         return _json(status, body)
 
-    def _serve_file(self, rest: str) -> web.StreamResponse:
+    async def _serve_file(self, request: web.Request, rest: str) -> web.StreamResponse:
         token, _, file_path = rest.partition("/")
         if token != self.token:
             return _json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         stored = next((f for f in self._world.files.values() if f.file_path == file_path), None)
         if stored is None or stored.data is None:
             return _json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-        return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+        # Streamed in chunks, each counted once the socket took it, so a test sees how much a downloader read.
+        response = web.StreamResponse(headers={"Content-Type": stored.mime_type or "application/octet-stream"})
+        response.content_length = len(stored.data)
+        await response.prepare(request)
+        self.served[stored.file_id] = 0
+        view = memoryview(stored.data)
+        try:
+            for start in range(0, len(view), _FILE_CHUNK):
+                chunk = view[start : start + _FILE_CHUNK]
+                await response.write(chunk)
+                self.served[stored.file_id] += len(chunk)
+            await response.write_eof()
+        except ConnectionError:  # the downloader stopped reading and left
+            pass
+        return response
 
     # -- waiting --------------------------------------------------------------------------------
 

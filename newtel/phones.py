@@ -15,6 +15,8 @@ import phonenumbers
 DEFAULT_REGION = "RU"
 _SHORT_NUMBER = re.compile(r"^[1-9][0-9]{1,7}$")  # internal (extension) numbers: 2–8 digits
 TYPED_CHARS = re.compile(r"[0-9+()\-.\s]+")  # what a typed phone number is made of (``fullmatch`` it)
+_LEADING = re.compile(r"\s*[0-9+][0-9()\-.\s]*")  # the number a typed text begins with
+_EXTENSION_WORDS = 3  # "доб. 5", "ext 5", "x5": the words an extension takes at most
 
 
 def normalize(value: str, *, region: str = DEFAULT_REGION, allow_short: bool = False) -> str | None:
@@ -87,6 +89,31 @@ def leading_number(words: Sequence[str]) -> tuple[str | None, int]:
             return digits, end
         possible = possible or (digits, end)
     return possible or (None, leading)
+
+
+def split_extension(typed: str, *, region: str = DEFAULT_REGION) -> tuple[str, str | None]:
+    """A number typed with an extension, apart: ``("+7 495 111-22-33", "5")`` for "+7 495 111-22-33 доб. 5" (and
+    "ext. 5", "x5", "#5": the markers ``phonenumbers`` reads); ``(typed, None)`` when it names none. New-Tel dials
+    no extension: the caller keeps the number and says what was left out."""
+    number = _LEADING.match(typed)
+    if number is None or TYPED_CHARS.fullmatch(typed.strip()):
+        return typed, None
+    parsed = _parse(typed, region)
+    if parsed is None or not parsed.extension or not phonenumbers.is_possible_number(parsed):
+        return typed, None
+    return number[0].rstrip(" (,;.-"), parsed.extension
+
+
+def leading_number_and_extension(words: Sequence[str]) -> tuple[str | None, str | None, int]:
+    """``leading_number``, and the extension typed after it: "8 495 111 22 33 доб. 5 Иван" → ("74951112233", "5",
+    7). No extension: (the number or None, None, as many words as ``leading_number`` takes)."""
+    digits, taken = leading_number(words)
+    if digits is not None:
+        for end in range(min(len(words), taken + _EXTENSION_WORDS), taken, -1):
+            number, extension = split_extension(" ".join(words[:end]))
+            if extension is not None and destination(number) == digits:
+                return digits, extension, end
+    return digits, None, taken
 
 
 def is_valid(digits: str, *, region: str = DEFAULT_REGION) -> bool:

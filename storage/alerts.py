@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -454,8 +454,8 @@ class Alerts:
         )
 
     def unhold(self, alert_ids: Iterable[int]) -> int:
-        """Held -> pending delivery, each to get its own message with its buttons (a summary that went out unseen by
-        the bot, or that Telegram refused). An alert closed while held (answered later at night) stays held: nobody
+        """Held -> pending delivery, each to get its own message with its buttons (a summary Telegram refused, or a
+        chat the bot may not write to any more). An alert closed while held (answered later at night) stays held: nobody
         needs to hear of it in the morning."""
         with write(self._db) as conn:
             cursor = conn.execute(
@@ -464,22 +464,6 @@ class Alerts:
                 (dumps(sorted(set(alert_ids))),),
             )
             return cursor.rowcount
-
-    def summarized(self, message_id: int, versions: Mapping[int, int]) -> int:
-        """The summary ``message_id`` shows these held alerts (alert id -> the version it rendered): each is released
-        into it, delivered at that version (a later change leaves it pending, for an edit of the summary)."""
-        with write(self._db) as conn:
-            return sum(
-                conn.execute(
-                    """
-                    UPDATE alerts SET held = 0, summary = 1, message_id = :message_id,
-                        delivered_version = max(delivered_version, :version)
-                    WHERE id = :id AND held AND :version <= version
-                    """,
-                    {"id": alert_id, "message_id": message_id, "version": version},
-                ).rowcount
-                for alert_id, version in versions.items()
-            )
 
     def in_summary(self, chat_id: int, message_id: int) -> list[Alert]:
         """The alerts a summary shows, in its order (least recent miss first, as ``held_for`` gave them)."""

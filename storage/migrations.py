@@ -596,3 +596,40 @@ def m009_attempts(db: Database) -> None:
         WHERE callback_outcome = 'no answer' AND callback_started_at IS NOT NULL;
         """,
     )
+
+
+@migration
+def m010_ledger(db: Database) -> None:
+    """The boards and summaries the bot posts, each written down before it is sent: a kill or a lost answer leaves a
+    row without its message, so what it may have left in the chat is known, and every board ever posted can be taken
+    down once a newer one replaces it."""
+    _script(
+        db,
+        """
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('board', 'summary')),
+            alert_ids TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(alert_ids)),  -- what a summary tells
+            -- NULL: about to be sent, or sent and Telegram's answer lost (then a stub may be in the chat).
+            message_id INTEGER,
+            retired_at INTEGER,  -- a board a newer one replaced, taken down (deleted, or emptied and unpinned)
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX ledger_live_boards ON ledger (chat_id)
+            WHERE kind = 'board' AND message_id IS NOT NULL AND retired_at IS NULL;
+
+        -- The boards posted so far are the first ones written down.
+        INSERT INTO ledger (chat_id, kind, message_id, created_at, updated_at)
+        SELECT chat_id, 'board', board_message_id, updated_at, updated_at FROM chats
+        WHERE board_message_id IS NOT NULL;
+        -- A summary marked in kv before a crash (its message unknown) is a summary maybe sent: its alerts, still held,
+        -- are told again in a summary.
+        INSERT INTO ledger (chat_id, kind, alert_ids, created_at, updated_at)
+        SELECT chats.chat_id, 'summary', kv.value, kv.updated_at, kv.updated_at FROM kv
+        JOIN chats ON chats.chat_id = CAST(substr(kv.key, 21) AS INTEGER)
+        WHERE substr(kv.key, 1, 20) = 'alerts.held_summary.' AND json_valid(kv.value);
+        DELETE FROM kv WHERE substr(key, 1, 20) = 'alerts.held_summary.';
+        """,
+    )

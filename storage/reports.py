@@ -6,8 +6,9 @@ loop goes on with its own.
 
 The definitions every report, digest and export shares (decided once, here):
 
-- A call's **customer** is the outside side of it (``calls.customer``); its **member** (``members_seen``) is who
-  answered (inbound) or placed (outbound) it, None when not known.
+- A call's **customer** is the outside side of it (``calls.customer``); its **member** (``members_seen``) is the
+  person who answered (inbound) or placed (outbound) it, None when not known. A number no member had (kept by the
+  "who" step under the number itself: a /phone that is no member's) is nobody known: reports count people.
 - **Answered**: status ``answered``. **Missed**: inbound, ended, not answered.
 - A period's calls are those that started in [start, end); with company ``numbers`` given, only those through
   one of them (dialled by an inbound call, shown by an outbound one).
@@ -15,8 +16,10 @@ The definitions every report, digest and export shares (decided once, here):
   answered call with them (either way) separates. An episode's outcome is decided by the first answered call
   with that customer after its last miss, looking past the period's end up to now, through any company number:
   outbound -> **called back** (time to call back: that call's start - the episode's first miss's end);
-  inbound -> **answered later**; none -> **lost** when there was no later call with the customer at all (no
-  callback attempt, they never called again), else **unresolved** (tried, not reached).
+  inbound -> **answered later**. An episode no answered call decided is **closed** (``done``) when its last miss's
+  alert was closed by hand (Done, in any chat), else **open** while its last miss is within its deadline (it ended
+  after ``open_after``, which the caller works out from its deadline), else **lost** when there was no later call
+  with the customer at all (no callback attempt, they never called again), else **unresolved** (tried, not reached).
 - An episode called back is **its callbacker's**: the member who placed that call (``outcomes``' ``callbacks``).
 - A miss is **short** when it rang (end - start) under a threshold the caller gives (``SHORT_RING_SECONDS``).
 """
@@ -37,10 +40,13 @@ from storage.calls import MISSED_SQL
 HOUR = 3600
 READ_BUSY_TIMEOUT_MS = 5_000  # a reader waits out a checkpoint; it is off the loop, nobody else waits for it
 
-Outcome = Literal["called_back", "answered_later", "lost", "unresolved"]
+Outcome = Literal["called_back", "answered_later", "done", "open", "lost", "unresolved"]
 AlertOutcome = Literal["called_back", "answered_later", "done", "open"]
 
 _TALK = "CASE WHEN c.ended_at > c.answered_at THEN c.ended_at - c.answered_at ELSE 0 END"
+# The member of ``members_seen m`` as a person (the module's docstring): their internal number and name, else NULL.
+_PERSON = "CASE WHEN m.name <> m.internal THEN m.internal END"
+_PERSON_NAME = "CASE WHEN m.name <> m.internal THEN m.name END"
 _COMPANY = "CASE c.direction WHEN 'out' THEN c.clid ELSE c.dnid END"
 
 
@@ -67,7 +73,7 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class MemberTotals:
-    internal: str | None  # None: the calls nobody is known to have answered or placed
+    internal: str | None  # None: the calls no person is known to have answered or placed
     name: str | None  # as it was at the member's latest call in the period
     answered: int  # inbound calls
     placed: int  # outbound calls, answered or not
@@ -80,7 +86,7 @@ class Episode:
     misses: tuple[int, ...]  # the missed calls' row ids, oldest first
     first_end: int  # when the first miss ended
     outcome: Outcome
-    member_name: str | None  # who answered or placed the answered call that decided it
+    member_name: str | None  # who answered or placed the answered call that decided it; closed by hand: who closed it
     callback_seconds: int | None  # called back: from the first miss's end to the callback's start
 
 
@@ -201,8 +207,8 @@ def members(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[st
     rows = conn.execute(
         f"""
         WITH per_id (id, last_at, answered, placed, talk) AS MATERIALIZED ({" UNION ALL ".join(parts)})
-        SELECT m.internal, m.name, max(p.last_at), total(p.answered), total(p.placed), total(p.talk)
-        FROM per_id p LEFT JOIN members_seen m ON m.id = p.id GROUP BY m.internal
+        SELECT {_PERSON}, {_PERSON_NAME}, max(p.last_at), total(p.answered), total(p.placed), total(p.talk)
+        FROM per_id p LEFT JOIN members_seen m ON m.id = p.id GROUP BY {_PERSON}
         HAVING total(p.answered) + total(p.placed) > 0
         """,
         params,
@@ -248,9 +254,25 @@ class Outcomes:
     # (its first miss's end, its wait) per episode called back, by that end: what a deadline counted in business
     # hours is measured by (the callback started at end + wait; a wait of 0 may also be one that started before)
     callback_spans: tuple[tuple[int, int], ...]
+    done: int = 0  # closed by hand
+    open: int = 0  # still within the deadline
 
 
-def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Outcomes:
+def _closed_by_hand(conn: sqlite3.Connection, misses: Sequence[int]) -> dict[int, str | None]:
+    """Those of ``misses`` (call ids) whose alert was closed by hand (Done, in any chat): call id -> who closed it.
+    Each looked up by alert_calls' key (chat, call), for every chat there is: a few probes, not a month's scan."""
+    rows = conn.execute(
+        "SELECT c.id, max(a.closed_name) FROM json_each(?) j JOIN calls c ON c.id = j.value"
+        " JOIN alert_calls ac ON ac.chat_id IN (SELECT chat_id FROM chats) AND ac.vpbx_id = c.vpbx_id"
+        " JOIN alerts a ON a.id = ac.alert_id WHERE a.close_reason = 'done' GROUP BY c.id",
+        (dumps(list(misses)),),
+    )
+    return dict(rows.fetchall())
+
+
+def outcomes(
+    conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = (), *, open_after: int | None = None
+) -> Outcomes:
     """``episodes`` counted by outcome (a month has tens of thousands of them). One pass over the period's misses,
     oldest first, from their index alone; then one look-up per answer, and one per customer left unanswered (is there
     any later call?). No sort and no join over a month of calls."""
@@ -260,7 +282,8 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         params["numbers"] = dumps(sorted(set(numbers)))
     customers: set[str] = set()
     firsts: dict[int, tuple[tuple[int, int], int | None]] = {}  # answer -> its episode's first miss: (start, id), end
-    unanswered: dict[str, tuple[int, int]] = {}  # customer -> (start, id) of their last miss nothing answered
+    # customer -> (start, id) and end of their last miss nothing answered
+    unanswered: dict[str, tuple[tuple[int, int], int | None]] = {}
     rows = conn.execute(
         f"SELECT c.clid, c.answer_id, c.started_at, c.id, c.ended_at FROM calls c WHERE {where} AND {MISSED_SQL}",
         params,
@@ -269,13 +292,14 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         customers.add(customer)
         moment = (started_at, row_id)
         if answer_id is None:
-            unanswered[customer] = max(moment, unanswered.get(customer, moment))
+            if customer not in unanswered or moment > unanswered[customer][0]:
+                unanswered[customer] = (moment, ended_at)
         elif answer_id not in firsts or moment < firsts[answer_id][0]:
             firsts[answer_id] = (moment, ended_at)
     called_back, answered_later, spans = 0, 0, []
     by_member: dict[str | None, tuple[int, str | None, int]] = {}  # internal -> latest callback, its name, count
     answers = conn.execute(
-        "SELECT c.id, c.direction, c.started_at, m.internal, m.name FROM calls c"
+        f"SELECT c.id, c.direction, c.started_at, {_PERSON}, {_PERSON_NAME} FROM calls c"
         " LEFT JOIN members_seen m ON m.id = c.member_id WHERE c.id IN (SELECT value FROM json_each(?))",
         (dumps(list(firsts)),),
     )
@@ -291,12 +315,21 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
         first_end = firsts[answer_id][1]
         if first_end is not None:
             spans.append((first_end, max(0, answered_start - first_end)))
+    closed = _closed_by_hand(conn, [row_id for (_, row_id), _ in unanswered.values()]) if unanswered else {}
+    done = [customer for customer, ((_, row_id), _) in unanswered.items() if row_id in closed]
+    still = [
+        customer
+        for customer, ((_, row_id), ended_at) in unanswered.items()
+        if row_id not in closed and open_after is not None and (ended_at is None or ended_at > open_after)
+    ]
+    for customer in (*done, *still):
+        del unanswered[customer]
     last = "json_extract(j.value, '$[1]')"
     (tried,) = conn.execute(
         "SELECT count(*) FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM calls a"
         f" WHERE a.customer = json_extract(j.value, '$[0]') AND a.started_at >= {last}"
         f" AND (a.started_at > {last} OR a.id > json_extract(j.value, '$[2]')))",
-        (dumps([[customer, *moment] for customer, moment in unanswered.items()]),),
+        (dumps([[customer, *moment] for customer, (moment, _) in unanswered.items()]),),
     ).fetchone()
     lost = len(unanswered) - tried
     callbacks = sorted(
@@ -305,40 +338,49 @@ def outcomes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[s
     )
     spans.sort()
     waits = tuple(sorted(wait for _, wait in spans))
-    return Outcomes(len(customers), called_back, answered_later, lost, tried, waits, tuple(callbacks), tuple(spans))
+    return Outcomes(
+        len(customers), called_back, answered_later, lost, tried, waits, tuple(callbacks), tuple(spans),
+        done=len(done), open=len(still),
+    )  # fmt: skip
 
 
-def episodes(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[Episode]:
-    """The period's misses grouped into episodes (see the module's docstring), by customer then time."""
+def episodes(
+    conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = (), *, open_after: int | None = None
+) -> list[Episode]:
+    """The period's misses grouped into episodes (see the module's docstring), by customer then time; a miss that
+    ended after ``open_after`` is still within its deadline (None: every deadline has passed)."""
     where, params = _period(start, end, numbers)
     rows = conn.execute(
         f"""
         WITH {_misses(where)}
         SELECT s.id, s.customer, s.ended_at, s.answer_id, CASE WHEN s.answer_id IS NULL THEN {_LATER} END,
-            a.direction, a.started_at, m.name
+            a.direction, a.started_at, {_PERSON_NAME}
         FROM misses s LEFT JOIN calls a ON a.id = s.answer_id LEFT JOIN members_seen m ON m.id = a.member_id
         ORDER BY s.customer, s.started_at, s.id
         """,
         params,
     )
-    found: list[Episode] = []
-    group: list[tuple[Any, ...]] = []
+    groups: list[list[tuple[Any, ...]]] = []
     for row in rows:
-        if group and (row[1], row[3]) != (group[0][1], group[0][3]):
-            found.append(_episode(group))
-            group = []
-        group.append(row)
-    if group:
-        found.append(_episode(group))
-    return found
+        if not groups or (row[1], row[3]) != (groups[-1][0][1], groups[-1][0][3]):
+            groups.append([])
+        groups[-1].append(row)
+    closed = _closed_by_hand(conn, [group[-1][0] for group in groups if group[0][3] is None])
+    return [_episode(group, closed, open_after) for group in groups]
 
 
-def _episode(misses: list[tuple[Any, ...]]) -> Episode:
+def _episode(misses: list[tuple[Any, ...]], closed: dict[int, str | None], open_after: int | None) -> Episode:
     first, last = misses[0], misses[-1]
     _, customer, first_end, answer_id, _, direction, answered_start, member_name = first
     ids = tuple(row[0] for row in misses)
     if answer_id is None:
-        outcome: Outcome = "unresolved" if last[4] else "lost"
+        if last[0] in closed:
+            return Episode(customer, ids, first_end, "done", closed[last[0]], None)
+        outcome: Outcome
+        if open_after is not None and (last[2] is None or last[2] > open_after):
+            outcome = "open"
+        else:
+            outcome = "unresolved" if last[4] else "lost"
         return Episode(customer, ids, first_end, outcome, None, None)
     if direction == "out":
         wait = max(0, answered_start - first_end) if first_end is not None else None
@@ -377,13 +419,20 @@ class LostCustomer:
     last_at: int  # when the last of them started
 
 
-def lost(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> list[LostCustomer]:
+def lost(
+    conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = (), *, open_after: int | None = None
+) -> list[LostCustomer]:
     """The period's lost episodes (``episodes``), the most attempts first, then the most recent."""
-    found = [e for e in episodes(conn, start, end, numbers) if e.outcome == "lost"]
+    return lost_of(conn, episodes(conn, start, end, numbers, open_after=open_after))
+
+
+def lost_of(conn: sqlite3.Connection, found: Sequence[Episode]) -> list[LostCustomer]:
+    """The lost ones of ``found`` (``episodes``), as ``lost`` lists them."""
+    chosen = [e for e in found if e.outcome == "lost"]
     rows = conn.execute(
         "SELECT c.id, c.started_at, k.name FROM calls c LEFT JOIN contacts k ON k.number = c.customer"
         " WHERE c.id IN (SELECT value FROM json_each(?))",
-        (dumps([row_id for e in found for row_id in e.misses]),),
+        (dumps([row_id for e in chosen for row_id in e.misses]),),
     )
     started: dict[int, int] = {}
     names: dict[int, str | None] = {}
@@ -391,7 +440,7 @@ def lost(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] 
         started[row_id], names[row_id] = started_at, name
     customers = [
         LostCustomer(e.customer, names[e.misses[0]], len(e.misses), started[e.misses[0]], started[e.misses[-1]])
-        for e in found
+        for e in chosen
     ]
     return sorted(customers, key=lambda c: (-c.attempts, -c.last_at, c.customer))
 

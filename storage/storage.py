@@ -16,6 +16,7 @@ from storage.cards import Cards
 from storage.chats import Chats
 from storage.contacts import Contacts
 from storage.kv import KV
+from storage.ledger import Ledger
 from storage.migrations import migrate, schema_version
 from storage.phones import Phones
 from storage.recordings import Recordings
@@ -55,6 +56,7 @@ class Storage:
         self.phones = Phones(db)
         self.kv = KV(db)
         self.reminders = Reminders(db)  # about alerts: callback reminders, deadlines, escalations
+        self.ledger = Ledger(db)  # the boards and summaries posted, each written down before it is sent
 
     @classmethod
     def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:

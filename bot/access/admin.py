@@ -71,10 +71,14 @@ async def deny(update: Update, context: Context, caller: Caller) -> None:
     if telegram_id in svc.settings.admin_ids:
         await message.reply_text(texts("deny_configured_admin"))
         return
-    existed = svc.storage.users.get(telegram_id) is not None
+    known = svc.storage.users.get(telegram_id)
+    if known is not None and not known.is_active:  # nothing to revoke (a request they made since is settled)
+        await settle_pending(context, svc, telegram_id, None, caller)
+        await message.reply_text(texts("deny_already", telegram_id=telegram_id))
+        return
     await revoke(context, svc, telegram_id, caller)
     await settle_pending(context, svc, telegram_id, None, caller)
-    await message.reply_text(texts("deny_done" if existed else "deny_unknown", telegram_id=telegram_id))
+    await message.reply_text(texts("deny_unknown" if known is None else "deny_done", telegram_id=telegram_id))
 
 
 def _who(user: User) -> Html:

@@ -63,15 +63,12 @@ Handler = Callable[[Update, Context, Caller], Awaitable[None]]
 
 
 def texts_for(update: Update, svc: Services, user: User | None = None) -> Texts:
-    """The sender's chosen language, else the group chat's, else the bot's default."""
-    if user is not None and user.language:
-        return Texts(user.language)
+    """The language of every answer to an update: in a group, the group's (as its alerts and board are: everyone there
+    reads one language, whoever asked); in a private chat, the sender's choice; else the bot's default."""
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
-        stored = svc.storage.chats.get(chat.id)
-        if stored is not None and stored.language:
-            return Texts(stored.language)
-    return Texts(svc.settings.bot_language)
+        return svc.chat_texts(chat.id)
+    return Texts(user.language if user is not None and user.language else svc.settings.bot_language)
 
 
 def allowed(user: User | None, level: Level) -> bool:

@@ -4,7 +4,13 @@ waiting first, pinned when the bot may pin. It opens with the chat's first alert
 how long, so it stays still between changes. The message is kept in ``chats.board_message_id``; one somebody
 deleted is posted again. Misses held outside the business hours stay off it until their summary tells them.
 ``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off a chat has a board only once an
-admin asked for it there."""
+admin asked for it there.
+
+One list per chat, whatever crashes: every board is written down in the ledger before it is sent, and sent as a
+pointer to the pinned list; its list is written in only once its message is recorded. A kill or a lost answer before
+that leaves the pointer, never a list nobody edits. Every board but the chat's own (replaced by ``/board`` or a new
+one, with a crash or Telegram in the way of taking it down) is deleted at the next refresh, or emptied into the
+pointer and unpinned when Telegram no longer lets it be deleted."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot import jobs
 from bot.access.checks import Caller, requires
+from bot.alerts.once import Unsent, send_once
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.services import Services
@@ -33,7 +40,7 @@ from storage import Alert
 
 log = logging.getLogger(__name__)
 
-# How a board begins, in any language: a pinned message of the bot's that does is one.
+# How a board begins, in any language (its pointer too): a pinned message of the bot's that does is one.
 _BOARD_STARTS = tuple(
     Texts.strip(Texts(lang)(key, count=0)).split(":")[0]
     for lang in CATALOGS
@@ -94,7 +101,8 @@ class Board:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
         self._shown: dict[int, tuple[int, str]] = {}  # chat id -> (message id, digest of the text it shows)
-        self._unrecorded: dict[int, int] = {}  # chat id -> a board Telegram has that storage could not record yet
+        # chat id -> (ledger entry, message id): a board Telegram has that storage could not record yet
+        self._unrecorded: dict[int, tuple[int, int]] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one post or edit per chat
         self._refreshing: asyncio.Task[None] | None = None
         self._again = False
@@ -141,45 +149,51 @@ class Board:
             if message_id is None and not alerts:
                 return True  # the board opens with the chat's first alert
             text = self._text(chat_id, alerts)
-            if message_id is None and (message_id := await self._pinned_board(bot, chat_id)) is None:
-                return await self._post(bot, chat_id, text) is not Posted.FAILED
-            if self._shown.get(chat_id) == (message_id, _digest(text)):
-                return True
-            try:
-                await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
-            except BadRequest as error:
-                reason = error.message.lower()
-                if "not found" in reason or "can't be edited" in reason:
-                    # Somebody deleted the board (or Telegram will not edit it any more): a new one takes its place.
-                    return await self._post(bot, chat_id, text) is not Posted.FAILED
-                if "not modified" not in reason:
-                    log.error("Telegram refused the board of chat %s: %s", chat_id, error.message)
-            except ChatMigrated as error:  # a supergroup now: the chat (its board too) follows, edited next time
-                self._svc.storage.chats.move(chat_id, error.new_chat_id, now=int(time.time()))
-                return False
-            except Forbidden as error:  # not in the chat any more; delivery unsubscribes it with its next alert
-                log.warning("The board of chat %s cannot be edited (%s)", chat_id, error)
-            except TelegramError as error:
-                log.warning("The board of chat %s not edited yet (%s: %s)", chat_id, type(error).__name__, error)
-                return False
-            self._shown[chat_id] = (message_id, _digest(text))
-            return True
+            if message_id is None:
+                message_id = await self._pinned_board(bot, chat_id)
+            shown = None if message_id is None else await self._edit(bot, chat_id, message_id, text)
+            if shown is None:  # none yet, or somebody deleted it (or Telegram will not edit it any more): a new one
+                shown = await self._post(bot, chat_id, text) is not Posted.FAILED
+            if shown:
+                await self._retire_stale(bot, chat_id)
+            return shown
 
     async def post_again(self, bot: Bot, chat_id: int) -> Posted:
-        """``/board``: the board posted anew at the bottom of the chat and pinned; the old one is deleted."""
+        """``/board``: the board posted anew at the bottom of the chat and pinned; the old one is taken down."""
         async with self._locks[chat_id]:
-            old = self._message_id(chat_id)
             posted = await self._post(bot, chat_id, self._text(chat_id, self._live(chat_id)))
-            if posted is not Posted.FAILED and old is not None:
-                try:
-                    await bot.delete_message(chat_id, old)
-                except TelegramError as error:  # too old to delete, or gone already: two boards, the new one pinned
-                    log.info("The old board of chat %s not deleted (%s)", chat_id, error)
+            if posted is not Posted.FAILED:
+                await self._retire_stale(bot, chat_id)
             return posted
 
+    async def _edit(self, bot: Bot, chat_id: int, message_id: int, text: Html) -> bool | None:
+        """The board ``message_id`` made to show ``text``: True when it does, False when Telegram failed (a later
+        reaction tries again), None when it is gone (deleted, or Telegram will not edit it any more)."""
+        if self._shown.get(chat_id) == (message_id, _digest(text)):
+            return True
+        try:
+            await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "not found" in reason or "can't be edited" in reason:
+                return None
+            if "not modified" not in reason:
+                log.error("Telegram refused the board of chat %s: %s", chat_id, error.message)
+        except ChatMigrated as error:  # a supergroup now: the chat (its board too) follows, edited next time
+            self._svc.storage.chats.move(chat_id, error.new_chat_id, now=int(time.time()))
+            return False
+        except Forbidden as error:  # not in the chat any more; delivery unsubscribes it with its next alert
+            log.warning("The board of chat %s cannot be edited (%s)", chat_id, error)
+        except TelegramError as error:
+            log.warning("The board of chat %s not edited yet (%s: %s)", chat_id, type(error).__name__, error)
+            return False
+        self._shown[chat_id] = (message_id, _digest(text))
+        return True
+
     async def _pinned_board(self, bot: Bot, chat_id: int) -> int | None:
-        """A board of the bot's pinned in the chat that storage does not know (posted just before a crash, say): it
-        is taken back rather than a second one posted. Asked of Telegram once per chat, only when it has no board."""
+        """A board of the bot's pinned in the chat that storage does not know (one Telegram took while the database
+        could not record it, say): it is taken back rather than a second one posted. Asked of Telegram once per chat,
+        only when it has no board."""
         try:
             pinned = (await bot.get_chat(chat_id)).pinned_message
         except TelegramError as error:
@@ -191,8 +205,33 @@ class Board:
         if not text.startswith(_BOARD_STARTS):
             return None
         log.info("The board of chat %s found pinned: taken back", chat_id)
-        self._record(chat_id, pinned.message_id)
+        self._svc.storage.ledger.adopt_board(chat_id, pinned.message_id, now=int(time.time()))
         return pinned.message_id
+
+    async def _retire_stale(self, bot: Bot, chat_id: int) -> None:
+        """Take down every board of the chat's but its own: one a newer board replaced (``/board``, a deleted one
+        posted again) whose removal a crash or Telegram cut short. So a chat shows one list, whatever happened."""
+        ledger = self._svc.storage.ledger
+        for message_id in ledger.stale_boards(chat_id):
+            try:
+                await bot.delete_message(chat_id, message_id)
+            except BadRequest as error:
+                if "not found" not in error.message.lower():
+                    # Too old to delete (48 hours): emptied into a pointer to the board, and unpinned.
+                    await self._empty(bot, chat_id, message_id)
+            except TelegramError as error:
+                log.info("The old board %s of chat %s not taken down yet (%s)", message_id, chat_id, error)
+                continue
+            ledger.retired(chat_id, message_id, now=int(time.time()))
+
+    async def _empty(self, bot: Bot, chat_id: int, message_id: int) -> None:
+        """An old board that cannot be deleted, made harmless as far as Telegram lets it."""
+        with contextlib.suppress(TelegramError):
+            await bot.edit_message_text(
+                self._svc.chat_texts(chat_id)("board_stub"), chat_id=chat_id, message_id=message_id
+            )
+        with contextlib.suppress(TelegramError):
+            await bot.unpin_chat_message(chat_id, message_id)
 
     def _live(self, chat_id: int) -> list[Alert]:
         """The chat's live alerts the chat has been told of: not those held for the morning summary."""
@@ -206,31 +245,36 @@ class Board:
     def _message_id(self, chat_id: int) -> int | None:
         """The chat's board: one Telegram has that is not recorded yet (recorded now if storage can), else the
         stored one."""
-        pending = self._unrecorded.get(chat_id)
-        if pending is not None:
-            self._record(chat_id, pending)
-            return pending
+        if chat_id in self._unrecorded:
+            return self._record(chat_id, *self._unrecorded[chat_id])
         chat = self._svc.storage.chats.get(chat_id)
         return None if chat is None else chat.board_message_id
 
-    def _record(self, chat_id: int, message_id: int) -> None:
+    def _record(self, chat_id: int, entry: int, message_id: int) -> int:
         try:
-            self._svc.storage.chats.set_board(chat_id, message_id, now=int(time.time()))
+            self._svc.storage.ledger.landed(entry, message_id, now=int(time.time()))
         except sqlite3.OperationalError as error:
             # Kept in memory meanwhile: the board is edited, never posted twice, while the database is locked.
             log.warning("The board of chat %s is not recorded yet (%s)", chat_id, error)
-            self._unrecorded[chat_id] = message_id
+            self._unrecorded[chat_id] = (entry, message_id)
         else:
             self._unrecorded.pop(chat_id, None)
+        return message_id
 
     async def _post(self, bot: Bot, chat_id: int, text: Html) -> Posted:
-        try:
-            sent = await bot.send_message(chat_id, text, disable_notification=True)
-        except TelegramError as error:
-            log.warning("The board of chat %s not posted yet (%s: %s)", chat_id, type(error).__name__, error)
+        """A new board: written down, sent as a pointer to the pinned list (``board_stub``), recorded, and only then
+        given its list and pinned. A kill or a lost answer before the record leaves that pointer, never a second
+        list nobody edits; the board posted after it is the one pinned."""
+        ledger = self._svc.storage.ledger
+        entry = ledger.intend(chat_id, "board", now=int(time.time()))
+        stub = self._svc.chat_texts(chat_id)("board_stub")
+        sent = await send_once(self._svc, bot, chat_id, stub, "The board", disable_notification=True)
+        if isinstance(sent, Unsent):
+            if sent is not Unsent.MAYBE:  # surely not in the chat
+                ledger.forget(entry)
             return Posted.FAILED
-        self._record(chat_id, sent.message_id)
-        self._shown[chat_id] = (sent.message_id, _digest(text))
+        self._record(chat_id, entry, sent.message_id)
+        await self._edit(bot, chat_id, sent.message_id, text)  # failing, the next reaction writes the list in
         try:
             await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
         except TelegramError as error:  # no right to pin here: the board works unpinned
@@ -245,7 +289,7 @@ async def board_command(update: Update, context: Context, caller: Caller) -> Non
     assert chat is not None
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:
-        await caller.reply(texts("not_subscribed"))
+        await caller.reply(texts("not_subscribed_yet"))
         return
     posted = await context.application.bot_data.need_poller().board.post_again(context.bot, chat.id)
     if posted is Posted.UNPINNED:

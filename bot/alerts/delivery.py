@@ -209,4 +209,4 @@ class Delivery:
 def stories(svc: Services, alerts: Sequence[Alert], texts: Texts) -> dict[int, Html]:
     """Each alert's caller's story as it stood at their first missed call: alert id -> its line."""
     zone = svc.settings.zone
-    return {alert.id: story(svc.storage, alert.clid, before=alert.first_at).line(texts, zone) for alert in alerts}
+    return {alert.id: story(svc, alert.clid, before=alert.first_at).line(texts, zone) for alert in alerts}

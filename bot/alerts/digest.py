@@ -73,7 +73,7 @@ async def digest_command(update: Update, context: Context, caller: Caller) -> No
     wanted = (words[1:] if weekly else words) or [""]
     stored = svc.storage.chats.get(chat.id)
     if stored is None or not stored.subscribed:
-        await message.reply_text(texts("not_subscribed"))
+        await message.reply_text(texts("not_subscribed_yet"))
         return
     match = _HH_MM.match(wanted[0]) if len(wanted) == 1 else None
     if match is None and (len(wanted) != 1 or wanted[0] not in _OFF):

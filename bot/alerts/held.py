@@ -4,10 +4,14 @@ with each one's buttons under the list, by number. That message is then the held
 checked against it, and "calling back…", the owner and "done" are edited into its lines.
 
 Past SUMMARY_CUSTOMERS customers the summary comes in several messages, each a summary of its own (Telegram takes 100
-buttons and 4096 characters). Each is marked told in storage before it is sent and its alerts are recorded as shown in
-it right after Telegram's answer, so a restart never repeats one: a summary whose message is unknown after a crash, or
-that Telegram refused, gives way to each of its alerts in a message of its own. The holds are in the alerts table, so
-a restart loses none."""
+buttons and 4096 characters).
+
+Telegram has no idempotency key, so a kill or a lost answer may leave a message the bot never learns the id of. A
+summary is therefore written down in the ledger before it is sent, and sent as its title alone: no customer, no button.
+Only once its message is recorded are its alerts released into it, and delivery writes their lines and buttons in (and
+edits it from then on). So what a crash leaves behind is at most that title; its alerts, still held, are told in the
+next summary. Nobody is shown twice, and no button is left on a message the bot does not know. The holds are in the
+alerts table, so a restart loses none."""
 
 from __future__ import annotations
 
@@ -15,16 +19,14 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from telegram import Bot
 
 from bot import jobs
-from bot.alerts.delivery import Delivery, stories
+from bot.alerts.delivery import Delivery
 from bot.alerts.hours import Hours
 from bot.alerts.once import Unsent, send_once
-from bot.alerts.render import render_summary
 from bot.services import Services
 from storage import Alert
 
@@ -37,15 +39,14 @@ JOB_NAME = "business-hours"
 INTERVAL = 30.0  # seconds: the summary comes at most this long after the hours begin
 FIRST_CHECK = 3.0
 SUMMARY_CUSTOMERS = 8  # per message: two rows of buttons each, and their lines, stay well inside Telegram's limits
-_TOLD = "alerts.held_summary."  # + chat id: the held alerts of the summary being sent (marked before it is sent)
 
 
 class HeldAlerts:
     def __init__(self, svc: Services, delivery: Delivery) -> None:
         self._svc = svc
         self._delivery = delivery
-        # Summaries Telegram took that storage could not record yet: chat id -> (message id, alert id -> version).
-        self._unrecorded: dict[int, tuple[int, dict[int, int]]] = {}
+        # Summaries Telegram took that storage could not record yet: chat id -> (ledger entry, message id).
+        self._unrecorded: dict[int, tuple[int, int]] = {}
 
     async def job(self, context: Context) -> None:
         """The JobQueue callback; a failure is logged and the next run tries again (the holds stay stored)."""
@@ -57,7 +58,7 @@ class HeldAlerts:
         storage = self._svc.storage
         released = 0
         for chat_id in sorted({*storage.alerts.held_chats(), *self._unrecorded}):
-            if not self._record(chat_id):
+            if not await self._record(bot, chat_id):
                 continue  # a summary Telegram has and storage does not know: never sent twice
             chat = storage.chats.get(chat_id)
             if chat is None or not chat.subscribed:
@@ -66,11 +67,6 @@ class HeldAlerts:
             if hours is not None and not hours.is_open(now, self._svc.settings.zone):
                 continue
             held = storage.alerts.held_for(chat_id)
-            marked = storage.kv.get(_TOLD + str(chat_id))
-            if isinstance(marked, list):  # a summary sent before a crash, its message unknown: its alerts go one by one
-                storage.kv.delete(_TOLD + str(chat_id))
-                released += storage.alerts.unhold(marked)
-                held = [alert for alert in held if alert.id not in marked]
             for first in range(0, len(held), SUMMARY_CUSTOMERS):
                 summarized = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
                 if summarized is None:
@@ -81,38 +77,41 @@ class HeldAlerts:
         return released
 
     async def _summarize(self, bot: Bot, chat_id: int, part: Sequence[Alert], now: int) -> int | None:
-        """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it or
-        storage could not record it yet (no next part goes out before it is)."""
-        alerts, kv, key = self._svc.storage.alerts, self._svc.storage.kv, _TOLD + str(chat_id)
-        ids = [alert.id for alert in part]
-        kv.set(key, ids, now=now)  # told before it is sent: never twice
-        texts = self._svc.chat_texts(chat_id)
-        at = datetime.fromtimestamp(now, UTC)
-        text, keyboard = render_summary(part, texts, self._svc.settings.zone, at, stories(self._svc, part, texts))
-        sent = await send_once(self._svc, bot, chat_id, text, "Summary of held alerts", reply_markup=keyboard)
+        """One summary of ``part``; how many alerts it released, None when Telegram surely did not take it, may have
+        taken it unseen, or storage could not record it yet (no next part goes out before it is)."""
+        ledger, ids = self._svc.storage.ledger, [alert.id for alert in part]
+        entry = ledger.intend(chat_id, "summary", now, ids)  # written down before it is sent
+        title = self._svc.chat_texts(chat_id)("held_summary_title", count=len(part))
+        sent = await send_once(self._svc, bot, chat_id, title, "Summary of held alerts")
         if sent is Unsent.AGAIN:
-            kv.delete(key)
+            ledger.forget(entry)
             return None
-        if isinstance(sent, Unsent):  # it may have landed with buttons the bot cannot tie to it, or never will
-            kv.delete(key)
-            return alerts.unhold(ids)  # each alert goes on its own (delivery handles a chat that is gone)
-        self._unrecorded[chat_id] = (sent.message_id, {alert.id: alert.version for alert in part})
-        return len(part) if self._record(chat_id) else None
+        if sent is Unsent.MAYBE:  # at most its title is in the chat: the alerts, still held, go in the next summary
+            return None
+        if isinstance(sent, Unsent):  # refused, or the bot may not write there: each alert on its own
+            ledger.forget(entry)
+            return self._svc.storage.alerts.unhold(ids)  # (delivery handles a chat that is gone)
+        self._unrecorded[chat_id] = (entry, sent.message_id)
+        return len(part) if await self._record(bot, chat_id) else None
 
-    def _record(self, chat_id: int) -> bool:
-        """Record the chat's summary Telegram took, if storage does not know it yet; False while storage cannot."""
+    async def _record(self, bot: Bot, chat_id: int) -> bool:
+        """Record the chat's summary Telegram took, if storage does not know it yet, and write its alerts in; False
+        while storage cannot."""
         if chat_id not in self._unrecorded:
             return True
-        message_id, versions = self._unrecorded[chat_id]
+        entry, message_id = self._unrecorded[chat_id]
         try:
-            self._svc.storage.alerts.summarized(message_id, versions)
-            self._svc.storage.kv.delete(_TOLD + str(chat_id))
+            self._svc.storage.ledger.landed(entry, message_id, int(time.time()))
         except sqlite3.OperationalError as error:
             log.warning(
                 "The database cannot record the summary in %s (%s); sending it nothing until it can", chat_id, error
             )
             return False
         del self._unrecorded[chat_id]
+        # Its lines and buttons, right away (a failure leaves them pending: the next delivery round writes them in).
+        told = self._svc.storage.alerts.in_summary(chat_id, message_id)
+        if told:
+            await self._delivery.deliver(bot, told[0].id)
         return True
 
 

@@ -79,7 +79,7 @@ async def send_due(svc: Services, bot: Bot, now: int) -> int:
         if alert.state == "calling":
             continue  # someone is calling the customer right now: answered closes it, else the reminder comes after
         texts = Texts(user.language or svc.settings.bot_language)
-        told = story(storage, alert.clid, before=alert.first_at).line(texts, svc.settings.zone)
+        told = story(svc, alert.clid, before=alert.first_at).line(texts, svc.settings.zone)
         text = reminder_text(alert, texts, svc.settings.zone, datetime.now(UTC), told)  # all of it before the mark
         if not reminders.mark_sent(reminder.alert_id, reminder.kind, reminder.user_id, now):
             continue  # another look took it
@@ -125,7 +125,7 @@ async def retire_closed(svc: Services, bot: Bot, now: int) -> int:
         if alert is not None and user is not None:
             texts = Texts(user.language or svc.settings.bot_language)
             at = datetime.now(UTC)
-            told = story(svc.storage, alert.clid, before=alert.first_at).line(texts, zone)
+            told = story(svc, alert.clid, before=alert.first_at).line(texts, zone)
             lines = [reminder_text(alert, texts, zone, at, told), "", status_line(alert, texts, zone, at) or ""]
             try:
                 await bot.edit_message_text(

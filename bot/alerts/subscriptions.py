@@ -9,14 +9,16 @@ from telegram import Update
 from bot.access.checks import Caller, requires
 from bot.context import Context
 from bot.formatting import format_for_people
-from bot.texts import Html, echo
+from bot.texts import Html, Texts, echo
 from newtel import phones
+from storage import Chat
 
 _BALANCE_WORDS = ("balance", "баланс")
 _RECORDS_WORDS = ("records", "записи")  # each answered call's recording posted here
 _SIP_WORDS = ("sip", "телефоны")  # a desk phone going offline and coming back (bot/health/sip.py)
 _MIN_WORDS = ("min", "мин")  # "min 5": misses that rang under 5 seconds are not alerted here
 MIN_RING_RANGE = range(1, 121)  # seconds
+_OPTIONS = (("balance_alerts", "balance"), ("records", "records"), ("sip", "sip"))  # a Chat's field, /subscribe's word
 
 
 def min_ring(words: list[str]) -> tuple[list[str], int | None, str | None]:
@@ -72,7 +74,8 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(texts("subscribe_unknown_number", number=echo(unknown), numbers=listed))
         return
     now = int(time.time())
-    svc.storage.chats.subscribe(
+    before = svc.storage.chats.get(chat.id)
+    after = svc.storage.chats.subscribe(
         chat.id, chat.title, chosen, balance, now=now, records=records, sip=sip, min_ring=shortest or 0
     )
     details: dict[str, object] = {"numbers": chosen, "balance": balance}
@@ -95,7 +98,25 @@ async def subscribe(update: Update, context: Context, caller: Caller) -> None:
         text = Html(text + "\n" + texts("subscribed_sip"))
     if shortest:
         text = Html(text + "\n" + texts("subscribed_min_ring", seconds=shortest))
+    if before is not None and before.subscribed and (off := turned_off(before, after, texts)) is not None:
+        text = Html(text + "\n" + off)
     await message.reply_text(text)
+
+
+def turned_off(before: Chat, after: Chat, texts: Texts) -> Html | None:
+    """The line that names what the chat had and this /subscribe, not naming it, turned off, with the /subscribe
+    that keeps it too; None when nothing was."""
+    had = [(word, getattr(before, field), getattr(after, field)) for field, word in _OPTIONS]
+    dropped = [texts(f"option_{word}") for word, was, now in had if was and not now]
+    if before.min_ring and not after.min_ring:
+        dropped.append(texts("option_min_ring", seconds=before.min_ring))
+    if not dropped:
+        return None
+    words = [format_for_people(n) for n in after.numbers]
+    words += [word for word, was, now in had if was or now]
+    if minimum := after.min_ring or before.min_ring:
+        words.append(f"min {minimum}")
+    return texts("subscribed_off", what=Html(", ".join(dropped)), command=" ".join(["/subscribe", *words]))
 
 
 @requires("admin", group_only=True)

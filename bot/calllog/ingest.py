@@ -63,6 +63,9 @@ class Ingest:
         # and the ingest compares only the rest with the archive.
         self._ended: set[str] = set(storage.calls.ended_since(int(time.time()) - DAY))
         self._next_prune = 0
+        # Whether the archive holds New-Tel's day: not before a whole day has been taken since the start (a first
+        # start's history, a downtime's calls), so what it says of a customer may miss calls until then.
+        self.caught_up = False
 
     def knows_ended(self, vpbx_id: str) -> bool:
         return vpbx_id in self._ended
@@ -91,5 +94,7 @@ class Ingest:
         return changes
 
     def window(self, vpbx_ids: Iterable[str]) -> None:
-        """New-Tel's day as it stands (its id list): calls that left it leave the cache too."""
+        """New-Tel's day as it stands (its id list), every call of it now taken: calls that left it leave the cache
+        too, and the archive has caught up."""
         self._ended &= set(vpbx_ids)
+        self.caught_up = True

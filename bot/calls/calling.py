@@ -84,12 +84,19 @@ def first_phone(user: User, member: Member | None) -> str | None:
     return user.callback_phone or user.personal_number or user.internal_number
 
 
+def number_to_call(typed: str) -> str | CannotCall:
+    """The number ``typed`` names to call (international digits), or why it names none: checked before New-Tel is
+    asked anything."""
+    destination = phones.destination(typed)
+    return CannotCall("bad_number", {"value": echo(typed)}) if destination is None else destination
+
+
 async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None = None) -> Plan | CannotCall | Confirm:
     """Everything checked before anyone rings, the question about a call abroad last (``Confirm`` the first time).
     ``dialled``: the company number the customer called, shown back to them when the company owns it."""
-    destination = phones.destination(typed)
-    if destination is None:
-        return CannotCall("bad_number", {"value": echo(typed)})
+    destination = number_to_call(typed)
+    if isinstance(destination, CannotCall):
+        return destination
     member = None
     if user.member_id is not None:
         member = current_member(user, await svc.directory.members())

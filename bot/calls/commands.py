@@ -19,11 +19,12 @@ from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
 from bot.calllog import recordings
 from bot.calllog.ingest import as_call
-from bot.calllog.story import story
-from bot.calls import calling, listing, periods
+from bot.calllog.story import story, story_now
+from bot.calls import calling, listing, numbers, periods
 from bot.context import Context
 from bot.formatting import format_for_people, moment
 from bot.texts import Html, echo
+from newtel import phones
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,13 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
 async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     svc = caller.services
     if query.from_archive:  # past New-Tel's 24 hours; the poll keeps the archive current
-        window = periods.bounds(query.period, svc.settings.zone, datetime.now(UTC)) if query.period else (None, None)
-        if window is None:
-            return caller.texts("calls_bad_period", period=query.period), None
-        start, end = window
+        start: int | None = None
+        end: int | None = None
+        if query.period:
+            days = periods.read(query.period, svc.settings.zone, datetime.now(UTC))
+            if isinstance(days, periods.Refused):
+                return periods.refusal(days, query.period, caller.texts), None
+            start, end = days.start, days.end
         # The kind is asked of the archive, so a busy period's misses are not cut off by its other calls.
         kept = svc.storage.calls.find(
             number=query.number or None, start=start, end=end, kind=query.kind, limit=ARCHIVE_ROWS
@@ -73,8 +77,9 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
         vpbx = svc.newtel.vpbx
         history = await (vpbx.get_active_calls() if query.kind == "active" else vpbx.get_calls())
         if query.kind != "active":
-            try:
-                svc.ingest.take(history, int(time.time()))  # what New-Tel shows is observed, and archived
+            try:  # what New-Tel shows is observed, and archived: its whole day, so the stories below know it
+                await svc.ingest.take_all(history, int(time.time()))
+                svc.ingest.window(call.vpbx_id for call in history)
             except sqlite3.Error as error:  # the list is New-Tel's; a later poll archives it
                 log.warning("Calls not archived yet: %s", error)
     chosen = listing.select(history, query)
@@ -82,12 +87,13 @@ async def _calls_page(caller: Caller, query: listing.Query, page: int) -> tuple[
     CallsIndex(caller).remember([c.vpbx_id for c in chosen])
     texts, zone, now = caller.texts, svc.settings.zone, datetime.now(UTC)
     if query.number:  # one customer's list: their story once, as it stands now
-        about = story(svc.storage, query.number, before=int(now.timestamp()) + 1).line(texts, zone)
+        about = story_now(svc, query.number, int(now.timestamp())).line(texts, zone)
         return listing.render(chosen, query, page, texts, zone, now, about=about)
 
     def told(call: newtel.Call) -> Html:
         customer = call.dnid if call.is_outbound else call.clid
-        return story(svc.storage, customer, before=int(call.start_time.timestamp())).line(texts, zone)
+        at = int(call.start_time.timestamp())
+        return story(svc, customer, before=at, answered=call.is_answered).line(texts, zone)
 
     return listing.render(chosen, query, page, texts, zone, now, story=told)
 
@@ -120,6 +126,10 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         # Sent while the bot was down: the manager may have given up long ago. Ask rather than ring.
         await message.reply_text(texts("call_stale", command=echo(message.text or "/call")))
         return
+    typed, extension = phones.split_extension(typed)
+    if isinstance(refused := await numbers.to_call(svc, typed), calling.CannotCall):  # before "typing…"
+        await message.reply_text(calling.why_not(refused, texts))
+        return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)
     if isinstance(plan, calling.Confirm):  # its button (or the same /call again) places it
@@ -129,7 +139,11 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )
-    await message.reply_text(calling.said(outcome, texts))
+    said = calling.said(outcome, texts)
+    if extension is not None and not isinstance(outcome, calling.CannotCall):
+        note = texts("extension_left_out", extension=extension, number=format_for_people(outcome.plan.destination))
+        said = Html(note + "\n" + said)
+    await message.reply_text(said)
 
 
 @requires("manager")

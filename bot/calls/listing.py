@@ -46,6 +46,7 @@ class Query:
 def parse_query(args: Sequence[str]) -> Query | None:
     """``[missed|in|out|active] [period] [N | number]`` in any order, the number as people type it; None when
     something else was given."""
+    args = periods.words(list(args))
     found = [periods.canonical(arg) for arg in args]
     period = next((p for p in found if p is not None), "")
     if sum(p is not None for p in found) > 1:
@@ -144,6 +145,7 @@ def render(
     )
     if about:
         header = Html(header + "\n" + about)
-    lines = [rows[i] if story is None else Html(rows[i] + "\n      " + story(calls[i])) for i in shown]
+    told = {i: story(calls[i]) if story is not None else "" for i in shown}
+    lines = [Html(rows[i] + "\n      " + told[i]) if told[i] else rows[i] for i in shown]
     text = Html(header + "\n" + "\n".join(lines) + "\n" + texts("calls_footer"))
     return text, keyboards.calls_pages(texts, query, page, len(layout))

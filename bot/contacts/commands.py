@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telegram import CallbackQuery, Document, InlineKeyboardMarkup, Message, Update
+import aiohttp
+from telegram import CallbackQuery, Document, File, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import filters
 
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 RECENT_DAYS = 30  # the card counts the calls of these last days apart
 SEARCH_LIMIT = 30  # customers listed by /contacts
-IMPORT_MAX_BYTES = 5 * 1024 * 1024  # refused by the size Telegram states, before anything is downloaded
+IMPORT_MAX_BYTES = 5 * 1024 * 1024  # refused by the size Telegram states, else the download stops past it
+IMPORT_DOWNLOAD_TIMEOUT = 60  # seconds for the whole file
 PREVIEW_TTL = 24 * 3600  # seconds a preview may be confirmed: later, the book may have moved on
 CALL_PAUSE = 60  # seconds: another press on one card's call button within them places nothing
 OFFER_TTL = 24 * 3600  # seconds a contact's save offer may be pressed; then it is forgotten
@@ -46,13 +48,13 @@ IMPORT_FILE = (
 )
 
 
-def number_and_name(args: list[str]) -> tuple[str | None, str, str]:
-    """(international digits or None, the words typed as the number, the rest as the name) of "/name 8 916 123 45 67
-    Иван Петров": the number as ``phones.leading_number`` reads the first words."""
-    digits, taken = phones.leading_number(args)
+def number_and_name(args: list[str]) -> tuple[str | None, str | None, str, str]:
+    """(international digits or None, the extension typed after them or None, the words typed as the number, the rest
+    as the name) of "/name 8 916 123 45 67 Иван Петров": as ``phones.leading_number_and_extension`` reads them."""
+    digits, extension, taken = phones.leading_number_and_extension(args)
     if digits is None:
-        return None, " ".join(args[: max(taken, 1)]), ""
-    return digits, " ".join(args[:taken]), " ".join(args[taken:])
+        return None, None, " ".join(args[: max(taken, 1)]), ""
+    return digits, extension, " ".join(args[:taken]), " ".join(args[taken:])
 
 
 def clean_name(typed: str) -> str:
@@ -68,12 +70,14 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
     if not args:
         await caller.reply(texts("name_usage"))
         return
-    number, typed, rest = number_and_name(args)
+    number, extension, typed, rest = number_and_name(args)
     if number is None:
         await caller.reply(texts("bad_number", value=echo(typed)))
         return
     given = clean_name(rest)
-    note = None
+    notes: list[Html] = []
+    if extension is not None:
+        notes.append(texts("extension_left_out", extension=extension, number=format_for_people(number)))
     if given:
         if len(given) > importing.MAX_NAME:
             await caller.reply(texts("name_too_long", limit=importing.MAX_NAME))
@@ -81,8 +85,8 @@ async def name(update: Update, context: Context, caller: Caller) -> None:
         if (hidden := names.hidden_character(given)) is not None:
             await caller.reply(texts("name_hidden_char", code=names.code_point(hidden)))
             return
-        note = _named(caller, number, given, origin="command")
-    text, keyboard = _card(caller, number, caller.user.telegram_id, note)
+        notes.append(_named(caller, number, given, origin="command"))
+    text, keyboard = _card(caller, number, caller.user.telegram_id, Html("\n".join(notes)) if notes else None)
     await caller.reply(text, reply_markup=keyboard)
 
 
@@ -377,7 +381,13 @@ async def import_command(update: Update, context: Context, caller: Caller) -> No
 
 
 def _limits() -> dict[str, object]:
-    return {"megabytes": IMPORT_MAX_BYTES // (1024 * 1024), "rows": importing.MAX_ROWS}
+    return {
+        "megabytes": IMPORT_MAX_BYTES // (1024 * 1024),
+        "rows": importing.MAX_ROWS,
+        "cells": importing.MAX_CELLS,
+        "unpacked": importing.MAX_UNPACKED // (1024 * 1024),
+        "seconds": importing.MAX_SECONDS,
+    }
 
 
 async def _import(update: Update, context: Context, caller: Caller, document: Document) -> None:
@@ -392,12 +402,13 @@ async def _import(update: Update, context: Context, caller: Caller, document: Do
         return
     await show_typing(update, context)
     try:
-        data = bytes(await (await document.get_file()).download_as_bytearray())
-    except TelegramError as error:
-        log.info("Import file not downloaded: %s", error)
+        data = await _download(svc.http, await document.get_file())
+    except (TelegramError, aiohttp.ClientError, TimeoutError) as error:
+        # Only the kind: aiohttp's errors quote the file's URL, and the URL holds the bot's token.
+        log.info("Import file not downloaded: %s", type(error).__name__)
         await caller.reply(texts("import_download_failed", file=shown))
         return
-    if len(data) > IMPORT_MAX_BYTES:  # Telegram did not say how big it was
+    if data is None:
         await caller.reply(texts("import_too_big", file=shown, **_limits()))
         return
     try:
@@ -417,6 +428,26 @@ async def _import(update: Update, context: Context, caller: Caller, document: Do
         reply_markup=keyboards.import_decision(texts, staged.id, len(read.changes)),
     )
     imports.shown(staged.id, sent.message_id)
+
+
+async def _download(session: aiohttp.ClientSession, file: File) -> bytes | None:
+    """The file, or None past IMPORT_MAX_BYTES: by the size getFile states, then by the bytes that come, read no
+    further (PTB's own download would hold the whole file, however big, before anyone could look)."""
+    if file.file_size is not None and file.file_size > IMPORT_MAX_BYTES:
+        return None
+    if not file.file_path:
+        raise aiohttp.InvalidURL("getFile gave no file_path")
+    timeout = aiohttp.ClientTimeout(total=IMPORT_DOWNLOAD_TIMEOUT)
+    async with session.get(file.file_path, timeout=timeout, allow_redirects=False) as response:
+        response.raise_for_status()
+        if (response.content_length or 0) > IMPORT_MAX_BYTES:
+            return None
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > IMPORT_MAX_BYTES:
+                return None
+        return bytes(data)
 
 
 @requires("admin")

@@ -2,7 +2,9 @@
 (number, name) rows, with the lines that could not be read and why.
 
 Pure and synchronous, and slow on big files (``phonenumbers`` takes ~0.1 ms a number): the bot runs it in a
-worker thread. A file that cannot be read as a whole raises ``Unusable``; a bad line is reported, not fatal.
+worker thread, which nothing can stop, so the reading bounds itself: the lines, the cells and what an .xlsx unpacks
+to are counted before they cost much, and the clock is looked at between lines. A file that cannot be read as a
+whole, or is past a bound, raises ``Unusable``; a bad line is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import quopri
 import re
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import IO, Literal
+from xml.parsers import expat
 
 from bot.contacts import names
 from bot.texts import echo
@@ -25,16 +30,21 @@ from newtel import phones
 
 MAX_ROWS = 20_000  # lines with something in them; a bigger list is to be split
 MAX_NAME = 100  # characters of a customer's name
+MAX_SECONDS = 20  # to read one file, looked at between lines (a legitimate 20,000 rows take ~3 s)
+MAX_CELLS = 250_000  # of an .xlsx (20,000 rows of 12 columns), and as many texts in its shared strings table
+MAX_UNPACKED = 50 * 1024 * 1024  # bytes an .xlsx unpacks to, as its zip directory states (zipfile reads no more)
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".vcf": "vcf"}
 
 _MAX_LINES = 10 * MAX_ROWS  # blank lines included: a sheet of a million empty rows is refused, not walked
 _MAX_COLUMNS = 100
-_XLSX_MAX_UNPACKED = 100 * 1024 * 1024  # a zip bomb is refused before openpyxl unpacks it
 _SAMPLE = 200  # rows looked at to find the columns
 _VALUE_SHOWN = 40  # characters of a bad cell quoted back
 
 Reason = Literal["no_number", "letters", "not_phone", "no_name", "name_too_long", "hidden_char"]  # of a line
-Problem = Literal["format", "not_text", "bad_xlsx", "too_many_rows", "no_columns", "no_cards", "empty"]  # of a file
+Problem = Literal[  # of a file
+    "format", "not_text", "bad_xlsx", "too_many_rows", "no_columns", "no_cards", "empty",
+    "too_big_unpacked", "too_many_cells", "too_slow",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +55,19 @@ class Unreadable:
 
 
 @dataclass(frozen=True, slots=True)
+class Extension:
+    line: int
+    number: str  # international digits, as kept
+    extension: str  # as typed after it ("доб. 5": "5"), left out: New-Tel dials none
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     rows: list[tuple[str, str]]  # (international digits, name), one per number: a later line wins
     unreadable: list[Unreadable]
     lines: int  # lines with a customer in them (the header and blank lines not counted)
     repeated: int  # lines whose number an earlier line already had
+    extensions: list[Extension] = field(default_factory=list)  # lines read without the extension their number had
 
 
 class Unusable(Exception):
@@ -72,11 +90,23 @@ def parse(filename: str, data: bytes) -> Parsed:
         raise Unusable("format")
     if not data.strip():
         raise Unusable("empty")
+    deadline = _Deadline(MAX_SECONDS)
     if kind == "xlsx":
-        return parse_xlsx(data)
+        return _parse_xlsx(data, deadline)
     if kind == "vcf":
-        return parse_vcf(data)
-    return parse_csv(data)
+        return _parse_vcf(data, deadline)
+    return _parse_csv(data, deadline)
+
+
+class _Deadline:
+    """The time a file may take to read: a worker thread cannot be stopped, so the reading looks at the clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() >= self._at:
+            raise Unusable("too_slow")
 
 
 # --- one line at a time --------------------------------------------------------------------------------------
@@ -90,6 +120,7 @@ class _Book:
         self._unreadable: list[Unreadable] = []
         self._lines = 0
         self._repeated = 0
+        self._extensions: list[Extension] = []
 
     def add(self, line: int, number: str, name: str) -> None:
         number, name = number.strip(), " ".join(name.split())
@@ -98,6 +129,7 @@ class _Book:
         self._lines += 1
         if self._lines > MAX_ROWS:
             raise Unusable("too_many_rows")
+        number, extension = phones.split_extension(number)
         problem = _number_problem(number)
         digits = None if problem else phones.destination(number)
         if problem == "no_number":
@@ -115,9 +147,11 @@ class _Book:
                 self._repeated += 1
                 del self._named[digits]  # the later line wins, and takes the later place
             self._named[digits] = name
+            if extension is not None:
+                self._extensions.append(Extension(line, digits, extension))
 
     def parsed(self) -> Parsed:
-        return Parsed(list(self._named.items()), self._unreadable, self._lines, self._repeated)
+        return Parsed(list(self._named.items()), self._unreadable, self._lines, self._repeated, self._extensions)
 
 
 def _number_problem(number: str) -> Reason | None:
@@ -148,12 +182,13 @@ _NAME_EXACT = {"имя", "name", "фио", "fio", "full name", "клиент", "
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no text has these but tab and line breaks
 
 
-def _table(rows: Iterable[tuple[int, Sequence[str]]]) -> Parsed:
+def _table(rows: Iterable[tuple[int, Sequence[str]]], deadline: _Deadline) -> Parsed:
     """Rows of cells with their line numbers: finds the number and name columns, then reads every line."""
     kept: list[tuple[int, Sequence[str]]] = []
     for walked, (line, cells) in enumerate(rows, start=1):
         if walked > _MAX_LINES:
             raise Unusable("too_many_rows")
+        deadline.check()
         if any(cell.strip() for cell in cells):
             kept.append((line, cells))
             if len(kept) > MAX_ROWS + 1:  # one more for a header
@@ -163,6 +198,7 @@ def _table(rows: Iterable[tuple[int, Sequence[str]]]) -> Parsed:
     phone, name, header = _columns([cells for _, cells in kept[:_SAMPLE]])
     book = _Book()
     for line, cells in kept[1:] if header else kept:
+        deadline.check()
         book.add(line, cells[phone] if phone < len(cells) else "", cells[name] if name < len(cells) else "")
     return book.parsed()
 
@@ -204,15 +240,16 @@ def _is_name_head(head: str) -> bool:
 
 
 def _looks_like_number(cell: str) -> bool:
-    """Cheap, for telling columns apart: phone characters only, and at least 9 digits."""
-    return bool(phones.TYPED_CHARS.fullmatch(cell)) and sum(ch.isdigit() for ch in cell) >= 9
+    """Cheap, for telling columns apart: phone characters only (an extension after them aside), at least 9 digits."""
+    number, _ = phones.split_extension(cell)
+    return bool(phones.TYPED_CHARS.fullmatch(number)) and sum(ch.isdigit() for ch in number) >= 9
 
 
-def parse_csv(data: bytes) -> Parsed:
+def _parse_csv(data: bytes, deadline: _Deadline) -> Parsed:
     """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text") or Windows-1251; ``;`` (as Russian Excel
     writes it), ``,`` or tab between the cells."""
     text = _decode(data)
-    delimiter = _delimiter(text.splitlines()[:_SAMPLE])
+    delimiter = _delimiter(list(itertools.islice(_lines(text), _SAMPLE)))
     if delimiter is None:
         raise Unusable("no_columns")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -226,7 +263,7 @@ def parse_csv(data: bytes) -> Parsed:
         except csv.Error as error:  # a NUL byte or an unclosed quote past the sample
             raise Unusable("not_text") from error
 
-    return _table(rows())
+    return _table(rows(), deadline)
 
 
 def _delimiter(lines: list[str]) -> str | None:
@@ -269,29 +306,33 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def parse_xlsx(data: bytes) -> Parsed:
-    """The first sheet, by the same rules as a CSV."""
+def _parse_xlsx(data: bytes, deadline: _Deadline) -> Parsed:
+    """The first sheet, by the same rules as a CSV, once ``_census`` found nothing that would cost openpyxl too
+    much."""
     import openpyxl  # imported here: only imports pay for it
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(member.file_size for member in archive.infolist()) > _XLSX_MAX_UNPACKED:
-                raise Unusable("too_many_rows")
+            _census(archive, deadline)
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Unusable:
         raise
     except Exception as error:  # openpyxl and zipfile raise many kinds of error on a malformed file
         raise Unusable("bad_xlsx") from error
     try:
+        deadline.check()  # openpyxl's loading cannot be interrupted: the census bounded it
         if not workbook.worksheets:
             raise Unusable("empty")
         sheet = workbook.worksheets[0]
+        # Its <dimension> may claim 16,384 columns and a million rows: without it openpyxl pads no row, and an
+        # empty row is an empty tuple.
+        sheet.reset_dimensions()
         rows = (
             (line, [_cell(value) for value in values[:_MAX_COLUMNS]])
             for line, values in enumerate(sheet.iter_rows(values_only=True), start=1)
         )
         try:
-            return _table(rows)
+            return _table(rows, deadline)
         except Unusable:
             raise
         except Exception as error:  # a sheet whose XML breaks off half-way
@@ -300,16 +341,93 @@ def parse_xlsx(data: bytes) -> Parsed:
         workbook.close()
 
 
+_XLSX_MAX_PARTS = 1_000  # files in the zip: Excel writes a dozen or two
+_XLSX_MAX_ELEMENTS = 4 * MAX_CELLS  # XML elements in all the parts: a cell is two or three (<c><v>), a text two
+_XLSX_MAX_BUILT = 100_000  # elements of the parts openpyxl builds whole (styles: ~30 µs and ~1 KB each)
+_XLSX_ROW_ELEMENTS = 4 * 16_384  # elements in one row (Excel's widest is 16,384 cells): openpyxl holds a row whole
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main "  # expat's namespace, then a space, then the name
+_STREAMED = {_MAIN + "worksheet", _MAIN + "sst"}  # parts openpyxl reads element by element; the others whole
+
+
+def _census(archive: zipfile.ZipFile, deadline: _Deadline) -> None:
+    """Refuses an .xlsx that would cost openpyxl too much, before it reads any: first by the zip's directory, then
+    by counting every part's XML elements with expat, which builds nothing (openpyxl finds its parts through
+    relationships that may name any file, so every part is counted). A part that is not XML, or breaks off,
+    counts up to where expat stops: openpyxl stops there too."""
+    parts = archive.infolist()
+    if len(parts) > _XLSX_MAX_PARTS:
+        raise Unusable("bad_xlsx")
+    if sum(part.file_size for part in parts) > MAX_UNPACKED:
+        raise Unusable("too_big_unpacked")
+    totals = Counter[str]()
+    for part in parts:
+        with archive.open(part) as stream:
+            _count(stream, totals, deadline)
+
+
+def _count(stream: IO[bytes], totals: Counter[str], deadline: _Deadline) -> None:
+    parser = expat.ParserCreate(namespace_separator=" ")
+    depth = row_depth = in_row = 0  # row_depth: where the row being read began (0: outside rows)
+    streamed = True
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal depth, row_depth, in_row, streamed
+        depth += 1
+        totals["elements"] += 1
+        if depth == 1:
+            streamed = name in _STREAMED
+            if name == _MAIN + "sst" and _number(attributes.get("uniqueCount")) > MAX_CELLS:
+                raise Unusable("too_many_cells")  # as Excel says: refused at once (a lie is counted below)
+        if not streamed:
+            totals["built"] += 1
+        if row_depth:
+            in_row += 1
+            if in_row > _XLSX_ROW_ELEMENTS:
+                raise Unusable("bad_xlsx")  # no sheet Excel writes
+        elif name == _MAIN + "row":
+            row_depth, in_row = depth, 0
+        if name == _MAIN + "c" or name == _MAIN + "si":
+            totals[name] += 1
+            if totals[name] > MAX_CELLS:
+                raise Unusable("too_many_cells")
+        if totals["elements"] > _XLSX_MAX_ELEMENTS or totals["built"] > _XLSX_MAX_BUILT:
+            raise Unusable("too_many_cells")
+
+    def end(_name: str) -> None:
+        nonlocal depth, row_depth
+        if depth == row_depth:
+            row_depth = 0
+        depth -= 1
+
+    def doctype(*_: object) -> None:
+        raise Unusable("bad_xlsx")  # none in an .xlsx, and its entities could make elements nobody wrote
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        while chunk := stream.read(64 * 1024):
+            parser.Parse(chunk, False)
+            deadline.check()
+        parser.Parse(b"", True)
+    except expat.ExpatError:
+        pass
+
+
+def _number(text: str | None) -> int:
+    return int(text) if text is not None and text.isascii() and text.isdigit() else 0
+
+
 # --- vCard -------------------------------------------------------------------------------------------------
 
 
-def parse_vcf(data: bytes) -> Parsed:
+def _parse_vcf(data: bytes, deadline: _Deadline) -> Parsed:
     """Every TEL of each card under its FN (else N as "given family"); vCard 2.1 (quoted-printable, as Android
     exports Cyrillic), 3.0 and 4.0 (``tel:`` URIs)."""
     text = _decode(data)
     book, cards = _Book(), 0
     card: _Card | None = None
-    for line, name, params, value in _properties(text):
+    for line, name, params, value in _properties(text, deadline):
         if name == "BEGIN" and value.strip().upper() == "VCARD":
             card, cards = _Card(line), cards + 1
         elif card is None:
@@ -327,6 +445,8 @@ def parse_vcf(data: bytes) -> Parsed:
             if number.lower().startswith("tel:"):
                 number = number[4:].split(";", 1)[0]  # tel:+7-916-123-45-67;ext=5
             card.phones.append((line, number))
+            if len(card.phones) > MAX_ROWS:  # one card of a million numbers is not kept until its END
+                raise Unusable("too_many_rows")
     if card is not None:  # the last card lost its END
         card.into(book)
     if not cards:
@@ -349,29 +469,62 @@ class _Card:
             book.add(line, number, name)
 
 
-def _properties(text: str) -> Iterator[tuple[int, str, list[str], str]]:
+def _properties(text: str, deadline: _Deadline) -> Iterator[tuple[int, str, list[str], str]]:
     """(line, NAME, parameters, value) of each property, folded lines joined back."""
-    logical: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw[:1] in (" ", "\t") and logical:  # RFC 6350 folding: the line goes on
-            first, joined = logical[-1]
-            logical[-1] = (first, joined + raw[1:])
-        elif logical and _soft_break(logical[-1][1]):
-            first, joined = logical[-1]
-            logical[-1] = (first, joined[:-1] + raw)
+    folded: _Folded | None = None
+    for number, raw in enumerate(_lines(text), start=1):
+        deadline.check()
+        if folded is not None and raw[:1] in (" ", "\t"):  # RFC 6350 folding: the line goes on
+            folded.add(raw[1:])
+        elif folded is not None and folded.soft_break():
+            folded.add(raw, soft=True)
         else:
-            logical.append((number, raw))
-    for number, content in logical:
-        head, colon, value = content.partition(":")
-        if not colon:
-            continue
-        name, *params = head.split(";")
-        yield number, name.rsplit(".", 1)[-1].strip().upper(), [p.upper() for p in params], value
+            if folded is not None and (found := folded.property()) is not None:
+                yield found
+            folded = _Folded(number, raw)
+    if folded is not None and (found := folded.property()) is not None:
+        yield found
 
 
-def _soft_break(content: str) -> bool:
-    """A quoted-printable value (vCard 2.1) that goes on in the next line."""
-    return content.endswith("=") and "QUOTED-PRINTABLE" in content.partition(":")[0].upper()
+class _Folded:
+    """One property's lines, kept apart and joined once: a value folded over a million lines costs a million
+    appends, not a million copies of what came before."""
+
+    def __init__(self, line: int, raw: str) -> None:
+        self._line = line
+        self._pieces: list[str] = []  # none empty, so the last one ends as the whole does
+        self._head: str | None = None  # what comes before the first ":", once there is one
+        self._quoted_printable = False  # said in the head
+        self.add(raw)
+
+    def add(self, piece: str, *, soft: bool = False) -> None:
+        if soft:  # the "=" that said the value goes on is not part of it
+            self._pieces[-1] = self._pieces[-1][:-1]
+            if not self._pieces[-1]:
+                self._pieces.pop()
+        if self._head is None and ":" in piece:
+            self._head = "".join(self._pieces) + piece.partition(":")[0]
+            self._quoted_printable = "QUOTED-PRINTABLE" in self._head.upper()
+        if piece:
+            self._pieces.append(piece)
+
+    def soft_break(self) -> bool:
+        """A quoted-printable value (vCard 2.1) that goes on in the next line."""
+        return self._quoted_printable and self._pieces[-1].endswith("=")
+
+    def property(self) -> tuple[int, str, list[str], str] | None:
+        """(line, NAME, parameters, value); None for a line without a ":"."""
+        if self._head is None:
+            return None
+        name, *params = self._head.split(";")
+        value = "".join(self._pieces)[len(self._head) + 1 :]
+        return self._line, name.rsplit(".", 1)[-1].strip().upper(), [p.upper() for p in params], value
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Lines one at a time, without their ends (CR, LF or CRLF): a 5 MB file of empty lines is not 2.5 million
+    strings at once."""
+    return (line.rstrip("\r\n") for line in io.StringIO(text, newline=""))
 
 
 def _decoded(value: str, params: list[str]) -> str:

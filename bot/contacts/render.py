@@ -83,6 +83,13 @@ def preview(filename: str, parsed: Parsed, counts: ImportResult, texts: Texts, *
     lines.append(texts("import_counts", added=counts.added, renamed=counts.updated, unchanged=counts.unchanged))
     if parsed.repeated:
         lines.append(texts("import_repeated", count=parsed.repeated))
+    if parsed.extensions:
+        lines.append(texts("import_extensions", count=len(parsed.extensions)))
+        for kept in parsed.extensions[:BAD_ROWS_SHOWN]:
+            number = format_for_people(kept.number)
+            lines.append(texts("import_extension_row", line=kept.line, number=number, extension=kept.extension))
+        if len(parsed.extensions) > BAD_ROWS_SHOWN:
+            lines.append(texts("import_more_bad", count=len(parsed.extensions) - BAD_ROWS_SHOWN))
     bad = parsed.unreadable
     if bad:
         lines.append(texts("import_unreadable", count=len(bad)))

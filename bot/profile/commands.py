@@ -8,11 +8,10 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.access.checks import Caller, requires
-from bot.calls import calling
+from bot.calls import calling, numbers
 from bot.context import Context
 from bot.formatting import format_for_people
-from bot.texts import Html, Texts, echo, language_named
-from newtel import phones
+from bot.texts import Html, Texts, language_named
 
 
 @requires("manager")
@@ -49,9 +48,9 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
         svc.storage.users.set_callback_phone(caller.user.telegram_id, None, now=now)
         await message.reply_text(texts("phone_cleared"))
         return
-    number = phones.source(typed)
-    if number is None:
-        await message.reply_text(texts("bad_number", value=echo(typed)))
+    number = await numbers.first_phone(svc, caller.user, typed)
+    if isinstance(number, calling.CannotCall):
+        await message.reply_text(calling.why_not(number, texts))
         return
     svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)
     await message.reply_text(texts("phone_set", phone=format_for_people(number)))
@@ -66,12 +65,16 @@ async def language(update: Update, context: Context, caller: Caller) -> None:
         await message.reply_text(caller.texts("lang_usage"))
         return
     now = int(time.time())
-    if update.effective_chat.type != ChatType.PRIVATE and caller.user.is_admin:
-        # In a group, an admin sets the language of the group's alerts (their own replies keep theirs).
+    in_group = update.effective_chat.type != ChatType.PRIVATE
+    if in_group and caller.user.is_admin:
+        # In a group, an admin sets the group's language: of its alerts, its board and every answer there.
         changed = svc.storage.chats.set_language(update.effective_chat.id, wanted, now=now)
         await message.reply_text(Texts(wanted)("lang_set_chat") if changed else caller.texts("lang_chat_unknown"))
         return
     svc.storage.users.set_language(caller.user.telegram_id, wanted, now=now)
+    if in_group:  # the manager's own language is for the private chat; the group keeps its own
+        await message.reply_text(caller.texts("lang_set_private", language=caller.texts(f"in_language_{wanted}")))
+        return
     await message.reply_text(Texts(wanted)("lang_set"))
 
 

@@ -118,6 +118,8 @@ def caption(figures: Figures, texts: Texts, title: Html) -> Html:
             answered_later=figures.answered_later,
             lost=figures.lost,
             unresolved=texts("report_unresolved", count=figures.unresolved) if figures.unresolved else "",
+            done=texts("report_done", count=figures.done) if figures.done else "",
+            open=texts("report_open", count=figures.open) if figures.open else "",
         ),
         *_settled_lines(figures, texts),
         texts("report_outbound", outbound=figures.outbound, talk=duration(figures.talk_seconds)),

@@ -38,7 +38,8 @@ def render(figures: Figures, texts: Texts, title: str) -> bytes:
     def label(key: str, **values: object) -> str:
         return html.unescape(texts(key, **values))
 
-    members = figures.members[:MAX_MEMBERS]
+    # People only: the calls nobody is known to have answered or placed are in the totals and the caption.
+    members = [member for member in figures.members if member.name is not None][:MAX_MEMBERS]
     # Laid out by hand, in inches (a layout engine draws the figure twice to measure it: twice the time).
     calls_height, members_height = 4.3, MEMBER_ROW * len(members)
     height = TOP + calls_height + CALLS_BOTTOM + (MEMBERS_TOP + members_height + MEMBERS_BOTTOM if members else 0)
@@ -99,7 +100,7 @@ def render(figures: Figures, texts: Texts, title: str) -> bytes:
 
         if members_axes is not None:
             ys = range(len(members))
-            names = [_short(m.name or label("report_member_unknown")) for m in members]
+            names = [_short(m.name or "") for m in members]
             answered_by = [m.answered for m in members]
             placed_by = [m.placed for m in members]
             members_axes.barh(

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import html
 import logging
-import re
+import math
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ACTION_EVERY = 4.0  # seconds; Telegram shows a chat action for about five
+LOST_GRACE = 3600  # seconds a miss stays open where there is no deadline (/sla off); past it, it may be lost
+LOOK_BACK = 400 * 86_400  # seconds: a deadline in business hours is looked for at most this far back
 
 
 async def off_the_loop(workers: Executor, work: Callable[..., T], *args: Any) -> T:
@@ -77,6 +79,33 @@ class Standards:
             round(sla_seconds(chat, settings) or 0), chat.min_ring or settings.short_ring_seconds, Hours.of(chat)
         )
 
+    @property
+    def lost_after(self) -> int:
+        """Seconds (of business time, with hours) after its end a miss nobody returned counts as lost."""
+        return self.deadline_seconds or LOST_GRACE
+
+    def open_after(self, now: int, zone: ZoneInfo) -> int:
+        """The latest end of a miss whose deadline has passed at ``now``: those that ended later are still open
+        (``storage.reports``). The deadline is an alert's own (``deadlines.stamp``): the end plus ``lost_after``,
+        counted in the hours if any, whole seconds up."""
+        hours, wait = self.hours, self.lost_after
+        if hours is None:
+            return now - wait
+
+        def passed(ended: int) -> bool:
+            return math.ceil(hours.add(ended, wait, zone)) <= now
+
+        # Business time never runs faster than the clock: the answer is at least ``wait`` back. Step back until
+        # a deadline has passed, then halve the gap between one that has and one that has not.
+        gap = wait
+        while not passed(now - gap) and gap < LOOK_BACK:
+            gap *= 2
+        low, high = now - gap, now
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if passed(middle) else (low, middle)
+        return low
+
 
 def build(
     database: Path,
@@ -91,6 +120,7 @@ def build(
 ) -> Report:
     """The caption and chart of [start, end); ``with_lost``: the lost customers named too. Blocking: call it in a
     worker thread (``make``)."""
+    open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
         figures = gather(
             conn,
@@ -102,6 +132,7 @@ def build(
             hours=standards.hours,
             short_under=standards.short_under,
             with_lost=with_lost,
+            open_after=open_after,
         )
     label = period_label(figures.start, figures.end)
     title = texts(title_key, period=label)
@@ -163,14 +194,15 @@ async def asked_period(caller: Caller, args: Sequence[str] | None, default: str)
     """The period typed after the command (``default`` when none) as (its canonical spelling, start, end); None
     once the caller was told it is not one."""
     typed = " ".join(args or []) or default
-    # "25.11 - 28.11" is one period: the spaces around its dash are the typist's, not the period's.
-    period = periods.canonical(re.sub(r"\s*-\s*", "-", typed))
-    found = None if period is None else periods.bounds(period, caller.services.settings.zone, datetime.now(UTC))
-    if period is None or found is None:
+    period = periods.canonical(typed)
+    if period is None:
         await caller.reply(caller.texts("calls_bad_period", period=echo(typed)))
         return None
-    start, end = found
-    return period, start, end
+    days = periods.read(period, caller.services.settings.zone, datetime.now(UTC))
+    if isinstance(days, periods.Refused):
+        await caller.reply(periods.refusal(days, typed, caller.texts))
+        return None
+    return period, days.start, days.end
 
 
 @requires("manager")
@@ -216,8 +248,9 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
             count = await off_the_loop(
-                svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path
-            )
+                svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
+                Standards.of(svc.settings),
+            )  # fmt: skip
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
                 await caller.reply(texts("export_empty", period=label))
@@ -231,6 +264,7 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
                 )
 
 
-def _write(database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, path: Path) -> int:
+def _write(database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, path: Path, standards: Standards) -> int:
+    open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
-        return export.write(conn, start, end, zone, texts, path)
+        return export.write(conn, start, end, zone, texts, path, open_after=open_after)

@@ -32,8 +32,11 @@ def write(
     texts: Texts,
     target: str | Path | IO[bytes],
     numbers: tuple[str, ...] = (),
+    *,
+    open_after: int | None = None,
 ) -> int:
-    """The calls of [start, end) into an .xlsx at ``target``; returns how many there were."""
+    """The calls of [start, end) into an .xlsx at ``target``; returns how many there were. ``open_after``: misses
+    that ended after it are still within their deadline (``storage.reports``)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -54,7 +57,8 @@ def write(
         header.append(cell)
     sheet.append(header)
 
-    episodes = {miss: episode for episode in reports.episodes(conn, start, end, numbers) for miss in episode.misses}
+    found = reports.episodes(conn, start, end, numbers, open_after=open_after)
+    episodes = {miss: episode for episode in found for miss in episode.misses}
     words = {key: texts.plain(key) for key in _WORDS}
     # Numbers as people write them, the busy customers' remembered: parsing one (phonenumbers) costs as much as
     # writing the rest of its row; a bounded cache keeps a month of 150,000 customers in little memory.
@@ -119,6 +123,7 @@ _WORDS = ("export_in", "export_out", "export_answered", "export_missed", "export
 # What an episode's outcome is called (one called back says by whom: ``_called_back``).
 _EPISODE_WORDS: dict[reports.Outcome, str] = {
     "answered_later": "export_answered_later",
+    "open": "export_open",
     "lost": "export_lost",
     "unresolved": "export_unresolved",
 }
@@ -133,22 +138,25 @@ def _status(row: reports.ExportRow) -> str:
 
 
 def outcome(row: reports.ExportRow, episode: reports.Episode | None, texts: Texts) -> str | None:
-    """What became of a missed call: its alert's outcome when it had one, else its episode's (storage.reports)."""
+    """What became of a missed call: its alert's outcome once it closed, else its episode's (storage.reports: an
+    alert still open is open, lost or not reached by the deadline, as ``/lost`` and the reports count it)."""
     if row.alert == "called_back":
         return _called_back(row.alert_name, texts)
     if row.alert == "answered_later":
         return texts.plain("export_answered_later")
     if row.alert == "done":
-        return (
-            _plain(texts, "export_closed_by", name=row.alert_name) if row.alert_name else texts.plain("export_closed")
-        )
-    if row.alert == "open":
-        return texts.plain("export_open")
+        return _closed(row.alert_name, texts)
     if episode is None:
         return None
     if episode.outcome == "called_back":
         return _called_back(episode.member_name, texts)
+    if episode.outcome == "done":
+        return _closed(episode.member_name, texts)
     return texts.plain(_EPISODE_WORDS[episode.outcome])
+
+
+def _closed(name: str | None, texts: Texts) -> str:
+    return _plain(texts, "export_closed_by", name=name) if name else texts.plain("export_closed")
 
 
 def _called_back(name: str | None, texts: Texts) -> str:

@@ -67,10 +67,13 @@ class Figures:
     short_under: int = 0  # the "short" ring, seconds (0: not counted)
     short: int = 0  # misses that rang under ``short_under``
     lost_customers: tuple[reports.LostCustomer, ...] = ()  # asked for (the weekly digest): the most attempts first
+    done: int = 0  # episodes closed by hand
+    open: int = 0  # episodes still within their deadline
 
     @property
     def episodes(self) -> int:
-        return self.called_back + self.answered_later + self.lost + self.unresolved
+        """Those whose deadline has passed or that were settled: the open ones have not had their chance yet."""
+        return self.called_back + self.answered_later + self.lost + self.unresolved + self.done
 
     @property
     def within_deadline_percent(self) -> int | None:
@@ -183,11 +186,13 @@ def gather(
     hours: Hours | None = None,
     short_under: int = 0,
     with_lost: bool = False,
+    open_after: int | None = None,
 ) -> Figures:
     """The figures of [start, end); ``numbers``: only the calls through these company numbers (a chat's filter);
     ``deadline_seconds``: the callback deadline to count the episodes called back within (0: none), counted in
     ``hours`` (a chat's business hours; None: on the clock); ``short_under``: count the misses that rang fewer
-    seconds (0: not); ``with_lost``: list the lost customers. The median and p90 to call back stay wall time."""
+    seconds (0: not); ``with_lost``: list the lost customers; ``open_after``: misses that ended after it are still
+    within their deadline (``Standards.open_after``). The median and p90 to call back stay wall time."""
     bounds = edges(start, end, zone)
     buckets = tuple(
         Bucket(datetime.fromtimestamp(t.start, zone), t.inbound, t.answered, t.missed, t.outbound, t.talk_seconds)
@@ -200,7 +205,7 @@ def gather(
         ),
         key=lambda m: (m.name is None, -(m.answered + m.placed), m.name or ""),
     )
-    settled = reports.outcomes(conn, start, end, numbers)
+    settled = reports.outcomes(conn, start, end, numbers, open_after=open_after)
     waits = settled.callback_waits  # shortest first
     return Figures(
         start=datetime.fromtimestamp(start, zone),
@@ -220,5 +225,7 @@ def gather(
         callbacks=settled.callbacks,
         short_under=short_under,
         short=reports.short_misses(conn, start, end, short_under, numbers) if short_under else 0,
-        lost_customers=tuple(reports.lost(conn, start, end, numbers)) if with_lost else (),
+        lost_customers=tuple(reports.lost(conn, start, end, numbers, open_after=open_after)) if with_lost else (),
+        done=settled.done,
+        open=settled.open,
     )

@@ -1,9 +1,12 @@
-"""/lost [period]: the customers nobody got back to and who never called again (``storage.reports.lost``), the most
-attempts first; one message, cut under Telegram's limit with "…and N more"."""
+"""/lost [period]: the customers nobody got back to and who never called again once the deadline passed
+(``storage.reports``: in a subscribed chat its own, else the company's), the most attempts first; one message, cut
+under Telegram's limit with "…and N more". It says how many misses are not lost although nobody called back: closed
+by hand, or still within the deadline."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,8 +17,8 @@ from telegram.constants import ChatAction
 from bot.access.checks import MESSAGE_LIMIT, Caller, requires
 from bot.context import Context
 from bot.formatting import format_for_people, moment
-from bot.reports.caption import period_label, visible_length
-from bot.reports.commands import asked_period, off_the_loop, showing
+from bot.reports.caption import period_label, visible_length, wait
+from bot.reports.commands import Standards, asked_period, off_the_loop, showing
 from bot.texts import Html, Texts, echo
 from storage import reports
 
@@ -23,14 +26,23 @@ DEFAULT_PERIOD = "7d"  # a lead lost today may still call again: a week is the u
 NAME_LIMIT = 60  # characters of a customer's name from the book
 
 
-def render_lost(
-    found: Sequence[reports.LostCustomer], texts: Texts, zone: ZoneInfo, now: datetime, period: str
-) -> Html:
+@dataclass(frozen=True, slots=True)
+class Lost:
+    customers: list[reports.LostCustomer]
+    done: int  # episodes nobody called back, closed by hand
+    open: int  # episodes nobody called back yet, still within their deadline
+
+
+def render_lost(found: Lost, texts: Texts, zone: ZoneInfo, now: datetime, period: str, deadline: Html) -> Html:
     """The list as one message: a line per customer, as many as fit, then "…and N more"."""
-    if not found:
-        return texts("lost_none", period=period)
-    text = texts("lost_title", period=period, count=len(found))
-    for shown, customer in enumerate(found):
+    parts = [texts("lost_done", count=found.done)] if found.done else []
+    parts += [texts("lost_open", count=found.open)] if found.open else []
+    note = "\n" + texts("lost_not_counted", parts=Html(", ".join(parts))) if parts else ""
+    if not found.customers:
+        return Html(texts("lost_none", period=period) + note)
+    text = Html(texts("lost_title", period=period, count=len(found.customers), deadline=deadline) + note)
+    customers = found.customers
+    for shown, customer in enumerate(customers):
         line = texts(
             "lost_line",
             place=shown + 1,
@@ -39,18 +51,21 @@ def render_lost(
             attempts=customer.attempts,
             last=moment(datetime.fromtimestamp(customer.last_at, UTC), zone, texts.lang, now),
         )
-        rest = len(found) - shown - 1
+        rest = len(customers) - shown - 1
         more = "\n" + texts("and_more", count=rest) if rest else ""
         # Room is kept for the "…and N more" line that would follow if the next customer did not fit.
         if visible_length(text + "\n" + line + more) > MESSAGE_LIMIT:
-            return Html(text + "\n" + texts("and_more", count=len(found) - shown))
+            return Html(text + "\n" + texts("and_more", count=len(customers) - shown))
         text = Html(text + "\n" + line)
     return text
 
 
-def _lost(database: Path, start: int, end: int) -> list[reports.LostCustomer]:
+def _lost(database: Path, start: int, end: int, standards: Standards, zone: ZoneInfo) -> Lost:
+    open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
-        return reports.lost(conn, start, end)
+        found = reports.episodes(conn, start, end, open_after=open_after)
+        outcomes = [episode.outcome for episode in found]
+        return Lost(reports.lost_of(conn, found), outcomes.count("done"), outcomes.count("open"))
 
 
 @requires("manager")
@@ -62,7 +77,11 @@ async def lost_command(update: Update, context: Context, caller: Caller) -> None
     _, start, end = asked
     svc = caller.services
     zone = svc.settings.zone
+    # In a subscribed chat, by its deadline (and hours), as its alerts and reports are; elsewhere the company's.
+    here = svc.storage.chats.get(chat.id)
+    standards = Standards.of(svc.settings, here if here is not None and here.subscribed else None)
     async with showing(context, chat.id, ChatAction.TYPING):
-        found = await off_the_loop(svc.report_workers, _lost, svc.settings.database_path, start, end)
+        found = await off_the_loop(svc.report_workers, _lost, svc.settings.database_path, start, end, standards, zone)
     label = period_label(datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone))
-    await caller.reply(render_lost(found, caller.texts, zone, datetime.now(UTC), label))
+    deadline = wait(standards.lost_after, caller.texts)
+    await caller.reply(render_lost(found, caller.texts, zone, datetime.now(UTC), label, deadline))

@@ -40,9 +40,10 @@ def is_ringing(call: CallRecord) -> bool:
 class RingingCards:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
-        # The one cache here: each call's story line, per language (it is the story of the calls *before* this one,
-        # so it cannot change while the call goes on); dropped with the call's last card.
-        self._stories: dict[tuple[str, str], Html] = {}
+        # The one cache here: each call's story line, per language and whether it was answered (it is the story of the
+        # calls *before* this one, so nothing else changes it while the call goes on); dropped with the call's last
+        # card. A story the archive cannot tell yet is not kept: the next edit tells it.
+        self._stories: dict[tuple[str, str, bool], Html] = {}
 
     async def update(self, bot: Bot, ringing: Sequence[CallRecord], numbers: Collection[str]) -> None:
         """One live check's news: the inbound calls ringing now, and the internal numbers that ring."""
@@ -124,9 +125,8 @@ class RingingCards:
         if shown != card.shown or final:
             self._svc.storage.cards.show(card, card.calls, shown, final, now)
         if final:
-            for call in found:
-                self._stories.pop((call.vpbx_id, "ru"), None)
-                self._stories.pop((call.vpbx_id, "en"), None)
+            for key in [key for key in self._stories if key[0] in card.calls]:
+                del self._stories[key]
 
     def _calls(self, vpbx_ids: Sequence[str]) -> list[CallRecord]:
         calls = self._svc.storage.calls
@@ -136,12 +136,15 @@ class RingingCards:
         return Texts(user.language or self._svc.settings.bot_language)
 
     def _story(self, call: CallRecord, texts: Texts) -> Html:
-        key = (call.vpbx_id, texts.lang)
-        if key not in self._stories:
-            self._stories[key] = story(self._svc.storage, call.customer, before=call.started_at).line(
-                texts, self._svc.settings.zone
-            )
-        return self._stories[key]
+        answered = call.status == "answered"
+        key = (call.vpbx_id, texts.lang, answered)
+        if key in self._stories:
+            return self._stories[key]
+        told = story(self._svc, call.customer, before=call.started_at, answered=answered)
+        line = told.line(texts, self._svc.settings.zone)
+        if told.summary is not None:
+            self._stories[key] = line
+        return line
 
     def render(
         self, calls: Sequence[CallRecord], user: User, texts: Texts
@@ -192,7 +195,7 @@ class RingingCards:
             else:
                 title = texts("card_talked", customer=customer, talk=talk)
         lines = [title, texts("alert_dialled", number=format_for_people(call.dnid)), self._story(call, texts)]
-        return Html("\n".join(lines))
+        return Html("\n".join(line for line in lines if line))
 
 
 def _digest(text: str, keyboard: InlineKeyboardMarkup | None) -> str:

@@ -44,6 +44,7 @@ TEXTS: dict[str, str] = {
     "deny_usage": "Usage: /deny &lt;telegram id&gt;",
     "deny_configured_admin": "This admin is listed in ADMIN_IDS; remove them there to revoke access.",
     "deny_done": "⛔ Access of user <code>{telegram_id}</code> revoked.",
+    "deny_already": "User <code>{telegram_id}</code> already had no access: nothing changed.",
     "deny_unknown": "⛔ User <code>{telegram_id}</code> will not be able to use the bot.",
     "users_header": "<b>Bot users</b>",
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
@@ -60,8 +61,14 @@ TEXTS: dict[str, str] = {
     "all_numbers": "all company numbers",
     "subscribed": "🔔 This chat now gets missed-call alerts: {numbers}.",
     "subscribed_balance": "💰 And balance alerts.",
+    "subscribed_off": "Turned off: {what}, as this /subscribe did not name them. To keep them too: {command}",
+    "option_balance": "balance alerts",
+    "option_records": "call recordings",
+    "option_sip": "desk phones",
+    "option_min_ring": "leaving out rings under {seconds} s",
     "unsubscribed": "🔕 This chat no longer gets alerts.",
     "not_subscribed": "This chat was not subscribed.",
+    "not_subscribed_yet": "This group gets no alerts yet. Subscribe it first: /subscribe",
     # --- balance ---
     "balance": "💰 <b>Balance:</b> {balance}\nCredit: {credit}\nSpent today: {day}\nSpent this month: {month}\n"
     "Status: {status}",
@@ -72,8 +79,11 @@ TEXTS: dict[str, str] = {
     "account_blocked": "⛔ <b>The company's account is blocked.</b> Top up the balance: while it is blocked, "
     "New-Tel only answers /balance.",
     # --- calls ---
-    "calls_usage": "Usage: /calls [missed|in|out|active] [period] [N | number]\nPeriod: today, yesterday, 7d, 28.11 or 25.11-28.11.\nFor example: /calls missed 20, /calls yesterday, /calls 7d +7 916 123-45-67",
-    "calls_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11 or 25.11-28.11.",
+    "calls_usage": "Usage: /calls [missed|in|out|active] [period] [N | number]\nPeriod: today, yesterday, 7d, 28.11, 25.11–28.11 or 28.11.2025.\nFor example: /calls missed 20, /calls yesterday, /calls 7d +7 916 123-45-67",
+    "calls_bad_period": "There is no such period: “{period}”. For example: today, yesterday, 7d, 28.11, 25.11–28.11 or 28.11.2025.",
+    "period_reversed": "“{period}” ends before it starts. Did you mean {instead}?",
+    "period_future": "“{period}” is still to come: today is {today}. This will do, for example: {instead}.",
+    "period_too_long": "“{period}” is longer than {max} days, the most one answer covers. For example: {instead}.",
     "calls_empty": "No calls ({kind}).",
     "calls_header": "📞 <b>Calls</b> ({kind}) — {first}–{last} of {total}, newest first:",
     "calls_row": "<code>{index:>2}</code> {when} {icon} {caller} → {dialled} · {state}",
@@ -91,8 +101,11 @@ TEXTS: dict[str, str] = {
     "call_stale": "This command arrived while I was unavailable, so I did not place the call. If you still need it, send it again: {command}",
     "call_usage": "Usage: /call &lt;number&gt;\nFor example: /call +7 916 123-45-67",
     "bad_number": "“{value}” does not look like a phone number. For example: +7 916 123-45-67 or 8 916 123 45 67.",
+    "extension_left_out": "ℹ️ The bot neither keeps nor dials extension {extension}: taking the number {number}.",
     "no_own_phone": "I don't know which phone to ring for you. Set it: /phone +7 916 123-45-67",
     "call_yourself": "That is your own phone: you cannot call yourself.",
+    "call_internal": "{number} is one of the company's internal numbers, and /call connects outside numbers only: that "
+    "is how New-Tel places calls. Ring a colleague from your desk phone. For example: /call +7 916 123-45-67",
     "no_caller_id": "The company has no external number to show the customer. Set DEFAULT_CALLER_ID.",
     "member_gone_call": "The member «{member}» you act as no longer exists at New-Tel, so you cannot call as them. Please ask an admin.",
     "call_not_recorded": "Call not started: the bot cannot write it to its log. Please try again in a minute.",
@@ -127,11 +140,24 @@ TEXTS: dict[str, str] = {
     "in a group, where everyone would read them. Send me /whoami in a private chat.",
     "phone_usage": "Usage: /phone &lt;number&gt; — the phone I ring first for you. /phone off — reset.\nNow: {current}",
     "phone_set": "✅ I'll ring you at {phone} from now on.",
+    "phone_bad": "“{value}” is not a number New-Tel can ring: it takes a phone number or one of the company's "
+    "internal numbers. For example: /phone +7 916 123-45-67",
+    "phone_bad_internal": "“{value}” is not a number New-Tel can ring: it takes a phone number or one of the company's "
+    "internal numbers. For example: /phone +7 916 123-45-67 or /phone {internal}",
     "phone_cleared": "✅ Reset: I ring your member's personal or internal number.",
     "lang_usage": "Usage: /lang ru or /lang en",
     "lang_set": "Language: English.",
-    "lang_set_chat": "This chat's alerts are in English now.",
-    "lang_chat_unknown": "The language is that of the chat's alerts: subscribe the chat first with /subscribe",
+    "lang_set_chat": "This chat is in English now: its alerts, its board and every answer here.",
+    "lang_set_private": "Done: in our private chat I write to you {language}. In the group, in the group's language, which an admin chooses.",
+    "in_language_ru": "in Russian",
+    "in_language_en": "in English",
+    "lang_chat_unknown": "A group's language goes with its alerts: subscribe the group first with /subscribe",
+    "unknown_command_closest": "There is no command {command}. Did you mean {closest}? What I can do: /help",
+    "unknown_command": "There is no command {command}. What I can do: /help",
+    "unknown_text": "I answer commands, which start with “/”. What I can do: /help",
+    "unknown_file": "To import customers from this file, reply to it with /import (or send it again with the caption "
+    "/import). .csv, .xlsx and .vcf will do.",
+    "unknown_file_manager": "I take files only to import customers, which an admin does. What I can do: /help",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
@@ -207,6 +233,7 @@ TEXTS: dict[str, str] = {
     "story_name": "<b>{name}</b>",
     "story_new": "🆕 new number",
     "story_nth": "{nth} call in {days} days",
+    "story_recent": "calls in {days} days: {count}",
     "story_before": "calls before: {count}",
     "story_last_talk_with": "last talk {day} with {who}, {talk}",
     "story_last_talk": "last talk {day}, {talk}",
@@ -264,6 +291,9 @@ TEXTS: dict[str, str] = {
     "import_usage": "Send a .csv, .xlsx or .vcf file captioned /import — up to {megabytes} MB and {rows} rows. A table needs a number column and a name column (head them “Name” and “Phone”); CSV in UTF-8 or Windows-1251, with “;” or “,”.",
     "import_format": "“{file}” will not do: I take .csv, .xlsx and .vcf.",
     "import_too_big": "“{file}” is too big: I take up to {megabytes} MB. Split it into parts.",
+    "import_too_big_unpacked": "The table “{file}” unpacks to more than {unpacked} MB. Keep only its name and number columns, or split it into parts. Nothing changed.",
+    "import_too_many_cells": "The table “{file}” has more than {cells} cells (all its sheets together). Keep only the customers' sheet and, in it, the name and number columns, or split it into parts. Nothing changed.",
+    "import_too_slow": "Reading “{file}” takes longer than {seconds} s. Split it into parts. Nothing changed.",
     "import_download_failed": "Could not get “{file}” from Telegram. Please send it again.",
     "import_not_text": "Cannot read “{file}”: it is not a text file in UTF-8 or Windows-1251. Nothing changed.",
     "import_bad_xlsx": "Cannot read “{file}” as an Excel table (.xlsx). Save it again in Excel, or as CSV. Nothing changed.",
@@ -274,6 +304,8 @@ TEXTS: dict[str, str] = {
     "import_preview": "📥 <b>Import “{file}”</b>: {lines} rows with customers",
     "import_counts": "New: {added}\nRenamed: {renamed}\nAlready in the book under that name: {unchanged}",
     "import_repeated": "A number repeats in {count} rows: the last one counts.",
+    "import_extensions": "<b>Without the extension: {count}</b> — the number is kept; the bot neither keeps nor dials extensions",
+    "import_extension_row": "• row {line}: {number} (ext. {extension})",
     "import_unreadable": "<b>Not read: {count}</b>",
     "import_bad_row": "• row {line}: {reason}{value}",
     "import_bad_value": " — “{value}”",
@@ -301,11 +333,14 @@ TEXTS: dict[str, str] = {
     "report_inbound": "Inbound {inbound} · answered {answered} · missed {missed}{share} from {customers}",
     "report_customers_one": "{count} customer",
     "report_customers_many": "{count} customers",
-    "report_outcomes": "Called back {called_back}{median}, answered later {answered_later}, lost {lost}{unresolved}",
+    "report_outcomes": "Called back {called_back}{median}, answered later {answered_later}, lost {lost}{unresolved}"
+    "{done}{open}",
     "report_unresolved": ", not reached {count}",
+    "report_done": ", closed by hand {count}",
+    "report_open": ", still within the deadline {count}",
     "report_outbound": "Outbound {outbound} · talk {talk}",
     "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
-    "report_member_unknown": "—",
+    "report_member_unknown": "unknown",
     "and_more": "…and {count} more",
     "report_seconds": "{count} s",
     "report_minutes": "{count} min",
@@ -398,9 +433,13 @@ TEXTS: dict[str, str] = {
     "report_lost_customer": "{customer}{name} ×{attempts}",
     "menu_lost": "Customers nobody called back",
     "lost_title": "🕳 <b>Lost, {period}: {count}</b>\n"
-    "Nobody called back and the customer never called again. Most attempts first.",
+    "The callback deadline ({deadline}) has passed, nobody called back and the customer never called again. "
+    "Most attempts first.",
     "lost_line": "{place}. {customer}{name} — {attempts} missed, last {last}",
-    "lost_none": "✅ No lost customers, {period}: everyone was called back or got through.",
+    "lost_none": "✅ No lost customers, {period}.",
+    "lost_not_counted": "Not lost: {parts}.",
+    "lost_done": "closed by hand — {count}",
+    "lost_open": "still within the deadline — {count}",
     "board_title": "📋 <b>Not called back: {count}</b>",
     "board_line": "{place}. {customer}{name} — missed {since}{extras}",
     "board_times": " ×{count}",
@@ -408,6 +447,8 @@ TEXTS: dict[str, str] = {
     "board_owner": " · 👤 {name}",
     "board_overdue": " · ⏰ overdue",
     "board_all_called_back": "✅ Everyone called back",
+    # A board's first message before its list is written in, and what an old or orphaned board is emptied to.
+    "board_stub": "📋 <b>Not called back</b>: the list is in the pinned message.",
     "board_cannot_pin": "📋 The list is above. I cannot pin it: give the bot the right to pin messages and send /board "
     "again.",
     "board_failed": "Could not post the list: Telegram did not answer. Try /board again a little later.",
@@ -419,8 +460,8 @@ TEXTS: dict[str, str] = {
     "sla_is_off": "⏰ No callback deadline in this chat: I send no overdue reminders. Turn it on: /sla 15",
     "sla_set": "⏰ Done: {minutes} min to call back. Past it I remind here, past twice that the admins privately.",
     "sla_off": "⏰ Done: no callback deadline, no overdue reminders.",
-    "sla_usage": "I did not understand “{typed}”. The deadline is minutes from 1 to {max}: /sla 15, /sla 30; "
-    "/sla off — no deadline; /sla — see the current one.",
+    "sla_usage": "I did not understand “{typed}”. The deadline is minutes from 0 to {max}: /sla 15, /sla 30; "
+    "/sla 0 or /sla off — no deadline; /sla — see the current one.",
     "sla_business_hours": "Only business hours count: {hours}.",
     "hours_is": "🕘 This chat's business hours: <b>{hours}</b> ({zone}). Misses outside them come in one summary "
     "when the hours begin, and the callback deadline runs only within them. Change: /hours 09:00-19:00 mon-fri, "

@@ -44,6 +44,7 @@ TEXTS: dict[str, str] = {
     "deny_usage": "Использование: /deny &lt;telegram id&gt;",
     "deny_configured_admin": "Этот администратор задан в ADMIN_IDS; уберите его оттуда, чтобы отозвать доступ.",
     "deny_done": "⛔ Доступ пользователя <code>{telegram_id}</code> отозван.",
+    "deny_already": "Пользователь <code>{telegram_id}</code> и так без доступа: ничего не изменилось.",
     "deny_unknown": "⛔ Пользователь <code>{telegram_id}</code> не сможет пользоваться ботом.",
     "users_header": "<b>Пользователи бота</b>",
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
@@ -60,8 +61,14 @@ TEXTS: dict[str, str] = {
     "all_numbers": "все номера компании",
     "subscribed": "🔔 Чат подписан на пропущенные звонки: {numbers}.",
     "subscribed_balance": "💰 И на уведомления о балансе.",
+    "subscribed_off": "Выключено: {what} — в этой /subscribe их не было. Оставить и их: {command}",
+    "option_balance": "уведомления о балансе",
+    "option_records": "записи разговоров",
+    "option_sip": "рабочие телефоны",
+    "option_min_ring": "без звонков короче {seconds} с",
     "unsubscribed": "🔕 Чат отписан от уведомлений.",
     "not_subscribed": "Чат и так не подписан.",
+    "not_subscribed_yet": "Эта группа ещё не подписана на оповещения. Сначала подпишите её: /subscribe",
     # --- баланс ---
     "balance": "💰 <b>Баланс:</b> {balance}\nКредит: {credit}\nРасходы за сутки: {day}\nРасходы за месяц: {month}\n"
     "Статус: {status}",
@@ -72,8 +79,11 @@ TEXTS: dict[str, str] = {
     "account_blocked": "⛔ <b>Аккаунт компании заблокирован.</b> Пополните баланс: пока он заблокирован, "
     "«Нью-Тел» отвечает только на /balance.",
     # --- звонки ---
-    "calls_usage": "Использование: /calls [missed|in|out|active] [период] [N | номер]\nПериод: сегодня, вчера, 7д, 28.11 или 25.11-28.11.\nНапример: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67",
-    "calls_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11.",
+    "calls_usage": "Использование: /calls [missed|in|out|active] [период] [N | номер]\nПериод: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025.\nНапример: /calls missed 20, /calls вчера, /calls 7д +7 916 123-45-67",
+    "calls_bad_period": "Такого периода нет: «{period}». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025.",
+    "period_reversed": "В периоде «{period}» начало позже конца. Может быть, {instead}?",
+    "period_future": "«{period}» — ещё впереди: сегодня {today}. Подойдёт, например, {instead}.",
+    "period_too_long": "Период «{period}» длиннее {max} дней — за один раз столько не покажу. Например: {instead}.",
     "calls_empty": "Звонков нет ({kind}).",
     "calls_header": "📞 <b>Звонки</b> ({kind}) — {first}–{last} из {total}, новые сверху:",
     "calls_row": "<code>{index:>2}</code> {when} {icon} {caller} → {dialled} · {state}",
@@ -91,8 +101,11 @@ TEXTS: dict[str, str] = {
     "call_stale": "Эта команда пришла, пока я был недоступен, и звонить по ней я не стал. Если звонок ещё нужен, отправьте её снова: {command}",
     "call_usage": "Использование: /call &lt;номер&gt;\nНапример: /call +7 916 123-45-67",
     "bad_number": "«{value}» не похоже на номер телефона. Например: +7 916 123-45-67 или 8 916 123 45 67.",
+    "extension_left_out": "ℹ️ Добавочный {extension} бот не хранит и не набирает: беру номер {number}.",
     "no_own_phone": "Не знаю, на какой телефон вам звонить. Укажите его: /phone +7 916 123-45-67",
     "call_yourself": "Номер совпадает с вашим телефоном — позвонить самому себе не получится.",
+    "call_internal": "{number} — внутренний номер компании, а /call соединяет только с внешними номерами: так звонит "
+    "«Нью-Тел». Коллеге позвоните со своего рабочего телефона. Например: /call +7 916 123-45-67",
     "no_caller_id": "У компании нет внешнего номера, который можно показать клиенту. Задайте DEFAULT_CALLER_ID.",
     "member_gone_call": "Сотрудника «{member}», от имени которого вы работаете, больше нет в «Нью-Тел», и звонить от его имени нельзя. Обратитесь к администратору.",
     "call_not_recorded": "Звонок не начат: бот не может записать его в журнал. Попробуйте через минуту.",
@@ -128,11 +141,25 @@ TEXTS: dict[str, str] = {
     "phone_usage": "Использование: /phone &lt;номер&gt; — телефон, на который я звоню вам первым. "
     "/phone off — сбросить.\nСейчас: {current}",
     "phone_set": "✅ Теперь я буду звонить вам на {phone}.",
+    "phone_bad": "«{value}» — на такой номер «Нью-Тел» позвонить не может: нужен номер телефона или внутренний номер "
+    "компании. Например: /phone +7 916 123-45-67",
+    "phone_bad_internal": "«{value}» — на такой номер «Нью-Тел» позвонить не может: нужен номер телефона или внутренний "
+    "номер компании. Например: /phone +7 916 123-45-67 или /phone {internal}",
     "phone_cleared": "✅ Свой номер сброшен: звоню на личный или внутренний номер сотрудника.",
     "lang_usage": "Использование: /lang ru или /lang en",
     "lang_set": "Язык: русский.",
-    "lang_set_chat": "Язык уведомлений этого чата: русский.",
-    "lang_chat_unknown": "Язык задаётся для уведомлений чата — сначала подпишите его: /subscribe",
+    "lang_set_chat": "Язык этого чата: русский — для оповещений, доски и ответов здесь.",
+    "lang_set_private": "Готово: в личном чате пишу вам {language}. В группе — на языке группы, его выбирает администратор.",
+    "in_language_ru": "по-русски",
+    "in_language_en": "по-английски",
+    "lang_chat_unknown": "Язык группы задаётся вместе с её оповещениями — сначала подпишите её: /subscribe",
+    "unknown_command_closest": "Команды {command} нет. Может быть, {closest}? Всё, что я умею: /help",
+    "unknown_command": "Команды {command} нет. Всё, что я умею: /help",
+    "unknown_text": "Я отвечаю на команды — они начинаются с «/». Всё, что я умею: /help",
+    "unknown_file": "Чтобы загрузить клиентов из этого файла, ответьте на него командой /import (или пришлите его с "
+    "подписью /import). Подходят .csv, .xlsx и .vcf.",
+    "unknown_file_manager": "Файлы я принимаю только для загрузки клиентов, а её делает администратор. Всё, что я "
+    "умею: /help",
     "help_manager": "<b>Что я умею</b>\n/balance — баланс и расходы\n"
     "/calls [missed|in|out|active] [период] [N | номер] — звонки; с периодом или номером — из архива бота\n"
     "/call &lt;номер&gt; — позвонить клиенту через ваш телефон\n/record &lt;N&gt; — запись разговора\n"
@@ -208,6 +235,7 @@ TEXTS: dict[str, str] = {
     "story_name": "<b>{name}</b>",
     "story_new": "🆕 новый номер",
     "story_nth": "{nth} звонок за {days} дн.",
+    "story_recent": "звонков за {days} дн.: {count}",
     "story_before": "звонков раньше: {count}",
     "story_last_talk_with": "последний разговор {day}: {who}, {talk}",
     "story_last_talk": "последний разговор {day}, {talk}",
@@ -265,6 +293,9 @@ TEXTS: dict[str, str] = {
     "import_usage": "Пришлите файл .csv, .xlsx или .vcf с подписью /import — до {megabytes} МБ и {rows} строк. В таблице нужны столбцы с номером и именем (подпишите их «Имя» и «Телефон»); CSV — в UTF-8 или Windows-1251, через «;» или «,».",
     "import_format": "Файл «{file}» не подходит: принимаю .csv, .xlsx и .vcf.",
     "import_too_big": "Файл «{file}» слишком большой: принимаю до {megabytes} МБ. Разделите его на части.",
+    "import_too_big_unpacked": "Таблица «{file}» в распакованном виде больше {unpacked} МБ. Оставьте в ней только столбцы с именем и номером или разделите её на части. Ничего не изменилось.",
+    "import_too_many_cells": "В таблице «{file}» больше {cells} ячеек (на всех листах вместе). Оставьте в ней только лист с клиентами, а в нём — столбцы с именем и номером, или разделите её на части. Ничего не изменилось.",
+    "import_too_slow": "Файл «{file}» читается дольше {seconds} с. Разделите его на части. Ничего не изменилось.",
     "import_download_failed": "Не удалось получить файл «{file}» от Telegram. Пришлите его ещё раз.",
     "import_not_text": "Не могу прочитать «{file}»: это не текстовый файл в UTF-8 или Windows-1251. Ничего не изменилось.",
     "import_bad_xlsx": "Не могу прочитать «{file}» как таблицу Excel (.xlsx). Сохраните её заново в Excel или как CSV. Ничего не изменилось.",
@@ -275,6 +306,8 @@ TEXTS: dict[str, str] = {
     "import_preview": "📥 <b>Импорт «{file}»</b>: строк с клиентами — {lines}",
     "import_counts": "Новых: {added}\nСменят имя: {renamed}\nУже в книге с тем же именем: {unchanged}",
     "import_repeated": "Номер повторяется в {count} строках: берётся последняя.",
+    "import_extensions": "<b>Без добавочного: {count}</b> — записан номер, добавочный бот не хранит и не набирает",
+    "import_extension_row": "• строка {line}: {number} (доб. {extension})",
     "import_unreadable": "<b>Не прочитаны: {count}</b>",
     "import_bad_row": "• строка {line}: {reason}{value}",
     "import_bad_value": " — «{value}»",
@@ -302,11 +335,14 @@ TEXTS: dict[str, str] = {
     "report_inbound": "Входящие {inbound} · приняты {answered} · пропущены {missed}{share} от {customers}",
     "report_customers_one": "{count} клиента",
     "report_customers_many": "{count} клиентов",
-    "report_outcomes": "Перезвонили {called_back}{median}, ответили позже {answered_later}, потеряны {lost}{unresolved}",
+    "report_outcomes": "Перезвонили {called_back}{median}, ответили позже {answered_later}, потеряны {lost}{unresolved}"
+    "{done}{open}",
     "report_unresolved": ", не дозвонились {count}",
+    "report_done": ", закрыты вручную {count}",
+    "report_open": ", срок ещё не вышел {count}",
     "report_outbound": "Исходящие {outbound} · разговоры {talk}",
-    "report_member": "{name}: принял {answered}, позвонил {placed}, {talk}",
-    "report_member_unknown": "—",
+    "report_member": "{name}: принято {answered}, исходящих {placed}, {talk}",
+    "report_member_unknown": "неизвестно кто",
     "and_more": "…и ещё {count}",
     "report_seconds": "{count} с",
     "report_minutes": "{count} мин",
@@ -320,8 +356,8 @@ TEXTS: dict[str, str] = {
     "chart_by_day": "День",
     "chart_no_calls": "Звонков нет",
     "chart_members": "Сотрудники; справа — время разговоров",
-    "chart_member_answered": "принял",
-    "chart_member_placed": "позвонил",
+    "chart_member_answered": "принятые",
+    "chart_member_placed": "исходящие",
     "digest_title": "🗓 <b>Сводка за {period}</b>",
     "digest_weekly_title": "🗓 <b>Сводка за неделю {period}</b>",
     "digest_weekly_set": "🗓 Недельная сводка будет приходить по понедельникам в {time} ({zone}).",
@@ -338,7 +374,7 @@ TEXTS: dict[str, str] = {
     "export_missed": "пропущен",
     "export_no_answer": "без ответа",
     "export_active": "идёт",
-    "export_called_back": "перезвонил {name}",
+    "export_called_back": "перезвонил(а) {name}",
     "export_called_back_anyone": "перезвонили",
     "export_answered_later": "ответили позже",
     "export_closed_by": "закрыто вручную ({name})",
@@ -399,9 +435,12 @@ TEXTS: dict[str, str] = {
     "report_lost_customer": "{customer}{name} ×{attempts}",
     "menu_lost": "Клиенты, которым никто не перезвонил",
     "lost_title": "🕳 <b>Потерянные за {period}: {count}</b>\n"
-    "Никто не перезвонил, и клиент больше не звонил. Больше попыток — выше.",
+    "Срок перезвона ({deadline}) прошёл, а никто не перезвонил, и клиент больше не звонил. Больше попыток — выше.",
     "lost_line": "{place}. {customer}{name} — пропущено {attempts}, последний {last}",
-    "lost_none": "✅ Потерянных за {period} нет: всем перезвонили или клиенты дозвонились сами.",
+    "lost_none": "✅ Потерянных за {period} нет.",
+    "lost_not_counted": "Не потеряны: {parts}.",
+    "lost_done": "закрыты вручную — {count}",
+    "lost_open": "срок ещё не вышел — {count}",
     "board_title": "📋 <b>Не перезвонили: {count}</b>",
     "board_line": "{place}. {customer}{name} — пропущен {since}{extras}",
     "board_times": " ×{count}",
@@ -409,6 +448,8 @@ TEXTS: dict[str, str] = {
     "board_owner": " · 👤 {name}",
     "board_overdue": " · ⏰ просрочен",
     "board_all_called_back": "✅ Все перезвонили",
+    # A board's first message before its list is written in, and what an old or orphaned board is emptied to.
+    "board_stub": "📋 <b>Не перезвонили</b>: список — в закреплённом сообщении.",
     "board_cannot_pin": "📋 Список выше. Закрепить его не могу: дайте боту право закреплять сообщения и повторите /board.",
     "board_failed": "Не получилось отправить список: Telegram не ответил. Попробуйте /board ещё раз чуть позже.",
     # --- deadlines, business hours and the morning summary (bot/alerts/deadlines.py, held.py, schedule.py) ---
@@ -419,8 +460,8 @@ TEXTS: dict[str, str] = {
     "sla_is_off": "⏰ Срока перезвона в этом чате нет: о просроченных не напоминаю. Включить: /sla 15",
     "sla_set": "⏰ Готово: на перезвон {minutes} мин. Вышел срок — напомню здесь, два срока — администраторам лично.",
     "sla_off": "⏰ Готово: без срока перезвона — о просроченных не напоминаю.",
-    "sla_usage": "Не понял «{typed}». Срок — число минут от 1 до {max}: /sla 15, /sla 30; /sla off — без срока; "
-    "/sla — посмотреть, какой сейчас.",
+    "sla_usage": "Не понял «{typed}». Срок — число минут от 0 до {max}: /sla 15, /sla 30; /sla 0 или /sla off — "
+    "без срока; /sla — посмотреть, какой сейчас.",
     "sla_business_hours": "Считаю только рабочие часы: {hours}.",
     "hours_is": "🕘 Рабочие часы этого чата: <b>{hours}</b> ({zone}). Пропущенные вне их соберу в одну сводку к "
     "началу рабочего времени, срок перезвона идёт только в эти часы. Изменить: /hours 09:00-19:00 пн-пт, "

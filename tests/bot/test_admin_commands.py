@@ -158,13 +158,18 @@ async def test_lang_in_a_group_sets_the_alert_language_for_an_admin_and_the_own_
     world: World, manager: object
 ) -> None:
     assert await world.ask(ADMIN, "/lang en", chat_id=GROUP) == (
-        "Язык задаётся для уведомлений чата — сначала подпишите его: /subscribe"
+        "Язык группы задаётся вместе с её оповещениями — сначала подпишите её: /subscribe"
     )
     await world.ask(ADMIN, "/subscribe", chat_id=GROUP)
-    assert await world.ask(ADMIN, "/lang en", chat_id=GROUP) == "This chat's alerts are in English now."
+    assert await world.ask(ADMIN, "/lang en", chat_id=GROUP) == (
+        "This chat is in English now: its alerts, its board and every answer here."
+    )
     assert world.services.storage.chats.get(GROUP).language == "en"  # type: ignore[union-attr]
     assert world.user(ADMIN).language is None  # type: ignore[union-attr]
-    assert await world.ask(MANAGER, "/lang en", chat_id=GROUP) == "Language: English."
+    assert await world.ask(MANAGER, "/lang en", chat_id=GROUP) == (
+        "Done: in our private chat I write to you in English. In the group, in the group's language, which an admin "
+        "chooses."
+    )
     assert world.user(MANAGER).language == "en"  # type: ignore[union-attr]
     assert (await world.ask(MANAGER, "/help")).startswith("What I can do")
 

@@ -8,7 +8,9 @@ import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,13 +20,14 @@ from storage import Storage
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, TOKEN
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:
     def __init__(self, sandbox: Sandbox, tg: FakeBotAPI, database: Path) -> None:
         self.env = {
             "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's code, not an installed one
+            "PYTHONPATH": str(ROOT),  # this checkout's bot, whatever the virtualenv has installed
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": tg.url,
             "NEWTEL_API_URL": sandbox.url,
@@ -173,3 +176,132 @@ async def test_kill_9_mid_ring_sends_no_second_card_and_loses_no_alert(parts: tu
     )
     assert await bot.stop(signal.SIGTERM) == 0
     assert (cards_to(tg, MANAGER), sent_to_group(tg, "79160000201")) == (1, 1)
+
+
+# --- kill -9 with Telegram's answer in flight: a summary, a board -------------------------------------------------
+
+
+def customers_shown(tg: FakeBotAPI, digits: str) -> int:
+    """In how many of the bot's messages in the group, as they are now, the customer is named."""
+    shown = f"+7 {digits[1:4]} {digits[4:7]}-{digits[7:9]}-{digits[9:11]}"
+    return sum(1 for message in tg.chat(GROUP) if shown in message.get("text", ""))
+
+
+def all_told(database: Path, count: int) -> bool:
+    """``count`` alerts, none held any more, each shown in a message at its latest version."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return db.execute("SELECT count(*), coalesce(sum(held OR dirty), 0) FROM alerts").fetchone() == (count, 0)
+
+
+def held_count(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT count(*) FROM alerts WHERE held").fetchone()[0])
+
+
+def recorded_messages(database: Path) -> set[int]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return {m for (m,) in db.execute("SELECT message_id FROM alerts WHERE message_id IS NOT NULL")}
+
+
+def buttons_of(message: dict[str, object]) -> int:
+    markup = message.get("reply_markup") or {}
+    assert isinstance(markup, dict)
+    return sum(len(row) for row in markup.get("inline_keyboard", []))
+
+
+def performed(tg: FakeBotAPI, method: str, starts: str) -> bool:
+    """Telegram carried out such a request (whether or not its answer reached the bot)."""
+    return any(
+        c.method == method and c.ok and c.chat_id == GROUP and str(c.params.get("text", "")).startswith(starts)
+        for c in tg.calls
+    )
+
+
+async def test_kill_9_with_a_summarys_answer_in_flight_shows_each_customer_once(
+    parts: tuple[Sandbox, FakeBotAPI, Path],
+) -> None:
+    sandbox, tg, database = parts
+    customers = [f"7916000{n:04d}" for n in range(301, 311)]  # ten: a summary of eight, then one of two
+    today = datetime.now(ZoneInfo("Europe/Moscow")).weekday()
+    closed_today = {"start": "00:00", "end": "24:00", "days": [d for d in range(7) if d != today]}
+    with Storage.open(database) as storage:
+        storage.chats.set_hours(GROUP, closed_today, now=1)
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"  # only the summaries and alerts name customers
+    await bot.start()
+    await wait_until(lambda: polls(sandbox) >= 1)
+    for customer in customers:
+        miss(sandbox, customer)
+    await wait_until(lambda: held_count(database) == len(customers))  # missed at night: held
+    assert await bot.stop(signal.SIGTERM) == 0
+
+    with Storage.open(database) as storage:
+        storage.chats.set_hours(GROUP, None, now=2)  # the morning: the summary goes out at the next start
+    tg.faults.hold_answer(methods="sendMessage")
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"
+    await bot.start()
+    await wait_until(lambda: performed(tg, "sendMessage", "🌅"))  # Telegram has it; its answer never comes
+    assert await bot.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"
+    await bot.start()
+    await wait_until(lambda: all_told(database, len(customers)), timeout=30)
+    before = polls(sandbox)
+    await wait_until(lambda: polls(sandbox) >= before + 4)  # a few more polls: nothing more is sent
+    assert await bot.stop(signal.SIGTERM) == 0
+    assert {n: customers_shown(tg, n) for n in customers} == {n: 1 for n in customers}
+    live = recorded_messages(database)
+    orphans = [m for m in tg.chat(GROUP) if m["message_id"] not in live]
+    assert [buttons_of(m) for m in orphans if buttons_of(m)] == []  # nothing left to press on a message it forgot
+
+
+def lists_in_chat(tg: FakeBotAPI) -> list[dict[str, object]]:
+    """The bot's boards in the group as they are now: a list of who is not called back (not a pointer to it)."""
+    return [
+        m for m in tg.chat(GROUP)
+        if str(m.get("text", "")).startswith(("📋 Не перезвонили: 1", "📋 Не перезвонили: 2", "✅ Все перезвонили"))
+    ]  # fmt: skip
+
+
+async def board_asked_and_killed(sandbox: Sandbox, tg: FakeBotAPI, database: Path, held: str) -> None:
+    """An admin's /board whose ``held`` request Telegram carries out, and the bot is killed before its answer."""
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"
+    await bot.start()
+    await wait_until(lambda: polls(sandbox) >= 1)
+    tg.faults.hold_answer(methods=held)
+    mark = tg.mark()
+    tg.send_text(ADMIN, "/board", chat_id=GROUP)
+    await wait_until(lambda: any(c.method == held and c.ok for c in tg.calls[mark:]))
+    assert await bot.stop(signal.SIGKILL) == -signal.SIGKILL
+
+
+async def test_kill_9_in_the_middle_of_a_board_post_leaves_one_board(parts: tuple[Sandbox, FakeBotAPI, Path]) -> None:
+    sandbox, tg, database = parts
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"  # a board on /board only: each kill below lands in one
+    await bot.start()
+    await wait_until(lambda: polls(sandbox) >= 1)
+    miss(sandbox, "79160000401")
+    await wait_until(lambda: sent_to_group(tg, "79160000401") == 1)
+    tg.send_text(ADMIN, "/board", chat_id=GROUP)
+    await wait_until(lambda: tg.pinned(GROUP) is not None and len(lists_in_chat(tg)) == 1)
+    assert await bot.stop(signal.SIGTERM) == 0
+
+    await board_asked_and_killed(sandbox, tg, database, "sendMessage")  # the new board's answer in flight
+    await board_asked_and_killed(sandbox, tg, database, "pinChatMessage")  # posted, its pin in flight
+    await board_asked_and_killed(sandbox, tg, database, "sendMessage")
+
+    bot = BotProcess(sandbox, tg, database)
+    bot.env["ALERT_BOARD"] = "false"
+    await bot.start()
+    miss(sandbox, "79160000402")
+    await wait_until(lambda: sent_to_group(tg, "79160000402") == 1)
+    await wait_until(lambda: any(str(m.get("text", "")).startswith("📋 Не перезвонили: 2") for m in tg.chat(GROUP)))
+    before = polls(sandbox)
+    await wait_until(lambda: polls(sandbox) >= before + 4)
+    assert await bot.stop(signal.SIGTERM) == 0
+    (board,) = lists_in_chat(tg)
+    assert str(board["text"]).startswith("📋 Не перезвонили: 2") and tg.pinned(GROUP) == board["message_id"]

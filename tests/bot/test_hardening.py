@@ -143,7 +143,8 @@ async def test_no_caller_id_is_said_the_same_by_call_and_call_back(world: World,
         ("ru", "У компании нет внешнего номера, который можно показать клиенту. Задайте DEFAULT_CALLER_ID."),
         ("en", "The company has no external number to show the customer. Set DEFAULT_CALLER_ID."),
     ):
-        world.services.storage.users.set_language(MANAGER, lang, now=int(time.time()))
+        world.services.storage.users.set_language(MANAGER, lang, now=int(time.time()))  # /call in private
+        world.services.storage.chats.set_language(GROUP, lang, now=int(time.time()))  # the alert's press in the group
         world.services.directory._numbers = None  # what New-Tel says now
         assert await world.ask(MANAGER, "/call +7 916 555-44-33") == expected
         answer = await world.press(MANAGER, alert_message, 0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import random
+import time
+import tracemalloc
 import zipfile
 
 import openpyxl
@@ -12,6 +14,7 @@ import pytest
 
 from bot.contacts import importing
 from bot.contacts.importing import Parsed, Unreadable, Unusable, parse
+from tests.bot import spreadsheets
 
 IVAN, PETR, ANNA = "79161234567", "79035551122", "74951234567"
 
@@ -198,10 +201,72 @@ def test_more_rows_than_the_limit_are_refused_without_reading_them_all(monkeypat
 
 
 def test_an_xlsx_that_unpacks_into_too_much_is_refused_before_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "_XLSX_MAX_UNPACKED", 10_000)
+    monkeypatch.setattr(importing, "MAX_UNPACKED", 10_000)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", "<a/>" * 10_000)
     with pytest.raises(Unusable) as refused:
         parse("bomb.xlsx", out.getvalue())
-    assert refused.value.reason == "too_many_rows"
+    assert refused.value.reason == "too_big_unpacked"
+
+
+def refused_why(filename: str, data: bytes) -> str:
+    with pytest.raises(Unusable) as refused:
+        parse(filename, data)
+    return refused.value.reason
+
+
+def with_parts(data: bytes, parts: dict[str, bytes]) -> bytes:
+    """The .xlsx with these parts added or put in place of its own."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            archive.writestr(name, parts.pop(name, None) or source.read(name))
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    return out.getvalue()
+
+
+NAMED = spreadsheets.excel_like([["Имя", "Телефон"], ["Иван", IVAN]])
+
+
+def test_an_xlsx_whose_parts_would_cost_openpyxl_too_much_is_refused_by_counting_them_first() -> None:
+    # Each of these was read by openpyxl before: seconds of CPU and hundreds of MB for files of kilobytes.
+    too_many = importing.MAX_CELLS + 1
+    assert refused_why("texts.xlsx", spreadsheets.shared_strings_bomb(too_many)) == "too_many_cells"
+    assert refused_why("lying.xlsx", spreadsheets.shared_strings_bomb(too_many, stated=1)) == "too_many_cells"
+    assert refused_why("cells.xlsx", spreadsheets.huge_rows(16, 16_384)) == "too_many_cells"
+    styles = f'<styleSheet xmlns="{spreadsheets.NS}"><cellXfs>{"<xf/>" * 100_001}</cellXfs></styleSheet>'
+    assert refused_why("styles.xlsx", with_parts(NAMED, {"xl/styles.xml": styles.encode()})) == "too_many_cells"
+    # A part openpyxl finds by a relationship may have any name: each part is counted, whatever it is called.
+    other = f'<sst xmlns="{spreadsheets.NS}">{"<si/>" * (importing.MAX_CELLS + 1)}</sst>'
+    assert refused_why("renamed.xlsx", with_parts(NAMED, {"xl/strings.bin": other.encode()})) == "too_many_cells"
+
+
+def test_an_xlsx_no_excel_would_write_is_refused_as_such() -> None:
+    assert refused_why("row.xlsx", spreadsheets.huge_rows(1, 70_000)) == "bad_xlsx"  # a row held whole by openpyxl
+    entity = (
+        f'<!DOCTYPE worksheet [<!ENTITY row "<row><c><v>1</v></c></row>">]><worksheet xmlns="{spreadsheets.NS}">'
+        "<sheetData>&row;&row;</sheetData></worksheet>"
+    )
+    assert refused_why("entities.xlsx", with_parts(NAMED, {"xl/worksheets/sheet1.xml": entity.encode()})) == "bad_xlsx"
+    parts = {f"junk/{n}.txt": b"" for n in range(1_001)}
+    assert refused_why("parts.xlsx", with_parts(NAMED, parts)) == "bad_xlsx"
+
+
+def test_a_vcard_value_folded_over_many_lines_is_read_in_linear_time() -> None:
+    card = b"BEGIN:VCARD\r\nFN:Ivan\r\nNOTE:" + b" a\r\n" * 600_000 + b"TEL:89161234567\r\nEND:VCARD\r\n"
+    started = time.monotonic()
+    assert parse("long.vcf", card).rows == [(IVAN, "Ivan")]
+    assert time.monotonic() - started < 2  # ~0.3 s; before, each line copied all the lines before it (~8 s)
+
+
+def test_a_vcard_of_one_card_with_a_number_on_every_line_is_refused_without_holding_them_all() -> None:
+    card = ("BEGIN:VCARD\r\nFN:Ivan\r\n" + "TEL:1\r\n" * 700_000 + "END:VCARD\r\n").encode()  # 4.9 MB
+    tracemalloc.start()
+    try:
+        assert refused_why("many.vcf", card) == "too_many_rows"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 60_000_000  # ~26 MB, the text twice over; before, the card kept every number until its end (154 MB)

@@ -185,7 +185,7 @@ def expected_caption(seeded: Seeded, title: str, *, with_lost: bool = False) -> 
     if by_member:
         ranked = sorted(by_member.items(), key=lambda item: (item[0] is None, -item[1], item[0] or ""))
         more = f" …и ещё {len(ranked) - 5}" if len(ranked) > 5 else ""
-        lines.append("Кто перезвонил: " + ", ".join(f"{name or '—'} {n}" for name, n in ranked[:5]) + more)
+        lines.append("Кто перезвонил: " + ", ".join(f"{name or 'неизвестно кто'} {n}" for name, n in ranked[:5]) + more)
     lost = [misses for (_, misses, answer), kind in zip(found, kinds, strict=True) if kind == "lost"]
     if with_lost and lost:
         lost.sort(key=lambda misses: (-len(misses), -misses[-1].started_at, misses[0].customer))
@@ -202,7 +202,7 @@ def expected_caption(seeded: Seeded, title: str, *, with_lost: bool = False) -> 
     order = sorted(people.items(), key=lambda item: (item[0] is None, -(item[1][0] + item[1][1]), item[0] or ""))
     if order:
         lines.append("")
-    lines += [f"{name or '—'}: принял {a}, позвонил {p}, {duration(t)}" for name, (a, p, t) in order]
+    lines += [f"{name or 'неизвестно кто'}: принято {a}, исходящих {p}, {duration(t)}" for name, (a, p, t) in order]
     return lines
 
 
@@ -240,7 +240,7 @@ async def test_report_is_of_today_by_default_and_a_period_that_is_none_is_refuse
     archive(world, history())  # days ago: nothing of it today
     for typed in ("31.02", "завтра", "0d"):
         assert await world.ask(MANAGER, f"/report {typed}") == (
-            f"Такого периода нет: «{typed}». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+            f"Такого периода нет: «{typed}». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
         )
     assert world.sent("sendChatAction") == []  # nothing was worked out
     today = datetime.now(ZONE).strftime("%d.%m.%Y")
@@ -288,7 +288,7 @@ async def test_a_period_is_echoed_as_typed_and_one_with_spaces_around_its_dash_i
     seeded = history()
     archive(world, seeded)
     assert await world.ask(MANAGER, "/report 7d 8d") == (
-        "Такого периода нет: «7d 8d». Например: сегодня, вчера, 7д, 28.11 или 25.11-28.11."
+        "Такого периода нет: «7d 8d». Например: сегодня, вчера, 7д, 28.11, 25.11–28.11 или 28.11.2025."
     )
     first, last = seeded.typed.split("-")
     world.tg.send_text(MANAGER, f"/report {first} - {last}")

@@ -229,10 +229,11 @@ async def test_subscribe_sip_is_stored_audited_and_confirmed(world: World) -> No
         "💰 И на уведомления о балансе.",
         "📵 И на рабочие телефоны: скажу, когда телефон сотрудника выпадет из сети и когда вернётся.",
     ]
-    world.services.storage.users.set_language(ADMIN, "en", now=int(time.time()))
+    world.services.storage.chats.set_language(GROUP, "en", now=int(time.time()))  # the group's language
     reply = await world.ask(ADMIN, "/subscribe sip", chat_id=GROUP)
     assert reply.splitlines()[1:] == [
-        "📵 And desk phones: I'll say when a member's phone drops off the network and when it is back."
+        "📵 And desk phones: I'll say when a member's phone drops off the network and when it is back.",
+        "Turned off: balance alerts, as this /subscribe did not name them. To keep them too: /subscribe balance sip",
     ]
     await world.ask(ADMIN, "/subscribe", chat_id=GROUP)  # subscribing again without it turns it off
     assert [c.chat_id for c in world.services.storage.chats.sip_chats()] == []

@@ -25,6 +25,7 @@ MIGRATION_NAMES = [
     "m007_live",
     "m008_owners",
     "m009_attempts",
+    "m010_ledger",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -77,6 +78,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "ringing_cards",
         "phones",
         "reminders",
+        "ledger",
     }
 
 
@@ -186,6 +188,7 @@ V5_ROWS: dict[str, list[dict[str, Any]]] = {}  # V4's as m005 left them, with an
 V7_ROWS: dict[str, list[dict[str, Any]]] = {}  # V6's as m007 left them
 V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hours and answers are its triggers')
 V8_ROWS: dict[str, list[dict[str, Any]]] = {}  # V7's as m008 left them
+V9_ROWS: dict[str, list[dict[str, Any]]] = {}  # V8's as m009 left them
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
     1: V1_ROWS,
@@ -196,6 +199,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     6: V6_ROWS,
     7: V7_ROWS,
     8: V8_ROWS,
+    9: V9_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -350,6 +354,13 @@ V8_ROWS.update(
         if table != "call_hours"
     }
 )
+V9_ROWS.update(
+    {
+        table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id"}} for row in rows]
+        for table, rows in upgraded(V8_ROWS).items()
+        if table != "call_hours"
+    }
+)
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -379,6 +390,7 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
                 "ringing_cards",
                 "phones",
                 "reminders",
+                "ledger",
             )
         },
         **{t: [] for t in V1_ROWS},
@@ -463,3 +475,23 @@ def test_m009_keeps_the_attempt_an_alert_held_as_its_first() -> None:
     rows = db.execute("SELECT clid, attempts FROM alerts ORDER BY id").fetchall()
     assert rows == [("7916", '[[40,"Ann"]]'), ("7903", "[]")]
     assert [a.attempts for a in Storage(db).alerts.open_for(-1)] == [(Attempt(40, "Ann"),), ()]
+
+
+def test_m010_writes_down_the_boards_posted_and_a_summary_marked_before_a_crash() -> None:
+    db = Database(memory=True)
+    migrate(db, upto=9, now=1)
+    chat = "INSERT INTO chats (chat_id, subscribed, created_at, updated_at, board_message_id) VALUES (?, 1, 1, ?, ?)"
+    db.execute(chat, (-1, 5, 42))
+    db.execute(chat, (-2, 6, None))
+    kv = "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+    db.execute(kv, ("alerts.held_summary.-2", "[3,4]", 7))  # the held alerts of a summary its crash left unknown
+    db.execute(kv, ("alerts.held_summary.-9", "[5]", 8))  # of a chat that is gone: nothing to tell
+    db.execute(kv, ("alerts.baseline", '{"at":1,"known":[]}', 9))
+    migrate(db, now=2)
+    assert list(db.query("SELECT * FROM ledger ORDER BY id")) == [
+        {"id": 1, "chat_id": -1, "kind": "board", "alert_ids": "[]", "message_id": 42, "retired_at": None,
+         "created_at": 5, "updated_at": 5},
+        {"id": 2, "chat_id": -2, "kind": "summary", "alert_ids": "[3,4]", "message_id": None, "retired_at": None,
+         "created_at": 7, "updated_at": 7},
+    ]  # fmt: skip
+    assert [key for (key,) in db.execute("SELECT key FROM kv")] == ["alerts.baseline"]

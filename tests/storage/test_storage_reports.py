@@ -118,6 +118,41 @@ def test_the_outcomes_add_up_the_episodes(storage: Storage) -> None:
     assert named == {"Member 0", "Member 1", "Member 2", None}
 
 
+def test_closed_by_hand_and_open_are_one_rule_for_the_counts_and_the_episodes(storage: Storage) -> None:
+    """A miss nothing answered whose alert was closed with Done is closed; one that ended after ``open_after`` is
+    open (its deadline has not passed); only then lost or unresolved. The counts (reports) and the episodes (/lost,
+    the export) agree on a random history with random Done presses."""
+    rng = random.Random(7)
+    customers = [f"791600000{i:02d}" for i in range(30)]
+    start, history = 0, []
+    for n in range(300):
+        start += rng.randrange(1, 300)
+        direction = "in" if rng.random() < 0.7 else "out"
+        history.append(call(n, direction, rng.choice(customers), rng.random() < 0.4, start))
+    storage.calls.ingest(history, now=start + 1)
+    storage.chats.subscribe(-100, "Sales", [], False, now=1)
+    for missed in (c for c in history if c.is_missed and rng.random() < 0.3):
+        assert missed.ended_at is not None
+        found = storage.alerts.record_missed(-100, missed.vpbx_id, missed.clid, missed.dnid, missed.started_at,
+                                             missed.ended_at, now=missed.ended_at)  # fmt: skip
+        assert found.alert_id is not None
+        storage.alerts.close(found.alert_id, "done", by=1, name="Иванова", now=missed.ended_at + 1)
+    seen: set[str] = set()
+    for period, open_after in (((0, start + 1), start - 3_000), ((start // 3, start + 1), None), ((0, start // 2), 0)):
+        episodes = reports.episodes(storage.db.conn, *period, open_after=open_after)
+        kinds = [e.outcome for e in episodes]
+        seen.update(kinds)
+        settled = reports.outcomes(storage.db.conn, *period, open_after=open_after)
+        assert (settled.done, settled.open, settled.lost, settled.unresolved) == (
+            kinds.count("done"), kinds.count("open"), kinds.count("lost"), kinds.count("unresolved")
+        )  # fmt: skip
+        assert all(e.member_name == "Иванова" for e in episodes if e.outcome == "done")
+        for e in episodes:
+            last = next(c for c in history if c.vpbx_id == f"{e.misses[-1] - 1:040x}")
+            assert e.outcome != "open" or (open_after is not None and (last.ended_at or 0) > open_after)
+    assert {"done", "open", "lost", "called_back"} <= seen
+
+
 def test_an_episode_knows_its_calls_and_who_decided_it(storage: Storage) -> None:
     customer = "79160000001"
     storage.calls.ingest(
