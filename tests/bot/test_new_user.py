@@ -115,7 +115,7 @@ async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
     make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with staffed(make_world) as world:
-        await world.say(MANAGER, "/lang en")
+        world.services.storage.chats.set_language(GROUP, "en", now=1)  # a group's popups speak the group's language
         now = world.sandbox.now()
         world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
         sent = await world.tg.wait_for(
@@ -125,7 +125,7 @@ async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
         alert = world.tg.message(GROUP, sent.result["message_id"])
         assert alert is not None
         with answered_after(monkeypatch, 60):
-            asked = await world.press(MANAGER, alert, "📞 Перезвонить")
+            asked = await world.press(MANAGER, alert, "📞 Call back")
         assert asked == {
             "text": f"🌍 {ABROAD_SHOWN} is in another country: a call there costs more than usual. To call anyway, "
             "press the button again within 15 s.",
@@ -133,7 +133,7 @@ async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
         }
         assert starts(world) == [] and world.services.storage.alerts.by_message(GROUP, alert["message_id"]) is not None
         with answered_after(monkeypatch, 0):
-            calling_now = await world.press(MANAGER, alert, "📞 Перезвонить")
+            calling_now = await world.press(MANAGER, alert, "📞 Call back")
         assert calling_now["text"].startswith("Calling")
         await eventually(lambda: len(starts(world)) == 1)
         assert starts(world)[0]["dstNumber"] == ABROAD
