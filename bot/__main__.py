@@ -29,6 +29,10 @@ RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Step = tuple[str, Callable[[], Awaitable[Any]]]  # a start-up call: the Bot API method it makes, and how
+NO_ADMINS = (
+    "Invalid settings (environment or .env):\n  ADMIN_IDS is required: your Telegram user id (e.g. 123456789, from "
+    "@userinfobot); without an admin nobody could ever be let in"
+)
 
 
 def main() -> int:
@@ -36,6 +40,9 @@ def main() -> int:
         settings = Settings()  # filled from the environment and .env
     except ValidationError as error:
         print(describe_errors(error), file=sys.stderr)
+        return 2
+    if not settings.admin_ids:  # a bot nobody could ever let anyone into
+        print(NO_ADMINS, file=sys.stderr)
         return 2
     hidden = [
         settings.telegram_bot_token.get_secret_value(),
@@ -53,6 +60,7 @@ def main() -> int:
     if settings.newtel_events_secret is not None:
         hidden.append(settings.newtel_events_secret.get_secret_value())  # it is in the doorbell's URL
     logs.configure(settings.log_level, hidden)
+    log.info("%s", starting(settings))
     web.raise_open_files_limit()  # room for the bot's own connections, whatever holds descriptors
     if settings.webhook_url and settings.webhook_secret is None:
         log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
@@ -63,6 +71,18 @@ def main() -> int:
         print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
         return 2
     return 0
+
+
+def starting(settings: Settings) -> str:
+    """The one line that says how this run is set up: how Telegram is heard, where the state is, the intervals."""
+    mode = f"webhook {settings.webhook_url} on port {settings.webhook_port}" if settings.webhook_url else "long polling"
+    live = f"every {settings.live_interval:g} s" if settings.live_interval else "off"
+    admins = len(settings.admin_ids)
+    return (
+        f"Starting: {mode}; database {settings.database_path.resolve()}; {admins} admin{'s' if admins != 1 else ''}; "
+        f"live watch {live}, reconcile every {settings.poll_interval:g} s, desk phones every "
+        f"{settings.sip_check_interval:g} s"
+    )
 
 
 def run(application: Any, settings: Settings, webhook_secret: str | None) -> None:

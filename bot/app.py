@@ -95,6 +95,7 @@ def handlers() -> dict[int, Sequence[Any]]:
         CallbackQueryHandler(contacts.card_call, pattern=cd.matches(cd.CardCall)),
         CallbackQueryHandler(contacts.card_rename, pattern=cd.matches(cd.CardRename)),
         CallbackQueryHandler(contacts.card_remove, pattern=cd.matches(cd.CardRemove)),
+        CallbackQueryHandler(contacts.card_restore, pattern=cd.matches(cd.CardRestore)),
         CallbackQueryHandler(contacts.offer_decided, pattern=cd.matches(cd.SaveShared, cd.SkipShared)),
         command("contacts", contacts.contacts),
         command("import", contacts.import_command),

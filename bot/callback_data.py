@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import MISSING, astuple, dataclass, fields
 from typing import Any, ClassVar, TypeVar, get_args
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
@@ -20,6 +20,7 @@ class CallsPage:
     page: int
     number: str = ""  # a customer's history from the archive; "" for New-Tel's last 24 hours
     period: str = ""  # days from the archive (``periods.canonical``); "" for New-Tel's last 24 hours
+    until: int = 0  # the list as its first page showed it: calls started by then (0: up to now)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,15 @@ class CardRemove:
 
 
 @dataclass(frozen=True)
+class CardRestore:
+    """Undo, on the card a removal left."""
+
+    tag: ClassVar[str] = "kundo"
+    number: str
+    asker: int  # kept on the card shown after
+
+
+@dataclass(frozen=True)
 class SaveShared:
     tag: ClassVar[str] = "ksave"
     number: str
@@ -147,6 +157,7 @@ Payload = (
     | CardCall
     | CardRename
     | CardRemove
+    | CardRestore
     | SaveShared
     | SkipShared
     | ImportApply
@@ -162,6 +173,15 @@ def pack(payload: Payload) -> str:
     return data
 
 
+def fits(payload: Payload) -> bool:
+    """Whether ``pack`` takes it: within Telegram's 64 bytes, no value with a ":"."""
+    try:
+        pack(payload)
+    except ValueError:
+        return False
+    return True
+
+
 def parse(data: object) -> Payload | None:
     """The payload, or None for anything this version of the bot did not produce."""
     if not isinstance(data, str):
@@ -173,6 +193,8 @@ def parse(data: object) -> Payload | None:
         return None
     parts = values.split(":") if values else []
     kinds = fields(cls)
+    if len(parts) < len(kinds) and all(f.default is not MISSING for f in kinds[len(parts) :]):
+        parts += [str(f.default) for f in kinds[len(parts) :]]  # a button from before a field was added
     if len(parts) != len(kinds):
         return None
     try:
@@ -207,7 +229,7 @@ def on_its_message(press: CallbackQuery) -> bool:
     # An alert's buttons change as it is taken, released and called back: those presses are stale, not forged.
     stale_ok = (
         RequestAccess | CallBack | Done | Take | Release | RemindMe
-        | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel
+        | Approve | Reject | SaveShared | SkipShared | ImportApply | ImportCancel | CardRestore
     )  # fmt: skip
     if press.data in offered or isinstance(payload, stale_ok):
         return True

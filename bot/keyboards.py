@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,9 @@ def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyb
     """‹ › between the pages of a /calls list; None for a single page."""
 
     def to(other: int) -> cd.CallsPage:
-        return cd.CallsPage(query.kind, query.limit, other, query.number, query.period)
+        fixed = cd.CallsPage(query.kind, query.limit, other, query.number, query.period, query.until)
+        # A 15-digit number with a range of dated days leaves no room for the time: its pages follow "now".
+        return fixed if cd.fits(fixed) else dataclasses.replace(fixed, until=0)
 
     buttons = []
     if page > 0:
@@ -131,17 +134,26 @@ def reminder(alert_id: int, texts: Texts) -> InlineKeyboardMarkup:
 # --- the customer book ---------------------------------------------------------------------------------------
 
 
-def contact_card(texts: Texts, number: str, named: bool, asker: int) -> InlineKeyboardMarkup:
-    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book."""
+def contact_card(texts: Texts, number: str, named: bool, asker: int, *, undo: bool = False) -> InlineKeyboardMarkup:
+    """Call (only for ``asker``, who opened the card), rename and remove; "name" for a number not in the book, and
+    with ``undo`` (the card a removal left) a way to put the name back."""
     call = _button(texts.plain("button_card_call"), cd.CardCall(number, asker))
     if not named:
-        return InlineKeyboardMarkup([[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]])
+        rows = [[call, _button(texts.plain("button_card_name"), cd.CardRename(number))]]
+        if undo:
+            rows.append([_button(texts.plain("button_card_restore"), cd.CardRestore(number, asker))])
+        return InlineKeyboardMarkup(rows)
     return InlineKeyboardMarkup(
         [
             [call, _button(texts.plain("button_card_rename"), cd.CardRename(number))],
             [_button(texts.plain("button_card_remove"), cd.CardRemove(number, asker))],
         ]
     )
+
+
+def call_confirm(texts: Texts, number: str, asker: int) -> InlineKeyboardMarkup:
+    """``/call`` of a number abroad: the call, placed by the card's call button once ``asker`` presses it."""
+    return InlineKeyboardMarkup([[_button(texts.plain("button_card_call"), cd.CardCall(number, asker))]])
 
 
 def contact_offer(texts: Texts, number: str) -> InlineKeyboardMarkup:

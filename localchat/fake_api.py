@@ -332,6 +332,12 @@ class FakeBotAPI:
         stored = self._world.find(chat_id, message_id)
         return stored.view() if stored is not None else None
 
+    def file(self, file_id: str) -> tuple[bytes, str | None] | None:
+        """The bytes of a file the bot uploaded or a user sent, and its name as uploaded; None for an unknown id or a
+        file sent by URL (the fake does not fetch those: the message's ``file_url`` says where it is)."""
+        stored = self._world.files.get(file_id)
+        return None if stored is None or stored.data is None else (stored.data, stored.file_name)
+
     def callback_answer(self, query: Mapping[str, Any] | str) -> dict[str, Any] | None:
         """answerCallbackQuery's parameters (text, show_alert...) for a query: its id or the press() Update."""
         if isinstance(query, Mapping):

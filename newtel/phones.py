@@ -123,6 +123,18 @@ def is_valid(digits: str, *, region: str = DEFAULT_REGION) -> bool:
     return parsed is not None and phonenumbers.is_valid_number(parsed)
 
 
+def country(digits: str) -> str | None:
+    """The country of international digits as an ISO code ("RU", "KZ", "US"): by the numbering plan when the number is
+    valid, else the main country of its calling code; None for digits that cannot be an international number (an
+    internal one such as ``101``)."""
+    parsed = _parse("+" + digits, DEFAULT_REGION) if digits.isdigit() else None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        return None
+    found = phonenumbers.region_code_for_number(parsed)
+    found = found or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
+    return None if found == phonenumbers.UNKNOWN_REGION else found
+
+
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(text, region)

@@ -115,6 +115,17 @@ class Contacts:
             row = conn.execute(f"DELETE FROM contacts WHERE number = ? RETURNING {_COLUMNS}", (number,)).fetchall()
         return _contact(row[0]) if row else None
 
+    def restore(self, removed: Contact, by: int, now: int) -> bool:
+        """Put back a customer ``remove`` returned, as they were first named (an undo); False when the number has been
+        named again meanwhile (that name stays)."""
+        with write(self._db) as conn:
+            cursor = conn.execute(
+                "INSERT INTO contacts (number, name, folded, created_by, updated_by, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO NOTHING",
+                (removed.number, removed.name, fold(removed.name), removed.created_by, by, removed.created_at, now),
+            )
+            return cursor.rowcount == 1
+
     def search(self, text: str, limit: int, *, digits: Iterable[str] = ()) -> list[Contact]:
         """Contacts whose name contains ``text`` (any case) or whose number contains its digits or any of
         ``digits`` (other readings of what was typed), by name."""

@@ -1,11 +1,11 @@
 """The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
 storage, so a second press by anyone places nothing); on an alert someone else took, it asks first, and a second tap
-within CALL_ANYWAY_SECONDS calls (at least CONFIRM_AFTER_SECONDS after the first: a double tap is not an answer; the
-claim itself is refused if someone took the alert while the press was on its way). "Done": closes the alert by hand.
-"I'll take it" makes the presser its owner (atomic too: two presses, one owner) and the owner's Release lets it go.
-"Remind me" stores a private reminder (``bot.alerts.reminders`` sends it and handles its buttons through
-``place_callback`` and ``close_by_hand``). A press counts only on the alert's own message: not forced onto another
-message, nor on a stale copy of the alert."""
+calls (``calling.confirmed``: within CONFIRM_WITHIN seconds, and not a double tap; the claim itself is refused if
+someone took the alert while the press was on its way); a customer abroad is asked about the same way. "Done": closes
+the alert by hand. "I'll take it" makes the presser its owner (atomic too: two presses, one owner) and the owner's
+Release lets it go. "Remind me" stores a private reminder (``bot.alerts.reminders`` sends it and handles its buttons
+through ``place_callback`` and ``close_by_hand``). A press counts only on the alert's own message: not forced onto
+another message, nor on a stale copy of the alert."""
 
 from __future__ import annotations
 
@@ -27,10 +27,6 @@ from storage.kv import KV
 
 log = logging.getLogger(__name__)
 
-CALL_ANYWAY_SECONDS = 15  # a second Call back on an alert someone else took, this soon after the first, calls
-CONFIRM_AFTER_SECONDS = 1.5  # ...but not sooner: a double tap is one press, not a confirmation
-_ASKED = "alerts.call-anyway:"  # kv: <alert id>:<user id> -> when that user was asked, and about which owner
-
 
 @requires("manager")
 async def call_back(update: Update, context: Context, caller: Caller) -> None:
@@ -49,10 +45,13 @@ async def place_callback(
     svc, texts, now = caller.services, caller.texts, int(time.time())
     alerts = svc.storage.alerts
     if not _may_call(svc.storage.kv, alert, caller.user.telegram_id):
-        asked = texts("owner_call_anyway", name=alert.owner_name or "—", seconds=CALL_ANYWAY_SECONDS)
+        asked = texts("owner_call_anyway", name=alert.owner_name or "—", seconds=calling.CONFIRM_WITHIN)
         await press.answer(Texts.strip(asked), show_alert=True)
         return
     plan = await calling.prepare(svc, caller.user, alert.clid, dialled=alert.dnid)
+    if isinstance(plan, calling.Confirm):
+        await press.answer(Texts.strip(calling.question(plan, texts, popup=True)), show_alert=True)
+        return
     if isinstance(plan, calling.CannotCall):
         # In the group's popup, the phone is to be set in the private chat.
         why = texts("callback_no_phone") if plan.key == "no_own_phone" else calling.why_not(plan, texts)
@@ -91,20 +90,11 @@ async def place_callback(
 
 def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
     """Whether this press of Call back may call: nobody else took the alert, or the presser was asked about the same
-    owner at most CALL_ANYWAY_SECONDS ago. A first press is remembered in storage (a popup cannot hold buttons)."""
+    owner a moment ago (``calling.confirmed``)."""
     if alert.owner_id is None or alert.owner_id == user_id:
         return True
-    key, now = f"{_ASKED}{alert.id}:{user_id}", time.time()
-    asked = kv.get(key)
-    about_this_owner = isinstance(asked, dict) and asked.get("owner") == alert.owner_id
-    if about_this_owner and now - float(asked["at"]) < CONFIRM_AFTER_SECONDS:
-        return False  # a double tap, not an answer to the question: asked again, the question's time kept
-    if about_this_owner and now - float(asked["at"]) <= CALL_ANYWAY_SECONDS:
-        kv.delete(key)
-        return True
-    kv.forget_older(_ASKED, before=int(now) - 60)  # the asks nobody confirmed
-    kv.set(key, {"at": now, "owner": alert.owner_id}, now=int(now))
-    return False
+    # Kept for its window: for a customer abroad, the press that answers it is asked that question next.
+    return calling.confirmed(kv, f"call-anyway:{alert.id}:{user_id}", about=alert.owner_id, once=False)
 
 
 async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:
@@ -141,7 +131,7 @@ def _why_not(current: Alert | None, seen: Alert, texts: Texts) -> Html:
         return texts("callback_taken", name=current.callback_name or "—")
     if current is not None and current.state == "open" and current.owner_id not in (None, seen.owner_id):
         # Taken by someone else while this press was on its way: asked first, as on any alert someone took.
-        return texts("owner_call_anyway", name=current.owner_name or "—", seconds=CALL_ANYWAY_SECONDS)
+        return texts("owner_call_anyway", name=current.owner_name or "—", seconds=calling.CONFIRM_WITHIN)
     if current is not None and current.state == "open":
         return texts("callback_busy")  # the customer is being called back from another chat's alert
     return texts("callback_closed")

@@ -130,6 +130,9 @@ async def _send(context: Context, weekly: bool) -> None:
         return
     made = await prepare(svc, chat, datetime.now(svc.settings.zone), weekly)
     try:
-        await context.bot.send_photo(chat.chat_id, InputFile(made.png, filename="digest.png"), caption=made.caption)
+        if made.png is None:  # a day without calls, in words
+            await context.bot.send_message(chat.chat_id, made.caption)
+        else:
+            await context.bot.send_photo(chat.chat_id, InputFile(made.png, filename="digest.png"), caption=made.caption)
     except TelegramError as error:
         log.warning("Digest for chat %s not delivered: %s", chat.chat_id, error)

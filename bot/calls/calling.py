@@ -4,6 +4,11 @@ the call once and audits it. ``/call`` and the alert's "Call back" both use it a
 Two steps, because "Call back" claims the alert between them: ``prepare`` checks everything that can be
 checked without ringing anyone; ``place`` writes the audit entry first (a call the bot cannot record is not
 placed) and then starts the call, so nothing after the request can turn its reply into "try again".
+
+What costs more is asked first, here for every way a call is placed: a number in another country than the company's
+(the number the customer sees) is ``Confirm``; the same person asking for it again within CONFIRM_WITHIN seconds, but
+not sooner than CONFIRM_AFTER (a double tap is one press, not an answer), places it. ``confirmed`` is that rule, for
+the alerts' "call anyway" too.
 """
 
 from __future__ import annotations
@@ -20,8 +25,13 @@ from bot.services import Services
 from bot.texts import Html, Texts, echo
 from newtel import Member, phones
 from storage import User
+from storage.kv import KV
 
 log = logging.getLogger(__name__)
+
+CONFIRM_WITHIN = 15  # seconds: asking again this soon after the question answers it
+CONFIRM_AFTER = 1.5  # ...but not sooner: a double tap is one press, not an answer
+_ASKED = "calls.asked:"  # kv: <question> -> when it was asked, and about what
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,14 @@ class CannotCall:
     error: newtel.NewtelError | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class Confirm:
+    """Nothing was placed: the call costs more (another country), and the person was asked; asking for it again
+    within CONFIRM_WITHIN seconds places it."""
+
+    plan: Plan
+
+
 Outcome = Started | MayHaveStarted | CannotCall
 
 
@@ -73,9 +91,9 @@ def number_to_call(typed: str) -> str | CannotCall:
     return CannotCall("bad_number", {"value": echo(typed)}) if destination is None else destination
 
 
-async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None = None) -> Plan | CannotCall:
-    """Everything checked before anyone rings. ``dialled``: the company number the customer called, shown
-    back to them when the company owns it."""
+async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None = None) -> Plan | CannotCall | Confirm:
+    """Everything checked before anyone rings, the question about a call abroad last (``Confirm`` the first time).
+    ``dialled``: the company number the customer called, shown back to them when the company owns it."""
     destination = number_to_call(typed)
     if isinstance(destination, CannotCall):
         return destination
@@ -94,7 +112,40 @@ async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None 
     caller_id = await _caller_id(svc, dialled)
     if caller_id is None:
         return CannotCall("no_caller_id")
-    return Plan(source, destination, caller_id)
+    plan = Plan(source, destination, caller_id)
+    home = phones.country(caller_id) or phones.DEFAULT_REGION
+    if phones.country(destination) != home and not confirmed(
+        svc.storage.kv, f"abroad:{user.telegram_id}:{destination}", about=destination
+    ):
+        return Confirm(plan)
+    return plan
+
+
+def confirmed(kv: KV, question: str, *, about: object, once: bool = True) -> bool:
+    """Whether this request answers ``question``, asked of the same person about the same ``about`` at least
+    CONFIRM_AFTER and at most CONFIRM_WITHIN seconds ago. Otherwise the question is asked now (a double tap keeps
+    the first time) and False. Kept in storage: a popup cannot hold buttons, and a restart forgets nothing.
+    ``once``: an answer counts for one request; else for every request until the window ends (a question another
+    may follow, the next press answering that one)."""
+    key, now = _ASKED + question, time.time()
+    asked = kv.get(key)
+    same = isinstance(asked, dict) and asked.get("about") == about
+    if same and now - float(asked["at"]) < CONFIRM_AFTER:
+        return False
+    if same and now - float(asked["at"]) <= CONFIRM_WITHIN:
+        if once:
+            kv.delete(key)
+        return True
+    kv.forget_older(_ASKED, before=int(now) - 60)  # the questions nobody answered
+    kv.set(key, {"at": now, "about": about}, now=int(now))
+    return False
+
+
+def question(ask: Confirm, texts: Texts, *, popup: bool) -> Html:
+    """What the person is asked before a call abroad: in a button's popup (press it again), or in a message with a
+    button of its own (``/call``)."""
+    key = "call_abroad_popup" if popup else "call_abroad"
+    return texts(key, destination=phones.format_for_people(ask.plan.destination), seconds=CONFIRM_WITHIN)
 
 
 async def place(svc: Services, user: User, plan: Plan, *, origin: str) -> Outcome:

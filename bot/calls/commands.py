@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -13,7 +14,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 import newtel
-from bot import arguments
+from bot import arguments, keyboards
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires, show_typing
 from bot.calllog import recordings
@@ -37,6 +38,7 @@ async def calls(update: Update, context: Context, caller: Caller) -> None:
     if query is None:
         await caller.reply(caller.texts("calls_usage"))
         return
+    query = dataclasses.replace(query, until=int(time.time()))  # its pages keep to the calls there are now
     if not query.from_archive:  # the archive answers at once; New-Tel may take a moment
         await show_typing(update, context)
     text, keyboard = await _calls_page(caller, query, 0)
@@ -50,7 +52,7 @@ async def calls_page(update: Update, context: Context, caller: Caller) -> None:
         return
     press, payload = found
     # Answered only once New-Tel has: a failure is then shown in the button's popup by the error handler.
-    query = listing.Query(payload.kind, payload.limit, payload.number, payload.period)
+    query = listing.Query(payload.kind, payload.limit, payload.number, payload.period, payload.until)
     text, keyboard = await _calls_page(caller, query, payload.page)
     await press.answer()
     await press.edit_message_text(text, reply_markup=keyboard)
@@ -130,6 +132,10 @@ async def call(update: Update, context: Context, caller: Caller) -> None:
         return
     await show_typing(update, context)
     plan = await calling.prepare(svc, caller.user, typed)
+    if isinstance(plan, calling.Confirm):  # its button (or the same /call again) places it
+        ask = keyboards.call_confirm(texts, plan.plan.destination, caller.user.telegram_id)
+        await message.reply_text(calling.question(plan, texts, popup=False), reply_markup=ask)
+        return
     outcome = (
         plan if isinstance(plan, calling.CannotCall) else await calling.place(svc, caller.user, plan, origin="command")
     )

@@ -34,6 +34,9 @@ class Query:
     limit: int = DEFAULT_LIMIT
     number: str = ""  # a customer's whole history (from the archive) instead of New-Tel's last 24 hours
     period: str = ""  # e.g. "7d" or "25.11-28.11" (``periods.canonical``): those days, from the archive
+    # The calls started by then (Unix seconds; 0: up to now): the list as its first page showed it, so that its next
+    # pages do not shift by the calls that came meanwhile.
+    until: int = 0
 
     @property
     def from_archive(self) -> bool:
@@ -66,15 +69,18 @@ def parse_query(args: Sequence[str]) -> Query | None:
 
 
 def select(calls: Sequence[Call], query: Query) -> list[Call]:
-    """Newest first, filtered by kind, at most ``limit``."""
+    """Newest first, filtered by kind, started by ``until``, at most ``limit``."""
     chosen = [
         call
         for call in calls
-        if query.kind == "all"
-        or (query.kind == "missed" and call.is_missed)
-        or (query.kind == "active" and call.active)
-        or (query.kind == "in" and call.is_inbound)
-        or (query.kind == "out" and call.is_outbound)
+        if (not query.until or call.start_time.timestamp() <= query.until)
+        and (
+            query.kind == "all"
+            or (query.kind == "missed" and call.is_missed)
+            or (query.kind == "active" and call.active)
+            or (query.kind == "in" and call.is_inbound)
+            or (query.kind == "out" and call.is_outbound)
+        )
     ]
     chosen.sort(key=lambda call: call.start_time, reverse=True)
     return chosen[: query.limit]

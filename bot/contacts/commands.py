@@ -4,6 +4,7 @@ on is offered for saving, and an admin's file with the caption /import is previe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from telegram import Document, File, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Document, File, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import filters
 
@@ -25,7 +26,7 @@ from bot.context import Context
 from bot.formatting import format_for_people
 from bot.texts import Html, Texts, echo
 from newtel import phones
-from storage import ImportResult
+from storage import Contact, ImportResult
 from storage.contacts import apply_import, known_names
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ IMPORT_DOWNLOAD_TIMEOUT = 60  # seconds for the whole file
 PREVIEW_TTL = 24 * 3600  # seconds a preview may be confirmed: later, the book may have moved on
 CALL_PAUSE = 60  # seconds: another press on one card's call button within them places nothing
 OFFER_TTL = 24 * 3600  # seconds a contact's save offer may be pressed; then it is forgotten
-TIDY_EVERY = 3600  # seconds between looks for stale offers, card presses and previews
-_CARD_CALL, _OFFER = "card_call:", "contact_offer:"  # kv key prefixes
+UNDO_TTL = 24 * 3600  # seconds a removal may be undone from the card it left
+TIDY_EVERY = 3600  # seconds between looks for stale offers, card presses, undos and previews
+_CARD_CALL, _OFFER, _REMOVED = "card_call:", "contact_offer:", "contact_removed:"  # kv key prefixes
 
 # A document whose caption is the /import command (captions are not commands to CommandHandler).
 IMPORT_FILE = (
@@ -108,19 +110,22 @@ def _named(caller: Caller, number: str, given: str, *, origin: str) -> Html:
     return texts("contact_renamed", before=before.name, name=given, number=shown)
 
 
-def _card(caller: Caller, number: str, asker: int, note: Html | None = None) -> tuple[Html, InlineKeyboardMarkup]:
+def _card(
+    caller: Caller, number: str, asker: int, note: Html | None = None, *, undo: bool = False
+) -> tuple[Html, InlineKeyboardMarkup]:
     svc, now = caller.services, datetime.now(UTC)
     contact = svc.storage.contacts.get(number)
     summary = svc.storage.calls.customer(number, since=int(now.timestamp()) - RECENT_DAYS * 86_400)
     alert_open = number in svc.storage.alerts.live_customers([number])
     text = render.card(number, contact, summary, alert_open, caller.texts, svc.settings.zone, now, RECENT_DAYS)
-    keyboard = keyboards.contact_card(caller.texts, number, contact is not None, asker)
+    keyboard = keyboards.contact_card(caller.texts, number, contact is not None, asker, undo=undo)
     return (Html(note + "\n\n" + text) if note else text), keyboard
 
 
 @requires("manager")
 async def card_call(update: Update, context: Context, caller: Caller) -> None:
-    """The card's call button: a press of the manager who opened that card, placed once (never repeated)."""
+    """The card's call button (and a ``/call`` abroad's): a press of the manager who asked for it, placed once (never
+    repeated)."""
     found = cd.pressed(update, cd.CardCall)
     if found is None or not isinstance(found[0].message, Message):
         return
@@ -134,6 +139,9 @@ async def card_call(update: Update, context: Context, caller: Caller) -> None:
         await press.answer(texts.plain("card_call_again"), show_alert=True)
         return
     plan = await calling.prepare(svc, caller.user, payload.number)
+    if isinstance(plan, calling.Confirm):
+        await press.answer(Texts.strip(calling.question(plan, texts, popup=True)), show_alert=True)
+        return
     if isinstance(plan, calling.CannotCall):
         await press.answer(Texts.strip(calling.why_not(plan, texts)), show_alert=True)
         return
@@ -169,11 +177,12 @@ async def card_rename(update: Update, context: Context, caller: Caller) -> None:
 
 @requires("manager")
 async def card_remove(update: Update, context: Context, caller: Caller) -> None:
+    """Remove at once, and leave an Undo on the card for a day (the name is kept for it until then)."""
     found = cd.pressed(update, cd.CardRemove)
-    if found is None:
+    if found is None or not isinstance(found[0].message, Message):
         return
     press, payload = found
-    svc, texts, now = caller.services, caller.texts, int(time.time())
+    message, svc, texts, now = found[0].message, caller.services, caller.texts, int(time.time())
     removed = svc.storage.contacts.remove(payload.number)
     note = None
     if removed is not None:
@@ -184,13 +193,60 @@ async def card_remove(update: Update, context: Context, caller: Caller) -> None:
             details={"name": removed.name},
             now=now,
         )
+        svc.storage.kv.set(_removed_key(message), dataclasses.asdict(removed), now=now)
         note = texts("contact_removed", name=removed.name, number=format_for_people(payload.number))
     await press.answer(texts.plain("contact_removed_short" if removed else "contact_removed_already"))
-    text, keyboard = _card(caller, payload.number, payload.asker, note)
+    await _show_card(press, caller, payload.number, payload.asker, note, undo=removed is not None)
+
+
+@requires("manager")
+async def card_restore(update: Update, context: Context, caller: Caller) -> None:
+    """Undo a removal from the card it left: once, and not over a name given meanwhile."""
+    found = cd.pressed(update, cd.CardRestore)
+    if found is None or not isinstance(found[0].message, Message):
+        return
+    press, payload = found
+    message, svc, texts, now = found[0].message, caller.services, caller.texts, int(time.time())
+    kept = svc.storage.kv.get(_removed_key(message))
+    if (
+        not isinstance(kept, dict)
+        or kept.get("number") != payload.number
+        or not svc.storage.kv.delete(_removed_key(message))
+    ):
+        await press.answer(texts.plain("contact_restore_gone"), show_alert=True)
+        return
+    removed = Contact(**kept)
+    if not svc.storage.contacts.restore(removed, by=caller.user.telegram_id, now=now):
+        current = svc.storage.contacts.get(payload.number)
+        named = texts("contact_restore_named", name=current.name if current else "—")
+        await press.answer(Texts.strip(named), show_alert=True)
+        await _show_card(press, caller, payload.number, payload.asker)
+        return
+    svc.storage.audit.log(
+        "contact.restore",
+        actor_id=caller.user.telegram_id,
+        target=payload.number,
+        details={"name": removed.name},
+        now=now,
+    )
+    await press.answer(texts.plain("contact_restored_short"))
+    note = texts("contact_restored", name=removed.name, number=format_for_people(payload.number))
+    await _show_card(press, caller, payload.number, payload.asker, note)
+
+
+def _removed_key(message: Message) -> str:
+    return f"{_REMOVED}{message.chat.id}:{message.message_id}"
+
+
+async def _show_card(
+    press: CallbackQuery, caller: Caller, number: str, asker: int, note: Html | None = None, *, undo: bool = False
+) -> None:
+    """The card its button was pressed on, as it is now."""
+    text, keyboard = _card(caller, number, asker, note, undo=undo)
     try:
         await press.edit_message_text(text, reply_markup=keyboard)
     except TelegramError as error:  # "not modified": another press got there first
-        log.info("Card not updated after a removal: %s", error)
+        log.info("Card not updated after a press: %s", error)
 
 
 # --- /contacts -----------------------------------------------------------------------------------------------
@@ -448,9 +504,10 @@ async def import_decided(update: Update, context: Context, caller: Caller) -> No
 
 
 async def tidy(context: Context) -> None:
-    """The hourly job: what nobody can press any more is forgotten (offers, card presses past their pause, previews
-    past their day), so the database does not grow with them."""
+    """The hourly job: what nobody can press any more is forgotten (offers, card presses past their pause, undos and
+    previews past their day), so the database does not grow with them."""
     storage, now = context.services.storage, int(time.time())
     storage.kv.forget_older(_OFFER, now - OFFER_TTL)
     storage.kv.forget_older(_CARD_CALL, now - CALL_PAUSE)
+    storage.kv.forget_older(_REMOVED, now - UNDO_TTL)
     storage.contacts.imports.expire(now - PREVIEW_TTL, now)

@@ -16,7 +16,11 @@ from bot.texts import Html, Texts, language_named
 
 @requires("manager")
 async def whoami(update: Update, context: Context, caller: Caller) -> None:
-    user, texts = caller.user, caller.texts
+    user, texts, chat = caller.user, caller.texts, update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:  # everyone here would read the numbers and the id
+        role = texts(f"role_{user.role}")
+        await caller.reply(texts("whoami_group", role=role, member=user.member_name or "—"))
+        return
     await caller.reply(
         texts(
             "whoami",

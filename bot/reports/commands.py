@@ -57,7 +57,7 @@ async def off_the_loop(workers: Executor, work: Callable[..., T], *args: Any) ->
 @dataclass(frozen=True, slots=True)
 class Report:
     caption: Html
-    png: bytes
+    png: bytes | None  # None: a period without calls, said in words (an empty chart says nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +135,11 @@ def build(
             open_after=open_after,
         )
     label = period_label(figures.start, figures.end)
+    title = texts(title_key, period=label)
+    if not figures.inbound and not figures.outbound:
+        return Report(Html(title + "\n" + texts("report_no_calls")), None)
     png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label)))
-    return Report(caption(figures, texts, texts(title_key, period=label)), png)
+    return Report(caption(figures, texts, title), png)
 
 
 async def make(
@@ -216,6 +219,9 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
         ours = found if found is not None and found.subscribed else None
         numbers = ours.numbers if ours is not None else ()
         made = await make(caller.services, start, end, caller.texts, "report_title", numbers, chat=ours)
+    if made.png is None:
+        await message.reply_text(made.caption)
+        return
     await message.reply_photo(InputFile(made.png, filename="report.png"), caption=made.caption)
 
 

@@ -117,6 +117,10 @@ TEXTS: dict[str, str] = {
     "call_uncertain": "⚠️ New-Tel did not confirm the call. It may have started anyway: wait a minute to see whether your phone {source} rings before you try again.",
     "calling": "📞 Calling: your phone {source} rings first, then I connect {destination}.\n"
     "The customer sees {caller_id}.",
+    "call_abroad": "🌍 {destination} is in another country: a call there costs more than usual.\n"
+    "Call anyway? Press «📞 Call» within {seconds} s.",
+    "call_abroad_popup": "🌍 {destination} is in another country: a call there costs more than usual. To call "
+    "anyway, press the button again within {seconds} s.",
     "record_usage": "Usage: /record &lt;row number from /calls or vpbxId&gt;",
     "record_no_index": "There is no call number {index}. Open the list first: /calls",
     "record_caption": "🎧 Recording of the call at {when}: {caller} → {dialled}",
@@ -132,6 +136,8 @@ TEXTS: dict[str, str] = {
     "whoami": "<b>Who you are</b>\nTelegram id: <code>{telegram_id}</code>\nRole: {role}\nMember: {member}\n"
     "Internal number: {internal}\nPersonal number: {personal}\nCallback phone: {callback}\n"
     "/call rings first: {rings}",
+    "whoami_group": "<b>Who you are</b>\nRole: {role}\nMember: {member}\nYour numbers and Telegram id are not shown "
+    "in a group, where everyone would read them. Send me /whoami in a private chat.",
     "phone_usage": "Usage: /phone &lt;number&gt; — the phone I ring first for you. /phone off — reset.\nNow: {current}",
     "phone_set": "✅ I'll ring you at {phone} from now on.",
     "phone_bad": "“{value}” is not a number New-Tel can ring: it takes a phone number or one of the company's "
@@ -241,6 +247,10 @@ TEXTS: dict[str, str] = {
     "contact_removed": "🗑 Removed from the book: {name} ({number}).",
     "contact_removed_short": "Removed from the book.",
     "contact_removed_already": "Already removed.",
+    "contact_restored": "↩️ Back in the book: <b>{name}</b> — {number}.",
+    "contact_restored_short": "Back in the book.",
+    "contact_restore_gone": "This removal can no longer be undone.",
+    "contact_restore_named": "The customer has been named again meanwhile: {name}. That name stays.",
     "card_title": "👤 <b>{name}</b>\n{number}",
     "card_title_unnamed": "👤 {number}\n<i>Not in the customer book.</i>",
     "card_no_calls": "No calls in the archive.",
@@ -256,6 +266,7 @@ TEXTS: dict[str, str] = {
     "button_card_rename": "✏️ Rename",
     "button_card_name": "✏️ Name",
     "button_card_remove": "🗑 Remove",
+    "button_card_restore": "↩️ Undo",
     "card_not_yours": "Only whoever opened this card can call from it. Open your own: /name {digits}",
     "card_call_again": "A call was just placed from this card. To call again, open the card anew.",
     "card_calling": "Calling: your phone rings first.",
@@ -351,6 +362,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_off": "🗓 Weekly summary turned off.",
     "export_caption": "📄 Calls, {period}: {count}",
     "export_empty": "No calls in {period}.",
+    "report_no_calls": "No calls.",
     "export_too_big": "The export of {period} is over 50 MB, more than Telegram takes. Please choose a shorter period.",
     "export_sheet": "Calls",
     "export_columns": "Time|Direction|Customer|Customer name|Company number|Status|Ring time|Talk time|Member|Outcome",

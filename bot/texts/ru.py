@@ -117,6 +117,10 @@ TEXTS: dict[str, str] = {
     "call_uncertain": "⚠️ «Нью-Тел» не подтвердил звонок. Он мог всё же начаться: подождите минуту, не зазвонит ли ваш телефон {source}, прежде чем звонить снова.",
     "calling": "📞 Звоню: сначала зазвонит ваш телефон {source}, затем соединю с {destination}.\n"
     "Клиент увидит номер {caller_id}.",
+    "call_abroad": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного.\n"
+    "Позвонить? Нажмите «📞 Позвонить» в течение {seconds} с.",
+    "call_abroad_popup": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного. Чтобы позвонить, "
+    "нажмите кнопку ещё раз в течение {seconds} с.",
     "record_usage": "Использование: /record &lt;номер строки из /calls или vpbxId&gt;",
     "record_no_index": "Нет звонка под номером {index}. Сначала откройте список: /calls",
     "record_caption": "🎧 Запись звонка {when}: {caller} → {dialled}",
@@ -132,6 +136,8 @@ TEXTS: dict[str, str] = {
     "whoami": "<b>Кто вы</b>\nTelegram id: <code>{telegram_id}</code>\nРоль: {role}\nСотрудник: {member}\n"
     "Внутренний номер: {internal}\nЛичный номер: {personal}\nТелефон для обратных звонков: {callback}\n"
     "При /call сначала зазвонит: {rings}",
+    "whoami_group": "<b>Кто вы</b>\nРоль: {role}\nСотрудник: {member}\nНомера и Telegram id в группе не показываю — "
+    "их увидели бы все. Напишите мне /whoami в личном чате.",
     "phone_usage": "Использование: /phone &lt;номер&gt; — телефон, на который я звоню вам первым. "
     "/phone off — сбросить.\nСейчас: {current}",
     "phone_set": "✅ Теперь я буду звонить вам на {phone}.",
@@ -243,6 +249,10 @@ TEXTS: dict[str, str] = {
     "contact_removed": "🗑 Удалено из книги: {name} ({number}).",
     "contact_removed_short": "Удалено из книги.",
     "contact_removed_already": "Уже удалено.",
+    "contact_restored": "↩️ Снова в книге: <b>{name}</b> — {number}.",
+    "contact_restored_short": "Возвращено в книгу.",
+    "contact_restore_gone": "Это удаление уже не отменить.",
+    "contact_restore_named": "Клиента уже снова записали: {name}. Это имя остаётся.",
     "card_title": "👤 <b>{name}</b>\n{number}",
     "card_title_unnamed": "👤 {number}\n<i>Нет в книге клиентов.</i>",
     "card_no_calls": "Звонков в архиве нет.",
@@ -258,6 +268,7 @@ TEXTS: dict[str, str] = {
     "button_card_rename": "✏️ Переименовать",
     "button_card_name": "✏️ Назвать",
     "button_card_remove": "🗑 Удалить",
+    "button_card_restore": "↩️ Вернуть",
     "card_not_yours": "Позвонить с карточки может тот, кто её открыл. Откройте свою: /name {digits}",
     "card_call_again": "С этой карточки уже звонили только что. Чтобы позвонить ещё раз, откройте её заново.",
     "card_calling": "Звоню: сначала зазвонит ваш телефон.",
@@ -353,6 +364,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_off": "🗓 Недельная сводка отключена.",
     "export_caption": "📄 Звонки за {period}: {count}",
     "export_empty": "Звонков за {period} нет.",
+    "report_no_calls": "Звонков нет.",
     "export_too_big": "Выгрузка за {period} больше 50 МБ — столько Telegram не примет. Выберите период короче.",
     "export_sheet": "Звонки",
     "export_columns": "Время|Направление|Клиент|Имя клиента|Номер компании|Статус|Ожидание|Разговор|Сотрудник|Итог",

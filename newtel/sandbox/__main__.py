@@ -4,9 +4,10 @@ Keys come from NEWTEL_ACCESS_KEY / NEWTEL_SIGNING_KEY when set; otherwise fresh 
 printed, ready to paste into the bot's environment (it is a dev sandbox: printing them is the point).
 
 ``--activity SECONDS`` gives the company a life: customers calling in, short rings, transfers, managers
-calling out, now and then a desk phone going offline for a few minutes. ``--push-url URL`` POSTs a small JSON
-event there whenever a call rings, is answered, transferred or ends and whenever a phone (un)registers (the
-format is the sandbox's own: New-Tel's is not documented). ``GET /sandbox/traffic`` answers the requests and
+calling out, now and then a desk phone going offline for a few minutes; ``--unanswered SHARE``: the customers of
+that share of the calls placed through the API (the bot's call backs) do not pick up. ``--push-url URL`` POSTs a
+small JSON event there whenever a call rings, is answered, transferred or ends and whenever a phone (un)registers
+(the format is the sandbox's own: New-Tel's is not documented). ``GET /sandbox/traffic`` answers the requests and
 response bytes served per method, for benchmarks. Requests are not kept in memory, so it can run for days.
 """
 
@@ -31,6 +32,16 @@ def _http_url(text: str) -> str:
     return text
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"not a share from 0 to 1: {text!r}")
+    return share
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m newtel.sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -43,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=20.0,
         help="mean seconds between random events (inbound and outbound calls, short rings, transfers, a phone "
         "going offline for a while); 0 turns them off (default 20)",
+    )
+    parser.add_argument(
+        "--unanswered",
+        type=_share,
+        default=0.25,
+        metavar="SHARE",
+        help="the share of calls placed through the API (the bot's call backs) the customer does not pick up, "
+        "from 0 to 1 (default 0.25)",
     )
     parser.add_argument(
         "--push-url",
@@ -78,6 +97,7 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         history_size=args.history,
         activity=args.activity or None,
+        unanswered=args.unanswered,
         push_url=args.push_url,
         record_requests=False,  # nobody in this process reads them, and a long run would keep them all
     )

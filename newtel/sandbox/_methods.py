@@ -181,7 +181,7 @@ async def start_simple_call(ctx: Context, params: Params) -> Payload:
         caller_id=params["callerId"],
         dst_number=params["dstNumber"],
         src_numbers=params["srcNumber"],
-        answered=sb.outcomes.get(params["dstNumber"], "answered") == "answered",
+        answered=sb.outcome(params["dstNumber"]) == "answered",
         ring_seconds=sb.ring_seconds,
         talk_seconds=sb.talk_seconds,
         timeout=params["timeout"],
@@ -202,7 +202,7 @@ async def start_simple_call(ctx: Context, params: Params) -> Payload:
 async def start_password_call(ctx: Context, params: Params) -> Payload:
     sb, company = ctx.sandbox, ctx.company
     pin = params["pin"] or f"{company.rng.randrange(100_000):05d}"
-    outcome = sb.outcomes.get(params["dstNumber"], "answered")
+    outcome = sb.outcome(params["dstNumber"])
     call_id = company.new_call_id()
     sb.password_calls.append({"callId": call_id, "dstNumber": params["dstNumber"], "pin": pin})
     status = None  # the document: asynchronous requests get an undefined status

@@ -43,6 +43,8 @@ class Sandbox:
     ``async with Sandbox() as sb:`` starts it on a free port; ``sb.url`` is the API root.
 
     ``activity`` (mean seconds between events) gives the company a life of its own (see ``_live``);
+    ``unanswered`` (0 to 1) is the share of calls started through the API whose customer does not pick up, drawn
+    from the seed (``outcomes`` decides for the numbers it names);
     ``push_url`` makes it POST call and registration events there (see ``newtel.sandbox._push``);
     ``record_requests=False`` keeps ``requests`` empty, for a long run (``traffic`` counts either way).
     """
@@ -59,9 +61,12 @@ class Sandbox:
         ring_seconds: float = 1.0,
         talk_seconds: float = 3.0,
         activity: float | None = None,
+        unanswered: float = 0.0,
         push_url: str | None = None,
         record_requests: bool = True,
     ) -> None:
+        if not 0 <= unanswered <= 1:
+            raise ValueError("unanswered must be a share from 0 to 1")
         for name, key in (("access_key", access_key), ("signing_key", signing_key)):
             if key is not None and not is_key(key):
                 raise ValueError(f"{name} must be 48 lowercase hex digits")
@@ -76,7 +81,9 @@ class Sandbox:
         self.record_requests = record_requests
         self.clock_offset = 0.0  # seconds added to the server clock: auth window, Date, call progress
         self.company: Company = generate_company(seed, history_size, now=self.now())
-        self.outcomes: dict[str, str] = {}  # dstNumber -> "answered" | "no answer" (default "answered")
+        self.outcomes: dict[str, str] = {}  # dstNumber -> "answered" | "no answer" (else as ``unanswered`` draws)
+        self.unanswered = unanswered
+        self._unanswered_rng = random.Random(seed + 2)
         self.requests: list[RecordedRequest] = []
         self.traffic: dict[str, Traffic] = {}  # method (or "records") -> requests and response body bytes
         self.pushed: list[dict[str, Any]] = []  # every event pushed to push_url (delivered or not), in order
@@ -189,6 +196,14 @@ class Sandbox:
         log.info("activity: %s registered again", number)
 
     # --- steering -------------------------------------------------------------------------------------------
+    def outcome(self, destination: str) -> str:
+        """How a call started through the API to ``destination`` ends: as ``outcomes`` names it, else "no answer"
+        for a seeded ``unanswered`` share of them, else "answered"."""
+        if destination in self.outcomes:
+            return self.outcomes[destination]
+        missed = self.unanswered and self._unanswered_rng.random() < self.unanswered
+        return "no answer" if missed else "answered"
+
     def set_state(self, **changes: Any) -> None:
         """Change the account state, e.g. ``set_state(balance=-10.5, status="blocked")``.
 

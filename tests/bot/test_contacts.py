@@ -156,7 +156,7 @@ async def test_the_cards_remove_button_removes_and_the_card_updates(world: World
         "🗑 Удалено из книги: Иван Петров (+7 916 123-45-67).\n\n"
         "👤 +7 916 123-45-67\nНет в книге клиентов.\nЗвонков в архиве нет."
     )
-    assert buttons(updated) == ["📞 Позвонить", "✏️ Назвать"]
+    assert buttons(updated) == ["📞 Позвонить", "✏️ Назвать", "↩️ Вернуть"]
     assert book(world) == {}
     (entry,) = world.services.storage.audit.recent(action="contact.remove")
     assert (entry.actor_id, entry.target, entry.details) == (MANAGER, IVAN, {"name": "Иван Петров"})

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +66,9 @@ class Demo:
 def demo(tmp_path: Path) -> Iterator[Demo]:
     # A clean environment and an empty working directory: no TELEGRAM_*/NEWTEL_* variables, no .env.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
+    files = tmp_path / "received"
     process = subprocess.Popen(
-        [sys.executable, "-m", "localchat.demo", "--no-activity", "--seed", "1"],
+        [sys.executable, "-m", "localchat.demo", "--no-activity", "--seed", "1", "--files", str(files)],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.PIPE,
@@ -96,3 +98,38 @@ def test_demo_answers_balance_and_calls_then_quits(demo: Demo) -> None:
     assert demo.process.wait(timeout=TIMEOUT) == 0
     rest = demo.rest()
     assert "Traceback" not in "\n".join(demo.seen + rest), rest
+
+
+def test_the_demo_takes_a_file_and_saves_what_the_bot_sends_printing_where(demo: Demo, tmp_path: Path) -> None:
+    received = tmp_path / "received"
+    demo.expect(rf"^\(the files the bot sends are saved in {re.escape(str(received))}\)$")
+    book = tmp_path / "contacts.csv"
+    book.write_text("Имя;Телефон\nИван Петров;+7 916 123-45-67\nООО Ромашка;8 495 111 22 33\n", encoding="utf-8")
+    demo.send(f"!file {book} /import")
+    demo.expect(rf"^\(sent contacts.csv, {book.stat().st_size} B, with the caption /import\)$")
+    demo.expect(r"Импорт «contacts.csv»: строк с клиентами — 2")
+    demo.expect(r"^\[1\] ✅ Записать \(2\)")
+    demo.send("1")
+    demo.expect(r"^✅ Импорт применён: новых 2, переименовано 0\.$")
+
+    demo.send("/export")
+    workbook = Path(demo.expect(r"^💾 saved to .+\.xlsx$").removeprefix("💾 saved to "))
+    assert workbook.parent == received
+    header = next(openpyxl.load_workbook(workbook, read_only=True).active.iter_rows(max_row=1, values_only=True))
+    assert header[:3] == ("Время", "Направление", "Клиент")
+
+    demo.send("/report 7d")
+    chart = Path(demo.expect(r"^💾 saved to .+-report\.png$").removeprefix("💾 saved to "))
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+    demo.send("/calls in")
+    answered = demo.expect(r"^\s*\d+ \d{1,2}:\d{2} ⬅️ ")  # an answered inbound call: it has a recording
+    demo.send(f"/record {answered.split()[0]}")
+    recording = Path(demo.expect(r"^💾 saved to .+\.wav$").removeprefix("💾 saved to "))
+    assert recording.read_bytes()[:4] == b"RIFF"
+    assert sorted(path.name[:4] for path in received.iterdir()) == ["001-", "002-", "003-"]
+
+    demo.send("!quit")
+    demo.expect(r"\(bye\)")
+    assert demo.process.wait(timeout=TIMEOUT) == 0
+    assert "Traceback" not in "\n".join(demo.seen + demo.rest())

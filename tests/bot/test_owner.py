@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot import callback_data as cd
-from bot.alerts import buttons as buttons_module
 from bot.alerts import reminders
+from bot.calls import calling as calling_module
 from storage import Alert
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
@@ -189,7 +189,7 @@ async def test_call_back_on_an_alert_someone_else_took_asks_first(
         await world.app.bot_data.need_poller().wait_cycles(1)
         assert starts(world) == [] and the_alert(world, message).state == "open"  # asking placed nothing
 
-        monkeypatch.setattr(buttons_module, "CONFIRM_AFTER_SECONDS", 0.0)  # as if a considered second tap
+        monkeypatch.setattr(calling_module, "CONFIRM_AFTER", 0.0)  # as if a considered second tap
         anyway = await world.press(ADMIN, message, "📞 Перезвонить")
         assert anyway["text"].startswith("Звоню")
         done = await shown_with(world, message, lambda text: "✅ Перезвонил(а) Попов Сергей" in text)

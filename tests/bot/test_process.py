@@ -20,9 +20,13 @@ from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env)."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **settings}
+    """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env); the code is
+    this checkout's, whatever a virtualenv has installed."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **settings}
 
 
 def run_bot(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -88,6 +92,20 @@ def test_invalid_settings_are_each_named_without_their_values(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
+def test_without_admins_the_bot_does_not_start(tmp_path: Path) -> None:
+    """Nobody could ever let anyone in: said in one line, nothing written."""
+    for admins in ({}, {"ADMIN_IDS": " , "}):
+        done = run_bot(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, NEWTEL_ACCESS_KEY="0" * 48, NEWTEL_SIGNING_KEY="0" * 48,
+                       DATABASE_PATH=str(tmp_path / "bot.db"), **admins)  # fmt: skip
+        assert done.returncode == 2
+        assert (done.stdout, done.stderr) == (
+            "",
+            "Invalid settings (environment or .env):\n  ADMIN_IDS is required: your Telegram user id (e.g. "
+            "123456789, from @userinfobot); without an admin nobody could ever be let in\n",
+        )
+        assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_the_bot_process_serves_users_and_stops_cleanly_on_a_signal(
     sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, sig: signal.Signals
@@ -131,6 +149,11 @@ async def test_the_bot_process_serves_users_and_stops_cleanly_on_a_signal(
     output = (stdout + stderr).decode()
     assert "Traceback" not in output
     assert "Application started" in output  # it does log, at INFO
+    (start,) = [line.split(": ", 1)[1] for line in output.splitlines() if "Starting: " in line]
+    assert start == (
+        f"Starting: long polling; database {tmp_path / 'bot.db'}; 1 admin; live watch every 3 s, reconcile every 60 s,"
+        " desk phones every 60 s"
+    )
     for secret in secrets:
         assert secret not in output
     assert (tmp_path / "bot.db").exists()
@@ -196,7 +219,7 @@ async def test_a_refused_token_is_said_plainly_and_never_printed(
         sys.executable, "-m", "bot", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env=clean_env(
             tmp_path, TELEGRAM_BOT_TOKEN=wrong, TELEGRAM_API_URL=tg.url, NEWTEL_API_URL=sandbox.url,
-            NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key,
+            NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key, ADMIN_IDS=str(ADMIN),
             DATABASE_PATH=str(tmp_path / "bot.db"),
         ),
     )  # fmt: skip

@@ -125,9 +125,11 @@ def test_render_media_keyboards_and_contacts(message: dict[str, Any], rendered: 
 def test_render_header() -> None:
     private = {"message_id": 5, "chat": {"id": 42, "type": "private"}, "date": 0}
     group = {"message_id": 6, "chat": {"id": -1, "type": "group", "title": "Sales"}, "date": 0}
-    assert render_header(private) == "── bot → you"
-    assert render_header(group) == "── bot → Sales group"
+    assert render_header(private) == "── bot → you #5"
+    assert render_header(group) == "── bot → Sales group #6"
     assert render_header(private, edited=True) == "── bot edited #5"
     assert render_header(group, edited=True) == "── bot edited #6 in Sales group"
+    assert render_header(private, reader="Olga") == "── bot → Olga #5"  # someone else the terminal speaks as
+    assert render_header(private, edited=True, reader="Olga") == "── bot edited #5 for Olga"
     stamped = render_header({**private, "date": 1_700_000_000})
-    assert stamped.startswith("── bot → you (") and stamped.endswith(")") and stamped.count(":") == 2
+    assert stamped.startswith("── bot → you #5 (") and stamped.endswith(")") and stamped.count(":") == 2

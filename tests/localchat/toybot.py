@@ -14,6 +14,8 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
 from localchat import FakeBotAPI
@@ -21,6 +23,8 @@ from localchat import FakeBotAPI
 USER = 42
 GROUP = -1001
 AUDIO = b"ID3" + bytes(range(256)) * 12  # ~3 KB of bytes to upload
+# A PNG's signature and header chunk (640×480), then bytes: what the fake reads a photo's size from.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + bytes(200)
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,6 +59,24 @@ async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_audio(AUDIO, filename="call-17.mp3", caption="Recording of call 17")
 
 
+async def plain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text("Just text")
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_photo(PNG, caption="A chart")
+
+
+async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: said back, with what it held."""
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    data = await (await message.document.get_file()).download_as_bytearray()
+    await message.reply_text(f"Got {message.document.file_name} ({len(data)} B): {message.caption or 'no caption'}")
+
+
 @dataclass
 class ToyBot:
     app: Application
@@ -82,6 +104,9 @@ def build_toy_app(tg: FakeBotAPI, *, token: str | None = None, rate_limiter: AIO
             CommandHandler("echo", echo),
             CommandHandler("long", too_long),
             CommandHandler("record", record),
+            CommandHandler("plain", plain),
+            CommandHandler("chart", chart),
+            MessageHandler(filters.Document.ALL, document),
             CallbackQueryHandler(on_button),
         ]
     )

@@ -198,3 +198,21 @@ async def test_activity_replays_with_its_seed(eventually):
             await eventually(enough)
             runs.append(summary(sb))
     assert runs[0] == runs[1]
+
+
+async def test_a_seeded_share_of_the_calls_placed_through_the_api_goes_unanswered(api_for):
+    async def unanswered(seed: int) -> list[bool]:
+        async with Sandbox(seed=seed, unanswered=0.3) as sandbox:
+            sandbox.outcomes["79169999999"] = "answered"  # a number named in outcomes is as named
+            api, missed = api_for(sandbox), []
+            for n in range(30):
+                _, vpbx_id = await _start_call(api, sandbox, dst="79169999999" if n % 10 == 0 else f"7916{n:07d}")
+                call = sandbox.company.find(vpbx_id, sandbox.now())
+                missed.append(call is not None and call.answer is None)
+            return missed
+
+    first = await unanswered(seed=7)
+    assert first == await unanswered(seed=7)  # the same seed, the same calls unanswered
+    assert not any(first[::10]) and 3 <= sum(first) <= 15
+    async with Sandbox() as sandbox:  # by default every customer picks up
+        assert {sandbox.outcome(f"7916{n:07d}") for n in range(50)} == {"answered"}

@@ -115,3 +115,10 @@ async def test_cli_refuses_a_push_url_that_is_not_http():
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert "--push-url" in stderr.decode()
+
+
+async def test_cli_refuses_an_unanswered_share_outside_0_to_1():
+    process = await _spawn(_env(), "--unanswered", "1.5")
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 2
+    assert "--unanswered: not a share from 0 to 1: '1.5'" in stderr.decode()

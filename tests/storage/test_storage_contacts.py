@@ -26,6 +26,18 @@ def test_a_name_is_set_renamed_and_removed_with_who_and_when(storage: Storage) -
     assert book.get(IVAN) is None and book.count() == 0
 
 
+def test_a_removed_name_is_restored_as_first_given_unless_named_again_meanwhile(storage: Storage) -> None:
+    book = storage.contacts
+    book.set(IVAN, "Иван", by=7, now=100)
+    removed = book.remove(IVAN)
+    assert removed == Contact(IVAN, "Иван", 7, 7, 100, 100)
+    assert book.restore(removed, by=9, now=300) is True
+    assert book.get(IVAN) == Contact(IVAN, "Иван", 7, 9, 100, 300)
+    assert [c.number for c in book.search("иван", 10)] == [IVAN]  # searchable again
+    assert book.restore(removed, by=9, now=400) is False  # there already: nothing changes
+    assert book.get(IVAN) == Contact(IVAN, "Иван", 7, 9, 100, 300)
+
+
 def test_setting_the_name_a_customer_already_has_rewrites_nothing(storage: Storage) -> None:
     book = storage.contacts
     book.set(IVAN, "Иван", by=7, now=100)
