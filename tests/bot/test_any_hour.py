@@ -47,7 +47,10 @@ MOMENTS = [
 
 @pytest.fixture(params=MOMENTS, ids=lambda m: f"{m.local:%H%M}-{m.zone.split('/')[-1]}{'-midnight' * m.past_midnight}")
 def moment(request: pytest.FixtureRequest) -> Iterator[tuple[Moment, time_machine.Traveller]]:
-    with time_machine.travel(request.param.local, tick=True) as traveller:
+    """The clock set to the moment, and the process's local time zone the other one: a bot in Moscow on a server in
+    UTC, a bot in UTC on a laptop in Moscow (code that reads local time instead of ``TIMEZONE`` shows itself)."""
+    other = next(zone for zone in ZONES if zone != request.param.zone)
+    with time_machine.travel(request.param.local.astimezone(ZoneInfo(other)), tick=True) as traveller:
         yield request.param, traveller
 
 
