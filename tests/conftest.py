@@ -81,10 +81,10 @@ def _python_children_skipped() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def at(instant: datetime) -> Iterator[None]:
-    """The wall clock says ``instant`` and ticks on from it. An ``instant`` in a ``ZoneInfo`` also makes that zone the
-    process's local time (``TZ``), so code that wrongly reads local time shows itself."""
+def at(instant: datetime) -> Iterator[Any]:
+    """The wall clock says ``instant`` and ticks on from it; yields time-machine's traveller (``move_to``, ``shift``).
+    An ``instant`` in a ``ZoneInfo`` also makes that zone the process's local time (``TZ``)."""
     import time_machine  # a dev dependency, imported only when the clock is set
 
-    with time_machine.travel(instant, tick=True):
-        yield
+    with time_machine.travel(instant, tick=True) as traveller:
+        yield traveller
