@@ -12,12 +12,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 _TRAVEL = pytest.StashKey[contextlib.ExitStack]()
+
+# For a test whose expected text names a time of day ("вчера 23:58") but which is about something else: it runs from
+# noon, so no midnight falls inside it. The time of day itself is tested at every hour (tests/bot/test_any_hour.py).
+NOON = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Moscow (the tests' TIMEZONE)
+at_noon = pytest.mark.time_machine(NOON, tick=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
