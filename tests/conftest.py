@@ -1,6 +1,7 @@
-"""The suite's clock. ``pytest --clock=2026-12-06T22:53:00Z`` (or ``TEST_CLOCK=…``) runs every test at that instant,
-the clock ticking on from it, so a failure seen at some hour can be replayed at any other. ``at`` sets the instant for
-one test (``tests/bot/test_any_hour.py`` runs the time-dependent scenarios at every hour with it).
+"""The tests' clock. ``pytest --clock=2026-12-06T22:53:00Z`` (or ``TEST_CLOCK=…``) runs the suite at that instant, the
+clock ticking on from it, so a failure seen at some hour can be replayed at any other. ``at`` sets the clock inside a
+test (``tests/bot/test_any_hour.py`` runs the time-dependent scenarios at every hour with it); ``@at_noon`` runs a test
+that is not about the time of day from noon, whatever the clock says.
 
 time-machine moves what the wall clock says (``time.time()``, ``datetime.now()``, the process's local time zone when
 given a ``ZoneInfo``); the monotonic clock asyncio's timeouts run on is left alone, so waits still take real time."""
@@ -39,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     typed = config.getoption("clock")
     if not typed:
         return
-    instant = parse_instant(typed)
+    instant = _parse_instant(typed)
     stack = contextlib.ExitStack()
     stack.enter_context(at(instant))
     stack.enter_context(_python_children_skipped())
@@ -54,10 +55,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     typed = config.getoption("clock")
-    return f"clock: from {parse_instant(typed).isoformat()}" if typed else None
+    return f"clock: from {_parse_instant(typed).isoformat()}" if typed else None
 
 
-def parse_instant(typed: str) -> datetime:
+def _parse_instant(typed: str) -> datetime:
     """An ISO 8601 instant with its UTC offset (``Z`` or ``+03:00``); a local time without one is ambiguous."""
     try:
         instant = datetime.fromisoformat(typed)
