@@ -25,6 +25,7 @@ from bot.texts import Texts
 from localchat.fake_api import ApiCall
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, WorldFactory
+from tests.conftest import at_noon
 
 ZONE = ZoneInfo("Europe/Moscow")  # the tests' settings
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -325,6 +326,7 @@ async def test_strangers_get_no_report(world: World) -> None:
 
 
 # --- the digests --------------------------------------------------------------------------------------------------
+@at_noon  # the job's "yesterday" and the test's are the same day: no midnight between them
 async def test_the_daily_digest_is_yesterdays_report_from_the_archive(world: World, manager: object) -> None:
     svc = world.services
     svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
