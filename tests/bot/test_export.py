@@ -14,6 +14,7 @@ from bot.formatting import format_for_people
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World
 from tests.bot.test_reports import COMPANY, ZONE, Seeded, archive, episodes, history, midnight, outcome, period_label
+from tests.conftest import at_noon
 
 HEADER = ("Время", "Направление", "Клиент", "Имя клиента", "Номер компании", "Статус", "Ожидание", "Разговор",
           "Сотрудник", "Итог")  # fmt: skip
@@ -85,6 +86,7 @@ async def document_to(world: World, chat_id: int, timeout: float = 20.0) -> tupl
     return sent, message
 
 
+@at_noon  # the export's week and the test's end on the same day
 async def test_the_export_has_one_row_per_archived_call_as_people_read_it(world: World) -> None:
     seeded = history()
     archive(world, seeded)

@@ -235,6 +235,7 @@ async def test_report_counts_the_calls_the_sandbox_has_forgotten(world: World, m
     assert actions and actions[0].params["action"] == "upload_photo" and actions[0].seq < sent.seq
 
 
+@at_noon  # the report's "today" and the test's are the same day
 async def test_report_is_of_today_by_default_and_a_period_that_is_none_is_refused(
     world: World, manager: object
 ) -> None:
