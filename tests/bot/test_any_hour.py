@@ -1,7 +1,7 @@
 """What depends on the time of day, run at every hour of it with the bot in Moscow and in UTC (``TIMEZONE``), and
-across midnight: a missed call held outside the business hours or alerted inside them, its deadline in business time,
-a callback closing its line, "today"/"yesterday" in the alert and in ``/calls``. Each expectation is worked out here
-from the instant, not read from the bot. (``pytest --clock=…`` runs the whole suite at one chosen instant.)"""
+across midnight: a missed call held outside the business hours (over a weekend) or alerted inside them, its deadline
+in business time, a callback closing its line, "today"/"yesterday" in the alert and in ``/calls``. Each expectation is
+worked out here from the instant, not read from the bot. (``pytest --clock=…`` runs the whole suite at one instant.)"""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from tests.bot.test_deadlines import buttons, current, messages, poll, poll_unti
 from tests.conftest import at
 
 CUSTOMER = "79035551122"
-DAY = date(2026, 12, 9)  # a Wednesday
-OPENS, CLOSES = clock(9), clock(18)  # /hours 09:00-18:00, every day
-SLA = timedelta(minutes=60)  # past 17:00 it runs on into the next morning
+DAY = date(2026, 12, 11)  # a Friday: what is past the evening waits for Monday
+HOURS, OPENS, CLOSES = "09:00-18:00 пн-пт", clock(9), clock(18)
+SLA = timedelta(minutes=60)  # past 17:00 it runs on into the next working morning
 RING = 20  # seconds the miss rang ("звонил 0:20")
 
 
@@ -72,21 +72,26 @@ async def world(moment: tuple[Moment, Any], make_world: WorldFactory) -> AsyncIt
 
 def business(ended: datetime) -> tuple[datetime | None, datetime]:
     """When a miss that ended at ``ended`` (local) is told if it is held (None: at once), and its deadline: SLA of
-    09:00–18:00 time after it."""
-    zone, day = ended.tzinfo, ended.date()
+    working time (09:00–18:00, Monday to Friday) after it."""
+    zone = ended.tzinfo
 
-    def on(day: date, when: clock) -> datetime:
-        return datetime.combine(day, when, zone)
+    def opening(after: date) -> datetime:
+        day = after + timedelta(days=1)
+        while day.weekday() > 4:
+            day += timedelta(days=1)
+        return datetime.combine(day, OPENS, zone)
 
-    if on(day, OPENS) <= ended < on(day, CLOSES):
+    day = ended.date()
+    opens, closes = datetime.combine(day, OPENS, zone), datetime.combine(day, CLOSES, zone)
+    if day.weekday() <= 4 and opens <= ended < closes:
         told, begin = None, ended
     else:
-        told = on(day if ended < on(day, OPENS) else day + timedelta(days=1), OPENS)
+        told = opens if day.weekday() <= 4 and ended < opens else opening(day)
         begin = told
-    left = on(begin.date(), CLOSES) - begin
+    left = datetime.combine(begin.date(), CLOSES, zone) - begin
     if left >= SLA:
         return told, begin + SLA
-    return told, on(begin.date() + timedelta(days=1), OPENS) + (SLA - left)
+    return told, opening(begin.date()) + (SLA - left)
 
 
 def said_when(moment: datetime, now: datetime) -> str:
@@ -102,7 +107,7 @@ async def test_a_miss_at_any_hour_is_told_reminded_and_closed_by_its_callback(
 ) -> None:
     case, traveller = moment
     zone = ZoneInfo(case.zone)
-    await world.ask(ADMIN, "/hours 09:00-18:00", chat_id=GROUP)
+    await world.ask(ADMIN, f"/hours {HOURS}", chat_id=GROUP)
     await world.ask(ADMIN, f"/sla {SLA.seconds // 60}", chat_id=GROUP)
     before = len(messages(world, GROUP))
     ended = int(world.sandbox.now())
