@@ -208,7 +208,7 @@ class Poller:
         """Write each finished callback's outcome into its alert, from the archive."""
         alerts = self._svc.storage.alerts
         for alert in alerts.calling():
-            call = await self._find_callback(alert)
+            call = await self._find_callback(alert, now)
             if call is None:
                 started = alert.callback_started_at or now
                 if now - started > CALLBACK_GIVE_UP:
@@ -220,9 +220,10 @@ class Poller:
             answered = call.status == "answered"
             alerts.callback_finished(alert.id, answered, call.talk_seconds, call.vpbx_id, now, claim=alert)
 
-    async def _find_callback(self, alert: Any) -> CallRecord | None:
-        """The outbound call a callback became: by its call id when New-Tel maps it, else the first
-        outbound call to the customer after the button was pressed."""
+    async def _find_callback(self, alert: Any, now: int) -> CallRecord | None:
+        """The outbound call a callback became: by its call id when New-Tel maps it; else, once its start can no
+        longer be on its way (an uncertain start has no id), the first outbound call to the customer after the
+        button was pressed. Not sooner: the previous try's call may have begun in the seconds before the press."""
         calls = self._svc.storage.calls
         if alert.callback_call_id:
             try:
@@ -233,8 +234,10 @@ class Poller:
             found = calls.get(vpbx_id) if vpbx_id is not None else None
             if found is not None:
                 return found
-        started = (alert.callback_started_at or 0) - 5
-        candidates = calls.find(number=alert.clid, start=started, kind="out", limit=50)
+        pressed = alert.callback_started_at or 0
+        if now - pressed <= self._svc.settings.newtel_command_deadline:
+            return None
+        candidates = calls.find(number=alert.clid, start=pressed - 5, kind="out", limit=50)
         return min(candidates, key=lambda call: (call.started_at, call.vpbx_id)) if candidates else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from bot.alerts import digest
 from bot.alerts.poller import Poller, poller
 from bot.app import build_application, running
+from bot.calls import calling
 from bot.services import Services
 from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
@@ -175,6 +177,30 @@ async def test_call_back_not_answered_offers_the_button_again(team: Team) -> Non
     team.tg.press(MANAGER, message, button=0)
     reopened = await team.edited(message, "клиент не ответил", timeout=10)
     assert [b["text"] for b in reopened["reply_markup"]["inline_keyboard"][0]] == ["📞 Перезвонить", "✅ Готово"]
+
+
+async def test_a_call_back_pressed_again_at_once_is_followed_to_its_own_outcome(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customer did not answer; pressed again a moment later, they do. A look at the callbacks while the second
+    start is on its way must not take the first, unanswered call (it began a second before the press) for it."""
+    team.sandbox.outcomes[CUSTOMER] = "no answer"
+    team.miss()
+    message = await team.alert_for()
+    team.tg.press(MANAGER, message, button=0)
+    reopened = await team.edited(message, "клиент не ответил", timeout=10)
+    del team.sandbox.outcomes[CUSTOMER]
+    place = calling.place
+
+    async def looked_at_meanwhile(*args: Any, **kwargs: Any) -> calling.Outcome:
+        await team.poller.resolve_callbacks(int(time.time()))  # the poll or the live watch, in the meantime
+        return await place(*args, **kwargs)
+
+    monkeypatch.setattr(calling, "place", looked_at_meanwhile)
+    team.tg.press(MANAGER, reopened, button=0)
+    done = await team.edited(message, "разговор", timeout=10)  # "✅ Перезвонил(а) …, разговор 0:00."
+    assert done["text"].count("клиент не ответил") == 1 and "\n✅ Перезвонил(а) " in done["text"]
+    assert len([r for r in team.sandbox.requests if r.method == "call/start-simple-call"]) == 2
 
 
 async def test_a_stranger_cannot_call_back(team: Team) -> None:

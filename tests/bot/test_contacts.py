@@ -21,6 +21,7 @@ from bot.formatting import moment
 from localchat._faults import DOWNLOAD
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, MEMBER_INTERNAL, MEMBER_NAME, STRANGER, World
+from tests.conftest import at_noon
 
 IVAN, PETR, ANNA = "79161234567", "79035551122", "74951234567"
 EXTERNAL = "74955325585"  # the demo company's first external number
@@ -70,6 +71,7 @@ def when(started_at: int) -> str:
 
 
 # --- /name and the card ----------------------------------------------------------------------------------------
+@at_noon  # the card names its calls by the day they were on, as the test does: no midnight between
 async def test_name_saves_a_customer_and_shows_the_card_with_the_archives_figures(
     world: World, manager: object
 ) -> None:

@@ -14,6 +14,7 @@ from bot.alerts.hours import parse
 from bot.reports.figures import within
 from storage import CallRecord
 from tests.bot.conftest import GROUP, MANAGER, STRANGER, World, WorldFactory
+from tests.conftest import at_noon
 
 ZONE = ZoneInfo("Europe/Moscow")  # the tests' settings
 COMPANY = "74955325585"
@@ -120,6 +121,7 @@ async def test_the_report_gains_p90_the_share_within_the_deadline_who_called_bac
         ]
 
 
+@at_noon  # the bot's "вчера" and the test's are the same day
 async def test_lost_lists_whom_nobody_returned_and_who_never_called_again_most_attempts_first(
     world: World,
 ) -> None:

@@ -19,7 +19,9 @@ from bot.calls import calling as calling_module
 from storage import Alert
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
+from tests.conftest import at_noon
 
+pytestmark = at_noon  # the alerts' times of day ("10:42") are the test's: no midnight inside a test
 POLL = 0.3
 REMIND_MINUTES = 0.08  # 4.8 s ("deadlines in seconds in tests"): long enough to look before it is due on a busy machine
 STARTS = "call/start-simple-call"

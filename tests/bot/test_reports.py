@@ -25,6 +25,7 @@ from bot.texts import Texts
 from localchat.fake_api import ApiCall
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, WorldFactory
+from tests.conftest import at_noon
 
 ZONE = ZoneInfo("Europe/Moscow")  # the tests' settings
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -234,6 +235,7 @@ async def test_report_counts_the_calls_the_sandbox_has_forgotten(world: World, m
     assert actions and actions[0].params["action"] == "upload_photo" and actions[0].seq < sent.seq
 
 
+@at_noon  # the report's "today" and the test's are the same day
 async def test_report_is_of_today_by_default_and_a_period_that_is_none_is_refused(
     world: World, manager: object
 ) -> None:
@@ -320,6 +322,7 @@ async def test_strangers_get_no_report(world: World) -> None:
 
 
 # --- the digests --------------------------------------------------------------------------------------------------
+@at_noon  # the job's "yesterday" and the test's are the same day: no midnight between them
 async def test_the_daily_digest_is_yesterdays_report_from_the_archive(world: World, manager: object) -> None:
     svc = world.services
     svc.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)

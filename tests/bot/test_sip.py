@@ -17,6 +17,7 @@ from bot.health.sip import JOB_NAME, PhoneWatch
 from newtel import NewtelError
 from storage import Phone
 from tests.bot.conftest import ADMIN, GROUP, World, WorldFactory, database_locked
+from tests.conftest import at_noon
 
 QUIET_GROUP = -100700  # subscribed without "sip"
 DELAY = 300  # SIP_OFFLINE_ALERT's default
@@ -239,6 +240,7 @@ async def test_subscribe_sip_is_stored_audited_and_confirmed(world: World) -> No
     assert [c.chat_id for c in world.services.storage.chats.sip_chats()] == []
 
 
+@at_noon  # "не в сети с 11:50", not "с вчера 23:58" when it runs just after midnight
 async def test_the_job_looks_soon_after_the_start(make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sip, "FIRST_CHECK", 0.2)
     t = time.time()
