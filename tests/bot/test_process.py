@@ -20,9 +20,13 @@ from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
 
+PROJECT = Path(__file__).resolve().parents[2]
+
+
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env)."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **settings}
+    """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env). The bot's
+    process runs this checkout, not whatever copy is installed."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(PROJECT), **settings}
 
 
 def run_bot(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:

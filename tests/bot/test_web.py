@@ -178,7 +178,7 @@ async def test_the_doorbell_listens_on_loopback_unless_told_otherwise(
 ) -> None:
     settings = {"live_interval": 30, "newtel_events_secret": SECRET, "newtel_events_port": unused_tcp_port}
     async with make_world(jobs=True, **settings) as world:
-        assert world.settings.webhook_listen == "127.0.0.1"
+        assert world.settings.newtel_events_listen == "127.0.0.1"
         assert listening_addresses(unused_tcp_port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0
 
 
