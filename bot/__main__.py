@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import resource
 import secrets
 import signal
 import sys
@@ -53,7 +54,7 @@ def main() -> int:
     if settings.newtel_events_secret is not None:
         hidden.append(settings.newtel_events_secret.get_secret_value())  # it is in the doorbell's URL
     logs.configure(settings.log_level, hidden)
-    web.raise_open_files_limit()  # room for the bot's own connections, whatever holds descriptors
+    raise_open_files_limit()
     if settings.webhook_url and settings.webhook_secret is None:
         log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
     application = build_application(settings)
@@ -63,6 +64,17 @@ def main() -> int:
         print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
         return 2
     return 0
+
+
+def raise_open_files_limit() -> None:
+    """The soft limit on open files up to the hard one (often 1024 of 4096 or more), so that the bot's own connections
+    have room beside whatever its HTTP server holds (``bot.web`` sizes its cap by it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as error:  # some platforms cap it lower than they say (macOS: OPEN_MAX)
+            log.info("The limit on open files stays at %d (%s)", soft, error)
 
 
 def run(application: Any, settings: Settings, webhook_secret: str | None) -> None:
@@ -109,7 +121,6 @@ async def serve_webhook(application: Any, settings: Settings, webhook_secret: st
     path = urlsplit(str(settings.webhook_url)).path
     app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application))
     runner = await web.serve(app, settings.webhook_listen, settings.webhook_port)
-    log.info("Listening for Telegram's webhook on port %d", settings.webhook_port)
     try:
         await stop.wait()
     finally:
