@@ -10,6 +10,7 @@ import resource
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ log = logging.getLogger("bot.main")
 # Start-up calls that fail transiently are retried after 1 s, then 2, 4… up to 60 s (each with jitter), forever.
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+WEBHOOK_CHECK_SECONDS = 60.0  # after listening, when Telegram has tried to deliver whatever came meanwhile
 
 Step = tuple[str, Callable[[], Awaitable[Any]]]  # a start-up call: the Bot API method it makes, and how
 
@@ -121,15 +123,40 @@ async def serve_webhook(application: Any, settings: Settings, webhook_secret: st
     path = urlsplit(str(settings.webhook_url)).path
     app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application))
     runner = await web.serve(app, settings.webhook_listen, settings.webhook_port)
+    since = int(time.time())  # Telegram dates its errors in whole seconds
+    checking = asyncio.create_task(check_webhook(application.bot, after=WEBHOOK_CHECK_SECONDS, since=since))
     try:
         await stop.wait()
     finally:
+        checking.cancel()
         await runner.cleanup()
         await application.stop()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
         await application.shutdown()
         await application.bot.shutdown()
+
+
+async def check_webhook(bot: Any, *, after: float, since: float) -> None:
+    """``after`` seconds on, whether Telegram delivers to the webhook: nothing else would say, since setWebhook
+    succeeds whether or not Telegram can reach the URL, and then no update ever comes. It cannot if updates wait and
+    its last error came after ``since`` (a Unix time: when the bot began listening)."""
+    await asyncio.sleep(after)
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramError as error:
+        log.warning("Could not ask Telegram whether it delivers to the webhook (%s: %s)", type(error).__name__, error)
+        return
+    failed = info.last_error_date is not None and info.last_error_date.timestamp() >= since
+    if failed and info.pending_update_count:
+        log.warning(
+            "Telegram cannot deliver updates to WEBHOOK_URL (%d waiting; its last error: %s): check that WEBHOOK_URL "
+            "leads, through the reverse proxy, to where the bot listens (logged at start-up)",
+            info.pending_update_count,
+            info.last_error_message,
+        )
+    else:
+        log.info("Telegram delivers to the webhook (%d updates waiting)", info.pending_update_count)
 
 
 def started(loop: asyncio.AbstractEventLoop, application: Any, steps: list[Step]) -> bool:
