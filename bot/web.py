@@ -50,7 +50,9 @@ MAX_CONNECTIONS = 100
 # Descriptors kept for everything else: PTB's pool to Telegram (up to 256), New-Tel's (100), SQLite, logs.
 RESERVED_DESCRIPTORS = 512
 MIN_CONNECTIONS = 8  # even on a tiny descriptor limit the doorbell and the webhook are served, a few at a time
-BACKLOG = 128  # connections past the cap, when every held one is busy, wait here, in the kernel
+# Connections not taken yet wait here, in the kernel (up to net.core.somaxconn), at no cost to the bot: under a flood
+# of them a newcomer's handshake is queued rather than dropped (a dropped SYN is sent again only a second later).
+BACKLOG = 1024
 # A request line is a method, a path (the doorbell's holds a 256-character secret at most) and a version;
 # Telegram sends a handful of headers, a reverse proxy adds a few.
 MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_HEADERS = 2048, 4096, 32
