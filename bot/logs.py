@@ -77,10 +77,11 @@ class Throttle(logging.Filter):
         interval: float = REPEAT_INTERVAL,
         burst: int = REPEAT_BURST,
         clock: Callable[[], float] = time.monotonic,
-        later: Later = _in_a_thread,
+        later: Later | None = None,  # by default a timer thread
     ) -> None:
         super().__init__()
-        self._out, self._interval, self._burst, self._clock, self._later = out, interval, burst, clock, later
+        self._out, self._interval, self._burst, self._clock = out, interval, burst, clock
+        self._later = later or _in_a_thread
         self._windows: dict[tuple[object, ...], _Window] = {}
         self._woken_at: float | None = None  # when the timer set to write the counts due goes off
         self._lock = threading.Lock()  # the report workers log from their threads, the timer from its own

@@ -3,8 +3,10 @@ hides another."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -69,8 +71,10 @@ def test_a_count_still_due_when_its_message_comes_again_is_written_first() -> No
 
 
 @pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """``logs.configure`` sets up the root logger for the process: put the test session's back afterwards."""
+def restored_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``logs.configure`` sets up the root logger for the process: put the test session's back afterwards (and set no
+    timer that would write a count to this test's output a minute later, in another test)."""
+    monkeypatch.setattr(logs, "_in_a_thread", lambda delay, callback: None)
     root = logging.getLogger()
     handlers, level, hook = root.handlers[:], root.level, sys.excepthook
     levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "aiohttp.access")}
@@ -178,3 +182,16 @@ def test_a_count_is_redacted_like_any_line(capsys: pytest.CaptureFixture[str]) -
         "Webhook https://bot.example/*** refused (0)",
         "2 more like this left out in 60 s: Webhook https://bot.example/*** refused (1)",
     ]
+
+
+async def test_the_count_is_written_by_a_timer_of_its_own() -> None:
+    """As configured: no record has to come after the flood for its count to be written."""
+    written: list[logging.LogRecord] = []
+    throttle = logs.Throttle(written.append, interval=0.2, burst=1)
+    started = time.monotonic()
+    assert [shown(throttle, record("Poll failed (%s)", n)) for n in range(3)] == ["Poll failed (0)", None, None]
+    async with asyncio.timeout(5):
+        while not written:
+            await asyncio.sleep(0.01)
+    assert time.monotonic() - started >= 0.2
+    assert [r.getMessage() for r in written] == ["2 more like this left out in 0.2 s: Poll failed (1)"]
