@@ -156,7 +156,9 @@ async def check_webhook(bot: Any, *, after: float, since: float) -> None:
             info.last_error_message,
         )
     else:
-        log.info("Telegram delivers to the webhook (%d updates waiting)", info.pending_update_count)
+        log.info(
+            "Telegram reports no failure to deliver to the webhook (%d updates waiting)", info.pending_update_count
+        )
 
 
 def started(loop: asyncio.AbstractEventLoop, application: Any, steps: list[Step]) -> bool:

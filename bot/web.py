@@ -58,6 +58,10 @@ BACKLOG = 1024
 MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_HEADERS = 2048, 4096, 32
 
 
+_SERVES = web.AppKey("serves", list[str])  # what the app answers, for the start-up line
+_LISTEN = web.AppKey("listen", str)  # the setting that says where it listens
+
+
 def make_app(
     doorbell: tuple[str, Callable[[], None]] | None = None,
     telegram: tuple[str, str, Any] | None = None,
@@ -102,10 +106,6 @@ def make_app(
         app[_SERVES].insert(0, "Telegram's webhook")
         app[_LISTEN] = "WEBHOOK_LISTEN"
     return app
-
-
-_SERVES = web.AppKey("serves", list[str])  # what the app answers, for the start-up line
-_LISTEN = web.AppKey("listen", str)  # the setting that says where it listens
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:

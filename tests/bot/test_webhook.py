@@ -84,4 +84,6 @@ async def test_once_telegram_reaches_the_webhook_the_check_finds_nothing_wrong(
     finally:
         await bot.shutdown()
     assert update.message.text == "/balance"
-    assert checked(caplog) == [(logging.INFO, "Telegram delivers to the webhook (0 updates waiting)")]
+    assert checked(caplog) == [
+        (logging.INFO, "Telegram reports no failure to deliver to the webhook (0 updates waiting)")
+    ]
