@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import resource
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,7 @@ log = logging.getLogger("bot.main")
 # Start-up calls that fail transiently are retried after 1 s, then 2, 4… up to 60 s (each with jitter), forever.
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+WEBHOOK_CHECK_SECONDS = 60.0  # after listening, when Telegram has tried to deliver whatever came meanwhile
 
 Step = tuple[str, Callable[[], Awaitable[Any]]]  # a start-up call: the Bot API method it makes, and how
 NO_ADMINS = (
@@ -61,7 +64,7 @@ def main() -> int:
         hidden.append(settings.newtel_events_secret.get_secret_value())  # it is in the doorbell's URL
     logs.configure(settings.log_level, hidden)
     log.info("%s", starting(settings))
-    web.raise_open_files_limit()  # room for the bot's own connections, whatever holds descriptors
+    raise_open_files_limit()  # room for the bot's own connections, whatever holds descriptors
     if settings.webhook_url and settings.webhook_secret is None:
         log.info("WEBHOOK_SECRET is not set: Telegram gets a random secret for this run")
     application = build_application(settings)
@@ -83,6 +86,17 @@ def starting(settings: Settings) -> str:
         f"live watch {live}, reconcile every {settings.poll_interval:g} s, desk phones every "
         f"{settings.sip_check_interval:g} s"
     )
+
+
+def raise_open_files_limit() -> None:
+    """The soft limit on open files up to the hard one (often 1024 of 4096 or more), so that the bot's own connections
+    have room beside whatever its HTTP server holds (``bot.web`` sizes its cap by it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as error:  # some platforms cap it lower than they say (macOS: OPEN_MAX)
+            log.info("The limit on open files stays at %d (%s)", soft, error)
 
 
 def run(application: Any, settings: Settings, webhook_secret: str | None) -> None:
@@ -129,16 +143,42 @@ async def serve_webhook(application: Any, settings: Settings, webhook_secret: st
     path = urlsplit(str(settings.webhook_url)).path
     app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application))
     runner = await web.serve(app, settings.webhook_listen, settings.webhook_port)
-    log.info("Listening for Telegram's webhook on port %d", settings.webhook_port)
+    since = int(time.time())  # Telegram dates its errors in whole seconds
+    checking = asyncio.create_task(check_webhook(application.bot, after=WEBHOOK_CHECK_SECONDS, since=since))
     try:
         await stop.wait()
     finally:
+        checking.cancel()
         await runner.cleanup()
         await application.stop()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
         await application.shutdown()
         await application.bot.shutdown()
+
+
+async def check_webhook(bot: Any, *, after: float, since: float) -> None:
+    """``after`` seconds on, whether Telegram delivers to the webhook: nothing else would say, since setWebhook
+    succeeds whether or not Telegram can reach the URL, and then no update ever comes. It cannot if updates wait and
+    its last error came after ``since`` (a Unix time: when the bot began listening)."""
+    await asyncio.sleep(after)
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramError as error:
+        log.warning("Could not ask Telegram whether it delivers to the webhook (%s: %s)", type(error).__name__, error)
+        return
+    failed = info.last_error_date is not None and info.last_error_date.timestamp() >= since
+    if failed and info.pending_update_count:
+        log.warning(
+            "Telegram cannot deliver updates to WEBHOOK_URL (%d waiting; its last error: %s): check that WEBHOOK_URL "
+            "leads, through the reverse proxy, to where the bot listens (logged at start-up)",
+            info.pending_update_count,
+            info.last_error_message,
+        )
+    else:
+        log.info(
+            "Telegram reports no failure to deliver to the webhook (%d updates waiting)", info.pending_update_count
+        )
 
 
 def started(loop: asyncio.AbstractEventLoop, application: Any, steps: list[Step]) -> bool:

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     )
     alert_board: bool = True  # every subscribed chat gets the pinned board of its open alerts (False: on /board)
     webhook_url: str | None = None
+    # Loopback: a reverse proxy on this host forwards WEBHOOK_URL here. On a platform, or with the proxy in another
+    # container, 0.0.0.0 (a name is listened on at each of its addresses; "::" is every IPv6 and IPv4 address).
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None

@@ -233,7 +233,9 @@ def update_request(world: World, params: Params) -> tuple[int, float]:
 
 @method("setWebhook")
 def set_webhook(world: World, params: Params, files: Files) -> Any:
-    world.webhook = {k: v for k, v in params.items() if k != "certificate"} if params.get("url") else {}
+    # fake_api delivers the updates to it from then on; the last error it met is kept, as Telegram keeps it.
+    error = {k: v for k, v in world.webhook.items() if k.startswith("last_error_")}
+    world.webhook = {k: v for k, v in params.items() if k != "certificate"} | error if params.get("url") else {}
     return True
 
 
@@ -251,6 +253,7 @@ def get_webhook_info(world: World, params: Params, files: Files) -> Any:
         "url": world.webhook.get("url", ""),
         "has_custom_certificate": False,
         "pending_update_count": len(world.pending_updates),
+        **{k: v for k, v in world.webhook.items() if k.startswith("last_error_")},
     }
 
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from localchat._faults import DOWNLOAD, Faults
@@ -37,6 +38,7 @@ _log = logging.getLogger(__name__)
 
 MessageRef = Mapping[str, Any] | tuple[int, int]
 _FILE_CHUNK = 64 * 1024
+WEBHOOK_RETRY = 0.5  # seconds before a failed delivery is tried again (Telegram waits longer and longer)
 
 
 @dataclass
@@ -114,6 +116,7 @@ class FakeBotAPI:
         self._closed = False
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        self._delivering: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class FakeBotAPI:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self._url = f"http://{host}:{port}"
+        self._delivering = asyncio.create_task(self._deliver(), name="fake Bot API webhook delivery")
         _log.debug("fake Bot API listening on %s", self._url)
 
     async def close(self) -> None:
@@ -134,6 +138,9 @@ class FakeBotAPI:
             return
         self._closed = True
         self._notify()  # wakes long polls and waiters so teardown does not wait out a poll timeout
+        if self._delivering is not None:
+            self._delivering.cancel()
+            await asyncio.gather(self._delivering, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -345,6 +352,10 @@ class FakeBotAPI:
         known = self._world.queries.get(query)
         return dict(known.answer) if known is not None and known.answer is not None else None
 
+    def webhook_info(self) -> dict[str, Any]:
+        """What getWebhookInfo would answer now: the URL, the updates waiting, the last error delivering them."""
+        return dict(dispatch(self._world, "getWebhookInfo", {}, {}))
+
     def my_commands(self, *, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]]:
         """The commands setMyCommands stored for exactly this scope and language (getMyCommands' view)."""
         return copy.deepcopy(self._world.commands.get(commands_key(scope, language_code), []))
@@ -499,6 +510,37 @@ class FakeBotAPI:
         except ConnectionError:  # the downloader stopped reading and left
             pass
         return response
+
+    async def _deliver(self) -> None:
+        """Once setWebhook gave a URL, as Telegram: each update POSTed to it, oldest first, with the secret token;
+        one not answered with a 2xx stays pending and is tried again, and getWebhookInfo tells the last error."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            while await self._wait_until(lambda: self._closed or bool(self._webhook_updates()), None):
+                if self._closed:
+                    return
+                hook, update = self._world.webhook, self._webhook_updates()[0]
+                token = hook.get("secret_token")
+                headers = {"X-Telegram-Bot-Api-Secret-Token": str(token)} if token else {}
+                error = None
+                try:
+                    async with http.post(str(hook["url"]), json=update, headers=headers) as answer:
+                        if answer.status >= 300:
+                            error = f"Wrong response from the webhook: {answer.status} {answer.reason}"
+                except aiohttp.ClientConnectorError:
+                    error = "Connection refused"
+                except (aiohttp.ClientError, TimeoutError) as failure:
+                    error = f"Connection failed ({type(failure).__name__})"
+                if error is None:
+                    if update in self._world.pending_updates:
+                        self._world.pending_updates.remove(update)
+                else:
+                    hook.update(last_error_date=int(time.time()), last_error_message=error)
+                self._notify()
+                if error is not None:
+                    await self._wait_until(lambda: self._closed, WEBHOOK_RETRY)
+
+    def _webhook_updates(self) -> list[dict[str, Any]]:
+        return self._world.deliverable() if self._world.webhook.get("url") else []
 
     # -- waiting --------------------------------------------------------------------------------
 

@@ -156,7 +156,7 @@ async def test_the_doorbell_rings_a_check_at_once_and_a_wrong_secret_is_404(
 ) -> None:
     secret = "doorbell-secret-0123456789"
     settings = {"live_interval": 30, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
-    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+    async with make_world(jobs=True, newtel_events_listen="127.0.0.1", **settings) as world:
         world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=int(time.time()) - 60)
         live = world.app.bot_data.live
         assert live is not None
@@ -227,7 +227,7 @@ async def test_the_doorbell_does_not_cut_the_back_off_short(make_world: WorldFac
     """New-Tel answering 500 while it rings the doorbell every 0.1 s: still one get-active-calls per back-off step."""
     secret, interval = "doorbell-secret-0123456789", 0.5
     settings = {"live_interval": interval, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
-    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+    async with make_world(jobs=True, newtel_events_listen="127.0.0.1", **settings) as world:
         live = world.app.bot_data.live
         assert live is not None
         await live.wait_checks(1)
@@ -248,7 +248,7 @@ async def test_the_doorbell_does_not_cut_the_back_off_short(make_world: WorldFac
 async def test_a_flood_of_doorbells_keeps_the_bot_answering(make_world: WorldFactory, unused_tcp_port: int) -> None:
     secret = "doorbell-secret-0123456789"
     settings = {"live_interval": 30, "newtel_events_secret": secret, "newtel_events_port": unused_tcp_port}
-    async with make_world(jobs=True, webhook_listen="127.0.0.1", **settings) as world:
+    async with make_world(jobs=True, newtel_events_listen="127.0.0.1", **settings) as world:
         world.make_manager(MANAGER, internal="101")
         live = world.app.bot_data.live
         assert live is not None

@@ -201,6 +201,10 @@ async def test_the_bot_runs_on_a_webhook(
                 assert (rung.status, wrong.status) == (204, 404)
         reply = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15)
         assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+        tg.send_text(ADMIN, "/balance")  # and as Telegram delivers an update, with the secret
+        reply = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15)
+        assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
+        assert tg.webhook_info()["pending_update_count"] == 0 and "last_error_message" not in tg.webhook_info()
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
     finally:
@@ -209,6 +213,10 @@ async def test_the_bot_runs_on_a_webhook(
             await process.wait()
     assert "Traceback" not in output.decode()
     assert secret not in output.decode() and TOKEN not in output.decode() and doorbell not in output.decode()
+    assert (
+        f"Telegram's webhook and New-Tel's doorbell: listening on 127.0.0.1:{unused_tcp_port}, on loopback only: a "
+        "reverse proxy on this host must forward to it (WEBHOOK_LISTEN=0.0.0.0 listens on every address)"
+    ) in output.decode()
 
 
 async def test_a_refused_token_is_said_plainly_and_never_printed(

@@ -1,7 +1,9 @@
 """The bot's HTTP server (``bot.web``) facing whoever reaches its port, over real loopback sockets: connections that
-never send a whole request are closed, the connections it holds are capped (the rest wait in the kernel's backlog),
-oversized and malformed requests are refused in one quiet line, it listens on loopback unless told otherwise, and
-the bot as a process keeps answering and alerting under 1,500 idle connections on a descriptor limit of 1,024."""
+never send a whole request are closed, the connections it holds are capped, in all and for each address, and a
+newcomer takes the place of the oldest idle one (idle ones that reconnect at once delay nobody), oversized and
+malformed requests are refused in one quiet line, it listens on every address its host name has, on loopback unless
+told otherwise, and says where, and the bot as a process keeps answering and alerting under 1,500 idle connections on
+a descriptor limit of 1,024."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp.web
 import pytest
 
 from bot import web
@@ -34,21 +37,39 @@ linux_only = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="read
 
 
 @contextlib.asynccontextmanager
-async def served(port: int, rings: list[float]) -> AsyncIterator[Any]:
-    """The doorbell and a webhook (into a plain queue) on ``port``, as the bot serves them."""
+async def served(
+    port: int, rings: list[float], host: str = "127.0.0.1", handling: list[object] | None = None
+) -> AsyncIterator[Any]:
+    """The doorbell and a webhook (into a plain queue) on ``port``, as the bot serves them; ``handling``: the
+    requests in a handler just now."""
     application = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
     app = web.make_app(
         doorbell=(SECRET, lambda: rings.append(time.monotonic())), telegram=(HOOK, HOOK_TOKEN, application)
     )
-    runner = await web.serve(app, "127.0.0.1", port)
+    if handling is not None:
+
+        @aiohttp.web.middleware
+        async def watched(request: aiohttp.web.Request, handler: Any) -> aiohttp.web.StreamResponse:
+            handling.append(request)
+            try:
+                return await handler(request)  # type: ignore[no-any-return]
+            finally:
+                handling.remove(request)
+
+        app.middlewares.append(watched)
+    runner = await web.serve(app, host, port)
     try:
         yield runner
     finally:
         await runner.cleanup()
 
 
-async def connect(port: int, sent: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def connect(
+    port: int, sent: bytes = b"", *, source: str = "127.0.0.1", host: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection from ``source`` (any 127.x.x.x is this host too: another address to the server)."""
+    local = (source, 0) if host == "127.0.0.1" else None
+    reader, writer = await asyncio.open_connection(host, port, local_addr=local)
     if sent:
         writer.write(sent)
         await writer.drain()
@@ -70,7 +91,8 @@ def ring_request(extra_headers: bytes = b"", path: bytes = b"/newtel/" + SECRET.
 async def test_a_connection_that_sends_no_whole_request_in_time_is_closed(
     monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
 ) -> None:
-    monkeypatch.setattr(web, "REQUEST_SECONDS", 0.5)
+    monkeypatch.setattr(web, "HEADERS_SECONDS", 0.5)
+    monkeypatch.setattr(web, "BODY_SECONDS", 0.5)
     rings: list[float] = []
     async with served(unused_tcp_port, rings):
         started = time.monotonic()
@@ -102,24 +124,115 @@ async def test_a_connection_that_sends_no_whole_request_in_time_is_closed(
     assert rings == []
 
 
-async def test_past_its_cap_a_connection_waits_for_a_free_one(
+async def closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closed this connection (it sent nothing on it)."""
+    try:
+        return await asyncio.wait_for(reader.read(), 0.01) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def held_connections(runner: Any, count: int) -> None:
+    async with asyncio.timeout(3):
+        while len(runner.server.connections) != count:
+            await asyncio.sleep(0.01)
+
+
+async def test_past_its_cap_a_newcomer_takes_the_place_of_the_oldest_idle_connection(
     monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
 ) -> None:
     monkeypatch.setattr(web, "MAX_CONNECTIONS", 10)
     rings: list[float] = []
     async with served(unused_tcp_port, rings) as runner:
-        held = [await connect(unused_tcp_port) for _ in range(10)]
+        idle = [await connect(unused_tcp_port, source=f"127.0.0.{2 + n % 5}") for n in range(10)]
+        await held_connections(runner, 10)
+        started = time.monotonic()
+        reader, _ = await connect(unused_tcp_port, ring_request())
+        status = await asyncio.wait_for(reader.readline(), 2)
+        assert status.startswith(b"HTTP/1.1 204") and time.monotonic() - started < 0.5 and len(rings) == 1
+        assert [await closed(reader) for reader, _ in idle] == [True] + [False] * 9  # the oldest gave way
+        assert len(runner.server.connections) <= 10
+
+
+async def test_when_every_connection_is_busy_a_newcomer_waits_for_one(
+    monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    """Busy: in a request's handler, here Telegram's updates with their bodies still on the way."""
+    monkeypatch.setattr(web, "MAX_CONNECTIONS", 10)
+    rings: list[float] = []
+    signed = ring_request(b"X-Telegram-Bot-Api-Secret-Token: " + HOOK_TOKEN.encode() + b"\r\n", path=HOOK.encode())
+    handling: list[object] = []
+    async with served(unused_tcp_port, rings, handling=handling):
+        busy = [await connect(unused_tcp_port, signed.replace(b": 0", b": 100") + b"{") for _ in range(10)]
         async with asyncio.timeout(3):
-            while len(runner.server.connections) < 10:
+            while len(handling) < 10:
                 await asyncio.sleep(0.01)
         reader, _ = await connect(unused_tcp_port, ring_request())  # in the kernel's backlog, not ours
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(reader.readline(), 0.5)
-        assert len(runner.server.connections) == 10 and rings == []
-        held[0][1].close()  # one goes: the waiting one is taken at once
+        assert rings == [] and not any([await closed(r) for r, _ in busy])
+        busy[0][1].close()  # one goes: the waiting one is taken at once
         status = await asyncio.wait_for(reader.readline(), 2)
         assert status.startswith(b"HTTP/1.1 204") and len(rings) == 1
-        assert len(runner.server.connections) <= 10
+
+
+async def test_past_its_cap_the_address_that_holds_the_most_makes_room(
+    monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    """One address opening idle connections without end displaces only its own; a newcomer from elsewhere too."""
+    monkeypatch.setattr(web, "MAX_CONNECTIONS", 30)
+    rings: list[float] = []
+    async with served(unused_tcp_port, rings) as runner:
+        others = [await connect(unused_tcp_port, source="127.0.0.2") for _ in range(5)]
+        await held_connections(runner, 5)
+        flooding = [await connect(unused_tcp_port, source="127.0.0.3") for _ in range(40)]
+        await held_connections(runner, 30)
+        reader, _ = await connect(unused_tcp_port, ring_request(), source="127.0.0.4")
+        assert (await asyncio.wait_for(reader.readline(), 2)).startswith(b"HTTP/1.1 204")
+        assert [await closed(reader) for reader, _ in flooding] == [True] * 16 + [False] * 24
+        assert not any([await closed(reader) for reader, _ in others])
+
+
+async def test_idle_connections_opened_again_at_once_do_not_delay_a_ring(
+    monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    """What the cap alone allowed: 300 idle clients, each connecting again as soon as it is closed, held every place,
+    so a ring waited for one to time out (4.1 to 5.05 s)."""
+    monkeypatch.setattr(web, "MAX_CONNECTIONS", 20)
+    rings: list[float] = []
+    stop = asyncio.Event()
+
+    async def attacker(source: str) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                reader, writer = await connect(unused_tcp_port, source=source)
+                with contextlib.suppress(OSError):
+                    await reader.read()  # until the server closes it
+                writer.close()
+
+    async with served(unused_tcp_port, rings) as runner:
+        attackers = [asyncio.create_task(attacker(f"127.0.1.{n % 15}")) for n in range(300)]
+        try:
+            async with asyncio.timeout(5):
+                while len(runner.server.connections) < 20:
+                    await asyncio.sleep(0.01)
+            waits = []
+            for _ in range(10):
+                started = time.monotonic()
+                reader, writer = await connect(unused_tcp_port, ring_request(b"Connection: close\r\n"))
+                status = await asyncio.wait_for(reader.readline(), 10)
+                waits.append(time.monotonic() - started)
+                writer.close()
+                assert status.startswith(b"HTTP/1.1 204")
+            assert max(waits) < 1.0, waits
+            assert len(rings) == 10
+        finally:
+            stop.set()
+            for task in attackers:
+                task.cancel()
+            await asyncio.gather(*attackers, return_exceptions=True)
 
 
 async def test_oversized_requests_are_refused_and_ring_nothing(unused_tcp_port: int) -> None:
@@ -174,12 +287,57 @@ def listening_addresses(port: int) -> set[str]:
 
 @linux_only
 async def test_the_doorbell_listens_on_loopback_unless_told_otherwise(
-    make_world: WorldFactory, unused_tcp_port: int
+    make_world: WorldFactory, caplog: pytest.LogCaptureFixture, unused_tcp_port: int
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.web")
     settings = {"live_interval": 30, "newtel_events_secret": SECRET, "newtel_events_port": unused_tcp_port}
     async with make_world(jobs=True, **settings) as world:
-        assert world.settings.webhook_listen == "127.0.0.1"
+        assert world.settings.newtel_events_listen == "127.0.0.1"
         assert listening_addresses(unused_tcp_port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0
+    assert (
+        f"New-Tel's doorbell: listening on 127.0.0.1:{unused_tcp_port}, on loopback only: a reverse proxy on this host"
+        " must forward to it (NEWTEL_EVENTS_LISTEN=0.0.0.0 listens on every address)"
+    ) in caplog.text
+
+
+@linux_only
+async def test_it_listens_on_every_address_its_host_name_has_and_says_where(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, unused_tcp_port: int
+) -> None:
+    """ "localhost" is 127.0.0.1 and ::1 on most hosts (here the resolver is told so): both are listened on."""
+    caplog.set_level(logging.INFO, logger="bot.web")
+    resolve = socket.getaddrinfo
+
+    def localhost(host: str | None, *args: Any, **kwargs: Any) -> Any:
+        if host == "localhost":
+            return resolve("127.0.0.1", *args, **kwargs) + resolve("::1", *args, **kwargs)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", localhost)
+    rings: list[float] = []
+    async with served(unused_tcp_port, rings, host="localhost"):
+        assert listening_addresses(unused_tcp_port) == {"0100007F", "00000000000000000000000001000000"}
+        for address in ("127.0.0.1", "::1"):
+            reader, _ = await connect(unused_tcp_port, ring_request(), host=address)
+            assert (await asyncio.wait_for(reader.readline(), 2)).startswith(b"HTTP/1.1 204")
+    assert len(rings) == 2
+    assert [r.getMessage() for r in caplog.records if "listening" in r.getMessage()] == [
+        f"Telegram's webhook and New-Tel's doorbell: listening on 127.0.0.1:{unused_tcp_port}, [::1]:{unused_tcp_port},"
+        " on loopback only: a reverse proxy on this host must forward to it (WEBHOOK_LISTEN=0.0.0.0 listens on every"
+        " address)"
+    ]
+
+
+async def test_every_ipv6_address_takes_ipv4_too(caplog: pytest.LogCaptureFixture, unused_tcp_port: int) -> None:
+    caplog.set_level(logging.INFO, logger="bot.web")
+    rings: list[float] = []
+    async with served(unused_tcp_port, rings, host="::"):
+        for address in ("127.0.0.1", "::1"):
+            reader, _ = await connect(unused_tcp_port, ring_request(), host=address)
+            assert (await asyncio.wait_for(reader.readline(), 2)).startswith(b"HTTP/1.1 204")
+    assert len(rings) == 2
+    assert f"New-Tel's doorbell: listening on [::]:{unused_tcp_port}" in caplog.text
+    assert "loopback" not in caplog.text
 
 
 # --- the bot as a process, on the descriptor limit of the incident ------------------------------------------------
