@@ -29,6 +29,9 @@ A, B = "79035551122", "79035553344"
 NO_RIGHTS = "Bad Request: not enough rights to manage pinned messages in the chat"
 Started = Callable[..., contextlib.AbstractAsyncContextManager[Team]]
 
+# The tests count the board's edits: past midnight its "23:59" rightly becomes "вчера 23:59", one edit more.
+pytestmark = at_noon
+
 
 @pytest.fixture
 def bots(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path) -> Started:
@@ -165,7 +168,6 @@ async def test_the_board_opens_with_the_first_alert_follows_them_and_comes_back_
         assert [c.response["description"] for c in refused if c.response] == ["Bad Request: message to edit not found"]
 
 
-@at_noon  # "unchanged" after the restart: past midnight its "23:59" would rightly become "вчера 23:59"
 async def test_a_board_the_bot_may_not_pin_still_works_and_a_restart_posts_no_second_one(
     bots: Started, tg: FakeBotAPI
 ) -> None:
