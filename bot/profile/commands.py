@@ -12,6 +12,7 @@ from bot.calls import calling, numbers
 from bot.context import Context
 from bot.formatting import format_for_people
 from bot.texts import Html, Texts, language_named
+from newtel import phones
 
 
 @requires("manager")
@@ -48,12 +49,16 @@ async def phone(update: Update, context: Context, caller: Caller) -> None:
         svc.storage.users.set_callback_phone(caller.user.telegram_id, None, now=now)
         await message.reply_text(texts("phone_cleared"))
         return
+    typed, extension = phones.split_extension(typed)  # New-Tel rings no extension: the number is kept, and said so
     number = await numbers.first_phone(svc, caller.user, typed)
     if isinstance(number, calling.CannotCall):
         await message.reply_text(calling.why_not(number, texts))
         return
     svc.storage.users.set_callback_phone(caller.user.telegram_id, number, now=now)
-    await message.reply_text(texts("phone_set", phone=format_for_people(number)))
+    said = texts("phone_set", phone=format_for_people(number))
+    if extension is not None:
+        said = Html(texts("extension_left_out", extension=extension, number=format_for_people(number)) + "\n" + said)
+    await message.reply_text(said)
 
 
 @requires("manager", any_chat=True)

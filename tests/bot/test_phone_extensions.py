@@ -102,3 +102,20 @@ async def test_call_rings_the_number_typed_with_an_extension_and_says_the_extens
     assert reply.startswith(KEPT[language].format(extension="5", number=SHOWN) + "\n📞 ")
     (start,) = world.newtel_requests(START_CALL)
     assert start.params["dstNumber"] == OFFICE
+
+
+@pytest.mark.parametrize(
+    ("language", "saved"),
+    [
+        ("ru", "✅ Теперь я буду звонить вам на +7 495 111-22-33."),
+        ("en", "✅ I'll ring you at +7 495 111-22-33 from now on."),
+    ],
+)
+async def test_phone_keeps_the_number_typed_with_an_extension_and_says_the_extension_is_not_rung(
+    world: World, manager: object, language: str, saved: str
+) -> None:
+    speaking(world, MANAGER, language)
+    reply = await world.ask(MANAGER, "/phone +7 495 111 22 33 доб. 5")
+    assert reply == KEPT[language].format(extension="5", number=SHOWN) + "\n" + saved
+    user = world.services.storage.users.get(MANAGER)
+    assert user is not None and user.callback_phone == OFFICE
