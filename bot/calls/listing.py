@@ -53,7 +53,8 @@ def parse_query(args: Sequence[str]) -> Query | None:
         return None
     args = [arg for arg, p in zip(args, found, strict=True) if p is None]
     rest = [arg for arg in args if arg.lower() not in KIND_WORDS]
-    if rest and (number := phones.destination(" ".join(rest))) is not None:
+    # A history is searched by the number alone: an extension ("доб. 5") is no part of what New-Tel records.
+    if rest and (number := phones.destination(phones.split_extension(" ".join(rest))[0])) is not None:
         kinds = [KIND_WORDS[arg.lower()] for arg in args if arg.lower() in KIND_WORDS]
         return Query(kinds[-1] if kinds else "all", MAX_LIMIT, number, period)
     kind, limit = "all", MAX_LIMIT if period else DEFAULT_LIMIT

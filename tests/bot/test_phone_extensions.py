@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bot.calls import listing
 from bot.contacts import importing
 from newtel import phones
 from tests.bot.conftest import ADMIN, MANAGER, World
@@ -119,3 +120,9 @@ async def test_phone_keeps_the_number_typed_with_an_extension_and_says_the_exten
     assert reply == KEPT[language].format(extension="5", number=SHOWN) + "\n" + saved
     user = world.services.storage.users.get(MANAGER)
     assert user is not None and user.callback_phone == OFFICE
+
+
+def test_calls_finds_a_customers_history_by_a_number_typed_with_an_extension() -> None:
+    for typed in ("+7 495 111 22 33 доб. 5", "missed 8 (495) 111-22-33 ext. 5", "7d +7 495 111-22-33 #5"):
+        query = listing.parse_query(typed.split())
+        assert query is not None and query.number == OFFICE, typed
