@@ -278,16 +278,19 @@ def seconds(values: Sequence[float]) -> str:
 
 
 class Verdicts:
-    def __init__(self) -> None:
-        self.missed = 0
+    """Every target is printed; only a broken protection (descriptors, idle connections kept, a flooded log) fails
+    the run. Times are figures, as in the other scripts: a slow machine shows them missed without failing make bench."""
 
-    def __call__(self, ok: bool) -> str:
-        self.missed += not ok
+    def __init__(self) -> None:
+        self.broken = 0
+
+    def __call__(self, ok: bool, *, protection: bool = False) -> str:
+        self.broken += protection and not ok
         return "OK" if ok else "MISSED"
 
 
 async def run(attackers: int, sources: int, limit: int, n: int, m: int) -> int:
-    """Both phases; returns how many targets were missed."""
+    """Both phases; returns how many protections broke."""
     attackers = room_for(attackers)
     port = free_port()
     with (
@@ -341,14 +344,14 @@ def report(
     target = f"median ≤ {RING_MEDIAN_MS:.0f} ms, max ≤ {RING_MAX_MS:.0f} ms"
     print(f"  doorbell      n={n:<3} {ms(under.ring_ms)}   target {target}: {verdict(ring_ok)}")
     room = hard - web.RESERVED_DESCRIPTORS
-    print(f"  descriptors   at most {most} of {hard} open   target ≤ {room}: {verdict(most <= room)}")
+    print(f"  descriptors   at most {most} of {hard} open   target ≤ {room}: {verdict(most <= room, protection=True)}")
     first = attacked.first_closed
     closed_ok = first is not None and first <= FIRST_CLOSED_S
     when = "none" if first is None else f"the first after {first:.1f} s"
     print(f"  closed by the bot: {attacked.closed_by_bot} idle ones, {when}   ", end="")
-    print(f"target ≤ {FIRST_CLOSED_S:.1f} s: {verdict(closed_ok)}")
+    print(f"target ≤ {FIRST_CLOSED_S:.1f} s: {verdict(closed_ok, protection=True)}")
     log_ok = len(logged) <= LOG_BYTES and b"Traceback" not in logged
-    print(f"  the bot's log meanwhile: {len(logged):,} bytes   target ≤ {LOG_BYTES:,}, no traceback: {verdict(log_ok)}")
+    print(f"  the bot's log meanwhile: {len(logged):,} bytes   target ≤ {LOG_BYTES:,}, no traceback: {verdict(log_ok, protection=True)}")
     # At rest against the same targets: a slow machine shows here, not as the attack's doing.
     calm_ok = (
         statistics.median(calm.balance_ms) <= BALANCE_MEDIAN_MS
@@ -356,7 +359,7 @@ def report(
         and statistics.median(calm.ring_ms) <= RING_MEDIAN_MS
     )
     print(f"  (at rest, the same targets: {verdict(calm_ok)})")
-    return verdict.missed
+    return verdict.broken
 
 
 def open_files_limit(pid: int) -> int:
@@ -378,8 +381,8 @@ def main() -> None:
     if not Path("/proc/self/fd").is_dir():
         sys.exit("Linux only: reads /proc")
     random.seed(args.seed)
-    missed = asyncio.run(run(args.attackers, args.sources, args.limit, args.n, args.m))
-    sys.exit(1 if missed else 0)
+    broken = asyncio.run(run(args.attackers, args.sources, args.limit, args.n, args.m))
+    sys.exit(1 if broken else 0)
 
 
 if __name__ == "__main__":
