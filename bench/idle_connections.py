@@ -351,7 +351,8 @@ def report(
     print(f"  closed by the bot: {attacked.closed_by_bot} idle ones, {when}   ", end="")
     print(f"target ≤ {FIRST_CLOSED_S:.1f} s: {verdict(closed_ok, protection=True)}")
     log_ok = len(logged) <= LOG_BYTES and b"Traceback" not in logged
-    print(f"  the bot's log meanwhile: {len(logged):,} bytes   target ≤ {LOG_BYTES:,}, no traceback: {verdict(log_ok, protection=True)}")
+    said = verdict(log_ok, protection=True)
+    print(f"  the bot's log meanwhile: {len(logged):,} bytes   target ≤ {LOG_BYTES:,}, no traceback: {said}")
     # At rest against the same targets: a slow machine shows here, not as the attack's doing.
     calm_ok = (
         statistics.median(calm.balance_ms) <= BALANCE_MEDIAN_MS
