@@ -6,6 +6,7 @@ by hand, or still within the deadline."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,10 +61,10 @@ def render_lost(found: Lost, texts: Texts, zone: ZoneInfo, now: datetime, period
     return text
 
 
-def _lost(database: Path, start: int, end: int, standards: Standards, zone: ZoneInfo) -> Lost:
+def _lost(database: Path, start: int, end: int, numbers: Sequence[str], standards: Standards, zone: ZoneInfo) -> Lost:
     open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
-        found = reports.episodes(conn, start, end, open_after=open_after)
+        found = reports.episodes(conn, start, end, numbers, open_after=open_after)
         outcomes = [episode.outcome for episode in found]
         return Lost(reports.lost_of(conn, found), outcomes.count("done"), outcomes.count("open"))
 
@@ -77,11 +78,15 @@ async def lost_command(update: Update, context: Context, caller: Caller) -> None
     _, start, end = asked
     svc = caller.services
     zone = svc.settings.zone
-    # In a subscribed chat, by its deadline (and hours), as its alerts and reports are; elsewhere the company's.
+    # In a subscribed chat, its numbers by its deadline (and hours), as its alerts and reports are (and no other
+    # department's customers shown to it); elsewhere the company's.
     here = svc.storage.chats.get(chat.id)
-    standards = Standards.of(svc.settings, here if here is not None and here.subscribed else None)
+    ours = here if here is not None and here.subscribed else None
+    standards, numbers = Standards.of(svc.settings, ours), ours.numbers if ours is not None else ()
     async with showing(context, chat.id, ChatAction.TYPING):
-        found = await off_the_loop(svc.report_workers, _lost, svc.settings.database_path, start, end, standards, zone)
+        found = await off_the_loop(
+            svc.report_workers, _lost, svc.settings.database_path, start, end, numbers, standards, zone
+        )
     label = period_label(datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone))
     deadline = wait(standards.lost_after, caller.texts)
     await caller.reply(render_lost(found, caller.texts, zone, datetime.now(UTC), label, deadline))

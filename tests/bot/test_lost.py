@@ -274,3 +274,19 @@ def test_in_time_in_business_hours_is_by_the_deadline_hours_add_gives() -> None:
             expected = sum(1 for ended, wait in spans if ended + wait <= math.ceil(hours.add(ended, sla, ZONE)))
             assert within(spans, sla, hours, ZONE) == expected, (text, sla)
             assert within(spans, sla, None, ZONE) == sum(1 for _, wait in spans if wait <= sla)
+
+
+async def test_lost_in_a_group_lists_only_the_customers_of_its_numbers_as_its_report_counts_them(world: World) -> None:
+    """A group subscribed to another company number hears of no one lost through this one: neither counted apart
+    from its /report nor another department's customers shown to it."""
+    world.make_manager()
+    history = seeded()
+    archive(world, history)
+    world.services.storage.chats.subscribe(GROUP, "Sales", ["74950000000"], False, now=1)
+    day = f"{history.day:%d.%m}"
+    assert await world.ask(MANAGER, f"/lost {day}", chat_id=GROUP) == f"✅ Потерянных за {history.day:%d.%m.%Y} нет."
+    assert (await world.ask(MANAGER, f"/lost {day}")).startswith(f"🕳 Потерянные за {history.day:%d.%m.%Y}: 3")
+    world.services.storage.chats.subscribe(GROUP, "Sales", [COMPANY], False, now=2)
+    assert (await world.ask(MANAGER, f"/lost {day}", chat_id=GROUP)).startswith(
+        f"🕳 Потерянные за {history.day:%d.%m.%Y}: 3"
+    )
