@@ -43,9 +43,11 @@ def words(args: list[str]) -> list[str]:
 
 
 def _spelled_date(typed: str) -> str:
-    day, month, *year = (int(part) for part in typed.split("."))
-    spelled = f"{day:02d}.{month:02d}"
-    return spelled if not year else f"{spelled}.{year[0] + 2000 if year[0] < 100 else year[0]}"
+    day, month, *year = typed.split(".")
+    spelled = f"{int(day):02d}.{int(month):02d}"
+    if not year:
+        return spelled
+    return f"{spelled}.{int(year[0]) + 2000 if len(year[0]) == 2 else int(year[0]):04d}"  # "26" is 2026, "0001" is 1
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,22 @@ def _days(period: str, today: date) -> tuple[date | None, date | None]:
     if not end:
         return last, last
     # A range's start without a year is in the year of its end when the end has one: "25.11–01.12.2026", as printed.
-    return _date(start, today, last.year if last is not None and end.count(".") == 2 else None), last
+    if last is None or end.count(".") == 2:
+        return _date(start, today, last.year if last is not None else None), last
+    if start.count(".") == 2:
+        return _date(start, today, None), last
+    # Neither has a year. A start that comes after its end is read across New Year when that makes a range of a
+    # quarter at most ("01.01–10.01" in December: last January); otherwise it is reversed, and said so ("28.11–25.11").
+    first = _date(start, today, None)
+    if first is not None and first > last:
+        for year in (last.year, last.year - 1):
+            earlier = _date(start, today, year)
+            if earlier is not None and earlier <= last and (last - earlier).days < _NEW_YEAR_SPAN:
+                return earlier, last
+    return first, last
+
+
+_NEW_YEAR_SPAN = 92  # days: a year-less range whose start comes after its end is read across New Year up to this long
 
 
 def _date(spelled: str, today: date, year: int | None) -> date | None:

@@ -39,6 +39,9 @@ def moscow(year: int, month: int, day: int, hour: int = 12) -> datetime:
         ("06.12", date(2026, 12, 6), date(2026, 12, 6)),  # today
         ("01.06", date(2026, 6, 1), date(2026, 6, 1)),  # half a year back, not half a year ahead
         ("366d", date(2025, 12, 6), date(2026, 12, 6)),
+        ("01.01-10.01", date(2026, 1, 1), date(2026, 1, 10)),  # last January, not a reversed range
+        ("25.12-10.01", date(2025, 12, 25), date(2026, 1, 10)),  # across New Year
+        ("01.01.0001", date(1, 1, 1), date(1, 1, 1)),  # four digits are the year typed, not 2001
     ],
 )
 def test_what_people_type_and_what_the_bot_prints_name_these_days(typed: str, first: date, last: date) -> None:
