@@ -397,17 +397,21 @@ class _Terminal:
         self.print(f"(now speaking as {found.name}{about}; writing in {where})")
 
     def press_shown(self, number: int) -> None:
-        """A typed number presses a button of the message just shown, and no other: anything else asks which."""
-        if self.shown is not None and self.shown[1] in self.buttons.get(self.shown[0], {}):
-            self.press(self.shown, number)
+        """A typed number presses a button of the message just shown in the chat being written in, and no other: an
+        alert that arrived in the group while one reads a private reply is never pressed by the reader's "1"."""
+        shown, mine = self.shown, (self.me, self.group_chat_id)
+        # Another person's chat is left to press(), which tells whose it is.
+        elsewhere = shown is not None and shown[0] in mine and shown[0] != self.chat_id
+        if shown is not None and not elsewhere and shown[1] in self.buttons.get(shown[0], {}):
+            self.press(shown, number)
             return
-        mine = (self.me, self.group_chat_id)  # another person's chat is theirs to press in
         waiting = [(chat, message_id) for chat in mine if chat is not None for message_id in self.buttons.get(chat, {})]
         if not waiting:
             self.print(f"(the message just shown has no buttons, nor has any you could press: !say {number} sends it)")
             return
         latest = sorted(waiting, key=lambda ref: self.recency.get(ref, 0))[-5:]
-        lines = ["(the message just shown has no buttons: which one did you mean? The latest with buttons:"]
+        just = "is in the other chat" if elsewhere else "has no buttons"
+        lines = [f"(the message just shown {just}: which one did you mean? The latest with buttons:"]
         for chat_id, message_id in latest:
             labels = "  ".join(f"[{n}] {b['text']}" for n, b in enumerate(self.buttons[chat_id][message_id], 1))
             lines.append(f"  #{message_id} {self._where(chat_id)}: {labels}")

@@ -113,13 +113,18 @@ async def test_group_contact_audio_and_help(tg: FakeBotAPI, chat: tuple[Screen, 
     await screen.expect("(unknown command !dance; !help lists them)")
 
 
-async def test_a_number_presses_the_latest_buttons_in_either_chat(tg: FakeBotAPI, chat: tuple[Screen, IO[str]]) -> None:
+async def test_a_number_presses_only_in_the_chat_written_in_and_press_reaches_the_other(
+    tg: FakeBotAPI, chat: tuple[Screen, IO[str]]
+) -> None:
     screen, keyboard = chat
     keyboard.write("!group\n/echo alert\n")
     await screen.expect("Echo: alert")
     keyboard.write("!private\n")
     await screen.expect("(now writing in your private chat with the bot)")
-    keyboard.write("1\n")  # still in the private chat: the group's buttons are the latest shown
+    keyboard.write("1\n")  # in the private chat, a number never presses the group's alert that arrived meanwhile
+    await screen.expect("(the message just shown is in the other chat: which one did you mean?")
+    assert not [call for call in tg.calls if call.method == "answerCallbackQuery"]
+    keyboard.write("!press 2 1\n")
     await screen.expect("(pressed [1] Call back on message #2 in Sales group)")
     await screen.expect("── bot edited #2 in Sales group")
     assert [m["text"] for m in tg.chat(USER, include_user=True)] == []  # nothing was sent as text
