@@ -38,26 +38,28 @@ class Stamps:
     def __init__(self, tg: FakeBotAPI, svc: Any) -> None:
         self.answered: dict[tuple[int, int], float] = {}
         self.committed: dict[tuple[int, int], float] = {}
-        self.commits_ms: list[float] = []  # how long mark_delivered itself took (BEGIN IMMEDIATE … COMMIT)
+        self.commits_ms: list[float] = []  # how long mark_delivered_many itself took (BEGIN IMMEDIATE … COMMIT)
         self.changed = asyncio.Event()
-        finish, mark = tg._finish, svc.storage.alerts.mark_delivered
+        finish, mark = tg._finish, svc.storage.alerts.mark_delivered_many
 
         def finished(call: Any, status: int, body: dict[str, Any]) -> Any:
             if call.method == "sendMessage" and status == 200:
                 self.answered[(int(call.params["chat_id"]), body["result"]["message_id"])] = time.monotonic()
             return finish(call, status, body)
 
-        def marked(alert_id: int, message_id: int, version: int) -> bool:
+        def marked(shown: Any) -> int:  # delivery records what Telegram took in one transaction per look
+            shown = list(shown)
             started = time.monotonic()
-            result = mark(alert_id, message_id, version)
+            result = mark(shown)
             self.commits_ms.append((time.monotonic() - started) * 1000)
-            chat_id = svc.storage.alerts.get(alert_id).chat_id
-            self.committed.setdefault((chat_id, message_id), time.monotonic())
+            for alert_id, message_id, _ in shown:
+                chat_id = svc.storage.alerts.get(alert_id).chat_id
+                self.committed.setdefault((chat_id, message_id), time.monotonic())
             self.changed.set()
             return result
 
         tg._finish = finished  # type: ignore[method-assign]
-        svc.storage.alerts.mark_delivered = marked
+        svc.storage.alerts.mark_delivered_many = marked
 
     async def wait(self, count: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):
