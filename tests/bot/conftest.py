@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -31,6 +32,15 @@ SENDS = ("sendMessage", "sendAudio")  # what counts as the bot "replying"
 
 # The demo company of Sandbox(seed=1): the member the manager acts as.
 MEMBER_NAME, MEMBER_INTERNAL, MEMBER_PERSONAL = "Васильева Татьяна", "101", "79747144854"
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Waits until ``condition()`` holds, looking every 20 ms; fails past ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("not within the timeout")
+        await asyncio.sleep(0.02)
 
 
 @dataclass

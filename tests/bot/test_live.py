@@ -4,6 +4,7 @@ doorbell and the one limit on New-Tel's requests (the real Application between t
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import pytest
 from bot.app import build_application, running
 from bot.watch import live as live_module
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, World, WorldFactory, make_settings
+from tests.bot.conftest import eventually as shared_eventually
 
 CUSTOMER, OTHER = "79161234567", "79037654321"
 LIVE = 0.3  # seconds between live checks in these tests
@@ -31,12 +33,7 @@ def cards(world: World, user_id: int) -> list[dict[str, Any]]:
     return [m for m in world.tg.chat(user_id) if "На номер:" in m["text"]]
 
 
-async def eventually(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("not within the timeout")
-        await asyncio.sleep(0.02)
+eventually = functools.partial(shared_eventually, timeout=5.0)  # the live watch's bound
 
 
 @pytest.fixture

@@ -51,6 +51,19 @@ POPUP_RU = (
 )
 
 
+async def missed_from_abroad(world: World) -> dict[str, Any]:
+    """A customer abroad misses the group: its alert, as the group sees it."""
+    now = world.sandbox.now()
+    world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
+    sent = await world.tg.wait_for(
+        "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
+        predicate=lambda c: c.params.get("text", "").startswith("📵") and ABROAD_SHOWN in c.params["text"],
+    )  # fmt: skip
+    alert = world.tg.message(GROUP, sent.result["message_id"])
+    assert alert is not None
+    return alert
+
+
 async def test_call_to_another_country_asks_first_and_its_button_places_one_call(
     world: World, manager: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,14 +129,7 @@ async def test_call_back_to_a_customer_abroad_asks_first_in_english_too(
 ) -> None:
     async with staffed(make_world) as world:
         world.services.storage.chats.set_language(GROUP, "en", now=1)  # a group's popups speak the group's language
-        now = world.sandbox.now()
-        world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
-        sent = await world.tg.wait_for(
-            "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
-            predicate=lambda c: c.params.get("text", "").startswith("📵") and ABROAD_SHOWN in c.params["text"],
-        )  # fmt: skip
-        alert = world.tg.message(GROUP, sent.result["message_id"])
-        assert alert is not None
+        alert = await missed_from_abroad(world)
         with answered_after(monkeypatch, 60):
             asked = await world.press(MANAGER, alert, "📞 Call back")
         assert asked == {
@@ -260,14 +266,7 @@ async def test_call_back_on_someone_elses_alert_from_abroad_asks_each_question_o
     make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with staffed(make_world) as world:
-        now = world.sandbox.now()
-        world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
-        sent = await world.tg.wait_for(
-            "sendMessage", chat_id=GROUP, ok=True, since=0, timeout=10,
-            predicate=lambda c: c.params.get("text", "").startswith("📵") and ABROAD_SHOWN in c.params["text"],
-        )  # fmt: skip
-        alert = world.tg.message(GROUP, sent.result["message_id"])
-        assert alert is not None
+        alert = await missed_from_abroad(world)
         await world.press(MANAGER, alert, "🙋 Беру")
         await eventually(lambda: "👤 Взял(а)" in (world.tg.message(GROUP, alert["message_id"]) or {})["text"])
         with answered_after(monkeypatch, 0):  # every press a considered one: each answers the question before it

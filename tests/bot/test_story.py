@@ -4,9 +4,7 @@ answered call has returned the misses before it; and nothing is told before the 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.alerts.poller import poller
-from tests.bot.conftest import MANAGER, World, WorldFactory
+from tests.bot.conftest import MANAGER, World, WorldFactory, eventually
 
 CUSTOMER, SHOWN = "79779378296", "+7 977 937-82-96"
 NEWCOMER, NEWCOMER_SHOWN = "79035550011", "+7 903 555-00-11"  # in none of the sandbox's history
@@ -83,14 +81,6 @@ async def test_a_customers_list_counts_its_calls_and_an_answered_call_returned_t
         ]
     # Under "1–6 of 6": the six calls, not "the 7th"; and each call's story in New-Tel's day.
     assert (reply.split("\n")[1], stories(await world.ask(MANAGER, "/calls"))) == (header, rows)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("not within the timeout")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
