@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from types import TracebackType
 
 from sqlite_utils import Database
 
+from storage import backup
+from storage._db import now_or_clock
 from storage.access_requests import AccessRequests
 from storage.alerts import Alerts
 from storage.audit import Audit
@@ -17,7 +20,7 @@ from storage.chats import Chats
 from storage.contacts import Contacts
 from storage.kv import KV
 from storage.ledger import Ledger
-from storage.migrations import migrate, schema_version
+from storage.migrations import latest_version, migrate, schema_version
 from storage.phones import Phones
 from storage.recordings import Recordings
 from storage.reminders import Reminders
@@ -28,6 +31,8 @@ from storage.users import Users
 # serves anyone, wait longer for another instance's.
 BUSY_TIMEOUT_MS = 200
 MIGRATION_BUSY_TIMEOUT_MS = 5_000
+
+log = logging.getLogger("storage")
 
 
 class Storage:
@@ -59,11 +64,23 @@ class Storage:
         self.ledger = Ledger(db)  # the boards and summaries posted, each written down before it is sent
 
     @classmethod
-    def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:
-        """Open (creating if needed) the database file in WAL mode: the bot reads while the poll writes."""
+    def open(cls, path: str | Path, *, upto: int | None = None, backup_dir: Path | None = None) -> Storage:
+        """Open (creating if needed) the database file in WAL mode: the bot reads while the poll writes.
+
+        Before the migrations change an existing database's schema, it is backed up (into ``backup_dir``, else
+        beside it): the way back to the version that wrote it. ``BackupFailed`` leaves it unmigrated."""
         conn = sqlite3.connect(str(path), timeout=MIGRATION_BUSY_TIMEOUT_MS / 1000)
         db = Database(conn)
         db.enable_wal()
+        found, target = schema_version(db), latest_version() if upto is None else upto
+        if 0 < found < target:
+            before = backup.pre_migration_path(Path(path), backup_dir, found + 1, now_or_clock(None))
+            try:
+                made = backup.take(Path(path), before)
+            except BaseException:
+                db.close()
+                raise
+            log.info("Migrating the database from schema %d to %d; backed up first to %s", found, target, made.path)
         return cls(db, upto=upto)
 
     @property
