@@ -295,6 +295,7 @@ def _set_aside(database: Path, at: int) -> Path | None:
         with contextlib.suppress(sqlite3.Error):  # a damaged file is set aside as it is
             conn = _connect(database, "rw")
             try:
+                conn.execute("PRAGMA busy_timeout = 0")  # what it can now: a reader left open must not hold it up
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 conn.close()  # the last connection removes -wal and -shm; another process's keeps them
