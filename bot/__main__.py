@@ -19,10 +19,11 @@ from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from bot import logs, web
+from bot import cli, logs, web
 from bot.app import build_application
 from bot.config import Settings, describe_errors
 from bot.ratelimit import transient, wait_asked
+from storage.backup import BackupFailed
 
 log = logging.getLogger("bot.main")
 
@@ -38,7 +39,10 @@ NO_ADMINS = (
 )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = cli.parser().parse_args(argv)
+    if args.command is not None:  # backup, restore
+        return int(args.run(args))
     try:
         settings = Settings()  # filled from the environment and .env
     except ValidationError as error:
@@ -47,6 +51,18 @@ def main() -> int:
     if not settings.admin_ids:  # a bot nobody could ever let anyone into
         print(NO_ADMINS, file=sys.stderr)
         return 2
+    # One bot per database, before anything else is done: two would each answer every command.
+    lock = cli.hold(settings.database_path)
+    if lock is None:
+        return 2
+    try:
+        return serve(settings)
+    finally:
+        lock.release()
+
+
+def serve(settings: Settings) -> int:
+    """The bot, until SIGINT or SIGTERM; the exit status."""
     hidden = [
         settings.telegram_bot_token.get_secret_value(),
         settings.newtel_access_key.get_secret_value(),
@@ -73,6 +89,9 @@ def main() -> int:
     except InvalidToken:
         print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
         return 2
+    except BackupFailed as error:  # a migration's: none without the way back
+        log.error("The database was left unmigrated: its backup failed (%s)", error)
+        return 1
     return 0
 
 

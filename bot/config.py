@@ -20,9 +20,22 @@ _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """The settings of the database alone: all that ``python -m bot backup`` and ``restore`` read, so that they run
+    without the Telegram and New-Tel keys."""
+
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
+    database_path: Path = Path("bot.db")
+    # Scheduled backups of the running bot go here (unset: none); a migration's own backup too (unset: beside it).
+    backup_dir: Path | None = None
+    backup_every_hours: float = Field(
+        default=24, gt=0, le=24 * 366, description="hours between the scheduled backups"
+    )  # fractions of an hour are for tests
+    backup_keep: int = Field(default=7, ge=1, le=10_000, description="scheduled backups kept in BACKUP_DIR")
+
+
+class Settings(DatabaseSettings):
     telegram_bot_token: SecretStr
     telegram_api_url: str = "https://api.telegram.org"
     newtel_api_url: str = "https://api.new-tel.net"
@@ -36,7 +49,6 @@ class Settings(BaseSettings):
         default=12.0, gt=0, le=120, description="seconds a person's command waits for New-Tel in all, retries included"
     )
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
-    database_path: Path = Path("bot.db")
     # The reconcile: New-Tel's day of call ids, and what the live watch did not see (default from bench/live.py).
     poll_interval: float = Field(default=60.0, ge=0.2, le=3600)
     live_interval: float = Field(default=3.0, ge=0, le=60, description="seconds between live checks; 0: off")

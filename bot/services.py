@@ -150,7 +150,7 @@ class Services:
 
     @classmethod
     async def create(cls, settings: Settings) -> Services:
-        storage = Storage.open(settings.database_path)
+        storage = Storage.open(settings.database_path, backup_dir=settings.backup_dir)  # a migration backs it up
         now = int(time.time())
         for demoted in storage.users.sync_admins(settings.admin_ids, now=now):
             log.warning("User %s is no longer in ADMIN_IDS: admin rights removed", demoted)
