@@ -20,8 +20,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot import backups, errors, web
 from bot import callback_data as cd
-from bot import errors, web
 from bot.access import admin, checks, requests
 from bot.alerts import board, buttons, deadlines, digest, held, poller, reminders, schedule, subscriptions
 from bot.calls import commands as calls
@@ -150,6 +150,7 @@ async def post_init(application: App) -> None:
             doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
             data.web = await web.serve(doorbell, settings.newtel_events_listen, settings.newtel_events_port)
     sip.start(application)  # the desk phones' registration, beside the poll (SIP_OFFLINE_ALERT=0: not at all)
+    data.backups = backups.start(application)  # scheduled, into BACKUP_DIR (unset: none)
     digest.schedule_all(application)
     assert application.job_queue is not None
     application.job_queue.run_repeating(contacts.tidy, interval=contacts.TIDY_EVERY, first=60, name="tidy-contacts")
@@ -157,6 +158,9 @@ async def post_init(application: App) -> None:
 
 async def post_shutdown(application: App) -> None:
     data = application.bot_data
+    if data.backups is not None:  # before the storage closes: a backup under way is given up
+        await data.backups.stop()
+        data.backups = None
     if data.web is not None:
         await data.web.cleanup()
         data.web = None

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from bot.alerts.delivery import Delivery
     from bot.alerts.poller import Poller
+    from bot.backups import Backups
     from bot.watch.live import LiveWatch
 
 
@@ -28,6 +29,7 @@ class BotData:
     poller: Poller | None = None  # in post_init: the missed-call poll, its delivery and balance watch
     live: LiveWatch | None = None  # in post_init, unless LIVE_INTERVAL is 0; stopped in post_shutdown
     web: AppRunner | None = None  # the doorbell's server when polling Telegram (bot.web)
+    backups: Backups | None = None  # in post_init when BACKUP_DIR is set; stopped in post_shutdown
 
     def need_services(self) -> Services:
         if self.services is None:

@@ -99,9 +99,10 @@ def pre_migration_path(database: Path, directory: Path | None, migration: int, a
 
 
 def scheduled_backups(directory: Path, database: Path) -> list[Path]:
-    """The scheduled backups of ``database`` in ``directory``, oldest first; no other file."""
+    """The scheduled backups of ``database`` in ``directory``, oldest first; no other file (none while the directory
+    cannot be read: the backup that tries to write there says why)."""
     mine = re.compile(re.escape(database.name) + r"\.auto-\d{8}-\d{6}\.v\d+\.bak")
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         return sorted((p for p in directory.iterdir() if mine.fullmatch(p.name)), key=lambda p: p.name)
     return []
 

@@ -418,6 +418,11 @@ TEXTS: dict[str, str] = {
     "sip_seconds": "{seconds} s",
     "sip_minutes": "{minutes} min",
     "sip_hours": "{hours} h {minutes} min",
+    # scheduled backups failing, to the admins (bot/backups.py)
+    "backup_failed": "⚠️ <b>The database backup failed</b> in the folder <code>{directory}</code>: {error}\n"
+    "The bot tries again every {hours} h and will say when a backup is made. Check the disk's free space and the "
+    "folder's permissions (BACKUP_DIR).",
+    "backup_works_again": "✅ Database backups are made again: <code>{path}</code>",
     # --- board and lost (issue 11: short rings, the open board, /lost, the report's new figures) ---
     "subscribe_min_missing": "After “min” write how many seconds a call must ring, 1 to 120: for example, "
     "/subscribe min 5. Nothing changed.",

@@ -421,6 +421,11 @@ TEXTS: dict[str, str] = {
     "sip_seconds": "{seconds} с",
     "sip_minutes": "{minutes} мин",
     "sip_hours": "{hours} ч {minutes} мин",
+    # scheduled backups failing, to the admins (bot/backups.py)
+    "backup_failed": "⚠️ <b>Резервная копия базы не создана</b> в папке <code>{directory}</code>: {error}\n"
+    "Бот пробует снова каждые {hours} ч и напишет, когда копия получится. Проверьте место на диске и права на папку "
+    "(BACKUP_DIR).",
+    "backup_works_again": "✅ Резервные копии базы снова создаются: <code>{path}</code>",
     # --- board and lost (issue 11: short rings, the open board, /lost, the report's new figures) ---
     "subscribe_min_missing": "После «min» напишите, сколько секунд должен прозвонить звонок, от 1 до 120: например, "
     "/subscribe min 5. Ничего не изменилось.",
