@@ -80,18 +80,8 @@ class Backups:
         self._worker.shutdown(wait=False)
 
     def _take(self, at: int) -> backup.Backup:
-        """In the worker thread."""
         settings = self._svc.settings
-        database, keep = settings.database_path, settings.backup_keep
-        made = backup.take(
-            database, backup.named(database, self._directory, at, scheduled=True), now=at, progress=self._check_stop
-        )
-        try:
-            for removed in backup.prune(self._directory, database, keep):
-                log.info("Removed the scheduled backup %s (BACKUP_KEEP=%d)", removed, keep)
-        except OSError as error:  # the new backup stands; the next round tries again
-            log.warning("Old scheduled backups were not removed (%s)", error)
-        return made
+        return take(settings.database_path, self._directory, settings.backup_keep, at, self._check_stop)
 
     def _check_stop(self, remaining: int, total: int) -> None:
         if self._stopping.is_set():
@@ -135,6 +125,17 @@ class Backups:
             else:
                 delivered += 1
         return delivered > 0 or (refused > 0 and failed == 0)
+
+
+def take(database: Path, directory: Path, keep: int, at: int, progress: backup.Progress) -> backup.Backup:
+    """One scheduled backup and the pruning after it, as the worker thread takes them (``bench/backup.py`` too)."""
+    made = backup.take(database, backup.named(database, directory, at, scheduled=True), now=at, progress=progress)
+    try:
+        for removed in backup.prune(directory, database, keep):
+            log.info("Removed the scheduled backup %s (BACKUP_KEEP=%d)", removed, keep)
+    except OSError as error:  # the new backup stands; the next round tries again
+        log.warning("Old scheduled backups were not removed (%s)", error)
+    return made
 
 
 def start(application: App) -> Backups | None:

@@ -97,6 +97,9 @@ def run_restore(args: argparse.Namespace) -> int:
     except backup.RestoreRefused as refused:
         print(f"Not restored: {refused}. Nothing was changed.", file=sys.stderr)
         return 1
+    except OSError as error:  # no room or no right beside the database, say
+        print(f"Restore failed: {error}. Check {database} and the files beside it.", file=sys.stderr)
+        return 1
     finally:
         lock.release()
     print(f"Restored {database} from {args.path}: {described(restored.summary)}.")
