@@ -18,6 +18,7 @@ from storage.contacts import Contacts
 from storage.kv import KV
 from storage.ledger import Ledger
 from storage.migrations import migrate, schema_version
+from storage.outbox import Outbox
 from storage.phones import Phones
 from storage.recordings import Recordings
 from storage.reminders import Reminders
@@ -57,6 +58,7 @@ class Storage:
         self.kv = KV(db)
         self.reminders = Reminders(db)  # about alerts: callback reminders, deadlines, escalations
         self.ledger = Ledger(db)  # the boards and summaries posted, each written down before it is sent
+        self.outbox = Outbox(db)  # counts of what waits to go out, for the metrics
 
     @classmethod
     def open(cls, path: str | Path, *, upto: int | None = None) -> Storage:
