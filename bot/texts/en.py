@@ -50,6 +50,26 @@ TEXTS: dict[str, str] = {
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
     "user_member": "; {member} (ext. {internal})",
     "users_pending": "Waiting for a decision: {count}.",
+    "status_header": "<b>Bot status</b>\nVersion {version}, up {uptime}; Telegram: {mode}",
+    "status_polling": "long polling",
+    "status_webhook": "webhook",
+    "status_healthy": "✅ Health check (/healthz): all is well",
+    "status_unhealthy": "⚠️ Health check (/healthz) failing: {problems}",
+    "status_stale": "overdue: {what}",
+    "status_name_live_check": "the live check",
+    "status_name_reconcile": "the reconcile",
+    "status_database_busy": "the database is held by another connection",
+    "status_database_failing": "the database takes no writes",
+    "status_live_check": "Live check of calls: {when}",
+    "status_live_off": "Live check of calls: off (LIVE_INTERVAL=0)",
+    "status_reconcile": "Reconcile with New-Tel: {when}",
+    "status_ago": "{age} ago",
+    "status_never": "none yet",
+    "status_newtel_errors": "New-Tel errors in the last hour: {count}",
+    "status_database": "Database: {file}, WAL: {wal}",
+    "status_backup": "Last backup: {when} ({age} ago), {size}",
+    "status_backup_none": "Last backup: none yet",
+    "status_backup_off": "Last backup: backups off (BACKUP_DIR is not set)",
     "role_admin": "admin",
     "role_manager": "manager",
     "user_active": "active",
@@ -167,7 +187,7 @@ TEXTS: dict[str, str] = {
     "/phone &lt;number&gt; — your phone for calls\n/notify on|off — a card when your desk phone rings\n"
     "/lang ru — по-русски",
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
-    "/users — bot users\n/export [period] — calls as an Excel file\n"
+    "/users — bot users\n/status — the bot's state\n/export [period] — calls as an Excel file\n"
     "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
     "In a group chat: /subscribe [numbers…] [balance] [records] [sip] [min N] — missed-call alerts (and call "
     "recordings, phones offline; none for rings under N s), /unsubscribe — stop them, "

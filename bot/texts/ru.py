@@ -50,6 +50,26 @@ TEXTS: dict[str, str] = {
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
     "user_member": "; {member} (вн. {internal})",
     "users_pending": "Ожидают решения: {count}.",
+    "status_header": "<b>Состояние бота</b>\nВерсия {version}, работает {uptime}; Telegram: {mode}",
+    "status_polling": "long polling",
+    "status_webhook": "вебхук",
+    "status_healthy": "✅ Проверка здоровья (/healthz): всё в порядке",
+    "status_unhealthy": "⚠️ Проверка здоровья (/healthz) не проходит: {problems}",
+    "status_stale": "давно не было: {what}",
+    "status_name_live_check": "живой проверки",
+    "status_name_reconcile": "сверки",
+    "status_database_busy": "база данных занята другим подключением",
+    "status_database_failing": "база данных не принимает запись",
+    "status_live_check": "Живая проверка звонков: {when}",
+    "status_live_off": "Живая проверка звонков: отключена (LIVE_INTERVAL=0)",
+    "status_reconcile": "Сверка с «Нью-Тел»: {when}",
+    "status_ago": "{age} назад",
+    "status_never": "ещё не было",
+    "status_newtel_errors": "Ошибок «Нью-Тел» за час: {count}",
+    "status_database": "База данных: {file}, журнал WAL: {wal}",
+    "status_backup": "Резервная копия: {when} ({age} назад), {size}",
+    "status_backup_none": "Резервная копия: ещё не было",
+    "status_backup_off": "Резервная копия: копирование отключено (BACKUP_DIR не задан)",
     "role_admin": "администратор",
     "role_manager": "менеджер",
     "user_active": "активен",
@@ -169,7 +189,7 @@ TEXTS: dict[str, str] = {
     "/phone &lt;номер&gt; — ваш телефон для звонков\n/notify on|off — карточка, когда звонит ваш телефон\n"
     "/lang en — English",
     "help_admin": "<b>Администратору</b>\n/allow &lt;id&gt; &lt;сотрудник&gt; — выдать доступ\n/deny &lt;id&gt; — отозвать\n"
-    "/users — пользователи бота\n/export [период] — звонки в Excel\n"
+    "/users — пользователи бота\n/status — состояние бота\n/export [период] — звонки в Excel\n"
     "Файл .csv, .xlsx или .vcf с подписью /import — загрузить клиентов\n"
     "В групповом чате: /subscribe [номера…] [balance] [records] [sip] [min N] — уведомления о пропущенных (и записи "
     "разговоров, телефоны не в сети; без звонков короче N с), /unsubscribe — отключить, "
