@@ -144,6 +144,7 @@ class World:
             retry_backoff=0.01,
             session=self.services.http,
             link_hosts=s.newtel_recording_hosts,
+            observer=self.services.monitor.newtel_answered,
         )
         svc = self.services
         svc.newtel = svc.background = svc.directory.client = client  # the directory keeps what it cached
@@ -162,10 +163,12 @@ def database_locked(path: os.PathLike[str] | str) -> Iterator[None]:
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
-    """The one local builder, with the tests' admin, a poll that waits for the tests to run it, no live watch and no
-    open board (the tests of those turn them on: the board is one more message in a group's chat)."""
+    """The one local builder, with the tests' admin, a poll that waits for the tests to run it, no live watch, no
+    open board (the tests of those turn them on: the board is one more message in a group's chat) and no monitoring
+    listener (its tests give it a free port: tests running at once must not fight over 8082)."""
     values: dict[str, Any] = {
-        "admin_ids": str(ADMIN), "poll_interval": 3600, "live_interval": 0, "alert_board": False, **overrides,
+        "admin_ids": str(ADMIN), "poll_interval": 3600, "live_interval": 0, "alert_board": False, "monitor_port": 0,
+        **overrides,
     }  # fmt: skip
     return local_settings(sandbox, tg, tmp_path / "bot.db", **values)
 
