@@ -163,12 +163,10 @@ def database_locked(path: os.PathLike[str] | str) -> Iterator[None]:
 
 
 def make_settings(sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path, **overrides: Any) -> Settings:
-    """The one local builder, with the tests' admin, a poll that waits for the tests to run it, no live watch, no
-    open board (the tests of those turn them on: the board is one more message in a group's chat) and no monitoring
-    listener (its tests give it a free port: tests running at once must not fight over 8082)."""
+    """The one local builder, with the tests' admin, a poll that waits for the tests to run it, no live watch and no
+    open board (the tests of those turn them on: the board is one more message in a group's chat)."""
     values: dict[str, Any] = {
-        "admin_ids": str(ADMIN), "poll_interval": 3600, "live_interval": 0, "alert_board": False, "monitor_port": 0,
-        **overrides,
+        "admin_ids": str(ADMIN), "poll_interval": 3600, "live_interval": 0, "alert_board": False, **overrides,
     }  # fmt: skip
     return local_settings(sandbox, tg, tmp_path / "bot.db", **values)
 
