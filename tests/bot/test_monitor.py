@@ -14,10 +14,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from telegram.error import BadRequest
 
 import bot
 from bot.config import Settings
+from bot.monitor import Monitor
+from bot.ratelimit import PatientRateLimiter, _asked_to_wait
 from localchat import FakeBotAPI
 from localchat.settings import local_settings
 from newtel.sandbox import Sandbox
@@ -51,6 +55,10 @@ async def scrape(port: int) -> Scrape:
     """GET /metrics, parsed as Prometheus parses it."""
     status, text = await get(port, "/metrics")
     assert status == 200
+    return parsed(text)
+
+
+def parsed(text: str) -> Scrape:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -190,6 +198,32 @@ async def test_metrics_count_the_alerts_posted_telegram_and_new_tel_requests_and
         _, text = await get(port, "/metrics")
         for secret in (TOKEN, world.sandbox.access_key, world.sandbox.signing_key):
             assert secret not in text
+
+
+async def test_the_rate_limiter_counts_each_request_each_retry_and_each_final_failure() -> None:
+    monitor, other = Monitor(), Monitor()  # registries of their own: two bots in one process never collide
+    limiter, answers = PatientRateLimiter(monitor, overall_max_rate=0), []
+
+    async def telegram(data: dict[str, object]) -> bool:
+        answers.append(data)
+        if len(answers) == 1:
+            raise _asked_to_wait(0.05)  # waited out, then made again
+        if data.get("text") == "refused":
+            raise BadRequest("Message text is empty")  # final
+        return True
+
+    assert await limiter.process_request(telegram, ({"chat_id": 1},), {}, "sendMessage", {"chat_id": 1}, None)
+    refused = {"chat_id": 1, "text": "refused"}
+    with pytest.raises(BadRequest):
+        await limiter.process_request(telegram, (refused,), {}, "editMessageText", refused, None)
+    counted = parsed(generate_latest(monitor.registry).decode())
+    assert sample(counted, "bot_telegram_requests_total", method="sendMessage") == 2
+    assert sample(counted, "bot_telegram_retries_total", method="sendMessage", reason="rate_limited") == 1
+    assert sample(counted, "bot_telegram_requests_total", method="editMessageText") == 1
+    assert sample(counted, "bot_telegram_errors_total", method="editMessageText", error="BadRequest") == 1
+    assert sample(counted, "bot_telegram_errors_total", method="sendMessage", error="RetryAfter") is None
+    untouched = parsed(generate_latest(other.registry).decode())
+    assert sample(untouched, "bot_telegram_requests_total", method="sendMessage") is None
 
 
 @at_noon
