@@ -55,7 +55,7 @@ TEXTS: dict[str, str] = {
     "status_webhook": "webhook",
     "status_healthy": "✅ Health check (/healthz): all is well",
     "status_unhealthy": "⚠️ Health check (/healthz) failing: {problems}",
-    "status_stale": "overdue: {what}",
+    "status_stale": "{what} overdue",
     "status_name_live_check": "the live check",
     "status_name_reconcile": "the reconcile",
     "status_database_busy": "the database is held by another connection",

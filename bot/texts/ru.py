@@ -55,7 +55,7 @@ TEXTS: dict[str, str] = {
     "status_webhook": "вебхук",
     "status_healthy": "✅ Проверка здоровья (/healthz): всё в порядке",
     "status_unhealthy": "⚠️ Проверка здоровья (/healthz) не проходит: {problems}",
-    "status_stale": "давно не было: {what}",
+    "status_stale": "давно не было {what}",
     "status_name_live_check": "живой проверки",
     "status_name_reconcile": "сверки",
     "status_database_busy": "база данных занята другим подключением",

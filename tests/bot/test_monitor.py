@@ -99,6 +99,8 @@ async def test_healthz_holds_while_either_watcher_hears_new_tel_and_fails_past_t
         down = await healthz_until(port, lambda status, _: status == 503, timeout=15)
         assert (down["status"], down["stale"]) == ("unhealthy", ["live_check", "reconcile"])
         assert down["database"] == "writable"
+        told = (await world.ask(ADMIN, "/status")).splitlines()
+        assert told[2] == "⚠️ Проверка здоровья (/healthz) не проходит: давно не было живой проверки, сверки"
         assert down["age_seconds"]["reconcile"] >= down["window_seconds"]["reconcile"]  # (both rounded to 0.1 s)
 
         world.sandbox.faults.clear()  # back
@@ -122,6 +124,8 @@ async def test_healthz_fails_while_the_database_takes_no_writes_and_the_loop_nev
                 status, text = await get(port, "/healthz")
                 assert (status, json.loads(text)["database"]) == (503, "busy")
             during = await scrape(port)
+            told = (await world.ask(ADMIN, "/status")).splitlines()  # an admin asks: answered all the same
+            assert told[2] == "⚠️ Проверка здоровья (/healthz) не проходит: база данных занята другим подключением"
         assert (await healthz_until(port, lambda status, _: status == 200, timeout=5))["database"] == "writable"
     late = [
         sample(scraped, "bot_event_loop_lag_seconds_count")
