@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from bot import callback_data as cd
 from bot.alerts.poller import poller
 from bot.contacts import forget as forget_module
-from storage import CallRecord
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, World, WorldFactory
+from storage import CallRecord, erasure
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, World, WorldFactory, database_locked
 from tests.conftest import at_noon
 
 pytestmark = at_noon  # the alerts' times of day are the test's: no midnight inside it
@@ -155,10 +156,11 @@ async def test_only_an_admin_in_private_with_a_number_and_cancel_changes_nothing
     await world.press(ADMIN, question, "✖ Отмена")
     assert (await world.edited(question))["text"] == "✖ Отменено, ничего не изменилось."
     assert dump(path) == before
-    # A manager's press of an admin's question (forged onto another message, or not) does nothing either.
+    # A press counts only as a button of its own question, and only an admin's.
     other = await world.say(ADMIN, f"/forget {CUSTOMER}")
-    answer = await world.press(MANAGER, other, data=other["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
-    assert answer["text"] in ("Только для администраторов.", "Эта кнопка не относится к этому сообщению.")
+    forged = cd.pack(cd.Forget(OTHER))
+    assert (await world.press(ADMIN, other, data=forged))["text"] == "Эта кнопка не относится к этому сообщению."
+    assert (await world.press(MANAGER, other, "🗑 Забыть"))["text"] == "Только для администраторов."
     assert dump(path) == before
 
 
@@ -246,3 +248,20 @@ async def test_a_question_answered_too_late_changes_nothing(world: World, time_m
         "⌛ Этот вопрос устарел (старше 15 мин), ничего не изменилось. Пришлите /forget ещё раз."
     )
     assert dump(path) == before
+
+
+async def test_a_database_locked_elsewhere_forgets_nothing_yet_and_the_question_stays(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await a_customer_the_bot_knows(world)
+    path = str(world.settings.database_path)
+    question = await world.say(ADMIN, f"/forget {CUSTOMER}")
+    before = dump(path)
+    monkeypatch.setattr(erasure, "WRITER_BUSY_TIMEOUT_MS", 100)  # not the 5 s a worker thread's write waits
+    with database_locked(path):
+        answer = await world.press(ADMIN, question, "🗑 Забыть")
+    assert answer["text"] == "⏳ Бот сейчас занят: клиент забыт не полностью. Нажмите «🗑 Забыть» ещё раз через минуту."
+    assert dump(path) == before
+    assert buttons(world.tg.message(ADMIN, question["message_id"]) or {}) == [["🗑 Забыть", "✖ Отмена"]]
+    assert (await world.press(ADMIN, question, "🗑 Забыть"))["text"] == "Клиент забыт."
+    assert holding_the_number(path) == []
