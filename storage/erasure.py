@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ from storage.contacts import WRITER_BUSY_TIMEOUT_MS
 from storage.reports import reading
 
 CALLS_PER_TRANSACTION = 200  # ~30 ms of deletes and their triggers: the loop's writes wait less than their 200 ms
+# Between two transactions: a write of the loop's waiting meanwhile retries within 50 ms (SQLite's busy handler backs
+# off 1, 2, 5, … 25, 50 ms), so it gets the lock here rather than lose the race to the next transaction.
+PAUSE = 0.05
 KEEP_IDS = 2 * 86_400  # seconds from a forgotten call's start during which the reconcile might bring it back
 
 # The audit entries about the number: by their target, or a value of their details (a JSON string that is the number).
@@ -150,7 +154,7 @@ class _Erasure:
 
     def run(self) -> Footprint:
         while self._calls():
-            pass
+            time.sleep(PAUSE)  # a worker thread's: the loop's writes go in between
         # Read before the last transaction (the audit is read whole, nobody's writes waiting on it); entries written
         # since are looked for again under the lock.
         mentioned, seen = self._audit_entries(since=0)

@@ -86,26 +86,26 @@ async def forget_decided(update: Update, context: Context, caller: Caller) -> No
         await press.answer()
         await press.edit_message_text(texts("forget_expired", minutes=CONFIRM_WITHIN // 60))
         return
+    # Answered first: the busiest customer takes seconds, and Telegram does not wait that long for a press's answer.
+    await press.answer(texts.plain("forget_working"))
     try:
         gone = await asyncio.to_thread(
             erase, svc.settings.database_path, payload.number, by=caller.user.telegram_id, now=int(time.time())
         )
-    except DatabaseBusy:  # what was forgotten by then stays so; the question stays for another press
-        await press.answer(texts.plain("forget_busy"), show_alert=True)
+    except DatabaseBusy:  # what was forgotten by then stays so; the question keeps its buttons for another press
+        await message.reply_text(texts("forget_busy"))
         return
     if gone.empty:  # forgotten already (a second press, another admin)
-        await press.answer(texts.plain("forget_nothing_left"))
         await press.edit_message_text(texts("forget_nothing_left"))
         return
     log.info("A customer was forgotten by %s (%d calls)", caller.user.telegram_id, gone.calls)
     # The boards of the chats that listed the customer are written anew now, not at the next miss.
     context.bot_data.need_poller().board.kick(context.bot)
-    await press.answer(texts.plain("forget_done_short"))
     done = texts(
         "forget_done", calls=gone.calls, recordings=gone.recordings, alerts=gone.alerts, reminders=gone.reminders,
         mentions=gone.mentions, name=texts("forget_done_name") if gone.name is not None else Html(""),
     )  # fmt: skip
     try:
         await press.edit_message_text(Html(done + "\n\n" + texts("forget_done_elsewhere")))
-    except TelegramError as error:  # forgotten all the same; the question stays without an answer
+    except TelegramError as error:  # forgotten all the same
         log.info("The answer to /forget not shown: %s", error)

@@ -343,6 +343,7 @@ TEXTS: dict[str, str] = {
     "the bot does not delete messages in groups.",
     "button_forget": "🗑 Forget",
     "button_forget_cancel": "✖ Cancel",
+    "forget_working": "Forgetting…",
     "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
     "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
     "forget_done_name": " The name is deleted from the book.",
@@ -350,7 +351,6 @@ TEXTS: dict[str, str] = {
     "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
     "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
     "before now hold the customer until newer ones replace them.",
-    "forget_done_short": "The customer is forgotten.",
     "forget_nothing_left": "Nothing left to forget: the bot keeps nothing about this number.",
     "forget_cancelled": "✖ Cancelled, nothing changed.",
     "forget_expired": "⌛ This question is out of date (older than {minutes} min), nothing changed. Send /forget again.",
