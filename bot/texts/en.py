@@ -168,8 +168,8 @@ TEXTS: dict[str, str] = {
     "/lang ru — по-русски",
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
     "/users — bot users\n/export [period] — calls as an Excel file\n"
-    "/forget &lt;number&gt; — forget a customer on their request\n"
     "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
+    "/forget &lt;number&gt; — forget a customer on their request\n"
     "In a group chat: /subscribe [numbers…] [balance] [records] [sip] [min N] — missed-call alerts (and call "
     "recordings, phones offline; none for rings under N s), /unsubscribe — stop them, "
     "/digest HH:MM | weekly HH:MM — the digest, /sla &lt;min&gt;|off — the callback deadline, "

@@ -170,8 +170,8 @@ TEXTS: dict[str, str] = {
     "/lang en — English",
     "help_admin": "<b>Администратору</b>\n/allow &lt;id&gt; &lt;сотрудник&gt; — выдать доступ\n/deny &lt;id&gt; — отозвать\n"
     "/users — пользователи бота\n/export [период] — звонки в Excel\n"
-    "/forget &lt;номер&gt; — забыть клиента по его просьбе\n"
     "Файл .csv, .xlsx или .vcf с подписью /import — загрузить клиентов\n"
+    "/forget &lt;номер&gt; — забыть клиента по его просьбе\n"
     "В групповом чате: /subscribe [номера…] [balance] [records] [sip] [min N] — уведомления о пропущенных (и записи "
     "разговоров, телефоны не в сети; без звонков короче N с), /unsubscribe — отключить, "
     "/digest ЧЧ:ММ | weekly ЧЧ:ММ — сводка, /sla &lt;мин&gt;|off — срок перезвона, "

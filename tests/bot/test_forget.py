@@ -215,6 +215,9 @@ async def forget_in(world: World) -> int:
     assert buttons(done) == []
 
     assert holding_the_number(path) == []
+    # What holds no number but was theirs: the reminder (nothing comes about them later), the kept recording.
+    assert storage.reminders.due(2**40) == []
+    assert storage.db.execute("SELECT count(*) FROM recordings").fetchone() == (0,)
     (entry,) = storage.audit.recent(action="customer.forget")
     assert (entry.actor_id, entry.target) == (ADMIN, None)
     assert entry.details == {
