@@ -28,6 +28,7 @@ from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
 from bot.contacts import commands as contacts
+from bot.contacts import forget
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
 from bot.monitor import Monitor
@@ -104,6 +105,8 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("import", contacts.import_command),
         MessageHandler(contacts.IMPORT_FILE, contacts.import_file),
         CallbackQueryHandler(contacts.import_decided, pattern=cd.matches(cd.ImportApply, cd.ImportCancel)),
+        command("forget", forget.forget),  # a customer forgotten on their request, once the admin confirms
+        CallbackQueryHandler(forget.forget_decided, pattern=cd.matches(cd.Forget, cd.ForgetCancel)),
         # The user's own.
         command("whoami", profile.whoami),
         command("phone", profile.phone),

@@ -189,6 +189,7 @@ TEXTS: dict[str, str] = {
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
     "/users — bot users\n/status — the bot's state\n/export [period] — calls as an Excel file\n"
     "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
+    "/forget &lt;number&gt; — forget a customer on their request\n"
     "In a group chat: /subscribe [numbers…] [balance] [records] [sip] [min N] — missed-call alerts (and call "
     "recordings, phones offline; none for rings under N s), /unsubscribe — stop them, "
     "/digest HH:MM | weekly HH:MM — the digest, /sla &lt;min&gt;|off — the callback deadline, "
@@ -346,6 +347,34 @@ TEXTS: dict[str, str] = {
     "import_expired": "⌛ The preview is out of date (over a day old); nothing changed. Please send the file again.",
     "import_cancelled": "✖ Import cancelled; nothing changed.",
     "import_applied": "✅ Import applied: {added} new, {renamed} renamed.",
+    # /forget: a customer forgotten on their request (152-ФЗ, GDPR)
+    "forget_usage": "Usage: /forget &lt;number&gt; — forget a customer on their request: their calls, name, alerts "
+    "and reminders. For example: /forget +7 916 123-45-67",
+    "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
+    "forget_question": "🗑 <b>Forget the customer {number}?</b>",
+    "forget_name": "Name in the book: {name}",
+    "forget_calls": "Calls in the archive: {count} ({period})",
+    "forget_no_calls": "No calls in the archive.",
+    "forget_recordings": "Call recordings the bot kept: {count}",
+    "forget_alerts": "Missed-call alerts: {count}, open: {open}",
+    "forget_reminders": "Reminders not sent yet: {count}",
+    "forget_mentions": "Mentions in the audit log and other records: {count}",
+    "forget_warning": "All of it is deleted for good. Alerts and recordings already posted in Telegram stay there: "
+    "the bot does not delete messages in groups.",
+    "button_forget": "🗑 Forget",
+    "button_forget_cancel": "✖ Cancel",
+    "forget_working": "Forgetting…",
+    "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "forget_done_name": " The name is deleted from the book.",
+    "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
+    "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
+    "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
+    "before now hold the customer until newer ones replace them.",
+    "forget_nothing_left": "Nothing left to forget: the bot keeps nothing about this number.",
+    "forget_cancelled": "✖ Cancelled, nothing changed.",
+    "forget_expired": "⌛ This question is out of date (older than {minutes} min), nothing changed. Send /forget again.",
+    "forget_busy": "⏳ The bot is busy: the customer is not fully forgotten yet. Press «🗑 Forget» again in a minute.",
     "menu_name": "A customer's card; name a customer",
     "menu_contacts": "Search the customer book",
     # --- reports, digest, export (reports helper) ---
