@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/alert_window.py
 	$(BIN)/python bench/idle_connections.py
 	$(BIN)/python bench/import_bounds.py
+	$(BIN)/python bench/forget.py
+	$(BIN)/python bench/replication.py 30
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

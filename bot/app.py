@@ -28,8 +28,11 @@ from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
 from bot.contacts import commands as contacts
+from bot.contacts import forget
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
+from bot.monitor import Monitor
+from bot.monitor import status as monitor_status
 from bot.profile import commands as profile
 from bot.profile import unknown
 from bot.ratelimit import PatientRateLimiter
@@ -81,6 +84,7 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("allow", admin.allow),
         command("deny", admin.deny),
         command("users", admin.users),
+        command("status", monitor_status.status),  # version, uptime, the watchers, the database, the last backup
         # The company.
         command("balance", company.balance),
         command("members", company.members),
@@ -101,6 +105,8 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("import", contacts.import_command),
         MessageHandler(contacts.IMPORT_FILE, contacts.import_file),
         CallbackQueryHandler(contacts.import_decided, pattern=cd.matches(cd.ImportApply, cd.ImportCancel)),
+        command("forget", forget.forget),  # a customer forgotten on their request, once the admin confirms
+        CallbackQueryHandler(forget.forget_decided, pattern=cd.matches(cd.Forget, cd.ForgetCancel)),
         # The user's own.
         command("whoami", profile.whoami),
         command("phone", profile.phone),
@@ -136,7 +142,7 @@ def handlers() -> dict[int, Sequence[Any]]:
 async def post_init(application: App) -> None:
     data = application.bot_data
     assert data.settings is not None
-    data.services = await Services.create(data.settings)
+    data.services = await Services.create(data.settings, data.monitor)
     await register_menu(application)
     poller.start(application)
     deadlines.start(application)  # reminders past a deadline, then the admins (stored: a restart repeats none)
@@ -149,6 +155,10 @@ async def post_init(application: App) -> None:
         else:
             doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
             data.web = await web.serve(doorbell, settings.newtel_events_listen, settings.newtel_events_port)
+    monitor = data.services.monitor
+    monitor.start(data)  # the event loop's lag; the poller's and live watch's rounds are read from here on
+    if settings.monitor_port:  # in webhook mode too (bot.__main__ calls post_init the same way)
+        data.monitoring = await web.serve(web.make_app(monitor=monitor), settings.monitor_listen, settings.monitor_port)
     sip.start(application)  # the desk phones' registration, beside the poll (SIP_OFFLINE_ALERT=0: not at all)
     data.backups = backups.start(application)  # scheduled, into BACKUP_DIR (unset: none)
     digest.schedule_all(application)
@@ -161,9 +171,12 @@ async def post_shutdown(application: App) -> None:
     if data.backups is not None:  # before the storage closes: a backup under way is given up
         await data.backups.stop()
         data.backups = None
-    if data.web is not None:
-        await data.web.cleanup()
-        data.web = None
+    for runner in (data.web, data.monitoring):
+        if runner is not None:
+            await runner.cleanup()
+    data.web = data.monitoring = None
+    if data.monitor is not None:
+        await data.monitor.stop()
     if data.live is not None:
         await data.live.stop()
         data.live = None
@@ -188,6 +201,7 @@ async def register_menu(application: App) -> None:
 
 def build_application(settings: Settings) -> App:
     token = settings.telegram_bot_token.get_secret_value()
+    monitor = Monitor()  # the rate limiter's requests to Telegram are counted from the first
     application = (
         ApplicationBuilder()
         .token(token)
@@ -199,13 +213,13 @@ def build_application(settings: Settings) -> App:
         # budget (bot/ratelimit.py).
         # No preemptive overall cap: 30/s is Telegram's figure for broadcasts, and replies to 100 people
         # asking at once must not queue behind it; Telegram's 429 is the real limit and it is honoured.
-        .rate_limiter(PatientRateLimiter(overall_max_rate=0))
+        .rate_limiter(PatientRateLimiter(monitor, overall_max_rate=0))
         .concurrent_updates(32)  # one slow New-Tel answer must not hold up everyone else
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data.settings = settings
+    application.bot_data.settings, application.bot_data.monitor = settings, monitor
     application.add_handlers(handlers())
     application.add_error_handler(errors.on_error)
     return application

@@ -142,6 +142,19 @@ class ImportCancel:
     import_id: int
 
 
+# /forget's question: a customer forgotten (or not) once their admin confirms.
+@dataclass(frozen=True)
+class Forget:
+    tag: ClassVar[str] = "fgt"
+    number: str
+
+
+@dataclass(frozen=True)
+class ForgetCancel:
+    tag: ClassVar[str] = "fgtno"
+    number: str
+
+
 Payload = (
     CallsPage
     | RequestAccess
@@ -162,6 +175,8 @@ Payload = (
     | SkipShared
     | ImportApply
     | ImportCancel
+    | Forget
+    | ForgetCancel
 )
 _TYPES: dict[str, type[Any]] = {cls.tag: cls for cls in get_args(Payload)}
 

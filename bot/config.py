@@ -89,6 +89,10 @@ class Settings(DatabaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
+    # GET /healthz and /metrics, on a listener of their own apart from the webhook and the doorbell (which may face the
+    # internet): loopback, for a healthcheck and a Prometheus on this host; 0.0.0.0 for one in another container.
+    monitor_listen: str = "127.0.0.1"
+    monitor_port: int = Field(default=8082, ge=0, le=65535, description="/healthz and /metrics' port; 0: off")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("telegram_bot_token")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.alerts.delivery import Delivery
     from bot.alerts.poller import Poller
     from bot.backups import Backups
+    from bot.monitor import Monitor
     from bot.watch.live import LiveWatch
 
 
@@ -25,11 +26,13 @@ class BotData:
     """The application's ``bot_data``. PTB makes it empty; each part is set once, in this order."""
 
     settings: Settings | None = None  # by build_application
+    monitor: Monitor | None = None  # by build_application: metrics and health (bot.monitor)
     services: Services | None = None  # in post_init, closed in post_shutdown
     poller: Poller | None = None  # in post_init: the missed-call poll, its delivery and balance watch
     live: LiveWatch | None = None  # in post_init, unless LIVE_INTERVAL is 0; stopped in post_shutdown
     web: AppRunner | None = None  # the doorbell's server when polling Telegram (bot.web)
     backups: Backups | None = None  # in post_init when BACKUP_DIR is set; stopped in post_shutdown
+    monitoring: AppRunner | None = None  # in post_init unless MONITOR_PORT is 0: /healthz and /metrics (bot.web)
 
     def need_services(self) -> Services:
         if self.services is None:

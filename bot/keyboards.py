@@ -168,6 +168,18 @@ def contact_offer(texts: Texts, number: str) -> InlineKeyboardMarkup:
     )
 
 
+def forget_decision(texts: Texts, number: str) -> InlineKeyboardMarkup:
+    """/forget's question: forget the customer, or not."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.plain("button_forget"), cd.Forget(number)),
+                _button(texts.plain("button_forget_cancel"), cd.ForgetCancel(number)),
+            ]
+        ]
+    )
+
+
 def import_decision(texts: Texts, import_id: int, count: int) -> InlineKeyboardMarkup:
     """An import's preview: write its ``count`` changes, or cancel."""
     return InlineKeyboardMarkup(

@@ -9,11 +9,14 @@ import random
 import sys
 import warnings
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter
+
+if TYPE_CHECKING:
+    from bot.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +79,11 @@ class PatientRateLimiter(AIORateLimiter):
     lengthens the wait of a bot that keeps sending. Such a request waits out what is left if its budget allows,
     else it is refused with that ``RetryAfter`` at once, without asking Telegram."""
 
-    def __init__(self, **limits: Any) -> None:
+    def __init__(self, monitor: Monitor | None = None, **limits: Any) -> None:
+        """``monitor`` is told of every request that reaches Telegram, every retry and every final failure."""
         super().__init__(max_retries=sys.maxsize, **limits)  # 429s are bounded by the budget, not counted
         self._held: dict[str | None, float] = {}  # until when (loop time) Telegram asked a chat (None: all) to wait
+        self._monitor = monitor
 
     def _hold(self, chat: str | None, until: float, now: float) -> None:
         self._held = {key: end for key, end in self._held.items() if end > now}  # the waits that are over, forgotten
@@ -97,7 +102,23 @@ class PatientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        loop = asyncio.get_running_loop()
+        try:
+            return await self._patiently(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except Exception as error:
+            if self._monitor is not None:
+                self._monitor.telegram_failed(endpoint, error)
+            raise
+
+    async def _patiently(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        loop, monitor = asyncio.get_running_loop(), self._monitor
         give_up, delay = loop.time() + RETRY_BUDGET, _FIRST_DELAY
         chat = None if data.get("chat_id") is None else str(data["chat_id"])
 
@@ -106,6 +127,8 @@ class PatientRateLimiter(AIORateLimiter):
                 if loop.time() + left > give_up:
                     raise _PastTheBudget(_asked_to_wait(left))
                 await asyncio.sleep(left)
+            if monitor is not None:
+                monitor.telegram_request(endpoint)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:  # AIORateLimiter waits out what reaches it
@@ -113,6 +136,8 @@ class PatientRateLimiter(AIORateLimiter):
                 self._hold(chat, now + wait_asked(error), now)
                 if now + wait_asked(error) > give_up:
                     raise _PastTheBudget(error) from error
+                if monitor is not None:
+                    monitor.telegram_retry(endpoint, "rate_limited")
                 raise
 
         while True:
@@ -129,5 +154,7 @@ class PatientRateLimiter(AIORateLimiter):
                 if loop.time() + wait > give_up:
                     raise
                 log.info("Telegram failed on %s (%s); retrying in %.2f s", endpoint, error, wait)
+                if monitor is not None:
+                    monitor.telegram_retry(endpoint, "unavailable")
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, _MAX_DELAY)

@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.calllog.ingest import Ingest
 from bot.config import Settings
+from bot.monitor import Monitor
 from bot.texts import Texts
 from newtel import CompanyNumbers, Member, NewtelClient, NewtelError
 from storage import DatabaseBusy, Storage
@@ -147,9 +148,12 @@ class Services:
     # minute or two: exports take turns in one more thread, so that two of them never hold up a report or a digest.
     report_workers: ThreadPoolExecutor
     export_worker: ThreadPoolExecutor
+    monitor: Monitor  # the metrics the features feed (bot.monitor)
 
     @classmethod
-    async def create(cls, settings: Settings) -> Services:
+    async def create(cls, settings: Settings, monitor: Monitor | None = None) -> Services:
+        """``monitor``: the Application's (its rate limiter feeds it too); a new one when none is given."""
+        monitor = monitor or Monitor()
         storage = Storage.open(settings.database_path, backup_dir=settings.backup_dir)  # a migration backs it up
         now = int(time.time())
         for demoted in storage.users.sync_admins(settings.admin_ids, now=now):
@@ -164,6 +168,7 @@ class Services:
             timeout=settings.newtel_timeout,
             max_rps=settings.newtel_max_rps,  # one limit for the jobs, the live watch and every command together
             link_hosts=settings.newtel_recording_hosts,
+            observer=monitor.newtel_answered,  # its views, ``people`` below, share it
         )
         people = background.with_options(deadline=settings.newtel_command_deadline)
         ingest = Ingest(storage, settings.call_retention_days)
@@ -177,6 +182,7 @@ class Services:
             ingest,
             report_workers=ThreadPoolExecutor(max_workers=2, thread_name_prefix="report"),
             export_worker=ThreadPoolExecutor(max_workers=1, thread_name_prefix="export"),
+            monitor=monitor,
         )
 
     def chat_texts(self, chat_id: int) -> Texts:

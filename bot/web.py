@@ -1,4 +1,6 @@
-"""The bot's one HTTP server (aiohttp): Telegram's webhook in webhook mode, and New-Tel's doorbell.
+"""The bot's HTTP servers (aiohttp): Telegram's webhook in webhook mode and New-Tel's doorbell, which may face the
+internet; apart from them, on a listener of its own (MONITOR_LISTEN, loopback by default), ``GET /healthz`` (200 or
+503, with a short JSON) and ``GET /metrics`` (Prometheus' text format) from ``bot.monitor``. Both are served alike.
 
 New-Tel can push call events to a URL ("Webhook-оповещения" in its personal account), but its document does not
 say what they hold. So a request to ``POST /newtel/<NEWTEL_EVENTS_SECRET>`` is only a doorbell: it makes the live
@@ -31,11 +33,15 @@ import resource
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from prometheus_client.aiohttp import make_aiohttp_handler
 from telegram import Update
+
+if TYPE_CHECKING:
+    from bot.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +66,19 @@ MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_HEADERS = 2048, 4096, 32
 
 _SERVES = web.AppKey("serves", list[str])  # what the app answers, for the start-up line
 _LISTEN = web.AppKey("listen", str)  # the setting that says where it listens
+_ON_LOOPBACK = web.AppKey("on_loopback", str)  # what listening on loopback only means for it, for the start-up line
+_FORWARD = "a reverse proxy on this host must forward to it"
 
 
 def make_app(
     doorbell: tuple[str, Callable[[], None]] | None = None,
     telegram: tuple[str, str, Any] | None = None,
+    monitor: Monitor | None = None,
 ) -> web.Application:
-    """``doorbell``: (secret, ring); ``telegram``: (path, secret token, the PTB application)."""
+    """``doorbell``: (secret, ring); ``telegram``: (path, secret token, the PTB application); ``monitor``: GET /healthz
+    and /metrics, to be served alone, on a listener of their own (MONITOR_LISTEN, MONITOR_PORT)."""
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
-    app[_SERVES], app[_LISTEN] = [], "NEWTEL_EVENTS_LISTEN"
+    app[_SERVES], app[_LISTEN], app[_ON_LOOPBACK] = [], "NEWTEL_EVENTS_LISTEN", _FORWARD
     if doorbell is not None:
         secret, ring = doorbell
 
@@ -105,6 +115,17 @@ def make_app(
         app.router.add_post("/" + path.lstrip("/"), update)
         app[_SERVES].insert(0, "Telegram's webhook")
         app[_LISTEN] = "WEBHOOK_LISTEN"
+    if monitor is not None:
+        checked = monitor  # (for mypy, inside the closure)
+
+        async def healthz(request: web.Request) -> web.Response:
+            health = await checked.health()
+            return web.json_response(health.as_json(), status=200 if health.healthy else 503)
+
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/metrics", make_aiohttp_handler(monitor.registry))
+        app[_SERVES].append("Health and metrics (/healthz, /metrics)")
+        app[_LISTEN], app[_ON_LOOPBACK] = "MONITOR_LISTEN", "only this host can reach it"
     return app
 
 
@@ -140,10 +161,10 @@ def _say_where(app: web.Application, addresses: list[tuple[str, int]]) -> None:
     if all(ipaddress.ip_address(address).is_loopback for address, _ in addresses):
         # On a platform, or with the proxy in another container, nothing could reach it, and nothing else would say so.
         log.info(
-            "%s: listening on %s, on loopback only: a reverse proxy on this host must forward to it (%s=0.0.0.0 "
-            "listens on every address)",
+            "%s: listening on %s, on loopback only: %s (%s=0.0.0.0 listens on every address)",
             " and ".join(serves),
             shown,
+            app[_ON_LOOPBACK],
             app[_LISTEN],
         )
     else:

@@ -48,6 +48,7 @@ def local_settings(newtel: NewtelEndpoint, telegram: Endpoint, database: Path, *
         "newtel_signing_key": newtel.signing_key,
         "newtel_recording_hosts": (newtel.url,),  # the sandbox serves its recordings itself, over plain http
         "database_path": database,
+        "monitor_port": 0,  # no /healthz and /metrics: demos and tests running at once must not fight over 8082
         **overrides,
     }
     return _CodeOnly(**values)

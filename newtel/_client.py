@@ -15,7 +15,7 @@ from newtel._company import CompanyMethods
 from newtel._errors import ConfigurationError
 from newtel._links import DEFAULT_LINK_HOSTS, LinkRule
 from newtel._signing import is_key
-from newtel._transport import Answer, BodyFormat, Transport
+from newtel._transport import Answer, BodyFormat, Observer, Transport
 from newtel._user import UserMethods
 from newtel._vpbx import VpbxMethods
 
@@ -64,6 +64,7 @@ class NewtelClient:
         body_format: BodyFormat = "json",
         session: aiohttp.ClientSession | None = None,
         link_hosts: Iterable[str] = DEFAULT_LINK_HOSTS,
+        observer: Observer | None = None,
     ) -> None:
         """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
         ``max_rps`` caps the requests a second of this client and all its ``with_options`` views together
@@ -72,7 +73,10 @@ class NewtelClient:
         checked); ``verify_signature=False`` checks none.
         ``link_hosts``: where the links New-Tel gives (a recording's) may lead, redirects included: https on these
         hosts (``host`` or ``host:port``) and on the API's own https origin; plain http only to an origin named
-        whole, ``http://127.0.0.1:8080`` (a sandbox). Any other link is ``LinkRefused``."""
+        whole, ``http://127.0.0.1:8080`` (a sandbox). Any other link is ``LinkRefused``.
+        ``observer(method, failure)`` is told of every attempt of an API method (this client's and its views'): the
+        ``NewtelError`` it failed with, or None when New-Tel answered (a method's own refusal, such as
+        ``CallNotFound``, is an answer); for metrics. It runs on the event loop: quick, and never raising."""
         if body_format not in ("json", "form"):
             raise ConfigurationError("body_format must be 'json' or 'form'")
         _check_deadline(deadline)
@@ -92,6 +96,7 @@ class NewtelClient:
                 body_format=body_format,
                 session=session,
                 links=LinkRule(link_hosts, base_url),
+                observer=observer,
             )
         )
 

@@ -26,6 +26,7 @@ from pydantic import AnyHttpUrl, BaseModel, SecretStr, TypeAdapter
 from newtel import _signing
 from newtel._errors import (
     LinkRefused,
+    MethodError,
     NetworkError,
     NewtelError,
     RateLimited,
@@ -48,6 +49,9 @@ BodyFormat = Literal["json", "form"]
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Decoder = Callable[[int, bytes, float | None], T]  # (HTTP status, body, Retry-After) -> value, or a NewtelError
+# Told of each request that reached the wire: the method, and the failure of New-Tel it met (None: New-Tel answered,
+# a method's own refusal such as "call not found" included). Called on the event loop: it must be quick, never raise.
+Observer = Callable[[str, NewtelError | None], None]
 # The server's window is ±600 s: a smaller gap is not why it refused (Date has 1 s resolution, and the
 # answer takes a moment), and a gap over a day is more likely a broken Date than a broken clock.
 _SKEW_MIN, _SKEW_MAX = 540.0, 86_400.0
@@ -177,12 +181,17 @@ class _Shared:
     """What a transport and its ``with_options`` views have in common: one session, one clock offset and one
     request limit."""
 
-    def __init__(self, session: aiohttp.ClientSession | None, max_rps: float | None) -> None:
+    def __init__(self, session: aiohttp.ClientSession | None, max_rps: float | None, observer: Observer | None) -> None:
         self.session = session
         self.owns_session = session is None
         self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
         self.max_rps = max_rps
         self.limiter = None if max_rps is None else _limiter(max_rps)
+        self.observer = observer
+
+    def observe(self, method: str, failure: NewtelError | None) -> None:
+        if self.observer is not None:
+            self.observer(method, None if isinstance(failure, MethodError) else failure)
 
 
 class Transport:
@@ -201,6 +210,7 @@ class Transport:
         max_rps: float | None = None,
         session: aiohttp.ClientSession | None = None,
         links: LinkRule | None = None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
@@ -212,7 +222,7 @@ class Transport:
         self._verify_signature = verify_signature
         self._require_signature = require_signature
         self._body_format: BodyFormat = body_format
-        self._shared = _Shared(session, max_rps)
+        self._shared = _Shared(session, max_rps, observer)
         self._is_view = False
         self._clock = clock
         self._backoff_base = backoff_base
@@ -314,14 +324,22 @@ class Transport:
                     logger.debug("%s -> HTTP %d in %.1f ms (attempt %d)", method, status, elapsed, attempt + 1)
                 if status == 401 and not clock_corrected and self._correct_clock(response_headers):
                     clock_corrected = True
+                    self._shared.observe(method, api_error(method, status, None))
                     if give_up is None or time.monotonic() < give_up:
                         continue  # refused before it ran, so even a call start is safe to send again
-                self._check_signature(method, status, timestamp, response_headers, raw)
-                retry_after = _retry_after(response_headers) if status in (429, 503) else None
                 try:
-                    return decode(status, raw, retry_after)
+                    self._check_signature(method, status, timestamp, response_headers, raw)
+                    retry_after = _retry_after(response_headers) if status in (429, 503) else None
+                    value = decode(status, raw, retry_after)
                 except (RateLimited, ServerError) as error:
                     failure = error
+                except NewtelError as error:
+                    self._shared.observe(method, error)
+                    raise
+                else:
+                    self._shared.observe(method, None)
+                    return value
+            self._shared.observe(method, failure)
             delay = self._retry_delay(failure, idempotent, attempt)
             if delay is None or (give_up is not None and time.monotonic() + delay >= give_up):
                 raise failure

@@ -7,6 +7,7 @@ settle them once they have recorded what they decided, so a crash in between mak
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
@@ -108,6 +109,12 @@ _KINDS: dict[str, str] = {
 }
 
 
+def _forgotten(conn: sqlite3.Connection, ids: str) -> set[str]:
+    """Those of ``ids`` (a JSON array) that are calls of a forgotten customer."""
+    rows = conn.execute("SELECT vpbx_id FROM forgotten_calls WHERE vpbx_id IN (SELECT value FROM json_each(?))", (ids,))
+    return {row[0] for row in rows}
+
+
 def _record(row: Sequence[Any]) -> CallRecord:
     # Positional, in _SELECT's order: a customer's whole history is a thousand of these.
     vpbx_id, direction, clid, dnid, status, active, started_at, answered_at, ended_at, member, member_name = row
@@ -122,17 +129,24 @@ class Calls:
 
     def ingest(self, records: Sequence[CallRecord], now: int) -> list[CallChange]:
         """Write the ``records`` that differ from what the archive holds, in one transaction, each marked pending
-        (and, once ended, due for "who"); returns those."""
+        (and, once ended, due for "who"); returns those. A call of a customer an admin had forgotten is not taken
+        back (``forgotten_calls``)."""
         if not records:
             return []
         ids = dumps([r.vpbx_id for r in records])
         query = f"SELECT {_SELECT} FROM {_FROM} WHERE c.vpbx_id IN (SELECT value FROM json_each(?))"
         stored = {row[0]: _record(row) for row in self._db.execute(query, (ids,))}
-        if all(stored.get(r.vpbx_id) == r for r in records):
+        forgotten = _forgotten(self._db.conn, ids)
+        if all(stored.get(r.vpbx_id) == r or r.vpbx_id in forgotten for r in records):
             return []  # the usual poll: nothing changed, no write transaction at all
         with write(self._db) as conn:  # compared again under the write lock: another writer may have been first
             stored = {row[0]: _record(row) for row in conn.execute(query, (ids,))}
-            changes = [CallChange(r, stored.get(r.vpbx_id)) for r in records if stored.get(r.vpbx_id) != r]
+            forgotten = _forgotten(conn, ids)
+            changes = [
+                CallChange(r, stored.get(r.vpbx_id))
+                for r in records
+                if stored.get(r.vpbx_id) != r and r.vpbx_id not in forgotten
+            ]
             columns = ", ".join(_OBSERVED)
             conn.executemany(
                 f"INSERT INTO calls ({columns}, who_due, pending, updated_at)"
@@ -146,8 +160,12 @@ class Calls:
         return changes
 
     def ended_since(self, since: int) -> list[str]:
-        """The ids of the calls that started since ``since`` and are over."""
-        rows = self._db.execute("SELECT vpbx_id FROM calls WHERE started_at >= ? AND NOT active", (since,))
+        """The ids of the calls that started since ``since`` and are over, and of the calls forgotten (``ingest``
+        never takes them back): the ingest need not look at any of them again."""
+        rows = self._db.execute(
+            "SELECT vpbx_id FROM calls WHERE started_at >= ? AND NOT active UNION SELECT vpbx_id FROM forgotten_calls",
+            (since,),
+        )
         return [row[0] for row in rows]
 
     def active_since(self, since: int) -> list[CallRecord]:
@@ -260,6 +278,12 @@ class Calls:
                 "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE started_at < ? ORDER BY started_at LIMIT ?)",
                 (before, batch),
             ).rowcount
+
+    def let_go_of_forgotten(self, now: int) -> int:
+        """Forget the ids of forgotten calls that New-Tel no longer has (``until`` passed): nothing can bring those
+        back."""
+        with write(self._db) as conn:
+            return conn.execute("DELETE FROM forgotten_calls WHERE until <= ?", (now,)).rowcount
 
     def count(self) -> int:
         (found,) = self._db.execute("SELECT count(*) FROM calls").fetchone()

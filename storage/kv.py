@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage._db import dumps, loads, write
+from storage._db import dumps, immediate, loads, write
+
+_SET = (
+    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+PROBE_BUSY_SECONDS = 0.2  # as long as the loop's own writes wait for another connection's lock (BUSY_TIMEOUT_MS)
 
 
 class KV:
@@ -20,11 +28,7 @@ class KV:
     def set(self, key: str, value: Any, now: int) -> None:
         """Store any JSON-serialisable value."""
         with write(self._db) as conn:
-            conn.execute(
-                "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (key, dumps(value), now),
-            )
+            conn.execute(_SET, (key, dumps(value), now))
 
     def set_if_absent(self, key: str, value: Any, now: int) -> bool:
         """Set only if unset; True if this call set it (e.g. "the baseline was taken", exactly once)."""
@@ -45,3 +49,16 @@ class KV:
             return conn.execute(
                 "DELETE FROM kv WHERE substr(key, 1, ?) = ? AND updated_at < ?", (len(prefix), prefix, before)
             ).rowcount
+
+
+def write_probe(path: str | Path, key: str, now: int) -> None:
+    """Set ``key`` to ``now`` in the database file at ``path``, on a connection of this thread's own (a worker's: the
+    ``Storage`` belongs to the event loop's): whether the database takes writes. ``DatabaseBusy`` when another
+    connection holds its write lock past the loop's busy timeout; other ``sqlite3.Error``s as they come."""
+    uri = Path(path).resolve().as_uri() + "?mode=rw"  # the bot's database, never a new empty one
+    conn = sqlite3.connect(uri, uri=True, timeout=PROBE_BUSY_SECONDS, isolation_level=None)
+    try:
+        with immediate(conn):
+            conn.execute(_SET, (key, dumps(now), now))
+    finally:
+        conn.close()

@@ -651,3 +651,18 @@ def m011_board_pins(db: Database) -> None:
         UPDATE ledger SET pin = 'pinned' WHERE kind = 'board' AND message_id IS NOT NULL;
         """,
     )
+
+
+@migration
+def m012_forgotten_calls(db: Database) -> None:
+    """The calls of customers an admin had forgotten (``/forget``), by New-Tel's id alone: New-Tel keeps a day of
+    calls, so the reconcile would bring them back. Each is kept until two days after its call began, then let go."""
+    _script(
+        db,
+        """
+        CREATE TABLE forgotten_calls (
+            vpbx_id TEXT PRIMARY KEY,
+            until INTEGER NOT NULL  -- let go from then on: New-Tel no longer has the call
+        ) STRICT, WITHOUT ROWID;
+        """,
+    )

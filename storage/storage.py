@@ -21,6 +21,7 @@ from storage.contacts import Contacts
 from storage.kv import KV
 from storage.ledger import Ledger
 from storage.migrations import latest_version, migrate, schema_version
+from storage.outbox import Outbox
 from storage.phones import Phones
 from storage.recordings import Recordings
 from storage.reminders import Reminders
@@ -62,6 +63,7 @@ class Storage:
         self.kv = KV(db)
         self.reminders = Reminders(db)  # about alerts: callback reminders, deadlines, escalations
         self.ledger = Ledger(db)  # the boards and summaries posted, each written down before it is sent
+        self.outbox = Outbox(db)  # counts of what waits to go out, for the metrics
 
     @classmethod
     def open(cls, path: str | Path, *, upto: int | None = None, backup_dir: Path | None = None) -> Storage:

@@ -146,6 +146,8 @@ class Delivery:
         message_id = await self._put(bot, alert.chat_id, alert.message_id, text, keyboard, f"Alert {alert.id}")
         if message_id is None:
             return False, False
+        if alert.message_id is None and message_id:  # posted (0: a chat that will never take it)
+            self._svc.monitor.alert_posted(call_ended_at=alert.last_at + (alert.ring_seconds or 0))
         self._shown[alert.id] = shown
         return self._landed(alert, message_id), alert.state == "closed"
 

@@ -80,6 +80,7 @@ class Ingest:
         self._ended.update(call.vpbx_id for call in pending if not call.active)
         if now >= self._next_prune:  # a full batch forgotten: more is due next time; else look again in an hour
             pruned = self._storage.calls.prune(now - self._retention, RETENTION_BATCH)
+            self._storage.calls.let_go_of_forgotten(now)  # /forget's call ids, once New-Tel no longer has the calls
             self._next_prune = now if pruned == RETENTION_BATCH else now + PRUNE_EVERY
         return changes
 

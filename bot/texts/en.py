@@ -50,6 +50,26 @@ TEXTS: dict[str, str] = {
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
     "user_member": "; {member} (ext. {internal})",
     "users_pending": "Waiting for a decision: {count}.",
+    "status_header": "<b>Bot status</b>\nVersion {version}, up {uptime}; Telegram: {mode}",
+    "status_polling": "long polling",
+    "status_webhook": "webhook",
+    "status_healthy": "✅ Health check (/healthz): all is well",
+    "status_unhealthy": "⚠️ Health check (/healthz) failing: {problems}",
+    "status_stale": "{what} overdue",
+    "status_name_live_check": "the live check",
+    "status_name_reconcile": "the reconcile",
+    "status_database_busy": "the database is held by another connection",
+    "status_database_failing": "the database takes no writes",
+    "status_live_check": "Live check of calls: {when}",
+    "status_live_off": "Live check of calls: off (LIVE_INTERVAL=0)",
+    "status_reconcile": "Reconcile with New-Tel: {when}",
+    "status_ago": "{age} ago",
+    "status_never": "none yet",
+    "status_newtel_errors": "New-Tel errors in the last hour: {count}",
+    "status_database": "Database: {file}, WAL: {wal}",
+    "status_backup": "Last backup: {when} ({age} ago), {size}",
+    "status_backup_none": "Last backup: none yet",
+    "status_backup_off": "Last backup: backups off (BACKUP_DIR is not set)",
     "role_admin": "admin",
     "role_manager": "manager",
     "user_active": "active",
@@ -167,8 +187,9 @@ TEXTS: dict[str, str] = {
     "/phone &lt;number&gt; — your phone for calls\n/notify on|off — a card when your desk phone rings\n"
     "/lang ru — по-русски",
     "help_admin": "<b>For admins</b>\n/allow &lt;id&gt; &lt;member&gt; — grant access\n/deny &lt;id&gt; — revoke\n"
-    "/users — bot users\n/export [period] — calls as an Excel file\n"
+    "/users — bot users\n/status — the bot's state\n/export [period] — calls as an Excel file\n"
     "A .csv, .xlsx or .vcf file captioned /import — load customers\n"
+    "/forget &lt;number&gt; — forget a customer on their request\n"
     "In a group chat: /subscribe [numbers…] [balance] [records] [sip] [min N] — missed-call alerts (and call "
     "recordings, phones offline; none for rings under N s), /unsubscribe — stop them, "
     "/digest HH:MM | weekly HH:MM — the digest, /sla &lt;min&gt;|off — the callback deadline, "
@@ -326,6 +347,34 @@ TEXTS: dict[str, str] = {
     "import_expired": "⌛ The preview is out of date (over a day old); nothing changed. Please send the file again.",
     "import_cancelled": "✖ Import cancelled; nothing changed.",
     "import_applied": "✅ Import applied: {added} new, {renamed} renamed.",
+    # /forget: a customer forgotten on their request (152-ФЗ, GDPR)
+    "forget_usage": "Usage: /forget &lt;number&gt; — forget a customer on their request: their calls, name, alerts "
+    "and reminders. For example: /forget +7 916 123-45-67",
+    "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
+    "forget_question": "🗑 <b>Forget the customer {number}?</b>",
+    "forget_name": "Name in the book: {name}",
+    "forget_calls": "Calls in the archive: {count} ({period})",
+    "forget_no_calls": "No calls in the archive.",
+    "forget_recordings": "Call recordings the bot kept: {count}",
+    "forget_alerts": "Missed-call alerts: {count}, open: {open}",
+    "forget_reminders": "Reminders not sent yet: {count}",
+    "forget_mentions": "Mentions in the audit log and other records: {count}",
+    "forget_warning": "All of it is deleted for good. Alerts and recordings already posted in Telegram stay there: "
+    "the bot does not delete messages in groups.",
+    "button_forget": "🗑 Forget",
+    "button_forget_cancel": "✖ Cancel",
+    "forget_working": "Forgetting…",
+    "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "forget_done_name": " The name is deleted from the book.",
+    "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
+    "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
+    "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
+    "before now hold the customer until newer ones replace them.",
+    "forget_nothing_left": "Nothing left to forget: the bot keeps nothing about this number.",
+    "forget_cancelled": "✖ Cancelled, nothing changed.",
+    "forget_expired": "⌛ This question is out of date (older than {minutes} min), nothing changed. Send /forget again.",
+    "forget_busy": "⏳ The bot is busy: the customer is not fully forgotten yet. Press «🗑 Forget» again in a minute.",
     "menu_name": "A customer's card; name a customer",
     "menu_contacts": "Search the customer book",
     # --- reports, digest, export (reports helper) ---

@@ -50,6 +50,26 @@ TEXTS: dict[str, str] = {
     "user_row": "• <code>{telegram_id}</code>{name} — {role}, {status}{member}",
     "user_member": "; {member} (вн. {internal})",
     "users_pending": "Ожидают решения: {count}.",
+    "status_header": "<b>Состояние бота</b>\nВерсия {version}, работает {uptime}; Telegram: {mode}",
+    "status_polling": "long polling",
+    "status_webhook": "вебхук",
+    "status_healthy": "✅ Проверка здоровья (/healthz): всё в порядке",
+    "status_unhealthy": "⚠️ Проверка здоровья (/healthz) не проходит: {problems}",
+    "status_stale": "давно не было {what}",
+    "status_name_live_check": "живой проверки",
+    "status_name_reconcile": "сверки",
+    "status_database_busy": "база данных занята другим подключением",
+    "status_database_failing": "база данных не принимает запись",
+    "status_live_check": "Живая проверка звонков: {when}",
+    "status_live_off": "Живая проверка звонков: отключена (LIVE_INTERVAL=0)",
+    "status_reconcile": "Сверка с «Нью-Тел»: {when}",
+    "status_ago": "{age} назад",
+    "status_never": "ещё не было",
+    "status_newtel_errors": "Ошибок «Нью-Тел» за час: {count}",
+    "status_database": "База данных: {file}, журнал WAL: {wal}",
+    "status_backup": "Резервная копия: {when} ({age} назад), {size}",
+    "status_backup_none": "Резервная копия: ещё не было",
+    "status_backup_off": "Резервная копия: копирование отключено (BACKUP_DIR не задан)",
     "role_admin": "администратор",
     "role_manager": "менеджер",
     "user_active": "активен",
@@ -169,8 +189,9 @@ TEXTS: dict[str, str] = {
     "/phone &lt;номер&gt; — ваш телефон для звонков\n/notify on|off — карточка, когда звонит ваш телефон\n"
     "/lang en — English",
     "help_admin": "<b>Администратору</b>\n/allow &lt;id&gt; &lt;сотрудник&gt; — выдать доступ\n/deny &lt;id&gt; — отозвать\n"
-    "/users — пользователи бота\n/export [период] — звонки в Excel\n"
+    "/users — пользователи бота\n/status — состояние бота\n/export [период] — звонки в Excel\n"
     "Файл .csv, .xlsx или .vcf с подписью /import — загрузить клиентов\n"
+    "/forget &lt;номер&gt; — забыть клиента по его просьбе\n"
     "В групповом чате: /subscribe [номера…] [balance] [records] [sip] [min N] — уведомления о пропущенных (и записи "
     "разговоров, телефоны не в сети; без звонков короче N с), /unsubscribe — отключить, "
     "/digest ЧЧ:ММ | weekly ЧЧ:ММ — сводка, /sla &lt;мин&gt;|off — срок перезвона, "
@@ -328,6 +349,34 @@ TEXTS: dict[str, str] = {
     "import_expired": "⌛ Предпросмотр устарел (старше суток), ничего не изменилось. Пришлите файл ещё раз.",
     "import_cancelled": "✖ Импорт отменён, ничего не изменилось.",
     "import_applied": "✅ Импорт применён: новых {added}, переименовано {renamed}.",
+    # /forget: a customer forgotten on their request (152-ФЗ, GDPR)
+    "forget_usage": "Использование: /forget &lt;номер&gt; — забыть клиента по его просьбе: звонки, имя, уведомления и "
+    "напоминания о нём. Например: /forget +7 916 123-45-67",
+    "forget_nothing": "О номере {number} бот ничего не хранит — забывать нечего.",
+    "forget_question": "🗑 <b>Забыть клиента {number}?</b>",
+    "forget_name": "Имя в книге: {name}",
+    "forget_calls": "Звонков в архиве: {count} ({period})",
+    "forget_no_calls": "Звонков в архиве нет.",
+    "forget_recordings": "Записей разговоров, сохранённых ботом: {count}",
+    "forget_alerts": "Уведомлений о пропущенных: {count}, из них открытых: {open}",
+    "forget_reminders": "Напоминаний, которые ещё не пришли: {count}",
+    "forget_mentions": "Упоминаний в журнале действий и других записях: {count}",
+    "forget_warning": "Всё это удалится без возврата. Уведомления и записи, уже отправленные в Telegram, останутся "
+    "там: сообщения в группах бот не удаляет.",
+    "button_forget": "🗑 Забыть",
+    "button_forget_cancel": "✖ Отмена",
+    "forget_working": "Забываю…",
+    "forget_done": "✅ <b>Клиент забыт.</b> Удалено звонков: {calls}, записей разговоров: {recordings}, уведомлений: "
+    "{alerts}, напоминаний: {reminders}, упоминаний: {mentions}.{name}",
+    "forget_done_name": " Имя удалено из книги.",
+    "forget_done_elsewhere": "Уведомления и записи, уже отправленные в Telegram, остались там, где были: сообщения "
+    "в группах бот не удаляет. У «Нью-Тел» свои данные: звонки за последние 24 часа и записи разговоров — сколько "
+    "их хранит «Нью-Тел»; эти звонки бот обратно не возьмёт. Резервные копии базы, сделанные раньше, хранят "
+    "клиента, пока их не сменят новые.",
+    "forget_nothing_left": "Забывать уже нечего: бот ничего не хранит об этом номере.",
+    "forget_cancelled": "✖ Отменено, ничего не изменилось.",
+    "forget_expired": "⌛ Этот вопрос устарел (старше {minutes} мин), ничего не изменилось. Пришлите /forget ещё раз.",
+    "forget_busy": "⏳ Бот сейчас занят: клиент забыт не полностью. Нажмите «🗑 Забыть» ещё раз через минуту.",
     "menu_name": "Карточка клиента; назвать клиента",
     "menu_contacts": "Поиск в книге клиентов",
     # --- reports, digest, export (reports helper) ---

@@ -51,7 +51,7 @@ class LiveWatch:
         self._bell = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_check = 0.0
-        self._last_success = float("-inf")  # time.monotonic() of the last check New-Tel answered
+        self.last_success = float("-inf")  # time.monotonic() of the last check New-Tel answered (health, metrics)
         self._failures = 0
         self.checks = 0  # completed checks; tests and benchmarks wait on it
         self._checked = asyncio.Condition()
@@ -66,7 +66,7 @@ class LiveWatch:
         """Calls the watch follows, which the reconcile leaves to it; none while the watch is failing (New-Tel
         refusing get-active-calls for good must not keep the reconcile from learning how those calls ended)."""
         stale_after = max(3 * self._svc.settings.live_interval, STALE_AFTER)
-        if time.monotonic() - self._last_success > stale_after:
+        if time.monotonic() - self.last_success > stale_after:
             return frozenset()
         return frozenset(self._active)
 
@@ -122,7 +122,7 @@ class LiveWatch:
         except newtel.NewtelError as error:
             log.warning("Live check: vpbx/get-active-calls failed (%s: %s)", type(error).__name__, error)
             return False
-        self._last_success = time.monotonic()
+        self.last_success = time.monotonic()
         seen = {call.vpbx_id for call in active}
         gone = {vpbx_id: tries for vpbx_id, tries in self._active.items() if vpbx_id not in seen}
         ended, unresolved = await self._details(gone)

@@ -31,6 +31,7 @@ class Reconcile:
         # Calls whose details New-Tel answers malformed: logged once and not asked for again (the whole list's
         # parser skips such a call the same way).
         self._unreadable: set[str] = set()
+        self.last_success = float("-inf")  # time.monotonic() of the last reconcile that went through (health, metrics)
 
     async def run(self) -> None:
         """One reconcile; a failure of New-Tel's raises (the poll backs off), what was learnt is archived."""
@@ -50,6 +51,7 @@ class Reconcile:
                 raise failure
         ingest.window(ids)
         self._unreadable &= set(ids)
+        self.last_success = time.monotonic()
 
     async def _details(self, ids: list[str]) -> tuple[list[newtel.Call], newtel.NewtelError | None]:
         """The calls New-Tel told about, and a failure if it failed to tell of some (they are asked for next time)."""

@@ -144,6 +144,7 @@ class World:
             retry_backoff=0.01,
             session=self.services.http,
             link_hosts=s.newtel_recording_hosts,
+            observer=self.services.monitor.newtel_answered,
         )
         svc = self.services
         svc.newtel = svc.background = svc.directory.client = client  # the directory keeps what it cached

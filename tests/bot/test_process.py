@@ -25,8 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """Only what is given: nothing from the developer's environment (and with cwd=tmp_path, no .env); the code is
-    this checkout's, whatever a virtualenv has installed."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **settings}
+    this checkout's, whatever a virtualenv has installed. No monitoring listener unless given a port: bots started at
+    once (tests in parallel) must not fight over 8082."""
+    return {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "MONITOR_PORT": "0",
+        **settings,
+    }  # fmt: skip
 
 
 def run_bot(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:

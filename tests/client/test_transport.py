@@ -403,3 +403,27 @@ async def test_a_date_days_away_is_not_taken_for_the_time(client: NewtelClient, 
         await client.company.get_state()
     assert attempts(sandbox, "company/get-state") == 1
     assert client._transport.clock_offset == 0
+
+
+async def test_the_observer_is_told_of_every_attempt_and_what_failed(sandbox: Sandbox) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def observe(method: str, failure: newtel.NewtelError | None) -> None:
+        seen.append((method, None if failure is None else type(failure).__name__))
+
+    async with NewtelClient(
+        sandbox.access_key, sandbox.signing_key, sandbox.url, retry_backoff=0.01, observer=observe
+    ) as client:
+        sandbox.faults.fail(status=500, times=1, methods={"company/get-state"})
+        await client.company.get_state()  # a 500, then an answer
+        with pytest.raises(newtel.CallNotFound):  # New-Tel's answer about the call: not a failure of New-Tel
+            await client.with_options(max_retries=0).vpbx.get_call_details("0" * 40)
+        sandbox.faults.tamper_signature = True
+        with pytest.raises(newtel.SignatureMismatch):
+            await client.company.get_state()
+    assert seen == [
+        ("company/get-state", "ServerError"),
+        ("company/get-state", None),
+        ("vpbx/get-call-details", None),
+        ("company/get-state", "SignatureMismatch"),
+    ]

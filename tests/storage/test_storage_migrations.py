@@ -27,6 +27,7 @@ MIGRATION_NAMES = [
     "m009_attempts",
     "m010_ledger",
     "m011_board_pins",
+    "m012_forgotten_calls",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -36,6 +37,7 @@ WITHOUT_ROWID = {
     "ringing_cards": "vpbx_id, user_id",
     "phones": "internal",
     "reminders": "alert_id, kind, user_id",
+    "forgotten_calls": "vpbx_id",
 }
 
 
@@ -80,6 +82,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "phones",
         "reminders",
         "ledger",
+        "forgotten_calls",
     }
 
 
@@ -191,6 +194,7 @@ V6_ROWS: dict[str, list[dict[str, Any]]] = {}  # V5's as m006 left them (its hou
 V8_ROWS: dict[str, list[dict[str, Any]]] = {}  # V7's as m008 left them
 V9_ROWS: dict[str, list[dict[str, Any]]] = {}  # V8's as m009 left them
 V10_ROWS: dict[str, list[dict[str, Any]]] = {}  # V9's as m010 left them
+V11_ROWS: dict[str, list[dict[str, Any]]] = {}  # V10's as m011 left them
 ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     0: {},
     1: V1_ROWS,
@@ -203,6 +207,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     8: V8_ROWS,
     9: V9_ROWS,
     10: V10_ROWS,
+    11: V11_ROWS,
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -371,6 +376,13 @@ V10_ROWS.update(
         if table != "call_hours"
     }
 )
+V11_ROWS.update(
+    {
+        table: [{k: v for k, v in row.items() if k not in {"customer", "answer_id"}} for row in rows]
+        for table, rows in upgraded(V10_ROWS).items()
+        if table != "call_hours"
+    }
+)
 
 
 @pytest.mark.parametrize("start", range(latest_version()))
@@ -401,6 +413,7 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
                 "phones",
                 "reminders",
                 "ledger",
+                "forgotten_calls",
             )
         },
         **{t: [] for t in V1_ROWS},
