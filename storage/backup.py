@@ -174,6 +174,7 @@ def restore(backup_file: Path, database: Path, *, now: int | None = None) -> Res
                 " restore it with the version that wrote it"
             )
         with _copy(conn, database.absolute(), STEP_PAGES, None) as temp:
+            _wal(temp)
             _same_owner(temp, database)
             kept = _set_aside(database, at)
             os.replace(temp, database)
@@ -313,6 +314,15 @@ def _set_aside(database: Path, at: int) -> Path | None:
         if found.exists():
             os.replace(found, f"{aside}{suffix}")
     return aside
+
+
+def _wal(path: Path) -> None:
+    """In WAL mode, as the bot keeps its database, for whatever opens it first (Litestream's unit starts before it)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    finally:
+        conn.close()  # the last connection: no -wal or -shm stays beside it
 
 
 def _same_owner(path: Path, like: Path) -> None:

@@ -21,7 +21,7 @@ from storage import Storage, latest_version
 from tests.bot.conftest import ADMIN
 from tests.bot.test_process import clean_env
 from tests.bot.test_process_startup import alive, kill, serves, start_bot, stop
-from tests.storage.test_storage_backup import GROUP, fill, integrity, rows
+from tests.storage.test_storage_backup import GROUP, fill, integrity, previous_version_database, rows
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals and flock")
 
@@ -43,8 +43,8 @@ def files(folder: Path, having: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if having in p.name)
 
 
-def database(path: Path, calls: int, upto: int | None = None) -> Path:
-    with Storage.open(path, upto=upto) as storage:
+def database(path: Path, calls: int) -> Path:
+    with Storage.open(path) as storage:
         storage.chats.subscribe(GROUP, "Sales", [], False, now=1_700_000_000)
         fill(storage, 0, calls, 1_700_000_000)
     return path
@@ -199,7 +199,7 @@ async def test_a_backup_killed_mid_way_leaves_no_partial_file_and_the_next_one_c
 async def test_an_upgrade_backs_the_database_up_first_and_the_start_up_log_says_where(
     sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path
 ) -> None:
-    database(tmp_path / "bot.db", calls=3, upto=latest_version() - 1)
+    previous_version_database(tmp_path / "bot.db", calls=3)
     process = await start_bot(sandbox, tg.url, tmp_path, BACKUP_DIR=str(tmp_path / "backups"))
     try:
         await alive(process, tg.wait_for("getUpdates", timeout=30))
