@@ -213,3 +213,19 @@ async def test_an_upgrade_backs_the_database_up_first_and_the_start_up_log_says_
     assert rows(made, "SELECT max(number) FROM _migrations") == [(latest_version() - 1,)]
     assert rows(made, "SELECT count(*) FROM calls") == [(3,)]
     assert rows(tmp_path / "bot.db", "SELECT max(number) FROM _migrations") == [(latest_version(),)]
+
+
+async def test_an_upgrade_whose_backup_fails_leaves_the_database_as_it_was(
+    sandbox: Sandbox, tg: FakeBotAPI, tmp_path: Path
+) -> None:
+    previous_version_database(tmp_path / "bot.db", calls=3)
+    (tmp_path / "disk").write_text("a file where BACKUP_DIR's parent should be")
+    process = await start_bot(sandbox, tg.url, tmp_path, BACKUP_DIR=str(tmp_path / "disk" / "backups"))
+    try:
+        output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    finally:
+        await kill(process)
+    assert process.returncode == 1, output
+    assert f"The database was left unmigrated: its backup failed ([Errno 20] Not a directory: '{tmp_path}" in output
+    assert "Traceback" not in output
+    assert rows(tmp_path / "bot.db", "SELECT max(number) FROM _migrations") == [(latest_version() - 1,)]

@@ -4,6 +4,7 @@ it to nobody) and logged every time; the next success says so."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from bot.backups import Backups
 from storage import backup
 from tests.bot.conftest import ADMIN, ADMIN2, World, WorldFactory, eventually
-from tests.storage.test_storage_backup import integrity
+from tests.storage.test_storage_backup import integrity, rows
 
 
 def backups_of(world: World) -> Backups:
@@ -81,3 +82,25 @@ async def test_a_failing_backup_is_told_to_each_admin_once_until_one_succeeds(
         assert len(world.sent("sendMessage")) == sent  # working, as before: nothing to say
     failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert failures == [f"Scheduled backup into {folder} failed: {error}"] * 3  # every time
+
+
+async def test_a_stop_gives_up_the_backup_under_way(
+    make_world: WorldFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "bot.backups")
+    monkeypatch.setattr(backup, "take", functools.partial(backup.take, step_pages=1))  # a page a step: it lasts
+    folder = tmp_path / "backups"
+    async with make_world(jobs=True, backup_dir=str(folder), backup_every_hours=1 / 3600) as world:
+        with world.services.storage.db.conn as conn:  # a few megabytes to copy
+            conn.execute("CREATE TABLE filler (data BLOB)")
+            conn.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 1000)
+        await eventually(lambda: bool(incomplete(folder)))  # the first round, under way
+    # The world stopped (post_shutdown): the backup was given up at its next step, and nothing of it is left.
+    assert list(folder.iterdir()) == []
+    assert "The scheduled backup under way was given up: the bot is stopping" in caplog.messages
+    assert rows(tmp_path / "bot.db", "SELECT count(*) FROM kv WHERE key = 'backup.last'") == [(0,)]
+    assert world.sent("sendMessage") == []  # no failure to tell
+
+
+def incomplete(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if ".incomplete-" in p.name] if folder.exists() else []
