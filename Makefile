@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/idle_connections.py
 	$(BIN)/python bench/import_bounds.py
 	$(BIN)/python bench/forget.py
+	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/replication.py 30
 
 clean:
