@@ -17,6 +17,11 @@
    longest stall meanwhile.
 
 Usage: python bench/archive.py [--sizes 10000,50000] [--reps 5] [--calls 1000000] [--skip-poll | --poll-only]
+                              [--parts 2,3,4,5] [--archive PATH]
+
+``--archive PATH`` keeps the synthetic archive there (and what was built with it in ``PATH.json``) and takes it
+from there on the next run: building a million calls takes minutes. ``--skip-poll --parts 3`` measures a month's
+report and export alone.
 """
 
 from __future__ import annotations
@@ -437,6 +442,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--skip-poll", action="store_true")
     parser.add_argument("--poll-only", action="store_true", help="only part 1")
+    parser.add_argument("--parts", default="2,3,4,5", help="which of parts 2-5 to run on the archive")
+    parser.add_argument("--archive", type=Path, help="keep the archive at this path and reuse it")
     parser.add_argument("--child-poll", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-export", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -456,17 +463,37 @@ def main() -> None:
         report_poll(results, args.reps)
     if args.poll_only:
         return
+    parts = {int(part) for part in args.parts.split(",")}
     with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
-        path = Path(tmp) / "archive.db"
-        started = time.perf_counter()
-        built = build_archive(path, args.calls)
-        print(f"\n(archive of {args.calls:,} calls built in {time.perf_counter() - started:.0f} s)")
-        report_history(measure_history(path, built))
-        report_report(measure_report(path, built["now"]))
-        report_while_heavy(asyncio.run(measure_while_heavy(path)))
-        report_import(asyncio.run(measure_import(path)))
+        path = args.archive or Path(tmp) / "archive.db"
+        built = kept_archive(path, args.calls)
+        if 2 in parts:
+            report_history(measure_history(path, built))
+        if 3 in parts:
+            report_report(measure_report(path, built["now"]))
+        if 4 in parts:
+            report_while_heavy(asyncio.run(measure_while_heavy(path)))
+        if 5 in parts:
+            report_import(asyncio.run(measure_import(path)))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"   (this process's peak RSS so far: {rss:.0f} MB)")
+
+
+def kept_archive(path: Path, calls: int) -> dict[str, Any]:
+    """The archive at ``path`` as ``build_archive`` left it (its facts in ``path.json``), built first if absent or
+    of another size. Parts 4 and 5 write to it (a user, an import): a kept one has them from the runs before."""
+    facts = path.with_name(path.name + ".json")
+    if path.exists() and facts.exists():
+        built: dict[str, Any] = json.loads(facts.read_text())
+        if built.get("calls") == calls:
+            print(f"\n(archive of {calls:,} calls taken from {path}, built {time.ctime(built['now'])})")
+            return built
+    path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    built = {**build_archive(path, calls), "calls": calls}
+    facts.write_text(json.dumps(built))
+    print(f"\n(archive of {calls:,} calls built in {time.perf_counter() - started:.0f} s)")
+    return built
 
 
 if __name__ == "__main__":
