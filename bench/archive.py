@@ -9,7 +9,8 @@
    customer's history, as ``/calls <number>`` and the caller's story ask it (≤ 20 ms), for the busiest customers
    and random ones.
 3. On that archive, a month's report: the query (≤ 300 ms) and the chart (≤ 700 ms); a month's export streamed to
-   an .xlsx in a fresh process, its peak RSS growth (≤ 60 MB).
+   an .xlsx in a fresh process (≤ 20 s), its peak RSS growth (≤ 60 MB), and the event loop's longest stall
+   meanwhile (the export in a worker thread, as the bot runs it).
 4. The real bot on that archive (the sandbox in a subprocess, the fake Bot API): a manager sends ``/balance`` every
    50 ms while an admin asks for a month's ``/report`` and then its ``/export``: the p99 of those ``/balance`` answers
    (≤ 100 ms; the heavy work runs in worker threads).
@@ -61,6 +62,7 @@ TARGETS = {
     "history_ms": 20.0,
     "query_ms": 300.0,
     "chart_ms": 700.0,
+    "export_s": 20.0,
     "export_mb": 60.0,
     "balance_p99_ms": 100.0,
 }
@@ -287,16 +289,35 @@ def settings_zone() -> Any:
 
 
 def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
-    """A month's export in this fresh process: its RSS growth is the export's own."""
+    """A month's export in this fresh process, in a worker thread as the bot runs it, while the event loop ticks
+    every millisecond: its RSS growth is the export's own; the loop's longest stall is what the export costs
+    everyone else."""
     from bot.reports import export
     from bot.texts import Texts
     from storage import reports
 
     texts = Texts("ru")
-    with tempfile.TemporaryDirectory(prefix="export-") as tmp, reports.reading(path) as conn:
+    progress = export.Progress()
+
+    def work(target: Path) -> int:
+        with reports.reading(path) as conn:
+            return export.write(conn, start, end, settings_zone(), texts, target, progress=progress)
+
+    async def exported(target: Path) -> tuple[int, float]:
+        loop, stalls = asyncio.get_running_loop(), [0.0]
+        job = loop.run_in_executor(None, work, target)
+        last = time.perf_counter()
+        while not job.done():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            stalls.append(now - last)
+            last = now
+        return await job, max(stalls)
+
+    with tempfile.TemporaryDirectory(prefix="export-") as tmp:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
-        rows = export.write(conn, start, end, settings_zone(), texts, Path(tmp) / "calls.xlsx")
+        rows, stall = asyncio.run(exported(Path(tmp) / "calls.xlsx"))
         seconds = time.perf_counter() - started
         size = (Path(tmp) / "calls.xlsx").stat().st_size
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -304,7 +325,9 @@ def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
         "export_rows": rows,
         "export_s": seconds,
         "export_mb_file": size / 2**20,
+        "export_rss_before": before,
         "export_rss_growth": after - before,
+        "export_stall_ms": stall * 1000,
     }
 
 
@@ -317,13 +340,16 @@ def report_report(result: dict[str, Any]) -> None:
         f" PNG {result['png_bytes'] / 1024:.0f} KB"
     )
     print(
-        f"   export: {result['export_rows']:,} rows in {result['export_s']:.1f} s,"
-        f" {result['export_mb_file']:.1f} MB file,"
-        f" peak RSS growth {result['export_rss_growth']:.1f} MB (target ≤ {TARGETS['export_mb']:.0f})"
+        f"   export: {result['export_rows']:,} rows in {result['export_s']:.1f} s"
+        f" ({result['export_rows'] / result['export_s']:,.0f} rows/s; target ≤ {TARGETS['export_s']:.0f} s),"
+        f" {result['export_mb_file']:.1f} MB file, peak RSS growth {result['export_rss_growth']:.1f} MB"
+        f" past the process's {result['export_rss_before']:.0f} MB (target ≤ {TARGETS['export_mb']:.0f});"
+        f" the loop's longest stall meanwhile {result['export_stall_ms']:.1f} ms"
     )
     ok = (
         max(result["query_ms"], result["query_hours_ms"]) <= TARGETS["query_ms"]
         and result["chart_ms"] <= TARGETS["chart_ms"]
+        and result["export_s"] <= TARGETS["export_s"]
         and result["export_rss_growth"] <= TARGETS["export_mb"]
     )
     print(f"   verdict: {'OK' if ok else 'MISSED'}")
