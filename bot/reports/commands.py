@@ -2,7 +2,7 @@
 
 Both add up the archive in a worker thread (``Services.report_workers``, ``export_worker``), on a read connection of
 its own to the bot's database (a month of a busy company takes longer than the loop may be held); the loop only
-checks, shows "sending…" and sends.
+checks, shows "sending…" (and how far a long export is) and sends.
 """
 
 from __future__ import annotations

@@ -130,6 +130,7 @@ async def test_the_export_has_one_row_per_archived_call_as_people_read_it(world:
     assert message["caption"] == f"📄 Звонки за {period_label(week)}: {len(expected)}"  # both years in early January
     actions = world.sent("sendChatAction", chat_id=ADMIN)
     assert actions and actions[0].params["action"] == "upload_document" and actions[0].seq < sent.seq
+    assert world.sent("sendMessage", chat_id=ADMIN) == []  # done well within PROGRESS_AFTER: no progress to say
     (entry,) = world.services.storage.audit.recent(action="export")
     assert (entry.actor_id, entry.target) == (ADMIN, "7d")
     assert entry.details == {"start": week.start, "end": week.end, "rows": len(expected)}
