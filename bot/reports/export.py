@@ -64,9 +64,10 @@ def write(
 
     progress = progress if progress is not None else Progress()
     progress.total = reports.export_count(conn, start, end, numbers)
-    # Only typed writes (write_string never makes a formula); the guesses of ``write`` off all the same.
-    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    book = xlsxwriter.Workbook(target, {**options, "strings_to_numbers": False})
+    # Only typed writes below (write_string never makes a formula, a link or a number of a text); the guesses the
+    # untyped ``write`` would make are off all the same.
+    guesses = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    book = xlsxwriter.Workbook(target, {"constant_memory": True, **guesses})
     sheet = book.add_worksheet(texts.plain("export_sheet"))
     names = texts.plain("export_columns").split("|")
     for column, (_, width) in enumerate(zip(names, WIDTHS, strict=True)):

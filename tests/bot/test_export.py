@@ -197,6 +197,30 @@ def test_times_are_the_local_clock_across_the_changes_of_summer_time() -> None:
     ]
 
 
+def test_a_link_or_digits_from_outside_stay_plain_text() -> None:
+    """Nothing in the export guesses: a name that is a link is no hyperlink, one of digits no number."""
+    storage = Storage(Database(memory=True))
+    storage.calls.ingest(
+        [CallRecord(f"{n:040x}", "in", number, COMPANY, "no answer", False, 1_000 + n, None, 1_010 + n)
+         for n, number in enumerate(("79160000001", "79160000002", "007"))],
+        now=2_000,
+    )  # fmt: skip
+    storage.contacts.set("79160000001", "https://evil.example/?leak=1", by=ADMIN, now=1)
+    storage.contacts.set("79160000002", "00123", by=ADMIN, now=1)
+    written = io.BytesIO()
+    export.write(storage.db.conn, 0, 2_000, ZONE, Texts("ru"), written)
+    sheet = load_workbook(written).active
+    assert sheet is not None
+    cells = [(row[2], row[3]) for row in sheet.iter_rows(min_row=2)]
+    assert [(number.value, name.value) for number, name in cells] == [
+        ("+7 916 000-00-01", "https://evil.example/?leak=1"),
+        ("+7 916 000-00-02", "00123"),
+        ("007", None),
+    ]
+    assert all(cell.data_type == "s" and cell.hyperlink is None for pair in cells for cell in pair if cell.value)
+    assert not sheet._hyperlinks
+
+
 # --- a long export says how far it is -------------------------------------------------------------------------
 async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_then_deleted(
     world: World, monkeypatch: pytest.MonkeyPatch
