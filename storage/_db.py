@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -81,6 +83,18 @@ def write(db: Database) -> Iterator[sqlite3.Connection]:
         raise RuntimeError("storage calls do not nest; a transaction is already open")
     with immediate(db.conn) as conn:
         yield conn
+
+
+def owned_like_directory(file: int | str | Path, directory: Path) -> None:
+    """Give ``file`` (a path or an open descriptor) the owner and group of ``directory``, where allowed (as root).
+
+    A command run as root (``restore``, ``backup``) beside a bot that runs as its own user must not leave it a file it
+    cannot open: a root-owned lock file or database stops the bot at its next start."""
+    owner = os.stat(directory)
+    made = os.stat(file)
+    if (made.st_uid, made.st_gid) != (owner.st_uid, owner.st_gid):
+        with suppress(PermissionError):  # not root: the file is the caller's, as it should be
+            os.chown(file, owner.st_uid, owner.st_gid)
 
 
 def now_or_clock(now: int | None) -> int:

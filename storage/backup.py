@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from storage._db import now_or_clock
+from storage._db import now_or_clock, owned_like_directory
 from storage.kv import KV
 from storage.migrations import latest_version
 
@@ -226,6 +226,7 @@ def _copy(conn: sqlite3.Connection, final: Path, step_pages: int, progress: Prog
     fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)  # the company's data: the owner's alone
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "being written": let go by the kernel if the process dies
+        owned_like_directory(fd, final.parent)  # made as root, it stays readable by the bot's user who owns the folder
         target = sqlite3.connect(temp, isolation_level=None)
         try:
             target.execute("PRAGMA journal_mode = OFF")  # no journal beside a file that is temporary anyway
@@ -326,10 +327,12 @@ def _wal(path: Path) -> None:
 
 
 def _same_owner(path: Path, like: Path) -> None:
-    """``path`` gets ``like``'s mode, and its owner where allowed (a restore run as root, for a bot that is not)."""
+    """``path`` gets ``like``'s mode, and its owner where allowed (a restore run as root, for a bot that is not); with
+    no ``like`` (a lost database), the owner of the directory it goes in."""
     try:
         found = like.stat()
     except FileNotFoundError:
+        owned_like_directory(path, like.parent)
         return
     os.chmod(path, found.st_mode & 0o777)
     with contextlib.suppress(PermissionError):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from storage._db import owned_like_directory
+
 _READ_LIMIT = 1024  # of the holder's line
 
 
@@ -46,8 +48,13 @@ def hold(database: Path, now: float | None = None) -> InstanceLock:
     """Take the lock of ``database`` (which need not exist yet), or raise ``AlreadyRunning``; an OSError when the
     lock file cannot be created (no such directory, no right to write there)."""
     path = lock_path(database)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by children (PEP 446)
     try:
+        fd, made = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True  # not inherited (PEP 446)
+    except FileExistsError:
+        fd, made = os.open(path, os.O_RDWR | os.O_CREAT), False
+    try:
+        if made:  # by a restore run as root, say: it stays the bot's to lock
+            owned_like_directory(fd, path.parent)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = os.pread(fd, _READ_LIMIT, 0).decode(errors="replace").strip()

@@ -4,6 +4,7 @@ one killed mid-way, restores refused while the bot runs or for a bad file, and t
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
@@ -140,6 +141,36 @@ async def test_a_good_restore_says_what_it_restored_and_keeps_the_replaced_file(
         f"The file it replaced is kept as {kept}.\n"
     )
     assert rows(db, "SELECT count(*) FROM calls") == [(3,)] and rows(kept, "SELECT count(*) FROM calls") == [(5,)]
+
+
+BOT_USER = 65534  # "nobody": the bot's own user, as the systemd unit's newtel-bot
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="an operator's restore run as root")
+@pytest.mark.parametrize("found", ["a database without its lock file", "nothing (the disk was lost)"])
+async def test_a_restore_run_as_root_leaves_the_bot_files_it_can_open(tmp_path: Path, found: str) -> None:
+    good = database(tmp_path / "good.bak", calls=3)
+    state = tmp_path / "state"  # systemd's StateDirectory=, the bot's user's own
+    state.mkdir(mode=0o700)
+    os.chown(state, BOT_USER, BOT_USER)
+    if found.startswith("a database"):
+        os.chown(database(state / "bot.db", calls=1), BOT_USER, BOT_USER)
+    status, _, err = await command(state, "restore", str(good))
+    assert (status, err) == (0, "")
+    for name in ("bot.db", "bot.db.lock"):
+        made = (state / name).stat()
+        assert (made.st_uid, made.st_gid) == (BOT_USER, BOT_USER), name
+        # The bot, as its user, opens them to write (the lock: to take it and say who holds it).
+        opening = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", f"exec 3<>{name}", cwd=state, user=BOT_USER, group=BOT_USER,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, said = await asyncio.wait_for(opening.communicate(), 30)
+        assert opening.returncode == 0, (name, said)
+    assert rows(state / "bot.db", "SELECT count(*) FROM calls") == [(3,)]
+    # A backup taken as root beside it is the bot's user's too, for a restore run as that user (sudo -u).
+    assert (await command(state, "backup", "copy.bak"))[0] == 0
+    assert (state / "copy.bak").stat().st_uid == BOT_USER
 
 
 @pytest.mark.parametrize("bad", ["damaged", "newer"])
