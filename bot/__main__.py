@@ -15,13 +15,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from bot import cli, logs, web
 from bot.app import build_application
-from bot.config import Settings, describe_errors
+from bot.config import Settings, SettingsError, load
 from bot.ratelimit import transient, wait_asked
 from storage.backup import BackupFailed
 
@@ -44,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is not None:  # backup, restore
         return int(args.run(args))
     try:
-        settings = Settings()  # filled from the environment and .env
-    except ValidationError as error:
-        print(describe_errors(error), file=sys.stderr)
+        settings = load(Settings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
         return 2
     if not settings.admin_ids:  # a bot nobody could ever let anyone into
         print(NO_ADMINS, file=sys.stderr)

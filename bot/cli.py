@@ -11,10 +11,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 import bot
-from bot.config import DatabaseSettings, describe_errors
+from bot.config import DatabaseSettings, SettingsError, load
 from storage import backup, instance, latest_version
 
 
@@ -126,9 +124,9 @@ def described(summary: backup.Summary) -> str:
 def _settings() -> DatabaseSettings | None:
     """The database's settings, or None once their errors are printed; the storage's log lines go to stderr."""
     try:
-        settings = DatabaseSettings()
-    except ValidationError as error:
-        print(describe_errors(error), file=sys.stderr)
+        settings = load(DatabaseSettings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
         return None
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     return settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -18,6 +18,7 @@ from storage import Language
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # Telegram allows 1-256 of these characters; fewer than 16 could be guessed by anyone who can reach the port.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+S = TypeVar("S", bound="DatabaseSettings")
 
 
 class DatabaseSettings(BaseSettings):
@@ -33,6 +34,13 @@ class DatabaseSettings(BaseSettings):
         default=24, gt=0, le=24 * 366, description="hours between the scheduled backups"
     )  # fractions of an hour are for tests
     backup_keep: int = Field(default=7, ge=1, le=10_000, description="scheduled backups kept in BACKUP_DIR")
+
+    @field_validator("database_path", "backup_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Relative paths are read from the directory the bot starts in (systemd's WorkingDirectory=): said and used
+        # whole from then on, so that a command run from elsewhere names the file it looked for.
+        return None if value is None else value.absolute()
 
 
 class Settings(DatabaseSettings):
@@ -165,6 +173,28 @@ class Settings(DatabaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; the message (a line per problem, never a value) is for the operator."""
+
+
+def load(kind: type[S]) -> S:
+    """``kind`` filled from the environment and ``.env`` (in the current directory), or ``SettingsError``."""
+    try:
+        return kind()
+    except ValidationError as error:
+        raise SettingsError(describe_errors(error)) from None
+    except UnicodeDecodeError as error:  # saved by an editor in cp1251, say
+        raise SettingsError(
+            f"Cannot read {Path('.env').absolute()}: it is not UTF-8 text (byte {error.object[error.start]:#04x} at "
+            f"position {error.start}); save it as UTF-8"
+        ) from None
+    except OSError as error:  # a directory the user may not read (sudo -u from another user's home)
+        raise SettingsError(
+            f"Cannot read {Path('.env').absolute()}: {error.strerror} (the settings come from the environment and "
+            ".env in the current directory)"
+        ) from None
 
 
 def describe_errors(error: ValidationError) -> str:

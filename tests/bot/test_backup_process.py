@@ -29,11 +29,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX sig
 SINCE = r"since \d{4}-\d\d-\d\d \d\d:\d\d UTC"
 
 
-async def command(tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    """``python -m bot <args>`` with DATABASE_PATH alone set: no Telegram or New-Tel keys. Its status, out and err."""
+async def command(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
+    """``python -m bot <args>`` in ``tmp_path`` with DATABASE_PATH alone set (its bot.db unless ``settings`` say
+    otherwise): no Telegram or New-Tel keys. Its status, out and err."""
+    env = clean_env(tmp_path, **{"DATABASE_PATH": str(tmp_path / "bot.db"), **settings})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=clean_env(tmp_path, DATABASE_PATH=str(tmp_path / "bot.db")),
+        stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
@@ -141,6 +143,32 @@ async def test_a_good_restore_says_what_it_restored_and_keeps_the_replaced_file(
         f"The file it replaced is kept as {kept}.\n"
     )
     assert rows(db, "SELECT count(*) FROM calls") == [(3,)] and rows(kept, "SELECT count(*) FROM calls") == [(5,)]
+
+
+async def test_commands_name_a_relative_database_whole_wherever_they_run(tmp_path: Path) -> None:
+    # As the systemd unit has it: DATABASE_PATH=bot.db, read in the bot's directory. Run from another directory (an
+    # operator's shell), the command says which file it looked for, rather than "bot.db".
+    state, elsewhere = tmp_path / "state", tmp_path / "home"
+    state.mkdir()
+    elsewhere.mkdir()
+    database(state / "bot.db", calls=3)
+    assert await command(elsewhere, "backup", DATABASE_PATH="bot.db") == (
+        2,
+        "",
+        f"No database at {elsewhere / 'bot.db'} (DATABASE_PATH)\n",
+    )
+    status, out, err = await command(state, "backup", "copy.bak", DATABASE_PATH="bot.db")
+    assert (status, err) == (0, "") and out.startswith(f"Backed up {state / 'bot.db'} (schema ")
+    status, out, err = await command(state, "restore", "copy.bak", DATABASE_PATH="bot.db")
+    assert (status, err) == (0, "") and out.startswith(f"Restored {state / 'bot.db'} from copy.bak: schema ")
+
+
+@pytest.mark.parametrize("args", [(), ("backup",)], ids=["the bot", "backup"])
+async def test_a_dotenv_that_is_not_utf8_is_said_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / ".env").write_bytes("# токен от BotFather\nDATABASE_PATH=bot.db\n".encode("cp1251"))
+    status, out, err = await command(tmp_path, *args)
+    assert (status, out) == (2, "")
+    assert err == f"Cannot read {tmp_path / '.env'}: it is not UTF-8 text (byte 0xf2 at position 2); save it as UTF-8\n"
 
 
 BOT_USER = 65534  # "nobody": the bot's own user, as the systemd unit's newtel-bot
