@@ -17,7 +17,8 @@ digits):
 - ``audit``: an entry about the number keeps what was done, by whom and when, without the number or the customer's
   name. The erasure itself is audited as ``customer.forget`` with what it counted, never the number.
 - Nothing else holds a customer's number: ``users`` (the staff's own phones), ``chats`` and ``call_hours`` (company
-  numbers), ``phones``, ``members_seen``, ``ringing_cards`` (call ids and a digest), ``ledger`` (alert ids).
+  numbers), ``phones``, ``members_seen``, ``ringing_cards`` (call ids and a digest), ``ledger`` (alert ids). A staff
+  member's or the company's own number is no customer's (``company_side``): ``/forget`` refuses it.
 
 It runs in a worker thread on a connection of its own, with ``secure_delete`` on: what it deletes is overwritten in the
 database file, not left in free space (the write-ahead log keeps older copies of those pages until a checkpoint
@@ -75,6 +76,32 @@ class Footprint:
     @property
     def empty(self) -> bool:
         return not (self.calls or self.name or self.alerts or self.reminders or self.mentions)
+
+
+@dataclass(frozen=True, slots=True)
+class CompanySide:
+    """A number that is the company's own, not a customer's (``company_side``): erasing it would rewrite the company's
+    records of its own work (which phone a call rang first, which number customers saw) and leave it where it is."""
+
+    staff: str | None  # the name of the bot's user whose own phone it is; None: a number of the company
+
+
+def company_side(path: str | Path, number: str) -> CompanySide | None:
+    """Whose it is when ``number`` is not a customer's: a bot user's own phone (New-Tel's or the one they set with
+    /phone), or a number of the company (dialled by its customers or shown to them). None for a customer."""
+    with reading(path) as conn:
+        params = _params(number)
+        staff = conn.execute(
+            "SELECT coalesce(member_name, display_name, CAST(telegram_id AS TEXT)) FROM users"  # as User.name
+            " WHERE :number IN (personal_number, callback_phone) ORDER BY status <> 'active', telegram_id LIMIT 1",
+            params,
+        ).fetchone()
+        if staff is not None:
+            return CompanySide(staff[0])
+        # call_hours holds the company's side of every archived call: a few rows an hour.
+        if conn.execute("SELECT 1 FROM call_hours WHERE company = :number LIMIT 1", params).fetchone():
+            return CompanySide(None)
+    return None
 
 
 def footprint(path: str | Path, number: str) -> Footprint:

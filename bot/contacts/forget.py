@@ -21,7 +21,7 @@ from bot.formatting import format_for_people
 from bot.texts import Html, Texts, echo
 from newtel import phones
 from storage import DatabaseBusy
-from storage.erasure import Footprint, erase, footprint
+from storage.erasure import Footprint, company_side, erase, footprint
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ async def forget(update: Update, context: Context, caller: Caller) -> None:
     number = phones.destination(phones.split_extension(typed)[0])
     if number is None:
         await caller.reply(texts("bad_number", value=echo(typed)))
+        return
+    side = await asyncio.to_thread(company_side, svc.settings.database_path, number)
+    if side is not None:  # not a customer's: the company's own records are not /forget's to rewrite
+        shown = format_for_people(number)
+        if side.staff is None:
+            await caller.reply(texts("forget_company_number", number=shown))
+        else:
+            await caller.reply(texts("forget_staff_number", number=shown, name=side.staff))
         return
     found = await asyncio.to_thread(footprint, svc.settings.database_path, number)
     if found.empty:

@@ -350,6 +350,10 @@ TEXTS: dict[str, str] = {
     # /forget: a customer forgotten on their request (152-ФЗ, GDPR)
     "forget_usage": "Usage: /forget &lt;number&gt; — forget a customer on their request: their calls, name, alerts "
     "and reminders. For example: /forget +7 916 123-45-67",
+    "forget_staff_number": "{number} is a staff member's number ({name}), not a customer's: /forget forgets "
+    "customers only. Nothing changed.",
+    "forget_company_number": "{number} is the company's own number, not a customer's: /forget forgets customers "
+    "only. Nothing changed.",
     "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
     "forget_question": "🗑 <b>Forget the customer {number}?</b>",
     "forget_name": "Name in the book: {name}",

@@ -352,6 +352,10 @@ TEXTS: dict[str, str] = {
     # /forget: a customer forgotten on their request (152-ФЗ, GDPR)
     "forget_usage": "Использование: /forget &lt;номер&gt; — забыть клиента по его просьбе: звонки, имя, уведомления и "
     "напоминания о нём. Например: /forget +7 916 123-45-67",
+    "forget_staff_number": "{number} — номер сотрудника ({name}), а не клиента: /forget забывает только клиентов. "
+    "Ничего не изменилось.",
+    "forget_company_number": "{number} — номер самой компании, а не клиента: /forget забывает только клиентов. "
+    "Ничего не изменилось.",
     "forget_nothing": "О номере {number} бот ничего не хранит — забывать нечего.",
     "forget_question": "🗑 <b>Забыть клиента {number}?</b>",
     "forget_name": "Имя в книге: {name}",

@@ -18,8 +18,9 @@ import pytest
 from bot import callback_data as cd
 from bot.alerts.poller import poller
 from bot.contacts import forget as forget_module
+from bot.formatting import format_for_people
 from storage import CallRecord, erasure
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, World, WorldFactory, database_locked
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory, database_locked
 from tests.conftest import at_noon
 
 pytestmark = at_noon  # the alerts' times of day are the test's: no midnight inside it
@@ -270,3 +271,23 @@ async def test_a_database_locked_elsewhere_forgets_nothing_yet_and_the_question_
     await world.press(ADMIN, question, "🗑 Забыть")
     assert (await world.edited(question))["text"].startswith("✅ Клиент забыт.")
     assert holding_the_number(path) == []
+
+
+async def test_a_staff_members_or_the_companys_own_number_is_refused_and_nothing_changes(world: World) -> None:
+    # The manager places a call: the audit keeps which of their phones rang first and which number the customer saw.
+    world.make_manager(MANAGER, internal="101")
+    assert (await world.ask(MANAGER, f"/call {CUSTOMER}")).startswith("📞 Звоню: сначала зазвонит ваш телефон")
+    await poll(world)  # the company's calls, its numbers with them, in the archive
+    path = str(world.settings.database_path)
+    before = dump(path)
+    assert await world.ask(ADMIN, f"/forget {MEMBER_PERSONAL}") == (
+        f"+7 974 714-48-54 — номер сотрудника ({MEMBER_NAME}), а не клиента: /forget забывает только клиентов. "
+        "Ничего не изменилось."
+    )
+    company = world.sandbox.company.external_numbers[0]
+    assert await world.ask(ADMIN, f"/forget +{company}") == (
+        f"{format_for_people(company)} — номер самой компании, а не клиента: /forget забывает только клиентов. "
+        "Ничего не изменилось."
+    )
+    assert dump(path) == before
+    assert (await world.say(ADMIN, f"/forget {CUSTOMER}"))["text"].startswith(f"🗑 Забыть клиента {SHOWN}?")
