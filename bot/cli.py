@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -31,8 +32,9 @@ def parser() -> argparse.ArgumentParser:
         description="Copy DATABASE_PATH, consistent even while the bot runs, checked before it is named.",
     )
     taking.add_argument(
-        "path", nargs="?", type=Path, help="a file or a directory (default: BACKUP_DIR, else beside the database)"
-    )
+        "path", nargs="?", help="a file, or a directory (one ending in / is made if missing; default: BACKUP_DIR, "
+        "else beside the database)",
+    )  # fmt: skip
     taking.set_defaults(run=run_backup)
     restoring = commands.add_parser(
         "restore",
@@ -66,9 +68,10 @@ def run_backup(args: argparse.Namespace) -> int:
         print(f"No database at {database} (DATABASE_PATH)", file=sys.stderr)
         return 2
     at = int(time.time())
-    target: backup.Destination = args.path or backup.named(database, settings.backup_dir, at)
-    if args.path is not None and args.path.is_dir():
-        target = backup.named(database, args.path, at)
+    target: backup.Destination = backup.named(database, settings.backup_dir, at)
+    if args.path is not None:
+        given = Path(args.path)  # which drops a final "/": "copies/" is a directory to make, not a file to write
+        target = backup.named(database, given, at) if args.path.endswith(os.sep) or given.is_dir() else given
     started = time.monotonic()
     try:
         made = backup.take(database, target, now=at)

@@ -163,6 +163,15 @@ async def test_commands_name_a_relative_database_whole_wherever_they_run(tmp_pat
     assert (status, err) == (0, "") and out.startswith(f"Restored {state / 'bot.db'} from copy.bak: schema ")
 
 
+async def test_a_backup_into_a_directory_yet_to_be_made_is_named_in_it(tmp_path: Path) -> None:
+    database(tmp_path / "bot.db", calls=1)
+    status, out, err = await command(tmp_path, "backup", "copies/")  # a trailing "/": a directory, not a file
+    assert (status, err) == (0, "")
+    (made,) = (tmp_path / "copies").iterdir()
+    assert re.fullmatch(rf"bot\.db\.\d{{8}}-\d{{6}}\.v{latest_version()}\.bak", made.name)
+    assert f" to {made}: " in out and integrity(made) == "ok"
+
+
 @pytest.mark.parametrize("args", [(), ("backup",)], ids=["the bot", "backup"])
 async def test_a_dotenv_that_is_not_utf8_is_said_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     (tmp_path / ".env").write_bytes("# токен от BotFather\nDATABASE_PATH=bot.db\n".encode("cp1251"))
