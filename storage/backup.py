@@ -31,6 +31,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from storage._db import now_or_clock, owned_like_directory
+from storage.instance import lock_path
 from storage.kv import KV
 from storage.migrations import latest_version
 
@@ -135,6 +136,8 @@ def take(
             conn.execute("BEGIN")  # the snapshot the whole copy is taken from, held from the first read on
             schema = _schema(conn)
             final = (dest(schema) if callable(dest) else dest).absolute()
+            if final.resolve() in _own_files(source):
+                raise BackupFailed(f"{final} is the database's own file: name another one for the backup")
             final.parent.mkdir(parents=True, exist_ok=True)
             with _copy(conn, final, step_pages, progress) as temp:
                 os.replace(temp, final)
@@ -205,6 +208,13 @@ def summarise(path: Path) -> Summary:
         return Summary(_schema(conn), users, calls, alerts, newest_call, newest_alert)
     finally:
         conn.close()
+
+
+def _own_files(database: Path) -> list[Path]:
+    """The database's file and those SQLite and the bot keep beside it: a backup written over one of them would
+    replace the live file under the bot (its writes would go on into the old one), or be deleted as a stale WAL."""
+    found = database.resolve()
+    return [found, *(found.with_name(found.name + suffix) for suffix in ("-wal", "-shm", "-journal")), lock_path(found)]
 
 
 def _connect(path: Path, mode: str) -> sqlite3.Connection:

@@ -172,6 +172,18 @@ async def test_a_backup_into_a_directory_yet_to_be_made_is_named_in_it(tmp_path:
     assert f" to {made}: " in out and integrity(made) == "ok"
 
 
+@pytest.mark.parametrize("name", ["bot.db", "./bot.db-wal", "bot.db.lock"])
+async def test_a_backup_over_the_databases_own_files_is_refused(tmp_path: Path, name: str) -> None:
+    # "backup bot.db" read as "back up bot.db": it would have put the copy in the live file's place, under the bot.
+    db = database(tmp_path / "bot.db", calls=3)
+    before = (db.stat().st_ino, db.read_bytes())
+    status, out, err = await command(tmp_path, "backup", name)
+    assert (status, out) == (1, "")
+    named = tmp_path / name.removeprefix("./")
+    assert err == f"Backup failed: {named} is the database's own file: name another one for the backup\n"
+    assert (db.stat().st_ino, db.read_bytes()) == before
+
+
 @pytest.mark.parametrize("args", [(), ("backup",)], ids=["the bot", "backup"])
 async def test_a_dotenv_that_is_not_utf8_is_said_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     (tmp_path / ".env").write_bytes("# токен от BotFather\nDATABASE_PATH=bot.db\n".encode("cp1251"))
