@@ -460,6 +460,8 @@ async def measure_import(path: Path) -> dict[str, Any]:
             async with running(build_application(settings)):
                 tg.send_text(ADMIN, "/report 30d")
                 await tg.wait_for("sendPhoto", chat_id=ADMIN, ok=True, timeout=120)
+                async with Stalls() as idle:  # this machine's own, for comparison
+                    await asyncio.sleep(3)
                 async with Stalls() as read:
                     tg.send_document(ADMIN, f"Телефон;Имя\n{rows}".encode(), "clients.csv", caption="/import")
                     preview = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=60)
@@ -467,7 +469,7 @@ async def measure_import(path: Path) -> dict[str, Any]:
                     tg.press(ADMIN, (ADMIN, preview.result["message_id"]), button=0)  # Apply
                     applied = await tg.wait_for("editMessageText", chat_id=ADMIN, ok=True, timeout=60)
     assert f"{IMPORT_ROWS}" in applied.params["text"].replace("\u00a0", "").replace(" ", ""), applied.params["text"]
-    return {"read": read, "confirm": confirm}
+    return {"idle": idle, "read": read, "confirm": confirm}
 
 
 def report_import(result: dict[str, Any]) -> None:
@@ -475,6 +477,7 @@ def report_import(result: dict[str, Any]) -> None:
     print(f"\n5. An import of {IMPORT_ROWS:,} rows sent to the bot on that archive, after a month's /report")
     print(f"   read and previewed in {read}")
     print(f"   confirmed (applied in one transaction) in {confirm}")
+    print(f"   (nothing running, {result['idle']})")
     ok = max(read.longest_ms, confirm.longest_ms) <= STALL_MS
     print(f"   target: the loop's longest stall ≤ {STALL_MS:.0f} ms: {'OK' if ok else 'MISSED'}")
 

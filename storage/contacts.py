@@ -96,8 +96,8 @@ def _names(conn: sqlite3.Connection, numbers: Iterable[str]) -> dict[str, str]:
 def _upsert(conn: sqlite3.Connection, rows: str, by: int | None, now: int) -> ImportResult:
     """Write ``rows``, a JSON array of [number, name] (the last name of a number repeated wins), inside the caller's
     transaction. SQLite reads them from the JSON, so no Python object is built per row: an import of 20,000 rows
-    makes no garbage collection at all, where its lists, tuples and dicts made a hundred and a full one (``bot.heap``:
-    a full collection holds the event loop, whichever thread runs it)."""
+    makes no garbage collection at all, where its lists, tuples and dicts made a hundred and a full one (a full
+    collection holds the event loop, whichever thread runs it: ``bot.interpreter``)."""
     conn.create_function("fold", 1, fold, deterministic=True)
     (added, unchanged, total) = conn.execute(
         f"WITH given AS ({_GIVEN}) SELECT count(*) FILTER (WHERE contacts.number IS NULL),"

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import IO, Literal
 from xml.parsers import expat
 
-from bot import heap
+from bot import interpreter
 from bot.contacts import names
 from bot.texts import echo
 from newtel import phones
@@ -312,7 +312,7 @@ def _parse_xlsx(data: bytes, deadline: _Deadline) -> Parsed:
     much."""
     import openpyxl  # imported here: only imports pay for it
 
-    heap.loaded("openpyxl")
+    interpreter.loaded("openpyxl")
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -3,7 +3,7 @@
 A task sleeps LOOP_TICK at a time: how late it wakes is the loop's lag (the metrics' histogram). A watchdog thread
 looks when a wake-up is LAG_WARN overdue: it takes the loop thread's stack then (``sys._current_frames``, only when
 late), which names the code holding the loop. Garbage collections of GC_NOTED or longer are timed too, in whatever
-thread they run: one holds the interpreter, and so the loop, however "off the loop" its thread is (``bot.heap``).
+thread they run: one holds the interpreter, and so the loop, however "off the loop" its thread is (``bot.interpreter``).
 Each LAG_WINDOW the longest late wake-up is kept (the metrics' gauge) and, past LAG_WARN, logged as one WARNING with
 what held the loop. All of it costs a wake-up of the task and one of the thread per tick, and a stack when late."""
 

@@ -11,7 +11,7 @@ import io
 import math
 import threading
 
-from bot import heap
+from bot import interpreter
 from bot.formatting import duration
 from bot.reports.figures import Figures
 from bot.texts import Texts
@@ -36,7 +36,7 @@ def render(figures: Figures, texts: Texts, title: str) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    heap.loaded("matplotlib")
+    interpreter.loaded("matplotlib")
 
     def label(key: str, **values: object) -> str:
         return html.unescape(texts(key, **values))
