@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from storage._db import dumps
 from storage.calls import MISSED_SQL
@@ -90,8 +90,10 @@ class Episode:
     callback_seconds: int | None  # called back: from the first miss's end to the callback's start
 
 
-@dataclass(frozen=True, slots=True)
-class ExportRow:
+class ExportRow(NamedTuple):
+    """One row of ``/export``: a tuple, built a third of a million times for a month (a frozen dataclass cost 4 µs
+    each, a second in all)."""
+
     call_id: int
     started_at: int
     direction: str
@@ -443,6 +445,13 @@ def lost_of(conn: sqlite3.Connection, found: Sequence[Episode]) -> list[LostCust
         for e in chosen
     ]
     return sorted(customers, key=lambda c: (-c.attempts, -c.last_at, c.customer))
+
+
+def export_count(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> int:
+    """How many rows ``export_rows`` yields for the period (from the index on started_at alone)."""
+    where, params = _period(start, end, numbers)
+    (count,) = conn.execute(f"SELECT count(*) FROM calls c WHERE {where}", params).fetchone()
+    return int(count)
 
 
 def export_rows(conn: sqlite3.Connection, start: int, end: int, numbers: Sequence[str] = ()) -> Iterator[ExportRow]:

@@ -2,7 +2,7 @@
 
 Both add up the archive in a worker thread (``Services.report_workers``, ``export_worker``), on a read connection of
 its own to the bot's database (a month of a busy company takes longer than the loop may be held); the loop only
-checks, shows "sending…" and sends.
+checks, shows "sending…" (and how far a long export is) and sends.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import InputFile, Update
+from telegram import InputFile, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ACTION_EVERY = 4.0  # seconds; Telegram shows a chat action for about five
+PROGRESS_AFTER = 3.0  # seconds an export runs before it says how far it is
+PROGRESS_EVERY = 5.0  # seconds between two edits of that message at least (Telegram limits edits, in groups most)
 LOST_GRACE = 3600  # seconds a miss stays open where there is no deadline (/sla off); past it, it may be lost
 LOOK_BACK = 400 * 86_400  # seconds: a deadline in business hours is looked for at most this far back
 
@@ -190,6 +192,54 @@ async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[
         task.cancel()
 
 
+@contextlib.asynccontextmanager
+async def telling(caller: Caller, progress: export.Progress) -> AsyncIterator[None]:
+    """How far the export inside is, once it has run ``PROGRESS_AFTER``: «⏳ Готовлю файл… 40 %», edited in place at
+    most every ``PROGRESS_EVERY`` while the figure moves, and deleted when the work inside (its answer sent) is over.
+    The worker thread only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
+    over = asyncio.Event()
+
+    async def tell() -> None:
+        message: Message | None = None
+        shown = ""
+        wait = PROGRESS_AFTER
+        while not await _set_within(over, wait):
+            wait = PROGRESS_EVERY
+            text = caller.texts("export_progress", percent=progress.percent)
+            if text == shown:
+                continue
+            try:
+                if message is None:
+                    message = await caller.reply(text)
+                else:
+                    await message.edit_text(text)
+                shown = text
+            except TelegramError as error:
+                log.debug("export progress not shown: %s", error)
+        if message is not None:
+            try:
+                await message.delete()
+            except TelegramError as error:
+                log.debug("export progress not deleted: %s", error)
+
+    # Ended by the event, never cancelled: a message in flight is known and deleted, not left saying "40 %".
+    task = asyncio.create_task(tell())
+    try:
+        yield
+    finally:
+        over.set()
+        await task
+
+
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Whether ``event`` is set within ``seconds``."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 async def asked_period(caller: Caller, args: Sequence[str] | None, default: str) -> tuple[str, int, int] | None:
     """The period typed after the command (``default`` when none) as (its canonical spelling, start, end); None
     once the caller was told it is not one."""
@@ -244,12 +294,13 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
         details={"start": start, "end": end},
         now=int(time.time()),
     )
-    async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT):
+    progress = export.Progress()
+    async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT), telling(caller, progress):
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
             count = await off_the_loop(
                 svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
-                Standards.of(svc.settings),
+                Standards.of(svc.settings), progress,
             )  # fmt: skip
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
@@ -264,7 +315,16 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
                 )
 
 
-def _write(database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, path: Path, standards: Standards) -> int:
+def _write(
+    database: Path,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    texts: Texts,
+    path: Path,
+    standards: Standards,
+    progress: export.Progress,
+) -> int:
     open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
-        return export.write(conn, start, end, zone, texts, path, open_after=open_after)
+        return export.write(conn, start, end, zone, texts, path, open_after=open_after, progress=progress)

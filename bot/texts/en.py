@@ -410,6 +410,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_set": "🗓 The weekly summary will arrive on Mondays at {time} ({zone}).",
     "digest_weekly_off": "🗓 Weekly summary turned off.",
     "export_caption": "📄 Calls, {period}: {count}",
+    "export_progress": "⏳ Preparing the file… {percent}%",
     "export_empty": "No calls in {period}.",
     "report_no_calls": "No calls.",
     "export_too_big": "The export of {period} is over 50 MB, more than Telegram takes. Please choose a shorter period.",

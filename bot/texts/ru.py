@@ -412,6 +412,7 @@ TEXTS: dict[str, str] = {
     "digest_weekly_set": "🗓 Недельная сводка будет приходить по понедельникам в {time} ({zone}).",
     "digest_weekly_off": "🗓 Недельная сводка отключена.",
     "export_caption": "📄 Звонки за {period}: {count}",
+    "export_progress": "⏳ Готовлю файл… {percent}\u00a0%",
     "export_empty": "Звонков за {period} нет.",
     "report_no_calls": "Звонков нет.",
     "export_too_big": "Выгрузка за {period} больше 50 МБ — столько Telegram не примет. Выберите период короче.",

@@ -3,21 +3,28 @@ calls seeded (the names, numbers, times and outcomes worked out here from the se
 
 from __future__ import annotations
 
-import builtins
 import io
+import itertools
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import Workbook, load_workbook
+import xlsxwriter
+from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
+from sqlite_utils import Database
 
 from bot.calllog.who import WhoAnswered
 from bot.formatting import format_for_people
-from bot.reports import export
-from storage import CallRecord
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World
+from bot.reports import commands, export
+from bot.texts import Texts
+from storage import CallRecord, Storage, reports
+from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, eventually
 from tests.bot.test_contacts import book, upload
 from tests.bot.test_reports import COMPANY, ZONE, Seeded, archive, episodes, history, midnight, outcome, period_label
 from tests.conftest import at_noon
@@ -123,6 +130,7 @@ async def test_the_export_has_one_row_per_archived_call_as_people_read_it(world:
     assert message["caption"] == f"📄 Звонки за {period_label(week)}: {len(expected)}"  # both years in early January
     actions = world.sent("sendChatAction", chat_id=ADMIN)
     assert actions and actions[0].params["action"] == "upload_document" and actions[0].seq < sent.seq
+    assert world.sent("sendMessage", chat_id=ADMIN) == []  # done well within PROGRESS_AFTER: no progress to say
     (entry,) = world.services.storage.audit.recent(action="export")
     assert (entry.actor_id, entry.target) == (ADMIN, "7d")
     assert entry.details == {"start": week.start, "end": week.end, "rows": len(expected)}
@@ -164,6 +172,91 @@ async def test_an_export_is_not_posted_in_a_group(world: World) -> None:
         "Эта команда работает только в личном чате с ботом: в группе ответ увидели бы все."
     )
     assert world.sent("sendDocument") == [] and world.services.storage.audit.recent(action="export") == []
+
+
+def test_times_are_the_local_clock_across_the_changes_of_summer_time() -> None:
+    """Europe/Berlin: 02:00 becomes 03:00 on 30 March 2025 (01:00 UTC); 03:00 becomes 02:00 on 26 October."""
+    berlin = ZoneInfo("Europe/Berlin")
+    utc = [(2025, 3, 30, 0, 59, 59), (2025, 3, 30, 1, 0, 0), (2025, 10, 26, 0, 30, 0), (2025, 10, 26, 1, 30, 0)]
+    moments = [int(datetime(*moment, tzinfo=UTC).timestamp()) for moment in utc]
+    storage = Storage(Database(memory=True))
+    storage.calls.ingest(
+        [CallRecord(f"{n:040x}", "in", "79160000001", COMPANY, "answered", False, at, at + 5, at + 65)
+         for n, at in enumerate(moments)],
+        now=moments[-1] + 100,
+    )  # fmt: skip
+    written = io.BytesIO()
+    assert export.write(storage.db.conn, moments[0], moments[-1] + 1, berlin, Texts("ru"), written) == 4
+    sheet = load_workbook(written).active
+    assert sheet is not None
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        datetime(2025, 3, 30, 1, 59, 59),
+        datetime(2025, 3, 30, 3, 0),
+        datetime(2025, 10, 26, 2, 30),  # summer time
+        datetime(2025, 10, 26, 2, 30),  # an hour later: winter time
+    ]
+
+
+def test_a_link_or_digits_from_outside_stay_plain_text() -> None:
+    """Nothing in the export guesses: a name that is a link is no hyperlink, one of digits no number."""
+    storage = Storage(Database(memory=True))
+    storage.calls.ingest(
+        [CallRecord(f"{n:040x}", "in", number, COMPANY, "no answer", False, 1_000 + n, None, 1_010 + n)
+         for n, number in enumerate(("79160000001", "79160000002", "007"))],
+        now=2_000,
+    )  # fmt: skip
+    storage.contacts.set("79160000001", "https://evil.example/?leak=1", by=ADMIN, now=1)
+    storage.contacts.set("79160000002", "00123", by=ADMIN, now=1)
+    written = io.BytesIO()
+    export.write(storage.db.conn, 0, 2_000, ZONE, Texts("ru"), written)
+    sheet = load_workbook(written).active
+    assert sheet is not None
+    cells = [(row[2], row[3]) for row in sheet.iter_rows(min_row=2)]
+    assert [(number.value, name.value) for number, name in cells] == [
+        ("+7 916 000-00-01", "https://evil.example/?leak=1"),
+        ("+7 916 000-00-02", "00123"),
+        ("007", None),
+    ]
+    assert all(cell.data_type == "s" and cell.hyperlink is None for pair in cells for cell in pair if cell.value)
+    assert not sheet._hyperlinks
+
+
+# --- a long export says how far it is -------------------------------------------------------------------------
+async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_then_deleted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker thread is held halfway through the rows (a month takes seconds, this week's hundred rows none)."""
+    seeded = history()
+    archive(world, seeded)
+    monkeypatch.setattr(commands, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(commands, "PROGRESS_EVERY", 0.2)
+    monkeypatch.setattr(export, "PROGRESS_ROWS", 1)
+    go_on = threading.Event()
+    rows = reports.export_rows
+
+    def held(*args: Any) -> Iterator[reports.ExportRow]:
+        found = list(rows(*args))
+        for n, row in enumerate(found):
+            if n == len(found) // 2:
+                assert go_on.wait(10)
+            yield row
+
+    monkeypatch.setattr(reports, "export_rows", held)
+    world.tg.send_text(ADMIN, "/export")
+    told = await world.tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=10)
+    shown = told.result["message_id"]
+    half = len(seeded.calls) // 2 * 100 // len(seeded.calls)
+    await eventually(lambda: world.tg.message(ADMIN, shown)["text"] == f"⏳ Готовлю файл… {half}\u00a0%")  # type: ignore[index]
+    go_on.set()
+    sent, _ = await document_to(world, ADMIN)
+    await eventually(lambda: world.tg.message(ADMIN, shown) is None)  # gone once the file is there
+    (deleted,) = world.sent("deleteMessage", chat_id=ADMIN)
+    assert deleted.params["message_id"] == shown and deleted.seq > sent.seq
+    assert [call.seq for call in world.sent("sendMessage", chat_id=ADMIN)] == [told.seq]  # one message, edited
+    edits = world.sent("editMessageText", chat_id=ADMIN)
+    assert edits and {edit.params["message_id"] for edit in edits} == {shown}
+    moments = [told.time, *(edit.time for edit in edits)]
+    assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(moments))
 
 
 # --- text from outside is text ---------------------------------------------------------------------------------
@@ -219,30 +312,18 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
 
 @pytest.mark.parametrize("start", export.FORMULA_STARTS)
 def test_text_that_starts_like_a_formula_is_a_quoted_text_cell(start: str) -> None:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("x")
-    text = f'{start}HYPERLINK("http://evil.example","x")'
-    sheet.append([export.text_cell(sheet, text), export.text_cell(sheet, "+7 916 123-45-67")])
     written = io.BytesIO()
-    workbook.save(written)
-    cell, number = next(load_workbook(written).active.iter_rows())  # type: ignore[union-attr]
+    workbook = xlsxwriter.Workbook(written, {"constant_memory": True})
+    sheet = workbook.add_worksheet("x")
+    text = f'{start}HYPERLINK("http://evil.example","x")'
+    write = export.text_writer(workbook, sheet)
+    write(0, 0, text)
+    write(0, 1, "+7 916 123-45-67")
+    write(0, 2, "Бух\x07галтерия \ud800_x0041_\uffff")  # a bell, a lone surrogate, a non-character: dropped
+    write(0, 3, None)
+    workbook.close()
+    cell, number, cleaned = next(load_workbook(written).active.iter_rows())  # type: ignore[union-attr]
     assert (cell.data_type, cell.quotePrefix) == ("s", True)
-    assert cell.value == text.replace("\r", "\n")  # XML reads every CR as a line feed
-    assert (number.data_type, number.value) == ("s", "+7 916 123-45-67")
-
-
-def test_text_cells_import_nothing_per_cell(monkeypatch: pytest.MonkeyPatch) -> None:
-    sheet = Workbook(write_only=True).create_sheet("x")
-    export.text_cell(sheet, "=1+1\x00")  # the first may import openpyxl's cells
-    imports: list[str] = []
-    original = builtins.__import__
-
-    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
-        imports.append(name)
-        return original(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", counted)
-    for _ in range(100):
-        export.text_cell(sheet, "=1+1\x00")
-    monkeypatch.undo()
-    assert imports == []
+    assert unescape(cell.value) == text  # a CR is written as Excel writes it: _x000D_
+    assert (number.data_type, number.value, number.quotePrefix) == ("s", "+7 916 123-45-67", False)
+    assert unescape(cleaned.value) == "Бухгалтерия _x0041_"  # what looks like an escape is kept as it is

@@ -369,6 +369,8 @@ def test_export_rows_carry_names_numbers_times_and_the_alerts_outcome(storage: S
                           alert="open", alert_name=None),
     ]  # fmt: skip
     assert [row.call_id for row in reports.export_rows(storage.db.conn, 1_100, 1_200)] == [ids[1]]
+    counted = [reports.export_count(storage.db.conn, *span) for span in ((0, 2_000), (1_100, 1_200), (2_000, 3_000))]
+    assert counted == [3, 1, 0]  # as many as export_rows yields
 
 
 def test_a_reader_has_its_own_read_only_connection_to_the_file(db_path: Path) -> None:
