@@ -87,10 +87,7 @@ class LoopLag:
                         seen = self._seen
                         latest = (due, woke, seen[1] if seen is not None and seen[0] == due else None)
                 longest = max(longest, lag)
-        finally:  # cancelled: the window under way is told too
-            if latest is not None:
-                worst = self._held(*latest)
-            _report(longest, over, worst)
+        finally:  # cancelled (the window under way goes untold: a stop is no time for it)
             self._stopping.set()
             gc.callbacks.remove(self._collected)
             watchdog.join(timeout=1.0)
