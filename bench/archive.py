@@ -494,7 +494,8 @@ async def measure_import(path: Path) -> dict[str, Any]:
     from localchat import FakeBotAPI
     from localchat.settings import TOKEN, local_settings
 
-    rows = "\n".join(f"7999{n:07d};Импорт {n}" for n in range(IMPORT_ROWS))
+    stamp = int(time.time())  # names of this run's own: a kept archive has the runs' before in its book
+    rows = "\n".join(f"7999{n:07d};Импорт {n} {stamp}" for n in range(IMPORT_ROWS))
     with sandbox_process() as sandbox:
         async with FakeBotAPI(TOKEN) as tg:
             settings = local_settings(sandbox, tg, path, poll_interval=3600, log_level="WARNING", admin_ids=[ADMIN])

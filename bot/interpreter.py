@@ -27,14 +27,12 @@ SWITCH_INTERVAL = 0.001  # seconds a thread computes before it must let a waitin
 
 _loaded: set[str] = set()  # the libraries whose first import was frozen
 _lock = threading.Lock()  # a library may be imported in two worker threads at once
-_switch_interval = sys.getswitchinterval()  # Python's own, put back by restore
+_PYTHONS_SWITCH_INTERVAL = sys.getswitchinterval()  # put back by restore
 
 
 def settle() -> None:
     """At the end of start-up: what is alive now is out of the collector's sight, and threads take turns sooner."""
-    global _switch_interval
     gc.freeze()
-    _switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
@@ -50,4 +48,4 @@ def loaded(library: str) -> None:
 def restore() -> None:
     """At the bot's stop: what was frozen can be collected again, and the switch interval is Python's."""
     gc.unfreeze()
-    sys.setswitchinterval(_switch_interval)
+    sys.setswitchinterval(_PYTHONS_SWITCH_INTERVAL)
