@@ -32,7 +32,8 @@ GC_NOTED = 0.01  # a garbage collection this long is remembered, to be named if 
 COLLECTIONS_KEPT = 16
 FRAMES_SHOWN = 3  # the innermost frames of the loop's stack, and the innermost of the bot's own code beyond them
 
-_PROJECT = str(Path(__file__).resolve().parents[2]) + "/"
+_PROJECT = str(Path(__file__).resolve().parents[2]) + "/"  # the checkout, or site-packages when installed
+_OURS = tuple(f"{_PROJECT}{package}/" for package in ("bot", "storage", "newtel"))
 _LIBRARIES = tuple({*site.getsitepackages(), sysconfig.get_paths()["stdlib"]})  # shown from there on, without it
 
 
@@ -159,8 +160,8 @@ def _frames(frame: FrameType | None) -> str:
     frames: list[tuple[str, bool]] = []
     while frame is not None:
         code = frame.f_code
-        ours = code.co_filename.startswith(_PROJECT) and not code.co_filename.startswith(_LIBRARIES)
-        frames.append((f"{_short(code.co_filename)}:{frame.f_lineno} in {code.co_name}", ours))
+        where = f"{_short(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
+        frames.append((where, code.co_filename.startswith(_OURS)))
         frame = frame.f_back
     shown = [where for where, _ in frames[:FRAMES_SHOWN]]
     if not any(ours for _, ours in frames[:FRAMES_SHOWN]):
