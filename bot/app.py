@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import backups, errors, web
+from bot import backups, errors, interpreter, web
 from bot import callback_data as cd
 from bot.access import admin, checks, requests
 from bot.alerts import board, buttons, deadlines, digest, held, poller, reminders, schedule, subscriptions
@@ -164,6 +164,7 @@ async def post_init(application: App) -> None:
     digest.schedule_all(application)
     assert application.job_queue is not None
     application.job_queue.run_repeating(contacts.tidy, interval=contacts.TIDY_EVERY, first=60, name="tidy-contacts")
+    interpreter.settle()  # last: what start-up built is out of the collector's sight (bot.interpreter)
 
 
 async def post_shutdown(application: App) -> None:
@@ -185,6 +186,7 @@ async def post_shutdown(application: App) -> None:
     found, application.bot_data.services = application.bot_data.services, None
     if found is not None:
         await found.close()
+    interpreter.restore()
 
 
 async def register_menu(application: App) -> None:

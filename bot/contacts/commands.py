@@ -27,7 +27,7 @@ from bot.formatting import format_for_people
 from bot.texts import Html, Texts, echo
 from newtel import phones
 from storage import Contact, ImportResult
-from storage.contacts import apply_import, known_names
+from storage.contacts import apply_import, known_names, stage_import
 
 log = logging.getLogger(__name__)
 
@@ -421,13 +421,13 @@ async def _import(update: Update, context: Context, caller: Caller, document: Do
         return
     chat = update.effective_chat
     assert chat is not None
-    imports = svc.storage.contacts.imports
-    staged = imports.create(caller.user.telegram_id, chat.id, read.changes, now=int(time.time()))
+    by, path = caller.user.telegram_id, svc.settings.database_path
+    staged = await asyncio.to_thread(stage_import, path, by, chat.id, read.changes, int(time.time()))
     sent = await caller.reply(
         render.preview(filename, read.parsed, read.counts, texts, final=False),
         reply_markup=keyboards.import_decision(texts, staged.id, len(read.changes)),
     )
-    imports.shown(staged.id, sent.message_id)
+    svc.storage.contacts.imports.shown(staged.id, sent.message_id)
 
 
 async def _download(session: aiohttp.ClientSession, file: File) -> bytes | None:

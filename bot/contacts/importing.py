@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import IO, Literal
 from xml.parsers import expat
 
+from bot import interpreter
 from bot.contacts import names
 from bot.texts import echo
 from newtel import phones
@@ -310,6 +311,8 @@ def _parse_xlsx(data: bytes, deadline: _Deadline) -> Parsed:
     """The first sheet, by the same rules as a CSV, once ``_census`` found nothing that would cost openpyxl too
     much."""
     import openpyxl  # imported here: only imports pay for it
+
+    interpreter.loaded("openpyxl")
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

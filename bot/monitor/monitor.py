@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot import __version__
+from bot.monitor.lag import LAG_WARN, LAG_WINDOW, LOOP_TICK, LoopLag
 from newtel import NewtelError
 from storage import DatabaseBusy
 from storage.kv import write_probe
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOOP_TICK = 0.25  # seconds between the loop-lag ticker's wake-ups
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # From a missed call's end to its alert: the live watch's interval (seconds), the reconcile's (a minute), hours.
 LATENCY_BUCKETS = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -139,6 +139,13 @@ class Monitor:
             buckets=LAG_BUCKETS,
             registry=r,
         )
+        self._lag = LoopLag(self._loop_lag.observe)
+        Gauge(
+            "bot_event_loop_lag_longest_seconds",
+            f"The event loop's longest late wake-up in the last full {LAG_WINDOW:g} s (logged with what held it past"
+            f" {LAG_WARN:g} s)",
+            registry=r,
+        ).set_function(lambda: self._lag.longest)
         Info("bot", "The bot's version", registry=r).info({"version": __version__})
         ProcessCollector(registry=r)  # memory, CPU, open files, start time (Linux)
         r.register(_AtScrape(self))
@@ -175,7 +182,7 @@ class Monitor:
         """Read the bot's state from ``data`` from now on, and time the event loop."""
         self._data, self._watching_since = data, time.monotonic()
         if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick(), name="loop-lag")
+            self._ticker = asyncio.create_task(self._lag.run(), name="loop-lag")
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -183,13 +190,6 @@ class Monitor:
             await asyncio.gather(self._ticker, return_exceptions=True)
             self._ticker = None
         self._data = None  # its storage is closed next
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            expected = loop.time() + LOOP_TICK
-            await asyncio.sleep(LOOP_TICK)
-            self._loop_lag.observe(max(0.0, loop.time() - expected))
 
     # --- what is read -----------------------------------------------------------------------------------------------
     @property

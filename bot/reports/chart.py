@@ -11,6 +11,7 @@ import io
 import math
 import threading
 
+from bot import interpreter
 from bot.formatting import duration
 from bot.reports.figures import Figures
 from bot.texts import Texts
@@ -34,6 +35,8 @@ def render(figures: Figures, texts: Texts, title: str) -> bytes:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    interpreter.loaded("matplotlib")
 
     def label(key: str, **values: object) -> str:
         return html.unescape(texts(key, **values))

@@ -4,11 +4,14 @@ monitoring listener asked over real loopback HTTP (``GET /healthz``, ``GET /metr
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import statistics
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +20,26 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from telegram.error import BadRequest
+from telegram.ext import CommandHandler
 
 import bot
 from bot.config import Settings
-from bot.monitor import Monitor
+from bot.monitor import Monitor, lag
 from bot.ratelimit import PatientRateLimiter, _asked_to_wait
 from localchat import FakeBotAPI
 from localchat.settings import local_settings
 from newtel.sandbox import Sandbox
-from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, TOKEN, World, WorldFactory, database_locked
+from tests.bot.conftest import (
+    ADMIN,
+    GROUP,
+    MANAGER,
+    STRANGER,
+    TOKEN,
+    World,
+    WorldFactory,
+    database_locked,
+    eventually,
+)
 from tests.bot.test_process import clean_env
 from tests.conftest import at_noon
 
@@ -202,6 +216,98 @@ async def test_metrics_count_the_alerts_posted_telegram_and_new_tel_requests_and
         _, text = await get(port, "/metrics")
         for secret in (TOKEN, world.sandbox.access_key, world.sandbox.signing_key):
             assert secret not in text
+
+
+async def longest_stall(work: Awaitable[object]) -> float:
+    """Seconds: the longest the event loop went without running a task that wakes every millisecond, until ``work``
+    is done."""
+    job, longest, last = asyncio.ensure_future(work), 0.0, time.monotonic()
+    while not job.done():
+        await asyncio.sleep(0.001)
+        now = time.monotonic()
+        longest, last = max(longest, now - last), now
+    await job
+    return longest
+
+
+async def test_a_full_garbage_collection_walks_only_what_came_after_start_up_whatever_thread_runs_it(
+    world: World,
+) -> None:
+    # A collection holds the interpreter, and so the loop, even in a worker thread (an import's apply, an export).
+    walked, kept = len(gc.get_objects()), gc.get_freeze_count()  # (~500 and ~110,000 in this process)
+    assert walked < 0.1 * (walked + kept)
+    assert await longest_stall(asyncio.to_thread(gc.collect)) < 0.05  # ~2 ms; 70 ms and more before
+
+
+async def test_a_worker_thread_that_computes_lets_the_loop_run_within_a_millisecond_or_two(world: World) -> None:
+    """Each time the loop lets go of the interpreter (to wait, to call SQLite), a thread that computes (an import's
+    file read, an export) may take it, and the loop then waits for that thread's turn to end."""
+    stop = threading.Event()
+
+    def compute() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    worker = threading.Thread(target=compute)
+    worker.start()
+    gaps, last = [], time.monotonic()
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+    finally:
+        stop.set()
+        worker.join()
+    assert statistics.median(gaps) < 0.004  # ~2.4 ms; Python's 5 ms turns made it ~6.4 ms
+
+
+def lag_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.monitor.lag" and r.levelno == logging.WARNING]
+
+
+async def test_a_handler_that_holds_the_loop_is_named_in_one_warning_and_the_minute_s_longest_lag(
+    make_world: WorldFactory, unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(lag, "LAG_WINDOW", 1.0)  # a second's window, not a minute's
+
+    async def hog(update: object, context: object) -> None:
+        time.sleep(0.2)  # noqa: ASYNC251 (what no handler should do: hold the loop 200 ms)
+
+    caplog.set_level(logging.WARNING, logger="bot.monitor.lag")
+    async with make_world(monitor_port=unused_tcp_port) as world:
+        world.app.add_handler(CommandHandler("hog", hog), group=-2)
+        world.tg.send_text(ADMIN, "/hog")
+        await eventually(lambda: any(" in hog" in line for line in lag_warnings(caplog)), timeout=10)
+        (line,) = [line for line in lag_warnings(caplog) if " in hog" in line]
+        late = float(line.split("woke up to ", 1)[1].split(" ms late", 1)[0])
+        assert 150 <= late < 1000, line  # the task wakes every 50 ms: 150-200 ms late, and the machine's own delays
+        assert "task 'Application:" in line and "tests/bot/test_monitor.py:" in line, line
+        longest = sample(await scrape(unused_tcp_port), "bot_event_loop_lag_longest_seconds")
+    assert longest is not None and longest >= 0.15
+
+
+async def test_a_garbage_collection_in_another_thread_is_named_when_it_held_the_loop(
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(lag, "LAG_WINDOW", 1.0)
+    monkeypatch.setattr(lag, "LAG_WARN", 0.03)  # whatever this machine's speed, 1,200,000 objects take longer
+    caplog.set_level(logging.WARNING, logger="bot.monitor.lag")
+
+    def collect() -> None:
+        """A heap built since start-up (not frozen: a full collection walks it), collected whole."""
+        heap = [[[]] for _ in range(600_000)]
+        gc.collect()
+        del heap
+
+    async with make_world():
+        collector = threading.Thread(target=collect, name="collector")
+        collector.start()
+        await eventually(lambda: not collector.is_alive(), timeout=30)
+        await eventually(lambda: any("in thread collector" in line for line in lag_warnings(caplog)), timeout=10)
+    line = next(line for line in lag_warnings(caplog) if "in thread collector" in line)
+    assert "a garbage collection (generation 2) of" in line, line
 
 
 async def test_the_rate_limiter_counts_each_request_each_retry_and_each_final_failure() -> None:
