@@ -1,6 +1,7 @@
 """``python -m bot``'s command line. Without a command it runs the bot (``bot.__main__``); ``backup`` and ``restore``
 look after its database, reading only DATABASE_PATH and BACKUP_* from the environment or ``.env``. Both print what
-they did, or one line saying why not: exit 1 when it failed, 2 when it was refused or misconfigured."""
+they did, or one line saying why not: exit 2 when the settings are bad, the database is missing or a running bot
+holds it; 1 when the backup failed or the file to restore was refused (nothing is changed then)."""
 
 from __future__ import annotations
 
