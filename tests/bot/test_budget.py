@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
+from bot.access.checks import TYPING_AFTER
 from tests.bot.conftest import MANAGER, World, WorldFactory, eventually
 
 CROWD = [7_000 + i for i in range(30)]
@@ -60,3 +63,17 @@ async def test_managers_asking_balance_at_once_cost_one_request_and_all_are_answ
         )
         assert {str(r.params["text"])[:1] for r in replies} == {"💰"}
         assert len(world.newtel_requests("company/get-state")) - before == 1
+
+
+async def test_typing_is_shown_only_when_the_answer_takes_a_while(world: World, manager: object) -> None:
+    """A quick answer needs no "typing…" (Telegram advises it for a noticeable wait only): at 100 people asking at
+    once, those requests were half the bot's CPU."""
+    assert (await world.ask(MANAGER, "/balance")).startswith("💰")
+    with pytest.raises(TimeoutError):
+        await world.tg.wait_for("sendChatAction", timeout=TYPING_AFTER + 0.3)
+    world.sandbox.faults.latency = TYPING_AFTER + 0.5
+    world.tg.send_text(MANAGER, "/balance")
+    typing = await world.tg.wait_for("sendChatAction", chat_id=MANAGER, timeout=5)
+    reply = await world.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    assert typing.params["action"] == "typing"
+    assert typing.time < reply.time
