@@ -96,3 +96,12 @@ def describe(parts: Sequence[Breakdown]) -> str:
         f" on the wire {ms([p.wire for p in parts])} ms, after {ms([p.after for p in parts])} ms;"
         f" the limiter's share of the slowest {len(slowest)}: {share:.0%}"
     )
+
+
+def slowest(parts: Sequence[Breakdown], n: int = 3) -> str:
+    """The ``n`` slowest replies, each split."""
+    return "; ".join(
+        f"{p.total * 1000:.0f} ms (before {p.before * 1000:.0f}, limiter {p.limiter * 1000:.0f},"
+        f" wire {p.wire * 1000:.0f}, after {p.after * 1000:.0f})"
+        for p in sorted(parts, key=lambda p: p.total)[-n:][::-1]
+    )
