@@ -68,8 +68,8 @@ class NewtelClient:
     ) -> None:
         """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
         ``max_rps`` caps the requests a second of this client and all its ``with_options`` views together
-        (every attempt counts; a short burst of that many goes at once; over any ``t`` seconds at most
-        ``max_rps * (1 + t)``), None for no cap. Requests of an ``urgent`` view take the turns first.
+        (every attempt counts; up to ``max(1, max_rps)`` go at once, so any ``t`` seconds carry at most that many
+        plus ``max_rps * t``), None for no cap. Requests of an ``urgent`` view take the turns first.
         Identical read-only requests (every method but the call starts and ``request``) made while one is under
         way share it: one request, its answer or error for each caller.
         ``require_signature=False`` accepts a success without a ``Signature`` header (a present one is still
@@ -121,8 +121,9 @@ class NewtelClient:
         """This client with other timings (None keeps this client's), e.g. a short ``deadline`` for a person
         waiting. It shares the HTTP session, the learned clock offset and the ``max_rps`` limit; closing it leaves
         the session open. ``urgent=True``: a person waits on its requests; within ``max_rps`` they go before the
-        waiting requests of views that are not urgent (three turns in four while both wait), so a person waits
-        for at most one turn however busy the background work is."""
+        waiting requests of views that are not urgent (three turns in four while both wait): however many of
+        those wait, a person's request waits for one refill (``1 / max_rps``) at most, unless other urgent ones
+        are waiting already."""
         _check_deadline(deadline)
         view = object.__new__(NewtelClient)
         view._bind(
