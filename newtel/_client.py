@@ -121,9 +121,9 @@ class NewtelClient:
         """This client with other timings (None keeps this client's), e.g. a short ``deadline`` for a person
         waiting. It shares the HTTP session, the learned clock offset and the ``max_rps`` limit; closing it leaves
         the session open. ``urgent=True``: a person waits on its requests; within ``max_rps`` they go before the
-        waiting requests of views that are not urgent (three turns in four while both wait): however many of
-        those wait, a person's request waits for one refill (``1 / max_rps``) at most, unless other urgent ones
-        are waiting already."""
+        waiting requests of views that are not urgent (three turns in four while both wait), and those leave the
+        last 30 % of the burst to them: however many of those wait, a person's request goes at once, or after one
+        refill (``1 / max_rps``) at most, unless other urgent ones are waiting already."""
         _check_deadline(deadline)
         view = object.__new__(NewtelClient)
         view._bind(

@@ -2,13 +2,15 @@
 
 A token bucket: ``rate`` turns a second, up to ``burst`` at once. Requests wait in two queues, one for requests a
 person waits on (``urgent``) and one for the rest (background jobs). A free turn goes to the oldest urgent request,
-else to the oldest background one; while both wait, every ``PEOPLE_TURNS + 1``-th turn is background's, so that
-people asking nonstop slow the jobs down without stopping them. So:
+else to the oldest background one. Background work leaves the bucket's last ``RESERVE`` (30 %, 3 of 10) to people,
+so a burst of it does not leave the next person an empty bucket; while both wait, every ``PEOPLE_TURNS + 1``-th turn
+is background's, so that people asking nonstop slow the jobs down without stopping them. So:
 
 - over any ``t`` seconds at most ``burst + rate * t`` requests go, whoever sends them;
-- a person waits for at most one refill (``1 / rate``) however many background requests wait, unless other people
-  already hold the queue (then the person's requests share the turns among themselves, three in four at least);
-- when nobody waits, background work may use the whole budget.
+- a person goes at once while the reserve lasts, and waits for at most one refill (``1 / rate``) however many
+  background requests wait, unless other people already hold the queue (then their requests share the turns,
+  three in four at least);
+- background work may use the whole rate when no person asks, in bursts of ``burst`` less the reserve.
 
 ``Turns`` makes the decisions on a clock it is given (what the property tests drive); ``Limiter`` runs it on the
 event loop.
@@ -24,6 +26,7 @@ from typing import Generic, TypeVar
 W = TypeVar("W", bound=Hashable)
 
 PEOPLE_TURNS = 3  # turns people may take in a row while background work waits
+RESERVE = 0.3  # the share of the bucket background work leaves to people (whole turns: none below a burst of 4)
 _EPSILON = 1e-9  # a turn counts as come when this close (float sums; the loop's timers may fire a little early)
 
 
@@ -32,6 +35,7 @@ class Turns(Generic[W]):
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
         self.rate, self.burst = rate, burst
+        self.reserve = float(int(burst * RESERVE))  # turns background work leaves in the bucket for people
         self._tokens, self._at = burst, now
         self._people: deque[W] = deque()
         self._background: deque[W] = deque()
@@ -56,19 +60,28 @@ class Turns(Generic[W]):
         """The waiters whose turn has come, in order, each taking one token."""
         self._refill(now)
         granted = []
-        while self._tokens >= 1 - _EPSILON and (self._people or self._background):
+        while (needed := self._needed()) is not None and self._tokens >= needed - _EPSILON:
             self._tokens -= 1
             granted.append(self._next())
         return granted
 
     def next_turn(self) -> float | None:
-        """When the next waiter's turn comes (one token refilled); None when nobody waits."""
-        if not (self._people or self._background):
-            return None
-        return self._at + max(0.0, 1 - self._tokens) / self.rate
+        """When the next waiter's turn comes; None when nobody waits."""
+        needed = self._needed()
+        return None if needed is None else self._at + max(0.0, needed - self._tokens) / self.rate
+
+    def _people_first(self) -> bool:
+        return bool(self._people) and (not self._background or self._people_in_a_row < PEOPLE_TURNS)
+
+    def _needed(self) -> float | None:
+        """The tokens the next waiter's turn takes to be in the bucket: one, and the reserve for background work
+        unless it is its one turn in four; None when nobody waits."""
+        if self._people:
+            return 1.0
+        return 1.0 + self.reserve if self._background else None
 
     def _next(self) -> W:
-        if self._people and (not self._background or self._people_in_a_row < PEOPLE_TURNS):
+        if self._people_first():
             self._people_in_a_row = self._people_in_a_row + 1 if self._background else 0
             return self._people.popleft()
         self._people_in_a_row = 0
