@@ -36,7 +36,9 @@ on 104 (asks /balance), the group subscribed to every number.
    sends /balance, the next 250 ms after each reply (``--balance-pace``; see BALANCE_PACE for why not 50 ms), for
    ``--balance-seconds`` and at least two reconciles; time from the update to the reply at the Bot API. New mode
    with POLL_INTERVAL 10 s (``--balance-poll``) so that a short run holds several reconciles; old mode (15-s full
-   poll) for comparison (the issue: p99 220 ms). Target p99 ≤ 50 ms.
+   poll) for comparison (the issue: p99 220 ms). Each reply is split (``_newtel_timing``): before its New-Tel
+   request, waiting for a turn in the request limit, on the wire, after; the limit's share of the slowest tenth
+   and the slowest three are printed. Target p99 ≤ 50 ms.
 
 Bot-side warnings and errors are counted and the first few printed. ``--profile``: a cProfile (own time) of the
 bot's process over part 4's new-mode run, on stderr.
@@ -72,6 +74,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _newtel_timing import Attempt, Breakdown, breakdown, describe, noting_attempts, slowest
 from _sandbox_process import SteeredSandboxProcess, steered_sandbox_process
 
 import bot.watch.reconcile
@@ -261,14 +264,15 @@ def settle(poll: Poller, svc: Services) -> None:
         conn.execute("UPDATE calls SET who_due = NULL WHERE who_due IS NOT NULL")
 
 
-async def balances_until(tg: FakeBotAPI, stop: asyncio.Event, pace: float) -> list[float]:
-    """/balance from ASKER, the next ``pace`` seconds after each reply, until ``stop``: milliseconds to each reply."""
+async def balances_until(tg: FakeBotAPI, stop: asyncio.Event, pace: float, attempts: list[Attempt]) -> list[Breakdown]:
+    """/balance from ASKER, the next ``pace`` seconds after each reply, until ``stop``: where each reply's time went
+    (ASKER is the only person asking: the urgent New-Tel attempts within a round trip are its)."""
     found = []
     while not stop.is_set():
         started = time.monotonic()
         tg.send_text(ASKER, "/balance")
         reply = await tg.wait_for("sendMessage", chat_id=ASKER, ok=True, timeout=30)
-        found.append((reply.time - started) * 1000)
+        found.append(breakdown(started, reply.time, attempts))
         await asyncio.sleep(pace)
     return found
 
@@ -328,12 +332,15 @@ async def run_mode(spec: dict[str, Any]) -> dict[str, Any]:
                     if profile is not None:
                         profile.enable()
                     stop = asyncio.Event()
-                    asker = asyncio.create_task(balances_until(tg, stop, spec["balance_pace"]))
-                    await asyncio.sleep(window)
-                    while poll.cycles - cycles < 2:
-                        await asyncio.sleep(0.1)
-                    stop.set()
-                    result["balance_ms"] = await asker
+                    with noting_attempts() as attempts:
+                        asker = asyncio.create_task(balances_until(tg, stop, spec["balance_pace"], attempts))
+                        await asyncio.sleep(window)
+                        while poll.cycles - cycles < 2:
+                            await asyncio.sleep(0.1)
+                        stop.set()
+                        replies = await asker
+                    result["balance_ms"] = [reply.total * 1000 for reply in replies]
+                    result["balance_parts"] = [dataclasses.astuple(reply) for reply in replies]
                     if profile is not None:
                         profile.disable()
                 closed, complaints.phase = time.monotonic(), "after"
@@ -558,6 +565,9 @@ def report_balance(runs: dict[str, dict[str, Any]], seconds: float, pace: float)
         print(line)
         median, p99, top = statistics.median(values), quantile(values, 0.99), max(values)
         print(f"     n={len(values)}  median {median:.1f} ms   p99 {p99:.1f} ms   max {top:.1f} ms")
+        parts = [Breakdown(*found) for found in run["balance_parts"]]
+        print(f"     {describe(parts)}")
+        print(f"     the slowest: {slowest(parts)}")
         everything = sum(t[0] for t in run["traffic"].values()) / run["window_s"]
         asked = run["traffic"].get("company/get-state", [0, 0])[0] / run["window_s"]
         print(f"     New-Tel requests a second: {everything:.1f} in all, {asked:.1f} of them /balance's get-state")

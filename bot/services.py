@@ -138,7 +138,7 @@ class Directory:
 class Services:
     settings: Settings
     storage: Storage
-    newtel: NewtelClient  # for a person waiting: all retries within NEWTEL_COMMAND_DEADLINE
+    newtel: NewtelClient  # for a person waiting: first in the request limit, all retries within NEWTEL_COMMAND_DEADLINE
     background: NewtelClient  # for the jobs: the same session and clock, more patience
     http: aiohttp.ClientSession  # one session: New-Tel requests and recording downloads
     directory: Directory
@@ -170,7 +170,8 @@ class Services:
             link_hosts=settings.newtel_recording_hosts,
             observer=monitor.newtel_answered,  # its views, ``people`` below, share it
         )
-        people = background.with_options(deadline=settings.newtel_command_deadline)
+        # A person waits on these: they take the limit's turns before the jobs' requests waiting.
+        people = background.with_options(deadline=settings.newtel_command_deadline, urgent=True)
         ingest = Ingest(storage, settings.call_retention_days)
         return cls(
             settings,

@@ -43,7 +43,7 @@ class CallMethods:
         }
         if (seconds := check.timeout(timeout)) is not None:
             params["timeout"] = seconds
-        return await self._transport.request(_SIMPLE_CALL, params, idempotent=False)
+        return await self._transport.request(_SIMPLE_CALL, params, read_only=False)
 
     async def start_password_call(
         self,
@@ -63,8 +63,8 @@ class CallMethods:
         if (seconds := check.timeout(timeout)) is not None:
             params["timeout"] = seconds
         wait = None if asynchronous else (seconds or 20) + _SYNC_MARGIN
-        return (await self._transport.request(_PASSWORD_CALL, params, idempotent=False, timeout=wait)).call_details
+        return (await self._transport.request(_PASSWORD_CALL, params, read_only=False, timeout=wait)).call_details
 
     async def get_vpbx_id(self, call_id: str) -> str:
         """The virtual PBX id of a call started through the API."""
-        return await self._transport.request(_VPBX_ID, {"callId": check.call_id(call_id)})
+        return await self._transport.request(_VPBX_ID, {"callId": check.call_id(call_id)}, read_only=True)

@@ -68,7 +68,10 @@ class NewtelClient:
     ) -> None:
         """``timeout`` bounds one attempt, ``deadline`` one request with all its retries and waits (seconds).
         ``max_rps`` caps the requests a second of this client and all its ``with_options`` views together
-        (every attempt counts; a short burst of that many goes at once), None for no cap.
+        (every attempt counts; up to ``max(1, max_rps)`` go at once, so any ``t`` seconds carry at most that many
+        plus ``max_rps * t``), None for no cap. Requests of an ``urgent`` view take the turns first.
+        Identical read-only requests (every method but the call starts and ``request``) made while one is under
+        way share it: one request, its answer or error for each caller.
         ``require_signature=False`` accepts a success without a ``Signature`` header (a present one is still
         checked); ``verify_signature=False`` checks none.
         ``link_hosts``: where the links New-Tel gives (a recording's) may lead, redirects included: https on these
@@ -108,14 +111,24 @@ class NewtelClient:
         self.vpbx = VpbxMethods(transport)
 
     def with_options(
-        self, *, timeout: float | None = None, max_retries: int | None = None, deadline: float | None = None
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        urgent: bool | None = None,
     ) -> NewtelClient:
         """This client with other timings (None keeps this client's), e.g. a short ``deadline`` for a person
         waiting. It shares the HTTP session, the learned clock offset and the ``max_rps`` limit; closing it leaves
-        the session open."""
+        the session open. ``urgent=True``: a person waits on its requests; within ``max_rps`` they go before the
+        waiting requests of views that are not urgent (three turns in four while both wait), and those leave the
+        last 30 % of the burst to them: however many of those wait, a person's request goes at once, or after one
+        refill (``1 / max_rps``) at most, unless other urgent ones are waiting already."""
         _check_deadline(deadline)
         view = object.__new__(NewtelClient)
-        view._bind(self._transport.with_options(timeout=timeout, max_retries=max_retries, deadline=deadline))
+        view._bind(
+            self._transport.with_options(timeout=timeout, max_retries=max_retries, deadline=deadline, urgent=urgent)
+        )
         return view
 
     @property
@@ -128,7 +141,7 @@ class NewtelClient:
         Returns the response's ``data``; parameters are sent as given, so nothing here is retried
         unless the request never left this machine.
         """
-        return await self._transport.request(Answer.raw(method.strip("/")), params, idempotent=False)
+        return await self._transport.request(Answer.raw(method.strip("/")), params, read_only=False)
 
     async def download(self, link: str | AnyHttpUrl, *, max_bytes: int, timeout: float = 120.0) -> bytes | None:
         """A file New-Tel links to, such as ``vpbx.get_call_record_link``'s: its bytes, None when larger than

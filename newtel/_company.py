@@ -85,20 +85,20 @@ class CompanyMethods:
 
     async def get_state(self) -> CompanyState:
         """Balance, credit, spend and account status; the one method that answers while blocked."""
-        return (await self._transport.request(_STATE)).state
+        return (await self._transport.request(_STATE, read_only=True)).state
 
     async def get_profile_details(self) -> CompanyProfile:
-        return (await self._transport.request(_PROFILE)).profile_details
+        return (await self._transport.request(_PROFILE, read_only=True)).profile_details
 
     async def get_members(self) -> list[Member]:
-        return (await self._transport.request(_MEMBERS)).members
+        return (await self._transport.request(_MEMBERS, read_only=True)).members
 
     async def get_members_list(self) -> list[str]:
-        return await self._transport.request(_MEMBERS_LIST)
+        return await self._transport.request(_MEMBERS_LIST, read_only=True)
 
     async def get_member_details(self, name: str) -> Member:
         params = {"name": check.member_name(name)}
-        return (await self._transport.request(_MEMBER_DETAILS, params)).member_details
+        return (await self._transport.request(_MEMBER_DETAILS, params, read_only=True)).member_details
 
     async def get_numbers(self) -> CompanyNumbers:
-        return (await self._transport.request(_NUMBERS)).numbers
+        return (await self._transport.request(_NUMBERS, read_only=True)).numbers

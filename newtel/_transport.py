@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pydantic
-from aiolimiter import AsyncLimiter
 from pydantic import AnyHttpUrl, BaseModel, SecretStr, TypeAdapter
 
 from newtel import _signing
@@ -40,6 +39,7 @@ from newtel._errors import (
     api_error,
     method_error,
 )
+from newtel._limiter import Limiter
 from newtel._links import DEFAULT_LINK_HOSTS, MAX_REDIRECTS, LinkRule
 from newtel._models import parse_field, parse_model
 
@@ -168,26 +168,26 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _limiter(max_rps: float) -> AsyncLimiter:
-    """A one-second bucket: up to ``max_rps`` requests may leave at once (a poll's few requests are not spread
-    out), and no second ever carries more than twice that. Below one a second the bucket holds one request and
-    refills over ``1 / max_rps`` seconds (aiolimiter cannot hand out more than its capacity)."""
-    if max_rps >= 1:
-        return AsyncLimiter(max_rate=max_rps, time_period=1)
-    return AsyncLimiter(max_rate=1, time_period=1 / max_rps)
+@dataclass(eq=False, slots=True)
+class _InFlight(Generic[T]):
+    """A read-only request under way and how many callers wait for its answer."""
+
+    task: asyncio.Task[T]
+    waiters: int = 0
 
 
 class _Shared:
-    """What a transport and its ``with_options`` views have in common: one session, one clock offset and one
-    request limit."""
+    """What a transport and its ``with_options`` views have in common: one session, one clock offset, one
+    request limit and the read-only requests in flight."""
 
     def __init__(self, session: aiohttp.ClientSession | None, max_rps: float | None, observer: Observer | None) -> None:
         self.session = session
         self.owns_session = session is None
         self.clock_offset = 0.0  # seconds to add to the local clock, learned from the server's Date header
         self.max_rps = max_rps
-        self.limiter = None if max_rps is None else _limiter(max_rps)
+        self.limiter = None if max_rps is None else Limiter(max_rps)
         self.observer = observer
+        self.in_flight: dict[Hashable, _InFlight[Any]] = {}
 
     def observe(self, method: str, failure: NewtelError | None) -> None:
         if self.observer is not None:
@@ -224,6 +224,7 @@ class Transport:
         self._body_format: BodyFormat = body_format
         self._shared = _Shared(session, max_rps, observer)
         self._is_view = False
+        self._urgent = False  # a person waits on this view's requests: they go first (``Limiter``)
         self._clock = clock
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
@@ -236,11 +237,17 @@ class Transport:
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
 
     def with_options(
-        self, *, timeout: float | None = None, max_retries: int | None = None, deadline: float | None = None
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        urgent: bool | None = None,
     ) -> Transport:
-        """A view with other timings (None keeps this one's) over the same session and clock offset."""
+        """A view with other timings (None keeps this one's) over the same session, clock offset and limit."""
         view = copy.copy(self)
         view._is_view = True
+        view._urgent = self._urgent if urgent is None else urgent
         view._set_timings(
             self.timeout if timeout is None else timeout,
             self.max_retries if max_retries is None else max_retries,
@@ -276,13 +283,45 @@ class Transport:
         answer: Answer[T],
         params: Mapping[str, Any] | None = None,
         *,
-        idempotent: bool = True,
+        read_only: bool,
         timeout: float | None = None,
     ) -> T:
-        """Call ``answer.method`` and decode its answer; retries only what is safe to repeat (``idempotent=False``
-        for starting calls)."""
-        method, decode = answer.method, answer.decode
+        """Call ``answer.method`` and decode its answer.
+
+        ``read_only``: the method changes nothing at New-Tel, so a failure is retried, and callers asking the same
+        (method, parameters, view's timings and urgency) while it is under way share its one request: its answer or
+        its error reaches each of them, and a caller cancelled leaves the others theirs. The value is the same
+        object for all: frozen models, lists not to be changed. Anything else (starting a call) goes on its own and
+        is sent again only when it never left this machine."""
         body, content_type = encode_body(params, self._body_format)
+        if not read_only:
+            return await self._attempts(answer, body, content_type, read_only=False, timeout=timeout)
+        key = (answer, body, timeout, self.timeout, self.max_retries, self.deadline, self._urgent)
+        in_flight = self._shared.in_flight
+        shared: _InFlight[T] | None = in_flight.get(key)
+        if shared is None:
+            attempts = self._attempts(answer, body, content_type, read_only=True, timeout=timeout)
+            shared = in_flight[key] = _InFlight(asyncio.create_task(attempts, name=f"newtel {answer.method}"))
+            shared.task.add_done_callback(functools.partial(self._landed, key, shared))
+        shared.waiters += 1
+        try:
+            return await asyncio.shield(shared.task)
+        finally:
+            shared.waiters -= 1
+            if not shared.waiters and not shared.task.done():  # the last caller gave up: so does the request
+                shared.task.cancel()
+                self._landed(key, shared)
+
+    def _landed(self, key: Hashable, shared: _InFlight[Any], _: object = None) -> None:
+        """The shared request has its answer (or was given up): the next caller asks anew."""
+        if self._shared.in_flight.get(key) is shared:
+            del self._shared.in_flight[key]
+
+    async def _attempts(
+        self, answer: Answer[T], body: bytes, content_type: str, *, read_only: bool, timeout: float | None
+    ) -> T:
+        """One request, each attempt in its turn of the limit; retried only what is safe to repeat."""
+        method, decode = answer.method, answer.decode
         url = f"{self.base_url}/{method}"
         per_attempt = self.timeout if timeout is None else timeout
         request_timeout = self._default_timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
@@ -340,7 +379,7 @@ class Transport:
                     self._shared.observe(method, None)
                     return value
             self._shared.observe(method, failure)
-            delay = self._retry_delay(failure, idempotent, attempt)
+            delay = self._retry_delay(failure, read_only, attempt)
             if delay is None or (give_up is not None and time.monotonic() + delay >= give_up):
                 raise failure
             attempt += 1
@@ -348,16 +387,17 @@ class Transport:
             await asyncio.sleep(delay)
 
     async def _wait_turn(self, give_up: float | None) -> bool:
-        """Wait for the request limit to let one more request go; False if ``give_up`` came first."""
+        """Wait for the request limit to let one more request go (a person's first); False if ``give_up`` came
+        first."""
         limiter = self._shared.limiter
         if limiter is None:
             return True
         if give_up is None:
-            await limiter.acquire()
+            await limiter.turn(urgent=self._urgent)
             return True
         try:
             async with asyncio.timeout(give_up - time.monotonic()):
-                await limiter.acquire()
+                await limiter.turn(urgent=self._urgent)
         except TimeoutError:
             return False
         return True
@@ -460,14 +500,14 @@ class Transport:
         logger.warning("Local clock is %+.0f s off New-Tel's; correcting and retrying", -gap)
         return True
 
-    def _retry_delay(self, failure: NewtelError, idempotent: bool, attempt: int) -> float | None:
+    def _retry_delay(self, failure: NewtelError, read_only: bool, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when it must not be retried."""
         if attempt >= self.max_retries:
             return None
         if isinstance(failure, TransportError):
-            safe = idempotent or not failure.maybe_sent
+            safe = read_only or not failure.maybe_sent
         else:
-            safe = idempotent and isinstance(failure, RateLimited | ServerError)
+            safe = read_only and isinstance(failure, RateLimited | ServerError)
         if not safe:
             return None
         retry_after = getattr(failure, "retry_after", None)  # 429, and 503 when the server says when

@@ -26,4 +26,4 @@ class UserMethods:
         self._transport = transport
 
     async def get_profile_details(self) -> UserProfile:
-        return (await self._transport.request(_PROFILE)).profile_details
+        return (await self._transport.request(_PROFILE, read_only=True)).profile_details

@@ -198,24 +198,24 @@ class VpbxMethods:
 
     async def _ask(self, answer: Answer[T], vpbx_id: str | None = None) -> T:
         params = None if vpbx_id is None else {"vpbxId": check.vpbx_id(vpbx_id)}
-        return await self._transport.request(answer, params)
+        return await self._transport.request(answer, params, read_only=True)
 
     async def get_calls(self) -> list[Call]:
         """Every call of the last 24 hours."""
-        return (await self._transport.request(_CALLS)).calls
+        return (await self._transport.request(_CALLS, read_only=True)).calls
 
     async def get_calls_list(self) -> list[str]:
         return await self._ask(_CALLS_LIST)
 
     async def get_active_calls(self) -> list[Call]:
-        return (await self._transport.request(_ACTIVE_CALLS)).active_calls
+        return (await self._transport.request(_ACTIVE_CALLS, read_only=True)).active_calls
 
     async def get_active_calls_list(self) -> list[str]:
         return await self._ask(_ACTIVE_CALLS_LIST)
 
     async def get_call_details(self, vpbx_id: str) -> Call:
         params = {"vpbxId": check.vpbx_id(vpbx_id)}
-        return (await self._transport.request(_CALL_DETAILS, params)).call_details
+        return (await self._transport.request(_CALL_DETAILS, params, read_only=True)).call_details
 
     async def get_call_direction(self, vpbx_id: str) -> str:
         return await self._ask(_CALL_DIRECTION, vpbx_id)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bot.access.checks import TYPING_AFTER
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, WorldFactory
 
 
@@ -110,5 +111,6 @@ async def test_no_typing_after_a_call_refused_at_once(world: World, manager: obj
     assert refused.startswith(("«abc» не похоже на номер телефона", "“abc” does not look like a phone number"))
     await world.ask(MANAGER, "/help")  # the /call was handled before it: a chat action it started would be in by now
     assert world.sent("sendChatAction") == []
-    await world.ask(MANAGER, "/call +7 916 555-44-33")  # one that asks New-Tel shows it
+    world.sandbox.faults.latency = TYPING_AFTER + 0.3  # one that waits on New-Tel a while shows it
+    await world.ask(MANAGER, "/call +7 916 555-44-33")
     assert [c.params["action"] for c in world.sent("sendChatAction", chat_id=MANAGER)] == ["typing"]

@@ -26,15 +26,37 @@ async def test_a_client_and_its_view_share_one_limit(sandbox: Sandbox) -> None:
     async with limited_client(sandbox, max_rps=5) as client:
         view = client.with_options(timeout=5)
         started = time.monotonic()
-        await asyncio.gather(
-            *(client.company.get_state() for _ in range(10)), *(view.company.get_state() for _ in range(5))
+        await asyncio.gather(  # different calls (unknown: CallNotFound), so that no two requests are shared
+            *(client.vpbx.get_call_status(f"{i:040x}") for i in range(10)),
+            *(view.vpbx.get_call_status(f"{i:040x}") for i in range(10, 15)),
+            return_exceptions=True,
         )
         elapsed = time.monotonic() - started
-    arrivals = [r.time for r in sandbox.requests if r.method == "company/get-state"]
+    arrivals = [r.time for r in sandbox.requests if r.method == "vpbx/get-call-status"]
     assert len(arrivals) == 15
     assert elapsed >= 1.8  # five at once, then one every 0.2 s
     assert max(arrivals) - min(arrivals) >= 1.8
     assert most_within_a_second(arrivals) <= 11  # the burst of 5 and 5 more at the rate (1 for timing slack)
+
+
+async def test_a_person_goes_before_the_background_requests_waiting_and_the_total_stays_within_the_limit(
+    sandbox: Sandbox,
+) -> None:
+    async with limited_client(sandbox, max_rps=10) as client:
+        person = client.with_options(deadline=5, urgent=True)
+        backlog = asyncio.gather(
+            *(client.vpbx.get_call_status(f"{i:040x}") for i in range(40)), return_exceptions=True
+        )  # unknown calls: CallNotFound, an answer all the same
+        while len(sandbox.requests) < 10:  # the burst has gone; 30 wait their turn
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await person.company.get_state()
+        waited = time.monotonic() - started
+        await backlog
+    assert waited < 0.1 + 0.15  # one refill (and the request): not behind the 30
+    arrivals = [r.time for r in sandbox.requests]
+    assert len(arrivals) == 41
+    assert most_within_a_second(arrivals) <= 10 + 10 + 1  # the burst and a second's worth (1 for timing slack)
 
 
 async def test_no_limit_by_default(sandbox: Sandbox) -> None:
