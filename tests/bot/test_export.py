@@ -14,14 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import xlsxwriter
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from sqlite_utils import Database
 
 from bot.calllog.who import WhoAnswered
 from bot.formatting import format_for_people
-from bot.reports import commands, export
+from bot.reports import commands, export, xlsx
 from bot.texts import Texts
 from storage import CallRecord, Storage, reports
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, eventually
@@ -310,20 +309,16 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     assert by_customer["=1+2"][2].data_type == "s"
 
 
-@pytest.mark.parametrize("start", export.FORMULA_STARTS)
+@pytest.mark.parametrize("start", xlsx.FORMULA_STARTS)
 def test_text_that_starts_like_a_formula_is_a_quoted_text_cell(start: str) -> None:
     written = io.BytesIO()
-    workbook = xlsxwriter.Workbook(written, {"constant_memory": True})
-    sheet = workbook.add_worksheet("x")
     text = f'{start}HYPERLINK("http://evil.example","x")'
-    write = export.text_writer(workbook, sheet)
-    write(0, 0, text)
-    write(0, 1, "+7 916 123-45-67")
-    write(0, 2, "Бух\x07галтерия \ud800_x0041_\uffff")  # a bell, a lone surrogate, a non-character: dropped
-    write(0, 3, None)
-    workbook.close()
-    cell, number, cleaned = next(load_workbook(written).active.iter_rows())  # type: ignore[union-attr]
+    cleaned = "Бух\x07галтерия \ud800_x0041_\uffff"  # a bell, a lone surrogate, a non-character: dropped
+    columns = [xlsx.Column(title, "text", 10) for title in "ABCD"]
+    assert xlsx.write(written, "x", columns, [(text, "+7 916 123-45-67", cleaned, None)]) == 1
+    cell, number, cleaned_cell, empty = next(load_workbook(written).active.iter_rows(min_row=2))  # type: ignore[union-attr]
     assert (cell.data_type, cell.quotePrefix) == ("s", True)
     assert unescape(cell.value) == text  # a CR is written as Excel writes it: _x000D_
     assert (number.data_type, number.value, number.quotePrefix) == ("s", "+7 916 123-45-67", False)
-    assert unescape(cleaned.value) == "Бухгалтерия _x0041_"  # what looks like an escape is kept as it is
+    assert unescape(cleaned_cell.value) == "Бухгалтерия _x0041_"  # what looks like an escape is kept as it is
+    assert empty.value is None
