@@ -326,5 +326,4 @@ def _write(
     progress: export.Progress,
 ) -> int:
     open_after = standards.open_after(int(time.time()), zone)
-    with reports.reading(database) as conn:
-        return export.write(conn, start, end, zone, texts, path, open_after=open_after, progress=progress)
+    return export.write_in_process(database, start, end, zone, texts, path, open_after=open_after, progress=progress)

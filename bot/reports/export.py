@@ -2,17 +2,21 @@
 written, names from the customer book, what became of each missed call).
 
 Streamed row by row from the archive's cursor into the sheet (``xlsx``): a month of a busy company (a third of a
-million calls) goes through a few megabytes of memory, each cell typed (a date, a duration or text). It says how far
-it is through a ``Progress`` the loop reads.
+million calls) goes through a few megabytes of memory, each cell typed (a date, a duration or text).
+
+The bot writes it in a process of its own (``write_in_process``): a month is seconds of Python, and in a thread of
+the bot's its bytecode and its garbage collections would hold the GIL, so the event loop, for tens of milliseconds
+at a time. It says how far it is through a ``Progress`` the loop reads.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -37,20 +41,75 @@ LAYOUT: tuple[tuple[xlsx.Kind, int], ...] = (
     ("text", 30),  # outcome
 )
 PROGRESS_ROWS = 1_000  # rows between two updates of ``Progress.done``
+# A new interpreter per export, not a fork: forking a process that runs threads and an event loop can copy a lock
+# some thread holds, and the child would wait for it forever.
+_PROCESSES = multiprocessing.get_context("spawn")
 
 
-@dataclass(slots=True)
 class Progress:
-    """How far an export is: written by its worker, read by the loop. Plain ints: a read between two updates sees an
-    older figure, nothing worse."""
+    """How far an export is: written by the process that writes it, read by the loop, in memory the two share. No
+    lock: a read between two updates sees an older figure, nothing worse."""
 
-    total: int = 0  # rows the period has
-    done: int = 0  # rows written so far
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts = _PROCESSES.RawArray("q", 2)  # rows the period has, rows written so far
+
+    @property
+    def total(self) -> int:
+        return int(self._counts[0])
+
+    @total.setter
+    def total(self, rows: int) -> None:
+        self._counts[0] = rows
+
+    @property
+    def done(self) -> int:
+        return int(self._counts[1])
+
+    @done.setter
+    def done(self, rows: int) -> None:
+        self._counts[1] = rows
 
     @property
     def percent(self) -> int:
         """Rows written in whole percent, 99 at most until ``write`` returns: the file is then still being packed."""
         return min(99, self.done * 100 // self.total) if self.total else 0
+
+
+def write_in_process(
+    database: Path,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    texts: Texts,
+    target: Path,
+    *,
+    open_after: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """``write`` in a new process, on a read connection of its own to ``database``: the loop of the process that
+    calls it is never held by the work, only told how far it is through ``progress``. Blocks until the file is at
+    ``target``: call it in a worker thread (``Services.export_worker``)."""
+    progress = progress if progress is not None else Progress()
+    # The shared counts go to the process as it starts (the only way they can); the work itself, as a task.
+    with ProcessPoolExecutor(1, mp_context=_PROCESSES, initializer=_told_through, initargs=(progress,)) as process:
+        return process.submit(_write_file, database, start, end, zone, texts, target, open_after).result()
+
+
+_progress: Progress | None = None  # in an export's own process: the ``Progress`` the bot reads (``_told_through``)
+
+
+def _told_through(progress: Progress) -> None:
+    global _progress
+    _progress = progress
+
+
+def _write_file(
+    database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, target: Path, open_after: int | None
+) -> int:
+    with reports.reading(database) as conn:
+        return write(conn, start, end, zone, texts, target, open_after=open_after, progress=_progress)
 
 
 def write(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -224,26 +225,28 @@ def test_a_link_or_digits_from_outside_stay_plain_text() -> None:
 async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_then_deleted(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker thread is held halfway through the rows (a month takes seconds, this week's hundred rows none)."""
+    """The export is held before its process starts, at the figures it would give halfway through the rows (a
+    month takes seconds, this week's hundred rows none)."""
     seeded = history()
     archive(world, seeded)
     monkeypatch.setattr(commands, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr(commands, "PROGRESS_EVERY", 0.2)
-    monkeypatch.setattr(export, "PROGRESS_ROWS", 1)
-    go_on = threading.Event()
-    rows = reports.export_rows
+    halfway, go_on = threading.Event(), threading.Event()
+    write = export.write_in_process
 
-    def held(*args: Any) -> Iterator[reports.ExportRow]:
-        found = list(rows(*args))
-        for n, row in enumerate(found):
-            if n == len(found) // 2:
-                assert go_on.wait(10)
-            yield row
+    def held(*args: Any, progress: export.Progress, **kwargs: Any) -> int:
+        progress.total = len(seeded.calls)
+        assert halfway.wait(10)
+        progress.done = len(seeded.calls) // 2
+        assert go_on.wait(10)
+        return write(*args, progress=progress, **kwargs)
 
-    monkeypatch.setattr(reports, "export_rows", held)
+    monkeypatch.setattr(export, "write_in_process", held)
     world.tg.send_text(ADMIN, "/export")
     told = await world.tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=10)
     shown = told.result["message_id"]
+    assert told.params["text"] == "⏳ Готовлю файл… 0\u00a0%"
+    halfway.set()
     half = len(seeded.calls) // 2 * 100 // len(seeded.calls)
     await eventually(lambda: world.tg.message(ADMIN, shown)["text"] == f"⏳ Готовлю файл… {half}\u00a0%")  # type: ignore[index]
     go_on.set()
@@ -256,6 +259,28 @@ async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_t
     assert edits and {edit.params["message_id"] for edit in edits} == {shown}
     moments = [told.time, *(edit.time for edit in edits)]
     assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(moments))
+
+
+def test_an_export_is_written_by_a_process_of_its_own_whose_progress_this_one_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows are read and written elsewhere (breaking them here changes nothing); the figures that process gives
+    are read here."""
+    database, target = tmp_path / "bot.db", tmp_path / "calls.xlsx"
+    calls = [CallRecord(f"{n:040x}", "in", f"7916{n:07d}", COMPANY, "answered", False, 1_000 + n, 1_005 + n, 1_065 + n)
+             for n in range(2_500)]  # fmt: skip
+    with Storage.open(database) as storage:
+        storage.calls.ingest(calls, now=5_000)
+
+    def broken(*args: Any) -> Iterator[reports.ExportRow]:
+        raise AssertionError("the export read its rows in the bot's own process")
+
+    monkeypatch.setattr(reports, "export_rows", broken)
+    progress = export.Progress()
+    assert export.write_in_process(database, 0, 5_000, ZONE, Texts("ru"), target, progress=progress) == len(calls)
+    assert (progress.total, progress.done, progress.percent) == (len(calls), len(calls), 99)
+    rows = list(load_workbook(target, read_only=True).active.iter_rows(min_row=2, values_only=True))  # type: ignore[union-attr]
+    assert [row[2] for row in rows] == [format_for_people(call.customer) for call in calls]
 
 
 # --- text from outside is text ---------------------------------------------------------------------------------
