@@ -64,11 +64,11 @@ def starts_like_formula(text: str) -> bool:
 def text_cell(text: str | None) -> str:
     """The XML of a cell holding ``text`` as text, after its reference (``<c r="B2"`` comes before): an inline string,
     quote-prefixed when it starts like a formula. Characters a spreadsheet cannot hold are dropped: one such name
-    must not fail a whole export. None: an empty cell."""
-    if text is None:
-        return "/>"
-    if not text.isprintable():  # rare: a fast check first, then the slower clean-up
+    must not fail a whole export. None (or nothing left): an empty cell."""
+    if text and not text.isprintable():  # rare: a fast check first, then the slower clean-up
         text = _UNHOLDABLE.sub("", text)
+    if not text:
+        return "/>"
     style = f' s="{_QUOTED}"' if starts_like_formula(text) else ""
     body = escape(text)
     if "_x" in body:
