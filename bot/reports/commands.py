@@ -34,7 +34,7 @@ from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
 from bot.config import Settings
 from bot.context import Context
-from bot.reports import chart, export
+from bot.reports import chart, export, xlsx
 from bot.reports.caption import caption, period_label
 from bot.reports.figures import gather
 from bot.services import Services
@@ -298,16 +298,18 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
     async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT), telling(caller, progress):
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
-            count = await off_the_loop(
-                svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
-                Standards.of(svc.settings), progress,
-            )  # fmt: skip
+            try:
+                count = await off_the_loop(
+                    svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
+                    Standards.of(svc.settings), progress,
+                )  # fmt: skip
+            except xlsx.TooBig:  # given up as soon as it was: the rest would take minutes for nothing
+                svc.storage.audit.amend(entry, {"rows": progress.total})
+                await caller.reply(texts("export_too_big", period=label))
+                return
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
                 await caller.reply(texts("export_empty", period=label))
-                return
-            if path.stat().st_size > MAX_UPLOAD:
-                await caller.reply(texts("export_too_big", period=label))
                 return
             with path.open("rb") as data:
                 await message.reply_document(
@@ -326,4 +328,6 @@ def _write(
     progress: export.Progress,
 ) -> int:
     open_after = standards.open_after(int(time.time()), zone)
-    return export.write_in_process(database, start, end, zone, texts, path, open_after=open_after, progress=progress)
+    return export.write_in_process(
+        database, start, end, zone, texts, path, open_after=open_after, max_bytes=MAX_UPLOAD, progress=progress
+    )

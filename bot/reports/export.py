@@ -86,6 +86,7 @@ def write_in_process(
     target: Path,
     *,
     open_after: int | None = None,
+    max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """``write`` in a new process, on a read connection of its own to ``database``: the loop of the process that
@@ -94,7 +95,10 @@ def write_in_process(
     progress = progress if progress is not None else Progress()
     # The shared counts go to the process as it starts (the only way they can); the work itself, as a task.
     with ProcessPoolExecutor(1, mp_context=_PROCESSES, initializer=_told_through, initargs=(progress,)) as process:
-        return process.submit(_write_file, database, start, end, zone, texts, target, open_after).result()
+        work = process.submit(
+            _write_file, database, start, end, zone, texts, target, open_after=open_after, max_bytes=max_bytes
+        )
+        return work.result()
 
 
 _progress: Progress | None = None  # in an export's own process: the ``Progress`` the bot reads (``_told_through``)
@@ -105,11 +109,9 @@ def _told_through(progress: Progress) -> None:
     _progress = progress
 
 
-def _write_file(
-    database: Path, start: int, end: int, zone: ZoneInfo, texts: Texts, target: Path, open_after: int | None
-) -> int:
+def _write_file(database: Path, *args: Any, **options: Any) -> int:
     with reports.reading(database) as conn:
-        return write(conn, start, end, zone, texts, target, open_after=open_after, progress=_progress)
+        return write(conn, *args, **options, progress=_progress)
 
 
 def write(
@@ -122,16 +124,18 @@ def write(
     numbers: tuple[str, ...] = (),
     *,
     open_after: int | None = None,
+    max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """The calls of [start, end) into an .xlsx at ``target``; returns how many there were. ``open_after``: misses
-    that ended after it are still within their deadline (``storage.reports``)."""
+    that ended after it are still within their deadline (``storage.reports``). ``xlsx.TooBig`` past ``max_bytes``
+    (as soon as it is seen)."""
     progress = progress if progress is not None else Progress()
     progress.total = reports.export_count(conn, start, end, numbers)
     titles = texts.plain("export_columns").split("|")
     columns = [xlsx.Column(title, kind, width) for title, (kind, width) in zip(titles, LAYOUT, strict=True)]
     rows = _rows(conn, start, end, zone, texts, numbers, open_after, progress)
-    count = xlsx.write(target, texts.plain("export_sheet"), columns, rows)
+    count = xlsx.write(target, texts.plain("export_sheet"), columns, rows, max_bytes=max_bytes)
     progress.done = count
     return count
 

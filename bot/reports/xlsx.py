@@ -1,26 +1,26 @@
 """A one-sheet .xlsx workbook, written as a stream: the sheet's XML goes row by row into its zip entry, so a third of
 a million rows take a few megabytes of memory whatever the period.
 
-What it writes is the little SpreadsheetML a table needs (ECMA-376 part 1; the parts laid out as xlsxwriter lays them
-out): a bold header row, frozen, with an autofilter and column widths; then cells of three kinds (``Column.kind``):
-a moment (an Excel serial day with a date and time format: Excel has no time zones, so it is given local), a
-duration (``[hh]:mm:ss``), and text, always an inline string: never a formula, a number or a link, whatever it says.
-Each row is one ``str.format`` of a template made once, not a Python object per cell.
+What it writes is the little SpreadsheetML a table needs (ECMA-376 part 1, in the parts Excel and xlsxwriter make):
+a bold header row, frozen, with an autofilter and column widths; then cells of three kinds (``Column.kind``): a
+moment (an Excel serial day with a date and time format: Excel has no time zones, so it is given local), a duration
+(``[hh]:mm:ss``), and text, always an inline string: never a formula, a number or a link, whatever it says. Each row
+is one ``str.format`` of a template made once, not a Python object per cell.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
-FIRST_ROW = 2  # the first data row's number: row 1 is the header
 BATCH_ROWS = 1_000  # rows joined into one write of the zip entry (one compressor call, not a thousand)
 # zlib's level: 3 packs a month's sheet (172 MB of XML) into 22 MB in 1.1 s of CPU; its default, 6, into 19 MB in 2.7 s.
 COMPRESS_LEVEL = 3
@@ -61,7 +61,7 @@ def starts_like_formula(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4_096)  # the words and names repeated down a column are made once
-def text_cell(text: str | None) -> str:
+def _text_cell(text: str | None) -> str:
     """The XML of a cell holding ``text`` as text, after its reference (``<c r="B2"`` comes before): an inline string,
     quote-prefixed when it starts like a formula. Characters a spreadsheet cannot hold are dropped: one such name
     must not fail a whole export. None (or nothing left): an empty cell."""
@@ -79,30 +79,61 @@ def text_cell(text: str | None) -> str:
     return f'{style} t="inlineStr"><is><t{space}>{body}</t></is></c>'
 
 
-def write(target: str | Path | IO[bytes], sheet: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
+class TooBig(Exception):
+    """The packed workbook passed the size it may have (``write``'s ``max_bytes``)."""
+
+
+def write(
+    target: str | Path | IO[bytes],
+    sheet: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    *,
+    max_bytes: int | None = None,
+) -> int:
     """A workbook of one sheet named ``sheet`` at ``target``: the header, then a row per item of ``rows`` (a value
-    per column, as its kind says). Returns how many rows there were."""
+    per column, as its kind says). Returns how many rows there were. Past ``max_bytes`` packed, ``TooBig`` is raised
+    as soon as it is seen, the rows left unread (and a partial file left at ``target``). Without it, a sheet past
+    2 GiB of XML (some four million rows) fails: the zip would need ZIP64, which not every spreadsheet reads."""
     if not 0 < len(columns) <= len(_LETTERS):
         raise ValueError(f"{len(columns)} columns: 1 to {len(_LETTERS)} are written")
     last = _LETTERS[len(columns) - 1]
     template = _row_template(columns)
     cells = [_CELLS[column.kind] for column in columns]
     count = 0
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as book:
-        for name, part in _FIXED_PARTS.items():
-            book.writestr(name, part)
-        with book.open("xl/worksheets/sheet1.xml", "w") as stream:
-            stream.write(_sheet_head(columns).encode())
-            batch: list[str] = []
-            for count, row in enumerate(rows, start=1):
-                batch.append(template.format(count + 1, *map(operator.call, cells, row)))
-                if len(batch) == BATCH_ROWS:
-                    stream.write("".join(batch).encode())
-                    batch.clear()
-            stream.write("".join(batch).encode())
-            stream.write(f'</sheetData><autoFilter ref="A1:{last}{count + 1}"/>{_MARGINS}</worksheet>'.encode())
-        book.writestr("xl/workbook.xml", _workbook(sheet, f"$A$1:${last}${count + 1}"))
+    with _binary(target) as file:
+
+        def fits() -> None:
+            if max_bytes is not None and file.tell() > max_bytes:
+                raise TooBig(f"{file.tell()} bytes packed, past {max_bytes}")
+
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as book:
+            for name, part in _FIXED_PARTS.items():
+                book.writestr(name, part)
+            with book.open("xl/worksheets/sheet1.xml", "w") as stream:
+                stream.write(_sheet_head(columns).encode())
+                batch: list[str] = []
+                for count, row in enumerate(rows, start=1):
+                    batch.append(template.format(count + 1, *map(operator.call, cells, row)))
+                    if len(batch) == BATCH_ROWS:
+                        stream.write("".join(batch).encode())
+                        batch.clear()
+                        fits()
+                stream.write("".join(batch).encode())
+                stream.write(f'</sheetData><autoFilter ref="A1:{last}{count + 1}"/>{_MARGINS}</worksheet>'.encode())
+            book.writestr("xl/workbook.xml", _workbook(sheet, f"$A$1:${last}${count + 1}"))
+        fits()
     return count
+
+
+@contextlib.contextmanager
+def _binary(target: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
+    """``target`` as a file open for writing: a path opened here (and closed), a file as it is."""
+    if isinstance(target, str | Path):
+        with open(target, "wb") as file:
+            yield file
+    else:
+        yield target
 
 
 def _serial_day(local: int) -> float:
@@ -114,11 +145,11 @@ def _days(seconds: int) -> float:
 
 
 # What a value of each kind of column becomes in the row's template.
-_CELLS: dict[Kind, Callable[[Any], Any]] = {"moment": _serial_day, "duration": _days, "text": text_cell}
+_CELLS: dict[Kind, Callable[[Any], Any]] = {"moment": _serial_day, "duration": _days, "text": _text_cell}
 
 
 def _row_template(columns: Sequence[Column]) -> str:
-    """A row's XML with ``{0}`` for its number and ``{1}``… for its cells' values (a text cell's, ``text_cell``)."""
+    """A row's XML with ``{0}`` for its number and ``{1}``… for its cells' values (a text cell's, ``_text_cell``)."""
     cells = []
     for i, (letter, column) in enumerate(zip(_LETTERS, columns, strict=False), start=1):
         if column.kind == "text":

@@ -283,6 +283,20 @@ def test_an_export_is_written_by_a_process_of_its_own_whose_progress_this_one_re
     assert [row[2] for row in rows] == [format_for_people(call.customer) for call in calls]
 
 
+async def test_an_export_past_what_telegram_takes_is_given_up_and_said_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = history()
+    archive(world, seeded)
+    monkeypatch.setattr(commands, "MAX_UPLOAD", 2_000)  # this week's hundred rows pack into some 6 kB
+    assert await world.ask(ADMIN, f"/export {seeded.typed}") == (
+        f"Выгрузка за {period_label(seeded)} больше 50 МБ — столько Telegram не примет. Выберите период короче."
+    )
+    assert world.sent("sendDocument") == []
+    (entry,) = world.services.storage.audit.recent(action="export")
+    assert entry.details["rows"] == len([c for c in seeded.calls if seeded.start <= c.started_at < seeded.end])
+
+
 # --- text from outside is text ---------------------------------------------------------------------------------
 def cells_of(sent: Any) -> list[list[Any]]:
     sheet = load_workbook(io.BytesIO(sent.files["document"].data)).active

@@ -4,8 +4,10 @@ read back by openpyxl with the types and the values written, whatever the text."
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
@@ -99,3 +101,21 @@ def test_any_text_reads_back_as_it_was_less_what_no_cell_can_hold(texts: list[st
         # openpyxl leaves Excel's _xHHHH_ escapes as they are: a CR is _x000D_, a written "_x0041_" _x005F_x0041_.
         assert (cell.data_type, unescape(cell.value)) == ("s", kept)
         assert cell.quotePrefix == xlsx.starts_like_formula(kept)
+
+
+def test_a_workbook_past_its_size_is_given_up_as_soon_as_that_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(xlsx, "BATCH_ROWS", 10)
+    read = 0
+
+    def rows(count: int) -> Iterator[tuple[int, str, int]]:
+        nonlocal read
+        for n in range(count):
+            read += 1
+            yield n, os.urandom(50).hex(), n  # text that packs badly, as a long export's does in bulk
+
+    with pytest.raises(xlsx.TooBig):
+        xlsx.write(io.BytesIO(), "x", COLUMNS, rows(10_000), max_bytes=50_000)
+    assert read < 2_000  # the rest were never read
+    within = io.BytesIO()
+    assert xlsx.write(within, "x", COLUMNS, rows(100), max_bytes=50_000) == 100
+    assert len(within.getvalue()) <= 50_000
