@@ -9,8 +9,10 @@
    customer's history, as ``/calls <number>`` and the caller's story ask it (≤ 20 ms), for the busiest customers
    and random ones.
 3. On that archive, a month's report: the query (≤ 300 ms) and the chart (≤ 700 ms); a month's export streamed to
-   an .xlsx in a fresh process (≤ 20 s), its peak RSS growth (≤ 60 MB), and the event loop's longest stall
-   meanwhile (the export in a worker thread, as the bot runs it).
+   an .xlsx from a fresh process as the bot runs it (in a process of its own, which a worker thread waits for):
+   how long it takes (≤ 20 s, the export's process starting included), the RSS growth of the process asking
+   (≤ 60 MB) and the export process's peak (≤ 120 MB: an interpreter and its imports, ~55 MB, and what the export
+   holds), and the event loop's longest stall meanwhile (≤ 50 ms).
 4. The real bot on that archive (the sandbox in a subprocess, the fake Bot API): a manager sends ``/balance`` every
    50 ms while an admin asks for a month's ``/report`` and then its ``/export``: the p99 of those ``/balance`` answers
    (≤ 100 ms; the heavy work runs in worker threads).
@@ -64,7 +66,7 @@ TARGETS = {
     "chart_ms": 700.0,
     "export_s": 20.0,
     "export_mb": 60.0,
-    "export_process_mb": 150.0,
+    "export_process_mb": 120.0,
     "export_stall_ms": 50.0,
     "balance_p99_ms": 100.0,
 }

@@ -1,8 +1,9 @@
 """/report [period] (a chart with the period's figures) and /export [period] (the calls as a spreadsheet).
 
-Both add up the archive in a worker thread (``Services.report_workers``, ``export_worker``), on a read connection of
-its own to the bot's database (a month of a busy company takes longer than the loop may be held); the loop only
-checks, shows "sending…" (and how far a long export is) and sends.
+Both add up the archive on a read connection of their own to the bot's database (a month of a busy company takes
+longer than the loop may be held): a report in a worker thread (``Services.report_workers``), an export in a process
+of its own, which a thread (``export_worker``) waits for. The loop only checks, shows "sending…" (and how far a long
+export is) and sends.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[
 async def telling(caller: Caller, progress: export.Progress) -> AsyncIterator[None]:
     """How far the export inside is, once it has run ``PROGRESS_AFTER``: «⏳ Готовлю файл… 40 %», edited in place at
     most every ``PROGRESS_EVERY`` while the figure moves, and deleted when the work inside (its answer sent) is over.
-    The worker thread only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
+    The export's process only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
     over = asyncio.Event()
 
     async def tell() -> None:

@@ -11,9 +11,11 @@ at a time. It says how far it is through a ``Progress`` the loop reads.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import multiprocessing
+import os
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -94,19 +96,23 @@ def write_in_process(
     ``target``: call it in a worker thread (``Services.export_worker``)."""
     progress = progress if progress is not None else Progress()
     # The shared counts go to the process as it starts (the only way they can); the work itself, as a task.
-    with ProcessPoolExecutor(1, mp_context=_PROCESSES, initializer=_told_through, initargs=(progress,)) as process:
+    with ProcessPoolExecutor(1, mp_context=_PROCESSES, initializer=_started, initargs=(progress,)) as process:
         work = process.submit(
             _write_file, database, start, end, zone, texts, target, open_after=open_after, max_bytes=max_bytes
         )
         return work.result()
 
 
-_progress: Progress | None = None  # in an export's own process: the ``Progress`` the bot reads (``_told_through``)
+_progress: Progress | None = None  # in an export's own process: the ``Progress`` the bot reads (``_started``)
+NICENESS = 10  # the export's process yields the CPU to the bot's (and to anything more urgent) on a busy machine
 
 
-def _told_through(progress: Progress) -> None:
+def _started(progress: Progress) -> None:
+    """An export's process, as it starts: told where to say how far it is, and made a background job."""
     global _progress
     _progress = progress
+    with contextlib.suppress(OSError):  # a system that refuses it runs the export at the bot's priority
+        os.nice(NICENESS)
 
 
 def _write_file(database: Path, *args: Any, **options: Any) -> int:
