@@ -272,7 +272,14 @@ def measure_report(path: Path, now: int) -> dict[str, Any]:
         started = time.perf_counter()
         png = chart.render(found, Texts("ru"), "Отчёт за 30 дней")
         charts.append((time.perf_counter() - started) * 1000)
-    command = [sys.executable, __file__, "--child-export", str(path), str(start), str(end)]
+    # Run from -c, not as this file: the export's own process (spawned) imports its parent's main file, which the
+    # bot's (python -m bot) is not; this whole benchmark would make it start slower and bigger than the bot's.
+    here = str(Path(__file__).resolve().parent)
+    code = (
+        f"import json, pathlib, sys; sys.path.insert(0, {here!r}); import archive; "
+        f"print(json.dumps(archive.child_export(pathlib.Path({str(path)!r}), {start}, {end})))"
+    )
+    command = [sys.executable, "-c", code]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     exported = json.loads(done.stdout.strip().splitlines()[-1])
     return {
@@ -497,12 +504,7 @@ def main() -> None:
     parser.add_argument("--parts", default="2,3,4,5", help="which of parts 2-5 to run on the archive")
     parser.add_argument("--archive", type=Path, help="keep the archive at this path and reuse it")
     parser.add_argument("--child-poll", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--child-export", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_export is not None:
-        path, start, end = args.child_export
-        print(json.dumps(child_export(Path(path), int(start), int(end))))
-        return
     if args.child_poll is not None:
         print(json.dumps(asyncio.run(measure_poll(args.child_poll, args.reps))))
         return
