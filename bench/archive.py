@@ -9,8 +9,10 @@
    customer's history, as ``/calls <number>`` and the caller's story ask it (≤ 20 ms), for the busiest customers
    and random ones.
 3. On that archive, a month's report: the query (≤ 300 ms) and the chart (≤ 700 ms); a month's export streamed to
-   an .xlsx in a fresh process (≤ 20 s), its peak RSS growth (≤ 60 MB), and the event loop's longest stall
-   meanwhile (the export in a worker thread, as the bot runs it).
+   an .xlsx from a fresh process as the bot runs it (in a process of its own, which a worker thread waits for):
+   how long it takes (≤ 20 s, the export's process starting included), the RSS growth of the process asking
+   (≤ 60 MB) and the export process's peak (≤ 120 MB: an interpreter and its imports, ~55 MB, and what the export
+   holds), and the event loop's longest stall meanwhile (≤ 50 ms).
 4. The real bot on that archive (the sandbox in a subprocess, the fake Bot API): a manager sends ``/balance`` every
    50 ms while an admin asks for a month's ``/report`` and then its ``/export``: the p99 of those ``/balance`` answers
    (≤ 100 ms; the heavy work runs in worker threads).
@@ -64,6 +66,8 @@ TARGETS = {
     "chart_ms": 700.0,
     "export_s": 20.0,
     "export_mb": 60.0,
+    "export_process_mb": 120.0,
+    "export_stall_ms": 50.0,
     "balance_p99_ms": 100.0,
 }
 MONTH = 30 * DAY
@@ -268,7 +272,14 @@ def measure_report(path: Path, now: int) -> dict[str, Any]:
         started = time.perf_counter()
         png = chart.render(found, Texts("ru"), "Отчёт за 30 дней")
         charts.append((time.perf_counter() - started) * 1000)
-    command = [sys.executable, __file__, "--child-export", str(path), str(start), str(end)]
+    # Run from -c, not as this file: the export's own process (spawned) imports its parent's main file, which the
+    # bot's (python -m bot) is not; this whole benchmark would make it start slower and bigger than the bot's.
+    here = str(Path(__file__).resolve().parent)
+    code = (
+        f"import json, pathlib, sys; sys.path.insert(0, {here!r}); import archive; "
+        f"print(json.dumps(archive.child_export(pathlib.Path({str(path)!r}), {start}, {end})))"
+    )
+    command = [sys.executable, "-c", code]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     exported = json.loads(done.stdout.strip().splitlines()[-1])
     return {
@@ -289,19 +300,18 @@ def settings_zone() -> Any:
 
 
 def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
-    """A month's export in this fresh process, in a worker thread as the bot runs it, while the event loop ticks
-    every millisecond: the loop's longest stall is what the export costs everyone else (beside the same ticking with
-    nothing else running, for this machine's own); the RSS, sampled at each tick, how much memory it takes."""
+    """A month's export from this fresh process as the bot runs it (a worker thread waiting on the export's own
+    process), while the event loop ticks every millisecond: the loop's longest stall is what the export costs
+    everyone else (beside the same ticking with nothing else running, for this machine's own); the RSS, sampled at
+    each tick here and the export process's peak, how much memory it takes."""
     from bot.reports import export
     from bot.texts import Texts
-    from storage import reports
 
     texts = Texts("ru")
     progress = export.Progress()
 
     def work(target: Path) -> int:
-        with reports.reading(path) as conn:
-            return export.write(conn, start, end, settings_zone(), texts, target, progress=progress)
+        return export.write_in_process(path, start, end, settings_zone(), texts, target, progress=progress)
 
     async def ticking(job: asyncio.Future[Any]) -> tuple[float, float]:
         """The longest gap between two ticks, and the highest RSS, until ``job`` is done."""
@@ -316,15 +326,16 @@ def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         idle, _ = await ticking(asyncio.ensure_future(asyncio.sleep(5)))
         before = resident_mb()
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), cpu_seconds()
         job = loop.run_in_executor(None, work, target)
         stall, rss = await ticking(job)
         return {
             "export_rows": await job,
             "export_s": time.perf_counter() - started,
-            "export_cpu_s": time.process_time() - cpu,
+            "export_cpu_s": cpu_seconds() - cpu,
             "export_rss_before": before,
             "export_rss_growth": rss - before,
+            "export_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "export_stall_ms": stall * 1000,
             "idle_stall_ms": idle * 1000,
         }
@@ -332,6 +343,14 @@ def child_export(path: Path, start: int, end: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="export-") as tmp:
         target = Path(tmp) / "calls.xlsx"
         return {**asyncio.run(exported(target)), "export_mb_file": target.stat().st_size / 2**20}
+
+
+def cpu_seconds() -> float:
+    """The CPU time of this process and of the children it waited for (the export's own process)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def resident_mb() -> float:
@@ -353,14 +372,18 @@ def report_report(result: dict[str, Any]) -> None:
         f" ({result['export_cpu_s']:.1f} s CPU; {result['export_rows'] / result['export_s']:,.0f} rows/s;"
         f" target ≤ {TARGETS['export_s']:.0f} s), {result['export_mb_file']:.1f} MB file,"
         f" peak RSS growth {result['export_rss_growth']:.1f} MB past the process's {result['export_rss_before']:.0f} MB"
-        f" (target ≤ {TARGETS['export_mb']:.0f}); the loop's longest stall meanwhile {result['export_stall_ms']:.1f} ms"
-        f" ({result['idle_stall_ms']:.1f} ms in 5 s with nothing running)"
+        f" (target ≤ {TARGETS['export_mb']:.0f}), the export's own process {result['export_process_mb']:.0f} MB at"
+        f" its peak (target ≤ {TARGETS['export_process_mb']:.0f}); the loop's longest stall meanwhile"
+        f" {result['export_stall_ms']:.1f} ms (target ≤ {TARGETS['export_stall_ms']:.0f};"
+        f" {result['idle_stall_ms']:.1f} ms in 5 s with nothing running)"
     )
     ok = (
         max(result["query_ms"], result["query_hours_ms"]) <= TARGETS["query_ms"]
         and result["chart_ms"] <= TARGETS["chart_ms"]
         and result["export_s"] <= TARGETS["export_s"]
         and result["export_rss_growth"] <= TARGETS["export_mb"]
+        and result["export_process_mb"] <= TARGETS["export_process_mb"]
+        and result["export_stall_ms"] <= TARGETS["export_stall_ms"]
     )
     print(f"   verdict: {'OK' if ok else 'MISSED'}")
 
@@ -536,12 +559,7 @@ def main() -> None:
     parser.add_argument("--parts", default="2,3,4,5", help="which of parts 2-5 to run on the archive")
     parser.add_argument("--archive", type=Path, help="keep the archive at this path and reuse it")
     parser.add_argument("--child-poll", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--child-export", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_export is not None:
-        path, start, end = args.child_export
-        print(json.dumps(child_export(Path(path), int(start), int(end))))
-        return
     if args.child_poll is not None:
         print(json.dumps(asyncio.run(measure_poll(args.child_poll, args.reps))))
         return

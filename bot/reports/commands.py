@@ -1,8 +1,9 @@
 """/report [period] (a chart with the period's figures) and /export [period] (the calls as a spreadsheet).
 
-Both add up the archive in a worker thread (``Services.report_workers``, ``export_worker``), on a read connection of
-its own to the bot's database (a month of a busy company takes longer than the loop may be held); the loop only
-checks, shows "sending…" (and how far a long export is) and sends.
+Both add up the archive on a read connection of their own to the bot's database (a month of a busy company takes
+longer than the loop may be held): a report in a worker thread (``Services.report_workers``), an export in a process
+of its own, which a thread (``export_worker``) waits for. The loop only checks, shows "sending…" (and how far a long
+export is) and sends.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bot.calllog.recordings import MAX_UPLOAD
 from bot.calls import periods
 from bot.config import Settings
 from bot.context import Context
-from bot.reports import chart, export
+from bot.reports import chart, export, xlsx
 from bot.reports.caption import caption, period_label
 from bot.reports.figures import gather
 from bot.services import Services
@@ -196,7 +197,7 @@ async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[
 async def telling(caller: Caller, progress: export.Progress) -> AsyncIterator[None]:
     """How far the export inside is, once it has run ``PROGRESS_AFTER``: «⏳ Готовлю файл… 40 %», edited in place at
     most every ``PROGRESS_EVERY`` while the figure moves, and deleted when the work inside (its answer sent) is over.
-    The worker thread only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
+    The export's process only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
     over = asyncio.Event()
 
     async def tell() -> None:
@@ -298,16 +299,18 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
     async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT), telling(caller, progress):
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
-            count = await off_the_loop(
-                svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
-                Standards.of(svc.settings), progress,
-            )  # fmt: skip
+            try:
+                count = await off_the_loop(
+                    svc.export_worker, _write, svc.settings.database_path, start, end, zone, texts, path,
+                    Standards.of(svc.settings), progress,
+                )  # fmt: skip
+            except xlsx.TooBig:  # given up as soon as it was: the rest would take minutes for nothing
+                svc.storage.audit.amend(entry, {"rows": progress.total})
+                await caller.reply(texts("export_too_big", period=label))
+                return
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
                 await caller.reply(texts("export_empty", period=label))
-                return
-            if path.stat().st_size > MAX_UPLOAD:
-                await caller.reply(texts("export_too_big", period=label))
                 return
             with path.open("rb") as data:
                 await message.reply_document(
@@ -326,5 +329,6 @@ def _write(
     progress: export.Progress,
 ) -> int:
     open_after = standards.open_after(int(time.time()), zone)
-    with reports.reading(database) as conn:
-        return export.write(conn, start, end, zone, texts, path, open_after=open_after, progress=progress)
+    return export.write_in_process(
+        database, start, end, zone, texts, path, open_after=open_after, max_bytes=MAX_UPLOAD, progress=progress
+    )

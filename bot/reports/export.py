@@ -1,49 +1,123 @@
 """``/export``'s spreadsheet: one row per call of a period, as people read it (local time, numbers as they are
 written, names from the customer book, what became of each missed call).
 
-Written with xlsxwriter's constant_memory mode, row by row from the archive's cursor: each row goes to a temporary
-file as the next begins, so a month of a busy company (a third of a million calls) streams through a few megabytes
-of memory. Each cell is written typed (a number with a date or duration format, or text), with no cell object of
-ours. Runs in a worker thread, saying how far it is through a ``Progress`` the loop reads.
+Streamed row by row from the archive's cursor into the sheet (``xlsx``): a month of a busy company (a third of a
+million calls) goes through a few megabytes of memory, each cell typed (a date, a duration or text).
+
+The bot writes it in a process of its own (``write_in_process``): a month is seconds of Python, and in a thread of
+the bot's its bytecode and its garbage collections would hold the GIL, so the event loop, for tens of milliseconds
+at a time. It says how far it is through a ``Progress`` the loop reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
-import re
+import multiprocessing
+import os
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot.formatting import format_for_people
+from bot.reports import xlsx
 from bot.texts import Texts
 from storage import reports
 
-# Characters wide, per column of the header (``export_columns``): time, direction, customer, name, company number,
-# status, ring, talk, member, outcome. How many columns there are is the header's to say (``write`` checks these).
-WIDTHS = (20, 12, 19, 26, 19, 12, 10, 10, 24, 30)
+# The header's columns (``export_columns``) in order: what each holds, and how many characters wide it is.
+LAYOUT: tuple[tuple[xlsx.Kind, int], ...] = (
+    ("moment", 20),  # time
+    ("text", 12),  # direction
+    ("text", 19),  # customer
+    ("text", 26),  # customer's name
+    ("text", 19),  # company number
+    ("text", 12),  # status
+    ("duration", 10),  # ring
+    ("duration", 10),  # talk
+    ("text", 24),  # member
+    ("text", 30),  # outcome
+)
 PROGRESS_ROWS = 1_000  # rows between two updates of ``Progress.done``
-_DAY = 86_400
-_UNIX_EPOCH = 25_569  # 1970-01-01 as an Excel serial day (the 1900 date system)
+# A new interpreter per export, not a fork: forking a process that runs threads and an event loop can copy a lock
+# some thread holds, and the child would wait for it forever.
+_PROCESSES = multiprocessing.get_context("spawn")
 
 
-@dataclass(slots=True)
 class Progress:
-    """How far an export is: written by its worker thread, read by the loop. Plain ints: a read between two updates
-    sees an older figure, nothing worse."""
+    """How far an export is: written by the process that writes it, read by the loop, in memory the two share. No
+    lock: a read between two updates sees an older figure, nothing worse."""
 
-    total: int = 0  # rows the period has
-    done: int = 0  # rows written so far
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts = _PROCESSES.RawArray("q", 2)  # rows the period has, rows written so far
+
+    @property
+    def total(self) -> int:
+        return int(self._counts[0])
+
+    @total.setter
+    def total(self, rows: int) -> None:
+        self._counts[0] = rows
+
+    @property
+    def done(self) -> int:
+        return int(self._counts[1])
+
+    @done.setter
+    def done(self, rows: int) -> None:
+        self._counts[1] = rows
 
     @property
     def percent(self) -> int:
         """Rows written in whole percent, 99 at most until ``write`` returns: the file is then still being packed."""
         return min(99, self.done * 100 // self.total) if self.total else 0
+
+
+def write_in_process(
+    database: Path,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    texts: Texts,
+    target: Path,
+    *,
+    open_after: int | None = None,
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """``write`` in a new process, on a read connection of its own to ``database``: the loop of the process that
+    calls it is never held by the work, only told how far it is through ``progress``. Blocks until the file is at
+    ``target``: call it in a worker thread (``Services.export_worker``)."""
+    progress = progress if progress is not None else Progress()
+    # The shared counts go to the process as it starts (the only way they can); the work itself, as a task.
+    with ProcessPoolExecutor(1, mp_context=_PROCESSES, initializer=_started, initargs=(progress,)) as process:
+        work = process.submit(
+            _write_file, database, start, end, zone, texts, target, open_after=open_after, max_bytes=max_bytes
+        )
+        return work.result()
+
+
+_progress: Progress | None = None  # in an export's own process: the ``Progress`` the bot reads (``_started``)
+NICENESS = 10  # the export's process yields the CPU to the bot's (and to anything more urgent) on a busy machine
+
+
+def _started(progress: Progress) -> None:
+    """An export's process, as it starts: told where to say how far it is, and made a background job."""
+    global _progress
+    _progress = progress
+    with contextlib.suppress(OSError):  # a system that refuses it runs the export at the bot's priority
+        os.nice(NICENESS)
+
+
+def _write_file(database: Path, *args: Any, **options: Any) -> int:
+    with reports.reading(database) as conn:
+        return write(conn, *args, **options, progress=_progress)
 
 
 def write(
@@ -56,93 +130,58 @@ def write(
     numbers: tuple[str, ...] = (),
     *,
     open_after: int | None = None,
+    max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """The calls of [start, end) into an .xlsx at ``target``; returns how many there were. ``open_after``: misses
-    that ended after it are still within their deadline (``storage.reports``)."""
-    import xlsxwriter  # on the first export: the bot does not load it until then
-
+    that ended after it are still within their deadline (``storage.reports``). ``xlsx.TooBig`` past ``max_bytes``
+    (as soon as it is seen)."""
     progress = progress if progress is not None else Progress()
     progress.total = reports.export_count(conn, start, end, numbers)
-    # Only typed writes below (write_string never makes a formula, a link or a number of a text); the guesses the
-    # untyped ``write`` would make are off all the same.
-    guesses = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    book = xlsxwriter.Workbook(target, {"constant_memory": True, **guesses})
-    sheet = book.add_worksheet(texts.plain("export_sheet"))
-    names = texts.plain("export_columns").split("|")
-    for column, (_, width) in enumerate(zip(names, WIDTHS, strict=True)):
-        sheet.set_column(column, column, width)
-    sheet.freeze_panes(1, 0)
-    bold = book.add_format({"bold": True})
-    for column, name in enumerate(names):
-        sheet.write_string(0, column, name, bold)
-    # The formats openpyxl gave these types, which the exports had so far.
-    moment = book.add_format({"num_format": "yyyy-mm-dd h:mm:ss"})
-    duration = book.add_format({"num_format": "[hh]:mm:ss"})
-
-    found = reports.episodes(conn, start, end, numbers, open_after=open_after)
-    episodes = {miss: episode for episode in found for miss in episode.misses}
-    words = {key: texts.plain(key) for key in _WORDS}
-    text = text_writer(book, sheet)  # every text from outside: names, numbers as New-Tel gave them
-    number, word = sheet.write_number, sheet.write_string
-    company = functools.lru_cache(maxsize=64)(format_for_people)  # a company has a few numbers; customers, many
-    count = 0
-    for count, row in enumerate(reports.export_rows(conn, start, end, numbers), start=1):
-        number(count, 0, _excel_time(row.started_at, zone), moment)  # Excel has no time zones: the local time
-        word(count, 1, words["export_in" if row.direction == "in" else "export_out"])
-        text(count, 2, format_for_people(row.customer))
-        text(count, 3, row.customer_name)
-        text(count, 4, company(row.company_number))
-        word(count, 5, words[_status(row)])
-        number(count, 6, row.ring_seconds / _DAY, duration)
-        number(count, 7, row.talk_seconds / _DAY, duration)
-        text(count, 8, row.member_name or "—")
-        text(count, 9, outcome(row, episodes.get(row.call_id), texts))
-        if count % PROGRESS_ROWS == 0:
-            progress.done = count
+    titles = texts.plain("export_columns").split("|")
+    columns = [xlsx.Column(title, kind, width) for title, (kind, width) in zip(titles, LAYOUT, strict=True)]
+    rows = _rows(conn, start, end, zone, texts, numbers, open_after, progress)
+    count = xlsx.write(target, texts.plain("export_sheet"), columns, rows, max_bytes=max_bytes)
     progress.done = count
-    sheet.autofilter(0, 0, count, len(names) - 1)
-    book.close()
     return count
 
 
-def _excel_time(moment: int, zone: ZoneInfo) -> float:
-    """Unix seconds as the local time's Excel serial day (what a date cell holds)."""
+def _rows(
+    conn: sqlite3.Connection,
+    start: int,
+    end: int,
+    zone: ZoneInfo,
+    texts: Texts,
+    numbers: tuple[str, ...],
+    open_after: int | None,
+    progress: Progress,
+) -> Iterator[tuple[Any, ...]]:
+    """The period's rows as ``xlsx.write`` takes them (``LAYOUT``), counted into ``progress`` as they go."""
+    found = reports.episodes(conn, start, end, numbers, open_after=open_after)
+    episodes = {miss: episode for episode in found for miss in episode.misses}
+    words = {key: texts.plain(key) for key in _WORDS}
+    company = functools.lru_cache(maxsize=64)(format_for_people)  # a company has a few numbers; customers, many
+    for count, row in enumerate(reports.export_rows(conn, start, end, numbers), start=1):
+        yield (
+            _local(row.started_at, zone),  # Excel has no time zones: the local time
+            words["export_in" if row.direction == "in" else "export_out"],
+            format_for_people(row.customer),
+            row.customer_name,
+            company(row.company_number),
+            words[_status(row)],
+            row.ring_seconds,
+            row.talk_seconds,
+            row.member_name or "—",
+            outcome(row, episodes.get(row.call_id), texts),
+        )
+        if count % PROGRESS_ROWS == 0:
+            progress.done = count
+
+
+def _local(moment: int, zone: ZoneInfo) -> int:
+    """Unix seconds as the same count on the local clock."""
     offset = datetime.fromtimestamp(moment, zone).utcoffset()
-    return (moment + (offset.total_seconds() if offset else 0)) / _DAY + _UNIX_EPOCH
-
-
-# How a formula (or, with #, an error value such as #N/A) starts, in the spreadsheets people open exports in.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "#")
-_DIGITS_AND_SIGNS = "0123456789 ()+-"  # a number as people write it: +7 916 123-45-67
-# What no spreadsheet cell can hold: XML 1.0's forbidden characters (C0 controls but tab, LF and CR; lone surrogates;
-# U+FFFE and U+FFFF). xlsxwriter would write _xHHHH_ escapes for some, fail the whole file on the others.
-_UNHOLDABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def starts_like_formula(text: str) -> bool:
-    """Whether a spreadsheet could read ``text`` as a formula or an error rather than as text. Any writer must then
-    write it as an explicit text cell (openpyxl and xlsxwriter both guess a formula from a leading =). Digits and
-    signs alone (every phone number in the export) call nothing and read nothing: they are not."""
-    return text.startswith(FORMULA_STARTS) and text.lstrip(_DIGITS_AND_SIGNS) != ""
-
-
-def text_writer(book: Any, sheet: Any) -> Callable[[int, int, str | None], None]:
-    """Writes ``text`` from outside (a customer's or a member's name, a number as New-Tel gave it) into ``sheet``'s
-    cell (row, column) as text whatever it starts with: a string cell, quote-prefixed when it starts like a formula
-    so that editing it in Excel does not make it one either. Characters a spreadsheet cannot hold are dropped: one
-    such name must not fail the whole export. None leaves the cell empty."""
-    quoted = book.add_format({"quote_prefix": True})
-    write_string = sheet.write_string
-
-    def write(row: int, column: int, text: str | None) -> None:
-        if text is None:
-            return
-        if not text.isprintable():  # rare: a fast check first, then the slower clean-up
-            text = _UNHOLDABLE.sub("", text)
-        write_string(row, column, text, quoted if starts_like_formula(text) else None)
-
-    return write
+    return moment + int(offset.total_seconds()) if offset else moment
 
 
 _WORDS = ("export_in", "export_out", "export_answered", "export_missed", "export_no_answer", "export_active")

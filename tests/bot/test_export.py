@@ -10,18 +10,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import xlsxwriter
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 from sqlite_utils import Database
 
 from bot.calllog.who import WhoAnswered
 from bot.formatting import format_for_people
-from bot.reports import commands, export
+from bot.reports import commands, export, xlsx
 from bot.texts import Texts
 from storage import CallRecord, Storage, reports
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER, World, eventually
@@ -225,26 +225,28 @@ def test_a_link_or_digits_from_outside_stay_plain_text() -> None:
 async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_then_deleted(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker thread is held halfway through the rows (a month takes seconds, this week's hundred rows none)."""
+    """The export is held before its process starts, at the figures it would give halfway through the rows (a
+    month takes seconds, this week's hundred rows none)."""
     seeded = history()
     archive(world, seeded)
     monkeypatch.setattr(commands, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr(commands, "PROGRESS_EVERY", 0.2)
-    monkeypatch.setattr(export, "PROGRESS_ROWS", 1)
-    go_on = threading.Event()
-    rows = reports.export_rows
+    halfway, go_on = threading.Event(), threading.Event()
+    write = export.write_in_process
 
-    def held(*args: Any) -> Iterator[reports.ExportRow]:
-        found = list(rows(*args))
-        for n, row in enumerate(found):
-            if n == len(found) // 2:
-                assert go_on.wait(10)
-            yield row
+    def held(*args: Any, progress: export.Progress, **kwargs: Any) -> int:
+        progress.total = len(seeded.calls)
+        assert halfway.wait(10)
+        progress.done = len(seeded.calls) // 2
+        assert go_on.wait(10)
+        return write(*args, progress=progress, **kwargs)
 
-    monkeypatch.setattr(reports, "export_rows", held)
+    monkeypatch.setattr(export, "write_in_process", held)
     world.tg.send_text(ADMIN, "/export")
     told = await world.tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=10)
     shown = told.result["message_id"]
+    assert told.params["text"] == "⏳ Готовлю файл… 0\u00a0%"
+    halfway.set()
     half = len(seeded.calls) // 2 * 100 // len(seeded.calls)
     await eventually(lambda: world.tg.message(ADMIN, shown)["text"] == f"⏳ Готовлю файл… {half}\u00a0%")  # type: ignore[index]
     go_on.set()
@@ -257,6 +259,42 @@ async def test_a_long_export_says_how_far_it_is_in_one_message_edited_in_place_t
     assert edits and {edit.params["message_id"] for edit in edits} == {shown}
     moments = [told.time, *(edit.time for edit in edits)]
     assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(moments))
+
+
+def test_an_export_is_written_by_a_process_of_its_own_whose_progress_this_one_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows are read and written elsewhere (breaking them here changes nothing); the figures that process gives
+    are read here."""
+    database, target = tmp_path / "bot.db", tmp_path / "calls.xlsx"
+    calls = [CallRecord(f"{n:040x}", "in", f"7916{n:07d}", COMPANY, "answered", False, 1_000 + n, 1_005 + n, 1_065 + n)
+             for n in range(2_500)]  # fmt: skip
+    with Storage.open(database) as storage:
+        storage.calls.ingest(calls, now=5_000)
+
+    def broken(*args: Any) -> Iterator[reports.ExportRow]:
+        raise AssertionError("the export read its rows in the bot's own process")
+
+    monkeypatch.setattr(reports, "export_rows", broken)
+    progress = export.Progress()
+    assert export.write_in_process(database, 0, 5_000, ZONE, Texts("ru"), target, progress=progress) == len(calls)
+    assert (progress.total, progress.done, progress.percent) == (len(calls), len(calls), 99)
+    rows = list(load_workbook(target, read_only=True).active.iter_rows(min_row=2, values_only=True))  # type: ignore[union-attr]
+    assert [row[2] for row in rows] == [format_for_people(call.customer) for call in calls]
+
+
+async def test_an_export_past_what_telegram_takes_is_given_up_and_said_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = history()
+    archive(world, seeded)
+    monkeypatch.setattr(commands, "MAX_UPLOAD", 2_000)  # this week's hundred rows pack into some 6 kB
+    assert await world.ask(ADMIN, f"/export {seeded.typed}") == (
+        f"Выгрузка за {period_label(seeded)} больше 50 МБ — столько Telegram не примет. Выберите период короче."
+    )
+    assert world.sent("sendDocument") == []
+    (entry,) = world.services.storage.audit.recent(action="export")
+    assert entry.details["rows"] == len([c for c in seeded.calls if seeded.start <= c.started_at < seeded.end])
 
 
 # --- text from outside is text ---------------------------------------------------------------------------------
@@ -310,20 +348,16 @@ async def test_names_and_numbers_from_outside_are_text_cells_never_formulas(worl
     assert by_customer["=1+2"][2].data_type == "s"
 
 
-@pytest.mark.parametrize("start", export.FORMULA_STARTS)
+@pytest.mark.parametrize("start", xlsx.FORMULA_STARTS)
 def test_text_that_starts_like_a_formula_is_a_quoted_text_cell(start: str) -> None:
     written = io.BytesIO()
-    workbook = xlsxwriter.Workbook(written, {"constant_memory": True})
-    sheet = workbook.add_worksheet("x")
     text = f'{start}HYPERLINK("http://evil.example","x")'
-    write = export.text_writer(workbook, sheet)
-    write(0, 0, text)
-    write(0, 1, "+7 916 123-45-67")
-    write(0, 2, "Бух\x07галтерия \ud800_x0041_\uffff")  # a bell, a lone surrogate, a non-character: dropped
-    write(0, 3, None)
-    workbook.close()
-    cell, number, cleaned = next(load_workbook(written).active.iter_rows())  # type: ignore[union-attr]
+    cleaned = "Бух\x07галтерия \ud800_x0041_\uffff"  # a bell, a lone surrogate, a non-character: dropped
+    columns = [xlsx.Column(title, "text", 10) for title in "ABCD"]
+    assert xlsx.write(written, "x", columns, [(text, "+7 916 123-45-67", cleaned, None)]) == 1
+    cell, number, cleaned_cell, empty = next(load_workbook(written).active.iter_rows(min_row=2))  # type: ignore[union-attr]
     assert (cell.data_type, cell.quotePrefix) == ("s", True)
     assert unescape(cell.value) == text  # a CR is written as Excel writes it: _x000D_
     assert (number.data_type, number.value, number.quotePrefix) == ("s", "+7 916 123-45-67", False)
-    assert unescape(cleaned.value) == "Бухгалтерия _x0041_"  # what looks like an escape is kept as it is
+    assert unescape(cleaned_cell.value) == "Бухгалтерия _x0041_"  # what looks like an escape is kept as it is
+    assert empty.value is None
