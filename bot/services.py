@@ -144,8 +144,9 @@ class Services:
     directory: Directory
     ingest: Ingest  # every call observed, by the poll or a command, enters the archive here
     # Reports and digests add up the archive in threads of their own: a month's takes seconds, and must hold neither
-    # the loop nor the default executor other features' short work (a file's parse) runs in. An export writes for a
-    # minute or two: exports take turns in one more thread, so that two of them never hold up a report or a digest.
+    # the loop nor the default executor other features' short work (a file's parse) runs in. An export runs in a
+    # process of its own (its GIL and collections never hold the loop); this one thread waits for it, so that exports
+    # take turns and never hold up a report or a digest.
     report_workers: ThreadPoolExecutor
     export_worker: ThreadPoolExecutor
     monitor: Monitor  # the metrics the features feed (bot.monitor)
