@@ -170,10 +170,29 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 @dataclass(eq=False, slots=True)
 class _InFlight(Generic[T]):
-    """A read-only request under way and how many callers wait for its answer."""
+    """A read-only request under way in its first caller's task: the answer the others wait for, and how many do."""
 
-    task: asyncio.Task[T]
+    answer: asyncio.Future[T]
     waiters: int = 0
+    # The request made for the others when the first caller was cancelled (its own request broke off with it).
+    handed_over: asyncio.Task[T] | None = None
+
+    def settle(self, done: asyncio.Future[T]) -> None:
+        """Give the others the outcome of ``done`` (a result, an error, or cancelled)."""
+        if self.answer.done():
+            return
+        if done.cancelled():
+            self.answer.cancel()
+        elif (error := done.exception()) is not None:
+            self.answer.set_exception(error)
+        else:
+            self.answer.set_result(done.result())
+
+
+def _retrieved(answer: asyncio.Future[Any]) -> None:
+    """An error nobody stayed to await is not "never retrieved": its first caller raised it already."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 class _Shared:
@@ -290,7 +309,8 @@ class Transport:
 
         ``read_only``: the method changes nothing at New-Tel, so a failure is retried, and callers asking the same
         (method, parameters, view's timings and urgency) while it is under way share its one request: its answer or
-        its error reaches each of them, and a caller cancelled leaves the others theirs. The value is the same
+        its error reaches each of them, and a caller cancelled leaves the others theirs (when it was the one whose task
+        made the request, the others get a request of their own). The value is the same
         object for all: frozen models, lists not to be changed. Anything else (starting a call) goes on its own and
         is sent again only when it never left this machine."""
         body, content_type = encode_body(params, self._body_format)
@@ -299,20 +319,43 @@ class Transport:
         key = (answer, body, timeout, self.timeout, self.max_retries, self.deadline, self._urgent)
         in_flight = self._shared.in_flight
         shared: _InFlight[T] | None = in_flight.get(key)
-        if shared is None:
-            attempts = self._attempts(answer, body, content_type, read_only=True, timeout=timeout)
-            shared = in_flight[key] = _InFlight(asyncio.create_task(attempts, name=f"newtel {answer.method}"))
-            shared.task.add_done_callback(functools.partial(self._landed, key, shared))
+        if shared is not None:
+            return await self._follow(shared)
+        # The first caller makes the request in its own task: no task of its own for a request nobody shares, the
+        # common case, which would cost more than the request's own work here (bench/client_overhead.py).
+        shared = in_flight[key] = _InFlight(asyncio.get_running_loop().create_future())
+        shared.answer.add_done_callback(_retrieved)
+        try:
+            result = await self._attempts(answer, body, content_type, read_only=True, timeout=timeout)
+        except asyncio.CancelledError:
+            self._landed(key, shared)
+            if shared.waiters:  # its request broke off with it: the others get one of their own
+                attempts = self._attempts(answer, body, content_type, read_only=True, timeout=timeout)
+                shared.handed_over = asyncio.create_task(attempts, name=f"newtel {answer.method}")
+                shared.handed_over.add_done_callback(shared.settle)
+            else:
+                shared.answer.cancel()
+            raise
+        except Exception as error:
+            self._landed(key, shared)
+            shared.answer.set_exception(error)
+            raise
+        self._landed(key, shared)
+        shared.answer.set_result(result)
+        return result
+
+    @staticmethod
+    async def _follow(shared: _InFlight[T]) -> T:
+        """Wait for the answer of a request another caller made; the last to give up gives up a handed-over one."""
         shared.waiters += 1
         try:
-            return await asyncio.shield(shared.task)
+            return await asyncio.shield(shared.answer)
         finally:
             shared.waiters -= 1
-            if not shared.waiters and not shared.task.done():  # the last caller gave up: so does the request
-                shared.task.cancel()
-                self._landed(key, shared)
+            if not shared.waiters and shared.handed_over is not None and not shared.handed_over.done():
+                shared.handed_over.cancel()
 
-    def _landed(self, key: Hashable, shared: _InFlight[Any], _: object = None) -> None:
+    def _landed(self, key: Hashable, shared: _InFlight[Any]) -> None:
         """The shared request has its answer (or was given up): the next caller asks anew."""
         if self._shared.in_flight.get(key) is shared:
             del self._shared.in_flight[key]

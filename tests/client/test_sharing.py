@@ -64,13 +64,44 @@ async def test_a_failure_of_the_shared_request_reaches_every_caller_and_each_att
 async def test_a_caller_cancelled_leaves_the_others_their_answer(sandbox: Sandbox) -> None:
     sandbox.faults.latency = 0.3
     async with sandbox_client(sandbox) as client:
-        callers = [asyncio.create_task(client.company.get_state()) for _ in range(3)]
+        callers = [asyncio.create_task(client.company.get_state()) for _ in range(4)]
         await asyncio.sleep(0.1)  # the request is on its way
-        callers[0].cancel()
-        states = await asyncio.gather(*callers[1:])
-        assert callers[0].cancelled()
+        callers[3].cancel()  # one who waits for another's request
+        callers[0].cancel()  # the one whose task makes it: the request breaks off with it
+        states = await asyncio.gather(*callers[1:3])
+        assert callers[0].cancelled() and callers[3].cancelled()
+        assert states[0] is states[1]
+        assert asked(sandbox, "company/get-state") == 2  # the others' own, handed over when the first gave up
+
+
+async def test_a_waiter_cancelled_costs_the_first_caller_nothing(sandbox: Sandbox) -> None:
+    sandbox.faults.latency = 0.3
+    async with sandbox_client(sandbox) as client:
+        callers = [asyncio.create_task(client.company.get_state()) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        callers[1].cancel()
+        states = await asyncio.gather(callers[0], callers[2])
+        assert callers[1].cancelled()
         assert states[0] is states[1]
         assert asked(sandbox, "company/get-state") == 1
+
+
+async def test_when_the_first_and_every_other_caller_gave_up_nothing_is_asked_for_them(sandbox: Sandbox) -> None:
+    sandbox.faults.latency = 0.3
+    async with sandbox_client(sandbox) as client:
+        in_flight = client._transport._shared.in_flight  # type: ignore[attr-defined]
+        callers = [asyncio.create_task(client.company.get_state()) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        (shared,) = in_flight.values()
+        callers[0].cancel()
+        await asyncio.sleep(0.05)  # the second's request, handed over, is on its way
+        assert shared.handed_over is not None and not shared.handed_over.done()
+        callers[1].cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+        await asyncio.sleep(0)  # the handed-over request's cancellation is delivered
+        assert all(caller.cancelled() for caller in callers)
+        assert shared.handed_over.cancelled()
+        assert not in_flight
 
 
 async def test_when_every_caller_gave_up_the_request_is_given_up_and_the_next_asks_anew(sandbox: Sandbox) -> None:
