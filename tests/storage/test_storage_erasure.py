@@ -95,15 +95,19 @@ def test_erase_takes_the_number_out_of_every_table_and_leaves_everyone_else(db_p
     storage.audit.log("contact.set", actor_id=ADMIN, target=OTHER, details={"name": "Ольга"}, now=NOW)
     db = storage.db
     others_ids = tuple(c.vpbx_id for c in others)
-    theirs_before = {
-        "calls": rows(db.conn, "calls", f"vpbx_id IN ({','.join('?' * len(others))})", others_ids),
-        "recordings": rows(db.conn, "recordings", "file_id = 'file-of-other'"),
-        "alerts": rows(db.conn, "alerts", "clid = ?", (OTHER,)),
-        "reminders": rows(db.conn, "reminders", "alert_id = ?", (theirs.alert_id,)),
-        "contacts": rows(db.conn, "contacts", "number = ?", (OTHER,)),
-        "kv": rows(db.conn, "kv", "key IN ('contact_offer:7:13', 'calls.asked:abroad:7:790355511220')"),
-        "audit": rows(db.conn, "audit", "target = ?", (OTHER,)),
-    }
+
+    def everyone_elses() -> dict[str, object]:
+        return {
+            "calls": rows(db.conn, "calls", f"vpbx_id IN ({','.join('?' * len(others))})", others_ids),
+            "recordings": rows(db.conn, "recordings", "file_id = 'file-of-other'"),
+            "alerts": rows(db.conn, "alerts", "clid = ?", (OTHER,)),
+            "reminders": rows(db.conn, "reminders", "alert_id = ?", (theirs.alert_id,)),
+            "contacts": rows(db.conn, "contacts", "number = ?", (OTHER,)),
+            "kv": rows(db.conn, "kv", "key IN ('contact_offer:7:13', 'calls.asked:abroad:7:790355511220')"),
+            "audit": rows(db.conn, "audit", "target = ?", (OTHER,)),
+        }
+
+    theirs_before = everyone_elses()
     first_at, last_at = mine[0].started_at, mine[-1].started_at
     expected = Footprint(len(mine), first_at, last_at, "Иван", 1, 2, 1, 1, 3 + 3 + 2 + 1)
     assert footprint(db_path, CUSTOMER) == expected
@@ -114,15 +118,7 @@ def test_erase_takes_the_number_out_of_every_table_and_leaves_everyone_else(db_p
         ("kv", ("calls.asked:abroad:7:790355511220", '{"about":"790355511220","at":2000000000}', NOW))
     ]  # another number that only begins with it
     assert footprint(db_path, CUSTOMER) == Footprint(0, None, None, None, 0, 0, 0, 0, 0)
-    assert theirs_before == {
-        "calls": rows(db.conn, "calls", f"vpbx_id IN ({','.join('?' * len(others))})", others_ids),
-        "recordings": rows(db.conn, "recordings", "file_id = 'file-of-other'"),
-        "alerts": rows(db.conn, "alerts", "clid = ?", (OTHER,)),
-        "reminders": rows(db.conn, "reminders", "alert_id = ?", (theirs.alert_id,)),
-        "contacts": rows(db.conn, "contacts", "number = ?", (OTHER,)),
-        "kv": rows(db.conn, "kv", "key IN ('contact_offer:7:13', 'calls.asked:abroad:7:790355511220')"),
-        "audit": rows(db.conn, "audit", "target = ?", (OTHER,)),
-    }
+    assert theirs_before == everyone_elses()
     assert rows(db.conn, "alert_calls") == [(-1, others[1].vpbx_id, None, None), (-1, others[-1].vpbx_id,
                                              theirs.alert_id, NOW - 60)]  # fmt: skip
     assert rows(db.conn, "recordings") == theirs_before["recordings"]
