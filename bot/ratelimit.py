@@ -126,11 +126,15 @@ class PatientRateLimiter(AIORateLimiter):
         give_up, delay = loop.time() + RETRY_BUDGET, _FIRST_DELAY
         chat = None if data.get("chat_id") is None else str(data["chat_id"])
 
-        async def within_budget(*args: Any, **kwargs: Any) -> Any:
+        async def waited_out() -> None:
+            """What Telegram asked of this chat waited out, when the budget allows; else its RetryAfter raised."""
             while (left := self._left(chat, loop.time())) > 0:
                 if loop.time() + left > give_up:
                     raise _PastTheBudget(_asked_to_wait(left))
                 await asyncio.sleep(left)
+
+        async def within_budget(*args: Any, **kwargs: Any) -> Any:
+            await waited_out()  # again: a 429 may have come while this waited for its turn of the chat's pace
             if monitor is not None:
                 monitor.telegram_request(endpoint)
             try:
@@ -142,10 +146,11 @@ class PatientRateLimiter(AIORateLimiter):
                     raise _PastTheBudget(error) from error
                 if monitor is not None:
                     monitor.telegram_retry(endpoint, "rate_limited")
-                raise _HeldBack from error  # waited out above, on the next try: by this chat alone
+                raise _HeldBack from error  # the loop waits it out, holding this chat alone
 
         while True:
             try:
+                await waited_out()  # before taking a turn of the chat's pace, which a refusal would waste
                 return await super().process_request(within_budget, args, kwargs, endpoint, data, rate_limit_args)
             except _PastTheBudget as late:
                 raise late.error from None

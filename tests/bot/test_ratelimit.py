@@ -226,3 +226,19 @@ async def test_a_429_waited_out_holds_its_own_chat_alone() -> None:
     (_, refused), (_, other), (_, again) = reached
     assert [chat for chat, _ in reached] == [-1, -2, -1]
     assert other - refused < 0.5 and again - refused >= 1.0  # the other chat at once; the held one after its wait
+
+
+async def test_a_request_to_a_held_chat_is_refused_without_waiting_for_its_turn() -> None:
+    """A group's pace (here one message a minute) is not spent, nor waited for, by a request refused for a 429."""
+    limiter, reached = PatientRateLimiter(overall_max_rate=0, group_max_rate=1, group_time_period=60), []
+
+    async def telegram(data: dict[str, object]) -> bool:
+        reached.append(data)
+        raise RetryAfter(30)
+
+    data = {"chat_id": -1}
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(telegram, (data,), {}, "sendMessage", data, None)
+    with pytest.raises(RetryAfter) as refused:
+        await asyncio.wait_for(limiter.process_request(telegram, (data,), {}, "sendMessage", data, None), timeout=1)
+    assert 29 < wait_asked(refused.value) <= 30 and len(reached) == 1
