@@ -7,8 +7,9 @@ a minute: 429 and the seconds to wait. Each miss rings a few seconds (the live w
 latency runs from its end (the sandbox's clock, this machine's) to its alert's ``sendMessage`` reaching the fake.
 
 1. The quiet group alone: a few misses, one after another (its usual latency).
-2. The busy group gets a miss every second for 30 s; halfway through, when Telegram already holds the busy group,
-   the quiet group gets one. Target: its alert within the live watch's own bound (LIVE_INTERVAL + 1 s), as alone.
+2. The busy group gets a miss every second for 30 s; meanwhile the quiet group gets one every 5 s, one at a time
+   (the first when the busy group's burst is spent, the others while Telegram holds it). Target: each quiet alert
+   within the live watch's own bound (LIVE_INTERVAL + 1 s), as alone.
 3. Meanwhile a manager presses Call back on the busy group's first alert. Target: ``call/start-simple-call`` reaches
    New-Tel within 1 s of the press.
 Every alert of the busy group still arrives, once. Exit status 1 when a target is missed.
@@ -40,7 +41,8 @@ BUSY, QUIET = -100_501, -100_502
 MANAGER, MANAGER_MOBILE = 2_002, "79167770011"
 TELEGRAM_GROUP_LIMIT = 20  # messages a minute Telegram takes in a group
 BUSY_MISSES, BUSY_SPAN = 30, 30.0  # seconds
-QUIET_AT, PRESS_AT = 15.0, 20.0  # seconds into the busy span: Telegram holds the busy group by then
+QUIET_AT = (10.0, 15.0, 20.0, 25.0, 30.0)  # seconds into the busy span (its burst of 20 spent about the first)
+PRESS_AT = 20.0
 LIVE = float(Settings.model_fields["live_interval"].default)
 QUIET_TARGET = LIVE + 1.0  # the live watch's bound on a miss it saw ringing (bench/live.py)
 CALL_TARGET = 1.0
@@ -122,8 +124,7 @@ async def run(alone: int, seed: int, limit: int | None) -> dict[str, Any]:
                 # 2. and 3. The busy group's half-minute, the quiet group's miss and a Call back in the middle of it.
                 t0 = time.time() + 6  # the first busy miss ends then: it rang from 3–6 s before
                 busy = {bench.miss(BUSY, t0 + i * BUSY_SPAN / BUSY_MISSES): t0 + i for i in range(BUSY_MISSES)}
-                quiet_end = t0 + QUIET_AT
-                quiet = bench.miss(QUIET, quiet_end)
+                quiet = {bench.miss(QUIET, t0 + at): t0 + at for at in QUIET_AT}
                 first_busy = await bench.latency(BUSY, next(iter(busy)), t0, timeout=60)
                 await asyncio.sleep(t0 + PRESS_AT - time.time())
                 alert = bench.alerts(BUSY)[next(iter(busy))[1:]]
@@ -131,7 +132,9 @@ async def run(alone: int, seed: int, limit: int | None) -> dict[str, Any]:
                 assert message is not None
                 since, pressed = len(sandbox.requests), time.time()
                 tg.press(MANAGER, message, button=0)
-                result["quiet_under_load"] = await bench.latency(QUIET, quiet, quiet_end, timeout=120)
+                result["quiet_under_load"] = [
+                    await bench.latency(QUIET, customer, end, timeout=120) for customer, end in quiet.items()
+                ]
                 deadline = time.monotonic() + 30
                 starts: list[Any] = []
                 while not starts and time.monotonic() < deadline:
@@ -171,15 +174,21 @@ def main() -> None:
     args = parser.parse_args()
     got = asyncio.run(run(args.alone, args.seed, args.telegram_limit or None))
     alone, quiet, call = got["quiet_alone"], got["quiet_under_load"], got["call_after_press"]
-    print(f"{BUSY_MISSES} misses in {BUSY_SPAN:g} s to one group, one to another; LIVE_INTERVAL {LIVE:g} s,")
+    gap = QUIET_AT[1] - QUIET_AT[0]
+    print(f"{BUSY_MISSES} misses in {BUSY_SPAN:g} s to one group, one every {gap:g} s to another;", end=" ")
+    print(f"LIVE_INTERVAL {LIVE:g} s,")
     limit = f"past {args.telegram_limit} messages a minute in a group" if args.telegram_limit else "never"
     print(f"Telegram answering 429 {limit} (refused: {got['refused_429']})")
     print(
         f"  quiet group alone (n={len(alone)}): median {statistics.median(alone):.2f} s, max {max(alone):.2f} s"
         " (a miss's end → its alert at the Bot API)"
     )
-    quiet_ok = quiet <= QUIET_TARGET
-    print(f"  quiet group while the other is busy: {quiet:.2f} s   target ≤ {QUIET_TARGET:g} s: {_verdict(quiet_ok)}")
+    quiet_ok = max(quiet) <= QUIET_TARGET
+    print(
+        f"  quiet group while the other is busy (n={len(quiet)}): median {statistics.median(quiet):.2f} s,"
+        f" max {max(quiet):.2f} s   target max ≤ {QUIET_TARGET:g} s: {_verdict(quiet_ok)}"
+    )
+    print(f"    each: {', '.join(f'{seconds:.2f}' for seconds in quiet)} s")
     call_ok = call is not None and call <= CALL_TARGET
     shown_call = "never" if call is None else f"{call:.3f} s"
     print(f"  Call back in the busy group: press → call/start-simple-call {shown_call}   target ≤ {CALL_TARGET:g} s:"
