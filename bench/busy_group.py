@@ -121,9 +121,10 @@ async def run(alone: int, seed: int, limit: int | None) -> dict[str, Any]:
                     quiet_alone.append(await bench.latency(QUIET, customer, end, timeout=60))
                 result["quiet_alone"] = quiet_alone
 
-                # 2. and 3. The busy group's half-minute, the quiet group's miss and a Call back in the middle of it.
+                # 2. and 3. The busy group's half-minute, the quiet group's misses and a Call back in the middle of it.
                 t0 = time.time() + 6  # the first busy miss ends then: it rang from 3–6 s before
-                busy = {bench.miss(BUSY, t0 + i * BUSY_SPAN / BUSY_MISSES): t0 + i for i in range(BUSY_MISSES)}
+                ends = [t0 + i * BUSY_SPAN / BUSY_MISSES for i in range(BUSY_MISSES)]
+                busy = {bench.miss(BUSY, end): end for end in ends}
                 quiet = {bench.miss(QUIET, t0 + at): t0 + at for at in QUIET_AT}
                 first_busy = await bench.latency(BUSY, next(iter(busy)), t0, timeout=60)
                 await asyncio.sleep(t0 + PRESS_AT - time.time())
@@ -153,7 +154,8 @@ async def run(alone: int, seed: int, limit: int | None) -> dict[str, Any]:
                 shown = bench.alerts(BUSY)
                 result["busy_first"] = first_busy
                 result["busy_delivered"] = len(shown)
-                result["busy_last"] = max((c.time + bench.wall for c in shown.values()), default=t0) - (t0 + 29)
+                last_arrived = max((c.time + bench.wall for c in shown.values()), default=t0)
+                result["busy_last"] = last_arrived - max(busy.values())
                 sends = [
                     c for c in tg.calls if c.method == "sendMessage" and c.ok and c.chat_id == BUSY
                     and c.params.get("text", "").startswith(ALERT)
