@@ -4,9 +4,8 @@ does not know, so the alert is posted again after the restart (Telegram has no i
 
 The real Application and its poll job; the sandbox and the fake Bot API in this process, on the bot's event loop.
 The answer is stamped when the fake finishes the request (before the bytes go out), the commit when
-``mark_delivered`` returns (after COMMIT, WAL on the local disk). Two loads, 5 new alerts per group per poll
-(the most a round sends to one group): one group at a time, its sends one after another; and 10 groups,
-sent in parallel as the bot does.
+``mark_delivered`` returns (after COMMIT, WAL on the local disk). Two loads, 5 new alerts per group at a time:
+one group at a time, its sends one after another; and 10 groups, sent in parallel as the bot does (a lane each).
 
 Usage: python bench/alert_window.py [N] [--interval SECONDS]
 """
@@ -22,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.alerts.delivery import PER_CHAT_PER_ROUND
 from bot.alerts.poller import poller
 from bot.app import build_application, running
 from localchat import FakeBotAPI
@@ -30,6 +28,7 @@ from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox
 
 PER_GROUP = 20  # the burst the bot's rate limiter lets through to one group (Telegram: ~20 messages a minute)
+BATCH = 5  # new alerts per group at a time
 
 
 class Stamps:
@@ -96,10 +95,10 @@ async def measure(n: int, interval: float, parallel: int) -> tuple[list[float], 
                         tg.group(group, title=f"Sales {group}")
                         svc.storage.chats.subscribe(group, "Sales", [], False, now=start)
                     await asyncio.sleep(start - time.time())
-                    for _ in range(PER_GROUP // PER_CHAT_PER_ROUND):
-                        for _ in range(PER_CHAT_PER_ROUND):
+                    for _ in range(PER_GROUP // BATCH):
+                        for _ in range(BATCH):
                             miss(sandbox, f"7903{next(customers):07d}")
-                        await stamps.wait(len(stamps.committed) + PER_CHAT_PER_ROUND * parallel, timeout=60)
+                        await stamps.wait(len(stamps.committed) + BATCH * parallel, timeout=60)
                 return stamps.windows_ms()[:n], stamps.commits_ms
 
 

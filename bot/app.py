@@ -182,7 +182,7 @@ async def post_shutdown(application: App) -> None:
         await data.live.stop()
         data.live = None
     if data.poller is not None:
-        await data.poller.board.stop()
+        await data.poller.lanes.stop()
     found, application.bot_data.services = application.bot_data.services, None
     if found is not None:
         await found.close()

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dtm
 import logging
 import random
-import sys
 import warnings
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -68,20 +67,25 @@ class _PastTheBudget(Exception):
         self.error = error
 
 
+class _HeldBack(Exception):
+    """A 429 whose wait fits the request's budget: its chat is held, and the request tried again once it is over."""
+
+
 class PatientRateLimiter(AIORateLimiter):
-    """AIORateLimiter (groups held to ~20 messages a minute, 429s waited out with every request paused) within one
-    budget per request: the 429s whose wait fits in ``RETRY_BUDGET`` are waited out and the request made again, and
-    Telegram's 5xx answers and network failures are retried for as long, so a command's reply survives a storm the
-    way an alert does. A wait past the budget is not waited: the 429 is raised at once, for the caller to log once
-    (a reply is dropped; an alert waits for the next look). A refusal (400 and the like: ``BadRequest``) is final.
+    """AIORateLimiter's pace (groups held to ~20 messages a minute) within one budget per request: the 429s whose
+    wait fits in ``RETRY_BUDGET`` are waited out and the request made again, and Telegram's 5xx answers and network
+    failures are retried for as long, so a command's reply survives a storm the way an alert does. A wait past the
+    budget is not waited: the 429 is raised at once, for the caller to log once (a reply is dropped; an alert waits
+    for the next look). A refusal (400 and the like: ``BadRequest``) is final.
 
     Until a 429's wait is over, nothing more goes to its chat (to every chat when the request had none): Telegram
     lengthens the wait of a bot that keeps sending. Such a request waits out what is left if its budget allows,
-    else it is refused with that ``RetryAfter`` at once, without asking Telegram."""
+    else it is refused with that ``RetryAfter`` at once, without asking Telegram. Other chats go on meanwhile:
+    AIORateLimiter's own retry, which pauses every request to every chat, never sees a 429."""
 
     def __init__(self, monitor: Monitor | None = None, **limits: Any) -> None:
         """``monitor`` is told of every request that reaches Telegram, every retry and every final failure."""
-        super().__init__(max_retries=sys.maxsize, **limits)  # 429s are bounded by the budget, not counted
+        super().__init__(max_retries=0, **limits)  # its retry is never asked for: see _patiently
         self._held: dict[str | None, float] = {}  # until when (loop time) Telegram asked a chat (None: all) to wait
         self._monitor = monitor
 
@@ -122,29 +126,36 @@ class PatientRateLimiter(AIORateLimiter):
         give_up, delay = loop.time() + RETRY_BUDGET, _FIRST_DELAY
         chat = None if data.get("chat_id") is None else str(data["chat_id"])
 
-        async def within_budget(*args: Any, **kwargs: Any) -> Any:
+        async def waited_out() -> None:
+            """What Telegram asked of this chat waited out, when the budget allows; else its RetryAfter raised."""
             while (left := self._left(chat, loop.time())) > 0:
                 if loop.time() + left > give_up:
                     raise _PastTheBudget(_asked_to_wait(left))
                 await asyncio.sleep(left)
+
+        async def within_budget(*args: Any, **kwargs: Any) -> Any:
+            await waited_out()  # again: a 429 may have come while this waited for its turn of the chat's pace
             if monitor is not None:
                 monitor.telegram_request(endpoint)
             try:
                 return await callback(*args, **kwargs)
-            except RetryAfter as error:  # AIORateLimiter waits out what reaches it
+            except RetryAfter as error:
                 now = loop.time()
                 self._hold(chat, now + wait_asked(error), now)
                 if now + wait_asked(error) > give_up:
                     raise _PastTheBudget(error) from error
                 if monitor is not None:
                     monitor.telegram_retry(endpoint, "rate_limited")
-                raise
+                raise _HeldBack from error  # the loop waits it out, holding this chat alone
 
         while True:
             try:
+                await waited_out()  # before taking a turn of the chat's pace, which a refusal would waste
                 return await super().process_request(within_budget, args, kwargs, endpoint, data, rate_limit_args)
             except _PastTheBudget as late:
                 raise late.error from None
+            except _HeldBack:
+                continue
             except NetworkError as error:
                 # A send whose connection broke or timed out may have been posted all the same: better no reply
                 # twice than a retry.

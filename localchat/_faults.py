@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,12 @@ class FaultRule:
     retry_after: float
     description: str
     migrate_to_chat_id: int | None = None  # the answer for a group that became a supergroup
+    chat_id: int | None = None  # only requests to this chat (None: any)
     taken: bool = False  # the request is carried out, then the connection drops before the answer (``lose_answer``)
     held: bool = False  # ...and the answer is held back until the fake closes (``hold_answer``)
 
-    def matches(self, method: str) -> bool:
-        if self.remaining <= 0:
+    def matches(self, method: str, chat_id: Any = None) -> bool:
+        if self.remaining <= 0 or (self.chat_id is not None and str(chat_id) != str(self.chat_id)):
             return False
         if self.methods is None:
             return method not in ("getUpdates", DOWNLOAD)
@@ -71,7 +73,9 @@ class Faults:
         retry_after: float = 1,
         description: str | None = None,
         migrate_to_chat_id: int | None = None,
+        chat_id: int | None = None,
     ) -> FaultRule:
+        """The next ``times`` requests of ``methods`` (to ``chat_id`` when given) answered ``status``."""
         if isinstance(methods, str):
             methods = {methods}
         text = description or _DESCRIPTIONS.get(status, f"Error {status}")
@@ -82,6 +86,7 @@ class Faults:
             retry_after=retry_after,
             description=text.format(retry_after=retry_after),
             migrate_to_chat_id=migrate_to_chat_id,
+            chat_id=chat_id,
         )
         self._rules.append(rule)
         return rule
@@ -108,10 +113,43 @@ class Faults:
     def pending(self) -> list[FaultRule]:
         return [rule for rule in self._rules if rule.remaining > 0]
 
-    def take(self, method: str) -> FaultRule | None:
-        """Consume one use of the first rule matching ``method``; used by the server per request."""
+    def take(self, method: str, chat_id: Any = None) -> FaultRule | None:
+        """Consume one use of the first rule matching ``method`` (and ``chat_id``); used by the server per request."""
         for rule in self._rules:
-            if rule.matches(method):
+            if rule.matches(method, chat_id):
                 rule.remaining -= 1
                 return rule
         return None
+
+
+class GroupFloodLimit:
+    """Telegram's limit on a group: past ``per_minute`` messages sent or edited in any 60 s, a request is refused
+    with 429 and the wait until the oldest of them is a minute old. Refused requests do not count."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._taken: dict[int | str, deque[float]] = defaultdict(deque)  # chat id -> when its messages went
+
+    def refuse(self, method: str, chat_id: Any, now: float) -> float | None:
+        """The seconds to wait when this request is over the limit (it is then not counted), else None."""
+        if not method.startswith(("send", "edit")) or not _is_group(chat_id):
+            return None
+        taken = self._taken[chat_id]
+        while taken and taken[0] <= now - self.WINDOW:
+            taken.popleft()
+        if len(taken) >= self.per_minute:
+            return taken[0] + self.WINDOW - now
+        taken.append(now)
+        return None
+
+
+def _is_group(chat_id: Any) -> bool:
+    """A group's or channel's id (negative) or username (``@name``), as the Bot API takes them."""
+    if isinstance(chat_id, str) and chat_id.startswith("@"):
+        return True
+    try:
+        return int(chat_id) < 0
+    except (TypeError, ValueError):
+        return False

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import itertools
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from localchat._faults import DOWNLOAD, Faults
+from localchat._faults import DOWNLOAD, Faults, GroupFloodLimit
 from localchat._methods import (
     MAX_UPLOAD,
     BotApiError,
@@ -96,9 +97,12 @@ class FakeBotAPI:
         bot_id: int | None = None,
         bot_username: str = "newtel_demo_bot",
         bot_first_name: str = "New-Tel Demo",
+        group_flood_limit: int | None = None,
     ) -> None:
+        """``group_flood_limit``: messages a group takes in a minute before Telegram answers 429 (None: no limit)."""
         self.token = token
         self.faults = Faults()
+        self.flood = None if group_flood_limit is None else GroupFloodLimit(group_flood_limit)
         self._host, self._port = host, port
         if bot_id is None:  # like Telegram, the bot's id is the token's numeric prefix
             prefix = token.split(":", 1)[0]
@@ -442,10 +446,15 @@ class FakeBotAPI:
         call = ApiCall(len(self._calls), canonical_name(name), params, files, arrived)
         self._calls.append(call)
         self._notify()
-        if (rule := self.faults.take(call.method)) is not None and not rule.taken:
+        if (rule := self.faults.take(call.method, call.chat_id)) is not None and not rule.taken:
             return self._finish(call, rule.status, rule.body())
         if call.method == "getUpdates":
             return await self._get_updates(call)
+        if self.flood is not None and (wait := self.flood.refuse(call.method, call.chat_id, arrived)) is not None:
+            seconds = math.ceil(wait)  # Telegram says whole seconds
+            description = f"Too Many Requests: retry after {seconds}"
+            body = {"ok": False, "error_code": 429, "description": description, "parameters": {"retry_after": seconds}}
+            return self._finish(call, 429, body)
         # No awaits from here on: the call and its effect on the state become visible together.
         try:
             result = dispatch(self._world, call.method, params, files)

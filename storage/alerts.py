@@ -210,26 +210,23 @@ class Alerts:
 
     # --- delivery to the chat ---
 
-    def pending_delivery(self, limit: int = 50, per_chat: int | None = None) -> list[Alert]:
-        """Alerts never sent or changed since their last send, oldest first; at most ``per_chat`` of each
-        chat, so one chat Telegram will not take cannot crowd out the others. Held alerts (missed outside the
-        chat's business hours) wait for their summary (``release``)."""
-        if per_chat is None:
+    def pending_delivery(self, limit: int = 50, chat_id: int | None = None) -> list[Alert]:
+        """Alerts never sent or changed since their last send, oldest first (``chat_id``: that chat's alone). Held
+        alerts (missed outside the chat's business hours) wait for their summary (``release``)."""
+        if chat_id is None:
             return _alerts(
                 self._db.query("SELECT * FROM alerts WHERE dirty AND NOT held ORDER BY id LIMIT ?", (limit,))
             )
         return _alerts(
             self._db.query(
-                """
-                SELECT alerts.* FROM alerts JOIN (
-                    SELECT id, row_number() OVER (PARTITION BY chat_id ORDER BY id) AS place FROM alerts
-                    WHERE dirty AND NOT held
-                ) AS ranked ON ranked.id = alerts.id
-                WHERE ranked.place <= ? ORDER BY alerts.id LIMIT ?
-                """,
-                (per_chat, limit),
+                "SELECT * FROM alerts WHERE dirty AND NOT held AND chat_id = ? ORDER BY id LIMIT ?", (chat_id, limit)
             )
         )
+
+    def pending_chats(self) -> list[int]:
+        """The chats with an alert ``pending_delivery``."""
+        rows = self._db.execute("SELECT DISTINCT chat_id FROM alerts WHERE dirty AND NOT held ORDER BY chat_id")
+        return [chat_id for (chat_id,) in rows.fetchall()]
 
     def mark_delivered(self, alert_id: int, message_id: int, version: int) -> bool:
         """Record that ``version`` was rendered into ``message_id``.

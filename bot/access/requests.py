@@ -273,8 +273,8 @@ async def revoke(context: Context, svc: Services, telegram_id: int, by: Caller) 
     svc.storage.audit.log("user.deny", actor_id=by.user.telegram_id, target=str(telegram_id), now=now)
     released = svc.storage.alerts.release_all_of(telegram_id, now)
     svc.storage.reminders.cancel_for_user(telegram_id, "callback", now)
-    for alert_id in released:  # what Telegram does not take now, the poll delivers later
-        await context.delivery.deliver(context.bot, alert_id)
+    if released:  # shown without them, in each chat's lane
+        context.delivery.kick(context.bot)
 
 
 def grant(

@@ -1,10 +1,11 @@
 """The open board: one message per subscribed chat naming the customers nobody has called back yet, longest
 waiting first, pinned when the bot may pin. It opens with the chat's first alert and is edited after each reaction
 (``Poller.react``) only when its text changes: the text says since when each customer waits ("с 10:42"), not for
-how long, so it stays still between changes. The message is kept in ``chats.board_message_id``; one somebody
-deleted is posted again. Misses held outside the business hours stay off it until their summary tells them.
-``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off a chat has a board only once an
-admin asked for it there.
+how long, so it stays still between changes. It goes in the chat's lane (``bot.alerts.lanes``) after the chat's
+alerts: it never holds one up, and the changes made while it waits make one edit. The message is kept in
+``chats.board_message_id``; one somebody deleted is posted again. Misses held outside the business hours stay off it
+until their summary tells them. ``/board`` (admins, in the group) posts it anew and pins it; with ``ALERT_BOARD`` off
+a chat has a board only once an admin asked for it there.
 
 One list per chat, whatever crashes: every board is written down in the ledger before it is sent, and sent as a
 pointer to the pinned list; its list is written in only once its message is recorded. A kill or a lost answer before
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -31,8 +33,8 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bot import jobs
 from bot.access.checks import Caller, requires
+from bot.alerts.lanes import Lanes, Urgency
 from bot.alerts.once import Unsent, send_once
 from bot.context import Context
 from bot.formatting import format_for_people, moment
@@ -101,46 +103,19 @@ class Board:
     """Every chat's board. What Telegram shows of each is remembered (the message and its text's digest) so an
     unchanged board costs no request; after a restart the first edit of each is answered "not modified"."""
 
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, lanes: Lanes) -> None:
         self._svc = svc
+        self._lanes = lanes
         self._shown: dict[int, tuple[int, str]] = {}  # chat id -> (message id, digest of the text it shows)
         # chat id -> (ledger entry, message id): a board Telegram has that storage could not record yet
         self._unrecorded: dict[int, tuple[int, int]] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one post or edit per chat
-        self._refreshing: asyncio.Task[None] | None = None
-        self._again = False
 
     def kick(self, bot: Bot) -> None:
-        """Refresh the boards in the background: a board's edit may wait on its group's Telegram limit, and neither
-        the alerts nor the next poll wait for it. Kicked while a refresh runs, one more follows it."""
-        if self._refreshing is not None and not self._refreshing.done():
-            self._again = True
-            return
-        self._refreshing = asyncio.create_task(self._refresh_while_kicked(bot), name="boards")
-
-    async def _refresh_while_kicked(self, bot: Bot) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            await jobs.logged("Refreshing the boards", self.refresh(bot))
-
-    async def settled(self) -> None:
-        """Once the refresh under way (and the one it was kicked for) is done; tests and benchmarks wait on it."""
-        while self._refreshing is not None and not self._refreshing.done():
-            await asyncio.shield(self._refreshing)
-
-    async def stop(self) -> None:
-        """At shutdown: the refresh under way is cancelled (what it did not edit, the next start does)."""
-        if self._refreshing is not None:
-            self._refreshing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refreshing
-            self._refreshing = None
-
-    async def refresh(self, bot: Bot) -> None:
-        """Bring every subscribed chat's board up to date: at most one edit each, none when nothing changed."""
-        chats = self._svc.storage.chats.subscribed()
-        await asyncio.gather(*(self.update(bot, chat.chat_id) for chat in chats))
+        """Bring every subscribed chat's board up to date in its lane, once none of its alerts waits: at most one edit
+        each, none when nothing changed. Neither the alerts nor the next poll wait for it."""
+        for chat in self._svc.storage.chats.subscribed():
+            self._lanes.kick(chat.chat_id, Urgency.BOARD, functools.partial(self.update, bot, chat.chat_id))
 
     async def update(self, bot: Bot, chat_id: int) -> bool:
         """The chat's board as its alerts stand now; False when Telegram failed (a later reaction tries again)."""

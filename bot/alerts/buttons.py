@@ -69,23 +69,24 @@ async def place_callback(
         log.info("Call back press on alert %s not confirmed to its presser (%s): no call placed", alert.id, error)
         alerts.callback_failed(alert.id, now, claim=claimed)
         return
-    delivery = context.delivery
-    await delivery.deliver(context.bot, alert.id)  # "Ivan is calling back…" before the phone even rings
     outcome = await calling.place(svc, caller.user, plan, origin=f"alert:{alert.id}")
-    if isinstance(outcome, calling.Started):
-        alerts.set_callback_call(alert.id, outcome.call_id, claim=claimed)
-    elif isinstance(outcome, calling.MayHaveStarted):
-        # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
-        log.warning("Callback for alert %s unconfirmed", alert.id)
-        await _tell(context, told_in, texts("callback_uncertain"))
-    else:
-        await _tell(context, told_in, calling.why_not(outcome, texts))
-        try:
-            alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
-        except sqlite3.Error as error:  # e.g. the database that refused the audit: the poll reopens it later
-            log.warning("Alert %s stays claimed until the poll gives up on it: %s", alert.id, error)
-            return
-        await delivery.deliver(context.bot, alert.id)
+    try:
+        if isinstance(outcome, calling.Started):
+            alerts.set_callback_call(alert.id, outcome.call_id, claim=claimed)
+        elif isinstance(outcome, calling.MayHaveStarted):
+            # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
+            log.warning("Callback for alert %s unconfirmed", alert.id)
+            await _tell(context, told_in, texts("callback_uncertain"))
+        else:
+            await _tell(context, told_in, calling.why_not(outcome, texts))
+            try:
+                alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
+            except sqlite3.Error as error:  # e.g. the database that refused the audit: the poll reopens it later
+                log.warning("Alert %s stays claimed until the poll gives up on it: %s", alert.id, error)
+    finally:
+        # Only once the phone rings, the alert shows it ("Ivan is calling back…", or its button back): that edit goes
+        # at the group's Telegram pace, which must not hold up the call. The claim already keeps anyone from a second.
+        context.delivery.kick(context.bot, alert.chat_id)
 
 
 def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
@@ -160,7 +161,7 @@ async def close_by_hand(press: CallbackQuery, alert: Alert, context: Context, ca
     if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, caller.user.name, int(time.time())):
         await press.answer(texts.plain("callback_closed"))
         return
-    await context.delivery.deliver(context.bot, alert.id)
+    context.delivery.kick(context.bot, alert.chat_id)
     await press.answer(texts.plain("done_ok"))
 
 
@@ -185,7 +186,7 @@ async def take(update: Update, context: Context, caller: Caller) -> None:
             why = texts("owner_taken_by", name=current.owner_name or "—")
         await press.answer(Texts.strip(why), show_alert=True)
         return
-    await _answer_then_show(press, texts.plain("owner_taken"), context, alert.id)
+    await _answer_then_show(press, texts.plain("owner_taken"), context, alert)
 
 
 @requires("manager")
@@ -206,7 +207,7 @@ async def release(update: Update, context: Context, caller: Caller) -> None:
             why = texts("owner_not_yours", name=current.owner_name or "—")
         await press.answer(Texts.strip(why), show_alert=True)
         return
-    await _answer_then_show(press, texts.plain("owner_released"), context, alert.id)
+    await _answer_then_show(press, texts.plain("owner_released"), context, alert)
 
 
 @requires("manager")
@@ -244,10 +245,11 @@ async def _pressed_on_alert(
     return press, alert
 
 
-async def _answer_then_show(press: CallbackQuery, text: str, context: Context, alert_id: int) -> None:
-    """The popup first (Telegram waits for it, the group's edit may queue behind its limit), then the alert."""
+async def _answer_then_show(press: CallbackQuery, text: str, context: Context, alert: Alert) -> None:
+    """The popup first (Telegram waits for it), then the alert in its chat's lane (the group's edit may queue behind
+    its limit)."""
     try:
         await press.answer(text)
     except TelegramError as error:  # the change is stored: the alert shows it either way
-        log.info("Press on alert %s not confirmed to its presser: %s", alert_id, error)
-    await context.delivery.deliver(context.bot, alert_id)
+        log.info("Press on alert %s not confirmed to its presser: %s", alert.id, error)
+    context.delivery.kick(context.bot, alert.chat_id)

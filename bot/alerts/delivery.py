@@ -1,11 +1,14 @@
 """Sending and editing alert messages. An alert stays pending until Telegram has the version that is
 current, so a failure of Telegram loses nothing and a burst of changes becomes one edit. What Telegram
 took but the database could not record is kept in memory and never sent again, so a database that cannot
-be written (locked, disk full) delays alerts but never repeats one."""
+be written (locked, disk full) delays alerts but never repeats one. Each chat's alerts go out in its own lane
+(``bot.alerts.lanes``), oldest first, at that chat's Telegram pace: whoever changes an alert kicks the lane and
+waits for no group."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 from collections import defaultdict
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
+from bot.alerts.lanes import Lanes, Urgency
 from bot.alerts.render import render_alert, render_summary
 from bot.calllog.story import story
 from bot.services import Services
@@ -25,12 +29,13 @@ log = logging.getLogger(__name__)
 
 _Shows = int | tuple[int, int]  # what a message shows: an alert (its id), or a summary (chat id, message id)
 
-PER_CHAT_PER_ROUND = 5  # Telegram allows ~20 messages a minute in a group; the rest waits for the next poll
+PER_LOOK = 20  # a chat's pending alerts read at a time
 
 
 class Delivery:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, lanes: Lanes) -> None:
         self._svc = svc
+        self._lanes = lanes
         # One send/edit per message at a time: an alert's id, or a summary's (chat id, message id).
         self._locks: defaultdict[_Shows, asyncio.Lock] = defaultdict(asyncio.Lock)
         # The one cache of what Telegram shows of each live alert or summary (storage decides what to deliver): an
@@ -63,23 +68,30 @@ class Delivery:
                 del self.unrecorded[alert_id]
         return True
 
-    async def deliver_pending(self, bot: Bot, limit: int = 200) -> int:
-        """One round over everything pending; chats in parallel, each chat in order. Returns how many landed."""
-        if not self.record_unrecorded():
-            return 0
-        by_chat: defaultdict[int, list[Alert]] = defaultdict(list)
-        for alert in self._svc.storage.alerts.pending_delivery(limit, per_chat=PER_CHAT_PER_ROUND):
-            by_chat[alert.chat_id].append(alert)
-        results = await asyncio.gather(*(self._deliver_chat(bot, alerts) for alerts in by_chat.values()))
-        return sum(results)
+    def kick(self, bot: Bot, chat_id: int | None = None) -> None:
+        """Deliver what the chat (None: every chat) has pending, in its lane; returns at once."""
+        if chat_id is not None:
+            chats = [chat_id]
+        elif self.record_unrecorded():  # else no lane could send anything: said once, here
+            chats = self._svc.storage.alerts.pending_chats()
+        else:
+            return
+        for chat in chats:
+            self._lanes.kick(chat, Urgency.ALERTS, functools.partial(self._deliver_chat, bot, chat))
 
-    async def _deliver_chat(self, bot: Bot, alerts: list[Alert]) -> int:
-        delivered = 0
-        for alert in alerts:
-            if not await self.deliver(bot, alert.id):
-                break  # Telegram is failing for this chat: keep the order, try again next round
-            delivered += 1
-        return delivered
+    async def _deliver_chat(self, bot: Bot, chat_id: int) -> bool:
+        """The chat's pending alerts, oldest first, until none is left; False when Telegram or the database failed
+        (the rest waits for the next kick, in order)."""
+        last: list[tuple[int, int]] = []
+        while pending := self._svc.storage.alerts.pending_delivery(PER_LOOK, chat_id=chat_id):
+            versions = [(alert.id, alert.version) for alert in pending]
+            if versions == last:
+                return False  # delivered, yet pending as they were: not spun on (the next kick looks again)
+            last = versions
+            for alert in pending:
+                if self._lanes.stopping or not await self.deliver(bot, alert.id):
+                    return False
+        return True
 
     async def deliver(self, bot: Bot, alert_id: int) -> bool:
         """Bring the alert's message (its own, or the summary that shows it) up to date; False when Telegram failed

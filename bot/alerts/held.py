@@ -64,7 +64,7 @@ class HeldAlerts:
         storage = self._svc.storage
         released = 0
         for chat_id in sorted({*storage.alerts.held_chats(), *self._unrecorded}):
-            if not await self._record(bot, chat_id):
+            if not self._record(bot, chat_id):
                 continue  # a summary Telegram has and storage does not know: never sent twice
             chat = storage.chats.get(chat_id)
             if chat is None or not chat.subscribed:
@@ -86,7 +86,7 @@ class HeldAlerts:
                     break  # not taken, or not recorded yet: the rest stays held, the next run goes on
                 released += summarized
         if released:
-            await self._delivery.deliver_pending(bot)  # those that go one by one: right away, not at the next poll
+            self._delivery.kick(bot)  # those that go one by one: right away, not at the next poll
         return released
 
     async def _summarize(self, bot: Bot, chat_id: int, part: Sequence[Alert], now: int) -> int | None:
@@ -105,9 +105,9 @@ class HeldAlerts:
             ledger.forget(entry)
             return self._svc.storage.alerts.unhold(ids)  # (delivery handles a chat that is gone)
         self._unrecorded[chat_id] = (entry, sent.message_id)
-        return len(part) if await self._record(bot, chat_id) else None
+        return len(part) if self._record(bot, chat_id) else None
 
-    async def _record(self, bot: Bot, chat_id: int) -> bool:
+    def _record(self, bot: Bot, chat_id: int) -> bool:
         """Record the chat's summary Telegram took, if storage does not know it yet, and write its alerts in; False
         while storage cannot."""
         if chat_id not in self._unrecorded:
@@ -121,10 +121,8 @@ class HeldAlerts:
             )
             return False
         del self._unrecorded[chat_id]
-        # Its lines and buttons, right away (a failure leaves them pending: the next delivery round writes them in).
-        told = self._svc.storage.alerts.in_summary(chat_id, message_id)
-        if told:
-            await self._delivery.deliver(bot, told[0].id)
+        # Its lines and buttons, right away in the chat's lane (failing, they stay pending for a later kick).
+        self._delivery.kick(bot, chat_id)
         return True
 
 

@@ -4,8 +4,9 @@ Every ``POLL_INTERVAL`` the poll checks the balance, reconciles New-Tel's day in
 reconcile: what the live watch did not see) and asks New-Tel who answered the calls that ended. Whoever observed a
 change (the poll, the live watch, a command), ``react`` lets the features take it: missed calls become alerts
 (exactly once per call and chat, in SQLite), callbacks are followed to their outcome, alerts answered later
-close, and whatever changed is delivered. It never dies: each step's failure is logged and costs no other step;
-when New-Tel or the database fails, the poll backs off and a later one retries. The recordings the poll queues go
+close, and whatever changed is handed to each chat's lane (``bot.alerts.lanes``), which delivers it at that chat's
+Telegram pace: no look at New-Tel waits for a group. It never dies: each step's failure is logged and costs no other
+step; when New-Tel or the database fails, the poll backs off and a later one retries. The recordings the poll queues go
 out in a job of their own (a recording is big: up to 50 MB to download), which never holds it up."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.alerts import deadlines, detect
 from bot.alerts.balance import BalanceWatch
 from bot.alerts.board import Board
 from bot.alerts.delivery import Delivery
+from bot.alerts.lanes import Lanes
 from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
 from bot.services import Services
@@ -71,8 +73,9 @@ class Baseline:
 class Poller:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
-        self.delivery = Delivery(svc)
-        self.board = Board(svc)  # each chat's pinned list of open alerts
+        self.lanes = Lanes()  # each chat's messages, at its own Telegram pace
+        self.delivery = Delivery(svc, self.lanes)
+        self.board = Board(svc, self.lanes)  # each chat's pinned list of open alerts
         self.balance = BalanceWatch(svc)
         self.recordings = RecordingPosts(svc)
         self.who = WhoAnswered(svc)
@@ -143,15 +146,14 @@ class Poller:
         return reconciled is not _FAILED and not self._storage_failed
 
     async def react(self, bot: Bot, now: int) -> None:
-        """The features take what the archive changed (whoever observed it): alerts, callbacks, then delivery. One
-        reaction at a time: the live watch and the reconcile both call it."""
+        """The features take what the archive changed (whoever observed it): alerts, callbacks, then the chats' lanes
+        are kicked. One reaction at a time: the live watch and the reconcile both call it."""
         async with self._reacting:
             await self._step("Taking the changes", lambda: self.take_changes(now))
             await self._step("Resolving callbacks", lambda: self.resolve_callbacks(now))
-            await self._step(
-                "Delivery", lambda: self.delivery.deliver_pending(bot)
-            )  # Telegram may take what is pending
-        self.board.kick(bot)  # in the background: a board's edit may wait on its group's Telegram limit
+        # Kicked, not awaited: a group Telegram holds must not hold up the next look, nor with it every other chat.
+        await self._step("Delivery", lambda: self.delivery.kick(bot))
+        await self._step("Refreshing the boards", lambda: self.board.kick(bot))
 
     async def _step(self, name: str, run: Callable[[], Any]) -> Any:
         """``run()`` (awaited if need be), or _FAILED after logging why."""

@@ -16,11 +16,9 @@ import pytest
 import time_machine
 
 from bot.alerts.deadlines import DeadlineWatch
-from bot.alerts.held import HeldAlerts
-from bot.alerts.poller import poller
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory
-from tests.bot.test_deadlines import buttons, current, messages, poll, poll_until, shown, start
+from tests.bot.test_deadlines import Release, buttons, current, messages, poll, poll_until, shown, start
 from tests.conftest import at
 
 CUSTOMER = "79035551122"
@@ -124,7 +122,7 @@ async def test_a_miss_at_any_hour_is_told_reminded_and_closed_by_its_callback(
         call_back, when_line = "📞 Перезвонить", "Когда: {}, звонил 0:20"
     else:  # outside them: held for the summary at the opening, and not a second sooner
         assert alert.held and len(messages(world, GROUP)) == before
-        release = HeldAlerts(world.services, poller(world.app).delivery)
+        release = Release(world)
         assert await release.release_due(world.app.bot, now=int(told.timestamp()) - 1) == 0
         assert await release.release_due(world.app.bot, now=int(told.timestamp())) == 1
         (message,) = messages(world, GROUP)[before:]

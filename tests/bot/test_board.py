@@ -200,7 +200,7 @@ async def test_a_board_telegram_failed_to_pin_is_pinned_at_a_later_refresh_once(
         team.miss(clid=A)
         await team.alert_for(A)
         board = await board_says(team, "📋 Не перезвонили: 1")
-        await team.poller.board.settled()  # the pin given up
+        await team.poller.lanes.settled()  # the pin given up
         assert tg.pinned(GROUP) is None
         tg.faults.clear()
         await tg.wait_for("pinChatMessage", chat_id=GROUP, ok=True, timeout=5)

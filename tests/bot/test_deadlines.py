@@ -51,7 +51,22 @@ def alert(world: World, clid: str = CUSTOMER) -> Alert:
 
 
 async def poll(world: World) -> None:
+    """One poll by hand, and what it had the chats' lanes deliver."""
     assert await poller(world.app).poll_once(world.app.bot)
+    await poller(world.app).lanes.settled()
+
+
+class Release(HeldAlerts):
+    """The business hours' release, taken by hand; it returns once the chats' lanes delivered what it released."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.services, poller(world.app).delivery)
+        self._lanes = poller(world.app).lanes
+
+    async def release_due(self, bot: Any, now: int) -> int:
+        released = await super().release_due(bot, now)
+        await self._lanes.settled()
+        return released
 
 
 async def poll_until(world: World, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -407,7 +422,7 @@ async def test_misses_outside_the_hours_come_in_one_summary_when_they_begin(worl
     first, other = alert(world, CUSTOMER), alert(world, OTHER)
     assert (first.held, first.missed_count, other.held) == (True, 2, True)
     assert first.deadline_at == opening + 2  # the SLA counts from the opening
-    release = HeldAlerts(world.services, poller(world.app).delivery)
+    release = Release(world)
     bot = world.app.bot
     assert await release.release_due(bot, now=int(opening) - 60) == 0  # still closed
     assert await DeadlineWatch(world.services).check(bot, now=int(opening) - 1) == 0
@@ -444,7 +459,7 @@ async def morning_summary(world: World, *customers: str) -> dict[str, Any]:
     for customer in customers:
         miss(world, customer)
     await poll(world)
-    release = HeldAlerts(world.services, poller(world.app).delivery)
+    release = Release(world)
     assert await release.release_due(world.app.bot, now=int(opening) + 1) == len(customers)
     return texts_of(world, "🌅")[-1]
 
@@ -520,7 +535,7 @@ async def test_a_summary_whose_answer_was_lost_is_told_again_and_nobody_is_shown
     await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
     miss(world)
     await poll(world)
-    release = HeldAlerts(world.services, poller(world.app).delivery)
+    release = Release(world)
     world.tg.faults.lose_answer(methods="sendMessage")  # Telegram posts it; the bot never learns which message it is
     assert await release.release_due(world.app.bot, now=int(opening) + 1) == 0
     assert alert(world).held  # told nowhere the bot knows of
@@ -541,7 +556,7 @@ async def test_a_summary_whose_answers_keep_getting_lost_backs_off_then_tells_it
     await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)
     miss(world)
     await poll(world)
-    release, bot = HeldAlerts(world.services, poller(world.app).delivery), world.app.bot
+    release, bot = Release(world), world.app.bot
     world.tg.faults.lose_answer(times=1000, methods="sendMessage")  # a slow Telegram: each lands, its answer never
     titles, alone = [], []
     for round_ in range(20):  # ten minutes of the job's rounds
@@ -580,7 +595,7 @@ async def test_a_summary_telegram_did_not_take_is_posted_later_and_once(
     before = len(messages(world, GROUP))
     miss(world)
     await poll(world)
-    release, bot = HeldAlerts(world.services, poller(world.app).delivery), world.app.bot
+    release, bot = Release(world), world.app.bot
     monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # Telegram failing past the requests' own retries
     world.tg.faults.fail(status=500, methods="sendMessage", times=1000)
     assert await release.release_due(bot, now=int(opening)) == 0
@@ -626,13 +641,11 @@ async def test_held_misses_stay_off_the_board_until_their_summary(make_world: Wo
         miss(world)
         await poll(world)
         await poll(world)
-        await poller(world.app).board.settled()
         chat = world.services.storage.chats.get(GROUP)
         assert alert(world).held and chat is not None and chat.board_message_id is None  # no board posted at night
-        release = HeldAlerts(world.services, poller(world.app).delivery)
+        release = Release(world)
         assert await release.release_due(world.app.bot, now=int(opening) + 1) == 1
         await poll(world)
-        await poller(world.app).board.settled()
         chat = world.services.storage.chats.get(GROUP)
         assert chat is not None and chat.board_message_id is not None
         board = world.tg.message(GROUP, chat.board_message_id)
@@ -661,7 +674,7 @@ async def test_a_summary_in_parts_that_cannot_be_recorded_is_not_sent_again(
         miss(world, customer)
     await poll(world)
     locked_for(monkeypatch, world.services.storage.ledger, "landed", times=1)  # the first part's record
-    release = HeldAlerts(world.services, poller(world.app).delivery)
+    release = Release(world)
     assert await release.release_due(world.app.bot, now=int(opening) + 1) == 0  # no second part before it is
     assert await release.release_due(world.app.bot, now=int(opening) + 31) == 1  # the first recorded, the second sent
     told = [c for summary in texts_of(world, "🌅") for c in customers if shown(c) in summary["text"]]
@@ -677,7 +690,7 @@ async def test_a_summary_not_recorded_yet_shows_no_customer_and_no_button_until_
     miss(world)
     await poll(world)
     locked_for(monkeypatch, world.services.storage.ledger, "landed", times=1)
-    release = HeldAlerts(world.services, poller(world.app).delivery)
+    release = Release(world)
     await release.release_due(world.app.bot, now=int(opening) + 1)
     (summary,) = texts_of(world, "🌅")
     assert (summary["text"], buttons(summary)) == ("🌅 Пропущенные в нерабочее время: 1", [])  # nothing to press

@@ -60,7 +60,9 @@ def dump(path: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def poll(world: World) -> None:
+    """One poll by hand, and what it had the chats' lanes deliver."""
     assert await poller(world.app).poll_once(world.app.bot)
+    await poller(world.app).lanes.settled()
 
 
 async def poll_until(world: World, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -227,7 +229,7 @@ async def forget_in(world: World) -> int:
     }  # fmt: skip
     # Everyone else stays: OTHER's alert, on the board too (refreshed without CUSTOMER).
     assert [a.clid for a in storage.alerts.open_for(GROUP)] == [OTHER]
-    await poller(world.app).board.settled()
+    await poller(world.app).lanes.settled()
     assert SHOWN not in board(world) and "+7 916 123-45-67" in board(world)
     # The calls New-Tel still has are not taken back, by the reconcile or after a restart; only their ids are kept,
     # and not the one of three days ago, which New-Tel no longer has.

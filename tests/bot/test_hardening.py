@@ -305,6 +305,7 @@ async def test_a_malformed_call_in_the_history_does_not_stop_the_other_alerts(
     sandbox.faults.malform(bad.vpbx_id, clid=None)
     for _ in range(3):
         await watch.poll_once(world.app.bot)
+        await watch.lanes.settled()
     (alert,) = [c for c in world.sent("sendMessage", GROUP) if c.ok]
     assert "+7 903 555-11-22" in alert.params["text"]
     assert len([r for r in caplog.records if bad.vpbx_id in r.getMessage()]) == 1  # logged once, not every poll

@@ -19,7 +19,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import ratelimit
 from bot.ratelimit import PatientRateLimiter, not_taken, wait_asked
-from tests.bot.conftest import MANAGER, MANAGER2, World
+from tests.bot.conftest import MANAGER, MANAGER2, World, eventually
 
 
 class Answering(BaseRequest):
@@ -202,3 +202,43 @@ async def test_a_429_holds_back_its_chat_or_without_one_every_request(
             await limiter.process_request(telegram, (then,), {}, "sendMessage", then, None)
         assert 29 < wait_asked(refused.value) <= 30
     assert reached == ([told, then] if reaches else [told])
+
+
+async def test_a_429_waited_out_holds_its_own_chat_alone() -> None:
+    """AIORateLimiter's own retry would pause every request to every chat for the wait: a busy group's 429 would hold
+    up another group's alert and every reply."""
+    limiter, reached = PatientRateLimiter(overall_max_rate=0), []
+
+    async def telegram(data: dict[str, object]) -> bool:
+        reached.append((data["chat_id"], time.monotonic()))
+        if len(reached) == 1:
+            raise RetryAfter(1)
+        return True
+
+    def request(chat_id: int) -> Awaitable[Any]:
+        data = {"chat_id": chat_id}
+        return limiter.process_request(telegram, (data,), {}, "sendMessage", data, None)
+
+    busy = asyncio.create_task(request(-1))
+    await eventually(lambda: len(reached) == 1)  # refused: -1 is held for a second
+    assert await request(-2) is True
+    assert await busy is True
+    (_, refused), (_, other), (_, again) = reached
+    assert [chat for chat, _ in reached] == [-1, -2, -1]
+    assert other - refused < 0.5 and again - refused >= 1.0  # the other chat at once; the held one after its wait
+
+
+async def test_a_request_to_a_held_chat_is_refused_without_waiting_for_its_turn() -> None:
+    """A group's pace (here one message a minute) is not spent, nor waited for, by a request refused for a 429."""
+    limiter, reached = PatientRateLimiter(overall_max_rate=0, group_max_rate=1, group_time_period=60), []
+
+    async def telegram(data: dict[str, object]) -> bool:
+        reached.append(data)
+        raise RetryAfter(30)
+
+    data = {"chat_id": -1}
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(telegram, (data,), {}, "sendMessage", data, None)
+    with pytest.raises(RetryAfter) as refused:
+        await asyncio.wait_for(limiter.process_request(telegram, (data,), {}, "sendMessage", data, None), timeout=1)
+    assert 29 < wait_asked(refused.value) <= 30 and len(reached) == 1

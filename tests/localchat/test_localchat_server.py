@@ -315,6 +315,36 @@ async def test_faults_are_consumed_in_order(tg: FakeBotAPI, api: Api) -> None:
     assert (await api("sendMessage", chat_id=USER, text="x"))[0] == 200
 
 
+async def test_a_fault_may_name_its_chat(tg: FakeBotAPI, api: Api) -> None:
+    tg.faults.fail(status=429, times=1, methods="sendMessage", chat_id=GROUP, retry_after=3)
+    assert (await api("sendMessage", chat_id=USER, text="x"))[0] == 200  # another chat's request goes through
+    assert (await api("sendMessage", chat_id=GROUP, text="x"))[0] == 429
+    assert (await api("sendMessage", chat_id=GROUP, text="x"))[0] == 200
+
+
+async def test_a_group_past_its_flood_limit_is_answered_429_until_a_minute_has_passed() -> None:
+    async with FakeBotAPI(group_flood_limit=2) as tg, aiohttp.ClientSession() as http:
+        tg.group(GROUP, title="Sales")
+        tg.user(USER)
+
+        async def api(method: str, **params: Any) -> tuple[int, dict[str, Any]]:
+            async with http.post(f"{tg.url}/bot{tg.token}/{method}", json=params) as response:
+                return response.status, await response.json()
+
+        _, sent = await api("sendMessage", chat_id=GROUP, text="1")
+        edited = await api("editMessageText", chat_id=GROUP, message_id=sent["result"]["message_id"], text="2")
+        assert edited[0] == 200
+        status, body = await api("sendMessage", chat_id=GROUP, text="3")
+        assert status == 429 and body["parameters"]["retry_after"] in (59, 60)
+        assert body["description"] == f"Too Many Requests: retry after {body['parameters']['retry_after']}"
+        assert (await api("sendMessage", chat_id=USER, text="a private chat has no such limit"))[0] == 200
+        assert (await api("getChat", chat_id=GROUP))[0] == 200  # nor a request that posts nothing
+        assert tg.flood is not None
+        tg.flood.WINDOW = 0.2  # a minute, shortened: the refused request did not count
+        await asyncio.sleep(0.25)
+        assert [(await api("sendMessage", chat_id=GROUP, text=str(n)))[0] for n in range(3)] == [200, 200, 429]
+
+
 async def test_latency_delays_every_request(tg: FakeBotAPI, api: Api) -> None:
     tg.faults.latency = 0.2
     started = time.monotonic()

@@ -334,15 +334,16 @@ def test_live_customers_and_their_earliest_live_miss(s: Storage) -> None:
     assert s.alerts.live_customers(["79110000002"]) == {"79110000002": 100}  # only those asked about
 
 
-def test_pending_delivery_takes_a_few_of_each_chat_so_none_crowds_out_the_others(s: Storage) -> None:
+def test_pending_delivery_by_chat(s: Storage) -> None:
     other = CHAT - 1
     s.chats.subscribe(other, "Moscow desk", [], False, now=1)
-    for n in range(6):
+    for n in range(3):
         miss(s, f"busy{n}", 100 + n, clid=f"7916000000{n}")
     miss(s, "quiet", 200, chat=other)
-    picked = [(a.chat_id, a.clid) for a in s.alerts.pending_delivery(limit=50, per_chat=2)]
-    assert picked == [(CHAT, "79160000000"), (CHAT, "79160000001"), (other, CUSTOMER)]
-    assert len(s.alerts.pending_delivery(limit=50)) == 7
+    assert s.alerts.pending_chats() == sorted([CHAT, other])
+    assert [a.clid for a in s.alerts.pending_delivery(limit=2, chat_id=CHAT)] == ["79160000000", "79160000001"]
+    assert [(a.chat_id, a.clid) for a in s.alerts.pending_delivery(chat_id=other)] == [(other, CUSTOMER)]
+    assert len(s.alerts.pending_delivery(limit=50)) == 4
 
 
 def test_one_customer_is_called_back_from_one_chat_at_a_time(s: Storage) -> None:

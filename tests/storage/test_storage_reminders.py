@@ -60,7 +60,7 @@ def test_held_alerts_wait_for_their_release(s: Storage) -> None:
     )
     first, held = (r.alert_id or 0 for r in results)
     assert [a.id for a in s.alerts.pending_delivery()] == [first]
-    assert [a.id for a in s.alerts.pending_delivery(per_chat=5)] == [first]
+    assert [a.id for a in s.alerts.pending_delivery(chat_id=GROUP)] == [first] and s.alerts.pending_chats() == [GROUP]
     assert s.alerts.held_chats() == [GROUP]
     assert [a.id for a in s.alerts.held_for(GROUP)] == [held]
     assert s.alerts.unhold([held]) == 1

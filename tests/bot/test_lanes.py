@@ -1,0 +1,72 @@
+"""The chats' lanes on their own: one chat's work waits for nobody else's, the alerts go before the board, and a
+board kicked again before it began makes one edit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.alerts.lanes import Lanes, Urgency, Work
+
+Gate = asyncio.Event | None
+
+
+def recorder(done: list[str], name: str, *, ok: bool = True, gate: Gate = None, began: Gate = None) -> Work:
+    """Work that appends ``name`` to ``done`` (once ``gate`` is set: Telegram's answer) and says ``ok``."""
+
+    async def work() -> bool:
+        if began is not None:
+            began.set()
+        if gate is not None:
+            await gate.wait()
+        done.append(name)
+        return ok
+
+    return work
+
+
+async def test_a_chat_held_up_holds_up_no_other() -> None:
+    lanes, done, telegram = Lanes(), [], asyncio.Event()
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "busy", gate=telegram))  # its group's wait never ends here
+    lanes.kick(-2, Urgency.ALERTS, recorder(done, "quiet"))
+    await asyncio.wait_for(lanes.settled([-2]), timeout=1)
+    assert done == ["quiet"]
+    telegram.set()
+    await asyncio.wait_for(lanes.settled(), timeout=1)
+    assert done == ["quiet", "busy"]
+
+
+async def test_the_alerts_go_first_and_the_board_once_for_every_kick_that_waited() -> None:
+    lanes, done, telegram, began = Lanes(), [], asyncio.Event(), asyncio.Event()
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "alert 1", gate=telegram, began=began))
+    await began.wait()
+    for n in range(5):  # the board changes while the chat's first alert waits for Telegram
+        lanes.kick(-1, Urgency.BOARD, recorder(done, f"board {n}"))
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "alert 2"))
+    telegram.set()
+    await asyncio.wait_for(lanes.settled(), timeout=1)
+    assert done == ["alert 1", "alert 2", "board 4"]
+
+
+async def test_work_that_failed_leaves_the_rest_to_the_next_kick() -> None:
+    lanes, done = Lanes(), []
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "alert", ok=False))  # Telegram failed: pending until the next look
+    lanes.kick(-1, Urgency.BOARD, recorder(done, "board"))
+    await asyncio.wait_for(lanes.settled(), timeout=1)
+    assert done == ["alert"]
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "alert again"))
+    await asyncio.wait_for(lanes.settled(), timeout=1)
+    assert done == ["alert", "alert again", "board"]
+
+
+async def test_a_stop_begins_nothing_more() -> None:
+    lanes, done, telegram, began = Lanes(), [], asyncio.Event(), asyncio.Event()
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "in flight", gate=telegram, began=began))
+    lanes.kick(-1, Urgency.BOARD, recorder(done, "board"))
+    await began.wait()
+    stopping = asyncio.create_task(lanes.stop())
+    await asyncio.sleep(0)  # the stop has begun
+    telegram.set()  # Telegram answers within the grace
+    await asyncio.wait_for(stopping, timeout=3)
+    lanes.kick(-2, Urgency.ALERTS, recorder(done, "after the stop"))
+    await lanes.settled()
+    assert done == ["in flight"]
