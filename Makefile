@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/poll_cycle.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/alert_window.py
+	$(BIN)/python bench/busy_group.py
 	$(BIN)/python bench/idle_connections.py
 	$(BIN)/python bench/import_bounds.py
 	$(BIN)/python bench/forget.py
