@@ -568,6 +568,9 @@ TEXTS: dict[str, str] = {
     "owner_not_yours": "Only {name} can release it.",
     "owner_nobody": "Nobody has taken this alert.",
     "owner_call_anyway": "{name} has taken this alert. To call anyway, press Call back again within {seconds} s.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} has taken this alert. Call the customer anyway?",
+    "miss_ask_abroad": "🌍 {destination} is in another country: a call there costs more than usual. Call?",
     "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
     "remind_title": "⏰ <b>Reminder: call the customer back</b>",
     "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",

@@ -568,6 +568,9 @@ TEXTS: dict[str, str] = {
     "owner_nobody": "Это уведомление никто не взял.",
     "owner_call_anyway": "{name} взял(а) это уведомление. Чтобы позвонить всё равно, нажмите «Перезвонить» ещё раз "
     "в течение {seconds} с.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} взял(а) это уведомление. Позвонить клиенту всё равно?",
+    "miss_ask_abroad": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного. Позвонить?",
     "remind_set": "⏰ Напомню в личном чате через {minutes} мин, в {time}.",
     "remind_title": "⏰ <b>Напоминание: перезвонить клиенту</b>",
     "remind_unreachable": "⏰ Не могу прислать напоминание: {name}, откройте личный чат с ботом и нажмите /start.",
