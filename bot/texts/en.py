@@ -368,6 +368,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
     "forget_question": "🗑 <b>Forget the customer {number}?</b>",
     "forget_name": "Name in the book: {name}",
+    "forget_note": "A note on the customer's card",
     "forget_calls": "Calls in the archive: {count} ({period})",
     "forget_no_calls": "No calls in the archive.",
     "forget_recordings": "Call recordings the bot kept: {count}",
@@ -380,8 +381,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Cancel",
     "forget_working": "Forgetting…",
     "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
-    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}{note}",
     "forget_done_name": " The name is deleted from the book.",
+    "forget_done_note": " The note is deleted.",
     "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
     "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
     "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
