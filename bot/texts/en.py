@@ -571,6 +571,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 I'll take it",
     "button_release": "↩️ Release",
     "button_remind": "⏰ Remind me later",
+    "button_miss_in_app": "📱 Open in the app",
     "alert_owner": "👤 Taken by {name}, {when}",
     "alert_attempt": "☎️ {name}: no answer, {when}",
     "alert_attempts": "☎️ No answer ({count}): {attempts}",

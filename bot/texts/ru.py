@@ -570,6 +570,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 Беру",
     "button_release": "↩️ Отпустить",
     "button_remind": "⏰ Напомнить позже",
+    "button_miss_in_app": "📱 Открыть в приложении",
     "alert_owner": "👤 Взял(а): {name}, {when}",
     "alert_attempt": "☎️ {name}: клиент не ответил, {when}",
     "alert_attempts": "☎️ Не дозвонились ({count}): {attempts}",
