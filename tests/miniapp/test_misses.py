@@ -180,7 +180,11 @@ async def test_a_groups_alert_links_to_the_app_on_its_miss(make_miniapp: MiniApp
                 "url": f"https://t.me/{username}/{SHORT_NAME}?startapp=alert-{alert_id}",
             }
         ]
-        assert cd.started_on(f"alert-{alert_id}") == alert_id
+        # Opened by that link, Telegram hands the page its startapp: the page opens on that miss.
+        signed = app.init_data(MANAGER, start_param=cd.startapp(alert_id))
+        opened = await app.request("GET", "/app/api/me", init_data=signed)
+        assert opened.json["start"] == {"miss": alert_id}
+        assert (await app.get("/app/api/me", as_user=MANAGER)).json["start"] is None
         assert [cd.started_on(given) for given in (None, "alert-", "alert-x1", "board", "alert--1")] == [None] * 5
         # A press of the alert's own buttons still counts on it.
         assert (await app.world.press(MANAGER, message, "🙋 Беру"))["text"] == "🙋 Теперь это уведомление ваше."
