@@ -65,11 +65,7 @@ async def act(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found")
     answer = await _confirm_token(request)
     application = asker.application
-    delivery = application.bot_data.need_poller().delivery
-
-    def show(changed: Alert) -> None:
-        delivery.kick(application.bot, changed.chat_id)
-
+    show = desk.shown_by(application.bot_data.need_poller().delivery, application.bot)
     action = request.match_info["action"]
     outcome: desk.Outcome
     if action == "callback":

@@ -163,7 +163,7 @@ async def test_a_callback_whose_asker_goes_away_is_placed_once_and_recorded(make
         delivery = world.app.bot_data.need_poller().delivery
         world.sandbox.faults.latency = 0.3
         asking = asyncio.ensure_future(
-            desk.call_back(world.services, user, alert, lambda a: delivery.kick(world.app.bot, a.chat_id))
+            desk.call_back(world.services, user, alert, desk.shown_by(delivery, world.app.bot))
         )
         await eventually(lambda: len(starts(world)) == 1)  # the start is on its way to New-Tel
         asking.cancel()  # the page was closed, the request dropped
