@@ -8,6 +8,18 @@ TEXTS: dict[str, str] = {
     "admins_only_short": "Admins only.",
     "member_gone_access": "The member «{member}» you act as no longer exists at New-Tel, so the company's data is closed to you for now. Please ask an admin.",
     "member_gone_access_short": "Your member no longer exists at New-Tel: access is closed. Please ask an admin.",
+    # The Mini App's refusals and errors (bot.miniapp), as words on the page.
+    "app_error_auth_missing": "Open the app from the chat with the bot in Telegram: otherwise there is no telling who you are.",
+    "app_error_auth_invalid": "Telegram did not confirm who you are. Close the app and open it again from the chat with the bot.",
+    "app_error_auth_expired": "Your sign-in is out of date. Close the app and open it again from the chat with the bot.",
+    "app_error_stranger": "No access: the app is for the company's staff only. Send /start to the bot in a private chat to ask for access.",
+    "app_error_admins_only": "This is for admins only.",
+    "app_error_bad_input": "The request could not be read. Check what you entered and try again.",
+    "app_error_not_found": "Not found.",
+    "app_error_conflict": "This has changed meanwhile. Refresh the page.",
+    "app_error_slow_down": "Too many requests. Wait a second and try again.",
+    "app_error_failed": "Something went wrong. Please try again.",
+    "app_today": "today",
     "member_gone_admin": "⚠️ The member «{member}» no longer exists at New-Tel, and {user} (id <code>{telegram_id}</code>) acts as them: until the member is back, the bot is closed to this user. To bind them to another member: /allow {telegram_id} &lt;member&gt;; to close access for good: /deny {telegram_id}",
     "start_known": "Hello, {name}! I'm connected to New-Tel telephony. /help shows what I can do.",
     "start_stranger": "Hello! This bot helps the company's staff work with New-Tel telephony.\n"
@@ -357,6 +369,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
     "forget_question": "🗑 <b>Forget the customer {number}?</b>",
     "forget_name": "Name in the book: {name}",
+    "forget_note": "A note on the customer's card",
     "forget_calls": "Calls in the archive: {count} ({period})",
     "forget_no_calls": "No calls in the archive.",
     "forget_recordings": "Call recordings the bot kept: {count}",
@@ -369,8 +382,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Cancel",
     "forget_working": "Forgetting…",
     "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
-    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}{note}",
     "forget_done_name": " The name is deleted from the book.",
+    "forget_done_note": " The note is deleted.",
     "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
     "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
     "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
@@ -558,6 +572,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 I'll take it",
     "button_release": "↩️ Release",
     "button_remind": "⏰ Remind me later",
+    "button_miss_in_app": "📱 Open in the app",
     "alert_owner": "👤 Taken by {name}, {when}",
     "alert_attempt": "☎️ {name}: no answer, {when}",
     "alert_attempts": "☎️ No answer ({count}): {attempts}",
@@ -568,6 +583,9 @@ TEXTS: dict[str, str] = {
     "owner_not_yours": "Only {name} can release it.",
     "owner_nobody": "Nobody has taken this alert.",
     "owner_call_anyway": "{name} has taken this alert. To call anyway, press Call back again within {seconds} s.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} has taken this alert. Call the customer anyway?",
+    "miss_ask_abroad": "🌍 {destination} is in another country: a call there costs more than usual. Call?",
     "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
     "remind_title": "⏰ <b>Reminder: call the customer back</b>",
     "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",
