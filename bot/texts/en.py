@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "app_error_conflict": "This has changed meanwhile. Refresh the page.",
     "app_error_slow_down": "Too many requests. Wait a second and try again.",
     "app_error_failed": "Something went wrong. Please try again.",
+    "app_today": "today",
     "member_gone_admin": "⚠️ The member «{member}» no longer exists at New-Tel, and {user} (id <code>{telegram_id}</code>) acts as them: until the member is back, the bot is closed to this user. To bind them to another member: /allow {telegram_id} &lt;member&gt;; to close access for good: /deny {telegram_id}",
     "start_known": "Hello, {name}! I'm connected to New-Tel telephony. /help shows what I can do.",
     "start_stranger": "Hello! This bot helps the company's staff work with New-Tel telephony.\n"
@@ -276,7 +277,6 @@ TEXTS: dict[str, str] = {
     "name_hidden_char": "The name contains an invisible or control character ({code}). Please type the name as plain text.",
     "note_too_long": "The note is too long: {limit} characters at most.",
     "note_hidden_char": "The note contains an invisible or control character ({code}). Please type it as plain text.",
-    "app_today": "today",
     "app_card_bad_number": "«{value}» is not a number from the archive. Open the card from the call journal.",
     "contact_saved": "✅ Saved: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Renamed: {before} → <b>{name}</b> ({number}).",
