@@ -2,10 +2,9 @@
 
 The story is the one every alert and ``/calls`` tells (``bot.calllog.story``, as it stands now); the history is the
 archive's, newest first, a page at a time, in the journal's rows (``bot.miniapp.journal``); each recording gets a
-link of its own (``bot.miniapp.recordings``). A
-manager edits the name and the note: the name by the book's rules (``/name``'s: ``bot.contacts``), the note up to
-``names.MAX_NOTE`` characters with no hidden ones; both written and audited in one transaction
-(``Contacts.edit``), or, on bad input, nothing is.
+link of its own (``bot.miniapp.recordings``). A manager edits the name and the note: the name by the book's rules
+(``/name``'s: ``bot.contacts``), the note up to ``names.MAX_NOTE`` characters with no hidden ones; both written and
+audited in one transaction (``Contacts.edit``), or, on bad input, nothing is.
 """
 
 from __future__ import annotations
