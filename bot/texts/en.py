@@ -376,6 +376,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
     "forget_question": "🗑 <b>Forget the customer {number}?</b>",
     "forget_name": "Name in the book: {name}",
+    "forget_note": "A note on the customer's card",
     "forget_calls": "Calls in the archive: {count} ({period})",
     "forget_no_calls": "No calls in the archive.",
     "forget_recordings": "Call recordings the bot kept: {count}",
@@ -388,8 +389,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Cancel",
     "forget_working": "Forgetting…",
     "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
-    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}{note}",
     "forget_done_name": " The name is deleted from the book.",
+    "forget_done_note": " The note is deleted.",
     "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
     "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
     "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
@@ -577,6 +579,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 I'll take it",
     "button_release": "↩️ Release",
     "button_remind": "⏰ Remind me later",
+    "button_miss_in_app": "📱 Open in the app",
     "alert_owner": "👤 Taken by {name}, {when}",
     "alert_attempt": "☎️ {name}: no answer, {when}",
     "alert_attempts": "☎️ No answer ({count}): {attempts}",
@@ -587,6 +590,9 @@ TEXTS: dict[str, str] = {
     "owner_not_yours": "Only {name} can release it.",
     "owner_nobody": "Nobody has taken this alert.",
     "owner_call_anyway": "{name} has taken this alert. To call anyway, press Call back again within {seconds} s.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} has taken this alert. Call the customer anyway?",
+    "miss_ask_abroad": "🌍 {destination} is in another country: a call there costs more than usual. Call?",
     "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
     "remind_title": "⏰ <b>Reminder: call the customer back</b>",
     "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",

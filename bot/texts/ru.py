@@ -378,6 +378,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "О номере {number} бот ничего не хранит — забывать нечего.",
     "forget_question": "🗑 <b>Забыть клиента {number}?</b>",
     "forget_name": "Имя в книге: {name}",
+    "forget_note": "Заметка в карточке клиента",
     "forget_calls": "Звонков в архиве: {count} ({period})",
     "forget_no_calls": "Звонков в архиве нет.",
     "forget_recordings": "Записей разговоров, сохранённых ботом: {count}",
@@ -390,8 +391,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Отмена",
     "forget_working": "Забываю…",
     "forget_done": "✅ <b>Клиент забыт.</b> Удалено звонков: {calls}, записей разговоров: {recordings}, уведомлений: "
-    "{alerts}, напоминаний: {reminders}, упоминаний: {mentions}.{name}",
+    "{alerts}, напоминаний: {reminders}, упоминаний: {mentions}.{name}{note}",
     "forget_done_name": " Имя удалено из книги.",
+    "forget_done_note": " Заметка удалена.",
     "forget_done_elsewhere": "Уведомления и записи, уже отправленные в Telegram, остались там, где были: сообщения "
     "в группах бот не удаляет. У «Нью-Тел» свои данные: звонки за последние 24 часа и записи разговоров — сколько "
     "их хранит «Нью-Тел»; эти звонки бот обратно не возьмёт. Резервные копии базы, сделанные раньше, хранят "
@@ -576,6 +578,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 Беру",
     "button_release": "↩️ Отпустить",
     "button_remind": "⏰ Напомнить позже",
+    "button_miss_in_app": "📱 Открыть в приложении",
     "alert_owner": "👤 Взял(а): {name}, {when}",
     "alert_attempt": "☎️ {name}: клиент не ответил, {when}",
     "alert_attempts": "☎️ Не дозвонились ({count}): {attempts}",
@@ -587,6 +590,9 @@ TEXTS: dict[str, str] = {
     "owner_nobody": "Это уведомление никто не взял.",
     "owner_call_anyway": "{name} взял(а) это уведомление. Чтобы позвонить всё равно, нажмите «Перезвонить» ещё раз "
     "в течение {seconds} с.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} взял(а) это уведомление. Позвонить клиенту всё равно?",
+    "miss_ask_abroad": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного. Позвонить?",
     "remind_set": "⏰ Напомню в личном чате через {minutes} мин, в {time}.",
     "remind_title": "⏰ <b>Напоминание: перезвонить клиенту</b>",
     "remind_unreachable": "⏰ Не могу прислать напоминание: {name}, откройте личный чат с ботом и нажмите /start.",
