@@ -11,20 +11,10 @@ from telegram.error import TelegramError
 
 from bot import keyboards
 from bot.access.checks import Caller, requires
-from bot.config import Settings
 from bot.context import App, Context
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)
-
-
-def direct_link(settings: Settings, bot_username: str | None, start: str | None = None) -> str | None:
-    """``https://t.me/<bot>/<app>[?startapp=<start>]``: opens the app from anywhere, on ``start`` (the page reads
-    it as initData's start_param); None without MINIAPP_SHORT_NAME."""
-    if not settings.miniapp_url or not settings.miniapp_short_name or not bot_username:
-        return None
-    link = f"https://t.me/{bot_username}/{settings.miniapp_short_name}"
-    return f"{link}?startapp={start}" if start else link
 
 
 @requires("manager", any_chat=True)  # the answer shows no company data: a way in, wherever asked
@@ -37,11 +27,11 @@ async def app_command(update: Update, context: Context, caller: Caller) -> None:
     if chat is None or chat.type == ChatType.PRIVATE:
         await caller.reply(texts("open_app"), reply_markup=keyboards.open_app(texts, settings.miniapp_url))
         return
-    link = direct_link(settings, context.bot.username)
-    if link is None:
+    if not settings.miniapp_short_name or not context.bot.username:
         await caller.reply(texts("open_app_in_private"))
-    else:
-        await caller.reply(texts("open_app"), reply_markup=keyboards.app_link(texts, link))
+        return
+    link = keyboards.miniapp_address(settings.miniapp_short_name, context.bot.username)
+    await caller.reply(texts("open_app"), reply_markup=keyboards.app_link(texts, link))
 
 
 async def set_menu_button(application: App) -> None:
