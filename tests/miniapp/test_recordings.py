@@ -16,7 +16,7 @@ from bot.miniapp.recordings import RecordingCache, path_of
 from localchat.settings import TOKEN
 from newtel.sandbox import Call
 from storage import CallRecord
-from tests.bot.conftest import ADMIN, MANAGER, STRANGER, eventually
+from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER, eventually
 from tests.miniapp.conftest import MiniApp
 
 CUSTOMER = "79035551122"
@@ -111,6 +111,16 @@ async def test_only_a_valid_link_of_a_user_who_may_hear_it_plays(miniapp: MiniAp
     no_token = await miniapp.get(resource, as_user=None)
     assert (no_token.status, no_token.json["error"]) == (401, "auth_missing")
 
+    company = miniapp.world.sandbox.company  # the member the manager acts as is deleted at New-Tel
+    kept_members = list(company.members)
+    company.members[:] = [m for m in company.members if m.name != MEMBER_NAME]
+    miniapp.world.services.directory.ttl = 0  # the cached list has expired
+    gone = await miniapp.get(url, as_user=None)
+    assert (gone.status, gone.json["error"]) == (403, "member_gone")
+    (told,) = await miniapp.world.replies(ADMIN)  # by a link, as by initData or a command: the admins hear of it
+    assert MEMBER_NAME in told["text"]
+    company.members[:] = kept_members
+    assert (await miniapp.get(url, as_user=None)).status == 200  # back at New-Tel: heard again
     miniapp.world.services.storage.users.deny(MANAGER, now=int(time.time()))  # an admin removes the manager
     refused = await miniapp.get(url, as_user=None)
     assert (refused.status, refused.json["error"]) == (403, "stranger")
