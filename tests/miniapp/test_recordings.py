@@ -5,7 +5,9 @@ may hear it and only by a link made for them, for that call, still valid."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -17,7 +19,7 @@ from localchat.settings import TOKEN
 from newtel.sandbox import Call
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER, eventually
-from tests.miniapp.conftest import MiniApp
+from tests.miniapp.conftest import MiniApp, MiniAppFactory
 
 CUSTOMER = "79035551122"
 
@@ -203,3 +205,17 @@ async def test_telegrams_copy_plays_without_asking_new_tel_even_past_its_24_hour
         ranged = await miniapp.get(card["recordings"][vpbx_id], as_user=None, headers={"Range": "bytes=100-199"})
         assert (ranged.status, ranged.body) == (206, whole[100:200])
     assert downloads(miniapp) == before
+
+
+def copy_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("miniapp-recordings-*"))
+
+
+async def test_the_copies_go_when_the_bot_stops(make_miniapp: MiniAppFactory) -> None:
+    before = copy_folders()
+    async with make_miniapp() as app:
+        call = talked(app)
+        assert (await app.get(await link_of(app, call, as_user=ADMIN), as_user=None)).status == 200
+        (folder,) = copy_folders() - before
+        assert [path.name for path in folder.iterdir()] == [call.vpbx_id]
+    assert not folder.exists()
