@@ -190,7 +190,13 @@ TEXTS: dict[str, str] = {
     "unknown_file": "To import customers from this file, reply to it with /import (or send it again with the caption "
     "/import). .csv, .xlsx and .vcf will do.",
     "unknown_file_manager": "I take files only to import customers, which an admin does. What I can do: /help",
+    "open_app": "The call journal, customer cards, open misses and reports are in the app:",
+    "open_app_button": "📱 Open the app",
+    "open_app_in_private": "The app opens in a private chat with me: send me /app.",
+    "open_app_off": "The app is not set up: an admin needs to set MINIAPP_URL.",
+    "menu_button_app": "Journal",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
+    "/app — the app: call journal, customers, open misses, reports\n"
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
     "/report [period] — a report with a chart\n/name &lt;number&gt; [name] — a customer's card, name a customer\n"
@@ -221,6 +227,7 @@ TEXTS: dict[str, str] = {
     "database_busy": "⏳ The bot is busy right now; nothing was changed. Please try again in a minute.",
     # --- menu ---
     "menu_balance": "Balance and spend",
+    "menu_app": "Journal, customers, misses: the app",
     "menu_calls": "Recent calls",
     "menu_call": "Call a customer",
     "menu_record": "Call recording",
@@ -275,6 +282,9 @@ TEXTS: dict[str, str] = {
     "name_usage": "Usage: /name &lt;number&gt; [name]\n/name +7 916 123-45-67 Ivan Petrov — save a customer in the book, /name +7 916 123-45-67 — their card.",
     "name_too_long": "The name is too long: {limit} characters at most.",
     "name_hidden_char": "The name contains an invisible or control character ({code}). Please type the name as plain text.",
+    "note_too_long": "The note is too long: {limit} characters at most.",
+    "note_hidden_char": "The note contains an invisible or control character ({code}). Please type it as plain text.",
+    "app_card_bad_number": "«{value}» is not a number from the archive. Open the card from the call journal.",
     "contact_saved": "✅ Saved: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Renamed: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Removed from the book: {name} ({number}).",
@@ -408,6 +418,15 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Outbound {outbound} · talk {talk}",
     "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
     "report_member_unknown": "unknown",
+    "app_figure_inbound": "Inbound",
+    "app_figure_answered": "Answered",
+    "app_figure_missed": "Missed",
+    "app_figure_called_back": "Called back",
+    "app_figure_lost": "Lost",
+    "app_figure_outbound": "Outbound",
+    "app_figure_talk": "Talk time",
+    "app_export_started": "Preparing the file for {period}: it will come to your chat with the bot.",
+    "app_export_running": "The file is already being prepared: it will come to your chat with the bot.",
     "and_more": "…and {count} more",
     "report_seconds": "{count} s",
     "report_minutes": "{count} min",
@@ -475,6 +494,7 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Placed by {member}",
     "record_gone": "New-Tel keeps recordings for 24 hours only, and this call is from {when}: its recording is gone there. "
     "Chats subscribed with records (/subscribe … records) keep each recording from then on.",
+    "app_recording_too_big": "This call's recording is over 50 MB: it cannot play here. /record {id} sends a link to it.",
     # phones offline (bot/health/sip.py)
     "subscribed_sip": "📵 And desk phones: I'll say when a member's phone drops off the network and when it is back.",
     "sip_offline": "📵 <b>Phone offline</b> since {since}: {member} (ext. {internal})",

@@ -192,7 +192,13 @@ TEXTS: dict[str, str] = {
     "подписью /import). Подходят .csv, .xlsx и .vcf.",
     "unknown_file_manager": "Файлы я принимаю только для загрузки клиентов, а её делает администратор. Всё, что я "
     "умею: /help",
+    "open_app": "Журнал звонков, карточки клиентов, пропущенные и отчёты — в приложении:",
+    "open_app_button": "📱 Открыть приложение",
+    "open_app_in_private": "Приложение открывается в личном чате со мной: напишите мне /app.",
+    "open_app_off": "Приложение не настроено: администратору нужно задать MINIAPP_URL.",
+    "menu_button_app": "Журнал",
     "help_manager": "<b>Что я умею</b>\n/balance — баланс и расходы\n"
+    "/app — приложение: журнал звонков, клиенты, пропущенные, отчёты\n"
     "/calls [missed|in|out|active] [период] [N | номер] — звонки; с периодом или номером — из архива бота\n"
     "/call &lt;номер&gt; — позвонить клиенту через ваш телефон\n/record &lt;N&gt; — запись разговора\n"
     "/report [период] — отчёт с графиком\n/name &lt;номер&gt; [имя] — карточка клиента, назвать клиента\n"
@@ -223,6 +229,7 @@ TEXTS: dict[str, str] = {
     "database_busy": "⏳ Бот сейчас занят, ничего не изменено. Попробуйте ещё раз через минуту.",
     # --- menu ---
     "menu_balance": "Баланс и расходы",
+    "menu_app": "Журнал, клиенты, пропущенные — в приложении",
     "menu_calls": "Последние звонки",
     "menu_call": "Позвонить клиенту",
     "menu_record": "Запись разговора",
@@ -277,6 +284,9 @@ TEXTS: dict[str, str] = {
     "name_usage": "Использование: /name &lt;номер&gt; [имя]\n/name +7 916 123-45-67 Иван Петров — записать клиента в книгу, /name +7 916 123-45-67 — его карточка.",
     "name_too_long": "Имя слишком длинное: не больше {limit} символов.",
     "name_hidden_char": "В имени есть невидимый или управляющий символ ({code}). Напишите имя обычным текстом.",
+    "note_too_long": "Заметка слишком длинная: не больше {limit} символов.",
+    "note_hidden_char": "В заметке есть невидимый или управляющий символ ({code}). Напишите её обычным текстом.",
+    "app_card_bad_number": "«{value}» — не номер из архива. Откройте карточку из журнала звонков.",
     "contact_saved": "✅ Записано: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Переименовано: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Удалено из книги: {name} ({number}).",
@@ -410,6 +420,15 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Исходящие {outbound} · разговоры {talk}",
     "report_member": "{name}: принято {answered}, исходящих {placed}, {talk}",
     "report_member_unknown": "неизвестно кто",
+    "app_figure_inbound": "Входящие",
+    "app_figure_answered": "Приняты",
+    "app_figure_missed": "Пропущены",
+    "app_figure_called_back": "Перезвонили",
+    "app_figure_lost": "Потеряны",
+    "app_figure_outbound": "Исходящие",
+    "app_figure_talk": "Разговоры",
+    "app_export_started": "Готовлю файл за {period} — пришлю его в чат с ботом.",
+    "app_export_running": "Файл уже готовится — он придёт в чат с ботом.",
     "and_more": "…и ещё {count}",
     "report_seconds": "{count} с",
     "report_minutes": "{count} мин",
@@ -478,6 +497,7 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Звонил(а): {member}",
     "record_gone": "«Нью-Тел» хранит записи только сутки, а этот звонок был {when}: записи там уже нет. "
     "Чаты, подписанные на записи (/subscribe … records), сохраняют каждую запись с момента подписки.",
+    "app_recording_too_big": "Запись этого звонка больше 50 МБ: здесь её не проиграть. /record {id} пришлёт ссылку на неё.",
     # phones offline (bot/health/sip.py)
     "subscribed_sip": "📵 И на рабочие телефоны: скажу, когда телефон сотрудника выпадет из сети и когда вернётся.",
     "sip_offline": "📵 <b>Телефон не в сети</b> с {since}: {member} (доб. {internal})",
