@@ -1,0 +1,74 @@
+"""The open misses in a real browser (Debian's chromium, a 390×844 phone) against the real bot, its poll and the
+sandbox: Take then Call back place exactly one call, and the group's alert changes as if its buttons were pressed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.bot.conftest import GROUP, MANAGER
+from tests.miniapp.browser import HAVE_CHROMIUM, MISSING, Phone, start_chromium
+from tests.miniapp.conftest import MiniApp, MiniAppFactory
+
+if not HAVE_CHROMIUM:
+    pytest.skip(MISSING, allow_module_level=True)
+
+CUSTOMER, SHOWN = "79035551122", "+7 903 555-11-22"
+START_CALL = "call/start-simple-call"
+
+
+@pytest.fixture(scope="module")
+def phone() -> Iterator[Phone]:
+    driver = start_chromium()
+    try:
+        yield Phone(driver)
+    finally:
+        driver.quit()
+
+
+async def test_take_then_call_back_places_one_call_and_edits_the_groups_alert(
+    make_miniapp: MiniAppFactory, phone: Phone
+) -> None:
+    async with make_miniapp(jobs=True, poll_interval=0.3) as miniapp:
+        alert = await an_open_miss(miniapp)
+        await phone.open(miniapp.url, miniapp.init_data(MANAGER))
+        await phone.click("#tab-misses")
+        item = f'#misses-list .miss[data-id="{alert["id"]}"]'
+        assert SHOWN in await phone.text(item)
+
+        await phone.click(f'{item} [data-action="take"]')
+        await phone.text(item, "Взял(а): ")  # the server's state, drawn again
+        taken = await miniapp.world.edited(alert["message"])
+        assert "👤 Взял(а): " in taken["text"]
+
+        await phone.click(f'{item} [data-action="callback"]')
+        tg = miniapp.world.tg
+        await tg.wait_for(
+            "editMessageText", chat_id=GROUP, since=0, timeout=10,
+            predicate=lambda c: c.params.get("message_id") == alert["message"]["message_id"]
+            and "Перезвонил(а)" in c.params.get("text", ""),
+        )  # fmt: skip
+        starts = miniapp.world.newtel_requests(START_CALL)
+        assert [r.params["dstNumber"] for r in starts] == [CUSTOMER]
+        await phone.until(lambda d: d.execute_script(f"return !document.querySelector('{item}')"))  # closed: gone
+        assert len(miniapp.world.newtel_requests(START_CALL)) == 1
+
+
+async def an_open_miss(miniapp: MiniApp) -> dict[str, Any]:
+    """A missed call alerted in the group (the poll's own alert), and the manager who may act on it."""
+    world = miniapp.world
+    world.make_manager()
+    world.services.storage.chats.subscribe(GROUP, "Sales", [], False, now=1)
+    poll = world.app.bot_data.need_poller()
+    await poll.wait_cycles(1)  # the first poll sets the baseline: the day's history is not news
+    now = world.sandbox.now()
+    world.sandbox.add_call(direction="in", clid=CUSTOMER, status="no answer", start=now - 25, end=now)
+    sent = await world.tg.wait_for(
+        "sendMessage", chat_id=GROUP, ok=True, since=0, predicate=lambda c: SHOWN in c.params.get("text", "")
+    )
+    message = world.tg.message(GROUP, sent.result["message_id"])
+    alert = world.services.storage.alerts.by_message(GROUP, sent.result["message_id"])
+    assert message is not None and alert is not None
+    return {"id": alert.id, "message": message}
