@@ -21,6 +21,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from bot import cli, logs, web
 from bot.app import build_application
 from bot.config import Settings, SettingsError, load
+from bot.miniapp.server import make_miniapp
 from bot.ratelimit import transient, wait_asked
 from storage.backup import BackupFailed
 
@@ -159,7 +160,8 @@ async def serve_webhook(application: Any, settings: Settings, webhook_secret: st
     events = settings.newtel_events_secret
     doorbell = (events.get_secret_value(), live.ring) if events is not None and live is not None else None
     path = urlsplit(str(settings.webhook_url)).path
-    app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application))
+    miniapp = make_miniapp(application) if settings.miniapp_url else None
+    app = web.make_app(doorbell=doorbell, telegram=(path, webhook_secret, application), miniapp=miniapp)
     runner = await web.serve(app, settings.webhook_listen, settings.webhook_port)
     since = int(time.time())  # Telegram dates its errors in whole seconds
     checking = asyncio.create_task(check_webhook(application.bot, after=WEBHOOK_CHECK_SECONDS, since=since))

@@ -31,6 +31,7 @@ from bot.contacts import commands as contacts
 from bot.contacts import forget
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
+from bot.miniapp.server import make_miniapp
 from bot.monitor import Monitor
 from bot.monitor import status as monitor_status
 from bot.profile import commands as profile
@@ -149,12 +150,17 @@ async def post_init(application: App) -> None:
     reminders.start(application)  # "Remind me": the presser's private reminder (stored, sent once)
     held.start(application)  # the summary of misses outside business hours, when they begin
     settings, live = data.settings, data.live
-    if settings.newtel_events_secret is not None and not settings.webhook_url:  # webhook mode: bot.__main__ serves it
-        if live is None:
-            log.warning("NEWTEL_EVENTS_SECRET is set but LIVE_INTERVAL is 0: the doorbell has nothing to ring")
-        else:
-            doorbell = web.make_app(doorbell=(settings.newtel_events_secret.get_secret_value(), live.ring))
-            data.web = await web.serve(doorbell, settings.newtel_events_listen, settings.newtel_events_port)
+    if not settings.webhook_url:  # webhook mode: bot.__main__ serves these beside Telegram's webhook
+        doorbell = None
+        if settings.newtel_events_secret is not None:
+            if live is None:
+                log.warning("NEWTEL_EVENTS_SECRET is set but LIVE_INTERVAL is 0: the doorbell has nothing to ring")
+            else:
+                doorbell = (settings.newtel_events_secret.get_secret_value(), live.ring)
+        miniapp = make_miniapp(application) if settings.miniapp_url else None
+        if doorbell is not None or miniapp is not None:
+            served = web.make_app(doorbell=doorbell, miniapp=miniapp)
+            data.web = await web.serve(served, settings.newtel_events_listen, settings.newtel_events_port)
     monitor = data.services.monitor
     monitor.start(data)  # the event loop's lag; the poller's and live watch's rounds are read from here on
     if settings.monitor_port:  # in webhook mode too (bot.__main__ calls post_init the same way)

@@ -101,6 +101,13 @@ class Settings(DatabaseSettings):
     # internet): loopback, for a healthcheck and a Prometheus on this host; 0.0.0.0 for one in another container.
     monitor_listen: str = "127.0.0.1"
     monitor_port: int = Field(default=8082, ge=0, le=65535, description="/healthz and /metrics' port; 0: off")
+    # The Mini App (bot.miniapp): its public https address, BotFather's "Web App URL" (unset: off). The bot serves it
+    # at /app/ on the webhook's server, or on NEWTEL_EVENTS_PORT's when polling.
+    miniapp_url: str | None = None
+    miniapp_auth_max_age: int = Field(
+        default=3600, ge=10, le=7 * 24 * 3600, description="seconds the page's Telegram sign-in is accepted"
+    )
+    miniapp_short_name: str | None = None  # BotFather's short name of the app: groups' alerts link to it (t.me/bot/app)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -169,6 +176,24 @@ class Settings(DatabaseSettings):
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("miniapp_url")
+    @classmethod
+    def _miniapp_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+            raise ValueError("must be the page's address, https://your.host/app/")
+        return value.rstrip("/") + "/"  # the page's base: its files and API are beside it
+
+    @field_validator("miniapp_short_name")
+    @classmethod
+    def _short_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_]{3,30}", value):  # as BotFather allows them
+            raise ValueError("must be the app's short name from BotFather: 3-30 letters, digits or _")
+        return value
 
     @property
     def zone(self) -> ZoneInfo:

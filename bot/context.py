@@ -30,7 +30,7 @@ class BotData:
     services: Services | None = None  # in post_init, closed in post_shutdown
     poller: Poller | None = None  # in post_init: the missed-call poll, its delivery and balance watch
     live: LiveWatch | None = None  # in post_init, unless LIVE_INTERVAL is 0; stopped in post_shutdown
-    web: AppRunner | None = None  # the doorbell's server when polling Telegram (bot.web)
+    web: AppRunner | None = None  # the doorbell's and the Mini App's server when polling Telegram (bot.web)
     backups: Backups | None = None  # in post_init when BACKUP_DIR is set; stopped in post_shutdown
     monitoring: AppRunner | None = None  # in post_init unless MONITOR_PORT is 0: /healthz and /metrics (bot.web)
 

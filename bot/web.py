@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DOORBELL = "/newtel/{secret}"
+MINIAPP_PREFIX = "/app"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_048_576  # Telegram's updates are a few KB; nobody else gets to post more
 HEADERS_SECONDS = 2.0  # for a request's headers, from connecting or from the previous answer (a proxy sends at once)
@@ -74,9 +75,11 @@ def make_app(
     doorbell: tuple[str, Callable[[], None]] | None = None,
     telegram: tuple[str, str, Any] | None = None,
     monitor: Monitor | None = None,
+    miniapp: web.Application | None = None,
 ) -> web.Application:
     """``doorbell``: (secret, ring); ``telegram``: (path, secret token, the PTB application); ``monitor``: GET /healthz
-    and /metrics, to be served alone, on a listener of their own (MONITOR_LISTEN, MONITOR_PORT)."""
+    and /metrics, to be served alone, on a listener of their own (MONITOR_LISTEN, MONITOR_PORT); ``miniapp``: the
+    Mini App's sub-application (``bot.miniapp.server``), mounted at /app."""
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[_SERVES], app[_LISTEN], app[_ON_LOOPBACK] = [], "NEWTEL_EVENTS_LISTEN", _FORWARD
     if doorbell is not None:
@@ -115,6 +118,9 @@ def make_app(
         app.router.add_post("/" + path.lstrip("/"), update)
         app[_SERVES].insert(0, "Telegram's webhook")
         app[_LISTEN] = "WEBHOOK_LISTEN"
+    if miniapp is not None:
+        app.add_subapp(MINIAPP_PREFIX, miniapp)
+        app[_SERVES].append(f"the Mini App ({MINIAPP_PREFIX}/)")
     if monitor is not None:
         checked = monitor  # (for mypy, inside the closure)
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telegram import Chat, Message, Update
+from telegram import Bot, Chat, Message, Update
 from telegram import User as TelegramUser
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters of text; HTML tags do not count, the margin covers them
 _TOLD_GONE = "member_gone:"  # kv key prefix: the admins were told that this user's member is gone
 Level = Literal["manager", "admin"]
+Refusal = Literal["stranger", "admins_only", "member_gone"]
 
 
 @dataclass(frozen=True)
@@ -81,21 +82,41 @@ def current_member(user: User, members: list[Member]) -> Member | None:
     return next((m for m in members if user.member_id is not None and str(m.id) == user.member_id), None)
 
 
-async def member_gone(context: Context, user: User, sender: TelegramUser | None) -> bool:
+@dataclass(frozen=True)
+class Admission:
+    """What access says of a Telegram user: the user as stored (None: never let in) and, when refused, why."""
+
+    user: User | None
+    refusal: Refusal | None
+
+
+async def admit(svc: Services, bot: Bot, sender: TelegramUser, level: Level) -> Admission:
+    """Whether ``sender`` may use what ``level`` allows, decided from who they are alone (the chat is the caller's
+    to check): every command and button (``requires``) and the Mini App's API (``bot.miniapp``) ask here."""
+    user = svc.storage.users.get(sender.id)
+    if not allowed(user, level):
+        return Admission(user, "admins_only" if allowed(user, "manager") else "stranger")
+    assert user is not None
+    if await member_gone(svc, bot, user, sender):
+        return Admission(user, "member_gone")
+    return Admission(user, None)
+
+
+async def member_gone(svc: Services, bot: Bot, user: User, sender: TelegramUser | None) -> bool:
     """Whether the member a manager acts as is gone from New-Tel's list (as ``Directory.known_member_ids`` has it:
     at most its ``ttl`` old, the last one while New-Tel fails). The first time, the admins are told. Admins are never
     held to it: ADMIN_IDS makes them, and they are the ones to put it right."""
     if user.is_admin or user.member_id is None:
         return False
-    members = await context.services.directory.known_member_ids()
+    members = await svc.directory.known_member_ids()
     if members is None or user.member_id in members:
         return False
-    await _tell_admins_once(context, user, sender)
+    await _tell_admins_once(svc, bot, user, sender)
     return True
 
 
-async def _tell_admins_once(context: Context, user: User, sender: TelegramUser | None) -> None:
-    svc, now = context.services, int(time.time())
+async def _tell_admins_once(svc: Services, bot: Bot, user: User, sender: TelegramUser | None) -> None:
+    now = int(time.time())
     try:
         if not svc.storage.kv.set_if_absent(f"{_TOLD_GONE}{user.telegram_id}:{user.member_id}", now, now=now):
             return
@@ -115,7 +136,7 @@ async def _tell_admins_once(context: Context, user: User, sender: TelegramUser |
         texts = Texts(admin.language or svc.settings.bot_language)
         text = texts("member_gone_admin", member=user.member_name or "—", user=who, telegram_id=user.telegram_id)
         try:
-            await context.bot.send_message(admin.telegram_id, text)
+            await bot.send_message(admin.telegram_id, text)
         except TelegramError as error:
             log.warning("Could not tell admin %s that a member is gone: %s", admin.telegram_id, error)
 
@@ -140,10 +161,11 @@ def requires(
         async def checked(update: Update, context: Context) -> None:
             svc = context.services
             sender = update.effective_user
-            user = svc.storage.users.get(sender.id) if sender is not None else None
+            verdict = Admission(None, "stranger") if sender is None else await admit(svc, context.bot, sender, level)
+            user = verdict.user
             texts = texts_for(update, svc, user)
-            if not allowed(user, level):
-                await refuse(update, texts, known=allowed(user, "manager"))
+            if verdict.refusal in ("stranger", "admins_only"):
+                await refuse(update, texts, known=verdict.refusal == "admins_only")
                 return
             assert user is not None
             chat, message = update.effective_chat, update.effective_message
@@ -162,7 +184,7 @@ def requires(
                 elif message is not None:
                     await message.reply_text(texts("group_not_enabled"))
                 return
-            if await member_gone(context, user, sender):
+            if verdict.refusal == "member_gone":
                 await refuse_member_gone(update, texts, user)
                 return
             await handler(update, context, Caller(user, texts, svc, update))

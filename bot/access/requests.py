@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot import keyboards
-from bot.access.checks import Caller, allowed, enabled_in, member_gone, refuse_member_gone, requires, texts_for
+from bot.access.checks import Caller, admit, allowed, enabled_in, refuse_member_gone, requires, texts_for
 from bot.contacts import commands as contacts
 from bot.context import Context
 from bot.formatting import format_for_people
@@ -36,11 +36,12 @@ async def start(update: Update, context: Context) -> None:
     sender, message, chat = update.effective_user, update.effective_message, update.effective_chat
     if sender is None or message is None or chat is None:
         return
-    user = svc.storage.users.get(sender.id)
+    verdict = await admit(svc, context.bot, sender, "manager")
+    user = verdict.user
     texts = texts_for(update, svc, user)
-    if allowed(user, "manager"):
+    if verdict.refusal != "stranger":
         assert user is not None
-        if await member_gone(context, user, sender):
+        if verdict.refusal == "member_gone":
             await refuse_member_gone(update, texts, user)
         else:
             await message.reply_text(texts("start_known", name=user.member_name or sender.first_name))

@@ -8,6 +8,17 @@ TEXTS: dict[str, str] = {
     "admins_only_short": "Admins only.",
     "member_gone_access": "The member «{member}» you act as no longer exists at New-Tel, so the company's data is closed to you for now. Please ask an admin.",
     "member_gone_access_short": "Your member no longer exists at New-Tel: access is closed. Please ask an admin.",
+    # The Mini App's refusals and errors (bot.miniapp), as words on the page.
+    "app_error_auth_missing": "Open the app from the chat with the bot in Telegram: otherwise there is no telling who you are.",
+    "app_error_auth_invalid": "Telegram did not confirm who you are. Close the app and open it again from the chat with the bot.",
+    "app_error_auth_expired": "Your sign-in is out of date. Close the app and open it again from the chat with the bot.",
+    "app_error_stranger": "No access: the app is for the company's staff only. Send /start to the bot in a private chat to ask for access.",
+    "app_error_admins_only": "This is for admins only.",
+    "app_error_bad_input": "The request could not be read. Check what you entered and try again.",
+    "app_error_not_found": "Not found.",
+    "app_error_conflict": "This has changed meanwhile. Refresh the page.",
+    "app_error_slow_down": "Too many requests. Wait a second and try again.",
+    "app_error_failed": "Something went wrong. Please try again.",
     "member_gone_admin": "⚠️ The member «{member}» no longer exists at New-Tel, and {user} (id <code>{telegram_id}</code>) acts as them: until the member is back, the bot is closed to this user. To bind them to another member: /allow {telegram_id} &lt;member&gt;; to close access for good: /deny {telegram_id}",
     "start_known": "Hello, {name}! I'm connected to New-Tel telephony. /help shows what I can do.",
     "start_stranger": "Hello! This bot helps the company's staff work with New-Tel telephony.\n"

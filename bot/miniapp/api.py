@@ -1,0 +1,74 @@
+"""What a screen's handler uses: ``request[ASKER]``, the checked user of the request, and ``ApiError`` for an answer
+in words. A screen is a module with ``routes = web.RouteTableDef()`` (paths relative to ``PREFIX``), listed in
+``bot.miniapp.server.SCREENS``:
+
+    @routes.get("/api/thing")
+    async def thing(request: web.Request) -> web.Response:
+        asker = request[ASKER]
+        ...
+        return web.json_response({...})
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.access.checks import Level, allowed
+from bot.context import App
+from bot.miniapp import auth
+from bot.services import Services
+from bot.texts import Texts
+from bot.web import MINIAPP_PREFIX
+from storage import User
+
+PREFIX = MINIAPP_PREFIX  # MINIAPP_URL's path, behind the proxy
+
+
+@dataclass(frozen=True)
+class Asker:
+    """The checked user of an API request, and what a handler answers them with."""
+
+    user: User
+    texts: Texts  # their language (the private chat's: their choice, else the bot's)
+    services: Services
+    application: App  # its ``bot``; ``bot_data`` (the delivery of alerts)
+    start_param: str | None  # initData's (a t.me/<bot>/<app>?startapp= link); None for a link token
+    links: auth.Links
+
+    @property
+    def is_admin(self) -> bool:
+        return allowed(self.user, "admin")
+
+    def need(self, level: Level) -> None:
+        """For an endpoint above a manager's level: ``ApiError`` 403 ``admins_only`` unless the user is at it."""
+        if not allowed(self.user, level):
+            raise ApiError(403, "admins_only")
+
+    def say(self, key: str, **values: object) -> str:
+        """A text of the catalog as plain words (JSON carries no HTML)."""
+        return html.unescape(self.texts(key, **values))
+
+    def link(self, path: str, **query: str) -> str:
+        """A URL under ``/app`` the browser may fetch without the header (``<audio src>``, a chart), for this user
+        and this resource only, for ``auth.LINK_SECONDS``."""
+        full = PREFIX + path
+        resource = auth.resource_of(full, query)
+        token = self.links.token(self.user.telegram_id, resource)
+        return f"{resource}{'&' if '?' in resource else '?'}t={token}"
+
+
+ASKER = web.RequestKey("asker", Asker)
+
+
+class ApiError(Exception):
+    """An answer in words: ``{"error": code, "message": ...}`` with ``status``. ``message`` None: the catalog's
+    ``app_error_<code>`` in the asker's language."""
+
+    def __init__(
+        self, status: int, code: str, message: str | None = None, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
