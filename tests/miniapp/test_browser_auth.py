@@ -5,14 +5,14 @@ of going blank."""
 from __future__ import annotations
 
 import time
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
 from tests.bot.conftest import ADMIN, STRANGER
-from tests.miniapp.browser import HAVE_CHROMIUM, MISSING, Phone, start_chromium
 from tests.miniapp.conftest import MiniApp
 
 if not HAVE_CHROMIUM:
@@ -21,11 +21,8 @@ if not HAVE_CHROMIUM:
 
 @pytest.fixture(scope="module")
 def phone() -> Iterator[Phone]:
-    driver = start_chromium()
-    try:
-        yield Phone(driver)
-    finally:
-        driver.quit()
+    with chromium() as started:
+        yield started
 
 
 def tampered(init_data: str) -> str:
@@ -49,11 +46,16 @@ async def refused(miniapp: MiniApp, phone: Phone, init_data: str) -> tuple[int, 
     return status, shown
 
 
+def expired(miniapp: MiniApp) -> str:
+    """An admin's, signed right, but past MINIAPP_AUTH_MAX_AGE (an hour)."""
+    return miniapp.init_data(ADMIN, auth_date=int(time.time()) - 3601)
+
+
 @pytest.mark.parametrize(
     ("signed", "status", "code"),
     [
         pytest.param(lambda app: tampered(app.init_data(STRANGER)), 401, "auth_invalid", id="tampered"),
-        pytest.param(lambda app: app.init_data(ADMIN, auth_date=int(time.time()) - 3601), 401, "auth_expired", id="expired"),
+        pytest.param(expired, 401, "auth_expired", id="expired"),
         pytest.param(lambda app: app.init_data(STRANGER), 403, "stranger", id="stranger"),
     ],
 )

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
 from tests.bot.conftest import GROUP, MANAGER
-from tests.miniapp.browser import HAVE_CHROMIUM, MISSING, Phone, start_chromium
 from tests.miniapp.conftest import MiniApp, MiniAppFactory
 
 if not HAVE_CHROMIUM:
@@ -21,11 +21,8 @@ START_CALL = "call/start-simple-call"
 
 @pytest.fixture(scope="module")
 def phone() -> Iterator[Phone]:
-    driver = start_chromium()
-    try:
-        yield Phone(driver)
-    finally:
-        driver.quit()
+    with chromium() as started:
+        yield started
 
 
 async def test_take_then_call_back_places_one_call_and_edits_the_groups_alert(

@@ -1,12 +1,14 @@
-"""Debian's chromium through its chromedriver (never Selenium Manager: no downloads), as the Mini App's browser
-tests, screenshots and benchmark drive it: a 390×844 phone, Telegram's script blocked (it cannot be fetched here)
-and ``window.Telegram.WebApp`` stubbed before the page's scripts run, with the initData the test signed."""
+"""A phone's browser for the Mini App on this machine: Debian's chromium through its chromedriver (never Selenium
+Manager: no downloads), as the browser tests, the screenshots and the benchmark drive it. A 390×844 viewport;
+Telegram's script blocked (it cannot be fetched here) and ``window.Telegram.WebApp`` stubbed before the page's
+scripts run, with an initData signed by the local bot's token. Selenium is a development dependency."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,15 @@ def start_chromium() -> WebDriver:
     return driver
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[Phone]:
+    driver = start_chromium()
+    try:
+        yield Phone(driver)
+    finally:
+        driver.quit()
+
+
 class Phone:
     """The browser, driven from the async tests: each blocking WebDriver call runs in a thread, so that the bot's
     server, on the test's event loop, answers the page meanwhile."""
@@ -71,9 +82,8 @@ class Phone:
         try:
             await self._run(self.driver.get, url)
         finally:
-            await self._run(
-                self.driver.execute_cdp_cmd, "Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]}
-            )
+            forget = {"identifier": added["identifier"]}
+            await self._run(self.driver.execute_cdp_cmd, "Page.removeScriptToEvaluateOnNewDocument", forget)
 
     async def until(self, condition: Callable[[WebDriver], Any], timeout: float = WAIT) -> Any:
         """``condition``'s first truthy value, looked for until ``timeout``."""
