@@ -96,7 +96,8 @@ class Phone:
             found = [e for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
             return found[0] if found else None
 
-        return await self.until(displayed, timeout)
+        element: WebElement = await self.until(displayed, timeout)
+        return element
 
     async def text(self, css: str, contains: str = "", timeout: float = WAIT) -> str:
         """The text of the displayed element matching ``css`` once it contains ``contains``."""
