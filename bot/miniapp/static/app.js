@@ -1,7 +1,7 @@
 // The Mini App's page: boots from /app/api/me (who, the language's texts, the members), then the three tabs and the
 // customer card. Every request carries Telegram's signed initData; the server decides everything else.
 import { openCard, setUpCard } from "./card.js";
-import { el } from "./dom.js";
+import { el, fill } from "./dom.js";
 import { setUpJournal } from "./journal.js";
 import { setUpMisses } from "./misses.js";
 import { setUpReports } from "./reports.js";
@@ -62,7 +62,8 @@ function shutOut(message, retry = null) {
   const boot = document.getElementById("boot");
   boot.className = "shut";
   boot.setAttribute("role", "alert");
-  boot.replaceChildren(
+  fill(
+    boot,
     el("p", { id: "shut-message" }, message),
     retry && el("button", { type: "button", class: "primary", on: { click: retry } }, "↻"),
   );

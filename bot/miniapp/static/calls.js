@@ -21,12 +21,8 @@ export function dayHeading(row, previousDay) {
 export function callRow(t, row, { open = null, audio = null, showCustomer = true } = {}) {
   const customer = row.customer || {};
   const title = showCustomer ? customer.name || customer.shown : t(kindKey(row));
-  const details = [
-    showCustomer && customer.name ? customer.shown : null,
-    row.member,
-    row.talk,
-    row.recording && !audio ? "🎧" : null,
-  ].filter(Boolean);
+  const details = [showCustomer && customer.name ? customer.shown : null, row.member, row.talk].filter(Boolean);
+  const recorded = row.recording && !audio;
   const body = [
     el("span", { class: "dir", "aria-hidden": "true" }, ARROWS[row.direction] || "•"),
     el(
@@ -34,8 +30,14 @@ export function callRow(t, row, { open = null, audio = null, showCustomer = true
       { class: "who" },
       showCustomer ? el("span", { class: "sr" }, t(kindKey(row)) + ": ") : null,
       el("span", { class: "name" }, title),
-      details.length ? el("span", { class: "sub" }, details.join(" · ")) : null,
-      row.recording && !audio ? el("span", { class: "sr" }, t("app_call_recording")) : null,
+      details.length || recorded
+        ? el(
+            "span",
+            { class: "sub" },
+            details.join(" · "),
+            recorded ? [" ", el("span", { class: "rec", role: "img", "aria-label": t("app_call_recording") })] : null,
+          )
+        : null,
       row.outcome ? el("span", { class: "outcome" }, row.outcome) : null,
     ),
     el("span", { class: "time" }, row.time),

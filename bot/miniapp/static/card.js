@@ -1,7 +1,7 @@
 // The customer card: their story, name and note (a manager may edit them), every call with its recording playable
 // in place, and a call back when the server offers one.
 import { callRow } from "./calls.js";
-import { el } from "./dom.js";
+import { el, fill } from "./dom.js";
 
 let context = null;
 let back = null; // what closes the card (the tab it was opened from comes back)
@@ -53,7 +53,7 @@ function render(card) {
   const body = document.getElementById("card-body");
   const calls = el("ol", { class: "calls" });
   const more = el("div", { class: "more" });
-  body.replaceChildren(
+  const parts = [
     el("h2", { id: "card-title", tabindex: "-1" }, card.name || card.shown),
     el("p", { class: "sub" }, el("a", { href: `tel:+${card.number}` }, card.shown)),
     card.may_call ? callBackButton(card) : null,
@@ -63,7 +63,8 @@ function render(card) {
     el("h3", {}, t("app_card_calls")),
     calls,
     more,
-  );
+  ];
+  fill(body, parts);
   addCalls(calls, more, card.calls, card.recordings, card.next);
   document.getElementById("card-title").focus?.();
 }

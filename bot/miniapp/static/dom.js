@@ -11,11 +11,14 @@ export function el(tag, attrs = {}, ...children) {
     else if (name in node && typeof value !== "string") node[name] = value;
     else node.setAttribute(name, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
-    if (child === false || child === null || child === undefined || child === "") continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
+  fill(node, ...children);
   return node;
+}
+
+/** Replaces ``node``'s children (as ``el`` takes them). */
+export function fill(node, ...children) {
+  const kept = children.flat(2).filter((child) => child !== false && child !== null && child !== undefined && child !== "");
+  node.replaceChildren(...kept.map((child) => (child instanceof Node ? child : String(child))));
 }
 
 /** Calls ``fn`` once input has paused for ``ms``. */

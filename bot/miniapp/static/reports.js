@@ -1,6 +1,6 @@
 // Reports: a period, its figures and chart (the /report's own), and the same .xlsx as /export, which the bot sends
 // to the user's chat (a Mini App cannot save a file everywhere; the chat can).
-import { el } from "./dom.js";
+import { el, fill } from "./dom.js";
 
 export function setUpReports({ api, t, toast }) {
   const form = document.getElementById("report-filters");
@@ -38,7 +38,8 @@ export function setUpReports({ api, t, toast }) {
       if (loading === controller) report.setAttribute("aria-busy", "false");
     }
     if (loading !== controller) return;
-    report.replaceChildren(
+    fill(
+      report,
       el("h2", {}, shown.title),
       el(
         "dl",
