@@ -219,6 +219,24 @@ def parse(data: object) -> Payload | None:
     return payload
 
 
+# The Mini App opened from a group's alert (a URL button: groups take no web_app buttons) starts on that miss: Telegram
+# hands the page ``startapp`` as initData's start_param (A-Z, a-z, 0-9, _ and -, up to 64 characters).
+_START_MISS = "alert-"
+
+
+def startapp(alert_id: int) -> str:
+    """The ``startapp`` of a link that opens the Mini App on this alert's miss."""
+    return f"{_START_MISS}{alert_id}"
+
+
+def started_on(start_param: str | None) -> int | None:
+    """The alert a Mini App's ``start_param`` opens it on (``startapp``), or None."""
+    if start_param is None or not start_param.startswith(_START_MISS):
+        return None
+    digits = start_param.removeprefix(_START_MISS)
+    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+
+
 P = TypeVar("P", bound=Payload)
 _NO_MARKUP = InlineKeyboardMarkup([])
 

@@ -67,18 +67,26 @@ def calls_pages(texts: Texts, query: Query, page: int, pages: int) -> InlineKeyb
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def alert(alert: Alert, texts: Texts) -> InlineKeyboardMarkup | None:
+def alert(alert: Alert, texts: Texts, app: str | None = None) -> InlineKeyboardMarkup | None:
     """Call back and Done, while the alert is open (while someone is calling back, nobody else is offered them);
     under them "I'll take it", or Release once someone has (everyone sees it, only the owner's press counts), and
-    after a call back nobody answered, "Remind me"."""
+    after a call back nobody answered, "Remind me". ``app``: the Mini App's t.me address (``miniapp_address``),
+    opened on this miss by a last row's link (a URL: Telegram refuses web_app buttons in groups)."""
     if alert.state != "open":
         return None
-    return InlineKeyboardMarkup(
-        [
-            [_button(texts.plain("button_call_back"), cd.CallBack(alert.id)), _done(alert, texts)],
-            _owner_row(alert, texts),
-        ]
-    )
+    rows = [
+        [_button(texts.plain("button_call_back"), cd.CallBack(alert.id)), _done(alert, texts)],
+        _owner_row(alert, texts),
+    ]
+    if app is not None:
+        opened_on = f"{app}?startapp={cd.startapp(alert.id)}"
+        rows.append([InlineKeyboardButton(texts.plain("button_miss_in_app"), url=opened_on)])
+    return InlineKeyboardMarkup(rows)
+
+
+def miniapp_address(short_name: str, bot_username: str) -> str:
+    """The Mini App's ``t.me/<bot>/<app>`` address (MINIAPP_SHORT_NAME: its short name at BotFather)."""
+    return f"https://t.me/{bot_username}/{short_name}"
 
 
 def summary(alerts: Sequence[Alert], texts: Texts) -> InlineKeyboardMarkup | None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from storage import audit
 from storage._db import dumps, immediate, write
 from storage.reports import reading
 
@@ -28,6 +29,30 @@ class Contact:
     updated_by: int | None
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A manager's note on a customer (the Mini App's card)."""
+
+    number: str
+    text: str
+    updated_by: int | None
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardEdit:
+    """What ``Contacts.edit`` changed: each field before and after (equal when it was left as it was)."""
+
+    name_before: str | None
+    name: str | None
+    note_before: str | None
+    note: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.name_before != self.name or self.note_before != self.note
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +154,43 @@ class Contacts:
             conn.execute(_UPSERT, (number, name, fold(name), by, by, now, now))
             after = conn.execute(f"SELECT {_COLUMNS} FROM contacts WHERE number = ?", (number,)).fetchone()
         return (None if row is None else _contact(row)), _contact(after)
+
+    def note(self, number: str) -> Note | None:
+        row = self._db.execute(
+            "SELECT number, note, updated_by, updated_at FROM customer_notes WHERE number = ?", (number,)
+        ).fetchone()
+        return None if row is None else Note(*row)
+
+    def edit(self, number: str, *, name: str, note: str, by: int, now: int, origin: str) -> CardEdit:
+        """Set a customer's name and note as a card's form gives them (empty: none), in one transaction with their
+        audit entries, as the book's edits are audited: ``contact.set`` or ``contact.remove`` for the name,
+        ``contact.note`` for the note. What is already so is neither rewritten nor audited."""
+        with write(self._db) as conn:
+            found = conn.execute("SELECT name FROM contacts WHERE number = ?", (number,)).fetchone()
+            noted = conn.execute("SELECT note FROM customer_notes WHERE number = ?", (number,)).fetchone()
+            edit = CardEdit(found[0] if found else None, name or None, noted[0] if noted else None, note or None)
+            if edit.name != edit.name_before:
+                if edit.name is None:
+                    conn.execute("DELETE FROM contacts WHERE number = ?", (number,))
+                    details: dict[str, Any] = {"name": edit.name_before, "origin": origin}
+                    audit.append(conn, "contact.remove", actor_id=by, target=number, details=details, now=now)
+                else:
+                    conn.execute(_UPSERT, (number, edit.name, fold(edit.name), by, by, now, now))
+                    details = {"name": edit.name, "before": edit.name_before, "origin": origin}
+                    audit.append(conn, "contact.set", actor_id=by, target=number, details=details, now=now)
+            if edit.note != edit.note_before:
+                if edit.note is None:
+                    conn.execute("DELETE FROM customer_notes WHERE number = ?", (number,))
+                else:
+                    conn.execute(
+                        "INSERT INTO customer_notes (number, note, updated_by, updated_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (number) DO UPDATE SET note = excluded.note, updated_by = excluded.updated_by,"
+                        " updated_at = excluded.updated_at",
+                        (number, edit.note, by, now),
+                    )
+                details = {"note": edit.note, "before": edit.note_before, "origin": origin}
+                audit.append(conn, "contact.note", actor_id=by, target=number, details=details, now=now)
+        return edit
 
     def remove(self, number: str) -> Contact | None:
         """Forget a customer's name; returns what it was."""

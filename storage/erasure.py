@@ -11,7 +11,8 @@ digits):
   back what New-Tel keeps (a day of calls). Neither the number nor a digest of it is kept: ten digits are soon tried.
 - ``alerts`` about the customer, open or closed: deleted, and their ``reminders`` and ``alert_calls`` with them, so no
   reminder or deadline comes about them and the board leaves them out at its next refresh.
-- ``contacts``: the name. ``imports``: the customer's rows in previews and applied files.
+- ``contacts``: the name; ``customer_notes``: the note on their card. ``imports``: the customer's rows in previews
+  and applied files.
 - ``kv``: every entry naming the number in its key or as a value (a save offer, an Undo, a question before a call
   abroad). ``access_requests``: a phone a stranger shared, blanked (the request stays).
 - ``audit``: an entry about the number keeps what was done, by whom and when, without the number or the customer's
@@ -56,7 +57,8 @@ _KV_ABOUT = (
 )
 _IMPORT_NUMBER = "json_extract(value, '$[0]')"  # of a [number, name] row of an import
 _IMPORT_ROWS = f"SELECT count(*) FROM imports, json_each(imports.rows) WHERE {_IMPORT_NUMBER} = :number"
-_CUSTOMER_NAME = ("name", "before")  # in an audit entry about the customer (contact.set, …): their name
+# In an audit entry about the customer (contact.set, contact.note, …): their name or note.
+_CUSTOMER_WORDS = ("name", "before", "note")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,11 @@ class Footprint:
     open_alerts: int
     reminders: int  # still to be sent
     mentions: int  # audit entries, import rows, other records naming the number
+    noted: bool = False  # a note on their card
 
     @property
     def empty(self) -> bool:
-        return not (self.calls or self.name or self.alerts or self.reminders or self.mentions)
+        return not (self.calls or self.name or self.noted or self.alerts or self.reminders or self.mentions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +118,11 @@ def footprint(path: str | Path, number: str) -> Footprint:
             "SELECT count(*) FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.customer = :number", params
         ).fetchone()
         name = conn.execute("SELECT name FROM contacts WHERE number = :number", params).fetchone()
+        noted = conn.execute("SELECT 1 FROM customer_notes WHERE number = :number", params).fetchone()
         alerts, open_alerts, reminders = _alerts(conn, params)
         return Footprint(
             calls, first_at, last_at, name[0] if name else None, recordings, alerts, open_alerts, reminders,
-            _mentions(conn, params),
+            _mentions(conn, params), noted is not None,
         )  # fmt: skip
 
 
@@ -187,15 +191,16 @@ class _Erasure:
         mentioned, seen = self._audit_entries(since=0)
         with immediate(self._conn) as conn:
             name = conn.execute("DELETE FROM contacts WHERE number = :number RETURNING name", self._params).fetchall()
+            noted = conn.execute("DELETE FROM customer_notes WHERE number = :number", self._params).rowcount > 0
             alerts, open_alerts, reminders = _alerts(conn, self._params)
             conn.execute("DELETE FROM alerts WHERE clid = :number", self._params)  # reminders, alert_calls: cascade
             mentions = self._mentions(conn, mentioned + self._audit_entries(since=seen)[0])
             counts = {"alerts": alerts, "open_alerts": open_alerts, "reminders": reminders, "mentions": mentions}
-            if name or any(counts.values()) or self._entry is not None:
-                self._audit(conn, {**counts, "named": bool(name), "done": True})
+            if name or noted or any(counts.values()) or self._entry is not None:
+                self._audit(conn, {**counts, "named": bool(name), "noted": noted, "done": True})
         return Footprint(
             self._counts["calls"], self._first_at, self._last_at, name[0][0] if name else None,
-            self._counts["recordings"], alerts, open_alerts, reminders, mentions,
+            self._counts["recordings"], alerts, open_alerts, reminders, mentions, noted,
         )  # fmt: skip
 
     def _calls(self) -> bool:
@@ -245,7 +250,7 @@ class _Erasure:
         ).fetchall():
             kept = _without(json.loads(details), self._number)
             if target == self._number:  # about the customer: their name goes too
-                kept = {key: value for key, value in kept.items() if key not in _CUSTOMER_NAME}
+                kept = {key: value for key, value in kept.items() if key not in _CUSTOMER_WORDS}
             conn.execute(
                 "UPDATE audit SET target = ?, details = ? WHERE id = ?",
                 (None if target == self._number else target, dumps({**kept, "forgotten": True}), entry_id),

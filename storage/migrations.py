@@ -666,3 +666,20 @@ def m012_forgotten_calls(db: Database) -> None:
         ) STRICT, WITHOUT ROWID;
         """,
     )
+
+
+@migration
+def m013_customer_notes(db: Database) -> None:
+    """A note on a customer, written by a manager in the Mini App's card: kept apart from the book's names, since a
+    customer may have a note before anyone knows their name."""
+    _script(
+        db,
+        """
+        CREATE TABLE customer_notes (
+            number TEXT PRIMARY KEY,  -- international digits, as the archive and the book write them
+            note TEXT NOT NULL CHECK (length(trim(note)) > 0 AND length(note) <= 500),
+            updated_by INTEGER,
+            updated_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """,
+    )

@@ -54,6 +54,15 @@ class Recordings:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def kept(self, vpbx_ids: Iterable[str]) -> set[str]:
+        """Those of the calls whose recording Telegram keeps (one query, however many)."""
+        rows = self._db.execute(
+            "SELECT c.vpbx_id FROM recordings r JOIN calls c ON c.id = r.call_id"
+            " WHERE c.vpbx_id IN (SELECT value FROM json_each(?))",
+            (dumps(sorted(set(vpbx_ids))),),
+        )
+        return {row[0] for row in rows}
+
     def keep(self, vpbx_id: str, file_id: str, now: int) -> bool:
         """Remember the call's recording as a Telegram file; the first one kept stays. False when the archive does
         not hold the call (nothing to attach it to) or a file was kept already."""

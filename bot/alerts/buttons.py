@@ -1,29 +1,23 @@
-"""The alert's buttons. "Call back": one tap by an allowed user places one call (the claim is atomic in
-storage, so a second press by anyone places nothing); on an alert someone else took, it asks first, and a second tap
-calls (``calling.confirmed``: within CONFIRM_WITHIN seconds, and not a double tap; the claim itself is refused if
-someone took the alert while the press was on its way); a customer abroad is asked about the same way. "Done": closes
-the alert by hand. "I'll take it" makes the presser its owner (atomic too: two presses, one owner) and the owner's
-Release lets it go. "Remind me" stores a private reminder (``bot.alerts.reminders`` sends it and handles its buttons
-through ``place_callback`` and ``close_by_hand``). A press counts only on the alert's own message: not forced onto
-another message, nor on a stale copy of the alert."""
+"""The alert's buttons: Call back, Done, "I'll take it", Release and "Remind me", each the desk's action
+(``bot.alerts.desk``: its rules, the one call at most, the questions asked first) for the presser, answered in its
+popup. A press counts only on the alert's own message: not forced onto another message, nor on a stale copy of the
+alert. Call back's popup is answered before anything rings: a press queued while the bot was down has expired by
+then, Telegram refuses its answer, and no call is placed. The private reminder's Call back and Done
+(``bot.alerts.reminders``) go through ``place_callback`` and ``close_by_hand`` here."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-import time
-from datetime import datetime
 
 from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 
 from bot import callback_data as cd
 from bot.access.checks import Caller, requires
-from bot.calls import calling
+from bot.alerts import desk
 from bot.context import Context
-from bot.texts import Html, Texts
+from bot.texts import Texts
 from storage import Alert
-from storage.kv import KV
 
 log = logging.getLogger(__name__)
 
@@ -39,63 +33,45 @@ async def call_back(update: Update, context: Context, caller: Caller) -> None:
 async def place_callback(
     press: CallbackQuery, alert: Alert, context: Context, caller: Caller, *, told_in: tuple[int, int | None]
 ) -> None:
-    """A press of Call back, on the alert or on its reminder (the caller checked it came from that message): asks
-    first when someone else took the alert, else claims it and places one call. ``told_in``: the chat (and the
-    message to reply to) where a problem is said once the popup is answered."""
-    svc, texts, now = caller.services, caller.texts, int(time.time())
-    alerts = svc.storage.alerts
-    if not _may_call(svc.storage.kv, alert, caller.user.telegram_id):
-        asked = texts("owner_call_anyway", name=alert.owner_name or "—", seconds=calling.CONFIRM_WITHIN)
-        await press.answer(Texts.strip(asked), show_alert=True)
-        return
-    plan = await calling.prepare(svc, caller.user, alert.clid, dialled=alert.dnid)
-    if isinstance(plan, calling.Confirm):
-        await press.answer(Texts.strip(calling.question(plan, texts, popup=True)), show_alert=True)
-        return
-    if isinstance(plan, calling.CannotCall):
-        # In the group's popup, the phone is to be set in the private chat.
-        why = texts("callback_no_phone") if plan.key == "no_own_phone" else calling.why_not(plan, texts)
-        await press.answer(Texts.strip(why), show_alert=True)
-        return
-    claimed = alerts.claim_callback(alert.id, caller.user.telegram_id, caller.user.name, now, owner_seen=alert.owner_id)
-    if claimed is None:
-        await press.answer(Texts.strip(_why_not(alerts.get(alert.id), alert, texts)), show_alert=True)
-        return
-    try:
-        # Answered before anything rings: a press queued while the bot was down has expired by now, and
-        # Telegram refuses its answer; nobody is waiting for that call any more. When in doubt, no call.
-        await press.answer(texts.plain("callback_started"))
-    except TelegramError as error:
-        log.info("Call back press on alert %s not confirmed to its presser (%s): no call placed", alert.id, error)
-        alerts.callback_failed(alert.id, now, claim=claimed)
-        return
-    outcome = await calling.place(svc, caller.user, plan, origin=f"alert:{alert.id}")
-    try:
-        if isinstance(outcome, calling.Started):
-            alerts.set_callback_call(alert.id, outcome.call_id, claim=claimed)
-        elif isinstance(outcome, calling.MayHaveStarted):
-            # It may ring anyway: the poll looks for the call and reopens the alert if it never shows up.
-            log.warning("Callback for alert %s unconfirmed", alert.id)
-            await _tell(context, told_in, texts("callback_uncertain"))
-        else:
-            await _tell(context, told_in, calling.why_not(outcome, texts))
-            try:
-                alerts.callback_failed(alert.id, int(time.time()), claim=claimed)
-            except sqlite3.Error as error:  # e.g. the database that refused the audit: the poll reopens it later
-                log.warning("Alert %s stays claimed until the poll gives up on it: %s", alert.id, error)
-    finally:
-        # Only once the phone rings, the alert shows it ("Ivan is calling back…", or its button back): that edit goes
-        # at the group's Telegram pace, which must not hold up the call. The claim already keeps anyone from a second.
-        context.delivery.kick(context.bot, alert.chat_id)
+    """A press of Call back, on the alert or on its reminder (the caller checked it came from that message).
+    ``told_in``: the chat (and the message to reply to) where what became of the call is said once the popup is
+    answered."""
+    texts, answered = caller.texts, False
 
-
-def _may_call(kv: KV, alert: Alert, user_id: int) -> bool:
-    """Whether this press of Call back may call: nobody else took the alert, or the presser was asked about the same
-    owner a moment ago (``calling.confirmed``)."""
-    if alert.owner_id is None or alert.owner_id == user_id:
+    async def go_ahead() -> bool:
+        nonlocal answered
+        try:
+            # Answered before anything rings: a press queued while the bot was down has expired by now, and
+            # Telegram refuses its answer; nobody is waiting for that call any more. When in doubt, no call.
+            await press.answer(Texts.strip(desk.CALLING.said(texts)))
+        except TelegramError as error:
+            log.info("Call back press on alert %s not confirmed to its presser (%s): no call placed", alert.id, error)
+            return False
+        answered = True
         return True
-    # Kept for its window: for a customer abroad, the press that answers it is asked that question next.
-    return calling.confirmed(kv, f"call-anyway:{alert.id}:{user_id}", about=alert.owner_id, once=False)
+
+    outcome = await desk.call_back(caller.services, caller.user, alert, shows(context), go_ahead=go_ahead)
+    if not answered:
+        await _answer(press, outcome, texts)
+    elif not isinstance(outcome, desk.Ask | desk.Withdrawn) and outcome != desk.CALLING:
+        await _tell(context, told_in, outcome.said(texts))  # uncertain, or New-Tel refused it
+
+
+def shows(context: Context) -> desk.Show:
+    """The desk's way to show a changed alert: its chat's lane, which edits its message at the group's pace."""
+    return lambda alert: context.delivery.kick(context.bot, alert.chat_id)
+
+
+async def _answer(press: CallbackQuery, outcome: desk.Outcome, texts: Texts, *, refusal_alert: bool = True) -> None:
+    """The press's popup: what was done in a short note; a question or a refusal in a window to be read."""
+    if isinstance(outcome, desk.Withdrawn):
+        return
+    text = outcome.said(texts, popup=True) if isinstance(outcome, desk.Ask) else outcome.said(texts)
+    loud = isinstance(outcome, desk.Ask) or (isinstance(outcome, desk.Refused) and refusal_alert)
+    try:
+        await press.answer(Texts.strip(text), show_alert=loud)
+    except TelegramError as error:  # what changed is stored: the alert shows it either way
+        log.info("A press was not answered: %s", error)
 
 
 async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> bool:
@@ -126,20 +102,8 @@ async def _on_the_alert(press: CallbackQuery, alert: Alert, context: Context, ca
     return False
 
 
-def _why_not(current: Alert | None, seen: Alert, texts: Texts) -> Html:
-    """Why the claim of ``seen`` (the alert as the press found it) failed, as it stands now."""
-    if current is not None and current.state == "calling":
-        return texts("callback_taken", name=current.callback_name or "—")
-    if current is not None and current.state == "open" and current.owner_id not in (None, seen.owner_id):
-        # Taken by someone else while this press was on its way: asked first, as on any alert someone took.
-        return texts("owner_call_anyway", name=current.owner_name or "—", seconds=calling.CONFIRM_WITHIN)
-    if current is not None and current.state == "open":
-        return texts("callback_busy")  # the customer is being called back from another chat's alert
-    return texts("callback_closed")
-
-
 async def _tell(context: Context, told_in: tuple[int, int | None], text: str) -> None:
-    """A callback's trouble, said in the alert's chat or the reminder's (the button's popup has been answered)."""
+    """What went wrong with a call back, said in the alert's chat or the reminder's (the popup has been answered)."""
     chat_id, reply_to = told_in
     try:
         await context.bot.send_message(chat_id, text, reply_to_message_id=reply_to)
@@ -156,16 +120,10 @@ async def done(update: Update, context: Context, caller: Caller) -> None:
 
 
 async def close_by_hand(press: CallbackQuery, alert: Alert, context: Context, caller: Caller) -> None:
-    """A press of Done, on the alert or on its reminder (the caller checked it came from that message)."""
-    svc, texts = caller.services, caller.texts
-    if not svc.storage.alerts.close(alert.id, "done", caller.user.telegram_id, caller.user.name, int(time.time())):
-        await press.answer(texts.plain("callback_closed"))
-        return
-    context.delivery.kick(context.bot, alert.chat_id)
-    await press.answer(texts.plain("done_ok"))
-
-
-# --- the owner ----------------------------------------------------------------------------------------------
+    """A press of Done, on the alert or on its reminder (the caller checked it came from that message). A second
+    press (a double tap) hears "already closed" in a short note."""
+    outcome = desk.done(caller.services, caller.user, alert, shows(context))
+    await _answer(press, outcome, caller.texts, refusal_alert=False)
 
 
 @requires("manager")
@@ -174,19 +132,7 @@ async def take(update: Update, context: Context, caller: Caller) -> None:
     if (found := await _pressed_on_alert(update, context, caller, cd.Take)) is None:
         return
     press, alert = found
-    svc, texts, me = caller.services, caller.texts, caller.user.telegram_id
-    taken = svc.storage.alerts.take(alert.id, me, caller.user.name, int(time.time()))
-    if taken is None:
-        current = svc.storage.alerts.get(alert.id)
-        if current is None or current.state == "closed":
-            why = texts("callback_closed")
-        elif current.owner_id == me:
-            why = texts("owner_already_yours")
-        else:
-            why = texts("owner_taken_by", name=current.owner_name or "—")
-        await press.answer(Texts.strip(why), show_alert=True)
-        return
-    await _answer_then_show(press, texts.plain("owner_taken"), context, alert)
+    await _answer(press, desk.take(caller.services, caller.user, alert, shows(context)), caller.texts)
 
 
 @requires("manager")
@@ -195,19 +141,7 @@ async def release(update: Update, context: Context, caller: Caller) -> None:
     if (found := await _pressed_on_alert(update, context, caller, cd.Release)) is None:
         return
     press, alert = found
-    svc, texts = caller.services, caller.texts
-    released = svc.storage.alerts.release_owner(alert.id, caller.user.telegram_id, int(time.time()))
-    if released is None:
-        current = svc.storage.alerts.get(alert.id)
-        if current is None or current.state == "closed":
-            why = texts("callback_closed")
-        elif current.owner_id is None:
-            why = texts("owner_nobody")
-        else:
-            why = texts("owner_not_yours", name=current.owner_name or "—")
-        await press.answer(Texts.strip(why), show_alert=True)
-        return
-    await _answer_then_show(press, texts.plain("owner_released"), context, alert)
+    await _answer(press, desk.release(caller.services, caller.user, alert, shows(context)), caller.texts)
 
 
 @requires("manager")
@@ -216,14 +150,7 @@ async def remind_me(update: Update, context: Context, caller: Caller) -> None:
     if (found := await _pressed_on_alert(update, context, caller, cd.RemindMe)) is None:
         return
     press, alert = found
-    svc, texts, now = caller.services, caller.texts, int(time.time())
-    if alert.state == "closed":
-        await press.answer(texts.plain("callback_closed"), show_alert=True)
-        return
-    minutes = svc.settings.alert_remind_minutes
-    due = svc.storage.reminders.rearm(alert.id, "callback", caller.user.telegram_id, int(now + minutes * 60), now)
-    at = datetime.fromtimestamp(due.due_at, svc.settings.zone).strftime("%H:%M")
-    await press.answer(Texts.strip(texts("remind_set", minutes=f"{minutes:g}", time=at)))
+    await _answer(press, desk.remind(caller.services, caller.user, alert), caller.texts)
 
 
 async def _pressed_on_alert(
@@ -243,13 +170,3 @@ async def _pressed_on_alert(
     if not await _on_the_alert(press, alert, context, caller):
         return None
     return press, alert
-
-
-async def _answer_then_show(press: CallbackQuery, text: str, context: Context, alert: Alert) -> None:
-    """The popup first (Telegram waits for it), then the alert in its chat's lane (the group's edit may queue behind
-    its limit)."""
-    try:
-        await press.answer(text)
-    except TelegramError as error:  # the change is stored: the alert shows it either way
-        log.info("Press on alert %s not confirmed to its presser: %s", alert.id, error)
-    context.delivery.kick(context.bot, alert.chat_id)

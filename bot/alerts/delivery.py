@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
+from bot import keyboards
 from bot.alerts.lanes import Lanes, Urgency
 from bot.alerts.render import render_alert, render_summary
 from bot.calllog.story import story
@@ -150,7 +151,9 @@ class Delivery:
         texts = self._svc.chat_texts(alert.chat_id)
         zone = self._svc.settings.zone
         told = stories(self._svc, [alert], texts)[alert.id]
-        text, keyboard = render_alert(alert, texts, zone, datetime.now(UTC), told)
+        short_name = self._svc.settings.miniapp_short_name  # set: the alert links to the Mini App on its miss
+        app = keyboards.miniapp_address(short_name, bot.username) if short_name else None
+        text, keyboard = render_alert(alert, texts, zone, datetime.now(UTC), told, app)
         shown = (text, keyboard.to_json() if keyboard else None)
         if alert.message_id is not None and self._shown.get(alert.id) == shown:
             # A change nobody can see (e.g. the callback's call id): no edit Telegram would refuse anyway.

@@ -25,9 +25,10 @@ def _at(seconds: int | None, zone: ZoneInfo, texts: Texts, now: datetime) -> str
 
 
 def render_alert(
-    alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime, story: Html | None = None
+    alert: Alert, texts: Texts, zone: ZoneInfo, now: datetime, story: Html | None = None, app: str | None = None
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    """``story``: the caller's story from the archive, a line under the numbers."""
+    """``story``: the caller's story from the archive, a line under the numbers; ``app``: the Mini App's address, which
+    its keyboard links to (``keyboards.alert``)."""
     customer = format_for_people(alert.clid)
     lines: list[str] = [
         texts("alert_title") if alert.missed_count == 1 else texts("alert_title_many", count=alert.missed_count),
@@ -59,7 +60,7 @@ def render_alert(
     if under:
         lines.append("")
         lines.extend(under)
-    return Html("\n".join(lines)), keyboards.alert(alert, texts)
+    return Html("\n".join(lines)), keyboards.alert(alert, texts, app)
 
 
 def render_summary(

@@ -67,10 +67,11 @@ class CannotCall:
 
 @dataclass(frozen=True)
 class Confirm:
-    """Nothing was placed: the call costs more (another country), and the person was asked; asking for it again
-    within CONFIRM_WITHIN seconds places it."""
+    """Nothing was placed: the call costs more (another country), and the person was asked ``question`` (of
+    ``confirmed``); asking for it again within CONFIRM_WITHIN seconds places it."""
 
     plan: Plan
+    question: str
 
 
 Outcome = Started | MayHaveStarted | CannotCall
@@ -91,9 +92,12 @@ def number_to_call(typed: str) -> str | CannotCall:
     return CannotCall("bad_number", {"value": echo(typed)}) if destination is None else destination
 
 
-async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None = None) -> Plan | CannotCall | Confirm:
+async def prepare(
+    svc: Services, user: User, typed: str, *, dialled: str | None = None, answers: frozenset[str] | None = None
+) -> Plan | CannotCall | Confirm:
     """Everything checked before anyone rings, the question about a call abroad last (``Confirm`` the first time).
-    ``dialled``: the company number the customer called, shown back to them when the company owns it."""
+    ``dialled``: the company number the customer called, shown back to them when the company owns it. ``answers``:
+    the questions this request may answer (None: any asked of this person, by asking again)."""
     destination = number_to_call(typed)
     if isinstance(destination, CannotCall):
         return destination
@@ -114,22 +118,25 @@ async def prepare(svc: Services, user: User, typed: str, *, dialled: str | None 
         return CannotCall("no_caller_id")
     plan = Plan(source, destination, caller_id)
     home = phones.country(caller_id) or phones.DEFAULT_REGION
+    abroad = f"abroad:{user.telegram_id}:{destination}"
+    answering = answers is None or abroad in answers
     if phones.country(destination) != home and not confirmed(
-        svc.storage.kv, f"abroad:{user.telegram_id}:{destination}", about=destination
+        svc.storage.kv, abroad, about=destination, answering=answering
     ):
-        return Confirm(plan)
+        return Confirm(plan, abroad)
     return plan
 
 
-def confirmed(kv: KV, question: str, *, about: object, once: bool = True) -> bool:
+def confirmed(kv: KV, question: str, *, about: object, once: bool = True, answering: bool = True) -> bool:
     """Whether this request answers ``question``, asked of the same person about the same ``about`` at least
     CONFIRM_AFTER and at most CONFIRM_WITHIN seconds ago. Otherwise the question is asked now (a double tap keeps
     the first time) and False. Kept in storage: a popup cannot hold buttons, and a restart forgets nothing.
     ``once``: an answer counts for one request; else for every request until the window ends (a question another
-    may follow, the next press answering that one)."""
+    may follow, the next press answering that one). ``answering`` False: this request cannot be an answer (the Mini
+    App's page answers with the token of its question only), so the question is asked anew."""
     key, now = _ASKED + question, time.time()
     asked = kv.get(key)
-    same = isinstance(asked, dict) and asked.get("about") == about
+    same = answering and isinstance(asked, dict) and asked.get("about") == about
     if same and now - float(asked["at"]) < CONFIRM_AFTER:
         return False
     if same and now - float(asked["at"]) <= CONFIRM_WITHIN:

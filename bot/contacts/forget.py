@@ -61,6 +61,8 @@ def _question(found: Footprint, number: str, texts: Texts, zone: ZoneInfo) -> Ht
     lines = [texts("forget_question", number=format_for_people(number))]
     if found.name is not None:
         lines.append(texts("forget_name", name=found.name))
+    if found.noted:
+        lines.append(texts("forget_note"))
     if found.first_at is not None and found.last_at is not None:
         first, last = (datetime.fromtimestamp(at, zone).strftime("%d.%m.%Y") for at in (found.first_at, found.last_at))
         lines.append(texts("forget_calls", count=found.calls, period=first if first == last else f"{first} – {last}"))
@@ -112,6 +114,7 @@ async def forget_decided(update: Update, context: Context, caller: Caller) -> No
     done = texts(
         "forget_done", calls=gone.calls, recordings=gone.recordings, alerts=gone.alerts, reminders=gone.reminders,
         mentions=gone.mentions, name=texts("forget_done_name") if gone.name is not None else Html(""),
+        note=texts("forget_done_note") if gone.noted else Html(""),
     )  # fmt: skip
     try:
         await press.edit_message_text(Html(done + "\n\n" + texts("forget_done_elsewhere")))

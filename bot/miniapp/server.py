@@ -58,6 +58,8 @@ def make_miniapp(application: App) -> web.Application:
     app.router.add_get("/static/{name:[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*}", _static)
     for screen in SCREENS:
         app.router.add_routes(screen.routes)
+    recordings.attach(app)  # the recordings' copies on disk, removed with the app
+    reports.attach(app)  # the exports under way
     return app
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import InputFile, Message, Update
+from telegram import Bot, InputFile, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
@@ -37,7 +37,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.reports import chart, export, xlsx
 from bot.reports.caption import caption, period_label
-from bot.reports.figures import gather
+from bot.reports.figures import Figures, gather
 from bot.services import Services
 from bot.texts import Html, Texts, echo
 from storage import Chat, reports
@@ -60,7 +60,8 @@ async def off_the_loop(workers: Executor, work: Callable[..., T], *args: Any) ->
 @dataclass(frozen=True, slots=True)
 class Report:
     caption: Html
-    png: bytes | None  # None: a period without calls, said in words (an empty chart says nothing)
+    png: bytes | None  # None: a period without calls, said in words (an empty chart says nothing), or not asked for
+    figures: Figures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +121,11 @@ def build(
     numbers: tuple[str, ...] = (),
     standards: Standards = Standards(),
     with_lost: bool = False,
+    with_chart: bool = True,
 ) -> Report:
-    """The caption and chart of [start, end); ``with_lost``: the lost customers named too. Blocking: call it in a
-    worker thread (``make``)."""
+    """The caption and chart of [start, end); ``with_lost``: the lost customers named too; ``with_chart``: False
+    leaves the chart out (the Mini App fetches it by a link of its own). Blocking: call it in a worker thread
+    (``make``)."""
     open_after = standards.open_after(int(time.time()), zone)
     with reports.reading(database) as conn:
         figures = gather(
@@ -140,9 +143,9 @@ def build(
     label = period_label(figures.start, figures.end)
     title = texts(title_key, period=label)
     if not figures.inbound and not figures.outbound:
-        return Report(Html(title + "\n" + texts("report_no_calls")), None)
-    png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label)))
-    return Report(caption(figures, texts, title), png)
+        return Report(Html(title + "\n" + texts("report_no_calls")), None, figures)
+    png = chart.render(figures, texts, html.unescape(texts("chart_title", period=label))) if with_chart else None
+    return Report(caption(figures, texts, title), png, figures)
 
 
 async def make(
@@ -155,6 +158,7 @@ async def make(
     *,
     chat: Chat | None = None,
     with_lost: bool = False,
+    with_chart: bool = True,
 ) -> Report:
     """``build`` in a report thread; ``chat``: the chat it is for (its standards, ``Standards.of``)."""
     settings = svc.settings
@@ -170,18 +174,19 @@ async def make(
         numbers,
         Standards.of(settings, chat),
         with_lost,
+        with_chart,
     )
 
 
 @contextlib.asynccontextmanager
-async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[None]:
+async def showing(bot: Bot, chat_id: int, action: str) -> AsyncIterator[None]:
     """The chat action ("sending a photo…") for as long as the work inside takes; a failure to show it costs
     nothing else."""
 
     async def repeat() -> None:
         while True:
             try:
-                await context.bot.send_chat_action(chat_id, action)
+                await bot.send_chat_action(chat_id, action)
             except TelegramError as error:
                 log.debug("chat action failed: %s", error)
             await asyncio.sleep(ACTION_EVERY)
@@ -194,7 +199,7 @@ async def showing(context: Context, chat_id: int, action: str) -> AsyncIterator[
 
 
 @contextlib.asynccontextmanager
-async def telling(caller: Caller, progress: export.Progress) -> AsyncIterator[None]:
+async def telling(bot: Bot, chat_id: int, texts: Texts, progress: export.Progress) -> AsyncIterator[None]:
     """How far the export inside is, once it has run ``PROGRESS_AFTER``: «⏳ Готовлю файл… 40 %», edited in place at
     most every ``PROGRESS_EVERY`` while the figure moves, and deleted when the work inside (its answer sent) is over.
     The export's process only writes ``progress``; the loop reads it here. A failure to show it costs nothing else."""
@@ -206,12 +211,12 @@ async def telling(caller: Caller, progress: export.Progress) -> AsyncIterator[No
         wait = PROGRESS_AFTER
         while not await _set_within(over, wait):
             wait = PROGRESS_EVERY
-            text = caller.texts("export_progress", percent=progress.percent)
+            text = texts("export_progress", percent=progress.percent)
             if text == shown:
                 continue
             try:
                 if message is None:
-                    message = await caller.reply(text)
+                    message = await bot.send_message(chat_id, text)
                 else:
                     await message.edit_text(text)
                 shown = text
@@ -264,7 +269,7 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
     if (asked := await asked_period(caller, context.args, "today")) is None:
         return
     _, start, end = asked
-    async with showing(context, chat.id, ChatAction.UPLOAD_PHOTO):
+    async with showing(context.bot, chat.id, ChatAction.UPLOAD_PHOTO):
         # In a subscribed chat: its numbers, measured by its standards, as its digest is.
         found = caller.services.storage.chats.get(chat.id)
         ours = found if found is not None and found.subscribed else None
@@ -279,24 +284,33 @@ async def report(update: Update, context: Context, caller: Caller) -> None:
 @requires("admin", private_only=True)
 async def export_calls(update: Update, context: Context, caller: Caller) -> None:
     chat = update.effective_chat
-    message = update.effective_message
-    assert chat is not None and message is not None
+    assert chat is not None
     if (asked := await asked_period(caller, context.args, "7d")) is None:
         return
-    period, start, end = asked
-    svc, texts = caller.services, caller.texts
+    await send_export(caller.services, context.bot, chat.id, caller.texts, caller.user.telegram_id, *asked)
+
+
+async def send_export(
+    svc: Services,
+    bot: Bot,
+    chat_id: int,
+    texts: Texts,
+    actor_id: int,
+    period: str,
+    start: int,
+    end: int,
+    *,
+    origin: str = "command",
+) -> None:
+    """The calls of [start, end) as a spreadsheet, sent to ``chat_id`` (an admin's private chat), with how far it is
+    while it takes long, audited as ``actor_id``'s: ``/export`` and the Mini App's Export (``origin`` "app")."""
     zone = svc.settings.zone
     first, last = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone) - timedelta(seconds=1)
     label = period_label(first, datetime.fromtimestamp(end, zone))
-    entry = svc.storage.audit.log(
-        "export",
-        actor_id=caller.user.telegram_id,
-        target=period,
-        details={"start": start, "end": end},
-        now=int(time.time()),
-    )
+    details: dict[str, Any] = {"start": start, "end": end} | ({"origin": origin} if origin != "command" else {})
+    entry = svc.storage.audit.log("export", actor_id=actor_id, target=period, details=details, now=int(time.time()))
     progress = export.Progress()
-    async with showing(context, chat.id, ChatAction.UPLOAD_DOCUMENT), telling(caller, progress):
+    async with showing(bot, chat_id, ChatAction.UPLOAD_DOCUMENT), telling(bot, chat_id, texts, progress):
         with tempfile.TemporaryDirectory(prefix="export-") as folder:
             path = Path(folder) / f"calls_{first:%Y-%m-%d}_{last:%Y-%m-%d}.xlsx"
             try:
@@ -306,15 +320,17 @@ async def export_calls(update: Update, context: Context, caller: Caller) -> None
                 )  # fmt: skip
             except xlsx.TooBig:  # given up as soon as it was: the rest would take minutes for nothing
                 svc.storage.audit.amend(entry, {"rows": progress.total})
-                await caller.reply(texts("export_too_big", period=label))
+                await bot.send_message(chat_id, texts("export_too_big", period=label))
                 return
             svc.storage.audit.amend(entry, {"rows": count})
             if count == 0:
-                await caller.reply(texts("export_empty", period=label))
+                await bot.send_message(chat_id, texts("export_empty", period=label))
                 return
             with path.open("rb") as data:
-                await message.reply_document(
-                    InputFile(data, filename=path.name), caption=texts("export_caption", period=label, count=count)
+                await bot.send_document(
+                    chat_id,
+                    InputFile(data, filename=path.name),
+                    caption=texts("export_caption", period=label, count=count),
                 )
 
 

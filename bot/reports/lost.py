@@ -83,7 +83,7 @@ async def lost_command(update: Update, context: Context, caller: Caller) -> None
     here = svc.storage.chats.get(chat.id)
     ours = here if here is not None and here.subscribed else None
     standards, numbers = Standards.of(svc.settings, ours), ours.numbers if ours is not None else ()
-    async with showing(context, chat.id, ChatAction.TYPING):
+    async with showing(context.bot, chat.id, ChatAction.TYPING):
         found = await off_the_loop(
             svc.report_workers, _lost, svc.settings.database_path, start, end, numbers, standards, zone
         )

@@ -54,8 +54,13 @@ class Texts:
     @staticmethod
     def strip(text: str) -> str:
         """Plain text of an HTML message (for popups, which take no markup), cut to Telegram's 200."""
-        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+        plain = Texts.unmarked(text)
         return plain if len(plain) <= 200 else plain[:199] + "…"
+
+    @staticmethod
+    def unmarked(text: str) -> str:
+        """Plain text of an HTML message, whole (the Mini App's JSON carries no markup)."""
+        return html.unescape(re.sub(r"<[^>]+>", "", text))
 
     def plain(self, key: str) -> str:
         """A template with no placeholders, for places that take plain text (button labels, popups)."""

@@ -274,6 +274,10 @@ TEXTS: dict[str, str] = {
     "name_usage": "Usage: /name &lt;number&gt; [name]\n/name +7 916 123-45-67 Ivan Petrov — save a customer in the book, /name +7 916 123-45-67 — their card.",
     "name_too_long": "The name is too long: {limit} characters at most.",
     "name_hidden_char": "The name contains an invisible or control character ({code}). Please type the name as plain text.",
+    "note_too_long": "The note is too long: {limit} characters at most.",
+    "note_hidden_char": "The note contains an invisible or control character ({code}). Please type it as plain text.",
+    "app_today": "today",
+    "app_card_bad_number": "«{value}» is not a number from the archive. Open the card from the call journal.",
     "contact_saved": "✅ Saved: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Renamed: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Removed from the book: {name} ({number}).",
@@ -368,6 +372,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "The bot keeps nothing about {number}: there is nothing to forget.",
     "forget_question": "🗑 <b>Forget the customer {number}?</b>",
     "forget_name": "Name in the book: {name}",
+    "forget_note": "A note on the customer's card",
     "forget_calls": "Calls in the archive: {count} ({period})",
     "forget_no_calls": "No calls in the archive.",
     "forget_recordings": "Call recordings the bot kept: {count}",
@@ -380,8 +385,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Cancel",
     "forget_working": "Forgetting…",
     "forget_done": "✅ <b>The customer is forgotten.</b> Deleted calls: {calls}, call recordings: {recordings}, "
-    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}",
+    "alerts: {alerts}, reminders: {reminders}, mentions: {mentions}.{name}{note}",
     "forget_done_name": " The name is deleted from the book.",
+    "forget_done_note": " The note is deleted.",
     "forget_done_elsewhere": "Alerts and recordings already posted in Telegram stay where they are: the bot does not "
     "delete messages in groups. New-Tel keeps its own records: the calls of the last 24 hours, and the call "
     "recordings for as long as New-Tel keeps them; the bot will not take those calls back. Database backups made "
@@ -405,6 +411,15 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Outbound {outbound} · talk {talk}",
     "report_member": "{name}: answered {answered}, placed {placed}, {talk}",
     "report_member_unknown": "unknown",
+    "app_figure_inbound": "Inbound",
+    "app_figure_answered": "Answered",
+    "app_figure_missed": "Missed",
+    "app_figure_called_back": "Called back",
+    "app_figure_lost": "Lost",
+    "app_figure_outbound": "Outbound",
+    "app_figure_talk": "Talk time",
+    "app_export_started": "Preparing the file for {period}: it will come to your chat with the bot.",
+    "app_export_running": "The file is already being prepared: it will come to your chat with the bot.",
     "and_more": "…and {count} more",
     "report_seconds": "{count} s",
     "report_minutes": "{count} min",
@@ -527,6 +542,7 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Placed by {member}",
     "record_gone": "New-Tel keeps recordings for 24 hours only, and this call is from {when}: its recording is gone there. "
     "Chats subscribed with records (/subscribe … records) keep each recording from then on.",
+    "app_recording_too_big": "This call's recording is over 50 MB: it cannot play here. /record {id} sends a link to it.",
     # phones offline (bot/health/sip.py)
     "subscribed_sip": "📵 And desk phones: I'll say when a member's phone drops off the network and when it is back.",
     "sip_offline": "📵 <b>Phone offline</b> since {since}: {member} (ext. {internal})",
@@ -624,6 +640,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 I'll take it",
     "button_release": "↩️ Release",
     "button_remind": "⏰ Remind me later",
+    "button_miss_in_app": "📱 Open in the app",
     "alert_owner": "👤 Taken by {name}, {when}",
     "alert_attempt": "☎️ {name}: no answer, {when}",
     "alert_attempts": "☎️ No answer ({count}): {attempts}",
@@ -634,6 +651,9 @@ TEXTS: dict[str, str] = {
     "owner_not_yours": "Only {name} can release it.",
     "owner_nobody": "Nobody has taken this alert.",
     "owner_call_anyway": "{name} has taken this alert. To call anyway, press Call back again within {seconds} s.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} has taken this alert. Call the customer anyway?",
+    "miss_ask_abroad": "🌍 {destination} is in another country: a call there costs more than usual. Call?",
     "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
     "remind_title": "⏰ <b>Reminder: call the customer back</b>",
     "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",

@@ -276,6 +276,10 @@ TEXTS: dict[str, str] = {
     "name_usage": "Использование: /name &lt;номер&gt; [имя]\n/name +7 916 123-45-67 Иван Петров — записать клиента в книгу, /name +7 916 123-45-67 — его карточка.",
     "name_too_long": "Имя слишком длинное: не больше {limit} символов.",
     "name_hidden_char": "В имени есть невидимый или управляющий символ ({code}). Напишите имя обычным текстом.",
+    "note_too_long": "Заметка слишком длинная: не больше {limit} символов.",
+    "note_hidden_char": "В заметке есть невидимый или управляющий символ ({code}). Напишите её обычным текстом.",
+    "app_today": "сегодня",
+    "app_card_bad_number": "«{value}» — не номер из архива. Откройте карточку из журнала звонков.",
     "contact_saved": "✅ Записано: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Переименовано: {before} → <b>{name}</b> ({number}).",
     "contact_removed": "🗑 Удалено из книги: {name} ({number}).",
@@ -370,6 +374,7 @@ TEXTS: dict[str, str] = {
     "forget_nothing": "О номере {number} бот ничего не хранит — забывать нечего.",
     "forget_question": "🗑 <b>Забыть клиента {number}?</b>",
     "forget_name": "Имя в книге: {name}",
+    "forget_note": "Заметка в карточке клиента",
     "forget_calls": "Звонков в архиве: {count} ({period})",
     "forget_no_calls": "Звонков в архиве нет.",
     "forget_recordings": "Записей разговоров, сохранённых ботом: {count}",
@@ -382,8 +387,9 @@ TEXTS: dict[str, str] = {
     "button_forget_cancel": "✖ Отмена",
     "forget_working": "Забываю…",
     "forget_done": "✅ <b>Клиент забыт.</b> Удалено звонков: {calls}, записей разговоров: {recordings}, уведомлений: "
-    "{alerts}, напоминаний: {reminders}, упоминаний: {mentions}.{name}",
+    "{alerts}, напоминаний: {reminders}, упоминаний: {mentions}.{name}{note}",
     "forget_done_name": " Имя удалено из книги.",
+    "forget_done_note": " Заметка удалена.",
     "forget_done_elsewhere": "Уведомления и записи, уже отправленные в Telegram, остались там, где были: сообщения "
     "в группах бот не удаляет. У «Нью-Тел» свои данные: звонки за последние 24 часа и записи разговоров — сколько "
     "их хранит «Нью-Тел»; эти звонки бот обратно не возьмёт. Резервные копии базы, сделанные раньше, хранят "
@@ -407,6 +413,15 @@ TEXTS: dict[str, str] = {
     "report_outbound": "Исходящие {outbound} · разговоры {talk}",
     "report_member": "{name}: принято {answered}, исходящих {placed}, {talk}",
     "report_member_unknown": "неизвестно кто",
+    "app_figure_inbound": "Входящие",
+    "app_figure_answered": "Приняты",
+    "app_figure_missed": "Пропущены",
+    "app_figure_called_back": "Перезвонили",
+    "app_figure_lost": "Потеряны",
+    "app_figure_outbound": "Исходящие",
+    "app_figure_talk": "Разговоры",
+    "app_export_started": "Готовлю файл за {period} — пришлю его в чат с ботом.",
+    "app_export_running": "Файл уже готовится — он придёт в чат с ботом.",
     "and_more": "…и ещё {count}",
     "report_seconds": "{count} с",
     "report_minutes": "{count} мин",
@@ -530,6 +545,7 @@ TEXTS: dict[str, str] = {
     "recording_placed_by": "👤 Звонил(а): {member}",
     "record_gone": "«Нью-Тел» хранит записи только сутки, а этот звонок был {when}: записи там уже нет. "
     "Чаты, подписанные на записи (/subscribe … records), сохраняют каждую запись с момента подписки.",
+    "app_recording_too_big": "Запись этого звонка больше 50 МБ: здесь её не проиграть. /record {id} пришлёт ссылку на неё.",
     # phones offline (bot/health/sip.py)
     "subscribed_sip": "📵 И на рабочие телефоны: скажу, когда телефон сотрудника выпадет из сети и когда вернётся.",
     "sip_offline": "📵 <b>Телефон не в сети</b> с {since}: {member} (доб. {internal})",
@@ -623,6 +639,7 @@ TEXTS: dict[str, str] = {
     "button_take": "🙋 Беру",
     "button_release": "↩️ Отпустить",
     "button_remind": "⏰ Напомнить позже",
+    "button_miss_in_app": "📱 Открыть в приложении",
     "alert_owner": "👤 Взял(а): {name}, {when}",
     "alert_attempt": "☎️ {name}: клиент не ответил, {when}",
     "alert_attempts": "☎️ Не дозвонились ({count}): {attempts}",
@@ -634,6 +651,9 @@ TEXTS: dict[str, str] = {
     "owner_nobody": "Это уведомление никто не взял.",
     "owner_call_anyway": "{name} взял(а) это уведомление. Чтобы позвонить всё равно, нажмите «Перезвонить» ещё раз "
     "в течение {seconds} с.",
+    # the same questions on the Mini App's page, answered yes or no in its dialog
+    "miss_ask_owner": "{name} взял(а) это уведомление. Позвонить клиенту всё равно?",
+    "miss_ask_abroad": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного. Позвонить?",
     "remind_set": "⏰ Напомню в личном чате через {minutes} мин, в {time}.",
     "remind_title": "⏰ <b>Напоминание: перезвонить клиенту</b>",
     "remind_unreachable": "⏰ Не могу прислать напоминание: {name}, откройте личный чат с ботом и нажмите /start.",

@@ -225,7 +225,7 @@ async def forget_in(world: World) -> int:
     assert (entry.actor_id, entry.target) == (ADMIN, None)
     assert entry.details == {
         "calls": calls, "recordings": 1, "alerts": 1, "open_alerts": 1, "reminders": 1, "mentions": 2,
-        "named": True, "done": True,
+        "named": True, "noted": False, "done": True,
     }  # fmt: skip
     # Everyone else stays: OTHER's alert, on the board too (refreshed without CUSTOMER).
     assert [a.clid for a in storage.alerts.open_for(GROUP)] == [OTHER]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage import Contact, ImportResult, Storage
-from storage.contacts import apply_import, known_names
+from storage.contacts import CardEdit, Note, apply_import, known_names
 
 IVAN, PETR, ANNA = "79161234567", "79035551122", "74951234567"
 
@@ -186,3 +186,22 @@ def test_previews_left_undecided_expire_and_let_their_rows_go(storage: Storage) 
     assert expired is not None and (expired.state, expired.size) == ("cancelled", 0)
     assert imports.apply(old.id, now=1_001) is None and storage.contacts.get(IVAN) is None
     assert [imports.get(i.id).state for i in (fresh, applied)] == ["previewed", "applied"]  # type: ignore[union-attr]
+
+
+def test_a_cards_name_and_note_are_written_together_with_their_audit_and_only_when_changed(storage: Storage) -> None:
+    book = storage.contacts
+    first = book.edit(IVAN, name="Иван", note="Просил счёт", by=7, now=100, origin="app")
+    assert first == CardEdit(None, "Иван", None, "Просил счёт") and first.changed
+    assert book.get(IVAN) == Contact(IVAN, "Иван", 7, 7, 100, 100)
+    assert book.note(IVAN) == Note(IVAN, "Просил счёт", 7, 100)
+    same = book.edit(IVAN, name="Иван", note="Просил счёт", by=8, now=200, origin="app")
+    assert not same.changed and book.note(IVAN) == Note(IVAN, "Просил счёт", 7, 100)
+    assert book.edit(IVAN, name="", note="", by=8, now=300, origin="app") == CardEdit("Иван", None, "Просил счёт", None)
+    assert book.get(IVAN) is None and book.note(IVAN) is None
+    entries = [(e.action, e.actor_id, e.target, dict(e.details)) for e in reversed(storage.audit.recent())]
+    assert entries == [
+        ("contact.set", 7, IVAN, {"name": "Иван", "before": None, "origin": "app"}),
+        ("contact.note", 7, IVAN, {"note": "Просил счёт", "before": None, "origin": "app"}),
+        ("contact.remove", 8, IVAN, {"name": "Иван", "origin": "app"}),
+        ("contact.note", 8, IVAN, {"note": None, "before": "Просил счёт", "origin": "app"}),
+    ]

@@ -136,7 +136,7 @@ def test_erase_takes_the_number_out_of_every_table_and_leaves_everyone_else(db_p
         ("something", None, {"numbers": [OTHER], "forgotten": True}),
         ("contact.set", OTHER, {"name": "Ольга"}),
         ("customer.forget", None, {"calls": len(mine), "recordings": 1, "alerts": 2, "open_alerts": 1, "reminders": 1,
-                                   "mentions": 9, "named": True, "done": True}),
+                                   "mentions": 9, "named": True, "noted": False, "done": True}),
     ]  # fmt: skip
     # Only the ids of the calls New-Tel may still have (two days), and for no longer than that.
     kept = dict(db.execute("SELECT vpbx_id, until FROM forgotten_calls").fetchall())
@@ -162,4 +162,28 @@ def test_the_calls_of_a_forgotten_customer_are_not_taken_back_until_new_tel_forg
     assert storage.calls.let_go_of_forgotten(NOW + KEEP_IDS - 3_601) == 0  # New-Tel may still have them
     assert storage.calls.let_go_of_forgotten(NOW + KEEP_IDS) == 2
     assert storage.db.execute("SELECT count(*) FROM forgotten_calls").fetchone() == (0,)
+    storage.close()
+
+
+def test_erase_forgets_the_note_on_a_customers_card_and_its_words_in_the_audit(db_path: Path) -> None:
+    storage = Storage.open(db_path)
+    storage.contacts.edit(CUSTOMER, name="", note="Просил счёт", by=ADMIN, now=NOW, origin="app")
+    storage.contacts.edit(CUSTOMER, name="", note="Просил счёт, оплатит в пятницу", by=ADMIN, now=NOW, origin="app")
+    storage.contacts.edit(OTHER, name="Ольга", note="VIP", by=ADMIN, now=NOW, origin="app")
+    assert footprint(db_path, CUSTOMER) == Footprint(0, None, None, None, 0, 0, 0, 0, 2, noted=True)
+
+    assert erase(db_path, CUSTOMER, by=ADMIN, now=NOW) == Footprint(0, None, None, None, 0, 0, 0, 0, 2, noted=True)
+
+    assert holding(storage.db, CUSTOMER) == [] and storage.contacts.note(CUSTOMER) is None
+    redacted = [(e.action, e.target, dict(e.details)) for e in reversed(storage.audit.recent())]
+    assert redacted == [
+        ("contact.note", None, {"origin": "app", "forgotten": True}),
+        ("contact.note", None, {"origin": "app", "forgotten": True}),
+        ("contact.set", OTHER, {"name": "Ольга", "before": None, "origin": "app"}),
+        ("contact.note", OTHER, {"note": "VIP", "before": None, "origin": "app"}),
+        ("customer.forget", None, {"calls": 0, "recordings": 0, "alerts": 0, "open_alerts": 0, "reminders": 0,
+                                   "mentions": 2, "named": False, "noted": True, "done": True}),
+    ]  # fmt: skip
+    assert storage.contacts.note(OTHER) is not None
+    assert footprint(db_path, CUSTOMER).empty
     storage.close()

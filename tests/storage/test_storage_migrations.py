@@ -28,6 +28,7 @@ MIGRATION_NAMES = [
     "m010_ledger",
     "m011_board_pins",
     "m012_forgotten_calls",
+    "m013_customer_notes",
 ]
 WITHOUT_ROWID = {
     "alert_calls": "chat_id, vpbx_id",
@@ -38,6 +39,7 @@ WITHOUT_ROWID = {
     "phones": "internal",
     "reminders": "alert_id, kind, user_id",
     "forgotten_calls": "vpbx_id",
+    "customer_notes": "number",
 }
 
 
@@ -83,6 +85,7 @@ def test_migrates_an_empty_database_and_records_each_step() -> None:
         "reminders",
         "ledger",
         "forgotten_calls",
+        "customer_notes",
     }
 
 
@@ -208,6 +211,7 @@ ROWS_BY_VERSION: dict[int, dict[str, list[dict[str, Any]]]] = {
     9: V9_ROWS,
     10: V10_ROWS,
     11: V11_ROWS,
+    12: V11_ROWS,  # m012 added a table, changed no rows
 }
 V4_CALL = {
     "vpbx_id": "a" * 40,
@@ -414,6 +418,7 @@ def test_upgrades_from_every_earlier_version_keeping_the_data(start: int, db_pat
                 "reminders",
                 "ledger",
                 "forgotten_calls",
+                "customer_notes",
             )
         },
         **{t: [] for t in V1_ROWS},
