@@ -146,7 +146,7 @@ function addCalls(list, more, rows, recordings, next) {
     const number = shownNumber;
     try {
       const page = await api(`customer/${encodeURIComponent(number)}/calls?before=${encodeURIComponent(next)}`);
-      if (shownNumber === number) addCalls(list, more, page.rows, page.recordings, page.next);
+      if (shownNumber === number) addCalls(list, more, page.calls, page.recordings, page.next);
     } catch (error) {
       context.toast(error.message);
       button.disabled = false;
