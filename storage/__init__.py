@@ -29,7 +29,7 @@ from storage.alerts import (
     RecordResult,
 )
 from storage.audit import AuditEntry
-from storage.calls import CallChange, CallRecord, CustomerSummary
+from storage.calls import CallChange, CallRecord, CustomerSummary, JournalEntry, JournalPage
 from storage.cards import Card
 from storage.chats import Chat
 from storage.contacts import Contact, ImportResult
@@ -56,6 +56,8 @@ __all__ = [
     "CustomerSummary",
     "DatabaseBusy",
     "ImportResult",
+    "JournalEntry",
+    "JournalPage",
     "Language",
     "MissedCall",
     "Observed",

@@ -359,6 +359,21 @@ class Alerts:
         rows = self._db.query("SELECT * FROM alerts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
         return _alert(next(rows, None))
 
+    def of_calls(self, vpbx_ids: Iterable[str]) -> dict[str, Alert]:
+        """The alert each of these calls is in (a missed call's), by call id; of a call alerted in several chats,
+        the one furthest along (closed, then being called back, then the latest changed)."""
+        rows = self._db.query(
+            "SELECT ac.vpbx_id AS call, a.* FROM alert_calls ac JOIN alerts a ON a.id = ac.alert_id"
+            " WHERE ac.chat_id IN (SELECT chat_id FROM chats) AND ac.vpbx_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY a.state = 'closed', a.state = 'calling', a.updated_at, a.id",
+            (dumps(sorted(set(vpbx_ids))),),
+        )
+        found: dict[str, Alert] = {}
+        for row in rows:  # the furthest along last
+            call = row.pop("call")
+            found[call] = _from_row(row)
+        return found
+
     def calling(self) -> list[Alert]:
         """Alerts whose callback is in progress: the poll resolves their outcome."""
         return _alerts(self._db.query("SELECT * FROM alerts WHERE state = 'calling' ORDER BY id"))

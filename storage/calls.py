@@ -94,6 +94,32 @@ class CustomerSummary:
         return self.calls_in + self.calls_out == 0
 
 
+JOURNAL_SCAN = 20_000  # calls a journal page looks through at most for a filter no index serves (~15 ms)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A call as the journal lists it, with the customer's name."""
+
+    call: CallRecord
+    name: str | None  # from the customer book
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    entries: list[JournalEntry]
+    resume: tuple[int, int] | None  # (started_at, row id) to go on from; None: nothing older matches
+
+
+def _entries(rows: Sequence[Sequence[Any]]) -> list[JournalEntry]:
+    return [JournalEntry(_record(row[:-2]), row[-1]) for row in rows]
+
+
+def _resume(rows: Sequence[Sequence[Any]], limit: int) -> tuple[int, int] | None:
+    """After a full page, its last call: the next page starts below it."""
+    return (rows[-1][6], rows[-1][-2]) if len(rows) == limit else None
+
+
 _OBSERVED = [f.name for f in fields(CallRecord) if f.compare]
 _observed = attrgetter(*_OBSERVED)  # a call's observed values in column order (astuple deep-copies: 100 µs a call)
 _SELECT = ", ".join(f"c.{name}" for name in _OBSERVED) + ", m.internal, m.name"
@@ -257,6 +283,73 @@ class Calls:
             {"number": number, "at": at, "vpbx_id": vpbx_id, "limit": limit},
         )
         return [_record(row) for row in rows]
+
+    def journal(
+        self,
+        *,
+        kind: str = "all",
+        start: int | None = None,
+        end: int | None = None,
+        member: str | None = None,
+        customers: Sequence[str] | None = None,
+        digits: Sequence[str] = (),
+        before: tuple[int, int] | None = None,
+        limit: int,
+    ) -> JournalPage:
+        """A page of calls, newest first: of one ``kind``, started in [start, end), answered or placed by the member
+        with this internal number, of these ``customers`` (numbers) or whose number holds any of these ``digits``.
+
+        Keyset paging: ``before`` is a page's ``resume`` (the (started_at, row id) it stopped at), so calls archived
+        meanwhile neither repeat nor push any out. A filter no index serves (``member``, ``digits``) is applied to
+        the next ``JOURNAL_SCAN`` calls at most: a page may then hold fewer than ``limit`` entries, and ``resume``
+        says where to go on (a rare member's calls are not searched for through the whole archive at once)."""
+        bounds, bound = ["1"], dict[str, Any](limit=limit, scan=JOURNAL_SCAN)
+        if start is not None:
+            bounds.append("c.started_at >= :start")
+            bound["start"] = start
+        if end is not None:
+            bounds.append("c.started_at < :end")
+            bound["end"] = end
+        if before is not None:
+            bounds.append("(c.started_at, c.id) < (:before_at, :before_id)")
+            bound["before_at"], bound["before_id"] = before
+        where = [*bounds, _KINDS[kind]]
+        if member is not None:
+            where.append("c.member_id IN (SELECT id FROM members_seen WHERE internal = :member)")
+            bound["member"] = member
+        if digits:
+            where.append("(" + " OR ".join(f"instr(c.customer, :d{i}) > 0" for i in range(len(digits))) + ")")
+            bound.update({f"d{i}": part for i, part in enumerate(digits)})
+        select = f"SELECT {_SELECT}, c.id, k.name FROM {_FROM} LEFT JOIN contacts k ON k.number = c.customer"
+        order = "ORDER BY c.started_at DESC, c.id DESC"
+        if customers is not None:
+            # Each customer's newest from their own index, merged: one IN list would sort all their calls.
+            parts = []
+            for index, number in enumerate(sorted(set(customers))):
+                bound[f"n{index}"] = number
+                parts.append(
+                    f"SELECT * FROM ({select} WHERE {' AND '.join(where)} AND c.customer = :n{index} {order}"
+                    " LIMIT :limit)"
+                )
+            if not parts:
+                return JournalPage([], None)
+            sql = " UNION ALL ".join(parts) + " ORDER BY 7 DESC, 12 DESC LIMIT :limit"  # started_at, id
+            rows = self._db.execute(sql, bound).fetchall()
+            return JournalPage(_entries(rows), _resume(rows, limit))
+        if member is None and not digits:
+            rows = self._db.execute(f"{select} WHERE {' AND '.join(where)} {order} LIMIT :limit", bound).fetchall()
+            return JournalPage(_entries(rows), _resume(rows, limit))
+        floor = self._db.execute(  # the last call this page may look at
+            f"SELECT c.started_at, c.id FROM calls c WHERE {' AND '.join(bounds)} {order} LIMIT 1 OFFSET :scan - 1",
+            bound,
+        ).fetchone()
+        if floor is not None:
+            where.append("(c.started_at, c.id) >= (:floor_at, :floor_id)")
+            bound["floor_at"], bound["floor_id"] = floor
+        rows = self._db.execute(f"{select} WHERE {' AND '.join(where)} {order} LIMIT :limit", bound).fetchall()
+        if len(rows) == limit or floor is None:
+            return JournalPage(_entries(rows), _resume(rows, limit))
+        return JournalPage(_entries(rows), (floor[0], floor[1]))  # the window ran out: go on below it
 
     def customer(self, number: str, since: int, before: int | None = None) -> CustomerSummary:
         """What the archive knows of one customer; ``before`` leaves out calls from then on (the call being

@@ -257,14 +257,14 @@ async def contacts(update: Update, context: Context, caller: Caller) -> None:
     query = echo(" ".join(context.args or []).strip())
     book = caller.services.storage.contacts
     if query:
-        text, digits = _needles(query)
+        text, digits = needles(query)
         found = book.search(text, SEARCH_LIMIT + 1, digits=digits)
     else:
         found = book.recent(SEARCH_LIMIT + 1)
     await caller.reply(render.listing(found, caller.texts, query=query, limit=SEARCH_LIMIT))
 
 
-def _needles(query: str) -> tuple[str, tuple[str, ...]]:
+def needles(query: str) -> tuple[str, tuple[str, ...]]:
     """(the text searched, other digits a number may hold): a whole number typed any way is searched as stored;
     part of one as typed and, when it starts with 8, as a Russian "8 916…" start ("7916…") too — "8005" is in
     78005553535 as typed, "8 916 123" in 79161234567 as rewritten."""

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from bot.access.checks import Level, allowed
 from bot.context import App
+from bot.formatting import format_for_people
 from bot.miniapp import auth
 from bot.services import Services
 from bot.texts import Texts
@@ -51,6 +54,15 @@ class Asker:
         """A text of the catalog as plain words (JSON carries no HTML)."""
         return html.unescape(self.texts(key, **values))
 
+    def when(self, at: int, now: datetime | None = None) -> dict[str, Any]:
+        """A moment as every screen shows it: ``{"at": unix, "day": "06.12" | "сегодня", "time": "14:05"}`` in the
+        company's zone."""
+        zone = self.services.settings.zone
+        local = datetime.fromtimestamp(at, UTC).astimezone(zone)
+        today = (now or datetime.now(UTC)).astimezone(zone).date()
+        day = self.say("app_today") if local.date() == today else local.strftime("%d.%m")
+        return {"at": at, "day": day, "time": local.strftime("%H:%M")}
+
     def link(self, path: str, **query: str) -> str:
         """A URL under ``/app`` the browser may fetch without the header (``<audio src>``, a chart), for this user
         and this resource only, for ``auth.LINK_SECONDS``."""
@@ -61,6 +73,11 @@ class Asker:
 
 
 ASKER = web.RequestKey("asker", Asker)
+
+
+def customer(number: str, name: str | None) -> dict[str, Any]:
+    """A customer as every screen shows one: the archive's digits, as people write them, the book's name."""
+    return {"number": number, "shown": format_for_people(number), "name": name}
 
 
 class ApiError(Exception):

@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "app_error_conflict": "This has changed meanwhile. Refresh the page.",
     "app_error_slow_down": "Too many requests. Wait a second and try again.",
     "app_error_failed": "Something went wrong. Please try again.",
+    "app_today": "today",
     "member_gone_admin": "⚠️ The member «{member}» no longer exists at New-Tel, and {user} (id <code>{telegram_id}</code>) acts as them: until the member is back, the bot is closed to this user. To bind them to another member: /allow {telegram_id} &lt;member&gt;; to close access for good: /deny {telegram_id}",
     "start_known": "Hello, {name}! I'm connected to New-Tel telephony. /help shows what I can do.",
     "start_stranger": "Hello! This bot helps the company's staff work with New-Tel telephony.\n"
