@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -87,7 +88,15 @@ class Phone:
 
     async def until(self, condition: Callable[[WebDriver], Any], timeout: float = WAIT) -> Any:
         """``condition``'s first truthy value, looked for until ``timeout``."""
-        return await self._run(WebDriverWait(self.driver, timeout, poll_frequency=0.05).until, condition)
+        # The page redraws what changed (the misses every few seconds): an element found may be gone a moment later;
+        # a message at the bottom may cover a button for a few seconds.
+        wait = WebDriverWait(
+            self.driver,
+            timeout,
+            poll_frequency=0.05,
+            ignored_exceptions=[StaleElementReferenceException, ElementClickInterceptedException],
+        )
+        return await self._run(wait.until, condition)
 
     async def shown(self, css: str, timeout: float = WAIT) -> WebElement:
         """The first element matching ``css`` once it is displayed."""
@@ -111,8 +120,16 @@ class Phone:
         return str(await self.until(has, timeout))
 
     async def click(self, css: str) -> None:
-        element = await self.shown(css)
-        await self._run(element.click)
+        """Clicks the first displayed element matching ``css``, as a finger would (once it is not covered)."""
+
+        def clicked(driver: WebDriver) -> bool:
+            for element in driver.find_elements(By.CSS_SELECTOR, css):
+                if element.is_displayed():
+                    element.click()
+                    return True
+            return False
+
+        await self.until(clicked)
 
     async def type(self, css: str, text: str) -> None:
         element = await self.shown(css)

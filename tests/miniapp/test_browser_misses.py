@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
-from tests.bot.conftest import GROUP, MANAGER
+from tests.bot.conftest import GROUP, MANAGER, eventually
 from tests.miniapp.conftest import MiniApp, MiniAppFactory
 
 if not HAVE_CHROMIUM:
@@ -65,7 +65,9 @@ async def an_open_miss(miniapp: MiniApp) -> dict[str, Any]:
     sent = await world.tg.wait_for(
         "sendMessage", chat_id=GROUP, ok=True, since=0, predicate=lambda c: SHOWN in c.params.get("text", "")
     )
-    message = world.tg.message(GROUP, sent.result["message_id"])
-    alert = world.services.storage.alerts.by_message(GROUP, sent.result["message_id"])
-    assert message is not None and alert is not None
+    message_id = sent.result["message_id"]
+    alerts = world.services.storage.alerts
+    await eventually(lambda: alerts.by_message(GROUP, message_id) is not None)  # noted once Telegram answered
+    alert, message = alerts.by_message(GROUP, message_id), world.tg.message(GROUP, message_id)
+    assert alert is not None and message is not None
     return {"id": alert.id, "message": message}
