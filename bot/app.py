@@ -31,6 +31,7 @@ from bot.contacts import commands as contacts
 from bot.contacts import forget
 from bot.context import CONTEXT_TYPES, App
 from bot.health import sip
+from bot.miniapp import ways_in
 from bot.miniapp.server import make_miniapp
 from bot.monitor import Monitor
 from bot.monitor import status as monitor_status
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 # (command, catalog key of its menu description); the menu shows what managers use, admins see more in /help.
 MENU = [
     ("balance", "menu_balance"),
+    ("app", "menu_app"),
     ("calls", "menu_calls"),
     ("call", "menu_call"),
     ("record", "menu_record"),
@@ -113,6 +115,7 @@ def handlers() -> dict[int, Sequence[Any]]:
         command("phone", profile.phone),
         command(["lang", "language"], profile.language),
         command("help", profile.help_command),
+        command("app", ways_in.app_command),  # the Mini App (bot.miniapp)
         command("notify", ringing.notify),
         # Alerts in the team groups.
         command("subscribe", subscriptions.subscribe),
@@ -145,6 +148,7 @@ async def post_init(application: App) -> None:
     assert data.settings is not None
     data.services = await Services.create(data.settings, data.monitor)
     await register_menu(application)
+    await ways_in.set_menu_button(application)
     poller.start(application)
     deadlines.start(application)  # reminders past a deadline, then the admins (stored: a restart repeats none)
     reminders.start(application)  # "Remind me": the presser's private reminder (stored, sent once)

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, WebAppInfo
 
 from bot import callback_data as cd
 from bot.formatting import format_for_people
@@ -25,6 +25,16 @@ def _button(label: str, payload: cd.Payload) -> InlineKeyboardButton:
 def request_access(texts: Texts) -> InlineKeyboardMarkup:
     """A stranger's /start: ask the admins."""
     return InlineKeyboardMarkup([[_button(texts.plain("button_request_access"), cd.RequestAccess())]])
+
+
+def open_app(texts: Texts, url: str) -> InlineKeyboardMarkup:
+    """The Mini App, opened in place (a private chat: Telegram allows no Web App button in a group)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.plain("open_app_button"), web_app=WebAppInfo(url))]])
+
+
+def app_link(texts: Texts, link: str) -> InlineKeyboardMarkup:
+    """The Mini App by its t.me link (a group's way in)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.plain("open_app_button"), url=link)]])
 
 
 def share_contact(texts: Texts) -> ReplyKeyboardMarkup:

@@ -137,8 +137,9 @@ def _formatted(
     return text, entities or None
 
 
-def _markup(params: Params) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Split reply_markup into (inline keyboard kept on the message, reply keyboard kept aside)."""
+def _markup(params: Params, chat: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Split reply_markup into (inline keyboard kept on the message, reply keyboard kept aside). Sent to ``chat``:
+    a Web App button only in a private one, as Telegram allows."""
     markup = params.get("reply_markup")
     if markup is None:
         return None, None
@@ -160,6 +161,8 @@ def _markup(params: Params) -> tuple[dict[str, Any] | None, dict[str, Any] | Non
         url = button.get("url")
         if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
             raise _bad("BUTTON_URL_INVALID")
+        if "web_app" in button and chat is not None and chat.get("type") != "private":
+            raise _bad("BUTTON_TYPE_INVALID")
     return markup, None
 
 
@@ -287,6 +290,25 @@ def delete_my_commands(world: World, params: Params, files: Files) -> Any:
     return True
 
 
+@method("setChatMenuButton")
+def set_chat_menu_button(world: World, params: Params, files: Files) -> Any:
+    button = params.get("menu_button") or {"type": "default"}
+    if not isinstance(button, dict) or button.get("type") not in ("commands", "web_app", "default"):
+        raise _bad("can't parse menu button JSON object")
+    url = str((button.get("web_app") or {}).get("url", ""))
+    if button["type"] == "web_app" and not (button.get("text") and url.startswith("https://")):
+        raise _bad("BUTTON_URL_INVALID")  # a Web App is opened from an HTTPS address only
+    chat = params.get("chat_id")
+    world.menu_buttons[None if chat is None else _chat_id(world, params, sending=False)] = button
+    return True
+
+
+@method("getChatMenuButton")
+def get_chat_menu_button(world: World, params: Params, files: Files) -> Any:
+    chat = None if params.get("chat_id") is None else _chat_id(world, params, sending=False)
+    return world.menu_buttons.get(chat, world.menu_buttons.get(None, {"type": "default"}))
+
+
 @method("getChat")
 def get_chat(world: World, params: Params, files: Files) -> Any:
     chat = world.chats[_chat_id(world, params, sending=False)]
@@ -306,7 +328,7 @@ def get_chat(world: World, params: Params, files: Files) -> Any:
 def send_message(world: World, params: Params, files: Files) -> Any:
     chat_id = _chat_id(world, params)
     text, entities = _formatted(params, "text", "entities", limit=MAX_TEXT, required=True)
-    inline, reply_keyboard = _markup(params)
+    inline, reply_keyboard = _markup(params, world.chats[chat_id])
     reply_to = _reply_to(world, chat_id, params)
     message = world.new_message(
         chat_id,
@@ -461,7 +483,7 @@ def _send_media(kind: str) -> Handler:
     def send(world: World, params: Params, files: Files) -> Any:
         chat_id = _chat_id(world, params)
         caption, entities = _formatted(params, "caption", "caption_entities", limit=MAX_CAPTION, required=False)
-        inline, reply_keyboard = _markup(params)
+        inline, reply_keyboard = _markup(params, world.chats[chat_id])
         reply_to = _reply_to(world, chat_id, params)
         stored_file = _media_file(world, kind, params, files)
         world.files[stored_file.file_id] = stored_file

@@ -110,6 +110,7 @@ class World:
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
     commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    menu_buttons: dict[int | None, dict[str, Any]] = field(default_factory=dict)  # by chat; None: the default
     webhook: dict[str, Any] = field(default_factory=dict)
     _last_message_id: dict[int, int] = field(default_factory=dict)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))

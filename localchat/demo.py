@@ -12,14 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from bot import logs
 from bot.app import build_application, running
 from bot.config import Settings
+from bot.miniapp.auth import init_data_for
 from localchat import FakeBotAPI, Person, run_terminal_chat
 from localchat.settings import TOKEN, local_settings
 from newtel.phones import format_for_people
@@ -35,6 +38,7 @@ ACTIVITY = 30.0  # mean seconds between random inbound calls: often enough to se
 UNANSWERED = 0.3  # customers called back who do not pick up: "Не дозвонились" and "Напомнить позже" show up
 REMIND_MINUTES = 1.0  # "Напомнить позже" comes back within the demo, not in half an hour
 POLL_INTERVAL = 5.0
+APP_SIGN_IN = 24 * 3600  # seconds the printed Mini App link signs Анна in (Telegram's own sign-ins last an hour)
 
 BANNER = """\
 New-Tel bot demo: the real bot, chatted with from this terminal.
@@ -51,7 +55,7 @@ Against real Telegram: python -m bot with TELEGRAM_BOT_TOKEN and New-Tel keys se
 """
 
 
-def demo_settings(sandbox: Sandbox, tg: FakeBotAPI, database: Path) -> Settings:
+def demo_settings(sandbox: Sandbox, tg: FakeBotAPI, database: Path, app_port: int) -> Settings:
     return local_settings(
         sandbox,
         tg,
@@ -61,7 +65,25 @@ def demo_settings(sandbox: Sandbox, tg: FakeBotAPI, database: Path) -> Settings:
         alert_remind_minutes=REMIND_MINUTES,
         bot_language="ru",
         log_level="WARNING",
+        # The Mini App, on loopback as the bot serves it when polling Telegram.
+        miniapp_url=f"http://127.0.0.1:{app_port}/app/",
+        newtel_events_port=app_port,
+        miniapp_auth_max_age=APP_SIGN_IN,
     )
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on loopback (demos running at once must not fight over one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def app_link(settings: Settings, user_id: int, first_name: str) -> str:
+    """The Mini App as Telegram opens it outside a chat: its initData, signed with the demo's own token, in the
+    address's fragment (as Telegram's script finds it), so a desktop browser opens it as this user."""
+    signed = init_data_for(user_id, TOKEN, first_name=first_name, language_code="ru")
+    return f"{settings.miniapp_url}#tgWebAppData={quote(signed, safe='')}&tgWebAppVersion=8.0"
 
 
 def prepare(database: Path, sandbox: Sandbox, tg: FakeBotAPI) -> list[Person]:
@@ -108,12 +130,15 @@ async def demo(args: argparse.Namespace) -> None:
         sandbox = Sandbox(seed=args.seed, activity=activity, unanswered=UNANSWERED)
         async with sandbox, FakeBotAPI(TOKEN) as tg:
             people = prepare(database, sandbox, tg)
-            settings = demo_settings(sandbox, tg, database)
+            settings = demo_settings(sandbox, tg, database, free_port())
             logs.configure(settings.log_level, [TOKEN, sandbox.access_key, sandbox.signing_key])
             async with running(build_application(settings)):
                 company = sandbox.company.profile.company_name
                 print(f"{company}: you are Анна, {people[0].about}.")
-                print(f"Missed-call alerts go to the team group «{GROUP_TITLE}», shown here too.\n", flush=True)
+                print(f"Missed-call alerts go to the team group «{GROUP_TITLE}», shown here too.")
+                hours = APP_SIGN_IN // 3600
+                print(f"The Mini App, as Анна, in a desktop browser (the link signs you in for {hours} h; a new demo")
+                print(f"gives a new one): {app_link(settings, DEMO_USER, 'Анна')}\n", flush=True)
                 await run_terminal_chat(tg, user_id=DEMO_USER, group_chat_id=DEMO_GROUP, people=people, files=files)
 
 

@@ -364,6 +364,10 @@ class FakeBotAPI:
         """The commands setMyCommands stored for exactly this scope and language (getMyCommands' view)."""
         return copy.deepcopy(self._world.commands.get(commands_key(scope, language_code), []))
 
+    def menu_button(self, chat_id: int | None = None) -> dict[str, Any]:
+        """The menu button a private chat shows (setChatMenuButton's; getChatMenuButton's view)."""
+        return dict(dispatch(self._world, "getChatMenuButton", {} if chat_id is None else {"chat_id": chat_id}, {}))
+
     def mark(self) -> int:
         """Move the cursor to now: ``wait_for`` then only considers calls made after this point.
 

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 import newtel
+from bot import callback_data as cd
 from bot.alerts.render import attempt_line, owner_line, status_line
 from bot.calls import periods
 from bot.contacts.commands import needles
@@ -31,7 +32,6 @@ MIN_DIGITS = 3  # fewer typed digits than this are no number to look for (nor a 
 PERIODS = ("today", "yesterday", "7d", "custom")
 KINDS = ("all", "missed", "in", "out")
 _CURSOR = re.compile(r"([0-9]{1,12})\.([0-9]{1,12})")
-_START = re.compile(r"alert-([0-9]{1,12})")
 
 
 @routes.get("/api/me")
@@ -43,7 +43,7 @@ async def me(request: web.Request) -> web.Response:
     except newtel.NewtelError as error:  # the page works without the filter by member
         log.warning("Members unavailable for the Mini App: %s: %s", type(error).__name__, error)
         members = []
-    start = _START.fullmatch(asker.start_param or "")
+    start = cd.started_on(asker.start_param)  # a group alert's link to the app (keyboards.alert)
     return web.json_response(
         {
             "user": {"id": user.telegram_id, "name": user.name, "admin": asker.is_admin},
@@ -51,7 +51,7 @@ async def me(request: web.Request) -> web.Response:
             "zone": asker.services.settings.timezone,
             "texts": {key: text for key, text in catalog.items() if key.startswith("app_")},
             "members": [{"id": str(m.id), "name": m.name, "internal": m.internal_number} for m in members],
-            "start": {"miss": int(start[1])} if start else None,
+            "start": {"miss": start} if start is not None else None,
         }
     )
 

@@ -29,8 +29,8 @@ from aiohttp import web
 from bot.alerts import desk
 from bot.calllog.story import story
 from bot.calls import calling
-from bot.formatting import format_for_people, moment
-from bot.miniapp.api import ASKER, ApiError, Asker
+from bot.formatting import moment
+from bot.miniapp.api import ASKER, ApiError, Asker, customer
 from bot.services import Services
 from bot.texts import Texts
 from storage import Alert
@@ -124,26 +124,20 @@ def _shown(svc: Services, alert: Alert) -> bool:
 
 def _miss(asker: Asker, alert: Alert, name: str | None, now: int) -> dict[str, Any]:
     svc, texts = asker.services, asker.texts
-    zone, clock = svc.settings.zone, datetime.now(UTC)
     chat = svc.storage.chats.get(alert.chat_id)
-    local = datetime.fromtimestamp(alert.last_at, zone)
-    today = local.date() == clock.astimezone(zone).date()
-    deadline = alert.deadline_at
+    deadline, clock, zone = alert.deadline_at, datetime.now(UTC), svc.settings.zone
+    due = None if deadline is None else moment(datetime.fromtimestamp(deadline, UTC), zone, texts.lang, clock)
     return {
         "id": alert.id,
         "chat": (chat.title if chat is not None else None) or "",
-        "at": alert.last_at,
-        "day": ("сегодня" if texts.lang == "ru" else "today") if today else local.strftime("%d.%m"),
-        "time": local.strftime("%H:%M"),
-        "customer": {"number": alert.clid, "shown": format_for_people(alert.clid), "name": name},
+        **asker.when(alert.last_at, clock),
+        "customer": customer(alert.clid, name),
         "story": Texts.unmarked(story(svc, alert.clid, before=alert.first_at).line(texts, zone)),
         "state": alert.state,
         "owner": None if alert.owner_id is None else {"id": alert.owner_id, "name": alert.owner_name or ""},
         "mine": alert.owner_id == asker.user.telegram_id,
         "deadline": deadline,
-        "deadline_text": None
-        if deadline is None
-        else moment(datetime.fromtimestamp(deadline, UTC), zone, texts.lang, clock),
+        "deadline_text": due,  # "14:05", "вчера 14:05", "06.12 14:05"
         "overdue": deadline is not None and deadline <= now,
         "calling_by": alert.callback_name if alert.state == "calling" else None,
     }

@@ -116,7 +116,7 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status == 404:
             return _error(404, "not_found", None, texts)
         if error.status == 405:
-            return _error(405, "bad_input", None, texts)
+            return _error(400, "bad_input", None, texts)
         raise
     except newtel.NewtelError as error:
         log.warning("New-Tel failed for the Mini App: %s: %s", type(error).__name__, error)

@@ -190,7 +190,13 @@ TEXTS: dict[str, str] = {
     "unknown_file": "To import customers from this file, reply to it with /import (or send it again with the caption "
     "/import). .csv, .xlsx and .vcf will do.",
     "unknown_file_manager": "I take files only to import customers, which an admin does. What I can do: /help",
+    "open_app": "The call journal, customer cards, open misses and reports are in the app:",
+    "open_app_button": "📱 Open the app",
+    "open_app_in_private": "The app opens in a private chat with me: send me /app.",
+    "open_app_off": "The app is not set up: an admin needs to set MINIAPP_URL.",
+    "menu_button_app": "Journal",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
+    "/app — the app: call journal, customers, open misses, reports\n"
     "/calls [missed|in|out|active] [period] [N | number] — calls; with a period or a number, from the bot's archive\n"
     "/call &lt;number&gt; — call a customer through your phone\n/record &lt;N&gt; — a call recording\n"
     "/report [period] — a report with a chart\n/name &lt;number&gt; [name] — a customer's card, name a customer\n"
@@ -221,6 +227,7 @@ TEXTS: dict[str, str] = {
     "database_busy": "⏳ The bot is busy right now; nothing was changed. Please try again in a minute.",
     # --- menu ---
     "menu_balance": "Balance and spend",
+    "menu_app": "Journal, customers, misses: the app",
     "menu_calls": "Recent calls",
     "menu_call": "Call a customer",
     "menu_record": "Call recording",

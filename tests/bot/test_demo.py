@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -9,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import openpyxl
 import pytest
@@ -98,6 +101,20 @@ def test_demo_answers_balance_and_calls_then_quits(demo: Demo) -> None:
     assert demo.process.wait(timeout=TIMEOUT) == 0
     rest = demo.rest()
     assert "Traceback" not in "\n".join(demo.seen + rest), rest
+
+
+def test_the_demo_prints_a_link_that_opens_the_mini_app_as_its_admin(demo: Demo) -> None:
+    """Its fragment holds initData signed with the demo's own token, as Telegram hands it to the page."""
+    line = demo.expect(r"http://127\.0\.0\.1:\d+/app/#tgWebAppData=")
+    page, fragment = line.rsplit(" ", 1)[1].split("#", 1)
+    given = dict(parse_qsl(fragment))
+    assert given["tgWebAppVersion"] == "8.0"
+    asked = urllib.request.Request(page + "api/me", headers={"Authorization": f"tma {given['tgWebAppData']}"})
+    with urllib.request.urlopen(asked, timeout=TIMEOUT) as answer:
+        me = json.load(answer)
+    assert me["user"] == {"id": 700_001, "name": me["user"]["name"], "admin": True}
+    demo.send("!quit")
+    demo.expect(r"\(bye\)")
 
 
 def test_the_demo_takes_a_file_and_saves_what_the_bot_sends_printing_where(demo: Demo, tmp_path: Path) -> None:

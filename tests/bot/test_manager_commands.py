@@ -402,12 +402,23 @@ async def test_lang_explains_its_usage(world: World, manager: object, arguments:
 
 async def test_help_lists_every_managers_command(world: World, manager: object) -> None:
     text = await world.ask(MANAGER, "/help")
-    for command in ("/balance", "/calls", "/call", "/record", "/members", "/numbers", "/whoami", "/phone", "/lang"):
+    for command in (
+        "/balance",
+        "/app",
+        "/calls",
+        "/call",
+        "/record",
+        "/members",
+        "/numbers",
+        "/whoami",
+        "/phone",
+        "/lang",
+    ):
         assert f"\n{command} " in text
 
 
 async def test_the_command_menu_is_registered_in_both_languages(world: World) -> None:
-    names = ["balance", "calls", "call", "record", "report", "lost", "name", "contacts", "members", "numbers"]
+    names = ["balance", "app", "calls", "call", "record", "report", "lost", "name", "contacts", "members", "numbers"]
     names += ["whoami", "phone", "notify", "lang", "help"]
     ru, en, default = (world.tg.my_commands(language_code=code) for code in ("ru", "en", ""))
     assert [c["command"] for c in ru] == [c["command"] for c in en] == names
