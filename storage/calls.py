@@ -272,18 +272,6 @@ class Calls:
         )
         return [_record(row) for row in rows]
 
-    def history(self, number: str, limit: int, after: tuple[int, str] | None = None) -> list[CallRecord]:
-        """A customer's calls, newest first, ``limit`` at a time: those after ``after`` (the (started_at, vpbx_id) of
-        the last one of the previous page) in that order. Read from the (customer, started_at) index, whatever the
-        customer's count."""
-        at, vpbx_id = after if after is not None else (2**62, "")
-        rows = self._db.execute(
-            f"SELECT {_SELECT} FROM {_FROM} WHERE c.customer = :number AND c.started_at <= :at"
-            " AND (c.started_at < :at OR c.vpbx_id < :vpbx_id) ORDER BY c.started_at DESC, c.vpbx_id DESC LIMIT :limit",
-            {"number": number, "at": at, "vpbx_id": vpbx_id, "limit": limit},
-        )
-        return [_record(row) for row in rows]
-
     def journal(
         self,
         *,

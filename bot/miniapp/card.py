@@ -1,17 +1,16 @@
 """The customer card: ``GET|PUT /app/api/customer/<number>`` and ``GET /app/api/customer/<number>/calls``.
 
 The story is the one every alert and ``/calls`` tells (``bot.calllog.story``, as it stands now); the history is the
-archive's, newest first, a page at a time; each recording gets a link of its own (``bot.miniapp.recordings``). A
-manager edits the name and the note: the name by the book's rules (``/name``'s: ``bot.contacts``), the note up to
-``names.MAX_NOTE`` characters with no hidden ones; both written and audited in one transaction
-(``Contacts.edit``), or, on bad input, nothing is.
+archive's, newest first, a page at a time, in the journal's rows (``bot.miniapp.journal``); each recording gets a
+link of its own (``bot.miniapp.recordings``). A manager edits the name and the note: the name by the book's rules
+(``/name``'s: ``bot.contacts``), the note up to ``names.MAX_NOTE`` characters with no hidden ones; both written and
+audited in one transaction (``Contacts.edit``), or, on bad input, nothing is.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,17 +18,15 @@ from aiohttp import web
 from bot.calllog.story import story_now
 from bot.contacts import importing, names
 from bot.contacts.commands import clean_name
-from bot.formatting import duration, format_for_people
-from bot.miniapp import recordings
+from bot.formatting import format_for_people
+from bot.miniapp import journal, recordings
 from bot.miniapp.api import ASKER, ApiError, Asker
 from bot.texts import Texts, echo
-from storage import CallRecord
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
 
 PAGE = 50  # calls a page of the history holds
 _NUMBER = re.compile(r"[0-9]{3,20}")  # a customer as the archive writes them (international digits, or a short one)
-_CURSOR = re.compile(r"([0-9]{1,12})-([0-9a-f]{1,64})")  # the last call of a page: started_at-vpbx_id
 
 
 def _number(asker: Asker, request: web.Request) -> str:
@@ -49,10 +46,10 @@ async def card(request: web.Request) -> web.Response:
 async def more_calls(request: web.Request) -> web.Response:
     asker = request[ASKER]
     number = _number(asker, request)
-    cursor = _CURSOR.fullmatch(request.query.get("before", ""))
+    cursor = journal.cursor(request.query.get("before"))
     if cursor is None:
         raise ApiError(400, "bad_input")
-    return web.json_response(_history(asker, number, (int(cursor[1]), cursor[2])))
+    return web.json_response(_history(asker, number, cursor))
 
 
 @routes.put("/api/customer/{number}")
@@ -97,43 +94,12 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
     }
 
 
-def _history(asker: Asker, number: str, after: tuple[int, str] | None) -> dict[str, Any]:
-    """A page of the customer's calls (``calls``), the cursor of the next (``next``) and their recordings' links."""
-    found = asker.services.storage.calls.history(number, PAGE + 1, after)
-    shown, more = found[:PAGE], len(found) > PAGE
-    last = shown[-1] if shown else None
-    playable = recordings.links(asker, shown)
+def _history(asker: Asker, number: str, before: tuple[int, int] | None) -> dict[str, Any]:
+    """A page of the customer's calls (``calls``: the journal's rows), the cursor of the next (``next``) and their
+    recordings' links."""
+    page = asker.services.storage.calls.journal(customers=[number], before=before, limit=PAGE)
     return {
-        "calls": _rows(asker, shown, playable),
-        "next": f"{last.started_at}-{last.vpbx_id}" if more and last is not None else None,
-        "recordings": playable,
+        "calls": journal.rows(asker, page.entries),
+        "next": None if page.resume is None else "{}.{}".format(*page.resume),
+        "recordings": recordings.links(asker, [entry.call for entry in page.entries]),
     }
-
-
-def _rows(asker: Asker, calls: list[CallRecord], playable: dict[str, str]) -> list[dict[str, Any]]:
-    svc, texts = asker.services, asker.texts
-    zone, today = svc.settings.zone, datetime.now(UTC).astimezone(svc.settings.zone).date()
-    known = svc.storage.contacts.names(c.customer for c in calls)
-    rows = []
-    for call in calls:
-        local = datetime.fromtimestamp(call.started_at, zone)
-        rows.append(
-            {
-                "id": call.vpbx_id,
-                "at": call.started_at,
-                "day": texts.plain("app_today") if local.date() == today else local.strftime("%d.%m"),
-                "time": local.strftime("%H:%M"),
-                "direction": call.direction,
-                "missed": call.is_missed,
-                "customer": {
-                    "number": call.customer,
-                    "shown": format_for_people(call.customer),
-                    "name": known.get(call.customer),
-                },
-                "member": call.member_name,
-                "talk": duration(call.talk_seconds) if call.answered_at is not None else None,
-                "outcome": None,
-                "recording": call.vpbx_id in playable,
-            }
-        )
-    return rows

@@ -17,6 +17,7 @@ from bot.alerts.render import attempt_line, owner_line, status_line
 from bot.calls import periods
 from bot.contacts.commands import needles
 from bot.formatting import duration
+from bot.miniapp import recordings
 from bot.miniapp.api import ASKER, ApiError, Asker, customer
 from bot.texts import CATALOGS, Texts
 from newtel import phones
@@ -62,7 +63,7 @@ async def journal(request: web.Request) -> web.Response:
     svc = asker.services
     kind = _one_of(query.get("kind", "all"), KINDS)
     limit = _limit(query.get("limit"))
-    before = _cursor(query.get("before"))
+    before = cursor(query.get("before"))
     start, end = _period(asker, query)
     member = await _member_internal(asker, query.get("member"))
     search = _search(asker, query.get("q", ""))
@@ -80,6 +81,7 @@ def rows(asker: Asker, entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     """The journal's rows (the contract's Row), what became of each miss told as its alert tells it."""
     missed = [e.call.vpbx_id for e in entries if e.call.is_missed]
     alerts = asker.services.storage.alerts.of_calls(missed) if missed else {}
+    kept = asker.services.storage.recordings.kept(e.call.vpbx_id for e in entries if e.call.answered_at is not None)
     now = datetime.now(UTC)
     shown = []
     for entry in entries:
@@ -96,7 +98,7 @@ def rows(asker: Asker, entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
                 "member": call.member_name,
                 "talk": duration(call.talk_seconds) if answered else None,
                 "outcome": None if alert is None else outcome(alert, asker.texts, now, asker),
-                "recording": answered,
+                "recording": recordings.may_have_recording(call, call.vpbx_id in kept, int(now.timestamp())),
             }
         )
     return shown
@@ -125,7 +127,7 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-def _cursor(value: str | None) -> tuple[int, int] | None:
+def cursor(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
     found = _CURSOR.fullmatch(value)

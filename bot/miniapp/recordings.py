@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from telegram import File
 from telegram.error import TelegramError
 
 import newtel
@@ -39,6 +40,8 @@ from bot.miniapp.api import ASKER, ApiError, Asker
 from storage import CallRecord
 
 log = logging.getLogger(__name__)
+
+Recording = bytes | bytearray  # as New-Tel's download and Telegram's give it
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
 
@@ -98,7 +101,7 @@ class RecordingCache:
     def size(self) -> int:
         return sum(copy.size for copy in self._copies.values())
 
-    async def get(self, vpbx_id: str, fetch: Callable[[], Awaitable[bytes | None]]) -> _Copy | None:
+    async def get(self, vpbx_id: str, fetch: Callable[[], Awaitable[Recording | None]]) -> _Copy | None:
         """The copy of ``vpbx_id``'s recording, fetched with ``fetch`` (its bytes, None: none to play) if there is
         none yet; ``fetch``'s errors are raised to every request waiting for it."""
         copy = self._copies.get(vpbx_id)
@@ -115,7 +118,7 @@ class RecordingCache:
         self._arm()
         return copy
 
-    async def _fetch(self, vpbx_id: str, fetch: Callable[[], Awaitable[bytes | None]]) -> _Copy | None:
+    async def _fetch(self, vpbx_id: str, fetch: Callable[[], Awaitable[Recording | None]]) -> _Copy | None:
         data = await fetch()
         if data is None:
             return None
@@ -213,15 +216,15 @@ def _no_recording(asker: Asker, call: CallRecord | None) -> str:
     return asker.say("newtel_no_record")
 
 
-async def _fetch(asker: Asker, call: CallRecord, file_id: str | None) -> bytes | None:
+async def _fetch(asker: Asker, call: CallRecord, file_id: str | None) -> Recording | None:
     """The recording's bytes as ``/record`` finds it: Telegram's copy first, else New-Tel's link (while New-Tel keeps
     it); None when it is too big to play here."""
     svc = asker.services
     if file_id is not None:
         try:
-            found = await asker.application.bot.get_file(file_id)
+            found: File = await asker.application.bot.get_file(file_id)
             if (found.file_size or 0) <= TELEGRAM_DOWNLOAD_LIMIT:
-                return bytes(await found.download_as_bytearray())
+                return await found.download_as_bytearray()  # not copied into bytes: 20 MB would hold the loop
         except TelegramError as error:  # lost, too big: New-Tel may still have it
             log.info("Telegram's copy of the recording of %s not fetched (%s)", call.vpbx_id, error)
     if time.time() - call.started_at > NEWTEL_KEEPS:

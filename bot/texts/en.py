@@ -284,7 +284,6 @@ TEXTS: dict[str, str] = {
     "name_hidden_char": "The name contains an invisible or control character ({code}). Please type the name as plain text.",
     "note_too_long": "The note is too long: {limit} characters at most.",
     "note_hidden_char": "The note contains an invisible or control character ({code}). Please type it as plain text.",
-    "app_today": "today",
     "app_card_bad_number": "«{value}» is not a number from the archive. Open the card from the call journal.",
     "contact_saved": "✅ Saved: <b>{name}</b> — {number}.",
     "contact_renamed": "✅ Renamed: {before} → <b>{name}</b> ({number}).",

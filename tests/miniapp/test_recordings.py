@@ -171,3 +171,25 @@ async def test_the_cache_fetches_once_holds_its_bound_and_nothing_past_its_time(
     assert list(folder.iterdir()) == []
     cache.close()
     assert not folder.exists()
+
+
+async def test_telegrams_copy_plays_without_asking_new_tel_even_past_its_24_hours(miniapp: MiniApp) -> None:
+    world = miniapp.world
+    world.make_manager(MANAGER)
+    call = talked(miniapp)
+    assert (await world.say(MANAGER, f"/record {call.vpbx_id}"))["audio"]  # the file Telegram keeps from now on
+    whole = await the_recording(miniapp, call)
+    file_id = world.services.storage.recordings.file_id(call.vpbx_id)
+    assert file_id is not None
+    now = int(time.time())
+    old = CallRecord("e" * 40, "in", CUSTOMER, "74950000000", "answered", False, now - 3 * 86_400,
+                     now - 3 * 86_400 + 5, now - 3 * 86_400 + 65)  # fmt: skip
+    world.services.storage.calls.ingest([old], now=now)
+    world.services.storage.recordings.keep(old.vpbx_id, file_id, now=now)  # a chat subscribed with records then
+    before = downloads(miniapp)
+    card = (await miniapp.get(f"/app/api/customer/{CUSTOMER}", as_user=MANAGER)).json
+    assert set(card["recordings"]) == {call.vpbx_id, old.vpbx_id}
+    for vpbx_id in (call.vpbx_id, old.vpbx_id):
+        ranged = await miniapp.get(card["recordings"][vpbx_id], as_user=None, headers={"Range": "bytes=100-199"})
+        assert (ranged.status, ranged.body) == (206, whole[100:200])
+    assert downloads(miniapp) == before
