@@ -58,8 +58,7 @@ async def place_callback(
 
 
 def shows(context: Context) -> desk.Show:
-    """The desk's way to show a changed alert: its chat's lane, which edits its message at the group's pace."""
-    return lambda alert: context.delivery.kick(context.bot, alert.chat_id)
+    return desk.shown_by(context.delivery, context.bot)
 
 
 async def _answer(press: CallbackQuery, outcome: desk.Outcome, texts: Texts, *, refusal_alert: bool = True) -> None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import newtel
 from bot.calls import calling
@@ -32,10 +32,20 @@ from bot.services import Services
 from bot.texts import Html, Texts
 from storage import Alert, User
 
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from bot.alerts.delivery import Delivery
+
 log = logging.getLogger(__name__)
 
 Show = Callable[[Alert], None]  # hands a changed alert to its chat's lane (``Delivery.kick``); returns at once
 GoAhead = Callable[[], Awaitable[bool]]  # right before the call is placed: False when nobody waits for it any more
+
+
+def shown_by(delivery: Delivery, bot: Bot) -> Show:
+    """The ``show`` of every way in: the alert's chat's lane edits its message, at the group's Telegram pace."""
+    return lambda alert: delivery.kick(bot, alert.chat_id)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 from bot import callback_data as cd
 from bot.alerts import desk
 from bot.calls import calling
+from bot.miniapp import misses
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, STRANGER
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
 from tests.bot.test_owner import alert_message, buttons, miss, shown_with, starts, the_alert
@@ -71,7 +72,7 @@ async def test_take_then_call_back_places_one_call_and_edits_the_groups_alert(ma
         assert called.json["ok"] is True and called.json["message"].startswith("Звоню")
         await shown_with(world, message, lambda text: f"✅ Перезвонил(а) {MEMBER_NAME}" in text)
         assert len(starts(world)) == 1  # exactly one call
-        assert (await app.get("/app/api/misses", as_user=MANAGER)).json == {"misses": []}
+        assert (await app.get("/app/api/misses", as_user=MANAGER)).json == {"misses": [], "more": 0}
         again = await post(app, alert_id, "callback", as_user=MANAGER)
         assert (again.status, again.json["error"]) == (409, "conflict")
         assert again.json["message"] == "Это уведомление уже закрыто."
@@ -122,11 +123,14 @@ async def test_someone_elses_miss_is_called_only_with_the_pages_yes(
         assert [s["srcNumber"] for s in starts(world)] == [admin_phone]
 
 
-async def test_refusals(make_miniapp: MiniAppFactory) -> None:
+async def test_refusals(make_miniapp: MiniAppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     async with staffed(make_miniapp) as app:
         world = app.world
         message = await alert_message(world)
         alert_id = the_alert(world, message).id
+        monkeypatch.setattr(misses, "MAX_LISTED", 0)  # past the newest listed, the rest are counted
+        assert (await app.get("/app/api/misses", as_user=MANAGER)).json == {"misses": [], "more": 1}
+        monkeypatch.undo()
         stranger = await post(app, alert_id, "callback", as_user=STRANGER)
         assert (stranger.status, stranger.json["error"]) == (403, "stranger")
         assert (await app.get("/app/api/misses", as_user=STRANGER)).status == 403
@@ -139,7 +143,7 @@ async def test_refusals(make_miniapp: MiniAppFactory) -> None:
 
         # A chat the bot no longer alerts: its misses are neither listed nor acted on.
         world.services.storage.chats.unsubscribe(GROUP, now=2)
-        assert (await app.get("/app/api/misses", as_user=MANAGER)).json == {"misses": []}
+        assert (await app.get("/app/api/misses", as_user=MANAGER)).json == {"misses": [], "more": 0}
         gone = await post(app, alert_id, "callback", as_user=MANAGER)
         assert (gone.status, gone.json["error"]) == (404, "not_found")
         # A manager the admins denied since: refused, and nothing changed.
@@ -159,7 +163,7 @@ async def test_a_callback_whose_asker_goes_away_is_placed_once_and_recorded(make
         delivery = world.app.bot_data.need_poller().delivery
         world.sandbox.faults.latency = 0.3
         asking = asyncio.ensure_future(
-            desk.call_back(world.services, user, alert, lambda a: delivery.kick(world.app.bot, a.chat_id))
+            desk.call_back(world.services, user, alert, desk.shown_by(delivery, world.app.bot))
         )
         await eventually(lambda: len(starts(world)) == 1)  # the start is on its way to New-Tel
         asking.cancel()  # the page was closed, the request dropped
