@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from bot.app import build_application, running
 from bot.miniapp.auth import init_data_for
 from bot.services import Services
 from localchat import FakeBotAPI
-from localchat.demo import COLLEAGUE, DEMO_GROUP, DEMO_USER, GROUP_TITLE, demo_settings, prepare
+from localchat.demo import COLLEAGUE, DEMO_GROUP, DEMO_USER, GROUP_TITLE, demo_settings, free_port, prepare
 from localchat.phone import Phone, chromium
 from localchat.settings import TOKEN
 from newtel.sandbox import Sandbox
@@ -36,12 +35,6 @@ NAMES = (
 NOTE = "Просил(а) счёт на почту; перезванивать после 14:00."
 MISSED = (("79161234567", 9), ("79857770102", 6), ("74956401122", 4))  # (customer, seconds it rings), from now
 SLA_MINUTES = 20
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def name_customers(svc: Services) -> str:
@@ -64,9 +57,8 @@ async def shoot(out: Path) -> None:
             with Storage.open(database) as storage:  # the group listens since long ago: a miss of a minute ago is news
                 storage.chats.unsubscribe(DEMO_GROUP, now=1)
                 storage.chats.subscribe(DEMO_GROUP, GROUP_TITLE, numbers=(), balance=True, now=1)
-            settings = demo_settings(sandbox, tg, database).model_copy(
-                update={"miniapp_url": f"{base}/app/", "newtel_events_port": port, "poll_interval": 0.3, "newtel_max_rps": 1000}
-            )
+            fast = {"poll_interval": 0.3, "newtel_max_rps": 1000}  # the first poll asks "who" of every call of the day
+            settings = demo_settings(sandbox, tg, database, port).model_copy(update=fast)
             application = build_application(settings)
             async with running(application) as svc, aiohttp.ClientSession() as http:
                 poll = application.bot_data.need_poller()
@@ -78,9 +70,8 @@ async def shoot(out: Path) -> None:
                     sandbox.add_call(
                         direction="in", clid=customer, status="no answer", start=now - ago, end=now - ago + 20
                     )
-                async with asyncio.timeout(30):  # the poll alerts them
-                    while len(svc.storage.alerts.open_for(DEMO_GROUP)) < len(MISSED):
-                        await asyncio.sleep(0.1)
+                alerted = lambda c: c.params.get("text", "").startswith("📵")  # noqa: E731
+                await tg.wait_for("sendMessage", chat_id=DEMO_GROUP, predicate=alerted, count=len(MISSED), timeout=30)
                 regular = name_customers(svc)
                 await act(http, base, COLLEAGUE, "PUT", f"customer/{regular}", {"name": NAMES[1], "note": NOTE})
                 alerts = svc.storage.alerts.open_for(DEMO_GROUP)
