@@ -2,7 +2,7 @@
 // customer card. Every request carries Telegram's signed initData; the server decides everything else.
 import { openCard, setUpCard } from "./card.js";
 import { el, fill } from "./dom.js";
-import { setUpJournal } from "./journal.js";
+import { FIRST_PAGE, setUpJournal } from "./journal.js";
 import { setUpMisses } from "./misses.js";
 import { setUpReports } from "./reports.js";
 
@@ -108,7 +108,7 @@ export function showTab(name, options = {}) {
   }
   if (current !== name) tabs[current]?.hidden?.();
   current = name;
-  tabs[name].shown?.(options);
+  return tabs[name].shown?.(options);
 }
 
 function setUpTabs() {
@@ -128,6 +128,9 @@ function setUpTabs() {
 async function boot() {
   tg?.ready?.();
   tg?.expand?.();
+  // The journal's first page is asked beside /me (it needs no texts), so the rows need one round trip, not two.
+  const firstPage = api(`journal?${FIRST_PAGE}`);
+  firstPage.catch(() => {}); // (said by /me's failure, or by the journal when it uses it)
   let me;
   try {
     me = await api("me");
@@ -139,7 +142,7 @@ async function boot() {
   document.documentElement.lang = me.lang;
   document.title = t("app_title");
   translate(document);
-  const context = { me, api, t, toast, ask, openCard: (number) => openCard(number) };
+  const context = { me, api, t, toast, ask, openCard: (number) => openCard(number), firstPage };
   setUpCard(context, () => showTab(current));
   tabs.journal = setUpJournal(context);
   tabs.misses = setUpMisses(context);
@@ -148,7 +151,8 @@ async function boot() {
   document.getElementById("boot").hidden = true;
   document.getElementById("app").hidden = false;
   if (me.start?.miss != null) showTab("misses", { miss: me.start.miss });
-  else showTab("journal");
+  else await showTab("journal");
+  tabs.misses.count(); // the tab's badge, once the journal is on screen (not to delay it)
 }
 
 boot();

@@ -4,9 +4,10 @@ import { callRow, dayHeading } from "./calls.js";
 import { debounce, el, whenNear } from "./dom.js";
 
 const PAGE = 50;
+export const FIRST_PAGE = new URLSearchParams({ limit: String(PAGE) }); // the query with no search or filter
 const TYPING_PAUSE_MS = 300;
 
-export function setUpJournal({ me, api, t, openCard }) {
+export function setUpJournal({ me, api, t, openCard, firstPage }) {
   const form = document.getElementById("journal-filters");
   const list = document.getElementById("journal-rows");
   const note = document.getElementById("journal-note");
@@ -46,8 +47,10 @@ export function setUpJournal({ me, api, t, openCard }) {
     if (!fresh) params.set("before", next);
     note.hidden = true;
     let page;
+    const asked = fresh && firstPage && String(params) === String(FIRST_PAGE) ? firstPage : null;
+    firstPage = null; // asked at boot: good for the first load only
     try {
-      page = await api(`journal?${params}`, { signal: controller.signal });
+      page = await (asked ?? api(`journal?${params}`, { signal: controller.signal }));
     } catch (error) {
       if (error.name === "AbortError") return;
       note.textContent = error.message;
@@ -83,7 +86,7 @@ export function setUpJournal({ me, api, t, openCard }) {
   function reload() {
     list.setAttribute("aria-busy", "true");
     next = null;
-    load(true);
+    return load(true);
   }
 
   form.addEventListener("submit", (event) => {
@@ -103,9 +106,9 @@ export function setUpJournal({ me, api, t, openCard }) {
 
   return {
     shown() {
-      if (loaded) return;
+      if (loaded) return null;
       loaded = true;
-      reload();
+      return reload();
     },
   };
 }

@@ -143,9 +143,10 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && !section.hidden) refresh();
   });
-  refresh(); // the tab's count, from the start
-
   return {
+    count() {
+      if (!inFlight && !list.childElementCount) refresh();
+    },
     shown({ miss = null } = {}) {
       if (miss !== null) wanted = miss;
       refresh();
