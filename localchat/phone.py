@@ -30,15 +30,21 @@ FLAGS = (
 ).split()
 WAIT = 10.0  # seconds for anything the page shows (a loaded CI runner is slow; a working page takes milliseconds)
 
-# The Telegram.WebApp the page uses (as telegram-web-app.js defines it), recording the questions it was asked.
+# The Telegram.WebApp the page uses (as telegram-web-app.js defines it), recording the questions it was asked; and
+# the theme's CSS variables, which Telegram's script sets from themeParams.
 STUB = """
 window.Telegram = {WebApp: {
   initData: %(init_data)s, initDataUnsafe: {}, version: "8.0", platform: "tdesktop", colorScheme: "light",
-  themeParams: {}, isVersionAtLeast: () => true, ready() {}, expand() {},
+  themeParams: %(theme)s, isVersionAtLeast: () => true, ready() {}, expand() {},
   asked: [],
   showConfirm(message, callback) { this.asked.push(message); setTimeout(() => callback(%(yes)s), 0); },
   BackButton: {show() {}, hide() {}, onClick() {}, offClick() {}},
 }};
+document.addEventListener("DOMContentLoaded", () => {  // (no document element yet when this runs)
+  for (const [key, value] of Object.entries(%(theme)s)) {
+    document.documentElement.style.setProperty(`--tg-theme-${key.replaceAll("_", "-")}`, value);
+  }
+});
 """
 
 
@@ -75,10 +81,14 @@ class Phone:
     def __init__(self, driver: WebDriver) -> None:
         self.driver = driver
 
-    async def open(self, url: str, init_data: str, *, confirm: bool = True) -> None:
+    async def open(
+        self, url: str, init_data: str, *, confirm: bool = True, theme: dict[str, str] | None = None
+    ) -> None:
         """Loads the page as Telegram would open it for the user whose ``init_data`` it is; ``confirm``: the answer
-        to every question it asks (Telegram.WebApp.showConfirm)."""
-        stub = STUB % {"init_data": json.dumps(init_data), "yes": "true" if confirm else "false"}
+        to every question it asks (Telegram.WebApp.showConfirm); ``theme``: Telegram's themeParams
+        (``{"bg_color": "#17212b", …}``; none: the page's own fallbacks)."""
+        values = {"init_data": json.dumps(init_data), "yes": json.dumps(confirm), "theme": json.dumps(theme or {})}
+        stub = STUB % values
         added = await self._run(self.driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument", {"source": stub})
         try:
             await self._run(self.driver.get, url)
@@ -134,6 +144,10 @@ class Phone:
     async def type(self, css: str, text: str) -> None:
         element = await self.shown(css)
         await self._run(element.send_keys, text)
+
+    async def cdp(self, command: str, params: dict[str, Any]) -> Any:
+        """A Chrome DevTools Protocol command (``Emulation.setEmulatedMedia``…)."""
+        return await self._run(self.driver.execute_cdp_cmd, command, params)
 
     async def js(self, script: str, *args: Any) -> Any:
         return await self._run(self.driver.execute_script, script, *args)

@@ -531,6 +531,7 @@ TEXTS: dict[str, str] = {
     "app_release": "Release",
     "app_done": "Done",
     "app_misses_empty": "No open missed calls.",
+    "app_misses_more": "And {count} older ones: see them in the groups.",
     "app_miss_owner": "Taken by {name}",
     "app_miss_no_owner": "Nobody has taken it yet",
     "app_miss_deadline": "due {deadline}",

@@ -534,6 +534,7 @@ TEXTS: dict[str, str] = {
     "app_release": "Отпустить",
     "app_done": "Готово",
     "app_misses_empty": "Открытых пропущенных нет.",
+    "app_misses_more": "И ещё {count}, постарше: их видно в группах.",
     "app_miss_owner": "Взял(а): {name}",
     "app_miss_no_owner": "Пока никто не взял",
     "app_miss_deadline": "срок {deadline}",

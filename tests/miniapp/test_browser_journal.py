@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -91,3 +92,24 @@ async def test_the_page_weighs_at_most_200_kb_and_loads_telegrams_script_first(m
     scripts = await phone.js("return [...document.scripts].map(s => [s.src, s.type])")
     assert scripts[0] == ["https://telegram.org/js/telegram-web-app.js", ""]
     assert scripts[1][0].endswith("/app/static/app.js") and scripts[1][1] == "module"
+
+
+async def test_the_page_wears_telegrams_theme_else_the_systems_light_or_dark(miniapp: MiniApp, phone: Phone) -> None:
+    def colours() -> Any:
+        return phone.js("const s = getComputedStyle(document.body); return [s.backgroundColor, s.color]")
+
+    telegrams = {"secondary_bg_color": "#0a0b0c", "text_color": "#fafafa", "bg_color": "#102030"}
+    await phone.open(miniapp.url, miniapp.init_data(ADMIN), theme=telegrams)
+    await phone.shown("#journal-q")
+    assert await colours() == ["rgb(10, 11, 12)", "rgb(250, 250, 250)"]
+    for scheme, expected in (
+        ("dark", ["rgb(35, 46, 60)", "rgb(245, 245, 245)"]),
+        ("light", ["rgb(240, 242, 245)", "rgb(17, 17, 17)"]),
+    ):
+        await phone.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+        try:
+            await phone.open(miniapp.url, miniapp.init_data(ADMIN))  # outside Telegram: no theme
+            await phone.shown("#journal-q")
+            assert await colours() == expected, scheme
+        finally:
+            await phone.cdp("Emulation.setEmulatedMedia", {"features": []})

@@ -25,15 +25,17 @@ def phone() -> Iterator[Phone]:
         yield started
 
 
-async def test_take_then_call_back_places_one_call_and_edits_the_groups_alert(
+async def test_opened_on_a_miss_take_then_call_back_place_one_call_and_edit_the_groups_alert(
     make_miniapp: MiniAppFactory, phone: Phone
 ) -> None:
     async with make_miniapp(jobs=True, poll_interval=0.3) as miniapp:
         alert = await an_open_miss(miniapp)
-        await phone.open(miniapp.url, miniapp.init_data(MANAGER))
-        await phone.click("#tab-misses")
+        # Opened from the group alert's link (t.me/<bot>/<app>?startapp=alert-<id>): on that miss, focused.
+        await phone.open(miniapp.url, miniapp.init_data(MANAGER, start_param=f"alert-{alert['id']}"))
         item = f'#misses-list .miss[data-id="{alert["id"]}"]'
-        assert SHOWN in await phone.text(item)
+        assert SHOWN in await phone.text(f"{item}.wanted")
+        assert await phone.js("return document.getElementById('tab-misses').getAttribute('aria-selected')") == "true"
+        assert await phone.js("return document.activeElement.dataset.action") == "take"
 
         await phone.click(f'{item} [data-action="take"]')
         await phone.text(item, "Взял(а): ")  # the server's state, drawn again

@@ -71,7 +71,8 @@ export function setUpJournal({ me, api, t, openCard, firstPage }) {
     }
     list.append(...items.filter(Boolean));
     next = page.next;
-    if (fresh && !page.rows.length) {
+    // A filter no index serves may bring a page of none with more to look through: only the end says "none".
+    if (next === null && !list.querySelector(".call")) {
       note.textContent = t("app_journal_empty");
       note.hidden = false;
     }

@@ -61,7 +61,7 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
     );
   }
 
-  function draw(misses) {
+  function draw({ misses, more = 0 }) {
     const focused = document.activeElement?.closest?.(".miss");
     const focus = focused && { id: focused.dataset.id, action: document.activeElement.dataset.action };
     const items = misses.map((miss) => {
@@ -76,10 +76,10 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
       const again = list.querySelector(`.miss[data-id="${CSS.escape(focus.id)}"] [data-action="${focus.action}"]`);
       again?.focus();
     }
-    count.textContent = String(misses.length);
+    count.textContent = String(misses.length + more);
     count.hidden = misses.length === 0;
-    note.textContent = t("app_misses_empty");
-    note.hidden = misses.length > 0;
+    note.textContent = misses.length ? t("app_misses_more", { count: more }) : t("app_misses_empty");
+    note.hidden = misses.length > 0 && !more;
     if (wanted !== null) showWanted();
   }
 
@@ -102,7 +102,7 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
       clearTimeout(timer);
       if (!busy) {
         try {
-          draw((await api("misses")).misses);
+          draw(await api("misses"));
         } catch (error) {
           note.textContent = error.message;
           note.hidden = false;

@@ -2,11 +2,12 @@
 // to the user's chat (a Mini App cannot save a file everywhere; the chat can).
 import { el, fill } from "./dom.js";
 
-export function setUpReports({ api, t, toast }) {
+export function setUpReports({ me, api, t, toast }) {
   const form = document.getElementById("report-filters");
   const range = form.querySelector(".range");
   const report = document.getElementById("report");
   const exportButton = document.getElementById("report-export");
+  exportButton.hidden = !me.user.admin; // /export is an admin's, here as in the chat
   let loaded = false;
   let loading = null;
 
