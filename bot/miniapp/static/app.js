@@ -1,6 +1,6 @@
 // The Mini App's page: boots from /app/api/me (who, the language's texts, the members), then the three tabs and the
 // customer card. Every request carries Telegram's signed initData; the server decides everything else.
-import { openCard, setUpCard } from "./card.js";
+import { leaveCard, openCard, setUpCard } from "./card.js";
 import { el, fill } from "./dom.js";
 import { FIRST_PAGE, setUpJournal } from "./journal.js";
 import { setUpMisses } from "./misses.js";
@@ -99,7 +99,7 @@ let current = null;
 
 /** Shows tab ``name`` (journal, misses, reports); a tab's ``shown(options)`` runs each time it comes up. */
 export function showTab(name, options = {}) {
-  document.getElementById("card").hidden = true;
+  leaveCard();
   for (const button of document.querySelectorAll("[role=tab]")) {
     const selected = button.dataset.tab === name;
     button.setAttribute("aria-selected", String(selected));
@@ -142,7 +142,7 @@ async function boot() {
   document.documentElement.lang = me.lang;
   document.title = t("app_title");
   translate(document);
-  const context = { me, api, t, toast, ask, openCard: (number) => openCard(number), firstPage };
+  const context = { me, api, t, toast, ask, openCard, firstPage };
   setUpCard(context, () => showTab(current));
   tabs.journal = setUpJournal(context);
   tabs.misses = setUpMisses(context);

@@ -9,12 +9,10 @@ let shownNumber = null;
 let scrolledTo = 0;
 const tg = window.Telegram?.WebApp;
 
+/** ``close``: what brings back the tab the card was opened from (it calls ``leaveCard``). */
 export function setUpCard(ctx, close) {
   context = ctx;
   back = () => {
-    shownNumber = null;
-    tg?.BackButton?.hide();
-    tg?.BackButton?.offClick(back);
     close();
     window.scrollTo(0, scrolledTo);
   };
@@ -22,6 +20,16 @@ export function setUpCard(ctx, close) {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && shownNumber !== null) back();
   });
+}
+
+/** Hides the card, however the user left it (back, or another tab). */
+export function leaveCard() {
+  if (shownNumber !== null) {
+    tg?.BackButton?.hide();
+    tg?.BackButton?.offClick(back);
+  }
+  shownNumber = null;
+  document.getElementById("card").hidden = true;
 }
 
 export async function openCard(number) {
