@@ -30,8 +30,8 @@ FLAGS = (
 ).split()
 WAIT = 10.0  # seconds for anything the page shows (a loaded CI runner is slow; a working page takes milliseconds)
 
-# The Telegram.WebApp the page uses (as telegram-web-app.js defines it), recording the questions it was asked; and
-# the theme's CSS variables, which Telegram's script sets from themeParams.
+# The Telegram.WebApp the page uses (as telegram-web-app.js defines it), recording the questions it was asked; the
+# theme's CSS variables, which Telegram's script sets from themeParams; and what the page's CSP refused.
 STUB = """
 window.Telegram = {WebApp: {
   initData: %(init_data)s, initDataUnsafe: {}, version: "8.0", platform: "tdesktop", colorScheme: "light",
@@ -40,6 +40,10 @@ window.Telegram = {WebApp: {
   showConfirm(message, callback) { this.asked.push(message); setTimeout(() => callback(%(yes)s), 0); },
   BackButton: {show() {}, hide() {}, onClick() {}, offClick() {}},
 }};
+window.refusedByCsp = [];  // what the page's Content-Security-Policy blocked (an inline script or style…)
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.refusedByCsp.push(`${e.violatedDirective} ${e.blockedURI}`);
+});
 document.addEventListener("DOMContentLoaded", () => {  // (no document element yet when this runs)
   for (const [key, value] of Object.entries(%(theme)s)) {
     document.documentElement.style.setProperty(`--tg-theme-${key.replaceAll("_", "-")}`, value);

@@ -77,7 +77,9 @@ async def test_a_number_as_typed_finds_the_customer_whose_card_lists_their_calls
     assert ready >= 2 and duration > 0
 
 
-async def test_the_page_weighs_at_most_200_kb_and_loads_telegrams_script_first(miniapp: MiniApp, phone: Phone) -> None:
+async def test_the_page_weighs_at_most_200_kb_breaks_no_csp_rule_and_loads_telegrams_script_first(
+    miniapp: MiniApp, phone: Phone
+) -> None:
     await archived(miniapp.world)
     await phone.open(miniapp.url, miniapp.init_data(ADMIN))
     await phone.shown("#journal-rows .call")
@@ -89,6 +91,7 @@ async def test_the_page_weighs_at_most_200_kb_and_loads_telegrams_script_first(m
     transferred = sum(size for _, size, _ in loaded)
     assert 0 < transferred <= PAGE_BUDGET, loaded
     assert all(body <= size for _, size, body in loaded), loaded  # the cache is off: every byte was on the wire
+    assert await phone.js("return window.refusedByCsp") == []  # nothing inline: the strict CSP blocks nothing
     scripts = await phone.js("return [...document.scripts].map(s => [s.src, s.type])")
     assert scripts[0] == ["https://telegram.org/js/telegram-web-app.js", ""]
     assert scripts[1][0].endswith("/app/static/app.js") and scripts[1][1] == "module"
