@@ -90,10 +90,13 @@ class Admission:
     refusal: Refusal | None
 
 
-async def admit(svc: Services, bot: Bot, sender: TelegramUser, level: Level) -> Admission:
-    """Whether ``sender`` may use what ``level`` allows, decided from who they are alone (the chat is the caller's
-    to check): every command and button (``requires``) and the Mini App's API (``bot.miniapp``) ask here."""
-    user = svc.storage.users.get(sender.id)
+async def admit(
+    svc: Services, bot: Bot, telegram_id: int, level: Level, sender: TelegramUser | None = None
+) -> Admission:
+    """Whether Telegram user ``telegram_id`` may use what ``level`` allows, decided from who they are alone (the
+    chat is the caller's to check): every command and button (``requires``) and the Mini App's API (``bot.miniapp``)
+    ask here. ``sender``: how Telegram names them now, for the admins should their member be gone."""
+    user = svc.storage.users.get(telegram_id)
     if not allowed(user, level):
         return Admission(user, "admins_only" if allowed(user, "manager") else "stranger")
     assert user is not None
@@ -161,7 +164,10 @@ def requires(
         async def checked(update: Update, context: Context) -> None:
             svc = context.services
             sender = update.effective_user
-            verdict = Admission(None, "stranger") if sender is None else await admit(svc, context.bot, sender, level)
+            if sender is None:
+                verdict = Admission(None, "stranger")
+            else:
+                verdict = await admit(svc, context.bot, sender.id, level, sender)
             user = verdict.user
             texts = texts_for(update, svc, user)
             if verdict.refusal in ("stranger", "admins_only"):
