@@ -140,7 +140,9 @@ async def _tell_admins_once(svc: Services, bot: Bot, user: User, sender: Telegra
     log.warning(
         "User %s acts as member %s, gone from New-Tel: refused until it is back", user.telegram_id, user.member_id
     )
-    who = user.name if sender is None else sender.full_name + (f" @{sender.username}" if sender.username else "")
+    # A Mini App link (no initData) knows only the user's id: the name is then the stored one.
+    who = user.name if sender is None or not sender.full_name else sender.full_name
+    who += f" @{sender.username}" if sender is not None and sender.username else ""
     for admin in svc.storage.users.list(active_only=True):
         if not admin.is_admin:
             continue

@@ -5,7 +5,9 @@ may hear it and only by a link made for them, for that call, still valid."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -16,8 +18,8 @@ from bot.miniapp.recordings import RecordingCache, path_of
 from localchat.settings import TOKEN
 from newtel.sandbox import Call
 from storage import CallRecord
-from tests.bot.conftest import ADMIN, MANAGER, STRANGER, eventually
-from tests.miniapp.conftest import MiniApp
+from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER, eventually
+from tests.miniapp.conftest import MiniApp, MiniAppFactory
 
 CUSTOMER = "79035551122"
 
@@ -111,6 +113,16 @@ async def test_only_a_valid_link_of_a_user_who_may_hear_it_plays(miniapp: MiniAp
     no_token = await miniapp.get(resource, as_user=None)
     assert (no_token.status, no_token.json["error"]) == (401, "auth_missing")
 
+    company = miniapp.world.sandbox.company  # the member the manager acts as is deleted at New-Tel
+    kept_members = list(company.members)
+    company.members[:] = [m for m in company.members if m.name != MEMBER_NAME]
+    miniapp.world.services.directory.ttl = 0  # the cached list has expired
+    gone = await miniapp.get(url, as_user=None)
+    assert (gone.status, gone.json["error"]) == (403, "member_gone")
+    (told,) = await miniapp.world.replies(ADMIN)  # by a link, as by initData or a command: the admins hear of it
+    assert MEMBER_NAME in told["text"]
+    company.members[:] = kept_members
+    assert (await miniapp.get(url, as_user=None)).status == 200  # back at New-Tel: heard again
     miniapp.world.services.storage.users.deny(MANAGER, now=int(time.time()))  # an admin removes the manager
     refused = await miniapp.get(url, as_user=None)
     assert (refused.status, refused.json["error"]) == (403, "stranger")
@@ -193,3 +205,17 @@ async def test_telegrams_copy_plays_without_asking_new_tel_even_past_its_24_hour
         ranged = await miniapp.get(card["recordings"][vpbx_id], as_user=None, headers={"Range": "bytes=100-199"})
         assert (ranged.status, ranged.body) == (206, whole[100:200])
     assert downloads(miniapp) == before
+
+
+def copy_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("miniapp-recordings-*"))
+
+
+async def test_the_copies_go_when_the_bot_stops(make_miniapp: MiniAppFactory) -> None:
+    before = copy_folders()
+    async with make_miniapp() as app:
+        call = talked(app)
+        assert (await app.get(await link_of(app, call, as_user=ADMIN), as_user=None)).status == 200
+        (folder,) = copy_folders() - before
+        assert [path.name for path in folder.iterdir()] == [call.vpbx_id]
+    assert not folder.exists()
