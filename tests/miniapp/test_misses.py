@@ -17,6 +17,7 @@ from bot.calls import calling
 from bot.miniapp import misses
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, STRANGER
 from tests.bot.test_alerts import CUSTOMER, phone_as_shown
+from tests.bot.test_new_user import ABROAD, ABROAD_SHOWN
 from tests.bot.test_owner import alert_message, buttons, miss, shown_with, starts, the_alert
 from tests.conftest import at_noon
 from tests.miniapp.conftest import Answer, MiniApp, MiniAppFactory
@@ -205,3 +206,27 @@ async def eventually(condition: Any, timeout: float = 10.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "the condition never came true"
         await asyncio.sleep(0.02)
+
+
+async def test_someone_elses_miss_abroad_asks_both_questions_then_calls_once(
+    make_miniapp: MiniAppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with staffed(make_miniapp) as app:
+        world = app.world
+        now = world.sandbox.now()
+        world.sandbox.add_call(direction="in", clid=ABROAD, status="no answer", start=now - 20, end=now)
+        await eventually(lambda: any(a.clid == ABROAD for a in world.services.storage.alerts.open_for(GROUP)))
+        (alert,) = [a for a in world.services.storage.alerts.open_for(GROUP) if a.clid == ABROAD]
+        assert (await post(app, alert.id, "take", as_user=MANAGER)).status == 200
+        monkeypatch.setattr(calling, "CONFIRM_AFTER", 0.0)
+
+        owner = await post(app, alert.id, "callback", as_user=ADMIN)
+        assert owner.json["confirm"]["question"].endswith("Позвонить клиенту всё равно?")
+        abroad = await post(app, alert.id, "callback", as_user=ADMIN, body={"confirm": owner.json["confirm"]["token"]})
+        assert abroad.json["confirm"]["question"] == (
+            f"🌍 {ABROAD_SHOWN} — номер в другой стране, звонок туда дороже обычного. Позвонить?"
+        )
+        assert starts(world) == []
+        yes = await post(app, alert.id, "callback", as_user=ADMIN, body={"confirm": abroad.json["confirm"]["token"]})
+        assert yes.json["ok"] is True, yes.json
+        assert [s["dstNumber"] for s in starts(world)] == [ABROAD]
