@@ -39,20 +39,23 @@ async def test_opened_on_a_miss_take_then_call_back_place_one_call_and_edit_the_
 
         await phone.click(f'{item} [data-action="take"]')
         await phone.text(item, "Взял(а): ")  # the server's state, drawn again
-        taken = await miniapp.world.edited(alert["message"])
-        assert "👤 Взял(а): " in taken["text"]
+        await edited(miniapp, alert, "👤 Взял(а): ")  # the group's alert, as if its button had been pressed
 
         await phone.click(f'{item} [data-action="callback"]')
-        tg = miniapp.world.tg
-        await tg.wait_for(
-            "editMessageText", chat_id=GROUP, since=0, timeout=10,
-            predicate=lambda c: c.params.get("message_id") == alert["message"]["message_id"]
-            and "Перезвонил(а)" in c.params.get("text", ""),
-        )  # fmt: skip
+        await edited(miniapp, alert, "✅ Перезвонил(а)")  # placed, answered, over: the alert says so
         starts = miniapp.world.newtel_requests(START_CALL)
         assert [r.params["dstNumber"] for r in starts] == [CUSTOMER]
         await phone.until(lambda d: d.execute_script(f"return !document.querySelector('{item}')"))  # closed: gone
         assert len(miniapp.world.newtel_requests(START_CALL)) == 1
+
+
+async def edited(miniapp: MiniApp, alert: dict[str, Any], contains: str) -> None:
+    """Waits until the bot has edited the group's alert to say ``contains``."""
+    message_id = alert["message"]["message_id"]
+    await miniapp.world.tg.wait_for(
+        "editMessageText", chat_id=GROUP, since=0, timeout=10, ok=True,
+        predicate=lambda c: c.params.get("message_id") == message_id and contains in c.params.get("text", ""),
+    )  # fmt: skip
 
 
 async def an_open_miss(miniapp: MiniApp) -> dict[str, Any]:
