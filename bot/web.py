@@ -163,18 +163,19 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
 
 def _say_where(app: web.Application, addresses: list[tuple[str, int]]) -> None:
     serves: list[str] = app[_SERVES]
+    said = " and ".join(serves) if len(serves) < 3 else ", ".join(serves[:-1]) + " and " + serves[-1]
     shown = ", ".join(f"[{address}]:{port}" if ":" in address else f"{address}:{port}" for address, port in addresses)
     if all(ipaddress.ip_address(address).is_loopback for address, _ in addresses):
         # On a platform, or with the proxy in another container, nothing could reach it, and nothing else would say so.
         log.info(
             "%s: listening on %s, on loopback only: %s (%s=0.0.0.0 listens on every address)",
-            " and ".join(serves),
+            said,
             shown,
             app[_ON_LOOPBACK],
             app[_LISTEN],
         )
     else:
-        log.info("%s: listening on %s", " and ".join(serves), shown)
+        log.info("%s: listening on %s", said, shown)
 
 
 def _connection_cap() -> int:

@@ -79,11 +79,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def app_link(settings: Settings, user_id: int, first_name: str) -> str:
-    """The Mini App as Telegram opens it outside a chat: its initData, signed with the demo's own token, in the
-    address's fragment (as Telegram's script finds it), so a desktop browser opens it as this user."""
+def app_link(page: str, user_id: int, first_name: str) -> str:
+    """The Mini App at ``page`` as Telegram opens it, outside a chat: its initData, signed with the demo's own
+    token, in the address's fragment (as Telegram's script finds it), so a desktop browser opens it as this user."""
     signed = init_data_for(user_id, TOKEN, first_name=first_name, language_code="ru")
-    return f"{settings.miniapp_url}#tgWebAppData={quote(signed, safe='')}&tgWebAppVersion=8.0"
+    return f"{page}#tgWebAppData={quote(signed, safe='')}&tgWebAppVersion=8.0"
 
 
 def prepare(database: Path, sandbox: Sandbox, tg: FakeBotAPI) -> list[Person]:
@@ -138,8 +138,15 @@ async def demo(args: argparse.Namespace) -> None:
                 print(f"Missed-call alerts go to the team group «{GROUP_TITLE}», shown here too.")
                 hours = APP_SIGN_IN // 3600
                 print(f"The Mini App, as Анна, in a desktop browser (the link signs you in for {hours} h; a new demo")
-                print(f"gives a new one): {app_link(settings, DEMO_USER, 'Анна')}\n", flush=True)
-                await run_terminal_chat(tg, user_id=DEMO_USER, group_chat_id=DEMO_GROUP, people=people, files=files)
+                print(f"gives a new one): {app_link(str(settings.miniapp_url), DEMO_USER, 'Анна')}\n", flush=True)
+                names = {person.user_id: person.name for person in people}
+
+                def opened(user_id: int, page: str) -> str:  # /app's button, for whoever speaks (!as)
+                    return app_link(page, user_id, names.get(user_id, str(user_id)))
+
+                await run_terminal_chat(
+                    tg, user_id=DEMO_USER, group_chat_id=DEMO_GROUP, people=people, files=files, web_app=opened
+                )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

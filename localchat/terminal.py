@@ -16,7 +16,7 @@ import posixpath
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -179,8 +179,10 @@ class _Terminal:
         group_chat_id: int | None,
         out: TextSink,
         files: Path | None,
+        web_app: Callable[[int, str], str] | None = None,
     ) -> None:
         self.tg = tg
+        self.web_app = web_app
         self.people = {person.user_id: person for person in people}
         self.me = people[0].user_id  # who is speaking
         self.group_chat_id = group_chat_id
@@ -444,6 +446,11 @@ class _Terminal:
             self.print(f"(message #{message_id} has buttons 1–{len(buttons)})")
             return
         button = buttons[number - 1]
+        if "web_app" in button:  # Telegram opens the page in place; here, a browser does
+            url = str(button["web_app"].get("url", ""))
+            opened = self.web_app(self.me, url) if self.web_app is not None else url
+            self.print(f"(button [{number}] {button['text']} opens in a browser: {opened})")
+            return
         if "callback_data" not in button:
             self.print(f"(button [{number}] {button['text']} opens {button.get('url', 'something else')})")
             return
@@ -479,12 +486,14 @@ async def run_terminal_chat(
     stdout: TextSink | None = None,
     people: Sequence[Person] = (),
     files: Path | None = None,
+    web_app: Callable[[int, str], str] | None = None,
 ) -> None:
     """Chat with the bot as ``user_id`` until ``!quit`` or end of input.
 
     ``stdin`` is a text/binary stream (read in a daemon thread, so a pipe, a file or a tty all work) or an
     ``asyncio.StreamReader``; ``group_chat_id`` is registered as a group if the fake does not know it. ``people``:
-    whom ``!as`` may speak as (``user_id`` among them); ``files``: the folder the files the bot sends are saved in.
+    whom ``!as`` may speak as (``user_id`` among them); ``files``: the folder the files the bot sends are saved in;
+    ``web_app``: the address a Web App button opens for a user, as (user id, its URL) -> a browser's address.
     """
     if group_chat_id is not None and tg.chat_info(group_chat_id) is None:
         tg.group(group_chat_id)
@@ -492,7 +501,7 @@ async def run_terminal_chat(
     everyone = [first, *(p for p in people if p.user_id != user_id)]
     source = sys.stdin if stdin is None else stdin
     out = sys.stdout if stdout is None else stdout
-    term = _Terminal(tg, everyone, group_chat_id, out, files)
+    term = _Terminal(tg, everyone, group_chat_id, out, files, web_app)
     echo = not bool(getattr(source, "isatty", lambda: False)())
     term.print("Chatting with the bot as a Telegram user. !help lists the local commands.")
     if files is not None:

@@ -90,16 +90,27 @@ class Admission:
     refusal: Refusal | None
 
 
-async def admit(svc: Services, bot: Bot, sender: TelegramUser, level: Level) -> Admission:
-    """Whether ``sender`` may use what ``level`` allows, decided from who they are alone (the chat is the caller's
-    to check): every command and button (``requires``) and the Mini App's API (``bot.miniapp``) ask here."""
-    user = svc.storage.users.get(sender.id)
+def standing(svc: Services, telegram_id: int, level: Level) -> Admission:
+    """What storage alone says of Telegram user ``telegram_id`` at ``level``: let in, a stranger, or a manager
+    asking for an admin's. ``admit`` adds whether their member is still at New-Tel; ``requires`` asks that last,
+    once the chat is one it answers in (a group nobody enabled costs New-Tel nothing)."""
+    user = svc.storage.users.get(telegram_id)
     if not allowed(user, level):
         return Admission(user, "admins_only" if allowed(user, "manager") else "stranger")
-    assert user is not None
-    if await member_gone(svc, bot, user, sender):
-        return Admission(user, "member_gone")
     return Admission(user, None)
+
+
+async def admit(
+    svc: Services, bot: Bot, telegram_id: int, level: Level, sender: TelegramUser | None = None
+) -> Admission:
+    """Whether Telegram user ``telegram_id`` may use what ``level`` allows, decided from who they are alone (the
+    chat is the caller's to check): ``standing``, then ``member_gone``, as every command and button (``requires``)
+    and the Mini App's API (``bot.miniapp``) decide it. ``sender``: how Telegram names them now, for the admins
+    should their member be gone."""
+    found = standing(svc, telegram_id, level)
+    if found.refusal is None and found.user is not None and await member_gone(svc, bot, found.user, sender):
+        return Admission(found.user, "member_gone")
+    return found
 
 
 async def member_gone(svc: Services, bot: Bot, user: User, sender: TelegramUser | None) -> bool:
@@ -163,11 +174,11 @@ def requires(
         async def checked(update: Update, context: Context) -> None:
             svc = context.services
             sender = update.effective_user
-            verdict = Admission(None, "stranger") if sender is None else await admit(svc, context.bot, sender, level)
-            user = verdict.user
+            found = Admission(None, "stranger") if sender is None else standing(svc, sender.id, level)
+            user = found.user
             texts = texts_for(update, svc, user)
-            if verdict.refusal in ("stranger", "admins_only"):
-                await refuse(update, texts, known=verdict.refusal == "admins_only")
+            if found.refusal is not None:
+                await refuse(update, texts, known=found.refusal == "admins_only")
                 return
             assert user is not None
             chat, message = update.effective_chat, update.effective_message
@@ -186,7 +197,7 @@ def requires(
                 elif message is not None:
                     await message.reply_text(texts("group_not_enabled"))
                 return
-            if verdict.refusal == "member_gone":
+            if await member_gone(svc, context.bot, user, sender):
                 await refuse_member_gone(update, texts, user)
                 return
             await handler(update, context, Caller(user, texts, svc, update))

@@ -36,7 +36,7 @@ async def start(update: Update, context: Context) -> None:
     sender, message, chat = update.effective_user, update.effective_message, update.effective_chat
     if sender is None or message is None or chat is None:
         return
-    verdict = await admit(svc, context.bot, sender, "manager")
+    verdict = await admit(svc, context.bot, sender.id, "manager", sender)
     user = verdict.user
     texts = texts_for(update, svc, user)
     if verdict.refusal != "stranger":

@@ -174,12 +174,12 @@ async def _asker(request: web.Request) -> Asker:
     if wait:
         slow = html.unescape(Texts(language)("app_error_slow_down"))
         raise ApiError(429, "slow_down", slow, headers={"Retry-After": str(math.ceil(wait))})
-    sender = (
+    sender = (  # how Telegram names them, for the admins should their member be gone (a link token has no name)
         TelegramUser(telegram_id, signed.first_name, False, last_name=signed.last_name, username=signed.username)
         if signed is not None
-        else TelegramUser(telegram_id, "", False)
+        else None
     )
-    verdict: Admission = await admit(svc, application.bot, sender, "manager")
+    verdict: Admission = await admit(svc, application.bot, telegram_id, "manager", sender)
     user = verdict.user
     texts = Texts(user.language if user is not None and user.language else language)
     if verdict.refusal == "member_gone" and user is not None:

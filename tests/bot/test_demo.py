@@ -113,6 +113,11 @@ def test_the_demo_prints_a_link_that_opens_the_mini_app_as_its_admin(demo: Demo)
     with urllib.request.urlopen(asked, timeout=TIMEOUT) as answer:
         me = json.load(answer)
     assert me["user"] == {"id": 700_001, "name": me["user"]["name"], "admin": True}
+    demo.send("/app")  # its button, pressed in the terminal, gives a link signed for whoever speaks
+    demo.expect(r"\[1\] 📱 Открыть приложение")
+    demo.send("1")
+    opened = demo.expect(r"opens in a browser: http://127\.0\.0\.1:\d+/app/#tgWebAppData=")
+    assert opened.rsplit(" ", 1)[1].split("#", 1)[0] == page
     demo.send("!quit")
     demo.expect(r"\(bye\)")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.miniapp.auth import init_data_for
 from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import ADMIN, SENDS, STRANGER, TOKEN
@@ -175,6 +176,7 @@ async def test_the_bot_runs_on_a_webhook(
             NEWTEL_ACCESS_KEY=sandbox.access_key, NEWTEL_SIGNING_KEY=sandbox.signing_key, ADMIN_IDS=str(ADMIN),
             DATABASE_PATH=str(tmp_path / "bot.db"), WEBHOOK_URL=url, WEBHOOK_LISTEN="127.0.0.1",
             WEBHOOK_PORT=str(unused_tcp_port), WEBHOOK_SECRET=secret, NEWTEL_EVENTS_SECRET=doorbell,
+            MINIAPP_URL=f"http://127.0.0.1:{unused_tcp_port}/app/",
         ),
     )  # fmt: skip
     try:
@@ -203,6 +205,10 @@ async def test_the_bot_runs_on_a_webhook(
             bell = f"http://127.0.0.1:{unused_tcp_port}/newtel/"
             async with http.post(bell + doorbell, data=b"{}") as rung, http.post(bell + secret, data=b"") as wrong:
                 assert (rung.status, wrong.status) == (204, 404)
+            # And the Mini App, on the same server.
+            signed = {"Authorization": f"tma {init_data_for(ADMIN, TOKEN)}"}
+            async with http.get(f"http://127.0.0.1:{unused_tcp_port}/app/api/me", headers=signed) as me:
+                assert (me.status, (await me.json())["user"]["admin"]) == (200, True)
         reply = await tg.wait_for("sendMessage", chat_id=ADMIN, ok=True, timeout=15)
         assert reply.params["text"].startswith("💰 <b>Баланс:</b>")
         tg.send_text(ADMIN, "/balance")  # and as Telegram delivers an update, with the secret
@@ -218,7 +224,8 @@ async def test_the_bot_runs_on_a_webhook(
     assert "Traceback" not in output.decode()
     assert secret not in output.decode() and TOKEN not in output.decode() and doorbell not in output.decode()
     assert (
-        f"Telegram's webhook and New-Tel's doorbell: listening on 127.0.0.1:{unused_tcp_port}, on loopback only: a "
+        f"Telegram's webhook, New-Tel's doorbell and the Mini App (/app/): listening on 127.0.0.1:{unused_tcp_port}, "
+        "on loopback only: a "
         "reverse proxy on this host must forward to it (WEBHOOK_LISTEN=0.0.0.0 listens on every address)"
     ) in output.decode()
 

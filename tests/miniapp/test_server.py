@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import pydantic
 import pytest
 
+from bot.config import Settings, describe_errors
 from bot.miniapp import auth, server
 from localchat.settings import TOKEN
 from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER
@@ -223,3 +225,30 @@ async def test_it_is_served_when_polling_and_says_where(
 async def test_it_is_off_without_miniapp_url(make_miniapp: MiniAppFactory) -> None:
     async with make_miniapp(miniapp_url=None) as app:
         assert app.world.app.bot_data.web is None  # no server at all: nothing else asked for one
+
+
+def test_miniapp_settings_as_an_operator_writes_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    keys = {"telegram_bot_token": "1:" + "x" * 30, "newtel_access_key": "a" * 48, "newtel_signing_key": "b" * 48}
+    default = Settings(**keys)
+    assert (default.miniapp_url, default.miniapp_auth_max_age, default.miniapp_short_name) == (None, 3600, None)
+    monkeypatch.setenv("MINIAPP_URL", "https://bot.example.com/app")
+    monkeypatch.setenv("MINIAPP_SHORT_NAME", "desk_app")
+    monkeypatch.setenv("MINIAPP_AUTH_MAX_AGE", "600")
+    given = Settings(**keys)
+    assert (given.miniapp_url, given.miniapp_auth_max_age, given.miniapp_short_name) == (
+        "https://bot.example.com/app/",  # the page's base: its files and API are beside it
+        600,
+        "desk_app",
+    )
+    for name, value, said in (
+        ("MINIAPP_URL", "bot.example.com/app", "MINIAPP_URL must be the page's address, https://your.host/app/"),
+        ("MINIAPP_URL", "https://bot.example.com/app/?x=1", "MINIAPP_URL must be the page's address"),
+        ("MINIAPP_SHORT_NAME", "t.me/bot/app", "MINIAPP_SHORT_NAME must be the app's short name from BotFather"),
+        ("MINIAPP_AUTH_MAX_AGE", "5", "MINIAPP_AUTH_MAX_AGE"),
+    ):
+        with monkeypatch.context() as bad:
+            bad.setenv(name, value)
+            with pytest.raises(pydantic.ValidationError) as raised:
+                Settings(**keys)
+            assert said in describe_errors(raised.value), name
