@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/forget.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/replication.py 30
+	$(BIN)/python bench/miniapp.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
