@@ -179,7 +179,8 @@ async def test_someone_elses_miss_is_called_from_the_card_only_with_the_pages_ye
         taken = await app.request("POST", f"/app/api/misses/{alert_id}/take", as_user=MANAGER, body={})
         assert taken.status == 200
         asked = await call(app, MISSED, as_user=ADMIN)
-        assert asked.json["confirm"]["question"] == f"{MEMBER_NAME} взял(а) это уведомление. Позвонить клиенту всё равно?"
+        question = asked.json["confirm"]["question"]
+        assert question == f"{MEMBER_NAME} взял(а) это уведомление. Позвонить клиенту всё равно?"
         assert starts(world) == []
         monkeypatch.setattr(calling, "CONFIRM_AFTER", 0.0)
         yes = await call(app, MISSED, as_user=ADMIN, confirm=asked.json["confirm"]["token"])
