@@ -223,7 +223,10 @@ async def _call(svc: Services, user: User, plan: calling.Plan, key: str, claim: 
     """The card's claimed call, placed once; a call that surely did not start gives its claim back."""
     outcome = await calling.place(svc, user, plan, origin="card")
     if isinstance(outcome, calling.CannotCall):
-        svc.storage.kv.swap(key, claim, None, now=int(time.time()))
+        try:
+            svc.storage.kv.swap(key, claim, None, now=int(time.time()))
+        except sqlite3.Error as error:  # nothing rang; the next press within AGAIN_WITHIN is only asked first
+            log.warning("A card's refused call stays claimed for %s s: %s", AGAIN_WITHIN, error)
         return _refused(outcome)
     shown = {name: format_for_people(getattr(outcome.plan, name)) for name in ("source", "destination", "caller_id")}
     if isinstance(outcome, calling.MayHaveStarted):

@@ -22,6 +22,7 @@ from tests.miniapp.test_misses import eventually, staffed
 pytestmark = at_noon
 CUSTOMER, CUSTOMER_SHOWN = "79161234567", "+7 916 123-45-67"
 OTHER_NAME = "Попов Сергей"  # the sandbox member with internal number 100
+START = "call/start-simple-call"
 
 
 async def call(app: MiniApp, number: str = CUSTOMER, *, as_user: int, confirm: str | None = None) -> Answer:
@@ -187,3 +188,22 @@ async def test_someone_elses_miss_is_called_from_the_card_only_with_the_pages_ye
         assert yes.json["ok"] is True, yes.json
         await shown_with(world, message, lambda text: f"✅ Перезвонил(а) {OTHER_NAME}" in text)
         assert len(starts(world)) == 1
+
+
+async def test_newtel_refusing_is_502_in_words_and_an_uncertain_start_is_said_as_such(miniapp: MiniApp) -> None:
+    world = miniapp.world
+    world.make_manager(MANAGER)
+    world.sandbox.faults.fail(status=400, methods={START}, message="Invalid parameter: dstNumber")
+    refused = await call(miniapp, as_user=MANAGER)
+    assert (refused.status, refused.json["error"]) == (502, "newtel_failed") and "Нью-Тел" in refused.json["message"]
+    # Nothing rang: the next press is no "call again?" but the call.
+    world.sandbox.faults.disconnect(methods={START})  # the start may have reached New-Tel
+    uncertain = await call(miniapp, as_user=MANAGER)
+    assert uncertain.json == {
+        "ok": True,
+        "message": "⚠️ «Нью-Тел» не подтвердил звонок. Он мог всё же начаться: подождите минуту, не зазвонит ли ваш "
+        "телефон +7 974 714-48-54, прежде чем звонить снова.",
+    }
+    assert len(starts(world)) == 2  # one each: an uncertain start is never repeated
+    # It may ring: the next press is asked first.
+    assert (await call(miniapp, as_user=MANAGER)).json["ok"] is False and len(starts(world)) == 2
