@@ -39,6 +39,20 @@ class KV:
             )
             return cursor.rowcount == 1
 
+    def swap(self, key: str, expected: Any, value: Any, now: int) -> bool:
+        """Set ``key`` to ``value`` only while it holds ``expected``, in one statement (None on either side: unset);
+        True if this call changed it: of two requests that saw the same value, one."""
+        with write(self._db) as conn:
+            if value is None:
+                cursor = conn.execute("DELETE FROM kv WHERE key = ? AND value = ?", (key, dumps(expected)))
+            else:
+                cursor = conn.execute(
+                    "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                    " SET value = excluded.value, updated_at = excluded.updated_at WHERE kv.value = ?",
+                    (key, dumps(value), now, None if expected is None else dumps(expected)),
+                )
+            return cursor.rowcount == 1
+
     def delete(self, key: str) -> bool:
         with write(self._db) as conn:
             return conn.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount == 1

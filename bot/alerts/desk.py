@@ -11,7 +11,10 @@ request by anyone places nothing. Asked first when someone else took the alert o
 ``calling.confirmed``'s window: a press answers by being pressed again, the page only with the token naming the
 question (``answers``). Audited before it starts, never repeated (``calling.place``). From the claim on, the call and
 its record run shielded: whoever asked may go away meanwhile (a page closed mid-request, a shutdown) without the call
-being lost half-way, placed twice or its outcome unrecorded."""
+being lost half-way, placed twice or its outcome unrecorded.
+
+A customer's card calls them through ``call_back`` when their miss is open (``bot.miniapp.card``), else through
+``call_customer``: ``/call``'s call, with the same guarantees, one call per customer at a time included."""
 
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import newtel
-from bot.calls import calling
+from bot.calls import calling, numbers
 from bot.errors import describe
 from bot.formatting import format_for_people
 from bot.services import Services
@@ -64,13 +67,18 @@ class Ask:
     """Nothing was done: the person is asked first. ``questions``: what a request must answer to go ahead (this one and
     those answered on the way), each a ``calling.confirmed`` question of this person."""
 
-    about: Literal["owner", "abroad"]  # someone else took the alert; the customer's number is in another country
+    # someone else took the alert; the customer's number is in another country; a card called them moments ago
+    about: Literal["owner", "abroad", "again"]
     values: Mapping[str, object]
     questions: frozenset[str]
 
     def said(self, texts: Texts, *, popup: bool) -> Html:
         """In a button's popup (press it again), or as the page's yes/no question."""
-        keys = {"owner": ("owner_call_anyway", "miss_ask_owner"), "abroad": ("call_abroad_popup", "miss_ask_abroad")}
+        keys = {
+            "owner": ("owner_call_anyway", "miss_ask_owner"),
+            "abroad": ("call_abroad_popup", "miss_ask_abroad"),
+            "again": ("call_ask_again", "call_ask_again"),  # the page's only
+        }
         return texts(keys[self.about][0 if popup else 1], seconds=calling.CONFIRM_WITHIN, **self.values)
 
 
@@ -93,6 +101,8 @@ class Withdrawn:
 
 Outcome = Done | Ask | Refused | Withdrawn
 CALLING = Done("callback_started")  # the call back was placed: the presser's phone rings first
+AGAIN_WITHIN = 60  # seconds: a card's call this soon after another to the same customer asks first
+_CALLED = "desk.called:"  # kv: <customer> -> the card's last call to them (by, name, at), for AGAIN_WITHIN
 
 
 def take(svc: Services, user: User, alert: Alert, show: Show) -> Done | Refused:
@@ -174,12 +184,65 @@ async def call_back(
     claimed = svc.storage.alerts.claim_callback(alert.id, me, user.name, int(time.time()), owner_seen=alert.owner_id)
     if claimed is None:
         return _why_not(svc, alert, me)
-    placing = asyncio.ensure_future(_place(svc, user, plan, claimed, show, go_ahead))
+    return await _shielded(_place(svc, user, plan, claimed, show, go_ahead))
+
+
+async def call_customer(svc: Services, user: User, number: str, *, answers: frozenset[str]) -> Outcome:
+    """Call a customer from their card, with no miss of theirs open (else ``call_back``): ``/call``'s checks and
+    question (abroad), and then one call, audited, never repeated. One at a time: a card's call to the same customer
+    within AGAIN_WITHIN seconds (a press twice, two people at once) asks first, answered like the others
+    (``answers``: the questions this request answers). A New-Tel failure before the claim raises (nothing changed)."""
+    kv, me = svc.storage.kv, user.telegram_id
+    destination = await numbers.to_call(svc, number)
+    if isinstance(destination, calling.CannotCall):
+        return _refused(destination)
+    key, question = _CALLED + destination, f"call-again:{destination}:{me}"
+    kv.forget_older(_CALLED, before=int(time.time()) - AGAIN_WITHIN)
+    seen = kv.get(key)  # the last call, asked about first (the question about a call abroad is last: ``once``)
+    answered: frozenset[str] = frozenset()
+    if seen is not None:
+        if not calling.confirmed(kv, question, about=seen, once=False, answering=question in answers):
+            return _ask_again(svc, seen, question)
+        answered = frozenset({question})
+    plan = await calling.prepare(svc, user, destination, answers=answers)
+    if isinstance(plan, calling.Confirm):
+        return Ask("abroad", {"destination": format_for_people(plan.plan.destination)}, answered | {plan.question})
+    if isinstance(plan, calling.CannotCall):
+        return Refused("callback_no_phone") if plan.key == "no_own_phone" else _refused(plan)
+    now = time.time()
+    claim = {"by": me, "name": user.name or "—", "at": now}
+    if not kv.swap(key, seen, claim, now=int(now)):
+        # Another call since the question (or since this request began): asked about that one, anew.
+        latest = kv.get(key) or claim
+        calling.confirmed(kv, question, about=latest, once=False, answering=False)
+        return _ask_again(svc, latest, question)
+    return await _shielded(_call(svc, user, plan, key, claim))
+
+
+async def _call(svc: Services, user: User, plan: calling.Plan, key: str, claim: dict[str, Any]) -> Outcome:
+    """The card's claimed call, placed once; a call that surely did not start gives its claim back."""
+    outcome = await calling.place(svc, user, plan, origin="card")
+    if isinstance(outcome, calling.CannotCall):
+        try:
+            svc.storage.kv.swap(key, claim, None, now=int(time.time()))
+        except sqlite3.Error as error:  # nothing rang; the next press within AGAIN_WITHIN is only asked first
+            log.warning("A card's refused call stays claimed for %s s: %s", AGAIN_WITHIN, error)
+        return _refused(outcome)
+    shown = {name: format_for_people(getattr(outcome.plan, name)) for name in ("source", "destination", "caller_id")}
+    if isinstance(outcome, calling.MayHaveStarted):
+        return Done("call_uncertain", {"source": shown["source"]})
+    return Done("calling", shown)  # /call's words
+
+
+async def _shielded(placing: Awaitable[Outcome]) -> Outcome:
+    """``placing`` run to its end whoever waits for it: a call once claimed is placed and recorded even when the
+    asker goes away (a page closed mid-request, a shutdown)."""
+    running = asyncio.ensure_future(placing)
     try:
-        return await asyncio.shield(placing)
+        return await asyncio.shield(running)
     except asyncio.CancelledError:  # the asker went away: the call runs on, and is recorded, all the same
-        _unawaited.add(placing)
-        placing.add_done_callback(_forget)
+        _unawaited.add(running)
+        running.add_done_callback(_forget)
         raise
 
 
@@ -220,6 +283,12 @@ def _forget(placing: asyncio.Future[Outcome]) -> None:
     _unawaited.discard(placing)
     if not placing.cancelled() and (error := placing.exception()) is not None:
         log.error("A call back whose asker went away failed", exc_info=error)
+
+
+def _ask_again(svc: Services, called: dict[str, Any], question: str) -> Ask:
+    """The question "this customer was called moments ago (by whom, when): call again?"."""
+    at = datetime.fromtimestamp(float(called["at"]), svc.settings.zone).strftime("%H:%M")
+    return Ask("again", {"name": called["name"], "time": at}, frozenset({question}))
 
 
 def _answers(answers: frozenset[str] | None, question: str) -> bool:

@@ -5,6 +5,10 @@ archive's, newest first, a page at a time, in the journal's rows (``bot.miniapp.
 link of its own (``bot.miniapp.recordings``). A manager edits the name and the note: the name by the book's rules
 (``/name``'s: ``bot.contacts``), the note up to ``names.MAX_NOTE`` characters with no hidden ones; both written and
 audited in one transaction (``Contacts.edit``), or, on bad input, nothing is.
+
+Call back (``POST …/callback``) is the desk's: the call back of the customer's miss when one is open on the page (the
+group's alert shows who calls, and nobody calls twice), else ``/call``'s call (``desk.call_customer``); its questions
+are answered as the misses' are (``bot.miniapp.actions``). The card offers it to whoever has a phone of their own.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.alerts import desk
 from bot.calllog.story import story_now
+from bot.calls import calling
 from bot.contacts import importing, names
 from bot.contacts.commands import clean_name
 from bot.formatting import format_for_people
-from bot.miniapp import journal, recordings
+from bot.miniapp import actions, journal, misses, recordings
 from bot.miniapp.api import ASKER, ApiError, Asker
 from bot.texts import Texts, echo
 
@@ -78,11 +84,28 @@ async def edit(request: web.Request) -> web.Response:
     return web.json_response(_card(asker, number))
 
 
+@routes.post("/api/customer/{number}/callback")
+async def call_back(request: web.Request) -> web.Response:
+    asker = request[ASKER]
+    svc, user, number = asker.services, asker.user, _number(asker, request)
+    subject = f"customer:{number}"
+    answers = await actions.answers(request, asker, subject)
+    outcome: desk.Outcome
+    if (miss := misses.live_of(svc, number)) is not None:
+        application = asker.application
+        show = desk.shown_by(application.bot_data.need_poller().delivery, application.bot)
+        outcome = await desk.call_back(svc, user, miss, show, answers=answers)
+    else:
+        outcome = await desk.call_customer(svc, user, number, answers=answers)
+    return web.json_response(actions.answer(asker, subject, outcome))
+
+
 def _card(asker: Asker, number: str) -> dict[str, Any]:
     svc = asker.services
     book = svc.storage.contacts
     contact, note = book.get(number), book.note(number)
     told = story_now(svc, number, int(time.time())).line(asker.texts, svc.settings.zone)
+    may_call = calling.first_phone(asker.user, None) is not None
     return {
         "number": number,
         "shown": format_for_people(number),
@@ -91,6 +114,9 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
         "story": Texts.unmarked(told),
         **_history(asker, number, None),
         "may_edit": True,  # every manager may, as with /name; the Mini App lets in managers and admins only
+        # The phone that would ring first as last known (the call itself checks New-Tel's current member list).
+        "may_call": may_call,
+        "no_call_reason": None if may_call else asker.say("callback_no_phone"),
     }
 
 

@@ -7,19 +7,12 @@ business-hours summary are not told yet). Every manager sees every such chat's, 
 any group they are in: the bot knows no group's members (only Telegram does, a request per chat and person), and
 the company's managers work one desk.
 
-A question (someone else took it, a customer abroad) comes back with a token: signed with a key derived from the
-bot's token, bound to the user, the alert and the questions it answers, and as short-lived as the question itself
-(``calling.CONFIRM_WITHIN``). Posted again with it, the request answers those questions under ``calling.confirmed``'s
-rules; without it, a request answers none (a question is asked anew), so only the page's own yes places such a call.
+A question (someone else took it, a customer abroad) comes back with a token, answered by posting it again
+(``bot.miniapp.actions``, as the card's Call back is).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -29,8 +22,8 @@ from aiohttp import web
 
 from bot.alerts import desk
 from bot.calllog.story import story
-from bot.calls import calling
 from bot.formatting import moment
+from bot.miniapp import actions
 from bot.miniapp.api import ASKER, ApiError, Asker, customer
 from bot.services import Services
 from bot.texts import Texts
@@ -63,52 +56,30 @@ async def act(request: web.Request) -> web.Response:
     alert = svc.storage.alerts.get(int(request.match_info["id"]))
     if alert is None or not _shown(svc, alert):
         raise ApiError(404, "not_found")
-    answer = await _confirm_token(request)
+    subject = f"alert:{alert.id}"
+    answers = await actions.answers(request, asker, subject)
     application = asker.application
     show = desk.shown_by(application.bot_data.need_poller().delivery, application.bot)
     action = request.match_info["action"]
     outcome: desk.Outcome
     if action == "callback":
-        answers = _Confirmations(application.bot.token).answers(answer, user.telegram_id, alert.id)
         outcome = await desk.call_back(svc, user, alert, show, answers=answers)
     else:
         outcome = ACTIONS[action](svc, user, alert, show)
-    return _answer(asker, alert.id, outcome)
+    answer = actions.answer(asker, subject, outcome)
+    if answer["ok"]:  # the miss as it stands now, unless it left the page's list
+        answer["miss"] = _now(asker, alert.id)
+    return web.json_response(answer)
 
 
-def _answer(asker: Asker, alert_id: int, outcome: desk.Outcome) -> web.Response:
-    texts = asker.texts
-    if isinstance(outcome, desk.Ask):
-        token = _Confirmations(asker.application.bot.token).token(asker.user.telegram_id, alert_id, outcome.questions)
-        question = Texts.unmarked(outcome.said(texts, popup=False))
-        return web.json_response({"ok": False, "confirm": {"question": question, "token": token}})
-    if isinstance(outcome, desk.Refused):
-        status, code = (502, "newtel_failed") if outcome.error is not None else (409, "conflict")
-        raise ApiError(status, code, Texts.unmarked(outcome.said(texts)))
-    if isinstance(outcome, desk.Withdrawn):  # only a press withdraws; said as what it is, should it ever come
-        raise ApiError(409, "conflict")
+def _now(asker: Asker, alert_id: int) -> dict[str, Any] | None:
     svc = asker.services
     current = svc.storage.alerts.get(alert_id)
-    shown = current is not None and current.state != "closed" and _shown(svc, current)
-    miss = None
-    if current is not None and shown:
-        chat = svc.storage.chats.get(current.chat_id)
-        name = svc.storage.contacts.names([current.clid]).get(current.clid)
-        miss = _miss(asker, current, (chat.title if chat else None) or "", name, int(time.time()))
-    return web.json_response({"ok": True, "message": Texts.unmarked(outcome.said(texts)), "miss": miss})
-
-
-async def _confirm_token(request: web.Request) -> str | None:
-    """The body's ``confirm`` token: ``{}`` (or none) for a first request, ``{"confirm": "<token>"}`` for the yes."""
-    if not request.body_exists:
+    if current is None or current.state == "closed" or not _shown(svc, current):
         return None
-    try:
-        body = json.loads(await request.text() or "{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_input") from None
-    if not isinstance(body, dict) or not isinstance(body.get("confirm", ""), str):
-        raise ApiError(400, "bad_input")
-    return body.get("confirm") or None
+    chat = svc.storage.chats.get(current.chat_id)
+    name = svc.storage.contacts.names([current.clid]).get(current.clid)
+    return _miss(asker, current, (chat.title if chat else None) or "", name, int(time.time()))
 
 
 # --- which misses ----------------------------------------------------------------------------------------------
@@ -117,6 +88,13 @@ async def _confirm_token(request: web.Request) -> str | None:
 def _live(svc: Services, chats: Iterable[int]) -> list[Alert]:
     """The live alerts of ``chats`` (those the bot alerts) the chats have been told of, as their boards list them."""
     return [alert for chat_id in chats for alert in svc.storage.alerts.open_for(chat_id) if not alert.held]
+
+
+def live_of(svc: Services, number: str) -> Alert | None:
+    """The customer's newest miss the page shows (open, or being called back), if any."""
+    chats = [chat.chat_id for chat in svc.storage.chats.subscribed()]
+    theirs = [alert for alert in _live(svc, chats) if alert.clid == number]
+    return max(theirs, key=lambda alert: (alert.last_at, alert.id), default=None)
 
 
 def _shown(svc: Services, alert: Alert) -> bool:
@@ -144,42 +122,3 @@ def _miss(asker: Asker, alert: Alert, chat: str, name: str | None, now: int) -> 
         "overdue": deadline is not None and deadline <= now,
         "calling_by": alert.callback_name if alert.state == "calling" else None,
     }
-
-
-# --- the yes to a question ---------------------------------------------------------------------------------------
-
-
-class _Confirmations:
-    """Tokens ``<expiry>.<questions>.<mac>``: the MAC (a key derived from the bot's token) over the user, the alert,
-    the expiry and the questions, which the token carries (base64url of a JSON list)."""
-
-    def __init__(self, bot_token: str) -> None:
-        self._key = hmac.new(b"MiniAppConfirm", bot_token.encode(), hashlib.sha256).digest()
-
-    def _mac(self, user_id: int, alert_id: int, expires: int, questions: str) -> str:
-        message = f"{user_id}\n{alert_id}\n{expires}\n{questions}".encode()
-        return base64.urlsafe_b64encode(hmac.new(self._key, message, hashlib.sha256).digest()[:18]).decode()
-
-    def token(self, user_id: int, alert_id: int, questions: frozenset[str]) -> str:
-        expires = int(time.time()) + calling.CONFIRM_WITHIN
-        listed = base64.urlsafe_b64encode(json.dumps(sorted(questions)).encode()).decode()
-        return f"{expires}.{listed}.{self._mac(user_id, alert_id, expires, listed)}"
-
-    def answers(self, token: str | None, user_id: int, alert_id: int) -> frozenset[str]:
-        """The questions ``token`` answers for this user and alert: none without one, or once it has expired (asked
-        anew); ``ApiError`` 400 for one the server did not make for them."""
-        if token is None:
-            return frozenset()
-        parts = token.split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
-            raise ApiError(400, "bad_input")
-        expires, listed, mac = int(parts[0]), parts[1], parts[2]
-        if not hmac.compare_digest(mac.encode(), self._mac(user_id, alert_id, expires, listed).encode()):
-            raise ApiError(400, "bad_input")
-        if time.time() > expires:
-            return frozenset()
-        try:
-            questions = json.loads(base64.urlsafe_b64decode(listed))
-        except (ValueError, binascii.Error):  # signed by the server: cannot happen short of a changed format
-            raise ApiError(400, "bad_input") from None
-        return frozenset(str(question) for question in questions)

@@ -662,6 +662,7 @@ TEXTS: dict[str, str] = {
     # the same questions on the Mini App's page, answered yes or no in its dialog
     "miss_ask_owner": "{name} has taken this alert. Call the customer anyway?",
     "miss_ask_abroad": "🌍 {destination} is in another country: a call there costs more than usual. Call?",
+    "call_ask_again": "📞 This customer was called moments ago ({name}, {time}). Call again?",
     "remind_set": "⏰ I'll remind you in a private chat in {minutes} min, at {time}.",
     "remind_title": "⏰ <b>Reminder: call the customer back</b>",
     "remind_unreachable": "⏰ I can't send the reminder: {name}, open a private chat with the bot and press /start.",

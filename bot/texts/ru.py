@@ -662,6 +662,7 @@ TEXTS: dict[str, str] = {
     # the same questions on the Mini App's page, answered yes or no in its dialog
     "miss_ask_owner": "{name} взял(а) это уведомление. Позвонить клиенту всё равно?",
     "miss_ask_abroad": "🌍 {destination} — номер в другой стране, звонок туда дороже обычного. Позвонить?",
+    "call_ask_again": "📞 Этому клиенту только что звонили ({name}, {time}). Позвонить ещё раз?",
     "remind_set": "⏰ Напомню в личном чате через {minutes} мин, в {time}.",
     "remind_title": "⏰ <b>Напоминание: перезвонить клиенту</b>",
     "remind_unreachable": "⏰ Не могу прислать напоминание: {name}, откройте личный чат с ботом и нажмите /start.",

@@ -43,3 +43,13 @@ def test_kv_forgets_the_old_keys_of_one_prefix(storage: Storage) -> None:
     storage.kv.set("offered", "other prefix", now=10)
     assert storage.kv.forget_older("offer:", before=50) == 1
     assert [storage.kv.get(key) for key in ("offer:1", "offer:2", "offered")] == [None, "new", "other prefix"]
+
+
+def test_kv_swaps_only_what_was_seen(storage: Storage) -> None:
+    assert storage.kv.swap("claim", None, {"by": 1}, now=1)
+    assert not storage.kv.swap("claim", None, {"by": 2}, now=2)  # set since: the other request's
+    assert not storage.kv.swap("claim", {"by": 2}, {"by": 3}, now=3)
+    assert storage.kv.swap("claim", {"by": 1}, {"by": 3}, now=4)
+    assert not storage.kv.swap("claim", {"by": 1}, None, now=5)
+    assert storage.kv.get("claim") == {"by": 3}
+    assert storage.kv.swap("claim", {"by": 3}, None, now=6) and storage.kv.get("claim") is None

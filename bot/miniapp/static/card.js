@@ -1,5 +1,5 @@
 // The customer card: their story, name and note (a manager may edit them), every call with its recording playable
-// in place, and a call back when the server offers one.
+// in place, and a call back when the server offers one (else the reason it does not).
 import { callRow } from "./calls.js";
 import { el, fill } from "./dom.js";
 
@@ -64,7 +64,9 @@ function render(card) {
   const parts = [
     el("h2", { id: "card-title", tabindex: "-1" }, card.name || card.shown),
     el("p", { class: "sub" }, el("a", { href: `tel:+${card.number}` }, card.shown)),
-    card.may_call ? callBackButton(card) : null,
+    card.may_call
+      ? callBackButton(card)
+      : card.no_call_reason && el("p", { class: "note", id: "card-no-call" }, card.no_call_reason),
     el("h3", {}, t("app_card_story")),
     el("div", { class: "panel" }, el("p", { class: "story-text" }, card.story)),
     card.may_edit ? editor(card) : readOnly(card),
