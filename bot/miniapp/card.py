@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -104,7 +105,8 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
     svc = asker.services
     book = svc.storage.contacts
     contact, note = book.get(number), book.note(number)
-    told = story_now(svc, number, int(time.time())).line(asker.texts, svc.settings.zone)
+    # The card's heading is the name already: the story goes on from there.
+    told = replace(story_now(svc, number, int(time.time())), name=None).line(asker.texts, svc.settings.zone)
     may_call = calling.first_phone(asker.user, None) is not None
     return {
         "number": number,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +114,8 @@ def _miss(asker: Asker, alert: Alert, chat: str, name: str | None, now: int) -> 
         "chat": chat,
         **asker.when(alert.last_at, clock),
         "customer": customer(alert.clid, name),
-        "story": Texts.unmarked(story(svc, alert.clid, before=alert.first_at).line(texts, zone)),
+        # The customer's name heads the miss already: the story goes on from there.
+        "story": Texts.unmarked(replace(story(svc, alert.clid, before=alert.first_at), name=None).line(texts, zone)),
         "state": alert.state,
         "owner": None if alert.owner_id is None else {"id": alert.owner_id, "name": alert.owner_name or ""},
         "mine": alert.owner_id == asker.user.telegram_id,

@@ -109,7 +109,8 @@ async def test_a_manager_names_and_notes_a_customer_and_the_book_has_it(miniapp:
     )  # fmt: skip
     assert edited.status == 200
     assert (edited.json["name"], edited.json["note"]) == ("Иван Петров", "Просил счёт\n оплатит в пятницу")
-    assert edited.json["story"].startswith("Иван Петров · ")
+    # The name heads the card: the story goes on without it.
+    assert edited.json["story"].startswith("звонков за 7 дн.: ") and "Иван Петров" not in edited.json["story"]
     again = await miniapp.get(f"/app/api/customer/{CUSTOMER}", as_user=ADMIN)
     # Links are the asker's own, and so is the call (this admin has no phone of their own).
     mine = ("recordings", "may_call", "no_call_reason")
