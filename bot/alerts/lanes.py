@@ -3,7 +3,8 @@ pace (``bot.ratelimit``: ~20 messages a minute in a group, and a 429's wait held
 Telegram holds keeps only its own lane waiting. The poll, the live watch and the buttons only kick lanes, so another
 chat's alert, a Call back's call and the next look at New-Tel wait for none.
 
-Within a lane the most urgent work goes first: the alerts, then the board, which starts only once no alert waits.
+Within a lane the most urgent work goes first: a user's ringing cards, the alerts, then the board, which starts only
+once no alert waits.
 Work begins once the chat's next turn of its pace is free (``free_in``): the lane waits for that turn itself, so
 work still waiting gives it up to more urgent work kicked meanwhile. An alert never waits behind a board edit: it
 takes the edit's turn, and the edit goes after it. A kick of work already waiting replaces it: each work reads what
@@ -29,8 +30,9 @@ STOP_GRACE = 2.0  # seconds at shutdown for the request a lane has in flight to 
 class Urgency(enum.IntEnum):
     """What goes first within a chat: the lower."""
 
-    ALERTS = 0
-    BOARD = 1
+    RINGING = 0  # a ringing card (bot.ringing): worth something only while the phone rings
+    ALERTS = 1
+    BOARD = 2
 
 
 class Lanes:
