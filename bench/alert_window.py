@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.alerts.poller import poller
 from bot.app import build_application, running
+from bot.watch.poller import poller
 from localchat import FakeBotAPI
 from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.alerts.lanes import Urgency
-from bot.alerts.poller import poller
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.texts import Texts
+from bot.watch.poller import poller
 from localchat import FakeBotAPI
 from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox

@@ -28,7 +28,7 @@ from newtel._vpbx import VpbxMethods
 from storage import DatabaseBusy
 
 if TYPE_CHECKING:
-    from bot.alerts.poller import Poller
+    from bot.watch.poller import Poller
 
 log = logging.getLogger(__name__)
 

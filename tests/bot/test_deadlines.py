@@ -18,7 +18,7 @@ from bot import ratelimit
 from bot.alerts import deadlines, held
 from bot.alerts.deadlines import DeadlineWatch
 from bot.alerts.held import HeldAlerts
-from bot.alerts.poller import poller
+from bot.watch.poller import poller
 from storage import Alert
 from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, World, WorldFactory
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.poller import poller
 from bot.texts import Texts
+from bot.watch.poller import poller
 from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
 
 QUIET = -100_600
