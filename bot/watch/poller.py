@@ -24,7 +24,6 @@ from telegram import Bot
 import newtel
 from bot import jobs
 from bot.alerts import deadlines, detect
-from bot.alerts.balance import BalanceWatch
 from bot.alerts.board import Board
 from bot.alerts.delivery import Delivery
 from bot.alerts.lanes import FreeIn, Lanes
@@ -32,6 +31,7 @@ from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
 from bot.ratelimit import PatientRateLimiter
 from bot.services import Services
+from bot.watch.balance import BalanceWatch
 from bot.watch.live import LiveWatch
 from bot.watch.reconcile import Reconcile
 from storage import CallRecord
