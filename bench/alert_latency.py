@@ -31,10 +31,10 @@ from pathlib import Path
 
 from live import TARGETS, Seen, watching_active_calls
 
-from bot.alerts.poller import poller
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.formatting import format_for_people
+from bot.watch.poller import poller
 from localchat import FakeBotAPI
 from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox

@@ -54,9 +54,9 @@ from _newtel_timing import Breakdown, breakdown, describe, noting_attempts, slow
 from _sandbox_process import sandbox_process
 from poll_cycle import CHATS, DAY, archive, settings_for
 
-from bot.alerts.poller import Baseline, Poller
 from bot.calllog.story import STORY_DAYS
 from bot.services import Services
+from bot.watch.poller import Baseline, Poller
 from newtel import Call
 from storage import Storage
 

@@ -12,6 +12,11 @@ latency runs from its end (the sandbox's clock, this machine's) to its alert's `
    within the live watch's own bound (LIVE_INTERVAL + 1 s), as alone.
 3. Meanwhile a manager presses Call back on the busy group's first alert. Target: ``call/start-simple-call`` reaches
    New-Tel within 1 s of the press.
+4. Then the busy group, its burst spent, gets a miss every 4 s, Telegram no longer refusing (the bot's own pace
+   alone: the fake's 429s would otherwise hold every message for most of a minute). Each alert changes the board,
+   whose edit waits for the group's next turn (3 s), and the next alert may come meanwhile. For each alert handed to
+   the lane while the board has it: the time until that alert reaches the fake, and whether a board edit not yet
+   sent went before it. Target: none did, and each came within one turn of the group's pace (3 s, + 0.5 s).
 Every alert of the busy group still arrives, once. Exit status 1 when a target is missed.
 
 Usage: python bench/busy_group.py [--alone N] [--seed N]
@@ -29,10 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.alerts.poller import poller
+from bot.alerts.lanes import Urgency
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.texts import Texts
+from bot.watch.poller import poller
 from localchat import FakeBotAPI
 from localchat.settings import TOKEN, local_settings
 from newtel.sandbox import Sandbox
@@ -46,7 +52,12 @@ PRESS_AT = 20.0
 LIVE = float(Settings.model_fields["live_interval"].default)
 QUIET_TARGET = LIVE + 1.0  # the live watch's bound on a miss it saw ringing (bench/live.py)
 CALL_TARGET = 1.0
+BOARD_MISSES, BOARD_GAP = 12, 4.0  # part 4: seconds between misses, just slower than the group's pace
+TURN = 60 / TELEGRAM_GROUP_LIMIT  # seconds between two messages to a group once its burst is spent
+BOARD_WAIT_TARGET = TURN + 0.5
+IN_FLIGHT = 0.1  # seconds: a board edit reaching the fake sooner after the kick had already left the bot
 ALERT = Texts("ru")("alert_title")  # how an alert opens (a group's board does not)
+BOARD = Texts("ru")("board_title", count=0).split(":")[0]  # how the board's list opens
 
 
 class Bench:
@@ -84,6 +95,49 @@ class Bench:
             predicate=lambda c: c.params.get("text", "").startswith(ALERT) and shown in _customer(c.params["text"]),
         )  # fmt: skip
         return float(sent.time + self.wall - end)
+
+
+class BoardWaits:
+    """When new alerts were handed to a chat's lane that was busy with other work than alerts (its board), and, from
+    the fake's record, when the next alert reached it and whether a board edit went before it. Measured from outside
+    the product: the lanes' ``kick`` and delivery's work are wrapped."""
+
+    def __init__(self, app: Any, chat_id: int) -> None:
+        self.chat_id = chat_id
+        self.kicks: list[float] = []
+        lanes, delivery = poller(app).lanes, poller(app).delivery
+        delivering = False
+        kick, deliver_chat = lanes.kick, delivery._deliver_chat
+
+        def kick_watched(chat: int, urgency: Urgency, work: Any) -> None:
+            if chat == chat_id and urgency is Urgency.ALERTS and chat in lanes._running and not delivering:
+                self.kicks.append(time.monotonic())
+            kick(chat, urgency, work)
+
+        async def deliver_watched(bot: Any, chat: int) -> bool:
+            nonlocal delivering
+            if chat != chat_id:
+                return await deliver_chat(bot, chat)
+            delivering = True
+            try:
+                return await deliver_chat(bot, chat)
+            finally:
+                delivering = False
+
+        lanes.kick = kick_watched  # type: ignore[method-assign,assignment]
+        delivery._deliver_chat = deliver_watched  # type: ignore[method-assign,assignment]
+
+    def behind(self, tg: FakeBotAPI) -> list[tuple[float, bool]]:
+        """For each kick: seconds until the chat's next alert reached the fake, and whether a board edit went first."""
+        ours = [c for c in tg.calls if c.ok and c.chat_id == self.chat_id]
+        alerts = [c for c in ours if c.method == "sendMessage" and c.params.get("text", "").startswith(ALERT)]
+        edits = [c for c in ours if c.method == "editMessageText" and c.params.get("text", "").startswith(BOARD)]
+        found = []
+        for kicked in self.kicks:
+            sent = next((c.time for c in alerts if c.time >= kicked), None)
+            if sent is not None:
+                found.append((sent - kicked, any(kicked + IN_FLIGHT < c.time < sent for c in edits)))
+        return found
 
 
 def _customer(text: str) -> str:
@@ -161,6 +215,14 @@ async def run(alone: int, seed: int, limit: int | None) -> dict[str, Any]:
                     and c.params.get("text", "").startswith(ALERT)
                 ]  # fmt: skip
                 result["busy_sends"] = len(sends)
+
+                # 4. The busy group past its burst, a miss every BOARD_GAP: its alerts' wait behind its board.
+                board_waits = BoardWaits(app, BUSY)
+                tg.flood = None
+                start = time.time() + 6
+                paced = {bench.miss(BUSY, start + i * BOARD_GAP): start + i * BOARD_GAP for i in range(BOARD_MISSES)}
+                result["paced"] = [await bench.latency(BUSY, who, end, timeout=60) for who, end in paced.items()]
+                result["behind_board"] = board_waits.behind(tg)
                 result["refused_429"] = sum(1 for c in tg.calls if c.status == 429)
     return result
 
@@ -196,13 +258,25 @@ def main() -> None:
     print(f"  Call back in the busy group: press → call/start-simple-call {shown_call}   target ≤ {CALL_TARGET:g} s:"
           f" {_verdict(call_ok)}")  # fmt: skip
     print(f"    press → the alert's edit \"calling back\" {got['edit_after_press']:.2f} s (the group's Telegram pace)")
+    behind, paced = got["behind_board"], got["paced"]
+    waits, first = [wait for wait, _ in behind], sum(went_first for _, went_first in behind)
+    board_ok = not first and max(waits, default=0.0) <= BOARD_WAIT_TARGET
+    print(
+        f"  then a miss every {BOARD_GAP:g} s to the busy group (n={len(paced)}): alerts median"
+        f" {statistics.median(paced):.2f} s, max {max(paced):.2f} s"
+    )
+    print(
+        f"    alerts handed over while the board had the lane (n={len(behind)}): a board edit went first {first}"
+        f" times; to the alert's send median {statistics.median(waits or [0]):.2f} s, max {max(waits, default=0):.2f} s"
+        f"   target none first, max ≤ {BOARD_WAIT_TARGET:g} s: {_verdict(board_ok)}"
+    )
     all_ok = got["busy_delivered"] == got["busy_sends"] == BUSY_MISSES
     print(
         f"  busy group: {got['busy_delivered']} of {BUSY_MISSES} alerted, {got['busy_sends']} sends"
         f" (first {got['busy_first']:.2f} s after its end, the last {got['busy_last']:.1f} s after the last miss):"
         f" {_verdict(all_ok)}"
     )
-    sys.exit(0 if quiet_ok and call_ok and all_ok else 1)
+    sys.exit(0 if quiet_ok and call_ok and board_ok and all_ok else 1)
 
 
 def _verdict(ok: bool) -> str:

@@ -78,11 +78,11 @@ from _newtel_timing import Attempt, Breakdown, breakdown, describe, noting_attem
 from _sandbox_process import SteeredSandboxProcess, steered_sandbox_process
 
 import bot.watch.reconcile
-from bot.alerts.poller import Poller, poller
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.services import Services
 from bot.texts import Texts
+from bot.watch.poller import Poller, poller
 from localchat import FakeBotAPI
 from localchat.settings import TOKEN, local_settings
 from newtel import Call

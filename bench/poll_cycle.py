@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sandbox_process import SandboxProcess, sandbox_process
 
 import bot.app  # noqa: F401  (the whole bot's modules, as in the bot process: part of its memory)
-from bot.alerts.poller import Baseline, Poller
 from bot.config import Settings
 from bot.services import Services
+from bot.watch.poller import Baseline, Poller
 from localchat.settings import local_settings
 
 SIZES = (1_000, 10_000, 50_000)

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot import backups, errors, interpreter, web
 from bot import callback_data as cd
 from bot.access import admin, checks, requests
-from bot.alerts import board, buttons, deadlines, digest, held, poller, reminders, schedule, subscriptions
+from bot.alerts import board, buttons, deadlines, digest, held, reminders, schedule, subscriptions
 from bot.calls import commands as calls
 from bot.company import commands as company
 from bot.config import Settings
@@ -43,6 +43,7 @@ from bot.reports import lost
 from bot.ringing import commands as ringing
 from bot.services import Services
 from bot.texts import CATALOGS, Texts
+from bot.watch import poller
 
 log = logging.getLogger(__name__)
 

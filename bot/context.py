@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from aiohttp.web import AppRunner
 
     from bot.alerts.delivery import Delivery
-    from bot.alerts.poller import Poller
     from bot.backups import Backups
     from bot.monitor import Monitor
     from bot.watch.live import LiveWatch
+    from bot.watch.poller import Poller
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Requests to Telegram: PTB's flood limits, and patience with Telegram's own failures."""
+"""Requests to Telegram: each group's pace (``ChatPace``), a 429's wait held for its chat alone, and patience with
+Telegram's own failures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from telegram import constants
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter
 
@@ -59,6 +61,42 @@ def transient(error: TelegramError) -> bool:
     return isinstance(error, RetryAfter) or (isinstance(error, NetworkError) and not isinstance(error, BadRequest))
 
 
+class ChatPace:
+    """Telegram's pace in each group: ``rate`` messages a ``period``, the first ``rate`` of them at once, as
+    aiolimiter's leaky bucket (which AIORateLimiter used) lets them go; kept as a "generic cell rate" (each chat's
+    next due time). Its own rather than aiolimiter's because a chat's lane must ask when its next turn comes without
+    taking it (``free_in``): a board edit waiting for its turn gives it up to an alert that arrives meanwhile."""
+
+    _FORGET_PAST = 512  # chats remembered before those whose pace is caught up are forgotten
+
+    def __init__(self, rate: float, period: float) -> None:
+        self._interval = period / rate  # seconds between two turns once the burst is spent
+        self._ahead = (rate - 1) * self._interval  # how far a chat may run ahead of its pace: the burst
+        self._due: dict[str, float] = {}  # chat -> when (loop time) the turns it took are paid off
+
+    def free_in(self, chat: str, now: float) -> float:
+        """Seconds until a turn of ``chat``'s is free (0: now)."""
+        return max(0.0, self._due.get(chat, now) - self._ahead - now)
+
+    def take(self, chat: str, now: float) -> float:
+        """Take ``chat``'s next turn: the seconds to wait for it (turns are taken in order, first come first served)."""
+        wait = self.free_in(chat, now)
+        if len(self._due) > self._FORGET_PAST:
+            self._due = {key: due for key, due in self._due.items() if due > now}
+        self._due[chat] = max(self._due.get(chat, now), now) + self._interval
+        return wait
+
+
+def _group(chat_id: object) -> str | None:
+    """The key of a group's or channel's chat (negative id, or ``@username``) as AIORateLimiter tells them; None for
+    a private chat or none."""
+    try:
+        number = int(str(chat_id))
+    except ValueError:
+        return chat_id if isinstance(chat_id, str) else None
+    return str(number) if number < 0 else None
+
+
 class _PastTheBudget(Exception):
     """A 429 asking for a wait the request's budget does not have: given up, not waited out."""
 
@@ -72,7 +110,8 @@ class _HeldBack(Exception):
 
 
 class PatientRateLimiter(AIORateLimiter):
-    """AIORateLimiter's pace (groups held to ~20 messages a minute) within one budget per request: the 429s whose
+    """Groups held to ~20 messages a minute (``ChatPace``), AIORateLimiter's overall pace, and one budget per
+    request: the 429s whose
     wait fits in ``RETRY_BUDGET`` are waited out and the request made again, and Telegram's 5xx answers and network
     failures are retried for as long, so a command's reply survives a storm the way an alert does. A wait past the
     budget is not waited: the 429 is raised at once, for the caller to log once (a reply is dropped; an alert waits
@@ -83,11 +122,29 @@ class PatientRateLimiter(AIORateLimiter):
     else it is refused with that ``RetryAfter`` at once, without asking Telegram. Other chats go on meanwhile:
     AIORateLimiter's own retry, which pauses every request to every chat, never sees a 429."""
 
-    def __init__(self, monitor: Monitor | None = None, **limits: Any) -> None:
+    def __init__(
+        self,
+        monitor: Monitor | None = None,
+        *,
+        group_max_rate: float = constants.FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
+        group_time_period: float = 60,
+        **overall: Any,
+    ) -> None:
         """``monitor`` is told of every request that reaches Telegram, every retry and every final failure."""
-        super().__init__(max_retries=0, **limits)  # its retry is never asked for: see _patiently
+        # The groups' pace is ours (ChatPace); AIORateLimiter keeps the overall one. Its retry is never asked for:
+        # see _patiently.
+        super().__init__(max_retries=0, group_max_rate=0, **overall)
+        self._pace = ChatPace(group_max_rate, group_time_period) if group_max_rate and group_time_period else None
         self._held: dict[str | None, float] = {}  # until when (loop time) Telegram asked a chat (None: all) to wait
         self._monitor = monitor
+
+    def free_in(self, chat_id: int) -> float:
+        """Seconds until a request to ``chat_id`` would go to Telegram without waiting (0: now): its group's next
+        turn, and what is left of a 429's wait. A chat's lane asks it before it begins work it may give up."""
+        loop = asyncio.get_running_loop()
+        now, group = loop.time(), _group(chat_id)
+        turn = 0.0 if self._pace is None or group is None else self._pace.free_in(group, now)
+        return max(turn, self._left(str(chat_id), now))
 
     def _hold(self, chat: str | None, until: float, now: float) -> None:
         self._held = {key: end for key, end in self._held.items() if end > now}  # the waits that are over, forgotten
@@ -148,9 +205,12 @@ class PatientRateLimiter(AIORateLimiter):
                     monitor.telegram_retry(endpoint, "rate_limited")
                 raise _HeldBack from error  # the loop waits it out, holding this chat alone
 
+        pace, group = self._pace, _group(data.get("chat_id"))
         while True:
             try:
                 await waited_out()  # before taking a turn of the chat's pace, which a refusal would waste
+                if pace is not None and group is not None and (turn := pace.take(group, loop.time())) > 0:
+                    await asyncio.sleep(turn)
                 return await super().process_request(within_budget, args, kwargs, endpoint, data, rate_limit_args)
             except _PastTheBudget as late:
                 raise late.error from None

@@ -19,6 +19,7 @@ MAX_TITLES its alerts go one per message, as alerts that were never held: a few 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -59,34 +60,50 @@ class HeldAlerts:
         await jobs.logged("Releasing held alerts", self.release_due(context.bot, int(time.time())))
 
     async def release_due(self, bot: Bot, now: int) -> int:
-        """In each chat whose hours have begun (or that has none any more): its held alerts told in summaries.
+        """In each chat whose hours have begun (or that has none any more): its held alerts told in summaries, every
+        chat at once, so one that Telegram holds back (a 429 waited out, up to a request's budget) delays no other's.
         Returns how many alerts were released (into a summary or, failing that, one by one)."""
-        storage = self._svc.storage
+        chats = sorted({*self._svc.storage.alerts.held_chats(), *self._unrecorded})
+        outcomes = await asyncio.gather(
+            *(self._release(bot, chat_id, now) for chat_id in chats), return_exceptions=True
+        )
         released = 0
-        for chat_id in sorted({*storage.alerts.held_chats(), *self._unrecorded}):
-            if not self._record(bot, chat_id):
-                continue  # a summary Telegram has and storage does not know: never sent twice
-            chat = storage.chats.get(chat_id)
-            if chat is None or not chat.subscribed:
-                continue  # kept until the chat subscribes again
-            hours = Hours.of(chat)
-            if hours is not None and not hours.is_open(now, self._svc.settings.zone):
-                continue
-            unseen = storage.ledger.unseen_summaries(chat_id)
-            if _waits(unseen, now):
-                continue
-            alone = {alert_id for alert_id, told in unseen.items() if told.titles >= MAX_TITLES}
-            if alone:
-                log.warning("%d alert(s) of chat %s go one by one: their summary was never seen", len(alone), chat_id)
-                released += storage.alerts.unhold(alone)
-            held = storage.alerts.held_for(chat_id)
-            for first in range(0, len(held), SUMMARY_CUSTOMERS):
-                summarized = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
-                if summarized is None:
-                    break  # not taken, or not recorded yet: the rest stays held, the next run goes on
-                released += summarized
+        for chat_id, outcome in zip(chats, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                jobs.failed(f"Releasing the held alerts of chat {chat_id}", outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome  # cancelled: the job is stopping
+            else:
+                released += outcome
         if released:
             self._delivery.kick(bot)  # those that go one by one: right away, not at the next poll
+        return released
+
+    async def _release(self, bot: Bot, chat_id: int, now: int) -> int:
+        """The chat's held alerts told in summaries, when its hours have begun; how many were released."""
+        storage = self._svc.storage
+        if not self._record(bot, chat_id):
+            return 0  # a summary Telegram has and storage does not know: never sent twice
+        chat = storage.chats.get(chat_id)
+        if chat is None or not chat.subscribed:
+            return 0  # kept until the chat subscribes again
+        hours = Hours.of(chat)
+        if hours is not None and not hours.is_open(now, self._svc.settings.zone):
+            return 0
+        unseen = storage.ledger.unseen_summaries(chat_id)
+        if _waits(unseen, now):
+            return 0
+        released = 0
+        alone = {alert_id for alert_id, told in unseen.items() if told.titles >= MAX_TITLES}
+        if alone:
+            log.warning("%d alert(s) of chat %s go one by one: their summary was never seen", len(alone), chat_id)
+            released += storage.alerts.unhold(alone)
+        held = storage.alerts.held_for(chat_id)
+        for first in range(0, len(held), SUMMARY_CUSTOMERS):
+            summarized = await self._summarize(bot, chat_id, held[first : first + SUMMARY_CUSTOMERS], now)
+            if summarized is None:
+                break  # not taken, or not recorded yet: the rest stays held, the next run goes on
+            released += summarized
         return released
 
     async def _summarize(self, bot: Bot, chat_id: int, part: Sequence[Alert], now: int) -> int | None:

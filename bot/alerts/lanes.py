@@ -3,14 +3,19 @@ pace (``bot.ratelimit``: ~20 messages a minute in a group, and a 429's wait held
 Telegram holds keeps only its own lane waiting. The poll, the live watch and the buttons only kick lanes, so another
 chat's alert, a Call back's call and the next look at New-Tel wait for none.
 
-Within a lane the most urgent work goes first: the alerts, then the board, which starts only once no alert waits.
-A kick of work already waiting replaces it: each work reads what is current when it runs (the alerts pending in
-storage, the board's latest state), so a burst of changes makes one pass. Work that Telegram or the database failed
-is given up until the next kick (the next look of the live watch or the poll); what it owes stays in storage."""
+Within a lane the most urgent work goes first: a user's ringing cards, the alerts, then the board, which starts only
+once no alert waits.
+Work begins once the chat's next turn of its pace is free (``free_in``): the lane waits for that turn itself, so
+work still waiting gives it up to more urgent work kicked meanwhile. An alert never waits behind a board edit: it
+takes the edit's turn, and the edit goes after it. A kick of work already waiting replaces it: each work reads what
+is current when it runs (the alerts pending in storage, the board's latest state), so a burst of changes makes one
+pass. Work that Telegram or the database failed is given up until the next kick (the next look of the live watch or
+the poll); what it owes stays in storage."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -18,20 +23,25 @@ from collections.abc import Awaitable, Callable, Iterable
 from bot import jobs
 
 Work = Callable[[], Awaitable[bool]]  # one kind of a chat's work: False when Telegram or the database failed
+FreeIn = Callable[[int], float]  # seconds until a request to the chat goes to Telegram without waiting (0: now)
 STOP_GRACE = 2.0  # seconds at shutdown for the request a lane has in flight to be answered
 
 
 class Urgency(enum.IntEnum):
     """What goes first within a chat: the lower."""
 
-    ALERTS = 0
-    BOARD = 1
+    RINGING = 0  # a ringing card (bot.ringing): worth something only while the phone rings
+    ALERTS = 1
+    BOARD = 2
 
 
 class Lanes:
-    def __init__(self) -> None:
+    def __init__(self, free_in: FreeIn | None = None) -> None:
+        """``free_in``: the Telegram pace every request to a chat keeps (``PatientRateLimiter.free_in``); None: none."""
+        self._free_in = free_in
         self._wanted: defaultdict[int, dict[Urgency, Work]] = defaultdict(dict)  # chat id -> its work not begun
         self._running: dict[int, asyncio.Task[None]] = {}  # chat id -> its lane, while it has work
+        self._kicked: dict[int, asyncio.Event] = {}  # chat id -> set by a kick: wakes its lane waiting for a turn
         self.stopping = False  # set at shutdown: a lane begins nothing more
 
     def kick(self, chat_id: int, urgency: Urgency, work: Work) -> None:
@@ -39,14 +49,31 @@ class Lanes:
         if self.stopping:
             return
         self._wanted[chat_id][urgency] = work
-        if chat_id not in self._running:
+        if chat_id in self._running:
+            self._kicked[chat_id].set()
+        else:
+            self._kicked[chat_id] = asyncio.Event()
             self._running[chat_id] = asyncio.create_task(self._run(chat_id), name=f"lane of chat {chat_id}")
+
+    async def _turn(self, chat_id: int, urgency: Urgency) -> bool:
+        """Wait until a request to the chat would go to Telegram at once, for work of ``urgency``; False when more
+        urgent work was kicked meanwhile (it takes the turn) or the lanes stop."""
+        wanted, kicked = self._wanted[chat_id], self._kicked[chat_id]
+        while self._free_in is not None and (wait := self._free_in(chat_id)) > 0:
+            kicked.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kicked.wait(), timeout=wait)
+            if self.stopping or min(wanted) < urgency:
+                return False
+        return True
 
     async def _run(self, chat_id: int) -> None:
         wanted = self._wanted[chat_id]
         try:
             while wanted and not self.stopping:
-                work = wanted.pop(min(wanted))
+                if not await self._turn(chat_id, urgency := min(wanted)):
+                    continue  # more urgent work first; this one stays wanted (or is replaced by a newer kick)
+                work = wanted.pop(urgency)
                 try:
                     done = await work()
                 except Exception as error:
@@ -55,7 +82,7 @@ class Lanes:
                 if not done:
                     break  # the rest waits for the next kick
         finally:
-            del self._running[chat_id]
+            del self._running[chat_id], self._kicked[chat_id]
             if not wanted:
                 del self._wanted[chat_id]
 
@@ -70,6 +97,8 @@ class Lanes:
         cut short in flight may land unrecorded, and be posted again at the next start); then the lanes are
         cancelled."""
         self.stopping = True
+        for kicked in self._kicked.values():  # a lane waiting for its turn stops waiting
+            kicked.set()
         if not self._running:
             return
         _, late = await asyncio.wait(list(self._running.values()), timeout=STOP_GRACE)

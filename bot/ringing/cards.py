@@ -4,12 +4,13 @@ people write it, the name and story from the archive, the number they dialled); 
 
 New-Tel tells which internal numbers ring, not which call rings which of them: when several inbound calls ring at
 once, a ringing user's card lists them all; nothing is guessed. A card is written to storage before it is sent,
-so a restart or a failed send never sends a second one.
+and marked as tried before the request, so a restart or a failed send never sends a second one. The live check
+only records what rings; each user's cards go out in the user's own lane (``bot.alerts.lanes``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
 import logging
 import time
@@ -21,6 +22,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import callback_data as cd
+from bot.alerts.lanes import Lanes, Urgency
 from bot.calllog.story import story
 from bot.formatting import duration, format_for_people
 from bot.services import Services
@@ -38,20 +40,23 @@ def is_ringing(call: CallRecord) -> bool:
 
 
 class RingingCards:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, lanes: Lanes) -> None:
         self._svc = svc
+        self._lanes = lanes
         # The one cache here: each call's story line, per language and whether it was answered (it is the story of the
         # calls *before* this one, so nothing else changes it while the call goes on); dropped with the call's last
         # card. A story the archive cannot tell yet is not kept: the next edit tells it.
         self._stories: dict[tuple[str, str, bool], Html] = {}
 
-    async def update(self, bot: Bot, ringing: Sequence[CallRecord], numbers: Collection[str]) -> None:
-        """One live check's news: the inbound calls ringing now, and the internal numbers that ring."""
+    def update(self, bot: Bot, ringing: Sequence[CallRecord], numbers: Collection[str]) -> None:
+        """One live check's news: the inbound calls ringing now, and the internal numbers that ring. Recorded here
+        (a new card claimed, a call joining a card that still rings); each user's cards are sent and edited in the
+        user's lane (``bot.alerts.lanes``), so a private chat Telegram holds back delays neither the next look at
+        New-Tel nor anybody else's card."""
         storage, now = self._svc.storage, int(time.time())
         open_cards = storage.cards.open()
         calls = [call.vpbx_id for call in ringing]
-        wanted = storage.users.ringing(numbers) if calls and numbers else []
-        for user in wanted:
+        for user in storage.users.ringing(numbers) if calls and numbers else []:
             mine = [card for card in open_cards if card.user_id == user.telegram_id]
             shown = {vpbx_id for card in mine for vpbx_id in card.calls}
             fresh = [vpbx_id for vpbx_id in calls if vpbx_id not in shown]
@@ -65,45 +70,64 @@ class RingingCards:
             if ringing_card is not None:
                 room = MAX_CALLS - len(ringing_card.calls)
                 joined, fresh = fresh[:room], fresh[room:]
-                open_cards[open_cards.index(ringing_card)] = dataclasses.replace(
-                    ringing_card, calls=(*ringing_card.calls, *joined)
-                )
-            if fresh and storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now):
-                await self._send(bot, user, fresh[:MAX_CALLS], now)
-        users = {user.telegram_id: user for user in wanted}
-        for card in open_cards:
-            if card.message_id is None or card.final:
-                continue
-            owner = users.get(card.user_id) or storage.users.get(card.user_id)
-            if owner is not None:
-                await self._edit(bot, owner, card, now)
+                storage.cards.show(ringing_card, (*ringing_card.calls, *joined), ringing_card.shown, False, now)
+            if fresh:
+                storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now)
+        # Every user with a card to send or edit: a card tried whose fate is unknown is neither.
+        owed = {card.user_id for card in storage.cards.open() if card.message_id is not None or not card.shown}
+        for user_id in sorted(owed):
+            self._lanes.kick(user_id, Urgency.RINGING, functools.partial(self._bring_up_to_date, bot, user_id))
         storage.cards.forget_before(now - KEEP_FINAL)
 
     def _still_rings(self, card: Card) -> bool:
         return any(call is not None and is_ringing(call) for call in map(self._svc.storage.calls.get, card.calls))
 
-    async def _send(self, bot: Bot, user: User, calls: Sequence[str], now: int) -> None:
-        found = self._calls(calls)
+    async def _bring_up_to_date(self, bot: Bot, user_id: int) -> bool:
+        """In the user's lane: their cards claimed and not sent yet are sent, the others edited to show their calls as
+        they are now. False when Telegram failed (the next check kicks again)."""
+        storage, now = self._svc.storage, int(time.time())
+        owner = storage.users.get(user_id)
+        if owner is None:
+            return True
+        for card in storage.cards.open():
+            if card.user_id != user_id:
+                continue
+            if card.message_id is not None:
+                done = await self._edit(bot, owner, card, now)
+            elif not card.shown:  # claimed, never tried
+                done = await self._send(bot, owner, card, now)
+            else:
+                continue
+            if not done:
+                return False
+        return True
+
+    async def _send(self, bot: Bot, user: User, card: Card, now: int) -> bool:
+        found = self._calls(card.calls)
         if not found:
-            return
+            return True
         texts = self._texts(user)
         text, keyboard, _ = self.render(found, user, texts)
+        shown = _digest(text, keyboard)
+        self._svc.storage.cards.show(card, card.calls, shown, False, now)  # tried: whatever happens, never again
         try:
             message = await bot.send_message(user.telegram_id, text, reply_markup=keyboard)
         except RetryAfter as error:  # refused before it was taken: the next check may send it
             log.info("Ringing card for %s refused (%s); the next check tries again", user.telegram_id, error)
-            self._svc.storage.cards.unclaim(calls[0], user.telegram_id)
-            return
+            self._svc.storage.cards.unclaim(card.vpbx_id, user.telegram_id)
+            return False
         except TelegramError as error:  # may or may not have arrived: never a second card
             log.warning("Ringing card for %s not sent (%s)", user.telegram_id, error)
-            return
-        self._svc.storage.cards.sent(calls[0], user.telegram_id, message.message_id, _digest(text, keyboard), now)
+            return False
+        self._svc.storage.cards.sent(card.vpbx_id, user.telegram_id, message.message_id, shown, now)
+        return True
 
-    async def _edit(self, bot: Bot, user: User, card: Card, now: int) -> None:
+    async def _edit(self, bot: Bot, user: User, card: Card, now: int) -> bool:
+        """False when Telegram failed on the way (an edit is safe to repeat: the next check does)."""
         found = self._calls(card.calls)
         if not found:
             self._svc.storage.cards.show(card, card.calls, card.shown, True, now)
-            return
+            return True
         text, keyboard, final = self.render(found, user, self._texts(user))
         shown = _digest(text, keyboard)
         if shown != card.shown:
@@ -114,19 +138,20 @@ class RingingCards:
                 if "not modified" not in str(error).lower():
                     log.warning("Ringing card %s of %s not edited (%s)", card.vpbx_id, user.telegram_id, error)
                     self._svc.storage.cards.show(card, card.calls, shown, True, now)  # gone: never edited again
-                    return
+                    return True
             except Forbidden as error:
                 log.info("Ringing card of %s not edited: %s", user.telegram_id, error)
                 self._svc.storage.cards.show(card, card.calls, shown, True, now)
-                return
-            except TelegramError as error:  # an edit is safe to repeat: the next check does
+                return True
+            except TelegramError as error:
                 log.warning("Ringing card %s of %s not edited yet (%s)", card.vpbx_id, user.telegram_id, error)
-                return
+                return False
         if shown != card.shown or final:
             self._svc.storage.cards.show(card, card.calls, shown, final, now)
         if final:
             for key in [key for key in self._stories if key[0] in card.calls]:
                 del self._stories[key]
+        return True
 
     def _calls(self, vpbx_ids: Sequence[str]) -> list[CallRecord]:
         calls = self._svc.storage.calls

@@ -28,7 +28,7 @@ from newtel._vpbx import VpbxMethods
 from storage import DatabaseBusy
 
 if TYPE_CHECKING:
-    from bot.alerts.poller import Poller
+    from bot.watch.poller import Poller
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class LiveWatch:
     def __init__(self, svc: Services, poller: Poller) -> None:
         self._svc = svc
         self._poller = poller
-        self.cards = RingingCards(svc)
+        self.cards = RingingCards(svc, poller.lanes)  # sent in each user's lane
         # Calls active at the last check (at start: those the archive holds as active), with the checks that failed
         # to learn how each ended; when one leaves the list it is asked for once more, then left to the reconcile.
         self._active: dict[str, int] = {call.vpbx_id: 0 for call in svc.storage.calls.active_since(_day_ago())}
@@ -145,13 +145,14 @@ class LiveWatch:
                 numbers = await self._vpbx.get_ringing_numbers_list()
             except newtel.NewtelError as error:  # no cards this time; the next check asks again
                 log.info("Live check: vpbx/get-ringing-numbers-list failed (%s)", type(error).__name__)
-        # The alerts and the cards at once, neither waiting for the other; who answered after them (a card says so
-        # on the next check), since those requests queue behind NEWTEL_MAX_RPS with everyone else's.
-        for failure in await asyncio.gather(
-            self._poller.react(bot, now), self.cards.update(bot, ringing, numbers), return_exceptions=True
-        ):
-            if isinstance(failure, Exception):
-                jobs.failed("Live check", failure)
+        # The cards recorded and handed to their users' lanes, the alerts to their chats': neither waits for Telegram.
+        # Who answered after them (a card says so on the next check), since those requests queue behind
+        # NEWTEL_MAX_RPS with everyone else's.
+        try:
+            self.cards.update(bot, ringing, numbers)
+        except Exception as error:
+            jobs.failed("Ringing cards", error)
+        await self._poller.react(bot, now)
         if answered:
             await self._poller.who.ask_now(answered, now)
         return True

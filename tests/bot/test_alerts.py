@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from bot.alerts import digest
-from bot.alerts.poller import Poller, poller
 from bot.app import build_application, running
 from bot.calls import calling
 from bot.services import Services
+from bot.watch.poller import Poller, poller
 from localchat import FakeBotAPI
 from newtel.sandbox import Sandbox
 from storage import CallRecord

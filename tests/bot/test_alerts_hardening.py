@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot import callback_data as cd
-from bot.alerts.poller import Poller, poller
 from bot.formatting import money
+from bot.watch.poller import Poller, poller
 from storage import Alert
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory, database_locked
 

@@ -14,9 +14,9 @@ import pytest
 
 from bot import ratelimit
 from bot.alerts.board import MAX_LINES, render_board
-from bot.alerts.poller import poller
 from bot.app import build_application, running
 from bot.texts import Texts
+from bot.watch.poller import poller
 from localchat import FakeBotAPI
 from localchat.fake_api import ApiCall
 from newtel.sandbox import Sandbox

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts.poller import poller
 from bot.calllog import ingest as ingest_module
 from bot.calls import periods
+from bot.watch.poller import poller
 from storage import CallRecord
 from tests.bot.conftest import MANAGER, World
 from tests.conftest import at_noon

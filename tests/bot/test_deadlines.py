@@ -18,7 +18,7 @@ from bot import ratelimit
 from bot.alerts import deadlines, held
 from bot.alerts.deadlines import DeadlineWatch
 from bot.alerts.held import HeldAlerts
-from bot.alerts.poller import poller
+from bot.watch.poller import poller
 from storage import Alert
 from tests.bot.conftest import ADMIN, ADMIN2, GROUP, MANAGER, World, WorldFactory
 
@@ -528,6 +528,27 @@ async def test_many_customers_come_in_several_summaries_each_with_its_buttons(wo
     called = [b[0] for s in summaries for b in buttons(s) if b[0].startswith("📞")]
     assert sorted(label.split(" ", 2)[2] for label in called) == sorted(shown(n) for n in customers)
     assert all(len(s["text"]) <= 4096 and sum(map(len, buttons(s))) <= 100 for s in summaries)
+
+
+async def test_a_chat_telegram_holds_back_delays_no_other_chats_summary(world: World) -> None:
+    busy, held_for = -100_700, 6  # seconds Telegram asks the busy group to wait: within a request's budget
+    world.tg.group(busy, title="Busy desk")
+    hours, opening = closed_today_and_tomorrow()
+    for chat_id in (busy, GROUP):
+        await world.ask(ADMIN, "/subscribe", chat_id=chat_id)
+        await world.ask(ADMIN, f"/hours {hours}", chat_id=chat_id)
+    miss(world)
+    await poll(world)
+    world.tg.faults.fail(status=429, methods={"sendMessage"}, chat_id=busy, retry_after=held_for)
+    began, since = time.monotonic(), world.tg.mark()
+    releasing = asyncio.create_task(Release(world).release_due(world.app.bot, now=int(opening) + 1))
+    quiet = await world.tg.wait_for(
+        "sendMessage", chat_id=GROUP, ok=True, since=since, timeout=held_for + 5,
+        predicate=lambda c: c.params["text"].startswith("🌅"),
+    )  # fmt: skip
+    assert quiet.time - began <= 1.0  # at once: not after the busy group's wait
+    assert await releasing == 2  # and the busy group's, once its wait was over
+    assert len(texts_of(world, "🌅")) == 1 and len([m for m in world.tg.chat(busy) if m["text"].startswith("🌅")]) == 1
 
 
 async def test_a_summary_whose_answer_was_lost_is_told_again_and_nobody_is_shown_twice(world: World) -> None:

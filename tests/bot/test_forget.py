@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from bot import callback_data as cd
-from bot.alerts.poller import poller
 from bot.contacts import forget as forget_module
 from bot.formatting import format_for_people
+from bot.watch.poller import poller
 from storage import CallRecord, erasure
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MEMBER_NAME, MEMBER_PERSONAL, World, WorldFactory, database_locked
 from tests.conftest import at_noon

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.poller import poller
+from bot.watch.poller import poller
 from newtel.sandbox import Sandbox
 from tests.bot.conftest import (
     ADMIN,

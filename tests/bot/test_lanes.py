@@ -70,3 +70,20 @@ async def test_a_stop_begins_nothing_more() -> None:
     lanes.kick(-2, Urgency.ALERTS, recorder(done, "after the stop"))
     await lanes.settled()
     assert done == ["in flight"]
+
+
+async def test_work_waiting_for_the_chats_turn_gives_it_up_to_more_urgent_work() -> None:
+    loop, asked = asyncio.get_running_loop(), asyncio.Event()
+    free_at = loop.time() + 0.5  # the group's next turn
+
+    def free_in(chat_id: int) -> float:
+        asked.set()
+        return max(0.0, free_at - loop.time())
+
+    lanes, done = Lanes(free_in), []
+    lanes.kick(-1, Urgency.BOARD, recorder(done, "board"))
+    await asked.wait()  # the board waits for the turn
+    lanes.kick(-1, Urgency.ALERTS, recorder(done, "alert"))
+    await asyncio.wait_for(lanes.settled(), timeout=2)
+    assert done == ["alert", "board"]
+    assert loop.time() >= free_at  # neither went before the turn

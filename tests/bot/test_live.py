@@ -109,6 +109,19 @@ async def test_notify_off_means_no_card(live: World) -> None:
     assert (await live.ask(MANAGER, "/notify on")).startswith("🔔 Готово")
 
 
+async def test_a_card_telegram_holds_back_keeps_the_live_watch_looking(live: World) -> None:
+    held = 6  # seconds Telegram asks the manager's chat to wait: within a request's budget (bot.ratelimit)
+    live.tg.faults.fail(status=429, methods={"sendMessage"}, chat_id=MANAGER, retry_after=held)
+    watch = live.app.bot_data.live
+    assert watch is not None
+    ring(live, answer_in=None, end_in=held + 3)
+    refused = await live.tg.wait_for("sendMessage", chat_id=MANAGER, timeout=5)  # the card: the chat is held
+    await watch.wait_checks(3, timeout=held / 2)  # the live watch goes on looking meanwhile
+    card = await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=held + 5)
+    assert card.time - refused.time >= held  # waited out in the manager's own lane
+    assert len(cards(live, MANAGER)) == 1
+
+
 async def test_two_calls_ringing_at_once_are_both_on_the_card(live: World) -> None:
     ring(live, answer_in=None, end_in=1.5)
     ring(live, OTHER, answer_in=None, end_in=1.5)

@@ -10,7 +10,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from bot.alerts.poller import Baseline, poller
+from bot.watch.poller import Baseline, poller
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, World
 
 LOST, DONE, OPEN = "79160000031", "79160000032", "79160000033"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.poller import poller
 from bot.calllog import recordings
+from bot.watch.poller import poller
 from newtel.sandbox._calls import Call
 from tests.bot.conftest import ADMIN, MANAGER, MANAGER2, STRANGER, World, WorldFactory
 

@@ -1,6 +1,6 @@
-"""Each chat's messages at its own Telegram pace: a group Telegram holds (429) keeps nobody else waiting, and a Call
-back rings before the group's edit goes out. The real Application with its poll job between the New-Tel sandbox and
-the fake Bot API."""
+"""Each chat's messages at its own Telegram pace: a group Telegram holds (429) keeps nobody else waiting, a Call back
+rings before the group's edit goes out, and an alert takes the turn of a board edit waiting for the group's pace. The
+real Application with its poll job between the New-Tel sandbox and the fake Bot API."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.poller import poller
+from bot.texts import Texts
+from bot.watch.poller import poller
 from tests.bot.conftest import GROUP, MANAGER, World, WorldFactory
 
 QUIET = -100_600
 POLL = 0.2
 HELD = 6  # seconds Telegram asks the busy group to wait: within a request's budget (bot.ratelimit.RETRY_BUDGET)
 START_CALL = "call/start-simple-call"
+TURN = 3.0  # seconds between two messages in a group once its burst of 20 is spent (Telegram's 20 a minute)
+ALERT, BOARD = Texts("ru")("alert_title"), "📋"  # how an alert and the board begin
 
 
 @pytest.fixture
@@ -79,3 +82,31 @@ async def test_a_call_back_rings_before_the_groups_edit_goes_out(desks: World) -
     edits = [c for c in desks.sent("editMessageText", GROUP) if c.params.get("message_id") == alert["message_id"]]
     assert edits and all(c.time + wall > start.time for c in edits)  # every attempt at the edit after the call
     assert edit.time - pressed >= 3  # the edit waited out Telegram's 429 in its own lane
+
+
+async def test_an_alert_takes_the_turn_of_a_board_edit_waiting_for_the_groups_pace(make_world: WorldFactory) -> None:
+    async with make_world(jobs=True, poll_interval=POLL, alert_board=True) as world:
+        first = world.sandbox.company.external_numbers[0]
+        world.services.storage.chats.subscribe(GROUP, "Sales", [first], False, now=int(time.time()) - 60)
+        await poller(world.app).wait_cycles(2)  # the baseline is taken: the history is not news
+        miss(world, "79030000100", GROUP)
+        await world.tg.wait_for("pinChatMessage", chat_id=GROUP, ok=True, since=0, timeout=5)  # the board is up
+        for n in range(16):  # with the board's own requests, past the group's burst of 20
+            miss(world, f"7903000{n:04d}", GROUP)
+        *_, last = await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, since=0, count=17, timeout=TURN + 5,
+            predicate=lambda c: c.params["text"].startswith(ALERT),
+        )  # fmt: skip
+        # The board's edit with those 16 now waits for the group's next turn; a miss comes meanwhile.
+        miss(world, "79030000200", GROUP)
+        alert = await world.tg.wait_for(
+            "sendMessage", chat_id=GROUP, ok=True, since=last.seq + 1, timeout=2 * TURN + 5,
+            predicate=lambda c: "903 000-02-00" in c.params["text"],
+        )  # fmt: skip
+        edit = await world.tg.wait_for(
+            "editMessageText", chat_id=GROUP, ok=True, since=last.seq + 1, timeout=2 * TURN + 5,
+            predicate=lambda c: c.params["text"].startswith(BOARD),
+        )  # fmt: skip
+        assert alert.seq < edit.seq  # the alert went first, in the turn the board's edit was waiting for
+        assert alert.time - last.time <= TURN + 1.0  # one turn of the group's pace (and a poll), not two
+        assert "903 000-02-00" in edit.params["text"]  # the edit that went after it shows it too: one edit

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts.poller import poller
 from bot.calls import periods
 from bot.reports.caption import period_label
+from bot.watch.poller import poller
 from tests.bot.conftest import MANAGER, World
 
 ZONE = ZoneInfo("Europe/Moscow")  # the bot's (TIMEZONE's default)

@@ -18,7 +18,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import ratelimit
-from bot.ratelimit import PatientRateLimiter, not_taken, wait_asked
+from bot.ratelimit import ChatPace, PatientRateLimiter, not_taken, wait_asked
 from tests.bot.conftest import MANAGER, MANAGER2, World, eventually
 
 
@@ -242,3 +242,13 @@ async def test_a_request_to_a_held_chat_is_refused_without_waiting_for_its_turn(
     with pytest.raises(RetryAfter) as refused:
         await asyncio.wait_for(limiter.process_request(telegram, (data,), {}, "sendMessage", data, None), timeout=1)
     assert 29 < wait_asked(refused.value) <= 30 and len(reached) == 1
+
+
+def test_a_groups_pace_lets_its_burst_go_then_one_message_a_turn_and_says_when_without_taking_it() -> None:
+    pace = ChatPace(20, 60)  # Telegram's 20 messages a minute in a group
+    assert [pace.take("-1", 0.0) for _ in range(20)] == [0.0] * 20  # the burst, at once
+    assert pace.free_in("-1", 0.0) == 3.0 and pace.free_in("-1", 1.0) == 2.0  # asked, not taken
+    assert pace.take("-1", 1.0) == 2.0  # the 21st goes at 3 s
+    assert pace.take("-1", 1.0) == 5.0  # and the next a turn later: first come, first served
+    assert pace.take("-2", 1.0) == 0.0  # another group has a pace of its own
+    assert pace.free_in("-1", 66.0) == 0.0  # a minute on: a burst again

@@ -16,9 +16,9 @@ from aiohttp import web
 from telegram import Bot, InputFile
 from telegram.request import HTTPXRequest
 
-from bot.alerts.poller import JOB_NAME, RECORDINGS_JOB, poller
 from bot.calllog import recordings
 from bot.calllog.recordings import RecordingPosts
+from bot.watch.poller import JOB_NAME, RECORDINGS_JOB, poller
 from newtel.sandbox import Sandbox
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, World, WorldFactory

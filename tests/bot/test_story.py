@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts.poller import poller
+from bot.watch.poller import poller
 from tests.bot.conftest import MANAGER, World, WorldFactory, eventually
 
 CUSTOMER, SHOWN = "79779378296", "+7 977 937-82-96"

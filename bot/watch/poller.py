@@ -24,13 +24,14 @@ from telegram import Bot
 import newtel
 from bot import jobs
 from bot.alerts import deadlines, detect
-from bot.alerts.balance import BalanceWatch
 from bot.alerts.board import Board
 from bot.alerts.delivery import Delivery
-from bot.alerts.lanes import Lanes
+from bot.alerts.lanes import FreeIn, Lanes
 from bot.calllog.recordings import RecordingPosts
 from bot.calllog.who import WhoAnswered
+from bot.ratelimit import PatientRateLimiter
 from bot.services import Services
+from bot.watch.balance import BalanceWatch
 from bot.watch.live import LiveWatch
 from bot.watch.reconcile import Reconcile
 from storage import CallRecord
@@ -71,9 +72,10 @@ class Baseline:
 
 
 class Poller:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, free_in: FreeIn | None = None) -> None:
+        """``free_in``: the bot's rate limiter's, which each chat's lane asks for its turn (None: no pace)."""
         self._svc = svc
-        self.lanes = Lanes()  # each chat's messages, at its own Telegram pace
+        self.lanes = Lanes(free_in)  # each chat's messages, at its own Telegram pace
         self.delivery = Delivery(svc, self.lanes)
         self.board = Board(svc, self.lanes)  # each chat's pinned list of open alerts
         self.balance = BalanceWatch(svc)
@@ -251,7 +253,8 @@ def start(application: App) -> Poller:
     """Create the poller and schedule it (first run right away), and beside it the recordings it queues (their
     downloads, up to 50 MB, never hold up the poll; one round of them never overlaps the next) and the live watch."""
     svc = application.bot_data.need_services()
-    instance = Poller(svc)
+    limiter = application.bot.rate_limiter
+    instance = Poller(svc, limiter.free_in if isinstance(limiter, PatientRateLimiter) else None)
     application.bot_data.poller = instance
     jobs.every(application, instance.job, svc.settings.poll_interval, first=0.1, name=JOB_NAME)
     jobs.every(application, instance.post_recordings, svc.settings.poll_interval, first=0.1, name=RECORDINGS_JOB)
