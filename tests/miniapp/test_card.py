@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.poller import poller
+from bot.watch.poller import poller
 from storage import CallRecord
 from tests.bot.conftest import ADMIN, MANAGER, STRANGER, World
 from tests.bot.test_forget import holding_the_number
