@@ -49,6 +49,8 @@ CACHE_BYTES = 200 * 1024 * 1024  # on disk at once, all recordings together
 KEEP = auth.LINK_SECONDS  # seconds a copy is kept after its last request
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile's: a bigger copy is asked of New-Tel instead
 DOWNLOAD_TIMEOUT = 120  # seconds for a whole recording from New-Tel
+# Recordings fetched at once: each costs requests of New-Tel's shared budget and up to 50 MB; the rest wait their turn.
+MAX_DOWNLOADS = 3
 # What the bytes are, by their first ones (New-Tel's recordings are WAV; a link may serve MP3): the player needs it.
 _KINDS = ((b"RIFF", "audio/wav"), (b"ID3", "audio/mpeg"), (b"\xff\xfb", "audio/mpeg"), (b"OggS", "audio/ogg"))
 
@@ -95,6 +97,7 @@ class RecordingCache:
         self._folder: Path | None = None  # made at the first recording (mode 0700)
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._fetching: dict[str, asyncio.Task[_Copy | None]] = {}
+        self._downloads = asyncio.Semaphore(MAX_DOWNLOADS)
         self._sweep: asyncio.TimerHandle | None = None
 
     @property
@@ -119,7 +122,8 @@ class RecordingCache:
         return copy
 
     async def _fetch(self, vpbx_id: str, fetch: Callable[[], Awaitable[Recording | None]]) -> _Copy | None:
-        data = await fetch()
+        async with self._downloads:
+            data = await fetch()
         if data is None:
             return None
         kind = next((kind for magic, kind in _KINDS if data.startswith(magic)), "application/octet-stream")

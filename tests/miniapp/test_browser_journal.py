@@ -70,11 +70,37 @@ async def test_a_number_as_typed_finds_the_customer_whose_card_lists_their_calls
     assert len(calls) == 2
 
     audio = await phone.shown("#card-body audio")
-    assert audio.get_attribute("preload") == "metadata"
+    assert audio.get_attribute("preload") == "none"  # a card's open fetches no recording; the press does
     await phone.js("arguments[0].play().catch(() => {})", audio)
     playing = "const a = arguments[0]; return a.readyState >= 2 && a.duration > 0 && [a.readyState, a.duration]"
     ready, duration = await phone.until(lambda d: d.execute_script(playing, audio))
     assert ready >= 2 and duration > 0
+
+
+async def test_a_card_with_several_recordings_fetches_only_the_one_played(miniapp: MiniApp, phone: Phone) -> None:
+    world = miniapp.world
+    now = world.sandbox.now()
+    for ago in (900, 600, 300):
+        world.sandbox.add_call(
+            direction="in", clid=CUSTOMER, status="answered", start=now - ago, answer=now - ago + 10, end=now - ago + 60
+        )
+    await archived(world)
+    await phone.open(miniapp.url, miniapp.init_data(ADMIN))
+    await phone.type("#journal-q", AS_TYPED)
+    await phone.until(lambda d: len(journal(d)) == 3)
+    await phone.click("#journal-rows .call button")
+    players = await phone.until(
+        lambda d: len(found := d.find_elements(By.CSS_SELECTOR, "#card-body audio")) == 3 and found
+    )
+
+    await phone.js("arguments[0].play().catch(() => {})", players[0])
+    playing = "const a = arguments[0]; return a.readyState >= 2 && a.duration > 0"
+    await phone.until(lambda d: d.execute_script(playing, players[0]))
+    loaded = "return arguments[0].map(a => a.readyState)"
+    assert (await phone.js(loaded, players))[1:] == [0, 0]  # the others asked for nothing
+    links = world.sandbox.traffic.get("vpbx/get-call-record-link")
+    assert links is not None and links.requests == 1
+    assert len(world.services.storage.audit.recent(action="record.fetch")) == 1
 
 
 async def test_the_page_weighs_at_most_200_kb_breaks_no_csp_rule_and_loads_telegrams_script_first(

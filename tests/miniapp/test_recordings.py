@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.miniapp import auth
-from bot.miniapp.recordings import RecordingCache, path_of
+from bot.miniapp.recordings import MAX_DOWNLOADS, RecordingCache, path_of
 from localchat.settings import TOKEN
 from newtel.sandbox import Call
 from storage import CallRecord
@@ -219,3 +219,24 @@ async def test_the_copies_go_when_the_bot_stops(make_miniapp: MiniAppFactory) ->
         (folder,) = copy_folders() - before
         assert [path.name for path in folder.iterdir()] == [call.vpbx_id]
     assert not folder.exists()
+
+
+async def test_the_cache_downloads_a_few_recordings_at_once_at_most() -> None:
+    cache = RecordingCache()
+    running = most = 0
+    release = asyncio.Event()
+
+    async def fetch() -> bytes:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return b"RIFF" + b"x" * 96
+
+    waiting = [asyncio.create_task(cache.get(str(n), fetch)) for n in range(MAX_DOWNLOADS + 3)]
+    await eventually(lambda: running == MAX_DOWNLOADS, timeout=5)
+    release.set()
+    assert all(copy is not None for copy in await asyncio.gather(*waiting))
+    assert most == MAX_DOWNLOADS
+    cache.close()

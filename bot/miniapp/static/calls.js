@@ -50,6 +50,6 @@ export function callRow(t, row, { open = null, audio = null, showCustomer = true
     "li",
     { class: classes, dataset: { id: row.id } },
     line,
-    audio ? el("audio", { controls: true, preload: "metadata", src: audio, "aria-label": t("app_call_recording") }) : null,
+    audio ? el("audio", { controls: true, preload: "none", src: audio, "aria-label": t("app_call_recording") }) : null,
   );
 }
