@@ -178,6 +178,40 @@ async def test_a_link_token_opens_its_own_resource_only(miniapp: MiniApp) -> Non
     assert (late.status, late.json["error"]) == (401, "auth_expired")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "as_user", "query", "body", "refusal"),
+    [
+        ("GET", "/app/api/recording/x", None, {"t": "².1.a"}, None, (401, "auth_invalid")),  # before sign-in
+        ("GET", "/app/api/recording/x", None, {"t": "1.²³.a"}, None, (401, "auth_invalid")),
+        ("GET", "/app/api/journal", ADMIN, {"limit": "²"}, None, (400, "bad_input")),
+        ("POST", "/app/api/customer/79161234567/callback", ADMIN, None, {"confirm": "².e30.a"}, (400, "bad_input")),
+        ("POST", "/app/api/misses/١/take", ADMIN, None, {}, (404, "not_found")),  # another script's digit: no route
+    ],
+)
+async def test_digits_that_are_not_ascii_are_refused_in_words_and_log_no_error(
+    miniapp: MiniApp,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    as_user: int | None,
+    query: dict[str, str] | None,
+    body: object,
+    refusal: tuple[int, str],
+) -> None:
+    """``str.isdigit`` takes "²", which ``int`` refuses: every number from outside is read as ASCII digits only."""
+    caplog.set_level(logging.WARNING)
+    answer = await miniapp.request(method, path, as_user=as_user, params=query, body=body)
+    assert (answer.status, answer.json["error"]) == refusal, answer.body
+    assert answer.json["message"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_start_with_digits_that_are_not_ascii_opens_no_miss(miniapp: MiniApp) -> None:
+    """``startapp`` is anyone's to write in a t.me link."""
+    answer = await miniapp.get("/app/api/me", init_data=miniapp.init_data(ADMIN, start_param="alert-²"))
+    assert (answer.status, answer.json["start"]) == (200, None)
+
+
 async def test_a_big_body_is_refused(miniapp: MiniApp) -> None:
     answer = await miniapp.request("POST", "/app/api/me", body={"note": "x" * (server.MAX_BODY + 1)})
     assert (answer.status, answer.json["error"]) == (400, "bad_input")
