@@ -11,12 +11,32 @@ const API = new URL("api/", location.href);
 // Outside Telegram (the demo in a desktop browser) the signed data comes in the address's fragment, as Telegram's
 // own script reads it.
 const initData = tg?.initData || new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
-// Before /me answers there is no catalog; only losing the server entirely needs words then.
-const UNREACHABLE = "Нет связи с сервером. / Cannot reach the server.";
+// Before /me answers there is no catalog: the words its failure needs (bot/texts' own, kept alike by a browser test),
+// in the language the server would pick (ru unless the user's starts with "en").
+const BEFORE_TEXTS = {
+  ru: {
+    app_error_network: "Нет связи с сервером. Проверьте интернет и попробуйте ещё раз.",
+    app_error_server: "Сервер не смог ответить. Попробуйте ещё раз чуть позже.",
+  },
+  en: {
+    app_error_network: "Cannot reach the server. Check the connection and try again.",
+    app_error_server: "The server could not answer. Try again a little later.",
+  },
+};
 // Refusals that close the whole page (who the user is); anything else is said where it happened.
 const SHUT_OUT = new Set(["auth_missing", "auth_invalid", "auth_expired", "stranger", "member_gone"]);
 
-let texts = {};
+function userLanguage() {
+  let code = navigator.language;
+  try {
+    code = JSON.parse(new URLSearchParams(initData).get("user")).language_code || code;
+  } catch {
+    // no user in the data: the browser's language
+  }
+  return String(code).startsWith("en") ? "en" : "ru";
+}
+
+let texts = BEFORE_TEXTS[userLanguage()];
 
 /** The catalog's text for ``key``, with ``{name}`` placeholders filled in. */
 export function t(key, values = {}) {
@@ -47,7 +67,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError(0, "network", texts.app_error_network || UNREACHABLE);
+    throw new ApiError(0, "network", t("app_error_network"));
   }
   const data = await response.json().catch(() => null);
   if (response.ok && data) return data;
