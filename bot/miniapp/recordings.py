@@ -208,7 +208,8 @@ async def recording(request: web.Request) -> web.StreamResponse:
             now=int(time.time()),
         )  # fmt: skip
         copy.heard_by.add(asker.user.telegram_id)
-    return web.FileResponse(copy.path, headers={"Content-Type": copy.content_type, "Cache-Control": "private"})
+    # The API's no-store: a customer's voice is not left in the phone's cache (after /forget, say).
+    return web.FileResponse(copy.path, headers={"Content-Type": copy.content_type})
 
 
 def _no_recording(asker: Asker, call: CallRecord | None) -> str:

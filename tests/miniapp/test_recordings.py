@@ -84,6 +84,7 @@ async def test_a_recording_streams_with_ranges_fetched_from_new_tel_once(miniapp
     beyond = await miniapp.get(url, as_user=None, headers={"Range": f"bytes={len(whole) + 10}-"})
     assert beyond.status == 416
     assert "Content-Security-Policy" in full.headers and full.headers["X-Content-Type-Options"] == "nosniff"
+    assert full.headers["Cache-Control"] == "no-store"  # a customer's voice is not left in the phone's cache
 
     assert downloads(miniapp) == (before[0] + 1, before[1] + 1)  # one link, one download, for every request
     (heard,) = miniapp.world.services.storage.audit.recent(action="record.fetch")

@@ -55,6 +55,8 @@ async def test_the_page_and_its_files_are_served_with_the_headers(miniapp: MiniA
     assert (script.status, script.body) == (200, b"export {};")
     assert "javascript" in script.headers["Content-Type"]
     assert_headers(script, api=False)
+    # Asked again on each open (a 304 when unchanged): an upgraded bot never pairs its API with an old app.js.
+    assert index.headers["Cache-Control"] == script.headers["Cache-Control"] == "no-cache"
     assert (await miniapp.get("/app/static/vendor/lib.js", as_user=None)).status == 200
     for path in ("/app/static/.secret", "/app/static/../server.py", "/app/static/%2e%2e/server.py", "/app/nothing"):
         missing = await miniapp.get(path, as_user=None)
