@@ -540,6 +540,7 @@ TEXTS: dict[str, str] = {
     "app_miss_gone": "This missed call is already closed.",
     "app_report_export": "Export .xlsx",
     "app_report_chart": "Chart of the period's calls",
+    "app_media_failed": "Could not load it. Try again a little later.",
     "app_report_text": "The report as text",
     "app_error_network": "Cannot reach the server. Check the connection and try again.",
     "app_error_server": "The server could not answer. Try again a little later.",

@@ -544,6 +544,7 @@ TEXTS: dict[str, str] = {
     "app_report_export": "Выгрузить .xlsx",
     "app_report_chart": "График звонков за период",
     "app_report_text": "Отчёт текстом",
+    "app_media_failed": "Не получилось загрузить. Попробуйте ещё раз чуть позже.",
     "app_error_network": "Нет связи с сервером. Проверьте интернет и попробуйте ещё раз.",
     "app_error_server": "Сервер не смог ответить. Попробуйте ещё раз чуть позже.",
     # --- recordings (recordings helper) ---

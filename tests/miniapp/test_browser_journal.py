@@ -13,7 +13,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from bot.miniapp import auth
 from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
+from storage.erasure import erase
 from tests.bot.conftest import ADMIN, World
 from tests.miniapp.conftest import MiniApp
 
@@ -101,6 +103,41 @@ async def test_a_card_with_several_recordings_fetches_only_the_one_played(miniap
     links = world.sandbox.traffic.get("vpbx/get-call-record-link")
     assert links is not None and links.requests == 1
     assert len(world.services.storage.audit.recent(action="record.fetch")) == 1
+
+
+async def open_the_card(miniapp: MiniApp, phone: Phone) -> WebElement:
+    """The customer's card (two calls, one recorded) open on the phone; its player."""
+    await phone.open(miniapp.url, miniapp.init_data(ADMIN))
+    await phone.type("#journal-q", AS_TYPED)
+    await phone.until(lambda d: len(journal(d)) == 2)
+    await phone.click("#journal-rows .call button")
+    return await phone.shown("#card-body audio")
+
+
+PLAYING = "const a = arguments[0]; return a.readyState >= 2 && a.duration > 0"
+
+
+async def test_a_recording_that_cannot_play_says_why_in_the_servers_words(miniapp: MiniApp, phone: Phone) -> None:
+    await customer_with_two_calls(miniapp.world)
+    player = await open_the_card(miniapp, phone)
+    link = player.get_attribute("src").removeprefix(miniapp.base)  # (the absolute URL)
+    erase(miniapp.world.settings.database_path, CUSTOMER, by=ADMIN, now=int(time.time()))  # /forget meanwhile
+    await phone.js("arguments[0].play().catch(() => {})", player)
+    said = await phone.text("#card-body .media-failed")
+    assert said == (await miniapp.get(link, as_user=ADMIN)).json["message"] == "У этого звонка нет записи разговора."
+
+
+async def test_a_recording_whose_link_expired_plays_from_a_new_one(
+    miniapp: MiniApp, phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await customer_with_two_calls(miniapp.world)
+    monkeypatch.setattr(auth, "LINK_SECONDS", -1)  # the card's links are past their time when used
+    player = await open_the_card(miniapp, phone)
+    monkeypatch.setattr(auth, "LINK_SECONDS", 600)
+    await phone.js("const now = Date.now; Date.now = () => now() + 11 * 60 * 1000;")  # the card open 11 min
+    await phone.js("arguments[0].play().catch(() => {})", player)
+    await phone.until(lambda d: d.execute_script(PLAYING, player))
+    assert not phone.driver.find_elements(By.CSS_SELECTOR, "#card-body .media-failed")
 
 
 async def test_the_page_weighs_at_most_200_kb_breaks_no_csp_rule_and_loads_telegrams_script_first(

@@ -23,6 +23,8 @@ const BEFORE_TEXTS = {
     app_error_server: "The server could not answer. Try again a little later.",
   },
 };
+// A media URL's token lives 10 minutes (bot/miniapp/auth.py's LINK_SECONDS): one this old may have expired.
+const LINK_MAY_BE_OLD_MS = 9 * 60 * 1000;
 // Refusals that close the whole page (who the user is); anything else is said where it happened.
 const SHUT_OUT = new Set(["auth_missing", "auth_invalid", "auth_expired", "stranger", "member_gone"]);
 
@@ -53,8 +55,9 @@ export class ApiError extends Error {
 }
 
 /** One request to the API; never repeated here (a call back must not be placed twice). */
-export async function api(path, { method = "GET", body, signal } = {}) {
+export async function api(path, { method = "GET", body, signal, media = false } = {}) {
   const headers = { Authorization: `tma ${initData}` };
+  if (media) headers.Range = "bytes=0-0"; // a byte is enough to know it is served
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -70,10 +73,24 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     throw new ApiError(0, "network", t("app_error_network"));
   }
   const data = await response.json().catch(() => null);
-  if (response.ok && data) return data;
+  if (response.ok && (data || media)) return data;
   const error = new ApiError(response.status, data?.error || "http", data?.message || t("app_error_server"));
   if (SHUT_OUT.has(error.code) || response.status === 401) shutOut(error.message);
   throw error;
+}
+
+/**
+ * Why an ``<audio>``'s or ``<img>``'s ``url``, given ``since`` (Date.now()), failed to load: the server's words when it
+ * refuses this user (asked with initData, not the URL's token), null when it serves it and the link may have expired
+ * (get a new one), else a general word.
+ */
+export async function mediaFailed(url, since) {
+  try {
+    await api(url, { media: true });
+  } catch (error) {
+    return error.message;
+  }
+  return Date.now() - since > LINK_MAY_BE_OLD_MS ? null : t("app_media_failed");
 }
 
 /** The whole page becomes the server's words (a refusal, or no server at all). */
@@ -162,7 +179,7 @@ async function boot() {
   document.documentElement.lang = me.lang;
   document.title = t("app_title");
   translate(document);
-  const context = { me, api, t, toast, ask, openCard, firstPage };
+  const context = { me, api, t, toast, ask, openCard, firstPage, mediaFailed };
   setUpCard(context, () => showTab(current));
   tabs.journal = setUpJournal(context);
   tabs.misses = setUpMisses(context);

@@ -143,9 +143,39 @@ function callBackButton(card) {
   return el("div", { class: "actions" }, button);
 }
 
+/** A recording that did not load: played from a new link when its own may have expired, else the reason said. */
+async function replay(player, callId, since) {
+  const { api, t, mediaFailed } = context;
+  const number = shownNumber;
+  let words = await mediaFailed(player.src, since);
+  if (words === null && shownNumber === number && !player.dataset.renewed) {
+    try {
+      const renewed = (await api(`customer/${encodeURIComponent(number)}`)).recordings?.[callId];
+      if (renewed) {
+        player.dataset.renewed = "1"; // once: a second failure is said
+        player.src = renewed;
+        player.play().catch(() => {});
+        return;
+      }
+    } catch (error) {
+      words = error.message;
+    }
+  }
+  const said = player.nextElementSibling?.classList.contains("media-failed")
+    ? player.nextElementSibling
+    : player.insertAdjacentElement("afterend", el("p", { class: "note media-failed", role: "alert" }));
+  said.textContent = words || t("app_media_failed");
+}
+
 function addCalls(list, more, rows, recordings, next) {
   const { api, t } = context;
-  list.append(...rows.map((row) => callRow(t, row, { audio: recordings?.[row.id] ?? null, showCustomer: false })));
+  const since = Date.now(); // the links' age
+  const failed = (row) => (player) => replay(player, row.id, since);
+  list.append(
+    ...rows.map((row) =>
+      callRow(t, row, { audio: recordings?.[row.id] ?? null, audioFailed: failed(row), showCustomer: false }),
+    ),
+  );
   if (next === null || next === undefined) {
     more.replaceChildren();
     return;
