@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from bot.contacts import importing, names
 from bot.miniapp import auth
 from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
 from storage.erasure import erase
@@ -68,6 +69,9 @@ async def test_a_number_as_typed_finds_the_customer_whose_card_lists_their_calls
     await phone.click("#journal-rows .call button")
     assert await phone.text("#card-title") == NAME
     assert "+7 916 123-45-67" in await phone.text("#card-body .sub")
+    assert await phone.js("return document.querySelector('#card-body .sub a').href") == f"tel:+{CUSTOMER}"
+    sizes = "return ['input[name=name]', 'textarea[name=note]'].map(s => document.querySelector(s).maxLength)"
+    assert await phone.js(sizes) == [importing.MAX_NAME, names.MAX_NOTE]  # the server's bounds, not more
     calls = await phone.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#card-body .call"))
     assert len(calls) == 2
 

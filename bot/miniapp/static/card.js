@@ -63,7 +63,7 @@ function render(card) {
   const more = el("div", { class: "more" });
   const parts = [
     el("h2", { id: "card-title", tabindex: "-1" }, card.name || card.shown),
-    el("p", { class: "sub" }, el("a", { href: `tel:+${card.number}` }, card.shown)),
+    el("p", { class: "sub" }, card.tel ? el("a", { href: `tel:${card.tel}` }, card.shown) : card.shown),
     card.may_call
       ? callBackButton(card)
       : card.no_call_reason && el("p", { class: "note", id: "card-no-call" }, card.no_call_reason),
@@ -88,8 +88,9 @@ function readOnly(card) {
 function editor(card) {
   const { api, t, toast } = context;
   const says = el("p", { class: "says", role: "alert" });
-  const name = el("input", { name: "name", value: card.name || "", autocomplete: "off", maxlength: "200" });
-  const note = el("textarea", { name: "note", rows: "3", maxlength: "2000" }, card.note || "");
+  // The server's bounds (a name as /name's, a note's names.MAX_NOTE): a longer one is refused, so not typed.
+  const name = el("input", { name: "name", value: card.name || "", autocomplete: "off", maxlength: "100" });
+  const note = el("textarea", { name: "note", rows: "3", maxlength: "500" }, card.note || "");
   const save = el("button", { type: "submit", class: "primary" }, t("app_card_save"));
   const form = el(
     "form",
