@@ -42,7 +42,8 @@ MAX_BODY = 64 * 1024  # the API's bodies are a name and a note
 RATE, BURST = 20.0, 40.0
 
 CSP = (
-    "default-src 'none'; script-src 'self' https://telegram.org; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self' https://telegram.org/js/telegram-web-app.js; style-src 'self'; "
+    "img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors https://web.telegram.org https://*.telegram.org 'self'; "
     "base-uri 'none'; form-action 'none'"
 )

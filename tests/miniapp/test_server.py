@@ -19,7 +19,8 @@ from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER
 from tests.miniapp.conftest import Answer, MiniApp, MiniAppFactory
 
 CSP = (
-    "default-src 'none'; script-src 'self' https://telegram.org; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self' https://telegram.org/js/telegram-web-app.js; style-src 'self'; "
+    "img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors https://web.telegram.org https://*.telegram.org 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
