@@ -10,6 +10,7 @@ request holds the loop. Per line, at least ``--requests`` requests:
 - a search by number, typed as people do (``8 (916) 123-45-67``), of random customers and the busiest ones;
 - a search by part of a name in the customer book (``Клиент 123``);
 - the open misses (``GET /app/api/misses``) with ``--open`` misses open across three groups, each with its story;
+  then with as many as the page lists at most (``misses.MAX_LISTED``, 50);
 - and, for the record, the two filters no index serves (a member; a tail of digits), which look through 20,000
   calls a request at most.
 
@@ -53,7 +54,7 @@ from archive import kept_archive
 
 from bot import web as bot_web
 from bot.app import build_application
-from bot.miniapp import server
+from bot.miniapp import misses, server
 from bot.miniapp.auth import init_data_for
 from bot.services import Services
 from localchat.settings import TOKEN, local_settings
@@ -76,17 +77,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def open_misses(services: Services, count: int, now: int) -> None:
-    """``count`` live alerts across three subscribed groups, on recent misses of the archive, a third of them taken."""
+def open_misses(services: Services, count: int, now: int, opened: int = 0) -> None:
+    """``count`` live alerts across three subscribed groups, on recent misses of the archive, a third of them taken
+    (``opened`` of them open already)."""
     storage = services.storage
-    for n, chat in enumerate(GROUPS):
-        storage.chats.subscribe(chat, f"Отдел {n + 1}", numbers=(), balance=False, now=now)
+    if not opened:
+        for n, chat in enumerate(GROUPS):
+            storage.chats.subscribe(chat, f"Отдел {n + 1}", numbers=(), balance=False, now=now)
     rows = storage.db.execute(
         "SELECT vpbx_id, clid, dnid, started_at, ended_at FROM calls"
         " WHERE direction = 'in' AND NOT active AND status <> 'answered' ORDER BY started_at DESC LIMIT ?",
         (count * 3,),
     ).fetchall()
-    opened = 0
     for vpbx_id, clid, dnid, started, ended in rows:
         if opened == count:
             break
@@ -142,6 +144,7 @@ async def measure(
         ("search by number, typed 8 (9xx) …", [{"q": typed(number)} for number in customers]),
         ("search by part of a name", [{"q": name} for name in names]),
         ("open misses", [{}] * requests),
+        *([(MOST_MISSES, [{}] * requests)] if open_count < misses.MAX_LISTED else []),
         ("filter by member (20,000 calls a request at most)", [{"member": m} for m in member_ids] * 10),
         ("search by a tail of digits (the same bound)", [{"q": number[-5:]} for number in customers]),
     ]
@@ -152,7 +155,9 @@ async def measure(
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", headers=auth) as session:
             for label, queries in lines:
                 current[0] = label
-                path = "/app/api/misses" if label == "open misses" else "/app/api/journal"
+                if label == MOST_MISSES:
+                    open_misses(services, misses.MAX_LISTED, now, opened=open_count)
+                path = "/app/api/misses" if label.startswith("open misses") else "/app/api/journal"
                 for query in queries:
                     async with session.get(path, params=query) as answer:
                         await answer.read()
@@ -168,6 +173,7 @@ async def measure(
     return timings, page
 
 
+MOST_MISSES = f"open misses ({misses.MAX_LISTED} open, the page's most)"
 PAGE_REQUESTS = "(the page's own requests)"  # not a line of the table: the page's loads below tell them
 
 
@@ -221,7 +227,7 @@ def report(timings: dict[str, list[float]], open_count: int, page: PageLoads | N
         shown = f"{label} ({open_count} open)" if label == "open misses" else label
         verdict = "" if "at most" in label or "same bound" in label else ("OK" if p99 <= TARGET_MS else "MISSED")
         print(f"{shown:52} {len(times):>5} {statistics.median(times):7.2f} {p99:7.2f} {max(times):7.2f}  {verdict}")
-    print(f"target: p99 ≤ {TARGET_MS:.0f} ms for the first four lines")
+    print(f"target: p99 ≤ {TARGET_MS:.0f} ms for the lines before the filters")
     if page is not None:
         shown = page.first_rows_ms
         print(

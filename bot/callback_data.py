@@ -8,6 +8,8 @@ from typing import Any, ClassVar, TypeVar, get_args
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
+from bot import arguments
+
 VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
 
@@ -234,7 +236,7 @@ def started_on(start_param: str | None) -> int | None:
     if start_param is None or not start_param.startswith(_START_MISS):
         return None
     digits = start_param.removeprefix(_START_MISS)
-    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+    return arguments.whole_number(digits, 1, 2**63 - 1)  # anyone may write a link: ASCII digits only
 
 
 P = TypeVar("P", bound=Payload)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -59,12 +59,17 @@ def size(count: int, lang: str) -> str:
     return f"{text.replace('.', ',') if lang == 'ru' else text}\u00a0{units[unit]}"
 
 
+def date_text(local: date, today: date) -> str:
+    """25.11 in this year, 25.11.2025 in another: a date as every screen writes it."""
+    return f"{local:%d.%m}" if local.year == today.year else f"{local:%d.%m.%Y}"
+
+
 def moment(when: datetime, zone: ZoneInfo, lang: str, now: datetime) -> str:
-    """14:32 today, "вчера 14:32" / "yesterday 14:32", else 25.11 14:32."""
+    """14:32 today, "вчера 14:32" / "yesterday 14:32", else 25.11 14:32 (25.11.2025 14:32 in another year)."""
     local, today = when.astimezone(zone), now.astimezone(zone).date()
     clock = local.strftime("%H:%M")
     if local.date() == today:
         return clock
     if local.date() == today - timedelta(days=1):
         return f"{'вчера' if lang == 'ru' else 'yesterday'} {clock}"
-    return local.strftime("%d.%m ") + clock
+    return f"{date_text(local.date(), today)} {clock}"

@@ -171,7 +171,8 @@ async def call_back(
     if alert.owner_id is not None and alert.owner_id != me:
         question = _anyway(alert.id, me)
         # Kept for its window (not ``once``): for a customer abroad, the request that answers it is asked that next.
-        if not calling.confirmed(kv, question, about=alert.owner_id, once=False, answering=_answers(answers, question)):
+        answering, pressed = _answers(answers, question), answers is None
+        if not calling.confirmed(kv, question, about=alert.owner_id, once=False, answering=answering, pressed=pressed):
             return _ask_owner(alert, question)
         answered = frozenset({question})
     plan = await calling.prepare(svc, user, alert.clid, dialled=alert.dnid, answers=answers)
@@ -201,7 +202,7 @@ async def call_customer(svc: Services, user: User, number: str, *, answers: froz
     seen = kv.get(key)  # the last call, asked about first (the question about a call abroad is last: ``once``)
     answered: frozenset[str] = frozenset()
     if seen is not None:
-        if not calling.confirmed(kv, question, about=seen, once=False, answering=question in answers):
+        if not calling.confirmed(kv, question, about=seen, once=False, answering=question in answers, pressed=False):
             return _ask_again(svc, seen, question)
         answered = frozenset({question})
     plan = await calling.prepare(svc, user, destination, answers=answers)

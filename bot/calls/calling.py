@@ -121,23 +121,27 @@ async def prepare(
     abroad = f"abroad:{user.telegram_id}:{destination}"
     answering = answers is None or abroad in answers
     if phones.country(destination) != home and not confirmed(
-        svc.storage.kv, abroad, about=destination, answering=answering
+        svc.storage.kv, abroad, about=destination, answering=answering, pressed=answers is None
     ):
         return Confirm(plan, abroad)
     return plan
 
 
-def confirmed(kv: KV, question: str, *, about: object, once: bool = True, answering: bool = True) -> bool:
+def confirmed(
+    kv: KV, question: str, *, about: object, once: bool = True, answering: bool = True, pressed: bool = True
+) -> bool:
     """Whether this request answers ``question``, asked of the same person about the same ``about`` at least
     CONFIRM_AFTER and at most CONFIRM_WITHIN seconds ago. Otherwise the question is asked now (a double tap keeps
     the first time) and False. Kept in storage: a popup cannot hold buttons, and a restart forgets nothing.
     ``once``: an answer counts for one request; else for every request until the window ends (a question another
     may follow, the next press answering that one). ``answering`` False: this request cannot be an answer (the Mini
-    App's page answers with the token of its question only), so the question is asked anew."""
+    App's page answers with the token of its question only), so the question is asked anew. ``pressed`` False: the
+    answer is the page's signed token of the question, a deliberate yes that no double tap sends, so no
+    CONFIRM_AFTER."""
     key, now = _ASKED + question, time.time()
     asked = kv.get(key)
     same = answering and isinstance(asked, dict) and asked.get("about") == about
-    if same and now - float(asked["at"]) < CONFIRM_AFTER:
+    if same and pressed and now - float(asked["at"]) < CONFIRM_AFTER:
         return False
     if same and now - float(asked["at"]) <= CONFIRM_WITHIN:
         if once:

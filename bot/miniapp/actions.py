@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 
@@ -60,6 +61,9 @@ async def _token(request: web.Request) -> str | None:
     return body.get("confirm") or None
 
 
+_TOKEN = re.compile(r"([0-9]{1,19})\.([^.]*)\.([^.]*)")  # ASCII digits: ``str.isdigit`` takes "²", ``int`` not
+
+
 class _Confirmations:
     """Tokens ``<expiry>.<questions>.<mac>``: the MAC (a key derived from the bot's token) over the user, the subject,
     the expiry and the questions, which the token carries (base64url of a JSON list)."""
@@ -81,10 +85,10 @@ class _Confirmations:
         anew); ``ApiError`` 400 for one the server did not make for them."""
         if token is None:
             return frozenset()
-        parts = token.split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
+        parts = _TOKEN.fullmatch(token)
+        if parts is None:
             raise ApiError(400, "bad_input")
-        expires, listed, mac = int(parts[0]), parts[1], parts[2]
+        expires, listed, mac = int(parts[1]), parts[2], parts[3]
         if not hmac.compare_digest(mac.encode(), self._mac(user_id, subject, expires, listed).encode()):
             raise ApiError(400, "bad_input")
         if time.time() > expires:

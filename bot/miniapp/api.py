@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.access.checks import Level, allowed
 from bot.context import App
-from bot.formatting import format_for_people
+from bot.formatting import date_text, format_for_people
 from bot.miniapp import auth
 from bot.services import Services
 from bot.texts import Texts
@@ -55,13 +55,13 @@ class Asker:
         return html.unescape(self.texts(key, **values))
 
     def when(self, at: int, now: datetime | None = None) -> dict[str, Any]:
-        """A moment as every screen shows it: ``{"at": unix, "day": "06.12" | "сегодня", "time": "14:05"}`` in the
-        company's zone."""
+        """A moment as every screen shows it: ``{"at": unix, "day": "06.12" | "06.12.2025" (another year) |
+        "сегодня", "time": "14:05"}`` in the company's zone."""
         zone = self.services.settings.zone
         local = datetime.fromtimestamp(at, UTC).astimezone(zone)
         today = (now or datetime.now(UTC)).astimezone(zone).date()
-        day = self.say("app_today") if local.date() == today else local.strftime("%d.%m")
-        return {"at": at, "day": day, "time": local.strftime("%H:%M")}
+        shown = self.say("app_today") if local.date() == today else date_text(local.date(), today)
+        return {"at": at, "day": shown, "time": local.strftime("%H:%M")}
 
     def link(self, path: str, **query: str) -> str:
         """A URL under ``/app`` the browser may fetch without the header (``<audio src>``, a chart), for this user

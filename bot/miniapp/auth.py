@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,6 +123,10 @@ def init_data_for(
     return sign_init_data(fields, token)
 
 
+# ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses.
+_LINK_TOKEN = re.compile(r"(-?[0-9]{1,19})\.([0-9]{1,19})\.(.*)", re.DOTALL)
+
+
 class Links:
     """Tokens for URLs the browser fetches itself: ``<telegram id>.<expiry>.<mac>``, the MAC over the user, the
     expiry and the resource (the path and every query parameter but the token), with a key derived from the bot's
@@ -142,11 +147,11 @@ class Links:
     def check(self, token: str, resource: str, *, now: float | None = None) -> int:
         """The Telegram user id the token was made for, if it is for ``resource`` and still valid; else
         ``AuthRefused``."""
-        parts = token.split(".")
-        if len(parts) != 3 or not parts[0].lstrip("-").isdigit() or not parts[1].isdigit():
+        parts = _LINK_TOKEN.fullmatch(token)
+        if parts is None:
             raise AuthRefused("auth_invalid")
-        telegram_id, expires = int(parts[0]), int(parts[1])
-        if not hmac.compare_digest(parts[2].encode(), self._mac(telegram_id, expires, resource).encode()):
+        telegram_id, expires = int(parts[1]), int(parts[2])
+        if not hmac.compare_digest(parts[3].encode(), self._mac(telegram_id, expires, resource).encode()):
             raise AuthRefused("auth_invalid")
         if (time.time() if now is None else now) > expires:
             raise AuthRefused("auth_expired")

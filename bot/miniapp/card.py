@@ -29,6 +29,7 @@ from bot.formatting import format_for_people
 from bot.miniapp import actions, journal, misses, recordings
 from bot.miniapp.api import ASKER, ApiError, Asker
 from bot.texts import Texts, echo
+from newtel import phones
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
 
@@ -111,6 +112,8 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
     return {
         "number": number,
         "shown": format_for_people(number),
+        # What a phone dials: only a phone number (international digits); an internal "101" is no "tel:+101".
+        "tel": f"+{number}" if phones.country(number) is not None else None,
         "name": contact.name if contact is not None else None,
         "note": note.text if note is not None else None,
         "story": Texts.unmarked(told),

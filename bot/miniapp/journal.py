@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 import newtel
+from bot import arguments
 from bot import callback_data as cd
 from bot.alerts.render import attempt_line, owner_line, status_line
 from bot.calls import periods
@@ -122,9 +123,9 @@ def _one_of(value: str, allowed: Sequence[str]) -> str:
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if (limit := arguments.whole_number(value, 1, MAX_LIMIT)) is None:
         raise ApiError(400, "bad_input")
-    return int(value)
+    return limit
 
 
 def cursor(value: str | None) -> tuple[int, int] | None:

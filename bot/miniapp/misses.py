@@ -50,7 +50,7 @@ async def misses(request: web.Request) -> web.Response:
     return web.json_response({"misses": shown, "more": len(live) - len(listed)})
 
 
-@routes.post(r"/api/misses/{id:\d{1,18}}/{action:take|release|done|callback}")
+@routes.post(r"/api/misses/{id:[0-9]{1,18}}/{action:take|release|done|callback}")
 async def act(request: web.Request) -> web.Response:
     asker = request[ASKER]
     svc, user = asker.services, asker.user

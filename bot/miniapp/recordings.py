@@ -18,10 +18,12 @@ the bot stops. A copy is served only while the archive holds its call: after ``/
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from telegram import File
 from telegram.error import TelegramError
 
@@ -49,6 +52,8 @@ CACHE_BYTES = 200 * 1024 * 1024  # on disk at once, all recordings together
 KEEP = auth.LINK_SECONDS  # seconds a copy is kept after its last request
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile's: a bigger copy is asked of New-Tel instead
 DOWNLOAD_TIMEOUT = 120  # seconds for a whole recording from New-Tel
+# Recordings fetched at once: each costs requests of New-Tel's shared budget and up to 50 MB; the rest wait their turn.
+MAX_DOWNLOADS = 3
 # What the bytes are, by their first ones (New-Tel's recordings are WAV; a link may serve MP3): the player needs it.
 _KINDS = ((b"RIFF", "audio/wav"), (b"ID3", "audio/mpeg"), (b"\xff\xfb", "audio/mpeg"), (b"OggS", "audio/ogg"))
 
@@ -84,6 +89,34 @@ class _Copy:
     content_type: str
     used: float  # time.monotonic() of its last request
     heard_by: set[int] = field(default_factory=set)  # users whose listening is audited already
+    readers: int = 0  # responses made of it that have not sent it yet
+    dropped: bool = False  # out of the cache: its file goes when no response is left to send it
+
+    def drop(self) -> None:
+        self.dropped = True
+        if self.readers == 0:
+            self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.readers -= 1
+        if self.dropped:
+            self.drop()
+
+
+class _CopyResponse(web.FileResponse):
+    """A copy's file, held from the handler's answer until sent: a copy dropped meanwhile (the bound, its time,
+    /forget) would otherwise lose its file before the response opens it."""
+
+    def __init__(self, copy: _Copy, headers: dict[str, str]) -> None:
+        super().__init__(copy.path, headers=headers)
+        copy.readers += 1
+        self._release = weakref.finalize(self, copy.release)  # once: when sent, or when never sent (a request gone)
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        try:
+            return await super().prepare(request)
+        finally:
+            self._release()
 
 
 class RecordingCache:
@@ -95,7 +128,9 @@ class RecordingCache:
         self._folder: Path | None = None  # made at the first recording (mode 0700)
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._fetching: dict[str, asyncio.Task[_Copy | None]] = {}
+        self._downloads = asyncio.Semaphore(MAX_DOWNLOADS)
         self._sweep: asyncio.TimerHandle | None = None
+        self._serial = itertools.count()  # a file's name: a fetch anew never writes over a dropped copy still sent
 
     @property
     def size(self) -> int:
@@ -119,13 +154,14 @@ class RecordingCache:
         return copy
 
     async def _fetch(self, vpbx_id: str, fetch: Callable[[], Awaitable[Recording | None]]) -> _Copy | None:
-        data = await fetch()
+        async with self._downloads:
+            data = await fetch()
         if data is None:
             return None
         kind = next((kind for magic, kind in _KINDS if data.startswith(magic)), "application/octet-stream")
         if self._folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="miniapp-recordings-"))
-        path = self._folder / vpbx_id
+        path = self._folder / f"{vpbx_id}.{next(self._serial)}"
         await asyncio.to_thread(path.write_bytes, data)  # 50 MB would hold the loop for tens of ms
         path.chmod(0o600)
         copy = self._copies[vpbx_id] = _Copy(path, len(data), kind, time.monotonic())
@@ -137,15 +173,22 @@ class RecordingCache:
         if not done.cancelled():
             done.exception()  # retrieved: raised to whoever waits, and nobody may wait any more
 
+    def response(self, copy: _Copy, headers: dict[str, str] | None = None) -> web.FileResponse:
+        """``copy`` sent (with Range, conditional requests, ``sendfile``), its file kept until then."""
+        return _CopyResponse(copy, headers or {})
+
+    def forget(self, vpbx_id: str) -> None:
+        """Drop ``vpbx_id``'s copy, if any (its call left the archive)."""
+        if (copy := self._copies.pop(vpbx_id, None)) is not None:
+            copy.drop()
+
     def _evict(self, keep: str | None = None) -> None:
-        """Drop the copies unasked for ``keep`` seconds, then the least recently asked for while over the bound.
-        A response still sending one reads on from its open file."""
+        """Drop the copies unasked for ``keep`` seconds, then the least recently asked for while over the bound."""
         now, total = time.monotonic(), self.size
         for vpbx_id, copy in list(self._copies.items()):
             if vpbx_id != keep and (now - copy.used > self._keep or total > self._max_bytes):
                 total -= copy.size
-                del self._copies[vpbx_id]
-                copy.path.unlink(missing_ok=True)
+                self.forget(vpbx_id)
 
     def _arm(self) -> None:
         """Look again when the oldest copy's time is up, so that none outlives it while nobody asks."""
@@ -193,9 +236,11 @@ async def recording(request: web.Request) -> web.StreamResponse:
     svc, vpbx_id = asker.services, request.match_info["vpbx_id"]
     call = svc.storage.calls.get(vpbx_id) if newtel.is_vpbx_id(vpbx_id) else None
     file_id = svc.storage.recordings.file_id(vpbx_id) if call is not None else None
+    cache = request.app[CACHE]
     if call is None or not may_have_recording(call, file_id is not None, int(time.time())):
+        cache.forget(vpbx_id)  # forgotten (/forget) or past its time: its copy goes now, not in 10 minutes
         raise ApiError(404, "not_found", _no_recording(asker, call))
-    copy = await request.app[CACHE].get(vpbx_id, lambda: _fetch(asker, call, file_id))
+    copy = await cache.get(vpbx_id, lambda: _fetch(asker, call, file_id))
     if copy is None:
         raise ApiError(404, "not_found", asker.say("app_recording_too_big", id=vpbx_id))
     if asker.user.telegram_id not in copy.heard_by:  # audited once a listener, as /record is once a request
@@ -204,7 +249,8 @@ async def recording(request: web.Request) -> web.StreamResponse:
             now=int(time.time()),
         )  # fmt: skip
         copy.heard_by.add(asker.user.telegram_id)
-    return web.FileResponse(copy.path, headers={"Content-Type": copy.content_type, "Cache-Control": "private"})
+    # The API's no-store: a customer's voice is not left in the phone's cache (after /forget, say).
+    return cache.response(copy, {"Content-Type": copy.content_type})
 
 
 def _no_recording(asker: Asker, call: CallRecord | None) -> str:

@@ -42,7 +42,8 @@ MAX_BODY = 64 * 1024  # the API's bodies are a name and a note
 RATE, BURST = 20.0, 40.0
 
 CSP = (
-    "default-src 'none'; script-src 'self' https://telegram.org; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self' https://telegram.org/js/telegram-web-app.js; style-src 'self'; "
+    "img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors https://web.telegram.org https://*.telegram.org 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
@@ -77,7 +78,9 @@ async def _static(request: web.Request) -> web.StreamResponse:
 def _file(path: Path) -> web.StreamResponse:
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path)  # sent off the event loop, with Range and conditional requests
+    # Sent off the event loop, with Range and conditional requests; "no-cache": asked again on each open (a 304 when
+    # unchanged), so an upgraded bot never pairs its API with an old app.js.
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -129,7 +132,7 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("Unexpected error in the Mini App's %s %s", request.method, request.path)  # never its query
         return _error(500, "failed", None, texts)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")  # unless the handler says how long (the chart)
     return response
 
 

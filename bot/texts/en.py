@@ -194,6 +194,8 @@ TEXTS: dict[str, str] = {
     "open_app_button": "📱 Open the app",
     "open_app_in_private": "The app opens in a private chat with me: send me /app.",
     "open_app_off": "The app is not set up: an admin needs to set MINIAPP_URL.",
+    "open_app_not_https": "The app cannot open: Telegram opens it from an https:// address only, and MINIAPP_URL "
+    "starts with http://. An admin needs to fix it.",
     "menu_button_app": "Journal",
     "help_manager": "<b>What I can do</b>\n/balance — balance and spend\n"
     "/app — the app: call journal, customers, open misses, reports\n"
@@ -540,6 +542,7 @@ TEXTS: dict[str, str] = {
     "app_miss_gone": "This missed call is already closed.",
     "app_report_export": "Export .xlsx",
     "app_report_chart": "Chart of the period's calls",
+    "app_media_failed": "Could not load it. Try again a little later.",
     "app_report_text": "The report as text",
     "app_error_network": "Cannot reach the server. Check the connection and try again.",
     "app_error_server": "The server could not answer. Try again a little later.",

@@ -10,8 +10,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from aiohttp import web
 
+from bot.miniapp import auth, server
+from bot.texts import CATALOGS
+from localchat.demo import free_port
 from localchat.phone import HAVE_CHROMIUM, MISSING, Phone, chromium
+from localchat.settings import TOKEN
 from tests.bot.conftest import ADMIN, STRANGER
 from tests.miniapp.conftest import MiniApp
 
@@ -68,3 +73,38 @@ async def test_the_page_says_in_words_why_it_is_refused(
     assert (got, expected["error"]) == (status, code)
     assert shown == expected["message"] and len(shown.split()) >= 3, shown  # words, not a code or a blank page
     assert await phone.js("return document.getElementById('app').hidden") is True
+
+
+async def bad_gateway(request: web.Request) -> web.Response:
+    return web.Response(status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_a_proxys_502_before_the_texts_arrive_is_said_in_words_of_the_users_language(
+    phone: Phone, lang: str
+) -> None:
+    """The page from a proxy whose bot is restarting: its API answers are a proxy's HTML, not the bot's JSON."""
+    proxy = web.Application()
+
+    async def index(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(server.STATIC / "index.html")
+
+    proxy.router.add_get("/app/", index)
+    proxy.router.add_static("/app/static/", server.STATIC)
+    proxy.router.add_route("*", "/app/api/{path:.*}", bad_gateway)
+    runner = web.AppRunner(proxy)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await phone.open(f"http://127.0.0.1:{port}/app/", auth.init_data_for(ADMIN, TOKEN, language_code=lang))
+        assert await phone.text("#shut-message") == CATALOGS[lang]["app_error_server"]
+    finally:
+        await runner.cleanup()
+
+
+def test_the_words_the_page_knows_before_its_texts_are_the_catalogs() -> None:
+    page = (server.STATIC / "app.js").read_text()
+    for lang in ("ru", "en"):
+        for key in ("app_error_network", "app_error_server"):
+            assert f'{key}: "{CATALOGS[lang][key]}"' in page, (lang, key)

@@ -60,6 +60,9 @@ async def test_the_card_tells_the_story_and_lists_the_calls_newest_first(miniapp
     assert answered["customer"] == {"number": CUSTOMER, "shown": SHOWN, "name": None}
     assert (answered["talk"], answered["recording"], missed["talk"], missed["recording"]) == ("3:10", True, None, False)
     assert list(card["recordings"]) == [answered["id"]]
+    assert card["tel"] == f"+{CUSTOMER}"  # a phone number: the page links it
+    internal = await miniapp.get("/app/api/customer/101", as_user=MANAGER)
+    assert (internal.json["shown"], internal.json["tel"]) == ("101", None)  # "tel:+101" would dial nobody
 
     stranger = await miniapp.get(f"/app/api/customer/{CUSTOMER}", as_user=STRANGER)
     assert (stranger.status, stranger.json["error"]) == (403, "stranger")

@@ -126,6 +126,19 @@ async def test_filters(miniapp: MiniApp) -> None:
     assert ids(await journal(miniapp, kind="missed", q="8 916 123 45 67", period="7d")) == [f"{2:040d}"]
 
 
+async def test_a_day_of_another_year_says_its_year_as_calls_does(miniapp: MiniApp) -> None:
+    zone = miniapp.world.settings.zone
+    now = datetime.now(zone)
+    last_year = now.replace(year=now.year - 1, month=6, day=15, hour=12)
+    this_year = now - timedelta(days=2) if (now - timedelta(days=2)).year == now.year else now
+    archive(miniapp, call(1, CUSTOMER, int(last_year.timestamp())), call(2, OTHER, int(this_year.timestamp())))
+    new, old = (await journal(miniapp))["rows"]
+    assert old["day"] == f"15.06.{now.year - 1}"
+    assert new["day"] in ("сегодня", f"{this_year:%d.%m}")
+    listed = await miniapp.world.ask(ADMIN, f"/calls {CUSTOMER}")
+    assert f"15.06.{now.year - 1} {old['time']}" in listed, listed  # /calls: the same rule
+
+
 async def test_bad_input_is_said_and_changes_nothing(miniapp: MiniApp) -> None:
     for params in (
         {"kind": "lost"},

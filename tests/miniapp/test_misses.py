@@ -124,6 +124,24 @@ async def test_someone_elses_miss_is_called_only_with_the_pages_yes(
         assert [s["srcNumber"] for s in starts(world)] == [admin_phone]
 
 
+async def test_the_pages_yes_is_taken_however_soon_it_comes(
+    make_miniapp: MiniAppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The double-tap floor (CONFIRM_AFTER) is for presses of a button: the page's yes carries its question's signed
+    token, which no double tap sends."""
+    monkeypatch.setattr(calling, "CONFIRM_AFTER", 60.0)  # every answer here is "too soon" for a press
+    async with staffed(make_miniapp) as app:
+        world = app.world
+        message = await alert_message(world)
+        alert_id = the_alert(world, message).id
+        assert (await post(app, alert_id, "take", as_user=MANAGER)).status == 200
+        asked = await post(app, alert_id, "callback", as_user=ADMIN)
+        assert asked.json["ok"] is False
+        yes = await post(app, alert_id, "callback", as_user=ADMIN, body={"confirm": asked.json["confirm"]["token"]})
+        assert yes.status == 200 and yes.json["ok"] is True, yes.json
+        assert len(starts(world)) == 1
+
+
 async def test_refusals(make_miniapp: MiniAppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     async with staffed(make_miniapp) as app:
         world = app.world

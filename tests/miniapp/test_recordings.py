@@ -12,12 +12,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.miniapp import auth
-from bot.miniapp.recordings import RecordingCache, path_of
+from bot.miniapp.recordings import MAX_DOWNLOADS, RecordingCache, path_of
+from bot.miniapp.server import Handler
 from localchat.settings import TOKEN
 from newtel.sandbox import Call
 from storage import CallRecord
+from storage.erasure import erase
 from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER, eventually
 from tests.miniapp.conftest import MiniApp, MiniAppFactory
 
@@ -84,6 +88,7 @@ async def test_a_recording_streams_with_ranges_fetched_from_new_tel_once(miniapp
     beyond = await miniapp.get(url, as_user=None, headers={"Range": f"bytes={len(whole) + 10}-"})
     assert beyond.status == 416
     assert "Content-Security-Policy" in full.headers and full.headers["X-Content-Type-Options"] == "nosniff"
+    assert full.headers["Cache-Control"] == "no-store"  # a customer's voice is not left in the phone's cache
 
     assert downloads(miniapp) == (before[0] + 1, before[1] + 1)  # one link, one download, for every request
     (heard,) = miniapp.world.services.storage.audit.recent(action="record.fetch")
@@ -217,5 +222,71 @@ async def test_the_copies_go_when_the_bot_stops(make_miniapp: MiniAppFactory) ->
         call = talked(app)
         assert (await app.get(await link_of(app, call, as_user=ADMIN), as_user=None)).status == 200
         (folder,) = copy_folders() - before
-        assert [path.name for path in folder.iterdir()] == [call.vpbx_id]
+        assert [path.stem for path in folder.iterdir()] == [call.vpbx_id]
     assert not folder.exists()
+
+
+async def test_the_cache_downloads_a_few_recordings_at_once_at_most() -> None:
+    cache = RecordingCache()
+    running = most = 0
+    release = asyncio.Event()
+
+    async def fetch() -> bytes:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return b"RIFF" + b"x" * 96
+
+    waiting = [asyncio.create_task(cache.get(str(n), fetch)) for n in range(MAX_DOWNLOADS + 3)]
+    await eventually(lambda: running == MAX_DOWNLOADS, timeout=5)
+    release.set()
+    assert all(copy is not None for copy in await asyncio.gather(*waiting))
+    assert most == MAX_DOWNLOADS
+    cache.close()
+
+
+async def test_a_forgotten_customers_copy_goes_at_the_next_request(miniapp: MiniApp) -> None:
+    before = copy_folders()
+    call = talked(miniapp)
+    url = await link_of(miniapp, call, as_user=ADMIN)
+    assert (await miniapp.get(url, as_user=None)).status == 200
+    (folder,) = copy_folders() - before
+    assert [path.stem for path in folder.iterdir()] == [call.vpbx_id]
+    erase(miniapp.world.settings.database_path, CUSTOMER, by=ADMIN, now=int(time.time()))  # what /forget does
+    gone = await miniapp.get(url, as_user=None)
+    assert (gone.status, gone.json["error"]) == (404, "not_found")
+    assert list(folder.iterdir()) == []  # not kept its 10 minutes more
+
+
+async def test_a_copy_dropped_before_its_response_opens_it_is_still_sent() -> None:
+    """A copy evicted (the bound, its time, /forget) between its handler's answer and the response's opening of the
+    file: the file stays until that response is done with it."""
+    cache = RecordingCache(max_bytes=150)
+    sent = b"RIFF" + b"x" * 96
+    served: list[Path] = []
+
+    async def fetch() -> bytes:
+        return sent
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        copy = await cache.get("a", fetch)
+        assert copy is not None
+        served.append(copy.path)
+        return cache.response(copy)
+
+    @web.middleware
+    async def evict_meanwhile(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        await cache.get("b", fetch)  # 200 bytes over 150: "a", asked for least recently, goes
+        return response
+
+    app = web.Application(middlewares=[evict_meanwhile])
+    app.router.add_get("/a", handler)
+    async with TestClient(TestServer(app)) as client:
+        got = await client.get("/a")
+        assert (got.status, await got.read()) == (200, sent)
+    (path,) = served
+    assert cache.size == 100 and [p.stem for p in path.parent.iterdir()] == ["b"]  # "a" removed once sent
+    cache.close()

@@ -67,6 +67,7 @@ async def test_the_report_is_reports_own_figures_text_and_chart(miniapp: MiniApp
     assert message["caption"] == report["text"]  # /report's, word for word
     chart = await miniapp.get(report["chart"], as_user=None)
     assert (chart.status, chart.headers["Content-Type"]) == (200, "image/png")
+    assert chart.headers["Cache-Control"] == "private, max-age=600"  # its link's life: the phone keeps it that long
     assert chart.body.startswith(PNG) and chart.body == sent.files["photo"].data  # the same chart
 
 

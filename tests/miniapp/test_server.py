@@ -19,7 +19,8 @@ from tests.bot.conftest import ADMIN, MANAGER, MEMBER_NAME, STRANGER
 from tests.miniapp.conftest import Answer, MiniApp, MiniAppFactory
 
 CSP = (
-    "default-src 'none'; script-src 'self' https://telegram.org; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self' https://telegram.org/js/telegram-web-app.js; style-src 'self'; "
+    "img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors https://web.telegram.org https://*.telegram.org 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
@@ -55,6 +56,8 @@ async def test_the_page_and_its_files_are_served_with_the_headers(miniapp: MiniA
     assert (script.status, script.body) == (200, b"export {};")
     assert "javascript" in script.headers["Content-Type"]
     assert_headers(script, api=False)
+    # Asked again on each open (a 304 when unchanged): an upgraded bot never pairs its API with an old app.js.
+    assert index.headers["Cache-Control"] == script.headers["Cache-Control"] == "no-cache"
     assert (await miniapp.get("/app/static/vendor/lib.js", as_user=None)).status == 200
     for path in ("/app/static/.secret", "/app/static/../server.py", "/app/static/%2e%2e/server.py", "/app/nothing"):
         missing = await miniapp.get(path, as_user=None)
@@ -176,6 +179,40 @@ async def test_a_link_token_opens_its_own_resource_only(miniapp: MiniApp) -> Non
     expired = links.token(ADMIN, "/app/api/me", now=time.time() - auth.LINK_SECONDS - 1)
     late = await miniapp.get("/app/api/me", as_user=None, params={"t": expired})
     assert (late.status, late.json["error"]) == (401, "auth_expired")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "as_user", "query", "body", "refusal"),
+    [
+        ("GET", "/app/api/recording/x", None, {"t": "².1.a"}, None, (401, "auth_invalid")),  # before sign-in
+        ("GET", "/app/api/recording/x", None, {"t": "1.²³.a"}, None, (401, "auth_invalid")),
+        ("GET", "/app/api/journal", ADMIN, {"limit": "²"}, None, (400, "bad_input")),
+        ("POST", "/app/api/customer/79161234567/callback", ADMIN, None, {"confirm": "².e30.a"}, (400, "bad_input")),
+        ("POST", "/app/api/misses/١/take", ADMIN, None, {}, (404, "not_found")),  # another script's digit: no route
+    ],
+)
+async def test_digits_that_are_not_ascii_are_refused_in_words_and_log_no_error(
+    miniapp: MiniApp,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    as_user: int | None,
+    query: dict[str, str] | None,
+    body: object,
+    refusal: tuple[int, str],
+) -> None:
+    """``str.isdigit`` takes "²", which ``int`` refuses: every number from outside is read as ASCII digits only."""
+    caplog.set_level(logging.WARNING)
+    answer = await miniapp.request(method, path, as_user=as_user, params=query, body=body)
+    assert (answer.status, answer.json["error"]) == refusal, answer.body
+    assert answer.json["message"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_start_with_digits_that_are_not_ascii_opens_no_miss(miniapp: MiniApp) -> None:
+    """``startapp`` is anyone's to write in a t.me link."""
+    answer = await miniapp.get("/app/api/me", init_data=miniapp.init_data(ADMIN, start_param="alert-²"))
+    assert (answer.status, answer.json["start"]) == (200, None)
 
 
 async def test_a_big_body_is_refused(miniapp: MiniApp) -> None:

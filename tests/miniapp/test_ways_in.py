@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+from telegram import MenuButtonWebApp, WebAppInfo
+
+from bot.miniapp import ways_in
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, STRANGER
 from tests.miniapp.conftest import MiniAppFactory
 
@@ -53,7 +56,29 @@ async def test_the_menu_button_opens_it_when_its_address_is_https(make_miniapp: 
 async def test_no_menu_button_for_an_http_address(make_miniapp: MiniAppFactory) -> None:
     async with make_miniapp() as app:  # http://127.0.0.1 (the demo's): Telegram would refuse it
         assert app.world.tg.menu_button() == {"type": "default"}
-        assert not app.world.sent("setChatMenuButton")
+        assert all(sent.params["menu_button"] == {"type": "default"} for sent in app.world.sent("setChatMenuButton"))
+
+
+async def test_a_menu_button_left_from_an_earlier_address_goes_when_the_app_is_off(
+    make_miniapp: MiniAppFactory,
+) -> None:
+    async with make_miniapp(miniapp_url=None) as app:
+        earlier = MenuButtonWebApp("Журнал", WebAppInfo("https://old.example.com/app/"))
+        await app.world.app.bot.set_chat_menu_button(menu_button=earlier)  # while MINIAPP_URL was set
+        assert app.world.tg.menu_button()["type"] == "web_app"
+        await ways_in.set_menu_button(app.world.app)  # the next start
+        assert app.world.tg.menu_button() == {"type": "default"}
+
+
+async def test_app_with_an_address_telegram_cannot_open_says_so(make_miniapp: MiniAppFactory) -> None:
+    async with make_miniapp(miniapp_url="http://bot.example.com/app/") as app:
+        app.world.make_manager()
+        reply = await app.world.say(MANAGER, "/app")
+        assert reply["text"] == (
+            "Приложение не открыть: Telegram открывает его только по адресу https://, а MINIAPP_URL начинается "
+            "с http://. Администратору нужно это исправить."
+        )
+        assert buttons(reply) == []
 
 
 async def test_app_is_in_the_command_menu_and_help(make_miniapp: MiniAppFactory) -> None:

@@ -11,12 +11,34 @@ const API = new URL("api/", location.href);
 // Outside Telegram (the demo in a desktop browser) the signed data comes in the address's fragment, as Telegram's
 // own script reads it.
 const initData = tg?.initData || new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
-// Before /me answers there is no catalog; only losing the server entirely needs words then.
-const UNREACHABLE = "Нет связи с сервером. / Cannot reach the server.";
+// Before /me answers there is no catalog: the words its failure needs (bot/texts' own, kept alike by a browser test),
+// in the language the server would pick (ru unless the user's starts with "en").
+const BEFORE_TEXTS = {
+  ru: {
+    app_error_network: "Нет связи с сервером. Проверьте интернет и попробуйте ещё раз.",
+    app_error_server: "Сервер не смог ответить. Попробуйте ещё раз чуть позже.",
+  },
+  en: {
+    app_error_network: "Cannot reach the server. Check the connection and try again.",
+    app_error_server: "The server could not answer. Try again a little later.",
+  },
+};
+// A media URL's token lives 10 minutes (bot/miniapp/auth.py's LINK_SECONDS): one this old may have expired.
+const LINK_MAY_BE_OLD_MS = 9 * 60 * 1000;
 // Refusals that close the whole page (who the user is); anything else is said where it happened.
 const SHUT_OUT = new Set(["auth_missing", "auth_invalid", "auth_expired", "stranger", "member_gone"]);
 
-let texts = {};
+function userLanguage() {
+  let code = navigator.language;
+  try {
+    code = JSON.parse(new URLSearchParams(initData).get("user")).language_code || code;
+  } catch {
+    // no user in the data: the browser's language
+  }
+  return String(code).startsWith("en") ? "en" : "ru";
+}
+
+let texts = BEFORE_TEXTS[userLanguage()];
 
 /** The catalog's text for ``key``, with ``{name}`` placeholders filled in. */
 export function t(key, values = {}) {
@@ -33,8 +55,9 @@ export class ApiError extends Error {
 }
 
 /** One request to the API; never repeated here (a call back must not be placed twice). */
-export async function api(path, { method = "GET", body, signal } = {}) {
+export async function api(path, { method = "GET", body, signal, media = false } = {}) {
   const headers = { Authorization: `tma ${initData}` };
+  if (media) headers.Range = "bytes=0-0"; // a byte is enough to know it is served
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -47,13 +70,27 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError(0, "network", texts.app_error_network || UNREACHABLE);
+    throw new ApiError(0, "network", t("app_error_network"));
   }
   const data = await response.json().catch(() => null);
-  if (response.ok && data) return data;
+  if (response.ok && (data || media)) return data;
   const error = new ApiError(response.status, data?.error || "http", data?.message || t("app_error_server"));
   if (SHUT_OUT.has(error.code) || response.status === 401) shutOut(error.message);
   throw error;
+}
+
+/**
+ * Why an ``<audio>``'s or ``<img>``'s ``url``, given ``since`` (Date.now()), failed to load: the server's words when it
+ * refuses this user (asked with initData, not the URL's token), null when it serves it and the link may have expired
+ * (get a new one), else a general word.
+ */
+export async function mediaFailed(url, since) {
+  try {
+    await api(url, { media: true });
+  } catch (error) {
+    return error.message;
+  }
+  return Date.now() - since > LINK_MAY_BE_OLD_MS ? null : t("app_media_failed");
 }
 
 /** The whole page becomes the server's words (a refusal, or no server at all). */
@@ -142,7 +179,7 @@ async function boot() {
   document.documentElement.lang = me.lang;
   document.title = t("app_title");
   translate(document);
-  const context = { me, api, t, toast, ask, openCard, firstPage };
+  const context = { me, api, t, toast, ask, openCard, firstPage, mediaFailed };
   setUpCard(context, () => showTab(current));
   tabs.journal = setUpJournal(context);
   tabs.misses = setUpMisses(context);

@@ -16,9 +16,9 @@ export function dayHeading(row, previousDay) {
 
 /**
  * ``open``: what pressing the row does (the journal opens the customer's card); ``audio``: the recording's URL,
- * played in place (the card).
+ * played in place (the card); ``audioFailed(player)``: what its failure to load does.
  */
-export function callRow(t, row, { open = null, audio = null, showCustomer = true } = {}) {
+export function callRow(t, row, { open = null, audio = null, audioFailed = null, showCustomer = true } = {}) {
   const customer = row.customer || {};
   const title = showCustomer ? customer.name || customer.shown : t(kindKey(row));
   const details = [showCustomer && customer.name ? customer.shown : null, row.member, row.talk].filter(Boolean);
@@ -50,6 +50,14 @@ export function callRow(t, row, { open = null, audio = null, showCustomer = true
     "li",
     { class: classes, dataset: { id: row.id } },
     line,
-    audio ? el("audio", { controls: true, preload: "metadata", src: audio, "aria-label": t("app_call_recording") }) : null,
+    audio
+      ? el("audio", {
+          controls: true,
+          preload: "none", // fetched when played: a card's open costs no download
+          src: audio,
+          "aria-label": t("app_call_recording"),
+          on: { error: (event) => audioFailed?.(event.target) },
+        })
+      : null,
   );
 }

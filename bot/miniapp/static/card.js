@@ -63,7 +63,7 @@ function render(card) {
   const more = el("div", { class: "more" });
   const parts = [
     el("h2", { id: "card-title", tabindex: "-1" }, card.name || card.shown),
-    el("p", { class: "sub" }, el("a", { href: `tel:+${card.number}` }, card.shown)),
+    el("p", { class: "sub" }, card.tel ? el("a", { href: `tel:${card.tel}` }, card.shown) : card.shown),
     card.may_call
       ? callBackButton(card)
       : card.no_call_reason && el("p", { class: "note", id: "card-no-call" }, card.no_call_reason),
@@ -88,8 +88,9 @@ function readOnly(card) {
 function editor(card) {
   const { api, t, toast } = context;
   const says = el("p", { class: "says", role: "alert" });
-  const name = el("input", { name: "name", value: card.name || "", autocomplete: "off", maxlength: "200" });
-  const note = el("textarea", { name: "note", rows: "3", maxlength: "2000" }, card.note || "");
+  // The server's bounds (a name as /name's, a note's names.MAX_NOTE): a longer one is refused, so not typed.
+  const name = el("input", { name: "name", value: card.name || "", autocomplete: "off", maxlength: "100" });
+  const note = el("textarea", { name: "note", rows: "3", maxlength: "500" }, card.note || "");
   const save = el("button", { type: "submit", class: "primary" }, t("app_card_save"));
   const form = el(
     "form",
@@ -143,9 +144,39 @@ function callBackButton(card) {
   return el("div", { class: "actions" }, button);
 }
 
+/** A recording that did not load: played from a new link when its own may have expired, else the reason said. */
+async function replay(player, callId, since) {
+  const { api, t, mediaFailed } = context;
+  const number = shownNumber;
+  let words = await mediaFailed(player.src, since);
+  if (words === null && shownNumber === number && !player.dataset.renewed) {
+    try {
+      const renewed = (await api(`customer/${encodeURIComponent(number)}`)).recordings?.[callId];
+      if (renewed) {
+        player.dataset.renewed = "1"; // once: a second failure is said
+        player.src = renewed;
+        player.play().catch(() => {});
+        return;
+      }
+    } catch (error) {
+      words = error.message;
+    }
+  }
+  const said = player.nextElementSibling?.classList.contains("media-failed")
+    ? player.nextElementSibling
+    : player.insertAdjacentElement("afterend", el("p", { class: "note media-failed", role: "alert" }));
+  said.textContent = words || t("app_media_failed");
+}
+
 function addCalls(list, more, rows, recordings, next) {
   const { api, t } = context;
-  list.append(...rows.map((row) => callRow(t, row, { audio: recordings?.[row.id] ?? null, showCustomer: false })));
+  const since = Date.now(); // the links' age
+  const failed = (row) => (player) => replay(player, row.id, since);
+  list.append(
+    ...rows.map((row) =>
+      callRow(t, row, { audio: recordings?.[row.id] ?? null, audioFailed: failed(row), showCustomer: false }),
+    ),
+  );
   if (next === null || next === undefined) {
     more.replaceChildren();
     return;

@@ -2,7 +2,7 @@
 // to the user's chat (a Mini App cannot save a file everywhere; the chat can).
 import { el, fill } from "./dom.js";
 
-export function setUpReports({ me, api, t, toast }) {
+export function setUpReports({ me, api, t, toast, mediaFailed }) {
   const form = document.getElementById("report-filters");
   const range = form.querySelector(".range");
   const report = document.getElementById("report");
@@ -10,6 +10,7 @@ export function setUpReports({ me, api, t, toast }) {
   exportButton.hidden = !me.user.admin; // /export is an admin's, here as in the chat
   let loaded = false;
   let loading = null;
+  let renewed = false; // the chart's link renewed once since the period was chosen
 
   function period() {
     const values = new FormData(form);
@@ -39,6 +40,15 @@ export function setUpReports({ me, api, t, toast }) {
       if (loading === controller) report.setAttribute("aria-busy", "false");
     }
     if (loading !== controller) return;
+    const since = Date.now(); // the chart link's age
+    const chartFailed = async (event) => {
+      const chart = event.target;
+      const words = await mediaFailed(chart.src, since);
+      if (words === null && !renewed) {
+        renewed = true; // once: a second failure is said
+        load(); // a new link with the report
+      } else chart.replaceWith(el("p", { class: "note", role: "alert" }, words || t("app_media_failed")));
+    };
     fill(
       report,
       el("h2", {}, shown.title),
@@ -47,13 +57,22 @@ export function setUpReports({ me, api, t, toast }) {
         { class: "figures" },
         shown.figures.map((figure) => el("div", {}, el("dt", {}, figure.label), el("dd", {}, figure.value))),
       ),
-      shown.chart ? el("img", { class: "chart", src: shown.chart, alt: t("app_report_chart"), loading: "lazy" }) : null,
+      shown.chart
+        ? el("img", {
+            class: "chart",
+            src: shown.chart,
+            alt: t("app_report_chart"),
+            loading: "lazy",
+            on: { error: chartFailed },
+          })
+        : null,
       shown.text ? el("details", {}, el("summary", {}, t("app_report_text")), el("p", { class: "plain" }, shown.text)) : null,
     );
   }
 
   form.addEventListener("submit", (event) => event.preventDefault());
   form.addEventListener("change", () => {
+    renewed = false;
     range.hidden = form.elements.period.value !== "custom";
     load();
   });
