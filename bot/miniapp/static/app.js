@@ -126,6 +126,21 @@ export function ask(question) {
   return Promise.resolve(window.confirm(question));
 }
 
+/** Posts a desk action once; a question from the server (someone else's miss, a customer abroad, a call a moment
+ * ago) is asked and, on yes, posted once more with its signed token. Never repeated otherwise. */
+export async function act(path) {
+  let body = {};
+  for (;;) {
+    const answer = await api(path, { method: "POST", body });
+    if (answer.ok) {
+      toast(answer.message);
+      return;
+    }
+    if (!answer.confirm || !(await ask(answer.confirm.question))) return;
+    body = { confirm: answer.confirm.token };
+  }
+}
+
 function translate(root) {
   for (const node of root.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
   for (const node of root.querySelectorAll("[data-placeholder]")) node.placeholder = t(node.dataset.placeholder);
@@ -179,7 +194,7 @@ async function boot() {
   document.documentElement.lang = me.lang;
   document.title = t("app_title");
   translate(document);
-  const context = { me, api, t, toast, ask, openCard, firstPage, mediaFailed };
+  const context = { me, api, t, toast, ask, act, openCard, firstPage, mediaFailed };
   setUpCard(context, () => showTab(current));
   tabs.journal = setUpJournal(context);
   tabs.misses = setUpMisses(context);

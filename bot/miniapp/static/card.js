@@ -120,21 +120,12 @@ function editor(card) {
 }
 
 function callBackButton(card) {
-  const { api, t, toast, ask } = context;
+  const { t, toast, act } = context;
   const button = el("button", { type: "button", class: "primary", id: "card-call" }, t("app_call_back"));
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      let body = {};
-      for (;;) {
-        const answer = await api(`customer/${encodeURIComponent(card.number)}/callback`, { method: "POST", body });
-        if (answer.ok) {
-          toast(answer.message);
-          break;
-        }
-        if (!answer.confirm || !(await ask(answer.confirm.question))) break;
-        body = { confirm: answer.confirm.token };
-      }
+      await act(`customer/${encodeURIComponent(card.number)}/callback`);
     } catch (error) {
       toast(error.message);
     } finally {

@@ -4,7 +4,7 @@ import { el } from "./dom.js";
 
 const REFRESH_MS = 5000;
 
-export function setUpMisses({ api, t, toast, ask, openCard }) {
+export function setUpMisses({ api, t, toast, act, openCard }) {
   const section = document.getElementById("misses");
   const list = document.getElementById("misses-list");
   const note = document.getElementById("misses-note");
@@ -52,7 +52,7 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
               class: "action",
               dataset: { action },
               disabled: action === "callback" && miss.state === "calling",
-              on: { click: () => act(miss.id, action) },
+              on: { click: () => press(miss.id, action) },
             },
             t(label),
           ),
@@ -113,23 +113,13 @@ export function setUpMisses({ api, t, toast, ask, openCard }) {
     return inFlight;
   }
 
-  /** One action; a question from the server (someone else's miss, a call back) is asked and, on yes, the action is
-   * posted once more with its token. Never repeated otherwise. */
-  async function act(id, action) {
+  /** One press: the action (``act``: a question asked, a yes posted once more with its token), then the list anew. */
+  async function press(id, action) {
     const buttons = list.querySelectorAll(`.miss[data-id="${CSS.escape(String(id))}"] button[data-action]`);
     for (const button of buttons) button.disabled = true;
     busy += 1;
     try {
-      let body = {};
-      for (;;) {
-        const answer = await api(`misses/${encodeURIComponent(id)}/${action}`, { method: "POST", body });
-        if (answer.ok) {
-          toast(answer.message);
-          break;
-        }
-        if (!answer.confirm || !(await ask(answer.confirm.question))) break;
-        body = { confirm: answer.confirm.token };
-      }
+      await act(`misses/${encodeURIComponent(id)}/${action}`);
     } catch (error) {
       toast(error.message);
     } finally {
