@@ -12,13 +12,15 @@ in words. A screen is a module with ``routes = web.RouteTableDef()`` (paths rela
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot.access.checks import Level, allowed
+from bot.calllog.story import Story
 from bot.context import App
 from bot.formatting import date_text, format_for_people
 from bot.miniapp import auth
@@ -73,6 +75,13 @@ class Asker:
 
 
 ASKER = web.RequestKey("asker", Asker)
+
+
+def story_text(told: Story, texts: Texts, zone: ZoneInfo) -> str:
+    """A customer's story under their name, which heads every screen that shows it: the story goes on without it, as
+    a sentence ("Звонков за 7 дн.: 6 · …")."""
+    line = Texts.unmarked(replace(told, name=None).line(texts, zone))
+    return line[:1].upper() + line[1:]
 
 
 def customer(number: str, name: str | None) -> dict[str, Any]:

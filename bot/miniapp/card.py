@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -27,8 +26,8 @@ from bot.contacts import importing, names
 from bot.contacts.commands import clean_name
 from bot.formatting import format_for_people
 from bot.miniapp import actions, journal, misses, recordings
-from bot.miniapp.api import ASKER, ApiError, Asker
-from bot.texts import Texts, echo
+from bot.miniapp.api import ASKER, ApiError, Asker, story_text
+from bot.texts import echo
 from newtel import phones
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
@@ -106,8 +105,7 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
     svc = asker.services
     book = svc.storage.contacts
     contact, note = book.get(number), book.note(number)
-    # The card's heading is the name already: the story goes on from there.
-    told = replace(story_now(svc, number, int(time.time())), name=None).line(asker.texts, svc.settings.zone)
+    told = story_text(story_now(svc, number, int(time.time())), asker.texts, svc.settings.zone)
     may_call = calling.first_phone(asker.user, None) is not None
     return {
         "number": number,
@@ -116,7 +114,7 @@ def _card(asker: Asker, number: str) -> dict[str, Any]:
         "tel": f"+{number}" if phones.country(number) is not None else None,
         "name": contact.name if contact is not None else None,
         "note": note.text if note is not None else None,
-        "story": Texts.unmarked(told),
+        "story": told,
         **_history(asker, number, None),
         "may_edit": True,  # every manager may, as with /name; the Mini App lets in managers and admins only
         # The phone that would ring first as last known (the call itself checks New-Tel's current member list).

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +24,8 @@ from bot.alerts import desk
 from bot.calllog.story import story
 from bot.formatting import moment
 from bot.miniapp import actions
-from bot.miniapp.api import ASKER, ApiError, Asker, customer
+from bot.miniapp.api import ASKER, ApiError, Asker, customer, story_text
 from bot.services import Services
-from bot.texts import Texts
 from storage import Alert
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
@@ -114,8 +112,7 @@ def _miss(asker: Asker, alert: Alert, chat: str, name: str | None, now: int) -> 
         "chat": chat,
         **asker.when(alert.last_at, clock),
         "customer": customer(alert.clid, name),
-        # The customer's name heads the miss already: the story goes on from there.
-        "story": Texts.unmarked(replace(story(svc, alert.clid, before=alert.first_at), name=None).line(texts, zone)),
+        "story": story_text(story(svc, alert.clid, before=alert.first_at), texts, zone),
         "state": alert.state,
         "owner": None if alert.owner_id is None else {"id": alert.owner_id, "name": alert.owner_name or ""},
         "mine": alert.owner_id == asker.user.telegram_id,

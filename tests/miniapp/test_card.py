@@ -51,9 +51,9 @@ async def test_the_card_tells_the_story_and_lists_the_calls_newest_first(miniapp
     assert (card["number"], card["shown"], card["name"], card["note"], card["may_edit"]) == (
         CUSTOMER, SHOWN, None, None, True,
     )  # fmt: skip
-    # The story /calls tells above the customer's list, word for word.
+    # The story /calls tells above the customer's list, word for word (as a sentence: the card's heading is the name).
     listed = await world.ask(MANAGER, f"/calls {CUSTOMER}")
-    assert card["story"].startswith("звонков за 7 дн.: 3") and card["story"] in listed.split("\n")
+    assert card["story"].startswith("Звонков за 7 дн.: 3") and "з" + card["story"][1:] in listed.split("\n")
     assert [row["id"] for row in card["calls"]] == ids and card["next"] is None
     out, missed, answered = card["calls"]
     assert (out["direction"], out["missed"], missed["direction"], missed["missed"]) == ("out", False, "in", True)
@@ -113,7 +113,7 @@ async def test_a_manager_names_and_notes_a_customer_and_the_book_has_it(miniapp:
     assert edited.status == 200
     assert (edited.json["name"], edited.json["note"]) == ("Иван Петров", "Просил счёт\n оплатит в пятницу")
     # The name heads the card: the story goes on without it.
-    assert edited.json["story"].startswith("звонков за 7 дн.: ") and "Иван Петров" not in edited.json["story"]
+    assert edited.json["story"].startswith("Звонков за 7 дн.: ") and "Иван Петров" not in edited.json["story"]
     again = await miniapp.get(f"/app/api/customer/{CUSTOMER}", as_user=ADMIN)
     # Links are the asker's own, and so is the call (this admin has no phone of their own).
     mine = ("recordings", "may_call", "no_call_reason")
