@@ -70,7 +70,7 @@ class RingingCards:
             if ringing_card is not None:
                 room = MAX_CALLS - len(ringing_card.calls)
                 joined, fresh = fresh[:room], fresh[room:]
-                storage.cards.show(ringing_card, (*ringing_card.calls, *joined), ringing_card.shown, False, now)
+                storage.cards.join(ringing_card, (*ringing_card.calls, *joined), now)
             if fresh:
                 storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now)
         # Every user with a card to send or edit: a card tried whose fate is unknown is neither.
@@ -109,7 +109,8 @@ class RingingCards:
         texts = self._texts(user)
         text, keyboard, _ = self.render(found, user, texts)
         shown = _digest(text, keyboard)
-        self._svc.storage.cards.show(card, card.calls, shown, False, now)  # tried: whatever happens, never again
+        if not self._svc.storage.cards.shown_as(card, shown, False, now):  # tried: whatever happens, never again
+            return True  # calls joined it meanwhile: the join's kick sends it with them
         try:
             message = await bot.send_message(user.telegram_id, text, reply_markup=keyboard)
         except RetryAfter as error:  # refused before it was taken: the next check may send it
@@ -126,7 +127,7 @@ class RingingCards:
         """False when Telegram failed on the way (an edit is safe to repeat: the next check does)."""
         found = self._calls(card.calls)
         if not found:
-            self._svc.storage.cards.show(card, card.calls, card.shown, True, now)
+            self._svc.storage.cards.shown_as(card, card.shown, True, now)
             return True
         text, keyboard, final = self.render(found, user, self._texts(user))
         shown = _digest(text, keyboard)
@@ -137,18 +138,19 @@ class RingingCards:
             except BadRequest as error:
                 if "not modified" not in str(error).lower():
                     log.warning("Ringing card %s of %s not edited (%s)", card.vpbx_id, user.telegram_id, error)
-                    self._svc.storage.cards.show(card, card.calls, shown, True, now)  # gone: never edited again
+                    self._svc.storage.cards.shown_as(card, shown, True, now)  # gone: never edited again
                     return True
             except Forbidden as error:
                 log.info("Ringing card of %s not edited: %s", user.telegram_id, error)
-                self._svc.storage.cards.show(card, card.calls, shown, True, now)
+                self._svc.storage.cards.shown_as(card, shown, True, now)
                 return True
             except TelegramError as error:
                 log.warning("Ringing card %s of %s not edited yet (%s)", card.vpbx_id, user.telegram_id, error)
                 return False
-        if shown != card.shown or final:
-            self._svc.storage.cards.show(card, card.calls, shown, final, now)
-        if final:
+        if shown == card.shown and not final:
+            return True
+        # Recorded only if no call joined the card meanwhile: the join's kick edits it again, to show that call too.
+        if self._svc.storage.cards.shown_as(card, shown, final, now) and final:
             for key in [key for key in self._stories if key[0] in card.calls]:
                 del self._stories[key]
         return True

@@ -326,3 +326,21 @@ async def test_every_call_that_rings_is_on_a_card_and_each_card_follows_its_call
     await eventually(lambda: all(any(shown(c) in t for t in texts()) for c in (long, *brief, talk, after)), timeout=12)
     await eventually(lambda: any("Пропущен в " in t and shown(after) in t for t in texts()), timeout=5)
     assert any("Пропущен в " in t and shown(long) in t for t in texts())
+
+
+async def test_a_call_that_joins_a_card_while_its_edit_is_in_flight_stays_on_it(live: World) -> None:
+    """The card's edit waits out a 429 (in flight in the manager's lane) while a third call starts ringing and joins
+    the card, then is answered: the edit coming back does not drop it, and the card shows it."""
+    held = 3.0  # seconds Telegram holds the card's first edit
+    live.tg.faults.fail(status=429, methods={"editMessageText"}, chat_id=MANAGER, retry_after=held)
+    ring(live, answer_in=1.0, end_in=12, by="102")  # answered by a colleague: the card is edited
+    ring(live, OTHER, answer_in=None, end_in=12)  # rings on, so the card still rings
+    (card,) = [await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)]
+    await live.tg.wait_for("editMessageText", chat_id=MANAGER, timeout=5)  # refused: the edit waits it out
+    ring(live, "79261112233", answer_in=held / 2, end_in=12, by="102")  # rings only while the edit is in flight
+
+    def text() -> str:
+        return live.tg.message(MANAGER, card.result["message_id"])["text"]  # type: ignore[index,no-any-return]
+
+    await eventually(lambda: "+7 926 111-22-33" in text(), timeout=held + 5)
+    assert "Звонят сразу 3" in text()
