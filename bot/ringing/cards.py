@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import callback_data as cd
+from bot import ratelimit
 from bot.alerts.lanes import Lanes, Urgency
 from bot.calllog.story import story
 from bot.formatting import duration, format_for_people
@@ -113,13 +114,14 @@ class RingingCards:
             return True  # calls joined it meanwhile: the join's kick sends it with them
         try:
             message = await bot.send_message(user.telegram_id, text, reply_markup=keyboard)
-        except RetryAfter as error:  # refused before it was taken: the next check may send it
-            log.info("Ringing card for %s refused (%s); the next check tries again", user.telegram_id, error)
-            self._svc.storage.cards.unclaim(card.vpbx_id, user.telegram_id)
-            return False
-        except TelegramError as error:  # may or may not have arrived: never a second card
+        except TelegramError as error:
+            if ratelimit.not_taken(error):  # a 429, a 5xx, or it never left: the next check may send it
+                log.info("Ringing card for %s not taken (%s); the next check tries again", user.telegram_id, error)
+                self._svc.storage.cards.unclaim(card.vpbx_id, user.telegram_id)
+                return False
+            # May or may not have arrived: never a second card, and nothing here to retry (the lane goes on).
             log.warning("Ringing card for %s not sent (%s)", user.telegram_id, error)
-            return False
+            return True
         self._svc.storage.cards.sent(card.vpbx_id, user.telegram_id, message.message_id, shown, now)
         return True
 

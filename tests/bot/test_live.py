@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot import ratelimit
 from bot.app import build_application, running
 from bot.watch import live as live_module
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, World, WorldFactory, make_settings
@@ -344,3 +345,15 @@ async def test_a_call_that_joins_a_card_while_its_edit_is_in_flight_stays_on_it(
 
     await eventually(lambda: "+7 926 111-22-33" in text(), timeout=held + 5)
     assert "Звонят сразу 3" in text()
+
+
+async def test_a_card_telegram_surely_did_not_take_is_sent_at_the_next_check(
+    live: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram answers 500 past the request's own retries: nothing was posted, so the card is sent again while the
+    call still rings (an answer lost on the way is never sent twice: test_a_restart_mid_ring_sends_no_second_card)."""
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # two attempts, both failed
+    live.tg.faults.fail(status=500, methods={"sendMessage"}, chat_id=MANAGER, times=2)
+    ring(live, answer_in=None, end_in=6)
+    await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    assert len(cards(live, MANAGER)) == 1
