@@ -66,7 +66,8 @@ class RingingCards:
             # A call that starts ringing while the user's card still rings joins it (which of them rings whom is
             # not told); a full card, or none ringing, makes a new card.
             ringing_card = next(
-                (card for card in mine if len(card.calls) < MAX_CALLS and self._still_rings(card)), None
+                (card for card in mine if len(card.calls) < MAX_CALLS and _kept_up(card) and self._still_rings(card)),
+                None,
             )
             if ringing_card is not None:
                 room = MAX_CALLS - len(ringing_card.calls)
@@ -74,8 +75,11 @@ class RingingCards:
                 storage.cards.join(ringing_card, (*ringing_card.calls, *joined), now)
             if fresh:
                 storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now)
-        # Every user with a card to send or edit: a card tried whose fate is unknown is neither.
-        owed = {card.user_id for card in storage.cards.open() if card.message_id is not None or not card.shown}
+        for card in open_cards:  # tried, fate unknown: nothing to edit, so done with once its calls are over
+            if not _kept_up(card) and not any(call.active for call in self._calls(card.calls)):
+                storage.cards.shown_as(card, card.shown, True, now)
+        # Every user with a card to send or edit.
+        owed = {card.user_id for card in storage.cards.open() if _kept_up(card)}
         for user_id in sorted(owed):
             self._lanes.kick(user_id, Urgency.RINGING, functools.partial(self._bring_up_to_date, bot, user_id))
         storage.cards.forget_before(now - KEEP_FINAL)
@@ -225,6 +229,12 @@ class RingingCards:
                 title = texts("card_talked", customer=customer, talk=talk)
         lines = [title, texts("alert_dialled", number=format_for_people(call.dnid)), self._story(call, texts)]
         return Html("\n".join(line for line in lines if line))
+
+
+def _kept_up(card: Card) -> bool:
+    """Whether the lane keeps the card up to date: sent (edited) or not tried yet (sent); not when a send was tried
+    and its fate is unknown (never sent again nor edited), so no call joins it."""
+    return card.message_id is not None or not card.shown
 
 
 def _digest(text: str, keyboard: InlineKeyboardMarkup | None) -> str:

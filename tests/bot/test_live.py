@@ -357,3 +357,17 @@ async def test_a_card_telegram_surely_did_not_take_is_sent_at_the_next_check(
     ring(live, answer_in=None, end_in=6)
     await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
     assert len(cards(live, MANAGER)) == 1
+
+
+async def test_a_call_never_joins_a_card_whose_fate_is_unknown_and_that_card_is_closed_once_its_call_ends(
+    live: World,
+) -> None:
+    """The first card's answer is lost (posted or not: the bot cannot tell, so it never edits it): a second call that
+    rings meanwhile gets a card of its own, and the first card is done with once its call is over."""
+    lost = live.tg.faults.lose_answer(methods={"sendMessage"})
+    lost.chat_id = MANAGER
+    ring(live, answer_in=None, end_in=3)
+    await live.tg.wait_for("sendMessage", chat_id=MANAGER, timeout=5)
+    ring(live, OTHER, answer_in=None, end_in=1.5)
+    await eventually(lambda: any("+7 903 765-43-21" in m["text"] for m in cards(live, MANAGER)))
+    await eventually(lambda: live.services.storage.cards.open() == [], timeout=8)
