@@ -109,7 +109,8 @@ class RingingCards:
 
     async def _send(self, bot: Bot, user: User, card: Card, now: int) -> bool:
         found = self._calls(card.calls)
-        if not found:
+        if not found:  # nothing to show: done with, rather than owed for ever
+            self._svc.storage.cards.shown_as(card, card.shown, True, now)
             return True
         texts = self._texts(user)
         text, keyboard, _ = self.render(found, user, texts)

@@ -371,3 +371,11 @@ async def test_a_call_never_joins_a_card_whose_fate_is_unknown_and_that_card_is_
     ring(live, OTHER, answer_in=None, end_in=1.5)
     await eventually(lambda: any("+7 903 765-43-21" in m["text"] for m in cards(live, MANAGER)))
     await eventually(lambda: live.services.storage.cards.open() == [], timeout=8)
+
+
+async def test_a_card_whose_calls_storage_no_longer_has_is_done_with(live: World) -> None:
+    """A card claimed for a call the archive does not hold (nothing to show): not sent, and not owed for ever."""
+    storage = live.services.storage
+    storage.cards.claim("gone", MANAGER, ["gone"], now=int(time.time()))
+    await eventually(lambda: storage.cards.open() == [])
+    assert cards(live, MANAGER) == []
