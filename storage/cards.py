@@ -55,9 +55,22 @@ class Cards:
     def sent(self, vpbx_id: str, user_id: int, message_id: int, shown: str, now: int) -> None:
         self._update(vpbx_id, user_id, now, message_id=message_id, shown=shown)
 
-    def show(self, card: Card, calls: Sequence[str], shown: str, final: bool, now: int) -> None:
-        """What the card shows now (its calls, and a digest of the text), and whether it is final."""
-        self._update(card.vpbx_id, card.user_id, now, calls=calls, shown=shown, final=final)
+    def join(self, card: Card, calls: Sequence[str], now: int) -> None:
+        """Calls that began ringing while the card still rings join it (the live check; its kick edits the card)."""
+        self._update(card.vpbx_id, card.user_id, now, calls=calls, shown=card.shown)
+
+    def shown_as(self, card: Card, shown: str, final: bool, now: int) -> bool:
+        """What the card shows now (a digest of the text), and whether it is final; False, changing nothing, when
+        calls joined it since ``card`` was read (the join's kick edits it again)."""
+        with write(self._db) as conn:
+            return (
+                conn.execute(
+                    "UPDATE ringing_cards SET shown = json_set(shown, '$.shown', ?), final = ?, updated_at = ?"
+                    " WHERE vpbx_id = ? AND user_id = ? AND json_extract(shown, '$.calls') = json(?)",
+                    (shown, int(final), now, card.vpbx_id, card.user_id, dumps(list(card.calls))),
+                ).rowcount
+                == 1
+            )
 
     def unclaim(self, vpbx_id: str, user_id: int) -> None:
         """Telegram refused the card before taking it (a 429): the next check may send it."""
@@ -78,7 +91,6 @@ class Cards:
         message_id: int | None = None,
         calls: Sequence[str] | None = None,
         shown: str,
-        final: bool = False,
     ) -> None:
         with write(self._db) as conn:
             row = conn.execute(
@@ -91,7 +103,7 @@ class Cards:
             if calls is not None:
                 state["calls"] = list(calls)
             conn.execute(
-                "UPDATE ringing_cards SET message_id = coalesce(?, message_id), shown = ?, final = ?, updated_at = ?"
+                "UPDATE ringing_cards SET message_id = coalesce(?, message_id), shown = ?, updated_at = ?"
                 " WHERE vpbx_id = ? AND user_id = ?",
-                (message_id, dumps(state), int(final), now, vpbx_id, user_id),
+                (message_id, dumps(state), now, vpbx_id, user_id),
             )

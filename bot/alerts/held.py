@@ -72,7 +72,9 @@ class HeldAlerts:
             if isinstance(outcome, Exception):
                 jobs.failed(f"Releasing the held alerts of chat {chat_id}", outcome)
             elif isinstance(outcome, BaseException):
-                raise outcome  # cancelled: the job is stopping
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    raise outcome  # the job itself is stopping
+                log.warning("Releasing the held alerts of chat %s was cancelled; the next round tries again", chat_id)
             else:
                 released += outcome
         if released:

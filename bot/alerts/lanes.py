@@ -5,8 +5,9 @@ chat's alert, a Call back's call and the next look at New-Tel wait for none.
 
 Within a lane the most urgent work goes first: a user's ringing cards, the alerts, then the board, which starts only
 once no alert waits.
-Work begins once the chat's next turn of its pace is free (``free_in``): the lane waits for that turn itself, so
-work still waiting gives it up to more urgent work kicked meanwhile. An alert never waits behind a board edit: it
+Work begins once the chat's next turn of its pace is due (``free_in``): the lane waits for that turn itself, so
+work still waiting gives it up to more urgent work kicked meanwhile; once the wait is over, its request queues in the
+pace's order behind the turns other senders to the group took meanwhile. An alert never waits behind a board edit: it
 takes the edit's turn, and the edit goes after it. A kick of work already waiting replaces it: each work reads what
 is current when it runs (the alerts pending in storage, the board's latest state), so a burst of changes makes one
 pass. Work that Telegram or the database failed is given up until the next kick (the next look of the live watch or
@@ -15,7 +16,6 @@ the poll); what it owes stays in storage."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -56,13 +56,17 @@ class Lanes:
             self._running[chat_id] = asyncio.create_task(self._run(chat_id), name=f"lane of chat {chat_id}")
 
     async def _turn(self, chat_id: int, urgency: Urgency) -> bool:
-        """Wait until a request to the chat would go to Telegram at once, for work of ``urgency``; False when more
-        urgent work was kicked meanwhile (it takes the turn) or the lanes stop."""
+        """Wait for the chat's next turn, for work of ``urgency``; False when more urgent work was kicked meanwhile
+        (it takes the turn) or the lanes stop. Once the wait is over the work begins even if the turn was taken
+        meanwhile: other requests to the group take turns as they come, and its request queues behind those
+        (``ChatPace``'s order) rather than wait for a free turn that a busy group may never have."""
         wanted, kicked = self._wanted[chat_id], self._kicked[chat_id]
         while self._free_in is not None and (wait := self._free_in(chat_id)) > 0:
             kicked.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(kicked.wait(), timeout=wait)
+            except TimeoutError:
+                return not self.stopping and min(wanted) >= urgency
             if self.stopping or min(wanted) < urgency:
                 return False
         return True

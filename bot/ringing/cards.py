@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import callback_data as cd
+from bot import ratelimit
 from bot.alerts.lanes import Lanes, Urgency
 from bot.calllog.story import story
 from bot.formatting import duration, format_for_people
@@ -65,16 +66,20 @@ class RingingCards:
             # A call that starts ringing while the user's card still rings joins it (which of them rings whom is
             # not told); a full card, or none ringing, makes a new card.
             ringing_card = next(
-                (card for card in mine if len(card.calls) < MAX_CALLS and self._still_rings(card)), None
+                (card for card in mine if len(card.calls) < MAX_CALLS and _kept_up(card) and self._still_rings(card)),
+                None,
             )
             if ringing_card is not None:
                 room = MAX_CALLS - len(ringing_card.calls)
                 joined, fresh = fresh[:room], fresh[room:]
-                storage.cards.show(ringing_card, (*ringing_card.calls, *joined), ringing_card.shown, False, now)
+                storage.cards.join(ringing_card, (*ringing_card.calls, *joined), now)
             if fresh:
                 storage.cards.claim(fresh[0], user.telegram_id, fresh[:MAX_CALLS], now)
-        # Every user with a card to send or edit: a card tried whose fate is unknown is neither.
-        owed = {card.user_id for card in storage.cards.open() if card.message_id is not None or not card.shown}
+        for card in open_cards:  # tried, fate unknown: nothing to edit, so done with once its calls are over
+            if not _kept_up(card) and not any(call.active for call in self._calls(card.calls)):
+                storage.cards.shown_as(card, card.shown, True, now)
+        # Every user with a card to send or edit.
+        owed = {card.user_id for card in storage.cards.open() if _kept_up(card)}
         for user_id in sorted(owed):
             self._lanes.kick(user_id, Urgency.RINGING, functools.partial(self._bring_up_to_date, bot, user_id))
         storage.cards.forget_before(now - KEEP_FINAL)
@@ -104,21 +109,24 @@ class RingingCards:
 
     async def _send(self, bot: Bot, user: User, card: Card, now: int) -> bool:
         found = self._calls(card.calls)
-        if not found:
+        if not found:  # nothing to show: done with, rather than owed for ever
+            self._svc.storage.cards.shown_as(card, card.shown, True, now)
             return True
         texts = self._texts(user)
         text, keyboard, _ = self.render(found, user, texts)
         shown = _digest(text, keyboard)
-        self._svc.storage.cards.show(card, card.calls, shown, False, now)  # tried: whatever happens, never again
+        if not self._svc.storage.cards.shown_as(card, shown, False, now):  # tried: whatever happens, never again
+            return True  # calls joined it meanwhile: the join's kick sends it with them
         try:
             message = await bot.send_message(user.telegram_id, text, reply_markup=keyboard)
-        except RetryAfter as error:  # refused before it was taken: the next check may send it
-            log.info("Ringing card for %s refused (%s); the next check tries again", user.telegram_id, error)
-            self._svc.storage.cards.unclaim(card.vpbx_id, user.telegram_id)
-            return False
-        except TelegramError as error:  # may or may not have arrived: never a second card
+        except TelegramError as error:
+            if ratelimit.not_taken(error):  # a 429, a 5xx, or it never left: the next check may send it
+                log.info("Ringing card for %s not taken (%s); the next check tries again", user.telegram_id, error)
+                self._svc.storage.cards.unclaim(card.vpbx_id, user.telegram_id)
+                return False
+            # May or may not have arrived: never a second card, and nothing here to retry (the lane goes on).
             log.warning("Ringing card for %s not sent (%s)", user.telegram_id, error)
-            return False
+            return True
         self._svc.storage.cards.sent(card.vpbx_id, user.telegram_id, message.message_id, shown, now)
         return True
 
@@ -126,7 +134,7 @@ class RingingCards:
         """False when Telegram failed on the way (an edit is safe to repeat: the next check does)."""
         found = self._calls(card.calls)
         if not found:
-            self._svc.storage.cards.show(card, card.calls, card.shown, True, now)
+            self._svc.storage.cards.shown_as(card, card.shown, True, now)
             return True
         text, keyboard, final = self.render(found, user, self._texts(user))
         shown = _digest(text, keyboard)
@@ -137,18 +145,19 @@ class RingingCards:
             except BadRequest as error:
                 if "not modified" not in str(error).lower():
                     log.warning("Ringing card %s of %s not edited (%s)", card.vpbx_id, user.telegram_id, error)
-                    self._svc.storage.cards.show(card, card.calls, shown, True, now)  # gone: never edited again
+                    self._svc.storage.cards.shown_as(card, shown, True, now)  # gone: never edited again
                     return True
             except Forbidden as error:
                 log.info("Ringing card of %s not edited: %s", user.telegram_id, error)
-                self._svc.storage.cards.show(card, card.calls, shown, True, now)
+                self._svc.storage.cards.shown_as(card, shown, True, now)
                 return True
             except TelegramError as error:
                 log.warning("Ringing card %s of %s not edited yet (%s)", card.vpbx_id, user.telegram_id, error)
                 return False
-        if shown != card.shown or final:
-            self._svc.storage.cards.show(card, card.calls, shown, final, now)
-        if final:
+        if shown == card.shown and not final:
+            return True
+        # Recorded only if no call joined the card meanwhile: the join's kick edits it again, to show that call too.
+        if self._svc.storage.cards.shown_as(card, shown, final, now) and final:
             for key in [key for key in self._stories if key[0] in card.calls]:
                 del self._stories[key]
         return True
@@ -221,6 +230,12 @@ class RingingCards:
                 title = texts("card_talked", customer=customer, talk=talk)
         lines = [title, texts("alert_dialled", number=format_for_people(call.dnid)), self._story(call, texts)]
         return Html("\n".join(line for line in lines if line))
+
+
+def _kept_up(card: Card) -> bool:
+    """Whether the lane keeps the card up to date: sent (edited) or not tried yet (sent); not when a send was tried
+    and its fate is unknown (never sent again nor edited), so no call joins it."""
+    return card.message_id is not None or not card.shown
 
 
 def _digest(text: str, keyboard: InlineKeyboardMarkup | None) -> str:

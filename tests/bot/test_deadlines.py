@@ -551,6 +551,27 @@ async def test_a_chat_telegram_holds_back_delays_no_other_chats_summary(world: W
     assert len(texts_of(world, "🌅")) == 1 and len([m for m in world.tg.chat(busy) if m["text"].startswith("🌅")]) == 1
 
 
+async def test_one_chats_release_cancelled_keeps_the_other_chats_counts(world: World) -> None:
+    cut_short = -100_700  # its release is cancelled under it (as by a timeout around a request)
+    world.tg.group(cut_short, title="Cut short")
+    hours, opening = closed_today_and_tomorrow()
+    for chat_id in (cut_short, GROUP):
+        await world.ask(ADMIN, "/subscribe", chat_id=chat_id)
+        await world.ask(ADMIN, f"/hours {hours}", chat_id=chat_id)
+    miss(world)
+    await poll(world)
+
+    class CutShort(Release):
+        async def _release(self, bot: Any, chat_id: int, now: int) -> int:
+            if chat_id == cut_short:
+                raise asyncio.CancelledError
+            return await super()._release(bot, chat_id, now)
+
+    assert await CutShort(world).release_due(world.app.bot, now=int(opening) + 1) == 1
+    assert len(texts_of(world, "🌅")) == 1
+    assert await Release(world).release_due(world.app.bot, now=int(opening) + 31) == 1  # its own, at the next round
+
+
 async def test_a_summary_whose_answer_was_lost_is_told_again_and_nobody_is_shown_twice(world: World) -> None:
     hours, opening = closed_today_and_tomorrow()
     await world.ask(ADMIN, f"/hours {hours}", chat_id=GROUP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.alerts.lanes import Lanes, Urgency, Work
+from bot.ratelimit import ChatPace
 
 Gate = asyncio.Event | None
 
@@ -87,3 +88,35 @@ async def test_work_waiting_for_the_chats_turn_gives_it_up_to_more_urgent_work()
     await asyncio.wait_for(lanes.settled(), timeout=2)
     assert done == ["alert", "board"]
     assert loop.time() >= free_at  # neither went before the turn
+
+
+async def test_work_waiting_for_its_turn_still_goes_while_other_senders_keep_the_group_at_its_pace() -> None:
+    """Other requests to the group (a recording resent, a summary's title, a command's reply) each take the next turn
+    of its pace as they come (``ChatPace.take``), so a turn is never free: the alert, once its wait is over, queues
+    for a turn in that same order, behind only the turns already taken."""
+    loop = asyncio.get_running_loop()
+    pace = ChatPace(rate=2, period=0.2)  # a turn every 0.1 s once the burst is spent
+
+    async def send() -> None:  # a request to the group, as PatientRateLimiter makes it
+        await asyncio.sleep(pace.take("-1", loop.time()))
+
+    async def keep_sending() -> None:
+        while True:
+            await send()
+
+    others = [asyncio.create_task(keep_sending()) for _ in range(3)]  # three turns always taken ahead
+    lanes, done = Lanes(lambda chat_id: pace.free_in(str(chat_id), loop.time())), []
+
+    async def alert() -> bool:
+        await send()
+        done.append("alert")
+        return True
+
+    try:
+        lanes.kick(-1, Urgency.ALERTS, alert)
+        await asyncio.wait_for(lanes.settled(), timeout=2)  # a wait of ~0.2 s, then at most three turns taken ahead
+    finally:
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+    assert done == ["alert"]

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot import ratelimit
 from bot.app import build_application, running
 from bot.watch import live as live_module
 from tests.bot.conftest import ADMIN, GROUP, MANAGER, MANAGER2, World, WorldFactory, make_settings
@@ -326,3 +327,55 @@ async def test_every_call_that_rings_is_on_a_card_and_each_card_follows_its_call
     await eventually(lambda: all(any(shown(c) in t for t in texts()) for c in (long, *brief, talk, after)), timeout=12)
     await eventually(lambda: any("Пропущен в " in t and shown(after) in t for t in texts()), timeout=5)
     assert any("Пропущен в " in t and shown(long) in t for t in texts())
+
+
+async def test_a_call_that_joins_a_card_while_its_edit_is_in_flight_stays_on_it(live: World) -> None:
+    """The card's edit waits out a 429 (in flight in the manager's lane) while a third call starts ringing and joins
+    the card, then is answered: the edit coming back does not drop it, and the card shows it."""
+    held = 3.0  # seconds Telegram holds the card's first edit
+    live.tg.faults.fail(status=429, methods={"editMessageText"}, chat_id=MANAGER, retry_after=held)
+    ring(live, answer_in=1.0, end_in=12, by="102")  # answered by a colleague: the card is edited
+    ring(live, OTHER, answer_in=None, end_in=12)  # rings on, so the card still rings
+    (card,) = [await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)]
+    await live.tg.wait_for("editMessageText", chat_id=MANAGER, timeout=5)  # refused: the edit waits it out
+    ring(live, "79261112233", answer_in=held / 2, end_in=12, by="102")  # rings only while the edit is in flight
+
+    def text() -> str:
+        return live.tg.message(MANAGER, card.result["message_id"])["text"]  # type: ignore[index,no-any-return]
+
+    await eventually(lambda: "+7 926 111-22-33" in text(), timeout=held + 5)
+    assert "Звонят сразу 3" in text()
+
+
+async def test_a_card_telegram_surely_did_not_take_is_sent_at_the_next_check(
+    live: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram answers 500 past the request's own retries: nothing was posted, so the card is sent again while the
+    call still rings (an answer lost on the way is never sent twice: test_a_restart_mid_ring_sends_no_second_card)."""
+    monkeypatch.setattr(ratelimit, "RETRY_BUDGET", 0.3)  # two attempts, both failed
+    live.tg.faults.fail(status=500, methods={"sendMessage"}, chat_id=MANAGER, times=2)
+    ring(live, answer_in=None, end_in=6)
+    await live.tg.wait_for("sendMessage", chat_id=MANAGER, ok=True, timeout=5)
+    assert len(cards(live, MANAGER)) == 1
+
+
+async def test_a_call_never_joins_a_card_whose_fate_is_unknown_and_that_card_is_closed_once_its_call_ends(
+    live: World,
+) -> None:
+    """The first card's answer is lost (posted or not: the bot cannot tell, so it never edits it): a second call that
+    rings meanwhile gets a card of its own, and the first card is done with once its call is over."""
+    lost = live.tg.faults.lose_answer(methods={"sendMessage"})
+    lost.chat_id = MANAGER
+    ring(live, answer_in=None, end_in=3)
+    await live.tg.wait_for("sendMessage", chat_id=MANAGER, timeout=5)
+    ring(live, OTHER, answer_in=None, end_in=1.5)
+    await eventually(lambda: any("+7 903 765-43-21" in m["text"] for m in cards(live, MANAGER)))
+    await eventually(lambda: live.services.storage.cards.open() == [], timeout=8)
+
+
+async def test_a_card_whose_calls_storage_no_longer_has_is_done_with(live: World) -> None:
+    """A card claimed for a call the archive does not hold (nothing to show): not sent, and not owed for ever."""
+    storage = live.services.storage
+    storage.cards.claim("gone", MANAGER, ["gone"], now=int(time.time()))
+    await eventually(lambda: storage.cards.open() == [])
+    assert cards(live, MANAGER) == []
