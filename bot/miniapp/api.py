@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,11 +21,12 @@ from aiohttp import web
 
 from bot.access.checks import Level, allowed
 from bot.calllog.story import Story
+from bot.calls import periods
 from bot.context import App
 from bot.formatting import date_text, format_for_people
 from bot.miniapp import auth
 from bot.services import Services
-from bot.texts import Texts
+from bot.texts import Texts, echo
 from bot.web import MINIAPP_PREFIX
 from storage import User
 
@@ -82,6 +83,40 @@ def story_text(told: Story, texts: Texts, zone: ZoneInfo) -> str:
     a sentence ("Звонков за 7 дн.: 6 · …")."""
     line = Texts.unmarked(replace(told, name=None).line(texts, zone))
     return line[:1].upper() + line[1:]
+
+
+_NAMED = ("today", "yesterday", "7d", "30d")  # the periods the picker names as /report spells them
+
+
+def read_period(asker: Asker, asked: dict[str, Any], default: str) -> tuple[str, int, int]:
+    """The picker's period (``period`` = today, yesterday, 7d, 30d, month, or custom with ``from`` and ``to``,
+    YYYY-MM-DD) as /report reads its own: (its spelling, start, end); else ``ApiError`` 400 saying why."""
+    zone, now = asker.services.settings.zone, datetime.now(UTC)
+    kind = asked.get("period") or default
+    today = now.astimezone(zone).date()
+    if kind in _NAMED:
+        period = str(kind)
+    elif kind == "month":
+        period = f"{today.replace(day=1):%d.%m.%Y}-{today:%d.%m.%Y}"
+    elif kind == "custom":
+        first, last = _day(asked.get("from")), _day(asked.get("to"))
+        if first is None or last is None:
+            typed = f"{asked.get('from') or ''} – {asked.get('to') or ''}"
+            raise ApiError(400, "bad_input", asker.say("calls_bad_period", period=echo(typed)))
+        period = f"{first:%d.%m.%Y}-{last:%d.%m.%Y}"
+    else:
+        raise ApiError(400, "bad_input", asker.say("calls_bad_period", period=echo(str(kind))))
+    days = periods.read(period, zone, now)
+    if isinstance(days, periods.Refused):
+        raise ApiError(400, "bad_input", Texts.unmarked(periods.refusal(days, period, asker.texts)))
+    return period, days.start, days.end
+
+
+def _day(typed: object) -> date | None:
+    try:
+        return date.fromisoformat(typed) if isinstance(typed, str) and len(typed) == 10 else None
+    except ValueError:
+        return None
 
 
 def customer(number: str, name: str | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,11 +15,10 @@ import newtel
 from bot import arguments
 from bot import callback_data as cd
 from bot.alerts.render import attempt_line, owner_line, status_line
-from bot.calls import periods
 from bot.contacts.commands import needles
 from bot.formatting import duration
 from bot.miniapp import recordings
-from bot.miniapp.api import ASKER, ApiError, Asker, customer
+from bot.miniapp.api import ASKER, ApiError, Asker, customer, read_period
 from bot.texts import CATALOGS, Texts
 from newtel import phones
 from storage import Alert, JournalEntry, JournalPage
@@ -143,20 +142,8 @@ def _period(asker: Asker, query: Any) -> tuple[int | None, int | None]:
     if not period:
         return None, None
     _one_of(period, PERIODS)
-    if period == "custom":
-        first, last = _day(query.get("from")), _day(query.get("to"))
-        period = f"{first:%d.%m.%Y}-{last:%d.%m.%Y}"
-    days = periods.read(period, asker.services.settings.zone, datetime.now(UTC))
-    if isinstance(days, periods.Refused):
-        raise ApiError(400, "bad_input", Texts.strip(periods.refusal(days, period, asker.texts)))
-    return days.start, days.end
-
-
-def _day(value: str | None) -> date:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        raise ApiError(400, "bad_input") from None
+    _, start, end = read_period(asker, dict(query), period)
+    return start, end
 
 
 async def _member_internal(asker: Asker, member_id: str | None) -> str | None:

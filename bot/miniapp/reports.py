@@ -9,54 +9,20 @@ cannot send the header), so the JSON answers without waiting for matplotlib.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from bot.calls import periods
 from bot.formatting import duration
-from bot.miniapp.api import ASKER, ApiError, Asker
+from bot.miniapp.api import ASKER, ApiError, read_period
 from bot.reports.caption import period_label
 from bot.reports.commands import make, send_export
 from bot.reports.figures import Figures
-from bot.texts import Texts, echo
+from bot.texts import Texts
 
 routes = web.RouteTableDef()  # paths relative to /app (bot.miniapp.server mounts it)
 
 CHART = "/api/report/chart"
-_NAMED = ("today", "yesterday", "7d", "30d")  # the periods the picker names as /report spells them
-
-
-def read_period(asker: Asker, asked: dict[str, Any], default: str) -> tuple[str, int, int]:
-    """The picker's period (``period`` = today, yesterday, 7d, 30d, month, or custom with ``from`` and ``to``,
-    YYYY-MM-DD) as /report reads its own: (its spelling, start, end); else ``ApiError`` 400 saying why."""
-    zone, now = asker.services.settings.zone, datetime.now(UTC)
-    kind = asked.get("period") or default
-    today = now.astimezone(zone).date()
-    if kind in _NAMED:
-        period = str(kind)
-    elif kind == "month":
-        period = f"{today.replace(day=1):%d.%m.%Y}-{today:%d.%m.%Y}"
-    elif kind == "custom":
-        first, last = _day(asked.get("from")), _day(asked.get("to"))
-        if first is None or last is None:
-            typed = f"{asked.get('from') or ''} – {asked.get('to') or ''}"
-            raise ApiError(400, "bad_input", asker.say("calls_bad_period", period=echo(typed)))
-        period = f"{first:%d.%m.%Y}-{last:%d.%m.%Y}"
-    else:
-        raise ApiError(400, "bad_input", asker.say("calls_bad_period", period=echo(str(kind))))
-    days = periods.read(period, zone, now)
-    if isinstance(days, periods.Refused):
-        raise ApiError(400, "bad_input", Texts.unmarked(periods.refusal(days, period, asker.texts)))
-    return period, days.start, days.end
-
-
-def _day(typed: object) -> date | None:
-    try:
-        return date.fromisoformat(typed) if isinstance(typed, str) and len(typed) == 10 else None
-    except ValueError:
-        return None
 
 
 def figures_of(found: Figures, texts: Texts) -> list[dict[str, str]]:
